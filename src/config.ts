@@ -1,0 +1,119 @@
+import path from 'node:path'
+import { z } from 'zod'
+
+/** A plan: what a subscription to it allows, and the limits of each of its instances. */
+export const PlanSpec = z.object({
+  name: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,31}$/),
+  instance_limit: z.number().int().min(0),
+  memory_mb: z.number().int().min(32).default(2048),
+  cpus: z.number().positive().default(1),
+  pids_max: z.number().int().min(16).default(1024),
+  disk_mb: z.number().int().min(16).default(5120),
+})
+export type PlanSpec = z.infer<typeof PlanSpec>
+
+export const DEFAULT_PLANS: PlanSpec[] = [
+  { name: 'free', instance_limit: 0, memory_mb: 2048, cpus: 1, pids_max: 1024, disk_mb: 5120 },
+  { name: 'pro', instance_limit: 3, memory_mb: 4096, cpus: 2, pids_max: 2048, disk_mb: 10240 },
+  { name: 'team', instance_limit: 10, memory_mb: 4096, cpus: 2, pids_max: 2048, disk_mb: 20480 },
+]
+
+const intFrom = (def: number) => z.coerce.number().int().min(0).default(def)
+
+const EnvSchema = z.object({
+  CLAWPORT_DATA_DIR: z.string().min(1).default('./.clawport'),
+  CLAWPORT_HOST: z.string().min(1).default('127.0.0.1'),
+  CLAWPORT_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  CLAWPORT_PUBLIC_URL: z.url().optional(),
+  CLAWPORT_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  CLAWPORT_STORE: z.enum(['sqlite']).default('sqlite'),
+  CLAWPORT_DRIVER: z.enum(['local']).default('local'),
+  CLAWPORT_MAX_INSTANCES: intFrom(20),
+  CLAWPORT_PLANS: z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      if (!raw) return DEFAULT_PLANS
+      try {
+        return z.array(PlanSpec).min(1).parse(JSON.parse(raw))
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: `must be a JSON array of plans: ${(err as Error).message}` })
+        return z.NEVER
+      }
+    }),
+  CLAWPORT_DEFAULT_PLAN: z.string().default('free'),
+  CLAWPORT_RATE_LIMIT_PER_MIN: intFrom(1200),
+  CLAWPORT_BODY_LIMIT_BYTES: intFrom(64 * 1024 * 1024),
+  CLAWPORT_MAX_UPLOAD_BYTES: intFrom(4 * 1024 * 1024 * 1024),
+  CLAWPORT_READ_LIMIT_BYTES: intFrom(32 * 1024 * 1024),
+  CLAWPORT_EXEC_TIMEOUT_MS: intFrom(60_000),
+  CLAWPORT_EXEC_MAX_TIMEOUT_MS: intFrom(30 * 60_000),
+  CLAWPORT_UID_BASE: intFrom(200_000),
+  CLAWPORT_TMP_SIZE_MB: intFrom(512),
+  CLAWPORT_DISK_QUOTA: z.enum(['auto', 'off']).default('auto'),
+  CLAWPORT_READY_TIMEOUT_MS: intFrom(30_000),
+})
+
+/** Everything the server reads from its environment, validated once at start. */
+export interface Config {
+  dataDir: string
+  host: string
+  port: number
+  publicUrl?: string
+  logLevel: z.infer<typeof EnvSchema>['CLAWPORT_LOG_LEVEL']
+  store: 'sqlite'
+  driver: 'local'
+  maxInstances: number
+  plans: PlanSpec[]
+  defaultPlan: string
+  rateLimitPerMin: number
+  bodyLimitBytes: number
+  maxUploadBytes: number
+  readLimitBytes: number
+  execTimeoutMs: number
+  execMaxTimeoutMs: number
+  uidBase: number
+  tmpSizeMb: number
+  diskQuota: 'auto' | 'off'
+  readyTimeoutMs: number
+}
+
+export class ConfigError extends Error {}
+
+/** Parses and validates every CLAWPORT_* variable; throws a readable list of what is wrong. */
+export function loadConfig(env: NodeJS.ProcessEnv, overrides: Partial<Config> = {}): Config {
+  const parsed = EnvSchema.safeParse(env)
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.') || '(env)'}: ${i.message}`)
+    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`)
+  }
+  const e = parsed.data
+  const config: Config = {
+    dataDir: path.resolve(e.CLAWPORT_DATA_DIR),
+    host: e.CLAWPORT_HOST,
+    port: e.CLAWPORT_PORT,
+    publicUrl: e.CLAWPORT_PUBLIC_URL,
+    logLevel: e.CLAWPORT_LOG_LEVEL,
+    store: e.CLAWPORT_STORE,
+    driver: e.CLAWPORT_DRIVER,
+    maxInstances: e.CLAWPORT_MAX_INSTANCES,
+    plans: e.CLAWPORT_PLANS,
+    defaultPlan: e.CLAWPORT_DEFAULT_PLAN,
+    rateLimitPerMin: e.CLAWPORT_RATE_LIMIT_PER_MIN,
+    bodyLimitBytes: e.CLAWPORT_BODY_LIMIT_BYTES,
+    maxUploadBytes: e.CLAWPORT_MAX_UPLOAD_BYTES,
+    readLimitBytes: e.CLAWPORT_READ_LIMIT_BYTES,
+    execTimeoutMs: e.CLAWPORT_EXEC_TIMEOUT_MS,
+    execMaxTimeoutMs: e.CLAWPORT_EXEC_MAX_TIMEOUT_MS,
+    uidBase: e.CLAWPORT_UID_BASE,
+    tmpSizeMb: e.CLAWPORT_TMP_SIZE_MB,
+    diskQuota: e.CLAWPORT_DISK_QUOTA,
+    readyTimeoutMs: e.CLAWPORT_READY_TIMEOUT_MS,
+    ...overrides,
+  }
+  if (overrides.dataDir) config.dataDir = path.resolve(overrides.dataDir)
+  if (!config.plans.some((p) => p.name === config.defaultPlan)) {
+    throw new ConfigError(`invalid configuration:\n  CLAWPORT_DEFAULT_PLAN: no plan named "${config.defaultPlan}"`)
+  }
+  return config
+}

@@ -1,0 +1,68 @@
+import type { PlanSpec } from '../config.js'
+
+/** Resource limits applied to one instance's sandbox, taken from its owner's plan. */
+export interface InstanceResources {
+  memory_mb: number
+  cpus: number
+  pids_max: number
+  disk_mb: number
+}
+
+export function resourcesFromPlan(plan: PlanSpec): InstanceResources {
+  return { memory_mb: plan.memory_mb, cpus: plan.cpus, pids_max: plan.pids_max, disk_mb: plan.disk_mb }
+}
+
+/** What a driver needs to know to run one instance. */
+export interface InstanceSpec {
+  id: string
+  /** Host uid the sandbox runs as (local driver); unique per instance. */
+  hostUid: number
+  resources: InstanceResources
+}
+
+/** How the control plane reaches an instance's clawlet: its one door. */
+export interface ClawletEndpoint {
+  /** Unix socket path on the host (local driver). */
+  socketPath: string
+}
+
+/** What the driver sees of a sandbox right now. */
+export interface SandboxState {
+  running: boolean
+  /** Host pid of the sandbox's outermost process, when running. */
+  pid?: number
+  startedAt?: string
+  /** Why it is not running, when it stopped by itself (exit code, OOM, ...). */
+  reason?: string
+}
+
+/** Facts about the host's isolation features, for status output and `clawport doctor`. */
+export interface DriverCapabilities {
+  rootless: boolean
+  cgroup: 'v1' | 'v2' | 'none'
+  diskQuota: boolean
+  notes: string[]
+}
+
+/**
+ * Provisions, starts, stops and destroys instances and hands back their clawlet endpoint.
+ * Everything else (exec, files, terminal, gateway) goes through the clawlet, so every driver
+ * shares it.
+ */
+export interface InstanceDriver {
+  readonly name: string
+  /** Checks the host once at start; throws with a readable reason when it cannot run sandboxes. */
+  init(): Promise<DriverCapabilities>
+  /** Creates the instance's persistent folders (workspace, home) and limits; idempotent. */
+  provision(spec: InstanceSpec): Promise<void>
+  /** Starts the sandbox with the clawlet inside; resolves once the process is launched. */
+  start(spec: InstanceSpec): Promise<ClawletEndpoint>
+  /** Stops the sandbox (SIGTERM, then SIGKILL after graceMs); the workspace is kept. */
+  stop(id: string, graceMs?: number): Promise<void>
+  /** Stops and removes every trace of the instance, workspace included. */
+  destroy(id: string): Promise<void>
+  /** Looks at a sandbox that may have been started by an earlier control-plane process. */
+  inspect(id: string): Promise<SandboxState>
+  /** The clawlet endpoint of an instance (whether or not it is running). */
+  endpoint(id: string): ClawletEndpoint
+}

@@ -1,0 +1,85 @@
+/** The one error model: a stable code, an HTTP status and a message fit for a user. */
+export class AppError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly details?: Record<string, unknown>,
+    readonly headers?: Record<string, string>,
+  ) {
+    super(message)
+    this.name = 'AppError'
+  }
+
+  toJSON(): ErrorBody {
+    return {
+      message: this.message,
+      code: this.code,
+      status: this.status,
+      ...(this.details ? { details: this.details } : {}),
+    }
+  }
+}
+
+/** The wire shape of every non-2xx answer. */
+export interface ErrorBody {
+  message: string
+  code: string
+  status: number
+  details?: Record<string, unknown>
+}
+
+export function isAppError(err: unknown): err is AppError {
+  return err instanceof AppError
+}
+
+/** Named factories: every error the service can answer is created here. */
+export const errors = {
+  unauthorized: (message = 'Missing API key. Send "Authorization: Bearer <key>".') =>
+    new AppError(401, 'unauthorized', message),
+  invalidKey: () => new AppError(401, 'invalid_api_key', 'The API key is not valid.'),
+  revokedKey: () => new AppError(401, 'api_key_revoked', 'The API key has been revoked.'),
+  expiredKey: () => new AppError(401, 'api_key_expired', 'The API key has expired.'),
+  forbidden: (message: string, code = 'forbidden') => new AppError(403, code, message),
+  adminOnly: () => new AppError(403, 'admin_required', 'This action needs an administrator.'),
+  noSubscription: () =>
+    new AppError(
+      403,
+      'subscription_required',
+      'Creating an instance needs an active subscription or a valid invite code (send "invite_code").',
+    ),
+  inviteInvalid: () => new AppError(403, 'invite_invalid', 'The invite code is unknown.'),
+  inviteUsedUp: () => new AppError(403, 'invite_used_up', 'The invite code has no uses left.'),
+  inviteExpired: () => new AppError(403, 'invite_expired', 'The invite code has expired.'),
+  instanceLimit: (limit: number, plan: string) =>
+    new AppError(
+      403,
+      'instance_limit_reached',
+      `Your plan "${plan}" allows ${limit} instance${limit === 1 ? '' : 's'}; delete one or upgrade the plan.`,
+      { limit, plan },
+    ),
+  noCapacity: () =>
+    new AppError(503, 'no_capacity', 'This server has no capacity for another instance right now; try again later.'),
+  notFound: (message = 'Not found.') => new AppError(404, 'not_found', message),
+  routeNotFound: (method: string, url: string) =>
+    new AppError(404, 'route_not_found', `There is no route ${method} ${url}. See GET /api for the API.`),
+  instanceNotFound: (id: string) => new AppError(404, 'instance_not_found', `Instance ${id} was not found.`),
+  keyNotFound: (id: string) => new AppError(404, 'api_key_not_found', `API key ${id} was not found.`),
+  userNotFound: (email: string) => new AppError(404, 'user_not_found', `No user with email ${email}.`),
+  planNotFound: (name: string) => new AppError(422, 'plan_not_found', `There is no plan named "${name}".`),
+  instanceNotReady: (id: string, status: string) =>
+    new AppError(409, 'instance_not_ready', `Instance ${id} is ${status}, not ready.`, { status }),
+  invalidState: (message: string) => new AppError(409, 'invalid_state', message),
+  conflict: (message: string, code = 'conflict') => new AppError(409, code, message),
+  validation: (message: string, details?: Record<string, unknown>) =>
+    new AppError(422, 'validation_failed', message, details),
+  tooLarge: (message: string, code = 'payload_too_large') => new AppError(413, code, message),
+  rateLimited: (retryAfterS: number) =>
+    new AppError(429, 'rate_limited', `Too many requests; retry in ${retryAfterS} s.`, undefined, {
+      'retry-after': String(retryAfterS),
+    }),
+  upstreamTimeout: (message: string) => new AppError(504, 'upstream_timeout', message),
+  instanceUnavailable: (id: string, reason: string) =>
+    new AppError(503, 'instance_unavailable', `Instance ${id} cannot be reached: ${reason}`),
+  internal: () => new AppError(500, 'internal_error', 'Something went wrong on the server; it has been logged.'),
+}

@@ -82,4 +82,6 @@ export const errors = {
   instanceUnavailable: (id: string, reason: string) =>
     new AppError(503, 'instance_unavailable', `Instance ${id} cannot be reached: ${reason}`),
   internal: () => new AppError(500, 'internal_error', 'Something went wrong on the server; it has been logged.'),
+  pathNotFound: (path: string) => new AppError(404, 'path_not_found', `${path} does not exist.`),
+  invalidPath: (message: string) => new AppError(422, 'invalid_path', message),
 }

@@ -1,0 +1,51 @@
+import { createServices } from '../core/services.js'
+import { buildApp } from '../http/app.js'
+import { createLogger } from '../log.js'
+import { COMMON_OPTIONS, configFrom, parseFlags } from './args.js'
+import { bootstrapAdmin } from './bootstrap.js'
+
+const HELP = `Usage: clawport serve [--port 8080] [--host 127.0.0.1] [--data-dir ./.clawport]
+
+Runs the API server. Instances keep running when it stops; the next start re-adopts them.`
+
+/** `clawport serve`: open the store, adopt running instances, listen. */
+export async function serve(argv: string[]): Promise<number> {
+  const { values } = parseFlags(argv, { ...COMMON_OPTIONS, port: { type: 'string' }, host: { type: 'string' } })
+  if (values.help) {
+    process.stdout.write(`${HELP}\n`)
+    return 0
+  }
+  const config = configFrom(values)
+  const log = createLogger(config.logLevel)
+  const services = await createServices(config, log, { withDriver: true })
+  for (const note of services.capabilities?.notes ?? []) log.warn({ note }, 'sandbox capability')
+  const first = await bootstrapAdmin(services)
+  await services.instances.recover()
+  services.instances.startMonitor()
+  const app = await buildApp(services, log)
+  const address = await app.listen({ port: config.port, host: config.host })
+  const base = config.publicUrl ?? address
+  const lines = [`clawport ${address} ready (data: ${config.dataDir})`]
+  if (first) {
+    lines.push(
+      `first start: created the administrator ${first.email}`,
+      `dashboard: ${base}/account`,
+      'the API key below is shown this once; keep it:',
+      first.key,
+    )
+  }
+  process.stdout.write(`${lines.join('\n')}\n`)
+
+  let closing = false
+  const shutdown = async (signal: string) => {
+    if (closing) return
+    closing = true
+    log.info({ signal }, 'shutting down; instances keep running')
+    await app.close()
+    await services.close()
+    process.exit(0)
+  }
+  process.once('SIGINT', () => void shutdown('SIGINT'))
+  process.once('SIGTERM', () => void shutdown('SIGTERM'))
+  return await new Promise<number>(() => {})
+}

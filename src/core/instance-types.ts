@@ -1,0 +1,55 @@
+import { z } from 'zod'
+
+export const InstanceStatus = z.enum([
+  'provisioning',
+  'ready',
+  'rebooting',
+  'stopping',
+  'stopped',
+  'starting',
+  'error',
+  'deleting',
+])
+export type InstanceStatus = z.infer<typeof InstanceStatus>
+
+export const Resources = z.object({
+  memory_mb: z.number().int(),
+  cpus: z.number(),
+  pids_max: z.number().int(),
+  disk_mb: z.number().int(),
+})
+
+/** The public instance object: the hosted fields first, then ours. */
+export const Instance = z.object({
+  id: z.uuid(),
+  status: InstanceStatus,
+  sandbox_id: z.string(),
+  created_at: z.string(),
+  updated_at: z.string(),
+  name: z.string().nullable(),
+  resources: Resources,
+  started_at: z.string().nullable(),
+  error: z.string().nullable(),
+})
+export type Instance = z.infer<typeof Instance>
+
+const Readiness = z.object({ status: z.string(), detail: z.string().optional() })
+
+/** What GET /instances/{id}/status answers: each part's readiness. */
+export const InstanceStatusDetail = z.object({
+  id: z.uuid(),
+  status: InstanceStatus,
+  ready: z.boolean(),
+  uptime_ms: z.number().nullable(),
+  sandbox: z.object({
+    running: z.boolean(),
+    pid: z.number().int().optional(),
+    started_at: z.string().optional(),
+    reason: z.string().optional(),
+  }),
+  clawlet: z.object({ ok: z.boolean(), latency_ms: z.number().optional(), error: z.string().optional() }),
+  gateway: Readiness,
+  desktop: Readiness,
+  error: z.string().nullable(),
+})
+export type InstanceStatusDetail = z.infer<typeof InstanceStatusDetail>

@@ -1,0 +1,343 @@
+import { randomUUID } from 'node:crypto'
+import { ClawletClient, waitForHealth } from '../clawlet/client.js'
+import type { Config } from '../config.js'
+import type { InstanceDriver, InstanceResources, InstanceSpec } from '../drivers/driver.js'
+import { resourcesFromPlan } from '../drivers/driver.js'
+import { AppError, errors } from '../errors.js'
+import type { Logger } from '../log.js'
+import type { InstanceRow, PlanRow, Store, UserRow } from '../store/index.js'
+import type { Instance, InstanceStatus, InstanceStatusDetail } from './instance-types.js'
+import type { InviteService } from './invites.js'
+import { KeyedLock } from './keyed-lock.js'
+import { nowIso } from './time.js'
+
+const MONITOR_INTERVAL_MS = 5_000
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+/** A crashed sandbox is restarted at most this many times before it is left in `error`. */
+const MAX_AUTO_RESTARTS = 3
+
+export interface CreateInstanceInput {
+  invite_code?: string
+  name?: string
+}
+
+/** The instance lifecycle: records in the store, sandboxes through the driver, health through the clawlet. */
+export class InstanceService {
+  private readonly clients = new Map<string, ClawletClient>()
+  private readonly lock = new KeyedLock()
+  private readonly tasks = new Set<Promise<unknown>>()
+  private readonly restarts = new Map<string, number>()
+  private monitor?: NodeJS.Timeout
+
+  constructor(
+    private readonly store: Store,
+    private readonly driver: InstanceDriver,
+    private readonly invites: InviteService,
+    private readonly config: Config,
+    private readonly log: Logger,
+  ) {}
+
+  toPublic(row: InstanceRow): Instance {
+    return {
+      id: row.id,
+      status: row.status as InstanceStatus,
+      sandbox_id: `sbx_${row.id.replaceAll('-', '').slice(0, 16)}`,
+      created_at: row.created_at,
+      updated_at: row.updated_at,
+      name: row.name,
+      resources: JSON.parse(row.resources) as InstanceResources,
+      started_at: row.started_at,
+      error: row.error,
+    }
+  }
+
+  async list(userId: string): Promise<Instance[]> {
+    return (await this.store.instances.listByUser(userId)).map((r) => this.toPublic(r))
+  }
+
+  /** The caller's instance, or 404 whether it does not exist or belongs to someone else. */
+  async owned(userId: string, id: string): Promise<InstanceRow> {
+    const row = UUID_RE.test(id) ? await this.store.instances.get(id.toLowerCase()) : undefined
+    if (!row || row.user_id !== userId) throw errors.instanceNotFound(id)
+    return row
+  }
+
+  async get(userId: string, id: string): Promise<Instance> {
+    return this.toPublic(await this.owned(userId, id))
+  }
+
+  async create(user: UserRow, input: CreateInstanceInput): Promise<Instance> {
+    const row = await this.store.transaction(async (tx) => {
+      if ((await tx.instances.countAll()) >= this.config.maxInstances) throw errors.noCapacity()
+      const plan = await this.planForCreate(tx, user.id, input.invite_code)
+      const at = nowIso()
+      const newRow: InstanceRow = {
+        id: randomUUID(),
+        user_id: user.id,
+        name: input.name ?? null,
+        status: 'provisioning',
+        desired_state: 'running',
+        host_uid: this.allocateUid(await tx.instances.usedHostUids()),
+        resources: JSON.stringify(resourcesFromPlan(plan)),
+        error: null,
+        created_at: at,
+        updated_at: at,
+        started_at: null,
+      }
+      await tx.instances.insert(newRow)
+      return newRow
+    })
+    this.log.info({ instanceId: row.id, userId: user.id }, 'instance created')
+    this.background(row.id, async () => {
+      await this.driver.provision(this.spec(row))
+      await this.boot(row, 'provisioning')
+    })
+    return this.toPublic(row)
+  }
+
+  private async planForCreate(tx: Store, userId: string, inviteCode?: string): Promise<PlanRow> {
+    const sub = await tx.subscriptions.get(userId)
+    const current = sub?.active ? await tx.plans.get(sub.plan) : undefined
+    const count = await tx.instances.countByUser(userId)
+    if (current && current.instance_limit > count) return current
+    if (inviteCode) {
+      const plan = await this.invites.redeem(tx, userId, inviteCode)
+      if (plan.instance_limit > count) return plan
+      throw errors.instanceLimit(plan.instance_limit, plan.name)
+    }
+    if (current && current.instance_limit > 0) throw errors.instanceLimit(current.instance_limit, current.name)
+    throw errors.noSubscription()
+  }
+
+  private allocateUid(used: number[]): number {
+    const taken = new Set(used)
+    let uid = this.config.uidBase
+    while (taken.has(uid)) uid++
+    return uid
+  }
+
+  private spec(row: InstanceRow): InstanceSpec {
+    return { id: row.id, hostUid: row.host_uid, resources: JSON.parse(row.resources) as InstanceResources }
+  }
+
+  private async setStatus(id: string, status: InstanceStatus, extra: Partial<InstanceRow> = {}): Promise<InstanceRow> {
+    const row = await this.store.instances.update(id, { status, updated_at: nowIso(), ...extra })
+    if (!row) throw errors.instanceNotFound(id)
+    return row
+  }
+
+  /** Starts the sandbox and waits for its clawlet; ends in `ready` or `error`. */
+  private async boot(row: InstanceRow, from: InstanceStatus): Promise<void> {
+    const started = performance.now()
+    try {
+      await this.driver.start(this.spec(row))
+      await waitForHealth(this.client(row.id), this.config.readyTimeoutMs)
+      await this.setStatus(row.id, 'ready', { error: null, started_at: nowIso() })
+      this.log.info({ instanceId: row.id, from, ms: Math.round(performance.now() - started) }, 'instance ready')
+    } catch (err) {
+      const reason = err instanceof Error ? err.message : String(err)
+      this.log.error({ instanceId: row.id, err }, 'instance failed to start')
+      await this.driver.stop(row.id, 0).catch(() => {})
+      await this.store.instances.update(row.id, { status: 'error', error: reason, updated_at: nowIso() })
+    }
+  }
+
+  private background(id: string, fn: () => Promise<void>): void {
+    const task = this.lock.run(id, fn).catch((err) => this.log.error({ instanceId: id, err }, 'instance task failed'))
+    this.tasks.add(task)
+    void task.finally(() => this.tasks.delete(task))
+  }
+
+  private async transition(
+    userId: string,
+    id: string,
+    allowed: InstanceStatus[],
+    to: InstanceStatus,
+    work: (row: InstanceRow) => Promise<void>,
+    noop?: InstanceStatus,
+  ): Promise<Instance> {
+    const row = await this.owned(userId, id)
+    if (noop && row.status === noop) return this.toPublic(row)
+    if (!allowed.includes(row.status as InstanceStatus)) {
+      throw errors.invalidState(`Instance ${row.id} is ${row.status}; wait until it settles and try again.`)
+    }
+    const next = await this.setStatus(row.id, to)
+    this.background(row.id, () => work(next))
+    return this.toPublic(next)
+  }
+
+  reboot(userId: string, id: string): Promise<Instance> {
+    return this.transition(userId, id, ['ready', 'error', 'stopped'], 'rebooting', async (row) => {
+      await this.store.instances.update(row.id, { desired_state: 'running' })
+      this.dropClient(row.id)
+      await this.driver.stop(row.id)
+      await this.boot(row, 'rebooting')
+    })
+  }
+
+  shutdown(userId: string, id: string): Promise<Instance> {
+    return this.transition(
+      userId,
+      id,
+      ['ready', 'error'],
+      'stopping',
+      async (row) => {
+        await this.store.instances.update(row.id, { desired_state: 'stopped' })
+        this.dropClient(row.id)
+        await this.driver.stop(row.id)
+        await this.setStatus(row.id, 'stopped', { started_at: null })
+        this.log.info({ instanceId: row.id }, 'instance stopped')
+      },
+      'stopped',
+    )
+  }
+
+  start(userId: string, id: string): Promise<Instance> {
+    return this.transition(
+      userId,
+      id,
+      ['stopped', 'error'],
+      'starting',
+      async (row) => {
+        await this.store.instances.update(row.id, { desired_state: 'running' })
+        await this.driver.provision(this.spec(row))
+        await this.boot(row, 'starting')
+      },
+      'ready',
+    )
+  }
+
+  /** Destroys the sandbox and its workspace, then forgets the instance. */
+  async remove(userId: string, id: string): Promise<void> {
+    const row = await this.owned(userId, id)
+    await this.store.instances.update(row.id, { status: 'deleting', desired_state: 'deleted', updated_at: nowIso() })
+    await this.lock.run(row.id, () => this.destroy(row.id))
+  }
+
+  private async destroy(id: string): Promise<void> {
+    this.dropClient(id)
+    await this.driver.destroy(id)
+    await this.store.instances.remove(id)
+    this.restarts.delete(id)
+    this.log.info({ instanceId: id }, 'instance deleted')
+  }
+
+  async status(userId: string, id: string): Promise<InstanceStatusDetail> {
+    const row = await this.owned(userId, id)
+    const sandbox = await this.driver.inspect(row.id)
+    let clawlet: InstanceStatusDetail['clawlet'] = { ok: false }
+    if (sandbox.running) {
+      const t = performance.now()
+      try {
+        await this.client(row.id).health()
+        clawlet = { ok: true, latency_ms: Math.round((performance.now() - t) * 100) / 100 }
+      } catch (err) {
+        clawlet = { ok: false, error: err instanceof AppError ? err.message : 'unreachable' }
+      }
+    }
+    const startedAt = row.status === 'ready' && row.started_at ? Date.parse(row.started_at) : null
+    return {
+      id: row.id,
+      status: row.status as InstanceStatus,
+      ready: row.status === 'ready' && clawlet.ok,
+      uptime_ms: startedAt === null ? null : Date.now() - startedAt,
+      sandbox,
+      clawlet,
+      gateway: { status: 'not_installed', detail: 'this instance runs no OpenClaw gateway' },
+      desktop: { status: 'not_installed', detail: 'this instance runs no desktop' },
+      error: row.error,
+    }
+  }
+
+  /** The clawlet of a ready instance the caller owns; 409 when it is not ready. */
+  async readyClient(userId: string, id: string): Promise<ClawletClient> {
+    const row = await this.owned(userId, id)
+    if (row.status !== 'ready') throw errors.instanceNotReady(row.id, row.status)
+    return this.client(row.id)
+  }
+
+  private client(id: string): ClawletClient {
+    let c = this.clients.get(id)
+    if (!c) {
+      c = new ClawletClient({ socketPath: this.driver.endpoint(id).socketPath, label: id })
+      this.clients.set(id, c)
+    }
+    return c
+  }
+
+  private dropClient(id: string): void {
+    this.clients.get(id)?.close()
+    this.clients.delete(id)
+  }
+
+  /**
+   * Re-adopts instances after a control-plane start: running sandboxes are taken back as they
+   * are, interrupted work is finished, and instances that should run but do not are started.
+   */
+  async recover(): Promise<void> {
+    for (const row of await this.store.instances.listAll()) {
+      const status = row.status as InstanceStatus
+      if (status === 'deleting') {
+        this.background(row.id, () => this.destroy(row.id))
+      } else if (status === 'stopping') {
+        this.background(row.id, async () => {
+          await this.driver.stop(row.id)
+          await this.setStatus(row.id, 'stopped', { started_at: null })
+        })
+      } else if (row.desired_state === 'running' && status !== 'error') {
+        const state = await this.driver.inspect(row.id)
+        const healthy = state.running && (await this.client(row.id).health().then(() => true, () => false))
+        if (healthy) {
+          if (status !== 'ready') await this.setStatus(row.id, 'ready', { error: null, started_at: nowIso() })
+          this.log.info({ instanceId: row.id }, 'instance re-adopted')
+        } else {
+          await this.setStatus(row.id, 'starting')
+          this.background(row.id, async () => {
+            await this.driver.stop(row.id, 0)
+            await this.driver.provision(this.spec(row))
+            await this.boot(row, 'starting')
+          })
+        }
+      }
+    }
+  }
+
+  /** Watches ready instances and restarts a sandbox that died by itself. */
+  startMonitor(): void {
+    this.monitor = setInterval(() => void this.checkAll(), MONITOR_INTERVAL_MS)
+    this.monitor.unref()
+  }
+
+  private async checkAll(): Promise<void> {
+    try {
+      for (const row of await this.store.instances.listAll()) {
+        if (row.status !== 'ready') continue
+        const state = await this.driver.inspect(row.id)
+        if (state.running) continue
+        const n = (this.restarts.get(row.id) ?? 0) + 1
+        this.restarts.set(row.id, n)
+        const reason = `sandbox exited unexpectedly${state.reason ? ` (${state.reason})` : ''}`
+        this.log.warn({ instanceId: row.id, reason, attempt: n }, 'instance sandbox died')
+        this.dropClient(row.id)
+        if (n > MAX_AUTO_RESTARTS) {
+          await this.setStatus(row.id, 'error', { error: `${reason}; gave up after ${MAX_AUTO_RESTARTS} restarts` })
+          continue
+        }
+        await this.setStatus(row.id, 'starting', { error: reason })
+        this.background(row.id, async () => {
+          await this.driver.stop(row.id, 0)
+          await this.boot(row, 'starting')
+        })
+      }
+    } catch (err) {
+      this.log.error({ err }, 'instance monitor failed')
+    }
+  }
+
+  /** Stops watching and waits for lifecycle work in flight; sandboxes keep running. */
+  async close(): Promise<void> {
+    if (this.monitor) clearInterval(this.monitor)
+    await Promise.allSettled([...this.tasks])
+    for (const id of [...this.clients.keys()]) this.dropClient(id)
+  }
+}

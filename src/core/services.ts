@@ -1,0 +1,56 @@
+import type { Config } from '../config.js'
+import type { DriverCapabilities, InstanceDriver } from '../drivers/driver.js'
+import { createDriver } from '../drivers/index.js'
+import type { Logger } from '../log.js'
+import { openStore, type Store } from '../store/index.js'
+import { AccountService } from './accounts.js'
+import { InstanceService } from './instances.js'
+import { InviteService } from './invites.js'
+import { KeyService } from './keys.js'
+import { WorkspaceService } from './workspace.js'
+
+/** Every core service, wired once per process. */
+export interface Services {
+  config: Config
+  store: Store
+  driver: InstanceDriver
+  capabilities?: DriverCapabilities
+  accounts: AccountService
+  keys: KeyService
+  invites: InviteService
+  instances: InstanceService
+  workspace: WorkspaceService
+  close(): Promise<void>
+}
+
+export interface ServiceOptions {
+  /** Start the driver and adopt running instances (the server); the admin CLI only needs the store. */
+  withDriver?: boolean
+}
+
+export async function createServices(config: Config, log: Logger, opts: ServiceOptions = {}): Promise<Services> {
+  const store = await openStore(config)
+  await store.plans.sync(config.plans)
+  const driver = await createDriver(config, log)
+  const capabilities = opts.withDriver ? await driver.init() : undefined
+  const accounts = new AccountService(store, config)
+  const keys = new KeyService(store)
+  const invites = new InviteService(store)
+  const instances = new InstanceService(store, driver, invites, config, log.child({ component: 'instances' }))
+  const workspace = new WorkspaceService(instances, config)
+  return {
+    config,
+    store,
+    driver,
+    capabilities,
+    accounts,
+    keys,
+    invites,
+    instances,
+    workspace,
+    async close() {
+      await instances.close()
+      await store.close()
+    },
+  }
+}

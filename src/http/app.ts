@@ -1,0 +1,68 @@
+import rateLimit from '@fastify/rate-limit'
+import swagger from '@fastify/swagger'
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
+import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod'
+import type { Services } from '../core/services.js'
+import { errors } from '../errors.js'
+import type { Logger } from '../log.js'
+import { VERSION } from '../version.js'
+import { registerAuth } from './plugins/auth.js'
+import { registerErrorHandling } from './plugins/errors.js'
+import { discoveryRoutes } from './routes/discovery.js'
+import { execRoutes } from './routes/exec.js'
+import { fileRoutes } from './routes/files/index.js'
+import { transferRoutes } from './routes/files/transfer.js'
+import { instanceActionRoutes } from './routes/instances/actions.js'
+import { instanceRoutes } from './routes/instances/index.js'
+import { keyRoutes } from './routes/keys.js'
+
+/** Builds the HTTP app around already-created services; routes only call core services. */
+export async function buildApp(services: Services, log: Logger): Promise<FastifyInstance> {
+  const { config } = services
+  const app = Fastify({
+    loggerInstance: log.child({ component: 'http' }) as FastifyBaseLogger,
+    bodyLimit: config.bodyLimitBytes,
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
+    disableRequestLogging: config.logLevel !== 'debug' && config.logLevel !== 'trace',
+    trustProxy: false,
+  })
+  app.setValidatorCompiler(validatorCompiler)
+  app.setSerializerCompiler(serializerCompiler)
+  registerErrorHandling(app)
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Clawport API',
+        version: VERSION,
+        description: 'Drive OpenClaw instances: lifecycle, files, commands, chat, terminal and desktop.',
+      },
+      servers: [{ url: config.publicUrl ?? '/' }],
+      components: {
+        securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', description: 'An API key: sk_live_...' } },
+      },
+      security: [{ bearerAuth: [] }],
+    },
+    transform: jsonSchemaTransform,
+  })
+
+  registerAuth(app, services.keys)
+  await app.register(rateLimit, {
+    global: true,
+    hook: 'preHandler',
+    max: config.rateLimitPerMin,
+    timeWindow: 60_000,
+    keyGenerator: (req) => req.caller?.keyId ?? req.ip,
+    errorResponseBuilder: (_req, ctx) => errors.rateLimited(Math.max(1, Math.ceil(ctx.ttl / 1000))),
+  })
+
+  await app.register(discoveryRoutes, { services })
+  await app.register(keyRoutes, { services })
+  await app.register(instanceRoutes, { services })
+  await app.register(instanceActionRoutes, { services })
+  await app.register(fileRoutes, { services })
+  await app.register(transferRoutes, { services })
+  await app.register(execRoutes, { services })
+  return app
+}

@@ -1,0 +1,47 @@
+import type { FastifyError, FastifyInstance } from 'fastify'
+import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod'
+import { AppError, errors, isAppError } from '../../errors.js'
+
+const FASTIFY_CODES: Record<string, [number, string, string]> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: [413, 'payload_too_large', 'The request body is larger than this server accepts.'],
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: [415, 'unsupported_media_type', 'The request body has a content type this route does not take.'],
+  FST_ERR_CTP_EMPTY_JSON_BODY: [400, 'invalid_json', 'The body is empty but the content type says JSON.'],
+  FST_ERR_CTP_INVALID_JSON_BODY: [400, 'invalid_json', 'The request body is not valid JSON.'],
+}
+
+/** Maps anything thrown to the contract's {message, code, status}; 5xx are logged, never leaked. */
+export function toAppError(err: FastifyError | Error): AppError {
+  if (isAppError(err)) return err
+  if (hasZodFastifySchemaValidationErrors(err)) {
+    const where = (err as FastifyError).validationContext ?? 'request'
+    const issues = err.validation.map((v) => ({
+      path: v.instancePath || '/',
+      message: v.message ?? 'is not valid',
+    }))
+    const first = issues[0]
+    return errors.validation(`Invalid ${where}: ${first?.path} ${first?.message}`.trim(), { in: where, issues })
+  }
+  const fe = err as FastifyError
+  const known = fe.code ? FASTIFY_CODES[fe.code] : undefined
+  if (known) return new AppError(known[0], known[1], known[2])
+  if (err instanceof SyntaxError || (fe.statusCode === 400 && /JSON/i.test(err.message))) {
+    return new AppError(400, 'invalid_json', 'The request body is not valid JSON.')
+  }
+  if (fe.statusCode && fe.statusCode >= 400 && fe.statusCode < 500) {
+    return new AppError(fe.statusCode, 'bad_request', err.message)
+  }
+  return errors.internal()
+}
+
+export function registerErrorHandling(app: FastifyInstance): void {
+  app.setErrorHandler((err: FastifyError, request, reply) => {
+    const appErr = toAppError(err)
+    if (appErr.status >= 500) request.log.error({ err }, 'request failed')
+    if (appErr.headers) void reply.headers(appErr.headers)
+    return reply.status(appErr.status).type('application/json').send(appErr.toJSON())
+  })
+  app.setNotFoundHandler((request, reply) => {
+    const e = errors.routeNotFound(request.method, request.url.split('?')[0] ?? '')
+    return reply.status(404).send(e.toJSON())
+  })
+}

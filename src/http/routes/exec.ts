@@ -1,0 +1,25 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
+import { ExecRequest, ExecResult } from '../../clawlet/protocol.js'
+import type { Services } from '../../core/services.js'
+import { callerOf } from '../plugins/auth.js'
+import { ErrorBody, errorResponses, InstanceParams } from '../schemas.js'
+
+/** One-shot commands in an instance. */
+export const execRoutes: FastifyPluginAsyncZod<{ services: Services }> = async (app, { services }) => {
+  app.post(
+    '/api/instances/:id/terminal/exec',
+    {
+      schema: {
+        operationId: 'terminal.exec',
+        summary: 'Run a shell command and return its output',
+        description:
+          'Runs `/bin/sh -c command` in /workspace (or cwd). A command past timeout_ms is killed with its whole process group and answered with timed_out: true.',
+        tags: ['terminal'],
+        params: InstanceParams,
+        body: ExecRequest,
+        response: { 200: ExecResult, ...errorResponses(404, 409), 503: ErrorBody },
+      },
+    },
+    async (req) => services.workspace.exec(callerOf(req).user.id, req.params.id, req.body),
+  )
+}

@@ -1,0 +1,81 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
+import { z } from 'zod'
+import { Instance } from '../../../core/instance-types.js'
+import type { Services } from '../../../core/services.js'
+import { callerOf } from '../../plugins/auth.js'
+import { ErrorBody, errorResponses, InstanceParams } from '../../schemas.js'
+
+const CreateInstanceBody = z
+  .object({
+    invite_code: z.string().trim().min(1).max(200).optional(),
+    name: z.string().trim().min(1).max(100).optional(),
+  })
+  .optional()
+
+/** List, create, get and delete instances. */
+export const instanceRoutes: FastifyPluginAsyncZod<{ services: Services }> = async (app, { services }) => {
+  const { instances } = services
+
+  app.get(
+    '/api/instances',
+    {
+      schema: {
+        operationId: 'instances.list',
+        summary: 'List your instances, newest first',
+        tags: ['instances'],
+        response: { 200: z.array(Instance), ...errorResponses() },
+      },
+    },
+    async (request) => instances.list(callerOf(request).user.id),
+  )
+
+  app.post(
+    '/api/instances',
+    {
+      schema: {
+        operationId: 'instances.create',
+        summary: 'Create an instance (needs an active subscription or an invite code)',
+        description:
+          'Answers at once with status "provisioning"; poll GET /api/instances/{id} until "ready". 403 without an active subscription or a redeemable invite, 503 when the server is full.',
+        tags: ['instances'],
+        body: CreateInstanceBody,
+        response: { 201: Instance, 403: ErrorBody, 503: ErrorBody, ...errorResponses() },
+      },
+    },
+    async (request, reply) => {
+      const instance = await instances.create(callerOf(request).user, request.body ?? {})
+      return reply.status(201).send(instance)
+    },
+  )
+
+  app.get(
+    '/api/instances/:id',
+    {
+      schema: {
+        operationId: 'instances.get',
+        summary: 'Get one instance',
+        tags: ['instances'],
+        params: InstanceParams,
+        response: { 200: Instance, ...errorResponses(404) },
+      },
+    },
+    async (request) => instances.get(callerOf(request).user.id, request.params.id),
+  )
+
+  app.delete(
+    '/api/instances/:id',
+    {
+      schema: {
+        operationId: 'instances.delete',
+        summary: 'Delete an instance and destroy its workspace',
+        tags: ['instances'],
+        params: InstanceParams,
+        response: { 204: z.null().describe('Deleted'), ...errorResponses(404) },
+      },
+    },
+    async (request, reply) => {
+      await instances.remove(callerOf(request).user.id, request.params.id)
+      return reply.status(204).send(null)
+    },
+  )
+}

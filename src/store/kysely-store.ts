@@ -1,0 +1,156 @@
+import type { Kysely } from 'kysely'
+import type { PlanSpec } from '../config.js'
+import type { Database } from './schema.js'
+import type { Store } from './store.js'
+
+/** The Store over Kysely; dialect-neutral SQL so every database shares it. */
+export class KyselyStore implements Store {
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly onClose: () => Promise<void> = async () => db.destroy(),
+  ) {}
+
+  users: Store['users'] = {
+    create: async (row) => {
+      await this.db.insertInto('users').values(row).execute()
+    },
+    byId: (id) => this.db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst(),
+    byEmail: (email) => this.db.selectFrom('users').selectAll().where('email', '=', email).executeTakeFirst(),
+    count: async () => {
+      const r = await this.db.selectFrom('users').select((e) => e.fn.countAll<number>().as('n')).executeTakeFirst()
+      return Number(r?.n ?? 0)
+    },
+    setPassword: async (id, passwordHash, at) => {
+      await this.db.updateTable('users').set({ password_hash: passwordHash, updated_at: at }).where('id', '=', id).execute()
+    },
+  }
+
+  plans: Store['plans'] = {
+    sync: async (plans: PlanSpec[]) => {
+      for (const p of plans) {
+        const values = {
+          name: p.name,
+          instance_limit: p.instance_limit,
+          memory_mb: p.memory_mb,
+          cpus: p.cpus,
+          pids_max: p.pids_max,
+          disk_mb: p.disk_mb,
+        }
+        await this.db
+          .insertInto('plans')
+          .values(values)
+          .onConflict((oc) => oc.column('name').doUpdateSet(values))
+          .execute()
+      }
+    },
+    get: (name) => this.db.selectFrom('plans').selectAll().where('name', '=', name).executeTakeFirst(),
+    list: () => this.db.selectFrom('plans').selectAll().orderBy('instance_limit').execute(),
+  }
+
+  subscriptions: Store['subscriptions'] = {
+    get: (userId) => this.db.selectFrom('subscriptions').selectAll().where('user_id', '=', userId).executeTakeFirst(),
+    upsert: async (row) => {
+      await this.db
+        .insertInto('subscriptions')
+        .values(row)
+        .onConflict((oc) =>
+          oc
+            .column('user_id')
+            .doUpdateSet({ plan: row.plan, active: row.active, source: row.source, updated_at: row.updated_at }),
+        )
+        .execute()
+    },
+  }
+
+  keys: Store['keys'] = {
+    create: async (row) => {
+      await this.db.insertInto('api_keys').values(row).execute()
+    },
+    byHash: (hash) => this.db.selectFrom('api_keys').selectAll().where('key_hash', '=', hash).executeTakeFirst(),
+    listByUser: (userId) =>
+      this.db
+        .selectFrom('api_keys')
+        .selectAll()
+        .where('user_id', '=', userId)
+        .orderBy('created_at', 'desc')
+        .orderBy('id')
+        .execute(),
+    getForUser: (userId, id) =>
+      this.db
+        .selectFrom('api_keys')
+        .selectAll()
+        .where('user_id', '=', userId)
+        .where('id', '=', id)
+        .executeTakeFirst(),
+    revoke: async (id, at) => {
+      await this.db.updateTable('api_keys').set({ revoked_at: at }).where('id', '=', id).execute()
+    },
+    touch: async (id, at) => {
+      await this.db.updateTable('api_keys').set({ last_used_at: at }).where('id', '=', id).execute()
+    },
+  }
+
+  invites: Store['invites'] = {
+    create: async (row) => {
+      await this.db.insertInto('invites').values(row).execute()
+    },
+    get: (code) => this.db.selectFrom('invites').selectAll().where('code', '=', code).executeTakeFirst(),
+    redeem: async (code, now) => {
+      const r = await this.db
+        .updateTable('invites')
+        .set((e) => ({ used_count: e('used_count', '+', 1) }))
+        .where('code', '=', code)
+        .where((e) => e('used_count', '<', e.ref('max_uses')))
+        .where((e) => e.or([e('expires_at', 'is', null), e('expires_at', '>', now)]))
+        .executeTakeFirst()
+      return Number(r.numUpdatedRows) === 1
+    },
+  }
+
+  instances: Store['instances'] = {
+    insert: async (row) => {
+      await this.db.insertInto('instances').values(row).execute()
+    },
+    get: (id) => this.db.selectFrom('instances').selectAll().where('id', '=', id).executeTakeFirst(),
+    listByUser: (userId) =>
+      this.db
+        .selectFrom('instances')
+        .selectAll()
+        .where('user_id', '=', userId)
+        .orderBy('created_at', 'desc')
+        .orderBy('id', 'desc')
+        .execute(),
+    listAll: () => this.db.selectFrom('instances').selectAll().orderBy('created_at').execute(),
+    countByUser: async (userId) => {
+      const r = await this.db
+        .selectFrom('instances')
+        .select((e) => e.fn.countAll<number>().as('n'))
+        .where('user_id', '=', userId)
+        .executeTakeFirst()
+      return Number(r?.n ?? 0)
+    },
+    countAll: async () => {
+      const r = await this.db.selectFrom('instances').select((e) => e.fn.countAll<number>().as('n')).executeTakeFirst()
+      return Number(r?.n ?? 0)
+    },
+    usedHostUids: async () => {
+      const rows = await this.db.selectFrom('instances').select('host_uid').execute()
+      return rows.map((r) => r.host_uid)
+    },
+    update: async (id, patch) => {
+      await this.db.updateTable('instances').set(patch).where('id', '=', id).execute()
+      return this.instances.get(id)
+    },
+    remove: async (id) => {
+      await this.db.deleteFrom('instances').where('id', '=', id).execute()
+    },
+  }
+
+  transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T> {
+    return this.db.transaction().execute((trx) => fn(new KyselyStore(trx as Kysely<Database>, async () => {})))
+  }
+
+  close(): Promise<void> {
+    return this.onClose()
+  }
+}

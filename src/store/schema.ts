@@ -1,0 +1,82 @@
+import type { Insertable, Selectable, Updateable } from 'kysely'
+
+/** Table types of the store, shared by every SQL dialect. Booleans are 0/1, times ISO-8601 text. */
+export interface Database {
+  users: UsersTable
+  plans: PlansTable
+  subscriptions: SubscriptionsTable
+  api_keys: ApiKeysTable
+  invites: InvitesTable
+  instances: InstancesTable
+}
+
+export interface UsersTable {
+  id: string
+  email: string
+  password_hash: string | null
+  is_admin: number
+  created_at: string
+  updated_at: string
+}
+
+export interface PlansTable {
+  name: string
+  instance_limit: number
+  memory_mb: number
+  cpus: number
+  pids_max: number
+  disk_mb: number
+}
+
+export interface SubscriptionsTable {
+  user_id: string
+  plan: string
+  active: number
+  source: string
+  created_at: string
+  updated_at: string
+}
+
+export interface ApiKeysTable {
+  id: string
+  user_id: string
+  name: string
+  prefix: string
+  key_hash: string
+  created_at: string
+  last_used_at: string | null
+  expires_at: string | null
+  revoked_at: string | null
+}
+
+export interface InvitesTable {
+  code: string
+  plan: string
+  max_uses: number
+  used_count: number
+  expires_at: string | null
+  created_at: string
+}
+
+export interface InstancesTable {
+  id: string
+  user_id: string
+  name: string | null
+  status: string
+  desired_state: string
+  host_uid: number
+  resources: string
+  error: string | null
+  created_at: string
+  updated_at: string
+  started_at: string | null
+}
+
+export type UserRow = Selectable<UsersTable>
+export type PlanRow = Selectable<PlansTable>
+export type SubscriptionRow = Selectable<SubscriptionsTable>
+export type ApiKeyRow = Selectable<ApiKeysTable>
+export type InviteRow = Selectable<InvitesTable>
+export type InstanceRow = Selectable<InstancesTable>
+export type NewInstance = Insertable<InstancesTable>
+export type InstanceUpdate = Updateable<InstancesTable>

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Sets up Clawport on this machine: the Debian packages sandboxes need (as root, only when
+# missing), the npm packages (which bring the pinned Node 24), and the build. Safe to re-run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Debian packages: the sandbox (bubblewrap, setpriv), disk quotas (mkfs.ext4), folder
+# downloads (tar, gzip), and what the tests use (procps, python3).
+PACKAGES=(bubblewrap util-linux e2fsprogs tar gzip procps python3 ca-certificates)
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
+done
+if ! command -v npm >/dev/null 2>&1; then missing+=(nodejs npm); fi
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing Debian packages: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  else
+    echo "setup: missing packages: ${missing[*]}" >&2
+    echo "setup: install them with: sudo apt-get install -y ${missing[*]}" >&2
+    exit 1
+  fi
+fi
+
+# npm packages, including `node` (Node 24) which npm scripts and npx then run on.
+if [ ! -x node_modules/.bin/node ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "setup: installing npm packages"
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+echo "setup: building ($(node_modules/.bin/node --version))"
+npx --no-install tsc -p tsconfig.build.json
+echo "setup: done"

@@ -1,0 +1,144 @@
+import { existsSync } from 'node:fs'
+import path from 'node:path'
+import {
+  GENERATED_ETC,
+  HOST_ETC,
+  SANDBOX_HOME,
+  SANDBOX_OPT,
+  SANDBOX_RUN,
+  SANDBOX_UID,
+  SANDBOX_USER,
+} from './layout.js'
+
+/** Everything that varies between two sandboxes' bwrap command lines. */
+export interface SandboxArgsOptions {
+  hostname: string
+  tmpSizeBytes: number
+  /** The child's fd numbers for the seccomp program and the JSON status stream. */
+  seccompFd?: number
+  statusFd?: number
+  /** Merged-/usr entries of the host (see `rootLinks`). */
+  rootLinks: Array<{ name: string; link?: string; dir?: boolean }>
+  /** The instance's own folders; omitted for the host probe. */
+  folders?: { workspace: string; home: string; run: string }
+  /** Folder holding the generated passwd, group, hosts, hostname. */
+  etcDir?: string
+  /** The Node runtime and the built control plane, bound read-only at /opt/clawport. */
+  runtime?: { execPath: string; repoRoot: string }
+  env?: Record<string, string>
+  command: string[]
+}
+
+/** The clean environment of a sandbox's payload. */
+export function sandboxEnv(instanceId: string): Record<string, string> {
+  return {
+    HOME: SANDBOX_HOME,
+    USER: SANDBOX_USER,
+    LOGNAME: SANDBOX_USER,
+    PATH: `/usr/local/bin:/usr/bin:/bin:${SANDBOX_OPT}/bin`,
+    LANG: 'C.UTF-8',
+    CLAWLET_SOCKET: `${SANDBOX_RUN}/clawlet.sock`,
+    CLAWPORT_INSTANCE_ID: instanceId,
+  }
+}
+
+/** Builds bwrap's arguments (without `bwrap` itself): isolation flags, filesystem, env, command. */
+export function buildSandboxArgs(o: SandboxArgsOptions): string[] {
+  const a: string[] = [
+    '--unshare-user',
+    '--uid',
+    String(SANDBOX_UID),
+    '--gid',
+    String(SANDBOX_UID),
+    '--unshare-pid',
+    '--unshare-ipc',
+    '--unshare-uts',
+    '--unshare-net',
+    '--hostname',
+    o.hostname,
+    '--cap-drop',
+    'ALL',
+    '--disable-userns',
+  ]
+  if (o.seccompFd !== undefined) a.push('--seccomp', String(o.seccompFd))
+  if (o.statusFd !== undefined) a.push('--json-status-fd', String(o.statusFd))
+  a.push('--ro-bind', '/usr', '/usr')
+  for (const entry of o.rootLinks) {
+    if (entry.link) a.push('--symlink', entry.link, `/${entry.name}`)
+    else if (entry.dir) a.push('--ro-bind', `/${entry.name}`, `/${entry.name}`)
+  }
+  for (const name of HOST_ETC) {
+    const p = path.join('/etc', name)
+    if (existsSync(p)) a.push('--ro-bind', p, p)
+  }
+  if (o.etcDir) {
+    for (const name of GENERATED_ETC) a.push('--ro-bind', path.join(o.etcDir, name), `/etc/${name}`)
+  }
+  a.push('--proc', '/proc', '--dev', '/dev', '--size', String(o.tmpSizeBytes), '--tmpfs', '/tmp')
+  if (o.folders) {
+    a.push(
+      '--bind',
+      o.folders.workspace,
+      '/workspace',
+      '--bind',
+      o.folders.home,
+      SANDBOX_HOME,
+      '--bind',
+      o.folders.run,
+      SANDBOX_RUN,
+    )
+  }
+  if (o.runtime) {
+    const r = o.runtime.repoRoot
+    a.push(
+      '--ro-bind',
+      o.runtime.execPath,
+      `${SANDBOX_OPT}/bin/node`,
+      '--ro-bind',
+      path.join(r, 'dist'),
+      `${SANDBOX_OPT}/dist`,
+      '--ro-bind',
+      path.join(r, 'node_modules'),
+      `${SANDBOX_OPT}/node_modules`,
+      '--ro-bind',
+      path.join(r, 'package.json'),
+      `${SANDBOX_OPT}/package.json`,
+    )
+  }
+  a.push('--chdir', o.folders ? '/workspace' : '/')
+  a.push('--clearenv')
+  for (const [k, v] of Object.entries(o.env ?? {})) a.push('--setenv', k, v)
+  // Last of the filesystem steps: everything not bound read-write becomes read-only.
+  a.push('--remount-ro', '/')
+  a.push('--', ...o.command)
+  return a
+}
+
+/**
+ * The command that runs bwrap as `uid` after joining `cgroupProcs` (root only). The shell
+ * writes its own pid into each cgroup before it execs, so nothing of the payload ever runs
+ * outside its limits; setpriv then drops to the instance's unprivileged host uid so bwrap
+ * never runs as host root.
+ */
+export function wrapForHost(
+  bwrapArgs: string[],
+  asRoot: { uid: number; cgroupProcs: string[] } | null,
+): { file: string; args: string[] } {
+  if (!asRoot) return { file: 'bwrap', args: bwrapArgs }
+  const joins = asRoot.cgroupProcs.map((f) => `echo $$ > ${shellQuote(f)} || exit 125; `).join('')
+  const setpriv = [
+    'setpriv',
+    `--reuid=${asRoot.uid}`,
+    `--regid=${asRoot.uid}`,
+    '--clear-groups',
+    '--inh-caps=-all',
+    '--bounding-set=-all',
+    '--',
+    'bwrap',
+  ]
+  return { file: '/bin/sh', args: ['-c', `${joins}exec "$@"`, 'sh', ...setpriv, ...bwrapArgs] }
+}
+
+function shellQuote(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`
+}

@@ -1,0 +1,128 @@
+import fs from 'node:fs/promises'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+/** The repository root: this file is `<root>/{src,dist}/drivers/local/layout.{ts,js}`. */
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..')
+
+/** The user every sandbox sees itself as. */
+export const SANDBOX_UID = 1000
+export const SANDBOX_USER = 'claw'
+export const SANDBOX_HOME = '/home/claw'
+export const SANDBOX_RUN = '/run/clawport'
+export const SANDBOX_OPT = '/opt/clawport'
+
+const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/
+
+/** Instance ids end up in paths, cgroup names and a shell line: only a safe alphabet. */
+export function assertInstanceId(id: string): void {
+  if (!ID_PATTERN.test(id)) throw new Error(`invalid instance id ${JSON.stringify(id)}`)
+}
+
+/** Every host path of one instance. */
+export interface InstanceLayout {
+  root: string
+  /** Sandbox-owned folders, bound inside. With a disk quota they live on the disk image. */
+  workspace: string
+  home: string
+  run: string
+  socketPath: string
+  /** Disk quota: the sparse image and its mount point. */
+  diskImage: string
+  diskMount: string
+  /**
+   * Driver-private files (launch record, bwrap status, stdio log, seccomp program, generated
+   * /etc): root-owned and never writable from inside, so a sandbox cannot forge the pid the
+   * driver will later signal or plant a symlink where the driver writes as root.
+   */
+  state: string
+  etc: string
+  record: string
+  status: string
+  log: string
+  seccomp: string
+}
+
+/** Paths of instance `id` under `<dataDir>/instances/<id>`. */
+export function instanceLayout(dataDir: string, id: string, onDisk = false): InstanceLayout {
+  assertInstanceId(id)
+  const root = path.join(dataDir, 'instances', id)
+  const diskMount = path.join(root, 'disk')
+  const base = onDisk ? diskMount : root
+  const state = path.join(root, 'state')
+  return {
+    root,
+    workspace: path.join(base, 'workspace'),
+    home: path.join(base, 'home'),
+    run: path.join(base, 'run'),
+    socketPath: path.join(root, 'run', 'clawlet.sock'),
+    diskImage: path.join(root, 'disk.img'),
+    diskMount,
+    state,
+    etc: path.join(state, 'etc'),
+    record: path.join(state, 'sandbox.json'),
+    status: path.join(state, 'bwrap-status.json'),
+    log: path.join(state, 'sandbox.log'),
+    seccomp: path.join(state, 'seccomp.bpf'),
+  }
+}
+
+/** A short hostname for the sandbox's UTS namespace. */
+export function sandboxHostname(id: string): string {
+  const short = id
+    .toLowerCase()
+    .replace(/[^a-z0-9-]/g, '-')
+    .slice(0, 24)
+    .replace(/-+$/, '')
+  return `claw-${short || 'x'}`
+}
+
+/** Host /etc entries programs commonly need; bound read-only when they exist. */
+export const HOST_ETC = [
+  'ssl',
+  'ca-certificates',
+  'alternatives',
+  'ld.so.cache',
+  'localtime',
+  'mime.types',
+  'bash.bashrc',
+  'profile',
+  'inputrc',
+  'terminfo',
+  'nsswitch.conf',
+]
+
+/** Files generated per instance and bound over /etc inside. */
+export const GENERATED_ETC = ['passwd', 'group', 'hosts', 'hostname'] as const
+
+/** Writes the instance's own passwd, group, hosts and hostname into `etcDir`. */
+export async function writeEtcFiles(etcDir: string, hostname: string): Promise<void> {
+  await fs.mkdir(etcDir, { recursive: true, mode: 0o755 })
+  await fs.chmod(etcDir, 0o755)
+  const u = SANDBOX_UID
+  const files: Record<(typeof GENERATED_ETC)[number], string> = {
+    passwd: `root:x:0:0:root:/root:/usr/sbin/nologin\n${SANDBOX_USER}:x:${u}:${u}:${SANDBOX_USER}:${SANDBOX_HOME}:/bin/bash\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n`,
+    group: `root:x:0:\n${SANDBOX_USER}:x:${u}:\nnogroup:x:65534:\n`,
+    hosts: `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t${hostname}\n`,
+    hostname: `${hostname}\n`,
+  }
+  for (const [name, text] of Object.entries(files)) {
+    const file = path.join(etcDir, name)
+    // Replace rather than rewrite in place: a running sandbox keeps its bound inode.
+    await fs.writeFile(`${file}.tmp`, text, { mode: 0o644 })
+    await fs.rename(`${file}.tmp`, file)
+  }
+}
+
+/** The host's merged-/usr layout: top-level entries that are symlinks into /usr or real dirs. */
+export async function rootLinks(): Promise<Array<{ name: string; link?: string; dir?: boolean }>> {
+  const out: Array<{ name: string; link?: string; dir?: boolean }> = []
+  for (const name of ['bin', 'sbin', 'lib', 'lib32', 'lib64', 'libx32']) {
+    const p = `/${name}`
+    const st = await fs.lstat(p).catch(() => null)
+    if (!st) continue
+    if (st.isSymbolicLink()) out.push({ name, link: await fs.readlink(p) })
+    else if (st.isDirectory()) out.push({ name, dir: true })
+  }
+  return out
+}

@@ -1,0 +1,273 @@
+import { existsSync } from 'node:fs'
+import fs from 'node:fs/promises'
+import path from 'node:path'
+import type { Config } from '../../config.js'
+import type { Logger } from '../../log.js'
+import type { ClawletEndpoint, DriverCapabilities, InstanceDriver, InstanceSpec, SandboxState } from '../driver.js'
+import { buildSandboxArgs, sandboxEnv, wrapForHost } from './bwrap.js'
+import { type CgroupVersion, InstanceCgroup, detectCgroup } from './cgroups.js'
+import { ensureDisk, probeDiskQuota, unmountAll } from './disk.js'
+import {
+  type LaunchRecord,
+  childrenOf,
+  readStatus,
+  sameProcess,
+  signalProcess,
+  spawnSandbox,
+} from './launch.js'
+import { type InstanceLayout, REPO_ROOT, SANDBOX_OPT, instanceLayout, rootLinks, sandboxHostname, writeEtcFiles } from './layout.js'
+import { probeSandbox, requireTool, untraversable } from './probe.js'
+import { buildSeccompProgram, seccompArchSupported } from './seccomp.js'
+
+/** The clawlet, run from the read-only runtime bound at /opt/clawport. */
+export const CLAWLET_COMMAND = [`${SANDBOX_OPT}/bin/node`, `${SANDBOX_OPT}/dist/clawlet/main.js`]
+
+export interface LocalDriverOptions {
+  /** Runs this command inside instead of the clawlet (tests of the sandbox itself). */
+  payload?: string[]
+}
+
+interface LaunchRecordFile extends LaunchRecord {
+  oomAtStart: number
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+/** Instances as bubblewrap sandboxes on this host, limited by cgroups and a loop-mounted disk. */
+export class LocalDriver implements InstanceDriver {
+  readonly name = 'local'
+  private readonly isRoot = process.getuid?.() === 0
+  private ready: Promise<DriverCapabilities> | null = null
+  private cgroupVersion: CgroupVersion = 'none'
+  private diskQuota = false
+  private seccomp: Buffer | null = null
+
+  constructor(
+    private readonly config: Config,
+    private readonly log: Logger,
+    private readonly options: LocalDriverOptions = {},
+  ) {}
+
+  init(): Promise<DriverCapabilities> {
+    this.ready ??= this.checkHost().catch((err: unknown) => {
+      this.ready = null
+      throw err
+    })
+    return this.ready
+  }
+
+  private async checkHost(): Promise<DriverCapabilities> {
+    const notes: string[] = []
+    await requireTool('bwrap', ['--version'], 'install bubblewrap (`apt-get install bubblewrap`)')
+    if (this.isRoot) await requireTool('setpriv', ['--version'], 'install util-linux (`apt-get install util-linux`)')
+    else notes.push('not root: every sandbox runs as the control plane user (user namespaces only)')
+    const { dataDir } = this.config
+    await fs.mkdir(path.join(dataDir, 'instances'), { recursive: true, mode: 0o711 })
+    // Instance uids must traverse these to reach their own folders.
+    await fs.chmod(dataDir, 0o711)
+    await fs.chmod(path.join(dataDir, 'instances'), 0o711)
+    if (this.isRoot) {
+      const blocked = [...(await untraversable(path.join(dataDir, 'x'))), ...(await untraversable(REPO_ROOT))]
+      if (blocked.length) {
+        throw new Error(`instance uids cannot reach ${[...new Set(blocked)].join(', ')}: chmod o+x them or move the data dir`)
+      }
+    }
+    if (seccompArchSupported(process.arch)) this.seccomp = buildSeccompProgram(process.arch)
+    else notes.push(`no seccomp filter for ${process.arch}: ptrace, mount and TIOCSTI are not blocked`)
+    const scratch = path.join(dataDir, '.probe')
+    await probeSandbox({
+      scratchDir: scratch,
+      seccomp: this.seccomp,
+      tmpSizeBytes: 1024 * 1024,
+      asUid: this.isRoot ? this.config.uidBase : null,
+    })
+    const cg = await detectCgroup()
+    this.cgroupVersion = cg.version
+    if (cg.note) notes.push(cg.note)
+    if (this.config.diskQuota === 'auto') {
+      const why = await probeDiskQuota(scratch)
+      this.diskQuota = why === null
+      if (why) notes.push(why)
+    } else {
+      notes.push('disk quota off (CLAWPORT_DISK_QUOTA=off)')
+    }
+    await fs.rm(scratch, { recursive: true, force: true })
+    if (!existsSync(path.join(REPO_ROOT, 'dist', 'clawlet', 'main.js'))) {
+      notes.push('dist/clawlet/main.js missing: build the project before starting instances')
+    }
+    const caps: DriverCapabilities = { rootless: !this.isRoot, cgroup: this.cgroupVersion, diskQuota: this.diskQuota, notes }
+    this.log.info(caps, 'local driver ready')
+    return caps
+  }
+
+  /** Host paths of an instance (on its disk image when it has one). */
+  layout(id: string): InstanceLayout {
+    const plain = instanceLayout(this.config.dataDir, id)
+    const onDisk = existsSync(plain.diskImage) || (this.diskQuota && !existsSync(plain.workspace))
+    return onDisk ? instanceLayout(this.config.dataDir, id, true) : plain
+  }
+
+  /** The sandbox's stdout and stderr (bwrap errors, payload output). */
+  logPath(id: string): string {
+    return instanceLayout(this.config.dataDir, id).log
+  }
+
+  endpoint(id: string): ClawletEndpoint {
+    return { socketPath: instanceLayout(this.config.dataDir, id).socketPath }
+  }
+
+  private cgroup(id: string): InstanceCgroup {
+    return new InstanceCgroup(this.cgroupVersion, id)
+  }
+
+  async provision(spec: InstanceSpec): Promise<void> {
+    await this.init()
+    const l = this.layout(spec.id)
+    await fs.mkdir(l.root, { recursive: true, mode: 0o711 })
+    await fs.mkdir(l.state, { recursive: true, mode: 0o711 })
+    await fs.chmod(l.state, 0o711)
+    if (l.run !== path.join(l.root, 'run')) {
+      await ensureDisk(l.diskImage, l.diskMount, spec.resources.disk_mb)
+      // The socket's documented path stays <root>/run; the folder itself counts against the quota.
+      if (!existsSync(path.join(l.root, 'run'))) await fs.symlink('disk/run', path.join(l.root, 'run'))
+    }
+    for (const dir of [l.workspace, l.home, l.run]) {
+      await fs.mkdir(dir, { recursive: true, mode: 0o700 })
+      if (this.isRoot) await fs.chown(dir, spec.hostUid, spec.hostUid)
+      await fs.chmod(dir, 0o700)
+    }
+    await writeEtcFiles(l.etc, sandboxHostname(spec.id))
+    if (this.seccomp) await fs.writeFile(l.seccomp, this.seccomp, { mode: 0o600 })
+    await this.cgroup(spec.id).apply(spec.resources)
+  }
+
+  async start(spec: InstanceSpec): Promise<ClawletEndpoint> {
+    const command = this.options.payload ?? CLAWLET_COMMAND
+    if (!this.options.payload && !existsSync(path.join(REPO_ROOT, 'dist', 'clawlet', 'main.js'))) {
+      throw new Error('dist/clawlet/main.js is missing: build the project first')
+    }
+    await this.launch(spec, command)
+    return this.endpoint(spec.id)
+  }
+
+  /** Starts instance `spec` with `command` as its payload; a no-op when it already runs. */
+  async launch(spec: InstanceSpec, command: string[]): Promise<LaunchRecord> {
+    const running = await this.readRecord(spec.id)
+    if (running && this.alive(running)) return running
+    await this.provision(spec)
+    const l = this.layout(spec.id)
+    const cgroup = this.cgroup(spec.id)
+    await cgroup.killAll()
+    await fs.rm(path.join(l.run, 'clawlet.sock'), { force: true })
+    const withRuntime = existsSync(path.join(REPO_ROOT, 'dist'))
+    const args = buildSandboxArgs({
+      hostname: sandboxHostname(spec.id),
+      tmpSizeBytes: this.config.tmpSizeMb * 1024 * 1024,
+      seccompFd: this.seccomp ? 3 : undefined,
+      statusFd: 4,
+      rootLinks: await rootLinks(),
+      folders: { workspace: l.workspace, home: l.home, run: l.run },
+      etcDir: l.etc,
+      runtime: withRuntime ? { execPath: process.execPath, repoRoot: REPO_ROOT } : undefined,
+      env: sandboxEnv(spec.id),
+      command,
+    })
+    const cmd = wrapForHost(args, this.isRoot ? { uid: spec.hostUid, cgroupProcs: cgroup.procsFiles() } : null)
+    const oomAtStart = await cgroup.oomKills()
+    const t0 = performance.now()
+    const record = await spawnSandbox({
+      file: cmd.file,
+      args: cmd.args,
+      seccompFile: this.seccomp ? l.seccomp : '/dev/null',
+      statusFile: l.status,
+      logFile: l.log,
+      seccompFd: 3,
+      statusFd: 4,
+      hostUid: this.isRoot ? spec.hostUid : null,
+    })
+    await this.writeRecord(spec.id, { ...record, oomAtStart })
+    this.log.info({ instanceId: spec.id, pid: record.pid, launchMs: Math.round(performance.now() - t0) }, 'sandbox started')
+    return record
+  }
+
+  async inspect(id: string): Promise<SandboxState> {
+    const rec = await this.readRecord(id)
+    if (!rec) return { running: false }
+    if (this.alive(rec)) return { running: true, pid: rec.pid, startedAt: rec.startedAt }
+    if (rec.stopped) return { running: false, reason: 'stopped' }
+    const { exitCode } = readStatus(instanceLayout(this.config.dataDir, id).status)
+    const oom = (await this.cgroup(id).oomKills()) > rec.oomAtStart
+    const base = exitCode === undefined ? 'killed' : `exited with code ${exitCode}`
+    return { running: false, reason: oom ? `${base} (out of memory)` : base }
+  }
+
+  /** Waits until the sandbox has exited; returns its exit code (null when unknown). */
+  async waitForExit(id: string, timeoutMs = 30_000): Promise<number | null> {
+    const deadline = Date.now() + timeoutMs
+    for (;;) {
+      const rec = await this.readRecord(id)
+      if (!rec || !this.alive(rec)) {
+        // The monitor writes the exit code just before it exits.
+        return readStatus(instanceLayout(this.config.dataDir, id).status).exitCode ?? null
+      }
+      if (Date.now() > deadline) throw new Error(`sandbox ${id} still running after ${timeoutMs} ms`)
+      await sleep(5)
+    }
+  }
+
+  async stop(id: string, graceMs = 5000): Promise<void> {
+    await this.init()
+    const rec = await this.readRecord(id)
+    if (rec && this.alive(rec)) {
+      // The payload is the child of the namespace's init (bwrap's reaper); init exits with it.
+      if (sameProcess(rec.childPid, rec.childStart)) {
+        for (const pid of await childrenOf(rec.childPid)) {
+          try {
+            process.kill(pid, 'SIGTERM')
+          } catch {}
+        }
+      }
+      const deadline = Date.now() + graceMs
+      while (sameProcess(rec.childPid, rec.childStart) && Date.now() < deadline) await sleep(10)
+      // SIGKILL to a pid namespace's init kills every process in that namespace.
+      signalProcess(rec.childPid, rec.childStart, 'SIGKILL')
+      await this.cgroup(id).killAll()
+      const outerDeadline = Date.now() + 2000
+      while (this.alive(rec) && Date.now() < outerDeadline) await sleep(5)
+      signalProcess(rec.pid, rec.pidStart, 'SIGKILL')
+      while (this.alive(rec)) await sleep(5)
+      this.log.info({ instanceId: id }, 'sandbox stopped')
+    } else {
+      await this.cgroup(id).killAll()
+    }
+    if (rec && !rec.stopped) await this.writeRecord(id, { ...rec, stopped: true })
+  }
+
+  async destroy(id: string): Promise<void> {
+    await this.stop(id, 1000)
+    await this.cgroup(id).remove()
+    const root = instanceLayout(this.config.dataDir, id).root
+    if (this.isRoot) await unmountAll(root)
+    await fs.rm(root, { recursive: true, force: true })
+    this.log.info({ instanceId: id }, 'instance destroyed')
+  }
+
+  private alive(rec: LaunchRecord): boolean {
+    return sameProcess(rec.childPid, rec.childStart) || sameProcess(rec.pid, rec.pidStart)
+  }
+
+  private async readRecord(id: string): Promise<LaunchRecordFile | null> {
+    const file = instanceLayout(this.config.dataDir, id).record
+    try {
+      return JSON.parse(await fs.readFile(file, 'utf8')) as LaunchRecordFile
+    } catch {
+      return null
+    }
+  }
+
+  private async writeRecord(id: string, rec: LaunchRecordFile): Promise<void> {
+    const file = instanceLayout(this.config.dataDir, id).record
+    await fs.writeFile(`${file}.tmp`, JSON.stringify(rec), { mode: 0o600 })
+    await fs.rename(`${file}.tmp`, file)
+  }
+}

@@ -21,7 +21,7 @@ const UploadBody = z
     encoding: Encoding.optional(),
   })
   .describe('JSON upload. A raw body (application/octet-stream) with ?path= or ?targetDir=&fileName= streams instead.')
-  .optional()
+  .nullish()
 
 const UploadQuery = z.object({
   path: FilePath.optional(),
@@ -107,7 +107,8 @@ export const transferRoutes: FastifyPluginAsyncZod<{ services: Services }> = asy
       req.raw.once('close', () => {
         if (!reply.raw.writableFinished) dl.stream.destroy()
       })
-      return reply.send(dl.stream)
+      // A stream bypasses the serializer; the schema above only documents the bytes.
+      return reply.send(dl.stream as unknown as string)
     },
   )
 }

@@ -10,7 +10,7 @@ const CreateInstanceBody = z
     invite_code: z.string().trim().min(1).max(200).optional(),
     name: z.string().trim().min(1).max(100).optional(),
   })
-  .optional()
+  .nullish()
 
 /** List, create, get and delete instances. */
 export const instanceRoutes: FastifyPluginAsyncZod<{ services: Services }> = async (app, { services }) => {

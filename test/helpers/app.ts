@@ -1,0 +1,54 @@
+import fs from 'node:fs'
+import type { FastifyInstance } from 'fastify'
+import { loadConfig } from '../../src/config.js'
+import { createServices, type Services } from '../../src/core/services.js'
+import { buildApp } from '../../src/http/app.js'
+import { createLogger } from '../../src/log.js'
+import { tempDataDir } from './server.js'
+
+/** An in-process app over a temporary SQLite store, for fast tests through app.inject(). */
+export interface InProcess {
+  app: FastifyInstance
+  services: Services
+  dataDir: string
+  close(): Promise<void>
+  /** A user on a plan with a fresh key. */
+  user(email: string, plan?: string): Promise<string>
+  inject(method: string, url: string, key?: string | null, body?: unknown, headers?: Record<string, string>): Promise<{
+    status: number
+    body: any
+    headers: Record<string, unknown>
+  }>
+}
+
+export async function inProcess(env: Record<string, string> = {}): Promise<InProcess> {
+  const dataDir = tempDataDir('clawport-app-')
+  const config = loadConfig({ ...env, CLAWPORT_DATA_DIR: dataDir, CLAWPORT_LOG_LEVEL: 'silent' })
+  const log = createLogger('silent')
+  const services = await createServices(config, log)
+  const app = await buildApp(services, log)
+  return {
+    app,
+    services,
+    dataDir,
+    async close() {
+      await app.close()
+      await services.close()
+      fs.rmSync(dataDir, { recursive: true, force: true })
+    },
+    async user(email, plan) {
+      const u = await services.accounts.createUser({ email, plan })
+      return (await services.keys.create(u.id, 'test')).key
+    },
+    async inject(method, url, key, body, headers = {}) {
+      const res = await app.inject({
+        method: method as 'GET',
+        url,
+        headers: { ...(key ? { authorization: `Bearer ${key}` } : {}), ...headers },
+        ...(body !== undefined ? { payload: body as object } : {}),
+      })
+      const isJson = String(res.headers['content-type'] ?? '').includes('json')
+      return { status: res.statusCode, body: isJson && res.body ? res.json() : res.body, headers: res.headers }
+    },
+  }
+}

@@ -1,0 +1,302 @@
+import { Agent, request as httpRequest, type IncomingMessage } from 'node:http'
+import { Readable } from 'node:stream'
+import type { z } from 'zod'
+import { AppError, errors } from '../errors.js'
+import { errnoCode } from './paths.js'
+import {
+  type ExecRequest,
+  ExecResult,
+  FileContent,
+  FileEntry,
+  FileList,
+  Health,
+  PathResult,
+  WriteResult,
+} from './protocol.js'
+
+/** How to reach one instance's clawlet. */
+export interface ClawletClientOptions {
+  /** The clawlet's Unix socket on the host. */
+  socketPath: string
+  /** Names the instance in errors (its id); never a host path. */
+  label?: string
+}
+
+/** Options of a streamed write. */
+export interface ClawletWriteOptions {
+  /** Create missing parent folders (default false). */
+  mkdirs?: boolean
+  /** Refuse bodies larger than this (413 file_too_large); unlimited when absent. */
+  maxBytes?: number
+  /** Replace an existing file (default true). */
+  overwrite?: boolean
+  /** Aborting cancels the upload; the clawlet then removes its partial file. */
+  signal?: AbortSignal
+}
+
+/** A streamed download: a file's bytes, or a folder as .tar.gz. */
+export interface ClawletDownload {
+  kind: 'file' | 'dir'
+  size?: number
+  stream: Readable
+}
+
+interface SendOptions {
+  body?: Buffer | NodeJS.ReadableStream
+  headers?: Record<string, string | number>
+  signal?: AbortSignal
+}
+
+/** Pause between health probes while waiting for a clawlet to come up. */
+const HEALTH_POLL_MS = 10
+
+/** Typed calls to an instance's clawlet over its Unix socket, on one keep-alive connection pool. */
+export class ClawletClient {
+  readonly socketPath: string
+  readonly label: string
+  private readonly agent: Agent
+
+  constructor(opts: ClawletClientOptions) {
+    this.socketPath = opts.socketPath
+    this.label = opts.label ?? 'instance'
+    this.agent = new Agent({ keepAlive: true, maxSockets: 64, maxFreeSockets: 8 })
+  }
+
+  health(opts: { signal?: AbortSignal } = {}): Promise<Health> {
+    return this.json(Health, 'GET', '/v1/health', opts)
+  }
+
+  exec(req: ExecRequest, opts: { signal?: AbortSignal } = {}): Promise<ExecResult> {
+    return this.json(ExecResult, 'POST', '/v1/exec', { ...jsonBody(req), signal: opts.signal })
+  }
+
+  list(path: string): Promise<FileList> {
+    return this.json(FileList, 'GET', `/v1/files/list?${query({ path })}`)
+  }
+
+  stat(path: string): Promise<FileEntry> {
+    return this.json(FileEntry, 'GET', `/v1/files/stat?${query({ path })}`)
+  }
+
+  read(path: string, maxBytes?: number): Promise<FileContent> {
+    return this.json(FileContent, 'GET', `/v1/files/read?${query({ path, max_bytes: maxBytes })}`)
+  }
+
+  /** Writes a file atomically from a buffer or a stream (streamed, never buffered here). */
+  write(
+    path: string,
+    body: Buffer | NodeJS.ReadableStream,
+    opts: ClawletWriteOptions = {},
+  ): Promise<WriteResult> {
+    const q = query({
+      path,
+      mkdirs: opts.mkdirs ? 1 : 0,
+      overwrite: opts.overwrite === false ? 0 : 1,
+      max_bytes: opts.maxBytes,
+    })
+    const headers: Record<string, string | number> = { 'content-type': 'application/octet-stream' }
+    if (Buffer.isBuffer(body)) headers['content-length'] = body.length
+    return this.json(WriteResult, 'PUT', `/v1/files/write?${q}`, { body, headers, signal: opts.signal })
+  }
+
+  /** Opens a download; the caller must consume or destroy `stream`. */
+  async download(path: string, opts: { signal?: AbortSignal } = {}): Promise<ClawletDownload> {
+    const res = await this.send('GET', `/v1/files/download?${query({ path })}`, opts)
+    if (res.statusCode !== 200) throw await this.errorFrom(res)
+    const length = res.headers['content-length']
+    return {
+      kind: res.headers['x-clawlet-kind'] === 'dir' ? 'dir' : 'file',
+      ...(length === undefined ? {} : { size: Number(length) }),
+      stream: res,
+    }
+  }
+
+  mkdir(path: string): Promise<PathResult> {
+    return this.json(PathResult, 'POST', '/v1/files/mkdir', jsonBody({ path }))
+  }
+
+  async remove(path: string, recursive = false): Promise<void> {
+    const res = await this.send('DELETE', `/v1/files?${query({ path, recursive: recursive ? 1 : 0 })}`)
+    if (res.statusCode !== 204 && res.statusCode !== 200) throw await this.errorFrom(res)
+    res.resume()
+  }
+
+  move(from: string, to: string, overwrite = false): Promise<PathResult> {
+    return this.json(PathResult, 'POST', '/v1/files/move', jsonBody({ from, to, overwrite }))
+  }
+
+  /** Closes the pooled connections; in-flight requests finish. */
+  close(): void {
+    this.agent.destroy()
+  }
+
+  private async json<T>(
+    schema: z.ZodType<T>,
+    method: string,
+    path: string,
+    opts: SendOptions = {},
+  ): Promise<T> {
+    const res = await this.send(method, path, opts)
+    if (res.statusCode === undefined || res.statusCode < 200 || res.statusCode >= 300) {
+      throw await this.errorFrom(res)
+    }
+    const text = await this.readBody(res)
+    try {
+      return schema.parse(JSON.parse(text))
+    } catch {
+      throw new AppError(
+        502,
+        'clawlet_bad_answer',
+        `Instance ${this.label} answered ${method} ${path.split('?')[0]} with an unexpected body.`,
+      )
+    }
+  }
+
+  /** Sends one request and resolves with the response head; retries once on a stale pooled socket. */
+  private async send(method: string, path: string, opts: SendOptions = {}): Promise<IncomingMessage> {
+    try {
+      return await this.attempt(method, path, opts)
+    } catch (err) {
+      const retryable = opts.body === undefined || Buffer.isBuffer(opts.body)
+      if (!(err instanceof StaleSocketError) || !retryable)
+        throw this.mapError(err instanceof StaleSocketError ? err.cause : err, opts.signal)
+      try {
+        return await this.attempt(method, path, opts)
+      } catch (again) {
+        throw this.mapError(again instanceof StaleSocketError ? again.cause : again, opts.signal)
+      }
+    }
+  }
+
+  private attempt(method: string, path: string, opts: SendOptions): Promise<IncomingMessage> {
+    return new Promise((resolve, reject) => {
+      const req = httpRequest({
+        agent: this.agent,
+        socketPath: this.socketPath,
+        method,
+        path,
+        headers: opts.headers,
+        signal: opts.signal,
+      })
+      let answered = false
+      let source: Readable | undefined
+      let sourceError: Error | undefined
+      req.once('response', (res) => {
+        answered = true
+        if (source && (res.statusCode ?? 500) >= 300 && !source.readableEnded) {
+          // The clawlet refused the upload early: stop sending, and drop the connection once
+          // the error answer has been read.
+          source.unpipe(req)
+          res.once('end', () => req.destroy())
+        }
+        resolve(res)
+      })
+      req.on('error', (err) => {
+        if (answered) return
+        if (sourceError) reject(sourceError)
+        else if (req.reusedSocket && errnoCode(err) === 'ECONNRESET') reject(new StaleSocketError(err))
+        else reject(err)
+      })
+      const body = opts.body
+      if (body === undefined) req.end()
+      else if (Buffer.isBuffer(body)) req.end(body)
+      else {
+        source = body instanceof Readable ? body : new Readable().wrap(body)
+        const src = source
+        // The source failing or closing early (its client went away) must abort the request,
+        // so the clawlet drops its partial file.
+        src.once('error', (err) => {
+          sourceError = err
+          req.destroy(err)
+        })
+        src.once('close', () => {
+          if (!src.readableEnded && !answered) {
+            sourceError ??= new AppError(
+              499,
+              'upload_aborted',
+              'The upload was interrupted before it finished.',
+            )
+            req.destroy(sourceError)
+          }
+        })
+        src.pipe(req)
+      }
+    })
+  }
+
+  private async readBody(res: IncomingMessage): Promise<string> {
+    const chunks: Buffer[] = []
+    try {
+      for await (const chunk of res as AsyncIterable<Buffer>) chunks.push(chunk)
+    } catch (err) {
+      throw this.mapError(err)
+    }
+    return Buffer.concat(chunks).toString('utf8')
+  }
+
+  /** A non-2xx answer becomes the clawlet's own error, so the public API answers the same. */
+  private async errorFrom(res: IncomingMessage): Promise<AppError> {
+    const status = res.statusCode ?? 502
+    let text = ''
+    try {
+      text = await this.readBody(res)
+      const body = JSON.parse(text) as { message?: unknown; code?: unknown; details?: unknown }
+      if (typeof body.message === 'string' && typeof body.code === 'string') {
+        const details =
+          typeof body.details === 'object' && body.details !== null
+            ? (body.details as Record<string, unknown>)
+            : undefined
+        return new AppError(status, body.code, body.message, details)
+      }
+    } catch (err) {
+      if (err instanceof AppError) return err
+    }
+    return new AppError(502, 'clawlet_bad_answer', `Instance ${this.label} answered with status ${status}.`)
+  }
+
+  private mapError(err: unknown, signal?: AbortSignal): unknown {
+    if (err instanceof AppError) return err
+    if (signal?.aborted || (err instanceof Error && err.name === 'AbortError')) return err
+    const code = errnoCode(err)
+    const reason =
+      code === 'ENOENT' || code === 'ECONNREFUSED'
+        ? 'its clawlet is not running.'
+        : code === 'ECONNRESET' || code === 'EPIPE' || code === 'ERR_STREAM_PREMATURE_CLOSE'
+          ? 'the connection to its clawlet was lost.'
+          : `its clawlet did not answer (${code ?? 'unknown error'}).`
+    return errors.instanceUnavailable(this.label, reason)
+  }
+}
+
+/** A pooled keep-alive socket the clawlet had already closed: safe to retry once. */
+class StaleSocketError extends Error {
+  constructor(override readonly cause: unknown) {
+    super('stale pooled socket')
+  }
+}
+
+function jsonBody(value: unknown): SendOptions {
+  const body = Buffer.from(JSON.stringify(value))
+  return { body, headers: { 'content-type': 'application/json', 'content-length': body.length } }
+}
+
+function query(params: Record<string, string | number | undefined>): string {
+  const q = new URLSearchParams()
+  for (const [key, value] of Object.entries(params)) if (value !== undefined) q.set(key, String(value))
+  return q.toString()
+}
+
+/** Polls a clawlet's health every few milliseconds until it answers, or fails after timeoutMs. */
+export async function waitForHealth(client: ClawletClient, timeoutMs: number): Promise<Health> {
+  const deadline = performance.now() + timeoutMs
+  for (;;) {
+    try {
+      return await client.health()
+    } catch {
+      // Not listening yet: poll again.
+    }
+    if (performance.now() >= deadline) break
+    await new Promise((resolve) => setTimeout(resolve, HEALTH_POLL_MS))
+  }
+  throw errors.instanceUnavailable(client.label, `its clawlet did not become ready within ${timeoutMs} ms.`)
+}

@@ -1,0 +1,219 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { pipeline } from 'node:stream/promises'
+import { z } from 'zod'
+import { AppError, errors } from '../errors.js'
+import { runCommand } from './exec.js'
+import {
+  listDir,
+  makeDir,
+  movePath,
+  openDownload,
+  readFile,
+  removePath,
+  statPath,
+  writeFile,
+} from './files.js'
+import { ExecRequest, type Health } from './protocol.js'
+
+/** Largest JSON body the clawlet parses (exec stdin included). */
+export const JSON_BODY_MAX_BYTES = 64 * 1024 * 1024
+
+/** What the clawlet's server needs from its entry point. */
+export interface ClawletServerOptions {
+  version: string
+  /** The environment every command starts from (base plus the instance's own variables). */
+  execEnv: Readonly<Record<string, string>>
+  /** Where failures that are the clawlet's own fault are reported. */
+  logError?: (err: unknown, route: string) => void
+}
+
+interface Ctx {
+  req: IncomingMessage
+  res: ServerResponse
+  query: URLSearchParams
+}
+
+type Handler = (ctx: Ctx) => Promise<void>
+
+const MkdirBody = z.object({ path: z.string() })
+const MoveBody = z.object({ from: z.string(), to: z.string(), overwrite: z.boolean().optional() })
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body)
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+  })
+  res.end(text)
+}
+
+async function readJson<T>(req: IncomingMessage, schema: z.ZodType<T>): Promise<T> {
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length
+    if (size > JSON_BODY_MAX_BYTES)
+      throw errors.tooLarge(`The request body is larger than ${JSON_BODY_MAX_BYTES} bytes.`)
+    chunks.push(chunk)
+  }
+  let value: unknown
+  try {
+    value = JSON.parse(Buffer.concat(chunks, size).toString('utf8'))
+  } catch {
+    throw errors.validation('The request body is not valid JSON.')
+  }
+  const parsed = schema.safeParse(value)
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`)
+    throw errors.validation(`The request body is not valid: ${issues.join('; ')}.`, { issues })
+  }
+  return parsed.data
+}
+
+function flag(query: URLSearchParams, name: string): boolean {
+  const value = query.get(name)
+  return value === '1' || value === 'true'
+}
+
+function positiveInt(query: URLSearchParams, name: string): number | undefined {
+  const raw = query.get(name)
+  if (raw === null || raw === '') return undefined
+  const value = Number(raw)
+  if (!Number.isSafeInteger(value) || value < 0)
+    throw errors.validation(`${name} must be a non-negative integer.`)
+  return value
+}
+
+/** Aborts when the caller goes away before the answer is sent. */
+function clientGone(res: ServerResponse): AbortSignal {
+  const controller = new AbortController()
+  res.once('close', () => {
+    if (!res.writableFinished) controller.abort()
+  })
+  return controller.signal
+}
+
+function routes(opts: ClawletServerOptions): Map<string, Handler> {
+  const started = performance.now()
+  return new Map<string, Handler>([
+    [
+      'GET /v1/health',
+      async ({ res }) => {
+        const health: Health = {
+          ok: true,
+          pid: process.pid,
+          uptime_ms: Math.round(performance.now() - started),
+          version: opts.version,
+        }
+        sendJson(res, 200, health)
+      },
+    ],
+    [
+      'POST /v1/exec',
+      async ({ req, res }) => {
+        const body = await readJson(req, ExecRequest)
+        sendJson(res, 200, await runCommand(body, opts.execEnv, clientGone(res)))
+      },
+    ],
+    [
+      'GET /v1/files/list',
+      async ({ res, query }) => sendJson(res, 200, await listDir(query.get('path') ?? '.')),
+    ],
+    [
+      'GET /v1/files/stat',
+      async ({ res, query }) => sendJson(res, 200, await statPath(query.get('path') ?? '')),
+    ],
+    [
+      'GET /v1/files/read',
+      async ({ res, query }) =>
+        sendJson(res, 200, await readFile(query.get('path') ?? '', positiveInt(query, 'max_bytes'))),
+    ],
+    [
+      'GET /v1/files/download',
+      async ({ res, query }) => {
+        const download = await openDownload(query.get('path') ?? '')
+        res.writeHead(200, {
+          'content-type': download.kind === 'dir' ? 'application/gzip' : 'application/octet-stream',
+          'x-clawlet-kind': download.kind,
+          ...(download.size === undefined ? {} : { 'content-length': download.size }),
+        })
+        // A failure mid-stream cannot become an error answer any more: the connection is cut.
+        await pipeline(download.stream, res).catch(() => res.destroy())
+      },
+    ],
+    [
+      'PUT /v1/files/write',
+      async ({ req, res, query }) => {
+        const declared = req.headers['content-length']
+        const result = await writeFile(query.get('path') ?? '', req, {
+          mkdirs: flag(query, 'mkdirs'),
+          overwrite: flag(query, 'overwrite'),
+          maxBytes: positiveInt(query, 'max_bytes'),
+          declaredBytes: declared === undefined ? undefined : Number(declared),
+        })
+        sendJson(res, 200, result)
+      },
+    ],
+    [
+      'POST /v1/files/mkdir',
+      async ({ req, res }) => sendJson(res, 200, await makeDir((await readJson(req, MkdirBody)).path)),
+    ],
+    [
+      'DELETE /v1/files',
+      async ({ res, query }) => {
+        await removePath(query.get('path') ?? '', flag(query, 'recursive'))
+        res.writeHead(204).end()
+      },
+    ],
+    [
+      'POST /v1/files/move',
+      async ({ req, res }) => {
+        const body = await readJson(req, MoveBody)
+        sendJson(res, 200, await movePath(body.from, body.to, body.overwrite ?? false))
+      },
+    ],
+  ])
+}
+
+function sendError(ctx: Ctx, err: unknown, opts: ClawletServerOptions): void {
+  const { req, res } = ctx
+  let appError: AppError
+  if (err instanceof AppError) appError = err
+  else {
+    opts.logError?.(err, `${req.method} ${req.url}`)
+    appError = errors.internal()
+  }
+  if (res.headersSent || res.destroyed) {
+    res.destroy()
+    return
+  }
+  // An unread request body (a refused upload) would otherwise be drained in full: cut it.
+  if (!req.complete) {
+    res.setHeader('connection', 'close')
+    res.once('finish', () => req.socket.destroy())
+  }
+  for (const [name, value] of Object.entries(appError.headers ?? {})) res.setHeader(name, value)
+  sendJson(res, appError.status, appError.toJSON())
+}
+
+/** The clawlet's HTTP server (plain node:http so it starts in milliseconds). */
+export function createClawletServer(opts: ClawletServerOptions): Server {
+  const table = routes(opts)
+  const server = createServer({ keepAliveTimeout: 60_000, requestTimeout: 0 }, (req, res) => {
+    let url: URL
+    try {
+      url = new URL(req.url ?? '/', 'http://clawlet')
+    } catch {
+      url = new URL('http://clawlet/')
+    }
+    const ctx: Ctx = { req, res, query: url.searchParams }
+    const handler = table.get(`${req.method} ${url.pathname}`)
+    const run = handler ?? (async () => Promise.reject(errors.routeNotFound(req.method ?? '?', url.pathname)))
+    run(ctx).catch((err: unknown) => sendError(ctx, err, opts))
+  })
+  server.on('clientError', (_err, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n')
+    else socket.destroy()
+  })
+  return server
+}

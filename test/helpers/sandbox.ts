@@ -42,16 +42,24 @@ export interface TestSandbox {
 }
 
 /** Starts the built clawlet inside a bwrap sandbox as an unprivileged uid and waits for its health. */
-export async function startSandbox(opts: { env?: Record<string, string> } = {}): Promise<TestSandbox> {
+export async function startSandbox(
+  opts: { env?: Record<string, string>; smallDiskBytes?: number } = {},
+): Promise<TestSandbox> {
   buildOnce()
   const root = await mkdtemp(path.join(tmpdir(), 'clawlet-test-'))
   await chmod(root, 0o755)
   const workspace = path.join(root, 'workspace')
   const home = path.join(root, 'home')
   const run = path.join(root, 'run')
-  for (const dir of [workspace, home, run]) {
+  const small = path.join(root, 'small')
+  for (const dir of [workspace, home, run, small]) {
     await mkdir(dir)
     await chown(dir, TEST_UID, TEST_UID)
+  }
+  // A tiny tmpfs seen as /small inside, to run the instance out of disk space for real.
+  const smallBytes = opts.smallDiskBytes ?? 0
+  if (smallBytes > 0) {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${smallBytes},uid=${TEST_UID},gid=${TEST_UID}`, 'tmpfs', small])
   }
   // biome-ignore format: flags grouped the way bwrap's manual groups them
   const args = [
@@ -67,6 +75,7 @@ export async function startSandbox(opts: { env?: Record<string, string> } = {}):
     '--bind', workspace, '/workspace',
     '--bind', home, '/home/claw',
     '--bind', run, '/run/clawport',
+    '--bind', small, '/small',
     '--ro-bind', process.execPath, '/opt/clawport/bin/node',
     '--ro-bind', path.join(REPO, 'dist'), '/opt/clawport/dist',
     '--ro-bind', path.join(REPO, 'node_modules'), '/opt/clawport/node_modules',
@@ -94,6 +103,7 @@ export async function startSandbox(opts: { env?: Record<string, string> } = {}):
       await exited
       clearTimeout(timer)
     }
+    if (smallBytes > 0) execFileSync('umount', ['-l', small])
     await rm(root, { recursive: true, force: true })
   }
   try {

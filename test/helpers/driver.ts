@@ -1,0 +1,71 @@
+import { execFile } from 'node:child_process'
+import fs from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import { promisify } from 'node:util'
+import { type Config, loadConfig } from '../../src/config.js'
+import type { InstanceResources, InstanceSpec } from '../../src/drivers/driver.js'
+import { LocalDriver } from '../../src/drivers/local/local-driver.js'
+import { createLogger } from '../../src/log.js'
+
+export const execFileP = promisify(execFile)
+
+export const SMALL: InstanceResources = { memory_mb: 256, cpus: 1, pids_max: 128, disk_mb: 64 }
+
+/** A local driver on a fresh data dir, with host uids no other test run uses. */
+export async function makeDriver(overrides: Partial<Config> = {}): Promise<{
+  driver: LocalDriver
+  config: Config
+  spec: (name: string, resources?: Partial<InstanceResources>) => InstanceSpec
+  cleanup: () => Promise<void>
+}> {
+  const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'clawport-sbx-'))
+  const uidBase = 300_000 + Math.floor(Math.random() * 5000) * 100
+  const config = loadConfig({}, { dataDir, uidBase, tmpSizeMb: 64, ...overrides })
+  const driver = new LocalDriver(config, createLogger('silent'))
+  const ids: string[] = []
+  let next = 1
+  const spec = (name: string, resources: Partial<InstanceResources> = {}): InstanceSpec => {
+    const id = `${name}-${process.pid}`
+    ids.push(id)
+    return { id, hostUid: uidBase + next++, resources: { ...SMALL, ...resources } }
+  }
+  const cleanup = async () => {
+    for (const id of ids) await driver.destroy(id).catch(() => {})
+    await fs.rm(dataDir, { recursive: true, force: true })
+  }
+  return { driver, config, spec, cleanup }
+}
+
+/** Runs `script` with /bin/sh as the sandbox's payload and returns its exit code and output. */
+export async function runIn(
+  driver: LocalDriver,
+  spec: InstanceSpec,
+  script: string,
+  timeoutMs = 20_000,
+): Promise<{ code: number | null; out: string }> {
+  const log = driver.logPath(spec.id)
+  const from = await fs.stat(log).then((s) => s.size, () => 0)
+  await driver.launch(spec, ['/bin/sh', '-c', script])
+  const code = await driver.waitForExit(spec.id, timeoutMs)
+  const out = (await fs.readFile(log)).subarray(from).toString()
+  return { code, out }
+}
+
+/** Host pids owned by `uid` (empty when none). */
+export async function pidsOfUid(uid: number): Promise<number[]> {
+  try {
+    const { stdout } = await execFileP('pgrep', ['-u', String(uid)])
+    return stdout.split('\n').filter(Boolean).map(Number)
+  } catch {
+    return []
+  }
+}
+
+export async function waitFor(check: () => Promise<boolean> | boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time')
+    await new Promise((r) => setTimeout(r, 10))
+  }
+}

@@ -1,0 +1,10 @@
+/** Small plans so tests run many instances on a 2-core machine and hit limits quickly. */
+export const TEST_PLANS = JSON.stringify([
+  { name: 'free', instance_limit: 0 },
+  { name: 'pro', instance_limit: 3, memory_mb: 512, cpus: 1, pids_max: 256, disk_mb: 512 },
+  { name: 'solo', instance_limit: 1, memory_mb: 512, cpus: 1, pids_max: 256, disk_mb: 128 },
+  { name: 'tiny', instance_limit: 2, memory_mb: 160, cpus: 0.5, pids_max: 64, disk_mb: 64 },
+  { name: 'team', instance_limit: 10, memory_mb: 512, cpus: 1, pids_max: 256, disk_mb: 512 },
+])
+
+export const TEST_ENV = { CLAWPORT_PLANS: TEST_PLANS, CLAWPORT_TMP_SIZE_MB: '64' }

@@ -1,0 +1,92 @@
+import { spawnSync } from 'node:child_process'
+import fs from 'node:fs'
+import net from 'node:net'
+import os from 'node:os'
+import path from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { TEST_ENV } from './helpers/plans.js'
+import { startServer, type TestServer } from './helpers/server.js'
+
+describe('isolation as seen through the API', () => {
+  let s: TestServer
+  let a: string
+  let b: string
+  let secretFile: string
+  let hostServer: net.Server
+  let hostPort: number
+
+  beforeAll(async () => {
+    s = await startServer(TEST_ENV)
+    ;[a, b] = await Promise.all([s.readyInstance().then((i) => i.id), s.readyInstance().then((i) => i.id)]) as [string, string]
+    secretFile = path.join(os.tmpdir(), `clawport-host-secret-${process.pid}`)
+    fs.writeFileSync(secretFile, 'host secret', { mode: 0o644 })
+    hostServer = net.createServer((c) => c.end('host service\n'))
+    await new Promise<void>((r) => hostServer.listen(0, '127.0.0.1', r))
+    hostPort = (hostServer.address() as net.AddressInfo).port
+  })
+  afterAll(async () => {
+    fs.rmSync(secretFile, { force: true })
+    hostServer?.close()
+    await s?.destroy()
+  })
+
+  it('runs as an unprivileged user with no capabilities', async () => {
+    const caps = await s.exec(a, 'grep -E "^Cap(Eff|Prm|Bnd)" /proc/self/status')
+    for (const line of caps.stdout.trim().split('\n')) expect(line).toMatch(/\t0{16}$/)
+    expect((await s.exec(a, 'id -u')).stdout).toBe('1000\n')
+    const uidMap = (await s.exec(a, 'cat /proc/self/uid_map')).stdout.trim().split(/\s+/)
+    expect(Number(uidMap[1])).toBeGreaterThanOrEqual(200_000)
+  })
+
+  it('cannot read host files outside the instance or write system folders', async () => {
+    const read = await s.exec(a, `cat ${secretFile}; cat ${path.join(s.dataDir, 'clawport.db')} | head -c 16; ls /root`)
+    expect(read.stdout).not.toContain('host secret')
+    expect(read.stdout).not.toContain('SQLite format')
+    expect(read.exit_code).not.toBe(0)
+    const write = await s.exec(a, 'touch /usr/bin/evil; echo x > /etc/passwd; mkdir /evil')
+    expect(write.exit_code).not.toBe(0)
+    expect(fs.existsSync('/usr/bin/evil')).toBe(false)
+    expect(fs.existsSync('/evil')).toBe(false)
+    expect((await s.exec(a, 'unshare -U true')).exit_code).not.toBe(0)
+    expect((await s.exec(a, 'mount -t tmpfs none /tmp')).exit_code).not.toBe(0)
+  })
+
+  it('cannot see another instance: files, processes or network', async () => {
+    await s.exec(b, 'echo b-only > marker-of-b.txt; nohup sleep 600 >/dev/null 2>&1 &')
+    const look = await s.exec(a, 'find / -name "marker-of-b*" 2>/dev/null; ls /workspace; ps -eo args')
+    expect(look.stdout).not.toContain('marker-of-b')
+    expect(look.stdout).not.toContain('sleep 600')
+    const ifaces = await s.exec(a, "tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' '")
+    expect(ifaces.stdout.trim()).toBe('lo')
+    const reach = await s.exec(a, `timeout 3 bash -c 'cat < /dev/tcp/127.0.0.1/${hostPort}'`)
+    expect(reach.stdout).not.toContain('host service')
+    expect(reach.exit_code).not.toBe(0)
+  })
+
+  it('keeps a fork bomb and a memory hog inside their instance', async () => {
+    const key = await s.user('tiny@example.com', 'tiny')
+    const t = (await s.readyInstance(key)).id
+    const bomb = await s.exec(t, 'bomb() { bomb | bomb & }; bomb; sleep 3', { timeout_ms: 4000 }, key)
+    expect(bomb.exit_code === 0 && !bomb.timed_out && bomb.stderr === '').toBe(false)
+    expect(spawnSync('true').status).toBe(0)
+    expect((await s.exec(b, 'echo other instance fine')).stdout).toBe('other instance fine\n')
+    const afterBomb = await s.exec(t, 'echo survived', {}, key)
+    expect(afterBomb.stdout).toBe('survived\n')
+
+    const hog = await s.exec(t, 'python3 -c "a = bytearray(600 * 1024 * 1024); print(len(a))"', { timeout_ms: 30_000 }, key)
+    expect(hog.stdout).not.toContain(String(600 * 1024 * 1024))
+    expect(hog.exit_code).not.toBe(0)
+    expect((await s.exec(t, 'echo still here', {}, key)).stdout).toBe('still here\n')
+    expect((await s.api('GET', `/api/instances/${t}`, { key })).body.status).toBe('ready')
+  })
+
+  it('stops a disk filler at the quota', async () => {
+    const key = await s.user('disk@example.com', 'tiny')
+    const t = (await s.readyInstance(key)).id
+    const fill = await s.exec(t, 'dd if=/dev/zero of=fill bs=1M count=200 2>&1; ls -l fill', { timeout_ms: 30_000 }, key)
+    expect(fill.stdout).toMatch(/No space left|Disk quota/)
+    const w = await s.api('POST', `/api/instances/${t}/files/write`, { key, body: { path: 'more', content: 'x'.repeat(1024 * 1024) } })
+    expect(w.status).toBe(413)
+    expect(w.body.code).toBe('disk_full')
+  })
+})

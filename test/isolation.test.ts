@@ -34,8 +34,14 @@ describe('isolation as seen through the API', () => {
     const caps = await s.exec(a, 'grep -E "^Cap(Eff|Prm|Bnd)" /proc/self/status')
     for (const line of caps.stdout.trim().split('\n')) expect(line).toMatch(/\t0{16}$/)
     expect((await s.exec(a, 'id -u')).stdout).toBe('1000\n')
-    const uidMap = (await s.exec(a, 'cat /proc/self/uid_map')).stdout.trim().split(/\s+/)
-    expect(Number(uidMap[1])).toBeGreaterThanOrEqual(200_000)
+    // Seen from the host, the sandbox runs as the instance's own unprivileged uid.
+    const status = await s.api('GET', `/api/instances/${a}/status`)
+    const hostStatus = fs.readFileSync(`/proc/${status.body.sandbox.pid}/status`, 'utf8')
+    const hostUid = Number(/^Uid:\s+(\d+)/m.exec(hostStatus)?.[1])
+    expect(hostUid).toBeGreaterThanOrEqual(200_000)
+    const other = await s.api('GET', `/api/instances/${b}/status`)
+    const otherUid = Number(/^Uid:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${other.body.sandbox.pid}/status`, 'utf8'))?.[1])
+    expect(otherUid).not.toBe(hostUid)
   })
 
   it('cannot read host files outside the instance or write system folders', async () => {
@@ -53,7 +59,7 @@ describe('isolation as seen through the API', () => {
 
   it('cannot see another instance: files, processes or network', async () => {
     await s.exec(b, 'echo b-only > marker-of-b.txt; nohup sleep 600 >/dev/null 2>&1 &')
-    const look = await s.exec(a, 'find / -name "marker-of-b*" 2>/dev/null; ls /workspace; ps -eo args')
+    const look = await s.exec(a, 'find / -name "marker-of-*" 2>/dev/null; ls /workspace; ps -eo args')
     expect(look.stdout).not.toContain('marker-of-b')
     expect(look.stdout).not.toContain('sleep 600')
     const ifaces = await s.exec(a, "tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' '")

@@ -15,7 +15,10 @@ let sb: TestSandbox
 let c: ClawletClient
 
 beforeAll(async () => {
-  sb = await startSandbox({ env: { CLAWPORT_INSTANCE_ID: 'inst-1', SECRET_TOKEN: 'nope' }, smallDiskBytes: 256 * 1024 })
+  sb = await startSandbox({
+    env: { CLAWPORT_INSTANCE_ID: 'inst-1', SECRET_TOKEN: 'nope' },
+    smallDiskBytes: 256 * 1024,
+  })
   c = sb.client
 })
 afterAll(async () => {
@@ -85,8 +88,14 @@ describe('clawlet health and routing', () => {
   })
 
   it('answers unknown routes with 404 and bad JSON with 422', async () => {
-    expect(await raw('GET', '/v1/nope')).toMatchObject({ status: 404, json: { code: 'route_not_found', status: 404 } })
-    expect(await raw('POST', '/v1/exec', '{not json')).toMatchObject({ status: 422, json: { code: 'validation_failed' } })
+    expect(await raw('GET', '/v1/nope')).toMatchObject({
+      status: 404,
+      json: { code: 'route_not_found', status: 404 },
+    })
+    expect(await raw('POST', '/v1/exec', '{not json')).toMatchObject({
+      status: 422,
+      json: { code: 'validation_failed' },
+    })
     expect(await raw('POST', '/v1/exec', '{"command":""}')).toMatchObject({ status: 422 })
     expect(await raw('GET', '/v1/files/read?path=a&max_bytes=-1')).toMatchObject({ status: 422 })
   })
@@ -117,7 +126,12 @@ describe('exec', () => {
     expect((await c.exec({ command: 'tr a-z A-Z', stdin: 'hello', timeout_ms: 5000 })).stdout).toBe('HELLO')
     expect((await c.exec({ command: 'cat', timeout_ms: 5000 })).stdout).toBe('')
     const out = await c.exec({ command: 'env', env: { FOO: 'bar baz', LANG: 'C' }, timeout_ms: 5000 })
-    const env = Object.fromEntries(out.stdout.trim().split('\n').map((l) => l.split(/=(.*)/s).slice(0, 2)))
+    const env = Object.fromEntries(
+      out.stdout
+        .trim()
+        .split('\n')
+        .map((l) => l.split(/=(.*)/s).slice(0, 2)),
+    )
     expect(env).toMatchObject({
       HOME: '/home/claw',
       USER: 'claw',
@@ -133,9 +147,15 @@ describe('exec', () => {
 
   it('resolves cwd under /workspace and answers 404 for a missing one', async () => {
     await c.mkdir('cwd/sub')
-    expect((await c.exec({ command: 'pwd', cwd: 'cwd/sub', timeout_ms: 5000 })).stdout).toBe('/workspace/cwd/sub\n')
+    expect((await c.exec({ command: 'pwd', cwd: 'cwd/sub', timeout_ms: 5000 })).stdout).toBe(
+      '/workspace/cwd/sub\n',
+    )
     expect((await c.exec({ command: 'pwd', cwd: '/tmp', timeout_ms: 5000 })).stdout).toBe('/tmp\n')
-    const err = await expectError(c.exec({ command: 'pwd', cwd: 'missing', timeout_ms: 5000 }), 404, 'path_not_found')
+    const err = await expectError(
+      c.exec({ command: 'pwd', cwd: 'missing', timeout_ms: 5000 }),
+      404,
+      'path_not_found',
+    )
     expect(err.message).toContain('/workspace/missing')
   })
 
@@ -162,7 +182,10 @@ describe('exec', () => {
   })
 
   it('caps captured output and says so', async () => {
-    const r = await c.exec({ command: 'head -c 17000000 /dev/zero | tr "\\0" x; echo done >&2', timeout_ms: 20_000 })
+    const r = await c.exec({
+      command: 'head -c 17000000 /dev/zero | tr "\\0" x; echo done >&2',
+      timeout_ms: 20_000,
+    })
     expect(r.truncated).toBe(true)
     expect(r.stdout.length).toBe(16 * 1024 * 1024)
     expect(r.stderr).toBe('done\n')
@@ -181,13 +204,13 @@ describe('files', () => {
   it('writes, reads, stats and lists', async () => {
     expect(await c.write('docs/hello.txt', Buffer.from('héllo 👋\n'), { mkdirs: true })).toEqual({
       path: '/workspace/docs/hello.txt',
-      size: 11,
+      size: 12,
     })
     expect(await c.read('docs/hello.txt')).toEqual({
       path: '/workspace/docs/hello.txt',
       content: 'héllo 👋\n',
       encoding: 'utf8',
-      size: 11,
+      size: 12,
     })
     await c.mkdir('docs/zdir')
     await c.mkdir('docs/adir')
@@ -229,7 +252,9 @@ describe('files', () => {
     expect((await c.read('big.txt', 2000)).size).toBe(2000)
     await expectError(c.read('docs'), 409, 'is_a_directory')
     await expectError(c.list('big.txt'), 409, 'not_a_directory')
-    expect((await expectError(c.read('nope.txt'), 404, 'path_not_found')).message).toContain('/workspace/nope.txt')
+    expect((await expectError(c.read('nope.txt'), 404, 'path_not_found')).message).toContain(
+      '/workspace/nope.txt',
+    )
     await expectError(c.stat('nope/deeper'), 404, 'path_not_found')
     await sh('echo secret > locked.txt && chmod 000 locked.txt')
     await expectError(c.read('locked.txt'), 403, 'permission_denied')
@@ -247,14 +272,26 @@ describe('files', () => {
   it('maps write errors and never leaves partial files', async () => {
     await expectError(c.write('docs', Buffer.from('x')), 409, 'is_a_directory')
     await expectError(c.write('no/such/dir/f.txt', Buffer.from('x')), 404, 'path_not_found')
-    await expectError(c.write('docs/hello.txt', Buffer.from('x'), { overwrite: false }), 409, 'already_exists')
+    await expectError(
+      c.write('docs/hello.txt', Buffer.from('x'), { overwrite: false }),
+      409,
+      'already_exists',
+    )
     await expectError(c.write('/usr/evil', Buffer.from('x')), 403, 'permission_denied')
     await expectError(c.write('../../etc/passwd', Buffer.from('x')), 403, 'permission_denied')
     await expectError(c.write('/proc/nope', Buffer.from('x')), 404, 'path_not_found')
     await c.mkdir('limits')
-    await expectError(c.write('limits/max.bin', Buffer.alloc(5000), { maxBytes: 4096 }), 413, 'file_too_large')
+    await expectError(
+      c.write('limits/max.bin', Buffer.alloc(5000), { maxBytes: 4096 }),
+      413,
+      'file_too_large',
+    )
     const stream = generated(8 * 1024 * 1024, createHash('sha256'))
-    await expectError(c.write('limits/stream.bin', stream, { maxBytes: 3 * 1024 * 1024 }), 413, 'file_too_large')
+    await expectError(
+      c.write('limits/stream.bin', stream, { maxBytes: 3 * 1024 * 1024 }),
+      413,
+      'file_too_large',
+    )
     const full = await expectError(c.write('/small/full.bin', randomBytes(1024 * 1024)), 413, 'disk_full')
     expect(full.message).toContain('/small/full.bin')
     expect((await c.list('limits')).entries).toEqual([])
@@ -265,6 +302,12 @@ describe('files', () => {
   it('streams 100 MB up and down with bounded memory', async () => {
     const total = 100 * 1024 * 1024
     const up = createHash('sha256')
+    // Reset the clawlet's peak-memory mark so earlier tests do not count.
+    const { pid } = await c.health()
+    const kb = async (field: string) =>
+      Number(new RegExp(`${field}:\\s+(\\d+)`).exec(await sh(`cat /proc/${pid}/status`))?.[1]) * 1024
+    await sh(`echo 5 > /proc/${pid}/clear_refs`)
+    const clawletBase = await kb('VmRSS')
     let peak = process.memoryUsage().rss
     const base = peak
     const sampler = setInterval(() => {
@@ -284,9 +327,9 @@ describe('files', () => {
       clearInterval(sampler)
     }
     expect(peak - base).toBeLessThan(64 * 1024 * 1024)
-    const { pid } = await c.health()
-    const hwm = Number(/VmHWM:\s+(\d+)/.exec(await sh(`cat /proc/${pid}/status`))?.[1])
-    expect(hwm * 1024).toBeLessThan(160 * 1024 * 1024)
+    // Buffers are freed by V8's external-memory GC, which lets ~64 MiB pile up first: the peak is
+    // bounded by that, not by the file's size.
+    expect((await kb('VmHWM')) - clawletBase).toBeLessThan(100 * 1024 * 1024)
     expect((await c.list('big')).entries.map((e) => e.name)).toEqual(['100mb.bin'])
   })
 
@@ -325,7 +368,9 @@ describe('files', () => {
 
   it('moves files and folders', async () => {
     await c.write('mv/src.txt', Buffer.from('payload'), { mkdirs: true })
-    expect(await c.move('mv/src.txt', 'mv/deep/er/dst.txt')).toEqual({ path: '/workspace/mv/deep/er/dst.txt' })
+    expect(await c.move('mv/src.txt', 'mv/deep/er/dst.txt')).toEqual({
+      path: '/workspace/mv/deep/er/dst.txt',
+    })
     expect((await c.read('mv/deep/er/dst.txt')).content).toBe('payload')
     await expectError(c.stat('mv/src.txt'), 404, 'path_not_found')
     await c.write('mv/other.txt', Buffer.from('other'))

@@ -193,7 +193,7 @@ export class ClawletClient {
       })
       req.on('error', (err) => {
         if (answered) return
-        if (sourceError) reject(sourceError)
+        if (sourceError) reject(new UploadSourceError(sourceError))
         else if (req.reusedSocket && errnoCode(err) === 'ECONNRESET') reject(new StaleSocketError(err))
         else reject(err)
       })
@@ -256,6 +256,8 @@ export class ClawletClient {
 
   private mapError(err: unknown, signal?: AbortSignal): unknown {
     if (err instanceof AppError) return err
+    // The upload's own source failed: that is the caller's error, not the instance's.
+    if (err instanceof UploadSourceError) return err.cause
     if (signal?.aborted || (err instanceof Error && err.name === 'AbortError')) return err
     const code = errnoCode(err)
     const reason =
@@ -265,6 +267,13 @@ export class ClawletClient {
           ? 'the connection to its clawlet was lost.'
           : `its clawlet did not answer (${code ?? 'unknown error'}).`
     return errors.instanceUnavailable(this.label, reason)
+  }
+}
+
+/** The body being uploaded failed or ended early; the request was aborted because of it. */
+class UploadSourceError extends Error {
+  constructor(override readonly cause: unknown) {
+    super('upload source failed')
   }
 }
 

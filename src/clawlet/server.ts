@@ -207,6 +207,8 @@ export function createClawletServer(opts: ClawletServerOptions): Server {
       url = new URL('http://clawlet/')
     }
     const ctx: Ctx = { req, res, query: url.searchParams }
+    // Once the server is closing, kept-alive connections end after their current answer.
+    if (!server.listening) res.setHeader('connection', 'close')
     const handler = table.get(`${req.method} ${url.pathname}`)
     const run = handler ?? (async () => Promise.reject(errors.routeNotFound(req.method ?? '?', url.pathname)))
     run(ctx).catch((err: unknown) => sendError(ctx, err, opts))

@@ -24,7 +24,8 @@ export function buildOnce(): void {
   } catch {
     // Type errors elsewhere in the tree do not stop tsc from emitting.
   }
-  if (!existsSync(path.join(REPO, 'dist/clawlet/main.js'))) throw new Error('the build did not emit the clawlet')
+  if (!existsSync(path.join(REPO, 'dist/clawlet/main.js')))
+    throw new Error('the build did not emit the clawlet')
   built = true
 }
 
@@ -59,7 +60,14 @@ export async function startSandbox(
   // A tiny tmpfs seen as /small inside, to run the instance out of disk space for real.
   const smallBytes = opts.smallDiskBytes ?? 0
   if (smallBytes > 0) {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${smallBytes},uid=${TEST_UID},gid=${TEST_UID}`, 'tmpfs', small])
+    execFileSync('mount', [
+      '-t',
+      'tmpfs',
+      '-o',
+      `size=${smallBytes},uid=${TEST_UID},gid=${TEST_UID}`,
+      'tmpfs',
+      small,
+    ])
   }
   // biome-ignore format: flags grouped the way bwrap's manual groups them
   const args = [

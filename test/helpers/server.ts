@@ -22,10 +22,14 @@ export class TestServer {
   adminKey = ''
   output = ''
 
-  constructor(
-    readonly dataDir: string,
-    readonly env: Record<string, string> = {},
-  ) {}
+  readonly dataDir: string
+  readonly env: Record<string, string>
+
+  // Plain fields (no parameter properties) so bench scripts can run this file with Node's type stripping.
+  constructor(dataDir: string, env: Record<string, string> = {}) {
+    this.dataDir = dataDir
+    this.env = env
+  }
 
   get pid(): number {
     return this.proc.pid ?? -1

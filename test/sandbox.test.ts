@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { DriverCapabilities } from '../src/drivers/driver.js'
 import { mountsUnder } from '../src/drivers/local/disk.js'
 import { REPO_ROOT } from '../src/drivers/local/layout.js'
-import { execFileP, makeDriver, pidsOfUid, runIn, waitFor } from './helpers/driver.js'
+import { execFileP, expectNoProcesses, makeDriver, pidsOfUid, runIn, waitFor } from './helpers/driver.js'
 
 const isRoot = process.getuid?.() === 0
 let env: Awaited<ReturnType<typeof makeDriver>>
@@ -20,6 +20,7 @@ afterAll(async () => {
 })
 
 // Calls each check in a child with a controlling terminal for TIOCSTI; prints errno or "ok".
+// mount is only tried with the "inside" argument: on the host it could succeed.
 const SECCOMP_PY = `
 import ctypes, os, pty, fcntl, termios, sys
 libc = ctypes.CDLL(None, use_errno=True)
@@ -31,7 +32,8 @@ if pid == 0:
     except OSError as e:
         print('tiocsti', e.errno)
     print('ptrace', res(libc.ptrace(0, 0, 0, 0)))
-    print('mount', res(libc.mount(b'none', b'/tmp', b'tmpfs', 0, None)))
+    if 'inside' in sys.argv:
+        print('mount', res(libc.mount(b'none', b'/tmp', b'tmpfs', 0, None)))
     print('x32', res(libc.syscall(0x40000000 | 39)))
     sys.stdout.flush(); os._exit(0)
 out = b''
@@ -116,14 +118,17 @@ describe('local driver sandboxes', () => {
     const a = env.spec('seccomp')
     await env.driver.provision(a)
     await fs.writeFile(path.join(env.driver.layout(a.id).workspace, 'probe.py'), SECCOMP_PY, { mode: 0o644 })
-    const r = await runIn(env.driver, a, 'grep Seccomp: /proc/self/status; python3 /workspace/probe.py')
+    const r = await runIn(env.driver, a, 'grep Seccomp: /proc/self/status; python3 /workspace/probe.py inside')
     expect(r.out).toMatch(/Seccomp:\s+2/)
     expect(r.out).toMatch(/tiocsti 1\b/)
     expect(r.out).toMatch(/ptrace 1\b/)
     expect(r.out).toMatch(/mount 1\b/)
     expect(r.out).toMatch(/x32 1\b/)
     // The same calls outside the filter behave differently, so the filter is what refuses them.
-    const host = await execFileP('/usr/bin/python3', ['-c', SECCOMP_PY])
+    // The control runs unprivileged: never try these calls as host root.
+    const python = ['/usr/bin/python3', '-c', SECCOMP_PY]
+    const control = isRoot ? ['setpriv', `--reuid=${a.hostUid}`, `--regid=${a.hostUid}`, '--clear-groups', ...python] : python
+    const host = await execFileP(control[0] as string, control.slice(1))
     expect(host.stdout).toMatch(/ptrace ok/)
     expect(host.stdout).not.toMatch(/x32 1\b/)
   })
@@ -138,7 +143,7 @@ describe('local driver sandboxes', () => {
     expect((await runIn(env.driver, other, 'echo fine')).out).toContain('fine')
     await execFileP('/bin/true')
     await env.driver.stop(bomb.id, 100)
-    expect(await pidsOfUid(bomb.hostUid)).toEqual([])
+    await expectNoProcesses(bomb.hostUid)
   })
 
   it.skipIf(!isRoot)('OOM-kills a memory hog inside while the sandbox and host survive', async () => {
@@ -169,28 +174,36 @@ describe('local driver sandboxes', () => {
     await env.driver.stop(a.id, 300)
     expect(Date.now() - t0).toBeLessThan(3000)
     expect(await env.driver.inspect(a.id)).toEqual({ running: false, reason: 'stopped' })
-    if (isRoot) expect(await pidsOfUid(a.hostUid)).toEqual([])
+    if (isRoot) await expectNoProcesses(a.hostUid)
     await env.driver.stop(a.id)
     await env.driver.stop('never-started')
   })
 
-  it('keeps a sandbox running after the process that started it exits', async () => {
+  it('keeps a sandbox running after the process that started it exits, without its inherited fds', async () => {
     const a = env.spec('detached')
     const script = `
       const { LocalDriver } = await import(${JSON.stringify(path.join(REPO_ROOT, 'dist/drivers/local/local-driver.js'))})
       const { createLogger } = await import(${JSON.stringify(path.join(REPO_ROOT, 'dist/log.js'))})
       const [config, spec] = process.argv.slice(-2).map((s) => JSON.parse(s))
-      const d = new LocalDriver(config, createLogger('silent'), { payload: ['/bin/sleep', '300'] })
+      const payload = ['/bin/sh', '-c', 'ls /proc/self/fd > /run/clawport/fds; exec sleep 300']
+      const d = new LocalDriver(config, createLogger('silent'), { payload })
       await d.start(spec)`
-    await execFileP(process.execPath, ['--input-type=module', '-e', script, JSON.stringify(env.config), JSON.stringify(a)], {
-      timeout: 20_000,
-    })
+    // fd 7 is opened without close-on-exec, as a supervisor might leave one: it must not leak in.
+    await execFileP(
+      '/bin/bash',
+      ['-c', 'exec 7</etc/hostname; exec "$@"', 'starter', process.execPath, '--input-type=module', '-e', script, JSON.stringify(env.config), JSON.stringify(a)],
+      { timeout: 20_000 },
+    )
     const state = await env.driver.inspect(a.id)
     expect(state.running).toBe(true)
     expect(readFileSync(`/proc/${state.pid}/cmdline`, 'utf8')).toContain('bwrap')
+    const fdsFile = path.join(env.driver.layout(a.id).run, 'fds')
+    await waitFor(() => existsSync(fdsFile))
+    // 3 is the directory ls is reading.
+    expect(readFileSync(fdsFile, 'utf8').trim().split('\n')).toEqual(['0', '1', '2', '3'])
     await env.driver.stop(a.id, 100)
     expect((await env.driver.inspect(a.id)).running).toBe(false)
-    if (isRoot) expect(await pidsOfUid(a.hostUid)).toEqual([])
+    if (isRoot) await expectNoProcesses(a.hostUid)
   })
 
   it('starts the real clawlet and answers through its socket', async (ctx) => {
@@ -217,7 +230,7 @@ describe('local driver sandboxes', () => {
     expect(existsSync(root)).toBe(false)
     expect(await mountsUnder(root)).toEqual([])
     for (const c of ['memory', 'pids', 'cpu', '']) expect(existsSync(`/sys/fs/cgroup/${c}/clawport/${a.id}`)).toBe(false)
-    if (isRoot) expect(await pidsOfUid(a.hostUid)).toEqual([])
+    if (isRoot) await expectNoProcesses(a.hostUid)
     await env.driver.destroy(a.id)
   })
 

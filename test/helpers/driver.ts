@@ -52,14 +52,30 @@ export async function runIn(
   return { code, out }
 }
 
-/** Host pids owned by `uid` (empty when none). */
-export async function pidsOfUid(uid: number): Promise<number[]> {
+/** Host pids owned by `uid` (empty when none); with `live`, zombies awaiting their parent are left out. */
+export async function pidsOfUid(uid: number, live = false): Promise<number[]> {
+  let pids: number[]
   try {
     const { stdout } = await execFileP('pgrep', ['-u', String(uid)])
-    return stdout.split('\n').filter(Boolean).map(Number)
+    pids = stdout.split('\n').filter(Boolean).map(Number)
   } catch {
     return []
   }
+  if (!live) return pids
+  const state = async (pid: number) => {
+    const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '')
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3)
+  }
+  const out: number[] = []
+  for (const pid of pids) if (!['', 'Z', 'X'].includes(await state(pid))) out.push(pid)
+  return out
+}
+
+/** Asserts that `uid` has no live process now and none at all (zombies reaped) shortly after. */
+export async function expectNoProcesses(uid: number): Promise<void> {
+  const live = await pidsOfUid(uid, true)
+  if (live.length) throw new Error(`uid ${uid} still runs ${live.join(' ')}`)
+  await waitFor(async () => (await pidsOfUid(uid)).length === 0, 2000)
 }
 
 export async function waitFor(check: () => Promise<boolean> | boolean, timeoutMs = 5000): Promise<void> {

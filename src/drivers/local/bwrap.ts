@@ -115,16 +115,19 @@ export function buildSandboxArgs(o: SandboxArgsOptions): string[] {
 }
 
 /**
- * The command that runs bwrap as `uid` after joining `cgroupProcs` (root only). The shell
- * writes its own pid into each cgroup before it execs, so nothing of the payload ever runs
- * outside its limits; setpriv then drops to the instance's unprivileged host uid so bwrap
- * never runs as host root.
+ * The command that starts bwrap. A bash wrapper first closes every descriptor above the ones
+ * handed over (0-4): descriptors the control plane inherited without close-on-exec would
+ * otherwise reach into the sandbox. As root it then writes its own pid into each of the
+ * instance's cgroups before it execs, so nothing of the payload ever runs outside its limits,
+ * and setpriv drops to the instance's unprivileged host uid so bwrap never runs as host root.
  */
 export function wrapForHost(
   bwrapArgs: string[],
   asRoot: { uid: number; cgroupProcs: string[] } | null,
+  keepFds = 4,
 ): { file: string; args: string[] } {
-  if (!asRoot) return { file: 'bwrap', args: bwrapArgs }
+  const closeFds = `for f in /proc/$$/fd/*; do n=\${f##*/}; [ "$n" -gt ${keepFds} ] 2>/dev/null && eval "exec $n>&-"; done; `
+  if (!asRoot) return { file: '/bin/bash', args: ['-c', `${closeFds}exec "$@"`, 'bwrap', 'bwrap', ...bwrapArgs] }
   const joins = asRoot.cgroupProcs.map((f) => `echo $$ > ${shellQuote(f)} || exit 125; `).join('')
   const setpriv = [
     'setpriv',
@@ -136,7 +139,7 @@ export function wrapForHost(
     '--',
     'bwrap',
   ]
-  return { file: '/bin/sh', args: ['-c', `${joins}exec "$@"`, 'sh', ...setpriv, ...bwrapArgs] }
+  return { file: '/bin/bash', args: ['-c', `${closeFds}${joins}exec "$@"`, 'sandbox', ...setpriv, ...bwrapArgs] }
 }
 
 function shellQuote(s: string): string {

@@ -10,6 +10,7 @@ import { ensureDisk, probeDiskQuota, unmountAll } from './disk.js'
 import {
   type LaunchRecord,
   childrenOf,
+  procStartTime,
   readStatus,
   sameProcess,
   signalProcess,
@@ -220,22 +221,31 @@ export class LocalDriver implements InstanceDriver {
     const rec = await this.readRecord(id)
     if (rec && this.alive(rec)) {
       // The payload is the child of the namespace's init (bwrap's reaper); init exits with it.
-      if (sameProcess(rec.childPid, rec.childStart)) {
+      // Rescanned during the grace period: right after launch the payload may not be forked yet.
+      const termed = new Set<number>()
+      const deadline = Date.now() + graceMs
+      while (sameProcess(rec.childPid, rec.childStart) && Date.now() < deadline) {
         for (const pid of await childrenOf(rec.childPid)) {
+          if (termed.has(pid)) continue
+          termed.add(pid)
           try {
             process.kill(pid, 'SIGTERM')
           } catch {}
         }
+        await sleep(10)
       }
-      const deadline = Date.now() + graceMs
-      while (sameProcess(rec.childPid, rec.childStart) && Date.now() < deadline) await sleep(10)
       // SIGKILL to a pid namespace's init kills every process in that namespace.
       signalProcess(rec.childPid, rec.childStart, 'SIGKILL')
-      await this.cgroup(id).killAll()
+      // The monitor reaps the namespace's init, records the exit and leaves by itself; killing
+      // it first would orphan init's zombie to the host's pid 1.
       const outerDeadline = Date.now() + 2000
       while (this.alive(rec) && Date.now() < outerDeadline) await sleep(5)
       signalProcess(rec.pid, rec.pidStart, 'SIGKILL')
+      await this.cgroup(id).killAll()
       while (this.alive(rec)) await sleep(5)
+      // Give the monitor's parent a moment to reap it, so no zombie of the uid lingers.
+      const reapDeadline = Date.now() + 1000
+      while (existsSync(`/proc/${rec.pid}`) && procStartTime(rec.pid) === null && Date.now() < reapDeadline) await sleep(5)
       this.log.info({ instanceId: id }, 'sandbox stopped')
     } else {
       await this.cgroup(id).killAll()

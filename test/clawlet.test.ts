@@ -172,6 +172,23 @@ describe('exec', () => {
     expect(state).toBe('gone')
   })
 
+  it('kills the command when the caller aborts', async () => {
+    const controller = new AbortController()
+    setTimeout(() => controller.abort(), 200)
+    const run = c.exec(
+      { command: 'sleep 300 & echo $! > abort.pid; wait', timeout_ms: 60_000 },
+      { signal: controller.signal },
+    )
+    await expect(run).rejects.toMatchObject({ name: 'AbortError' })
+    const pid = (await sh('cat abort.pid')).trim()
+    let state = ''
+    for (let i = 0; i < 100 && state !== 'gone'; i++) {
+      state = (await sh(`kill -0 ${pid} 2>/dev/null && echo alive || echo gone`)).trim()
+      if (state !== 'gone') await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+    expect(state).toBe('gone')
+  })
+
   it('does not hang on a background child holding the pipes, and leaves it running', async () => {
     const t = performance.now()
     const r = await c.exec({ command: 'sleep 30 & echo $! > bg.pid; echo started', timeout_ms: 20_000 })
@@ -297,6 +314,12 @@ describe('files', () => {
     expect((await c.list('limits')).entries).toEqual([])
     expect((await c.list('/small')).entries).toEqual([])
     expect((await c.read('docs/hello.txt')).content).toBe('héllo 👋\n')
+  })
+
+  it('keeps the permissions of a replaced file', async () => {
+    await sh('printf old > mode.sh && chmod 775 mode.sh')
+    await c.write('mode.sh', Buffer.from('new'))
+    expect(await sh('stat -c %a mode.sh; cat mode.sh')).toBe('775\nnew')
   })
 
   it('streams 100 MB up and down with bounded memory', async () => {

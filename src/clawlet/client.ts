@@ -82,7 +82,11 @@ export class ClawletClient {
     return this.json(FileContent, 'GET', `/v1/files/read?${query({ path, max_bytes: maxBytes })}`)
   }
 
-  /** Writes a file atomically from a buffer or a stream (streamed, never buffered here). */
+  /**
+   * Writes a file atomically from a buffer or a stream (streamed, never buffered here). If the
+   * clawlet refuses the upload part-way (too large, disk full), the rest of `body` is left
+   * unread for the caller.
+   */
   write(
     path: string,
     body: Buffer | NodeJS.ReadableStream,

@@ -200,7 +200,7 @@ export async function writeFile(input: string, body: Readable, opts: WriteOption
   const temp = path.posix.join(dir, `.${base}.${randomBytes(6).toString('hex')}.part`)
   let handle: FileHandle
   try {
-    handle = await open(temp, 'wx', existing?.isFile() ? existing.mode & 0o7777 : 0o644)
+    handle = await open(temp, 'wx', 0o644)
   } catch (err) {
     throw fsError(err, errnoCode(err) === 'ENOENT' ? dir : abs)
   }
@@ -224,11 +224,14 @@ export async function writeFile(input: string, body: Readable, opts: WriteOption
   body.once('close', onClose)
   body.pipe(limiter)
   try {
+    // A replaced file keeps its permissions (the umask would otherwise trim them).
+    if (existing?.isFile()) await handle.chmod(existing.mode & 0o7777)
     await pipeline(limiter, handle.createWriteStream())
     await rename(temp, abs)
     return { path: abs, size }
   } catch (err) {
     body.unpipe(limiter)
+    await handle.close().catch(() => {})
     await unlink(temp).catch(() => {})
     const code = errnoCode(err)
     if (code === 'ENOSPC' || code === 'EDQUOT') throw diskFull(abs)

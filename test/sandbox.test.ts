@@ -118,7 +118,11 @@ describe('local driver sandboxes', () => {
     const a = env.spec('seccomp')
     await env.driver.provision(a)
     await fs.writeFile(path.join(env.driver.layout(a.id).workspace, 'probe.py'), SECCOMP_PY, { mode: 0o644 })
-    const r = await runIn(env.driver, a, 'grep Seccomp: /proc/self/status; python3 /workspace/probe.py inside')
+    const r = await runIn(
+      env.driver,
+      a,
+      'grep Seccomp: /proc/self/status; python3 /workspace/probe.py inside',
+    )
     expect(r.out).toMatch(/Seccomp:\s+2/)
     expect(r.out).toMatch(/tiocsti 1\b/)
     expect(r.out).toMatch(/ptrace 1\b/)
@@ -127,7 +131,9 @@ describe('local driver sandboxes', () => {
     // The same calls outside the filter behave differently, so the filter is what refuses them.
     // The control runs unprivileged: never try these calls as host root.
     const python = ['/usr/bin/python3', '-c', SECCOMP_PY]
-    const control = isRoot ? ['setpriv', `--reuid=${a.hostUid}`, `--regid=${a.hostUid}`, '--clear-groups', ...python] : python
+    const control = isRoot
+      ? ['setpriv', `--reuid=${a.hostUid}`, `--regid=${a.hostUid}`, '--clear-groups', ...python]
+      : python
     const host = await execFileP(control[0] as string, control.slice(1))
     expect(host.stdout).toMatch(/ptrace ok/)
     expect(host.stdout).not.toMatch(/x32 1\b/)
@@ -137,8 +143,12 @@ describe('local driver sandboxes', () => {
     const bomb = env.spec('bomb', { pids_max: 64 })
     const other = env.spec('bomb-other')
     await env.driver.launch(bomb, ['/bin/sh', '-c', 'b() { b | b & }; b; sleep 20'])
-    const pidsDir = caps.cgroup === 'v2' ? `/sys/fs/cgroup/clawport/${bomb.id}` : `/sys/fs/cgroup/pids/clawport/${bomb.id}`
-    await waitFor(async () => /max [1-9]/.test(await fs.readFile(path.join(pidsDir, 'pids.events'), 'utf8')), 10_000)
+    const pidsDir =
+      caps.cgroup === 'v2' ? `/sys/fs/cgroup/clawport/${bomb.id}` : `/sys/fs/cgroup/pids/clawport/${bomb.id}`
+    await waitFor(
+      async () => /max [1-9]/.test(await fs.readFile(path.join(pidsDir, 'pids.events'), 'utf8')),
+      10_000,
+    )
     expect(Number(await fs.readFile(path.join(pidsDir, 'pids.current'), 'utf8'))).toBeLessThanOrEqual(64)
     expect((await runIn(env.driver, other, 'echo fine')).out).toContain('fine')
     await execFileP('/bin/true')
@@ -161,7 +171,11 @@ describe('local driver sandboxes', () => {
   it('stops a disk filler at the quota', async (ctx) => {
     if (!caps.diskQuota) ctx.skip()
     const a = env.spec('disk', { disk_mb: 32 })
-    const r = await runIn(env.driver, a, 'dd if=/dev/zero of=/workspace/fill bs=1M count=100 2>&1; echo "rc=$?"')
+    const r = await runIn(
+      env.driver,
+      a,
+      'dd if=/dev/zero of=/workspace/fill bs=1M count=100 2>&1; echo "rc=$?"',
+    )
     expect(r.out).toMatch(/No space left on device/)
     expect(r.out).not.toContain('rc=0')
   })
@@ -191,7 +205,17 @@ describe('local driver sandboxes', () => {
     // fd 7 is opened without close-on-exec, as a supervisor might leave one: it must not leak in.
     await execFileP(
       '/bin/bash',
-      ['-c', 'exec 7</etc/hostname; exec "$@"', 'starter', process.execPath, '--input-type=module', '-e', script, JSON.stringify(env.config), JSON.stringify(a)],
+      [
+        '-c',
+        'exec 7</etc/hostname; exec "$@"',
+        'starter',
+        process.execPath,
+        '--input-type=module',
+        '-e',
+        script,
+        JSON.stringify(env.config),
+        JSON.stringify(a),
+      ],
       { timeout: 20_000 },
     )
     const state = await env.driver.inspect(a.id)
@@ -229,7 +253,8 @@ describe('local driver sandboxes', () => {
     await env.driver.destroy(a.id)
     expect(existsSync(root)).toBe(false)
     expect(await mountsUnder(root)).toEqual([])
-    for (const c of ['memory', 'pids', 'cpu', '']) expect(existsSync(`/sys/fs/cgroup/${c}/clawport/${a.id}`)).toBe(false)
+    for (const c of ['memory', 'pids', 'cpu', ''])
+      expect(existsSync(`/sys/fs/cgroup/${c}/clawport/${a.id}`)).toBe(false)
     if (isRoot) await expectNoProcesses(a.hostUid)
     await env.driver.destroy(a.id)
   })

@@ -45,7 +45,10 @@ export async function runIn(
   timeoutMs = 20_000,
 ): Promise<{ code: number | null; out: string }> {
   const log = driver.logPath(spec.id)
-  const from = await fs.stat(log).then((s) => s.size, () => 0)
+  const from = await fs.stat(log).then(
+    (s) => s.size,
+    () => 0,
+  )
   await driver.launch(spec, ['/bin/sh', '-c', script])
   const code = await driver.waitForExit(spec.id, timeoutMs)
   const out = (await fs.readFile(log)).subarray(from).toString()

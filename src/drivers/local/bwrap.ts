@@ -127,7 +127,8 @@ export function wrapForHost(
   keepFds = 4,
 ): { file: string; args: string[] } {
   const closeFds = `for f in /proc/$$/fd/*; do n=\${f##*/}; [ "$n" -gt ${keepFds} ] 2>/dev/null && eval "exec $n>&-"; done; `
-  if (!asRoot) return { file: '/bin/bash', args: ['-c', `${closeFds}exec "$@"`, 'bwrap', 'bwrap', ...bwrapArgs] }
+  if (!asRoot)
+    return { file: '/bin/bash', args: ['-c', `${closeFds}exec "$@"`, 'bwrap', 'bwrap', ...bwrapArgs] }
   const joins = asRoot.cgroupProcs.map((f) => `echo $$ > ${shellQuote(f)} || exit 125; `).join('')
   const setpriv = [
     'setpriv',
@@ -139,7 +140,10 @@ export function wrapForHost(
     '--',
     'bwrap',
   ]
-  return { file: '/bin/bash', args: ['-c', `${closeFds}${joins}exec "$@"`, 'sandbox', ...setpriv, ...bwrapArgs] }
+  return {
+    file: '/bin/bash',
+    args: ['-c', `${closeFds}${joins}exec "$@"`, 'sandbox', ...setpriv, ...bwrapArgs],
+  }
 }
 
 function shellQuote(s: string): string {

@@ -12,7 +12,8 @@ export type CgroupVersion = 'v1' | 'v2' | 'none'
 
 /** Which cgroup hierarchy this host has, and whether we may write to it. */
 export async function detectCgroup(root = CGROUP_ROOT): Promise<{ version: CgroupVersion; note?: string }> {
-  if (process.getuid?.() !== 0) return { version: 'none', note: 'not root: no cgroup limits (memory, cpu, pids)' }
+  if (process.getuid?.() !== 0)
+    return { version: 'none', note: 'not root: no cgroup limits (memory, cpu, pids)' }
   if (existsSync(path.join(root, 'cgroup.controllers'))) {
     const have = (await fs.readFile(path.join(root, 'cgroup.controllers'), 'utf8')).split(/\s+/)
     const missing = ['memory', 'pids', 'cpu'].filter((c) => !have.includes(c))
@@ -20,9 +21,32 @@ export async function detectCgroup(root = CGROUP_ROOT): Promise<{ version: Cgrou
     return { version: 'v2' }
   }
   const missing = V1_CONTROLLERS.filter((c) => !existsSync(path.join(root, c, 'cgroup.procs')))
-  if (missing.length === V1_CONTROLLERS.length) return { version: 'none', note: 'no cgroup hierarchy mounted' }
+  if (missing.length === V1_CONTROLLERS.length)
+    return { version: 'none', note: 'no cgroup hierarchy mounted' }
   if (missing.length) return { version: 'none', note: `cgroup v1 lacks controllers: ${missing.join(', ')}` }
   return { version: 'v1' }
+}
+
+/**
+ * Creates the shared parent cgroup(s) once, so a host where that is not allowed (a v2 root
+ * that is really a container's cgroup holding processes, a read-only mount) is found at start.
+ */
+export async function prepareCgroupParent(
+  version: CgroupVersion,
+  root = CGROUP_ROOT,
+): Promise<string | null> {
+  try {
+    if (version === 'v2') {
+      await fs.mkdir(path.join(root, PARENT), { recursive: true })
+      await enableControllers(root)
+      await enableControllers(path.join(root, PARENT))
+    } else if (version === 'v1') {
+      for (const c of V1_CONTROLLERS) await fs.mkdir(path.join(root, c, PARENT), { recursive: true })
+    }
+    return null
+  } catch (err) {
+    return `cgroup ${version} not writable (${(err as Error).message}): no memory, cpu or pids limits`
+  }
 }
 
 /** The cgroups of one instance, on whichever hierarchy the host has. */
@@ -58,7 +82,8 @@ export class InstanceCgroup {
       const dir = path.join(parent, this.id)
       await fs.mkdir(dir, { recursive: true })
       await fs.writeFile(path.join(dir, 'memory.max'), memBytes)
-      if (existsSync(path.join(dir, 'memory.swap.max'))) await fs.writeFile(path.join(dir, 'memory.swap.max'), '0')
+      if (existsSync(path.join(dir, 'memory.swap.max')))
+        await fs.writeFile(path.join(dir, 'memory.swap.max'), '0')
       await fs.writeFile(path.join(dir, 'pids.max'), String(r.pids_max))
       await fs.writeFile(path.join(dir, 'cpu.max'), `${quotaUs} ${CPU_PERIOD_US}`)
       return
@@ -110,7 +135,8 @@ export class InstanceCgroup {
           process.kill(pid, 'SIGKILL')
         } catch {}
       }
-      if (Date.now() > deadline) throw new Error(`cgroup of ${this.id} still has processes: ${pids.join(' ')}`)
+      if (Date.now() > deadline)
+        throw new Error(`cgroup of ${this.id} still has processes: ${pids.join(' ')}`)
       await new Promise((r) => setTimeout(r, 10))
     }
   }

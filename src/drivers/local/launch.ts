@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process'
-import { openSync, closeSync, readFileSync } from 'node:fs'
+import { closeSync, openSync, readFileSync } from 'node:fs'
 import fs from 'node:fs/promises'
 
 /** What the driver writes down at launch to find a sandbox again, even after a restart. */
@@ -146,9 +146,15 @@ export async function spawnSandbox(o: SpawnSandboxOptions): Promise<LaunchRecord
           process.kill(pid, 'SIGKILL')
         } catch {}
       }
-      const tail = (await fs.readFile(o.logFile, 'utf8').catch(() => '')).trim().split('\n').slice(-5).join('\n')
+      const tail = (await fs.readFile(o.logFile, 'utf8').catch(() => ''))
+        .trim()
+        .split('\n')
+        .slice(-5)
+        .join('\n')
       throw new Error(
-        exited === undefined ? `sandbox did not start in time: ${tail}` : `sandbox failed to start (exit ${exited}): ${tail}`,
+        exited === undefined
+          ? `sandbox did not start in time: ${tail}`
+          : `sandbox failed to start (exit ${exited}): ${tail}`,
       )
     }
     await new Promise((r) => setTimeout(r, 1))

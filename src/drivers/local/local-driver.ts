@@ -3,20 +3,34 @@ import fs from 'node:fs/promises'
 import path from 'node:path'
 import type { Config } from '../../config.js'
 import type { Logger } from '../../log.js'
-import type { ClawletEndpoint, DriverCapabilities, InstanceDriver, InstanceSpec, SandboxState } from '../driver.js'
+import type {
+  ClawletEndpoint,
+  DriverCapabilities,
+  InstanceDriver,
+  InstanceSpec,
+  SandboxState,
+} from '../driver.js'
 import { buildSandboxArgs, sandboxEnv, wrapForHost } from './bwrap.js'
-import { type CgroupVersion, InstanceCgroup, detectCgroup } from './cgroups.js'
+import { type CgroupVersion, detectCgroup, InstanceCgroup, prepareCgroupParent } from './cgroups.js'
 import { ensureDisk, probeDiskQuota, unmountAll } from './disk.js'
 import {
-  type LaunchRecord,
   childrenOf,
+  type LaunchRecord,
   procStartTime,
   readStatus,
   sameProcess,
   signalProcess,
   spawnSandbox,
 } from './launch.js'
-import { type InstanceLayout, REPO_ROOT, SANDBOX_OPT, instanceLayout, rootLinks, sandboxHostname, writeEtcFiles } from './layout.js'
+import {
+  type InstanceLayout,
+  instanceLayout,
+  REPO_ROOT,
+  rootLinks,
+  SANDBOX_OPT,
+  sandboxHostname,
+  writeEtcFiles,
+} from './layout.js'
 import { probeSandbox, requireTool, untraversable } from './probe.js'
 import { buildSeccompProgram, seccompArchSupported } from './seccomp.js'
 
@@ -60,8 +74,11 @@ export class LocalDriver implements InstanceDriver {
   private async checkHost(): Promise<DriverCapabilities> {
     const notes: string[] = []
     await requireTool('bwrap', ['--version'], 'install bubblewrap (`apt-get install bubblewrap`)')
-    if (this.isRoot) await requireTool('setpriv', ['--version'], 'install util-linux (`apt-get install util-linux`)')
-    else notes.push('not root: every sandbox runs as the control plane user (user namespaces only)')
+    if (this.isRoot) {
+      await requireTool('setpriv', ['--version'], 'install util-linux (`apt-get install util-linux`)')
+      if (this.config.uidBase < 1000)
+        throw new Error('CLAWPORT_UID_BASE must be 1000 or more: instances never run as system uids')
+    } else notes.push('not root: every sandbox runs as the control plane user (user namespaces only)')
     const { dataDir } = this.config
     await fs.mkdir(path.join(dataDir, 'instances'), { recursive: true, mode: 0o711 })
     // Instance uids must traverse these to reach their own folders.
@@ -70,7 +87,9 @@ export class LocalDriver implements InstanceDriver {
     if (this.isRoot) {
       const blocked = [...(await untraversable(path.join(dataDir, 'x'))), ...(await untraversable(REPO_ROOT))]
       if (blocked.length) {
-        throw new Error(`instance uids cannot reach ${[...new Set(blocked)].join(', ')}: chmod o+x them or move the data dir`)
+        throw new Error(
+          `instance uids cannot reach ${[...new Set(blocked)].join(', ')}: chmod o+x them or move the data dir`,
+        )
       }
     }
     if (seccompArchSupported(process.arch)) this.seccomp = buildSeccompProgram(process.arch)
@@ -83,8 +102,9 @@ export class LocalDriver implements InstanceDriver {
       asUid: this.isRoot ? this.config.uidBase : null,
     })
     const cg = await detectCgroup()
-    this.cgroupVersion = cg.version
-    if (cg.note) notes.push(cg.note)
+    const cgNote = cg.note ?? (await prepareCgroupParent(cg.version))
+    this.cgroupVersion = cgNote && cg.version !== 'none' ? 'none' : cg.version
+    if (cgNote) notes.push(cgNote)
     if (this.config.diskQuota === 'auto') {
       const why = await probeDiskQuota(scratch)
       this.diskQuota = why === null
@@ -96,7 +116,12 @@ export class LocalDriver implements InstanceDriver {
     if (!existsSync(path.join(REPO_ROOT, 'dist', 'clawlet', 'main.js'))) {
       notes.push('dist/clawlet/main.js missing: build the project before starting instances')
     }
-    const caps: DriverCapabilities = { rootless: !this.isRoot, cgroup: this.cgroupVersion, diskQuota: this.diskQuota, notes }
+    const caps: DriverCapabilities = {
+      rootless: !this.isRoot,
+      cgroup: this.cgroupVersion,
+      diskQuota: this.diskQuota,
+      notes,
+    }
     this.log.info(caps, 'local driver ready')
     return caps
   }
@@ -153,13 +178,17 @@ export class LocalDriver implements InstanceDriver {
 
   /** Starts instance `spec` with `command` as its payload; a no-op when it already runs. */
   async launch(spec: InstanceSpec, command: string[]): Promise<LaunchRecord> {
+    // Never let a bad spec make bwrap run as host root or a system account.
+    if (this.isRoot && !(Number.isInteger(spec.hostUid) && spec.hostUid >= 1000 && spec.hostUid < 2 ** 31)) {
+      throw new Error(`refusing host uid ${spec.hostUid} for instance ${spec.id}`)
+    }
     const running = await this.readRecord(spec.id)
     if (running && this.alive(running)) return running
     await this.provision(spec)
     const l = this.layout(spec.id)
     const cgroup = this.cgroup(spec.id)
     await cgroup.killAll()
-    await fs.rm(path.join(l.run, 'clawlet.sock'), { force: true })
+    await fs.rm(path.join(l.run, 'clawlet.sock'), { force: true }).catch(() => {})
     const withRuntime = existsSync(path.join(REPO_ROOT, 'dist'))
     const args = buildSandboxArgs({
       hostname: sandboxHostname(spec.id),
@@ -173,7 +202,10 @@ export class LocalDriver implements InstanceDriver {
       env: sandboxEnv(spec.id),
       command,
     })
-    const cmd = wrapForHost(args, this.isRoot ? { uid: spec.hostUid, cgroupProcs: cgroup.procsFiles() } : null)
+    const cmd = wrapForHost(
+      args,
+      this.isRoot ? { uid: spec.hostUid, cgroupProcs: cgroup.procsFiles() } : null,
+    )
     const oomAtStart = await cgroup.oomKills()
     const t0 = performance.now()
     const record = await spawnSandbox({
@@ -187,7 +219,10 @@ export class LocalDriver implements InstanceDriver {
       hostUid: this.isRoot ? spec.hostUid : null,
     })
     await this.writeRecord(spec.id, { ...record, oomAtStart })
-    this.log.info({ instanceId: spec.id, pid: record.pid, launchMs: Math.round(performance.now() - t0) }, 'sandbox started')
+    this.log.info(
+      { instanceId: spec.id, pid: record.pid, launchMs: Math.round(performance.now() - t0) },
+      'sandbox started',
+    )
     return record
   }
 
@@ -245,7 +280,8 @@ export class LocalDriver implements InstanceDriver {
       while (this.alive(rec)) await sleep(5)
       // Give the monitor's parent a moment to reap it, so no zombie of the uid lingers.
       const reapDeadline = Date.now() + 1000
-      while (existsSync(`/proc/${rec.pid}`) && procStartTime(rec.pid) === null && Date.now() < reapDeadline) await sleep(5)
+      while (existsSync(`/proc/${rec.pid}`) && procStartTime(rec.pid) === null && Date.now() < reapDeadline)
+        await sleep(5)
       this.log.info({ instanceId: id }, 'sandbox stopped')
     } else {
       await this.cgroup(id).killAll()

@@ -77,6 +77,10 @@ export async function probeSandbox(o: {
   await fs.rm(seccompFile, { force: true })
   if (code === 0) return
   const msg = stderr.trim() || `exit code ${code}`
-  const userns = /namespace|uid map|Operation not permitted|No space left/i.test(msg)
-  throw new Error(`cannot start a bubblewrap sandbox: ${msg}${userns ? `; ${USERNS_HINT}` : ''}`)
+  const hint = /Unknown option/i.test(msg)
+    ? '; bubblewrap 0.8 or newer is needed (for --disable-userns): upgrade the bubblewrap package'
+    : /namespace|uid map|Operation not permitted|No space left/i.test(msg)
+      ? `; ${USERNS_HINT}`
+      : ''
+  throw new Error(`cannot start a bubblewrap sandbox: ${msg}${hint}`)
 }

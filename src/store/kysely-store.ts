@@ -17,11 +17,18 @@ export class KyselyStore implements Store {
     byId: (id) => this.db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst(),
     byEmail: (email) => this.db.selectFrom('users').selectAll().where('email', '=', email).executeTakeFirst(),
     count: async () => {
-      const r = await this.db.selectFrom('users').select((e) => e.fn.countAll<number>().as('n')).executeTakeFirst()
+      const r = await this.db
+        .selectFrom('users')
+        .select((e) => e.fn.countAll<number>().as('n'))
+        .executeTakeFirst()
       return Number(r?.n ?? 0)
     },
     setPassword: async (id, passwordHash, at) => {
-      await this.db.updateTable('users').set({ password_hash: passwordHash, updated_at: at }).where('id', '=', id).execute()
+      await this.db
+        .updateTable('users')
+        .set({ password_hash: passwordHash, updated_at: at })
+        .where('id', '=', id)
+        .execute()
     },
   }
 
@@ -48,7 +55,8 @@ export class KyselyStore implements Store {
   }
 
   subscriptions: Store['subscriptions'] = {
-    get: (userId) => this.db.selectFrom('subscriptions').selectAll().where('user_id', '=', userId).executeTakeFirst(),
+    get: (userId) =>
+      this.db.selectFrom('subscriptions').selectAll().where('user_id', '=', userId).executeTakeFirst(),
     upsert: async (row) => {
       await this.db
         .insertInto('subscriptions')
@@ -56,7 +64,12 @@ export class KyselyStore implements Store {
         .onConflict((oc) =>
           oc
             .column('user_id')
-            .doUpdateSet({ plan: row.plan, active: row.active, source: row.source, updated_at: row.updated_at }),
+            .doUpdateSet({
+              plan: row.plan,
+              active: row.active,
+              source: row.source,
+              updated_at: row.updated_at,
+            }),
         )
         .execute()
     },
@@ -66,7 +79,8 @@ export class KyselyStore implements Store {
     create: async (row) => {
       await this.db.insertInto('api_keys').values(row).execute()
     },
-    byHash: (hash) => this.db.selectFrom('api_keys').selectAll().where('key_hash', '=', hash).executeTakeFirst(),
+    byHash: (hash) =>
+      this.db.selectFrom('api_keys').selectAll().where('key_hash', '=', hash).executeTakeFirst(),
     listByUser: (userId) =>
       this.db
         .selectFrom('api_keys')
@@ -130,7 +144,10 @@ export class KyselyStore implements Store {
       return Number(r?.n ?? 0)
     },
     countAll: async () => {
-      const r = await this.db.selectFrom('instances').select((e) => e.fn.countAll<number>().as('n')).executeTakeFirst()
+      const r = await this.db
+        .selectFrom('instances')
+        .select((e) => e.fn.countAll<number>().as('n'))
+        .executeTakeFirst()
       return Number(r?.n ?? 0)
     },
     usedHostUids: async () => {
@@ -147,7 +164,9 @@ export class KyselyStore implements Store {
   }
 
   transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T> {
-    return this.db.transaction().execute((trx) => fn(new KyselyStore(trx as Kysely<Database>, async () => {})))
+    return this.db
+      .transaction()
+      .execute((trx) => fn(new KyselyStore(trx as Kysely<Database>, async () => {})))
   }
 
   close(): Promise<void> {

@@ -4,7 +4,7 @@ import SQLite from 'better-sqlite3'
 import { Kysely, SqliteDialect } from 'kysely'
 import { Migrator } from 'kysely/migration'
 import { KyselyStore } from './kysely-store.js'
-import { migrationProvider } from './migrations.js'
+import { migrationProvider } from './migrations/index.js'
 import type { Database } from './schema.js'
 
 /** Opens (and migrates) the embedded SQLite store in the data folder. */

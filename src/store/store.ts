@@ -10,7 +10,16 @@ import type {
   UserRow,
 } from './schema.js'
 
-export type { ApiKeyRow, InstanceRow, InstanceUpdate, InviteRow, NewInstance, PlanRow, SubscriptionRow, UserRow }
+export type {
+  ApiKeyRow,
+  InstanceRow,
+  InstanceUpdate,
+  InviteRow,
+  NewInstance,
+  PlanRow,
+  SubscriptionRow,
+  UserRow,
+}
 
 /**
  * Persistence seen by core services. One implementation per database (SQLite today); core

@@ -1,0 +1,16 @@
+import type { Migration, MigrationProvider } from 'kysely/migration'
+import { accounts } from './0001-accounts.js'
+
+/**
+ * Versioned migrations, applied in name order at start. One file per migration; never edit
+ * one that has shipped, add the next number instead.
+ */
+const MIGRATIONS: Record<string, Migration> = {
+  '0001_accounts_and_instances': accounts,
+}
+
+export const migrationProvider: MigrationProvider = {
+  async getMigrations() {
+    return MIGRATIONS
+  },
+}

@@ -62,6 +62,10 @@ describe('isolation as seen through the API', () => {
     const look = await s.exec(a, 'find / -name "marker-of-*" 2>/dev/null; ls /workspace; ps -eo args')
     expect(look.stdout).not.toContain('marker-of-b')
     expect(look.stdout).not.toContain('sleep 600')
+    // No process inside shows host paths (bwrap reads its arguments from a descriptor).
+    const cmdlines = await s.exec(a, "cat /proc/[0-9]*/cmdline 2>/dev/null | tr '\\0' ' '")
+    expect(cmdlines.stdout).not.toContain(s.dataDir)
+    expect(cmdlines.stdout).toContain('--args 5')
     const ifaces = await s.exec(a, "tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' '")
     expect(ifaces.stdout.trim()).toBe('lo')
     const reach = await s.exec(a, `timeout 3 bash -c 'cat < /dev/tcp/127.0.0.1/${hostPort}'`)

@@ -65,7 +65,14 @@ describe('local driver sandboxes', () => {
     // On the host the sandbox's processes belong to the instance uid, never root.
     await env.driver.launch(a, ['/bin/sleep', '30'])
     if (isRoot) {
-      const pids = await pidsOfUid(a.hostUid)
+      // Look once the payload runs: during set-up bwrap briefly holds capabilities inside its
+      // own user namespace before it drops them.
+      const comm = (pid: number) => readFileSync(`/proc/${pid}/comm`, 'utf8').trim()
+      let pids: number[] = []
+      for (let i = 0; i < 200 && !pids.some((p) => comm(p) === 'sleep'); i++) {
+        await new Promise((r) => setTimeout(r, 10))
+        pids = await pidsOfUid(a.hostUid, true)
+      }
       expect(pids.length).toBeGreaterThan(0)
       for (const pid of pids) expect(readFileSync(`/proc/${pid}/status`, 'utf8')).toMatch(/CapEff:\s+0+\n/)
     }
@@ -199,7 +206,7 @@ describe('local driver sandboxes', () => {
       const { LocalDriver } = await import(${JSON.stringify(path.join(REPO_ROOT, 'dist/drivers/local/local-driver.js'))})
       const { createLogger } = await import(${JSON.stringify(path.join(REPO_ROOT, 'dist/log.js'))})
       const [config, spec] = process.argv.slice(-2).map((s) => JSON.parse(s))
-      const payload = ['/bin/sh', '-c', 'ls /proc/self/fd > /run/clawport/fds; exec sleep 300']
+      const payload = ['/bin/sh', '-c', 'ls /proc/self/fd > /run/clawport/fds.tmp && mv /run/clawport/fds.tmp /run/clawport/fds; exec sleep 300']
       const d = new LocalDriver(config, createLogger('silent'), { payload })
       await d.start(spec)`
     // fd 7 is opened without close-on-exec, as a supervisor might leave one: it must not leak in.

@@ -86,6 +86,8 @@ export interface SpawnSandboxOptions {
   seccompFile: string
   statusFile: string
   logFile: string
+  /** bwrap's own arguments, NUL-separated, handed over as fd 5 (`--args 5`). */
+  argsFile: string
   /** Child fd numbers for the seccomp program and the status stream (they follow stdio). */
   seccompFd: 3
   statusFd: 4
@@ -102,17 +104,19 @@ export async function spawnSandbox(o: SpawnSandboxOptions): Promise<LaunchRecord
   const status = openSync(o.statusFile, 'w', 0o600)
   // A fresh fd per spawn: bwrap reads the program to its end.
   const seccomp = openSync(o.seccompFile, 'r')
+  const argsFd = openSync(o.argsFile, 'r')
   let child: ReturnType<typeof spawn>
   try {
     child = spawn(o.file, o.args, {
       detached: true,
-      stdio: ['ignore', log, log, seccomp, status],
+      stdio: ['ignore', log, log, seccomp, status, argsFd],
       env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' },
     })
   } finally {
     closeSync(log)
     closeSync(status)
     closeSync(seccomp)
+    closeSync(argsFd)
   }
   let exited: number | null | undefined
   let spawnError: Error | undefined

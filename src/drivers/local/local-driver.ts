@@ -202,9 +202,16 @@ export class LocalDriver implements InstanceDriver {
       env: sandboxEnv(spec.id),
       command,
     })
+    // bwrap reads its arguments from fd 5: inside the sandbox its pid 1's command line would
+    // otherwise show host paths (the data folder, the instance's folders).
+    // The command after `--` stays on the command line, where bwrap expects it.
+    const sep = args.indexOf('--')
+    const argsFile = path.join(path.dirname(l.status), 'bwrap.args')
+    await fs.writeFile(argsFile, `${args.slice(0, sep).join('\0')}\0`, { mode: 0o600 })
     const cmd = wrapForHost(
-      args,
+      ['--args', '5', ...args.slice(sep)],
       this.isRoot ? { uid: spec.hostUid, cgroupProcs: cgroup.procsFiles() } : null,
+      5,
     )
     const oomAtStart = await cgroup.oomKills()
     const t0 = performance.now()
@@ -214,6 +221,7 @@ export class LocalDriver implements InstanceDriver {
       seccompFile: this.seccomp ? l.seccomp : '/dev/null',
       statusFile: l.status,
       logFile: l.log,
+      argsFile,
       seccompFd: 3,
       statusFd: 4,
       hostUid: this.isRoot ? spec.hostUid : null,

@@ -14,8 +14,22 @@ try {
   const bwrap = () => {
     const t = performance.now()
     const r = spawnSync('bwrap', [
-      '--unshare-all', '--ro-bind', '/usr', '/usr', '--symlink', 'usr/lib64', '/lib64', '--symlink', 'usr/lib', '/lib',
-      '--proc', '/proc', '--dev', '/dev', '--', '/usr/bin/true',
+      '--unshare-all',
+      '--ro-bind',
+      '/usr',
+      '/usr',
+      '--symlink',
+      'usr/lib64',
+      '/lib64',
+      '--symlink',
+      'usr/lib',
+      '/lib',
+      '--proc',
+      '/proc',
+      '--dev',
+      '/dev',
+      '--',
+      '/usr/bin/true',
     ])
     if (r.status !== 0) throw new Error(`bwrap failed: ${r.stderr}`)
     return performance.now() - t

@@ -16,7 +16,8 @@ try {
     })
   const execTrue = async () => {
     const res = await server.api('POST', `/api/instances/${id}/terminal/exec`, { body: { command: 'true' } })
-    if (res.status !== 200 || res.body.exit_code !== 0) throw new Error(`exec failed: ${JSON.stringify(res.body)}`)
+    if (res.status !== 200 || res.body.exit_code !== 0)
+      throw new Error(`exec failed: ${JSON.stringify(res.body)}`)
   }
   const base = summarize(await time(N, spawnTrue))
   const api = summarize(await time(N, execTrue))
@@ -25,7 +26,9 @@ try {
   console.log(`exec round trip, ${N} calls each (target: API p50 <= 5 ms)`)
   console.log(line('baseline: spawn /bin/true', baseline))
   console.log(line('API: POST /terminal/exec true', api))
-  console.log(`ratio API/baseline p50: ${(api.p50 / baseline.p50).toFixed(2)}x; added p50: ${(api.p50 - baseline.p50).toFixed(2)} ms`)
+  console.log(
+    `ratio API/baseline p50: ${(api.p50 / baseline.p50).toFixed(2)}x; added p50: ${(api.p50 - baseline.p50).toFixed(2)} ms`,
+  )
 } finally {
   await server.destroy()
 }

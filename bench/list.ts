@@ -33,7 +33,9 @@ try {
   const list = await load('/api/instances', server.adminKey)
   console.log(`requests per second, ${SECONDS} s at concurrency ${CONCURRENCY}`)
   console.log(`${line('baseline: GET /healthz', base.s)}  rps=${base.rps.toFixed(0)} errors=${base.errors}`)
-  console.log(`${line('API: GET /api/instances (3 items)', list.s)}  rps=${list.rps.toFixed(0)} errors=${list.errors}`)
+  console.log(
+    `${line('API: GET /api/instances (3 items)', list.s)}  rps=${list.rps.toFixed(0)} errors=${list.errors}`,
+  )
   console.log(`ratio list/baseline rps: ${(list.rps / base.rps).toFixed(2)}`)
 } finally {
   await server.destroy()

@@ -16,7 +16,13 @@ export interface Summary {
 export function summarize(samples: number[]): Summary {
   const sorted = [...samples].sort((a, b) => a - b)
   const mean = sorted.reduce((a, b) => a + b, 0) / Math.max(1, sorted.length)
-  return { n: sorted.length, p50: percentile(sorted, 50), p95: percentile(sorted, 95), p99: percentile(sorted, 99), mean }
+  return {
+    n: sorted.length,
+    p50: percentile(sorted, 50),
+    p95: percentile(sorted, 95),
+    p99: percentile(sorted, 99),
+    mean,
+  }
 }
 
 export function line(label: string, s: Summary, unit = 'ms'): string {
@@ -25,7 +31,11 @@ export function line(label: string, s: Summary, unit = 'ms'): string {
 }
 
 /** Times fn n times (after warm-up runs) and returns the samples in ms. */
-export async function time(n: number, fn: () => Promise<unknown>, warmup = Math.min(20, n)): Promise<number[]> {
+export async function time(
+  n: number,
+  fn: () => Promise<unknown>,
+  warmup = Math.min(20, n),
+): Promise<number[]> {
   for (let i = 0; i < warmup; i++) await fn()
   const out: number[] = []
   for (let i = 0; i < n; i++) {

@@ -113,7 +113,9 @@ export function loadConfig(env: NodeJS.ProcessEnv, overrides: Partial<Config> = 
   }
   if (overrides.dataDir) config.dataDir = path.resolve(overrides.dataDir)
   if (!config.plans.some((p) => p.name === config.defaultPlan)) {
-    throw new ConfigError(`invalid configuration:\n  CLAWPORT_DEFAULT_PLAN: no plan named "${config.defaultPlan}"`)
+    throw new ConfigError(
+      `invalid configuration:\n  CLAWPORT_DEFAULT_PLAN: no plan named "${config.defaultPlan}"`,
+    )
   }
   return config
 }

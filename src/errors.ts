@@ -59,7 +59,11 @@ export const errors = {
       { limit, plan },
     ),
   noCapacity: () =>
-    new AppError(503, 'no_capacity', 'This server has no capacity for another instance right now; try again later.'),
+    new AppError(
+      503,
+      'no_capacity',
+      'This server has no capacity for another instance right now; try again later.',
+    ),
   notFound: (message = 'Not found.') => new AppError(404, 'not_found', message),
   routeNotFound: (method: string, url: string) =>
     new AppError(404, 'route_not_found', `There is no route ${method} ${url}. See GET /api for the API.`),
@@ -81,7 +85,8 @@ export const errors = {
   upstreamTimeout: (message: string) => new AppError(504, 'upstream_timeout', message),
   instanceUnavailable: (id: string, reason: string) =>
     new AppError(503, 'instance_unavailable', `Instance ${id} cannot be reached: ${reason}`),
-  internal: () => new AppError(500, 'internal_error', 'Something went wrong on the server; it has been logged.'),
+  internal: () =>
+    new AppError(500, 'internal_error', 'Something went wrong on the server; it has been logged.'),
   pathNotFound: (path: string) => new AppError(404, 'path_not_found', `${path} does not exist.`),
   invalidPath: (message: string) => new AppError(422, 'invalid_path', message),
 }

@@ -37,7 +37,10 @@ describe('instances outlive the server', () => {
     const { LocalDriver } = await import('../src/drivers/local/local-driver.js')
     const { loadConfig } = await import('../src/config.js')
     const { createLogger } = await import('../src/log.js')
-    const driver = new LocalDriver(loadConfig({ ...TEST_ENV, CLAWPORT_DATA_DIR: s.dataDir }), createLogger('silent'))
+    const driver = new LocalDriver(
+      loadConfig({ ...TEST_ENV, CLAWPORT_DATA_DIR: s.dataDir }),
+      createLogger('silent'),
+    )
     await driver.stop(id, 0)
     expect((await driver.inspect(id)).running).toBe(false)
     await s.start()

@@ -38,9 +38,9 @@ describe('discovery, keys and errors (in process)', () => {
     const json = await t.inject('GET', '/api/openapi.json')
     expect(json.status).toBe(200)
     expect(json.body.openapi).toBe('3.1.0')
-    const ops = Object.values(json.body.paths as Record<string, Record<string, { operationId?: string }>>).flatMap(
-      (p) => Object.values(p).map((o) => o.operationId),
-    )
+    const ops = Object.values(
+      json.body.paths as Record<string, Record<string, { operationId?: string }>>,
+    ).flatMap((p) => Object.values(p).map((o) => o.operationId))
     for (const op of ['instances.list', 'instances.create', 'files.upload', 'terminal.exec', 'keys.create']) {
       expect(ops).toContain(op)
     }
@@ -53,7 +53,11 @@ describe('discovery, keys and errors (in process)', () => {
 
   it('refuses missing, malformed and unknown keys with 401 and the error shape', async () => {
     expectError(await t.inject('GET', '/api/instances'), 401, 'unauthorized')
-    expectError(await t.inject('GET', '/api/instances', null, undefined, { authorization: 'Token abc' }), 401, 'unauthorized')
+    expectError(
+      await t.inject('GET', '/api/instances', null, undefined, { authorization: 'Token abc' }),
+      401,
+      'unauthorized',
+    )
     expectError(await t.inject('GET', '/api/instances', 'sk_live_nope'), 401, 'invalid_api_key')
     expectError(await t.inject('GET', '/api/instances', 'not-a-key'), 401, 'invalid_api_key')
   })
@@ -67,9 +71,15 @@ describe('discovery, keys and errors (in process)', () => {
     expect((await t.inject('GET', '/api/me', fresh)).status).toBe(200)
     const list = await t.inject('GET', '/api/keys', key)
     expect(Array.isArray(list.body)).toBe(true)
-    expect(list.body.find((k: any) => k.id === created.body.id)).toMatchObject({ name: 'ci', prefix: created.body.prefix })
+    expect(list.body.find((k: any) => k.id === created.body.id)).toMatchObject({
+      name: 'ci',
+      prefix: created.body.prefix,
+    })
     expect(JSON.stringify(list.body)).not.toContain(fresh)
-    const row = await t.services.store.keys.getForUser((await t.services.accounts.userByEmail('alice@example.com')).id, created.body.id)
+    const row = await t.services.store.keys.getForUser(
+      (await t.services.accounts.userByEmail('alice@example.com')).id,
+      created.body.id,
+    )
     expect(row?.key_hash).not.toContain(fresh.slice(8))
     expect((await t.inject('DELETE', `/api/keys/${created.body.id}`, key)).status).toBe(204)
     expectError(await t.inject('GET', '/api/me', fresh), 401, 'api_key_revoked')
@@ -82,12 +92,20 @@ describe('discovery, keys and errors (in process)', () => {
     expect((await t.inject('GET', '/api/me', k.key)).status).toBe(200)
     await new Promise((r) => setTimeout(r, 200))
     expectError(await t.inject('GET', '/api/me', k.key), 401, 'api_key_expired')
-    expectError(await t.inject('POST', '/api/keys', key, { name: 'x', expires_at: '2000-01-01T00:00:00Z' }), 422)
+    expectError(
+      await t.inject('POST', '/api/keys', key, { name: 'x', expires_at: '2000-01-01T00:00:00Z' }),
+      422,
+    )
   })
 
   it('reports the user, plan, limit and usage', async () => {
     const me = await t.inject('GET', '/api/me', key)
-    expect(me.body).toMatchObject({ email: 'alice@example.com', plan: 'pro', instance_limit: 3, usage: { instances: 0 } })
+    expect(me.body).toMatchObject({
+      email: 'alice@example.com',
+      plan: 'pro',
+      instance_limit: 3,
+      usage: { instances: 0 },
+    })
   })
 
   it('answers bad input with 4xx and the error shape, never 500', async () => {
@@ -120,14 +138,32 @@ describe('instance access rules (in process)', () => {
   it('403 without a subscription, and for unknown, used-up and expired invites', async () => {
     const key = await t.user('bob@example.com')
     expectError(await t.inject('POST', '/api/instances', key), 403, 'subscription_required')
-    expectError(await t.inject('POST', '/api/instances', key, { invite_code: 'inv_unknown' }), 403, 'invite_invalid')
+    expectError(
+      await t.inject('POST', '/api/instances', key, { invite_code: 'inv_unknown' }),
+      403,
+      'invite_invalid',
+    )
     const expired = await t.services.invites.create({ uses: 1, plan: 'pro', expiresInDays: 1 })
     // Age the invite past its expiry directly in the store.
     const past = new Date(Date.now() - 1000).toISOString()
     await t.services.store.invites.create({ ...expired, code: 'inv_expired', expires_at: past })
-    expectError(await t.inject('POST', '/api/instances', key, { invite_code: 'inv_expired' }), 403, 'invite_expired')
-    await t.services.store.invites.create({ ...expired, code: 'inv_used', max_uses: 1, used_count: 1, expires_at: null })
-    expectError(await t.inject('POST', '/api/instances', key, { invite_code: 'inv_used' }), 403, 'invite_used_up')
+    expectError(
+      await t.inject('POST', '/api/instances', key, { invite_code: 'inv_expired' }),
+      403,
+      'invite_expired',
+    )
+    await t.services.store.invites.create({
+      ...expired,
+      code: 'inv_used',
+      max_uses: 1,
+      used_count: 1,
+      expires_at: null,
+    })
+    expectError(
+      await t.inject('POST', '/api/instances', key, { invite_code: 'inv_used' }),
+      403,
+      'invite_used_up',
+    )
     expect((await t.inject('GET', '/api/instances', key)).body).toEqual([])
   })
 
@@ -144,7 +180,11 @@ describe('capacity and rate limits (in process)', () => {
     try {
       const key = await t.user('dan@example.com')
       const invite = await t.services.invites.create({ uses: 1, plan: 'pro' })
-      expectError(await t.inject('POST', '/api/instances', key, { invite_code: invite.code }), 503, 'no_capacity')
+      expectError(
+        await t.inject('POST', '/api/instances', key, { invite_code: invite.code }),
+        503,
+        'no_capacity',
+      )
       expect((await t.services.store.invites.get(invite.code))?.used_count).toBe(0)
     } finally {
       await t.close()

@@ -31,14 +31,18 @@ describe('files through the API, executed inside the sandbox', () => {
   afterAll(() => s?.destroy())
 
   it('writes, reads, lists and stats text files; parents are created', async () => {
-    const w = await s.api('POST', files('/write'), { body: { path: 'notes/day/one.md', content: '# héllo\n' } })
+    const w = await s.api('POST', files('/write'), {
+      body: { path: 'notes/day/one.md', content: '# héllo\n' },
+    })
     expect(w.status).toBe(200)
     expect(w.body).toEqual({ path: '/workspace/notes/day/one.md', size: Buffer.byteLength('# héllo\n') })
     const r = await s.api('GET', files('/read?path=notes/day/one.md'))
     expect(r.body).toMatchObject({ content: '# héllo\n', encoding: 'utf8', size: 9 })
     const list = await s.api('GET', files(''))
     expect(list.body.path).toBe('/workspace')
-    expect(list.body.entries).toContainEqual(expect.objectContaining({ name: 'notes', type: 'dir', path: '/workspace/notes' }))
+    expect(list.body.entries).toContainEqual(
+      expect.objectContaining({ name: 'notes', type: 'dir', path: '/workspace/notes' }),
+    )
     const st = await s.api('GET', files('/stat?path=/workspace/notes/day/one.md'))
     expect(st.body).toMatchObject({ name: 'one.md', type: 'file', size: 9 })
     expect(st.body.modified_at).toMatch(/Z$/)
@@ -48,13 +52,19 @@ describe('files through the API, executed inside the sandbox', () => {
   it('round-trips binary content as base64', async () => {
     const bytes = randomBytes(4096)
     bytes[0] = 0
-    const w = await s.api('POST', files('/write'), { body: { path: 'bin/blob', content: bytes.toString('base64'), encoding: 'base64' } })
+    const w = await s.api('POST', files('/write'), {
+      body: { path: 'bin/blob', content: bytes.toString('base64'), encoding: 'base64' },
+    })
     expect(w.body.size).toBe(4096)
     const r = await s.api('GET', files('/read?path=bin/blob'))
     expect(r.body.encoding).toBe('base64')
     expect(Buffer.from(r.body.content, 'base64').equals(bytes)).toBe(true)
-    expect((await s.exec(id, 'sha256sum bin/blob')).stdout.split(' ')[0]).toBe(createHash('sha256').update(bytes).digest('hex'))
-    const bad = await s.api('POST', files('/write'), { body: { path: 'bin/bad', content: '***', encoding: 'base64' } })
+    expect((await s.exec(id, 'sha256sum bin/blob')).stdout.split(' ')[0]).toBe(
+      createHash('sha256').update(bytes).digest('hex'),
+    )
+    const bad = await s.api('POST', files('/write'), {
+      body: { path: 'bin/bad', content: '***', encoding: 'base64' },
+    })
     expect(bad.status).toBe(422)
     expect((await s.api('GET', files('/stat?path=bin/bad'))).status).toBe(404)
   })
@@ -66,17 +76,26 @@ describe('files through the API, executed inside the sandbox', () => {
     expect(up.status).toBe(200)
     expect(up.body).toEqual({ path: '/workspace/uploads/a.txt', size: 5 })
     const up2 = await s.api('POST', files('/upload'), {
-      body: { target_dir: 'uploads', file_name: 'b.bin', content: Buffer.from([0, 1, 2]).toString('base64'), encoding: 'base64' },
+      body: {
+        target_dir: 'uploads',
+        file_name: 'b.bin',
+        content: Buffer.from([0, 1, 2]).toString('base64'),
+        encoding: 'base64',
+      },
     })
     expect(up2.body).toEqual({ path: '/workspace/uploads/b.bin', size: 3 })
     for (const fileName of ['../escape.txt', 'a/b', '..', '']) {
-      const bad = await s.api('POST', files('/upload'), { body: { targetDir: 'uploads', fileName, content: 'x' } })
+      const bad = await s.api('POST', files('/upload'), {
+        body: { targetDir: 'uploads', fileName, content: 'x' },
+      })
       expect(bad.status).toBe(422)
     }
   })
 
   it('makes folders idempotently, moves and deletes', async () => {
-    expect((await s.api('POST', files('/mkdir'), { body: { path: 'a/b/c' } })).body).toEqual({ path: '/workspace/a/b/c' })
+    expect((await s.api('POST', files('/mkdir'), { body: { path: 'a/b/c' } })).body).toEqual({
+      path: '/workspace/a/b/c',
+    })
     expect((await s.api('POST', files('/mkdir'), { body: { path: 'a/b/c' } })).status).toBe(200)
     const mv = await s.api('POST', files('/move'), { body: { from: 'uploads/a.txt', to: 'a/b/c/moved.txt' } })
     expect(mv.body).toEqual({ path: '/workspace/a/b/c/moved.txt' })
@@ -102,11 +121,15 @@ describe('files through the API, executed inside the sandbox', () => {
   })
 
   it('downloads a file as raw bytes and a folder as .tar.gz', async () => {
-    const file = await fetch(`${s.url}${files('/download?path=bin/blob')}`, { headers: { authorization: `Bearer ${s.adminKey}` } })
+    const file = await fetch(`${s.url}${files('/download?path=bin/blob')}`, {
+      headers: { authorization: `Bearer ${s.adminKey}` },
+    })
     expect(file.status).toBe(200)
     expect(file.headers.get('content-length')).toBe('4096')
     expect((await file.arrayBuffer()).byteLength).toBe(4096)
-    const dir = await fetch(`${s.url}${files('/download?path=notes')}`, { headers: { authorization: `Bearer ${s.adminKey}` } })
+    const dir = await fetch(`${s.url}${files('/download?path=notes')}`, {
+      headers: { authorization: `Bearer ${s.adminKey}` },
+    })
     expect(dir.headers.get('content-type')).toBe('application/gzip')
     const gz = Buffer.from(await dir.arrayBuffer())
     expect(gz[0]).toBe(0x1f)
@@ -158,19 +181,21 @@ describe('files through the API, executed inside the sandbox', () => {
       const hashDown = createHash('sha256')
       let received = 0
       await new Promise<void>((resolve, reject) => {
-        http.get(
-          `${s.url}${files('/download?path=big/blob.bin')}`,
-          { headers: { authorization: `Bearer ${s.adminKey}` } },
-          (res) => {
-            expect(res.statusCode).toBe(200)
-            res.on('data', (d: Buffer) => {
-              received += d.length
-              hashDown.update(d)
-            })
-            res.on('end', resolve)
-            res.on('error', reject)
-          },
-        ).on('error', reject)
+        http
+          .get(
+            `${s.url}${files('/download?path=big/blob.bin')}`,
+            { headers: { authorization: `Bearer ${s.adminKey}` } },
+            (res) => {
+              expect(res.statusCode).toBe(200)
+              res.on('data', (d: Buffer) => {
+                received += d.length
+                hashDown.update(d)
+              })
+              res.on('end', resolve)
+              res.on('error', reject)
+            },
+          )
+          .on('error', reject)
       })
       expect(received).toBe(size)
       expect(hashDown.digest('hex')).toBe(inside.stdout.split(' ')[0])

@@ -26,8 +26,10 @@ function hostedClient(baseUrl: string, apiKey: string) {
     listInstances: () => call('GET', '/instances'),
     createInstance: () => call('POST', '/instances', {}),
     getInstance: (id: string) => call('GET', `/instances/${id}`),
-    readFile: (id: string, path: string) => call('GET', `/instances/${id}/files/read?path=${encodeURIComponent(path)}`),
-    writeFile: (id: string, path: string, content: string) => call('POST', `/instances/${id}/files/write`, { path, content }),
+    readFile: (id: string, path: string) =>
+      call('GET', `/instances/${id}/files/read?path=${encodeURIComponent(path)}`),
+    writeFile: (id: string, path: string, content: string) =>
+      call('POST', `/instances/${id}/files/write`, { path, content }),
     mkdir: (id: string, path: string) => call('POST', `/instances/${id}/files/mkdir`, { path }),
     upload: (id: string, targetDir: string, fileName: string, content: string) =>
       call('POST', `/instances/${id}/files/upload`, { targetDir, fileName, content }),
@@ -61,7 +63,9 @@ describe('a client that follows the hosted docs', () => {
     expect(inst.status).toBe('ready')
     const list = await client.listInstances()
     expect(list[0]).toMatchObject({ id: created.id, status: 'ready' })
-    expect(Object.keys(list[0])).toEqual(expect.arrayContaining(['id', 'status', 'sandbox_id', 'created_at', 'updated_at']))
+    expect(Object.keys(list[0])).toEqual(
+      expect.arrayContaining(['id', 'status', 'sandbox_id', 'created_at', 'updated_at']),
+    )
 
     await client.mkdir(created.id, '/workspace/project')
     await client.upload(created.id, '/workspace/project', 'README.md', '# project\n')

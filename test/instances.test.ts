@@ -24,7 +24,13 @@ describe('instances on a real server with real sandboxes', () => {
     const ready = await s.waitStatus(id, 'ready')
     expect(ready.started_at).toBeTruthy()
     const status = await s.api('GET', `/api/instances/${id}/status`)
-    expect(status.body).toMatchObject({ id, status: 'ready', ready: true, sandbox: { running: true }, clawlet: { ok: true } })
+    expect(status.body).toMatchObject({
+      id,
+      status: 'ready',
+      ready: true,
+      sandbox: { running: true },
+      clawlet: { ok: true },
+    })
     expect(status.body.uptime_ms).toBeGreaterThanOrEqual(0)
   })
 
@@ -45,10 +51,14 @@ describe('instances on a real server with real sandboxes', () => {
     expect((await s.exec(id, 'echo $GREETING', { env: { GREETING: 'hi there' } })).stdout).toBe('hi there\n')
     await s.exec(id, 'mkdir -p sub/dir')
     expect((await s.exec(id, 'pwd', { cwd: 'sub/dir' })).stdout).toBe('/workspace/sub/dir\n')
-    const missingCwd = await s.api('POST', `/api/instances/${id}/terminal/exec`, { body: { command: 'pwd', cwd: 'nope' } })
+    const missingCwd = await s.api('POST', `/api/instances/${id}/terminal/exec`, {
+      body: { command: 'pwd', cwd: 'nope' },
+    })
     expect(missingCwd.status).toBe(404)
     expect((await s.exec(id, 'exit 0')).exit_code).toBe(0)
-    const bad = await s.api('POST', `/api/instances/${id}/terminal/exec`, { body: { command: 'true', timeout_ms: 'soon' } })
+    const bad = await s.api('POST', `/api/instances/${id}/terminal/exec`, {
+      body: { command: 'true', timeout_ms: 'soon' },
+    })
     expect(bad.status).toBe(422)
   })
 
@@ -131,7 +141,10 @@ describe('instances on a real server with real sandboxes', () => {
   it('applies the plan limit and redeems invites when creating', async () => {
     const key = await s.user('ivy@example.com')
     expect((await s.api('POST', '/api/instances', { key })).status).toBe(403)
-    const invite = (await s.admin('invite', 'create', '--uses', '1', '--plan', 'solo')).trim().split('\n').at(-1) as string
+    const invite = (await s.admin('invite', 'create', '--uses', '1', '--plan', 'solo'))
+      .trim()
+      .split('\n')
+      .at(-1) as string
     const created = await s.api('POST', '/api/instances', { key, body: { invite_code: invite } })
     expect(created.status).toBe(201)
     const me = await s.api('GET', '/api/me', { key })

@@ -17,7 +17,10 @@ describe('isolation as seen through the API', () => {
 
   beforeAll(async () => {
     s = await startServer(TEST_ENV)
-    ;[a, b] = await Promise.all([s.readyInstance().then((i) => i.id), s.readyInstance().then((i) => i.id)]) as [string, string]
+    ;[a, b] = (await Promise.all([
+      s.readyInstance().then((i) => i.id),
+      s.readyInstance().then((i) => i.id),
+    ])) as [string, string]
     secretFile = path.join(os.tmpdir(), `clawport-host-secret-${process.pid}`)
     fs.writeFileSync(secretFile, 'host secret', { mode: 0o644 })
     hostServer = net.createServer((c) => c.end('host service\n'))
@@ -40,12 +43,17 @@ describe('isolation as seen through the API', () => {
     const hostUid = Number(/^Uid:\s+(\d+)/m.exec(hostStatus)?.[1])
     expect(hostUid).toBeGreaterThanOrEqual(200_000)
     const other = await s.api('GET', `/api/instances/${b}/status`)
-    const otherUid = Number(/^Uid:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${other.body.sandbox.pid}/status`, 'utf8'))?.[1])
+    const otherUid = Number(
+      /^Uid:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${other.body.sandbox.pid}/status`, 'utf8'))?.[1],
+    )
     expect(otherUid).not.toBe(hostUid)
   })
 
   it('cannot read host files outside the instance or write system folders', async () => {
-    const read = await s.exec(a, `cat ${secretFile}; cat ${path.join(s.dataDir, 'clawport.db')} | head -c 16; ls /root`)
+    const read = await s.exec(
+      a,
+      `cat ${secretFile}; cat ${path.join(s.dataDir, 'clawport.db')} | head -c 16; ls /root`,
+    )
     expect(read.stdout).not.toContain('host secret')
     expect(read.stdout).not.toContain('SQLite format')
     expect(read.exit_code).not.toBe(0)
@@ -83,7 +91,12 @@ describe('isolation as seen through the API', () => {
     const afterBomb = await s.exec(t, 'echo survived', {}, key)
     expect(afterBomb.stdout).toBe('survived\n')
 
-    const hog = await s.exec(t, 'python3 -c "a = bytearray(600 * 1024 * 1024); print(len(a))"', { timeout_ms: 30_000 }, key)
+    const hog = await s.exec(
+      t,
+      'python3 -c "a = bytearray(600 * 1024 * 1024); print(len(a))"',
+      { timeout_ms: 30_000 },
+      key,
+    )
     expect(hog.stdout).not.toContain(String(600 * 1024 * 1024))
     expect(hog.exit_code).not.toBe(0)
     expect((await s.exec(t, 'echo still here', {}, key)).stdout).toBe('still here\n')
@@ -93,9 +106,17 @@ describe('isolation as seen through the API', () => {
   it('stops a disk filler at the quota', async () => {
     const key = await s.user('disk@example.com', 'tiny')
     const t = (await s.readyInstance(key)).id
-    const fill = await s.exec(t, 'dd if=/dev/zero of=fill bs=1M count=200 2>&1; ls -l fill', { timeout_ms: 30_000 }, key)
+    const fill = await s.exec(
+      t,
+      'dd if=/dev/zero of=fill bs=1M count=200 2>&1; ls -l fill',
+      { timeout_ms: 30_000 },
+      key,
+    )
     expect(fill.stdout).toMatch(/No space left|Disk quota/)
-    const w = await s.api('POST', `/api/instances/${t}/files/write`, { key, body: { path: 'more', content: 'x'.repeat(1024 * 1024) } })
+    const w = await s.api('POST', `/api/instances/${t}/files/write`, {
+      key,
+      body: { path: 'more', content: 'x'.repeat(1024 * 1024) },
+    })
     expect(w.status).toBe(413)
     expect(w.body.code).toBe('disk_full')
   })

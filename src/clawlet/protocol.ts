@@ -41,7 +41,10 @@ export const PathResult = z.object({ path: z.string() })
 export type PathResult = z.infer<typeof PathResult>
 
 export const ExecRequest = z.object({
-  command: z.string().min(1).max(128 * 1024),
+  command: z
+    .string()
+    .min(1)
+    .max(128 * 1024),
   timeout_ms: z.number().int().min(1).optional(),
   cwd: z.string().max(4096).optional(),
   env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string()).optional(),

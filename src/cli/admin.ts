@@ -25,7 +25,10 @@ function numberFlag(value: string | boolean | undefined, flag: string): number |
   return n
 }
 
-async function withServices<T>(dataDir: string | boolean | undefined, fn: (s: Services) => Promise<T>): Promise<T> {
+async function withServices<T>(
+  dataDir: string | boolean | undefined,
+  fn: (s: Services) => Promise<T>,
+): Promise<T> {
   const config = configFrom({ 'data-dir': dataDir })
   const services = await createServices(config, createLogger('warn'))
   try {
@@ -56,7 +59,11 @@ const HANDLERS: Record<string, Handler> = {
     })
   },
   'key create': async (argv) => {
-    const { values: v } = parseFlags(argv, { ...COMMON_OPTIONS, email: { type: 'string' }, name: { type: 'string' } })
+    const { values: v } = parseFlags(argv, {
+      ...COMMON_OPTIONS,
+      email: { type: 'string' },
+      name: { type: 'string' },
+    })
     return withServices(v['data-dir'], async (s) => {
       const user = await s.accounts.userByEmail(required(v.email, 'email'))
       const key = await s.keys.create(user.id, typeof v.name === 'string' ? v.name : 'cli')
@@ -81,7 +88,11 @@ const HANDLERS: Record<string, Handler> = {
     })
   },
   'plan set': async (argv) => {
-    const { values: v } = parseFlags(argv, { ...COMMON_OPTIONS, email: { type: 'string' }, plan: { type: 'string' } })
+    const { values: v } = parseFlags(argv, {
+      ...COMMON_OPTIONS,
+      email: { type: 'string' },
+      plan: { type: 'string' },
+    })
     return withServices(v['data-dir'], async (s) => {
       const email = required(v.email, 'email')
       const plan = required(v.plan, 'plan')
@@ -93,7 +104,8 @@ const HANDLERS: Record<string, Handler> = {
     const { values: v } = parseFlags(argv, COMMON_OPTIONS)
     return withServices(v['data-dir'], async (s) =>
       (await s.store.plans.list()).map(
-        (p) => `${p.name}: ${p.instance_limit} instances, ${p.memory_mb} MiB, ${p.cpus} CPU, ${p.pids_max} processes, ${p.disk_mb} MiB disk`,
+        (p) =>
+          `${p.name}: ${p.instance_limit} instances, ${p.memory_mb} MiB, ${p.cpus} CPU, ${p.pids_max} processes, ${p.disk_mb} MiB disk`,
       ),
     )
   },
@@ -107,7 +119,8 @@ export async function admin(argv: string[]): Promise<number> {
     return noun ? 0 : 1
   }
   const handler = HANDLERS[`${noun} ${verb ?? ''}`]
-  if (!handler) throw new UsageError(`unknown admin command "${[noun, verb].filter(Boolean).join(' ')}"\n\n${HELP}`)
+  if (!handler)
+    throw new UsageError(`unknown admin command "${[noun, verb].filter(Boolean).join(' ')}"\n\n${HELP}`)
   if (rest.includes('--help') || rest.includes('-h')) {
     process.stdout.write(`${HELP}\n`)
     return 0

@@ -21,7 +21,11 @@ export function parseFlags<O extends Options>(argv: string[], options: O) {
 }
 
 /** The config from the environment, with command-line flags taking precedence. */
-export function configFrom(flags: { 'data-dir'?: string | boolean; port?: string | boolean; host?: string | boolean }): Config {
+export function configFrom(flags: {
+  'data-dir'?: string | boolean
+  port?: string | boolean
+  host?: string | boolean
+}): Config {
   const env = { ...process.env }
   if (typeof flags['data-dir'] === 'string') env.CLAWPORT_DATA_DIR = flags['data-dir']
   if (typeof flags.port === 'string') env.CLAWPORT_PORT = flags.port

@@ -13,7 +13,9 @@ interface Check {
 
 function version(cmd: string, args: string[]): string | undefined {
   try {
-    return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 5000 }).trim().split('\n')[0]
+    return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 5000 })
+      .trim()
+      .split('\n')[0]
   } catch (err) {
     const e = err as { code?: string; stdout?: string; stderr?: string }
     if (e.code === 'ENOENT') return undefined
@@ -34,7 +36,11 @@ export async function doctor(argv: string[]): Promise<number> {
   checks.push(
     major > 24 || (major === 24 && minor >= 16)
       ? { level: 'ok', what: `Node ${process.version}` }
-      : { level: 'fail', what: `Node ${process.version} is too old`, fix: 'run through npm (npx --no-install clawport ...) so the pinned Node 24 is used' },
+      : {
+          level: 'fail',
+          what: `Node ${process.version} is too old`,
+          fix: 'run through npm (npx --no-install clawport ...) so the pinned Node 24 is used',
+        },
   )
   const bwrap = version('bwrap', ['--version'])
   checks.push(
@@ -46,23 +52,39 @@ export async function doctor(argv: string[]): Promise<number> {
   checks.push(
     root
       ? { level: 'ok', what: 'running as root: one unprivileged host uid per instance, resource limits' }
-      : { level: 'warn', what: 'not root: instances share your uid and run without cgroup limits or disk quotas', fix: 'run the server as root for full isolation' },
+      : {
+          level: 'warn',
+          what: 'not root: instances share your uid and run without cgroup limits or disk quotas',
+          fix: 'run the server as root for full isolation',
+        },
   )
-  if (root && !onPath('setpriv')) checks.push({ level: 'fail', what: 'setpriv is missing', fix: 'apt-get install -y util-linux' })
+  if (root && !onPath('setpriv'))
+    checks.push({ level: 'fail', what: 'setpriv is missing', fix: 'apt-get install -y util-linux' })
   if (bwrap) {
     try {
       const driver = await createDriver(config, createLogger('silent'))
       const caps = await driver.init()
-      checks.push({ level: 'ok', what: 'a test sandbox started (user, pid, ipc, uts and net namespaces; no capabilities; seccomp)' })
+      checks.push({
+        level: 'ok',
+        what: 'a test sandbox started (user, pid, ipc, uts and net namespaces; no capabilities; seccomp)',
+      })
       checks.push(
         caps.cgroup === 'none'
-          ? { level: 'warn', what: 'no usable cgroups: memory, CPU and process limits are off', fix: 'mount cgroup v2 (or v1 memory, cpu, pids) and run as root' }
+          ? {
+              level: 'warn',
+              what: 'no usable cgroups: memory, CPU and process limits are off',
+              fix: 'mount cgroup v2 (or v1 memory, cpu, pids) and run as root',
+            }
           : { level: 'ok', what: `cgroup ${caps.cgroup}: memory, CPU and process limits` },
       )
       checks.push(
         caps.diskQuota
           ? { level: 'ok', what: 'disk quotas: a loop-mounted ext4 image per instance' }
-          : { level: 'warn', what: 'no disk quotas', fix: 'run as root with loop devices and mkfs.ext4 (e2fsprogs), or set CLAWPORT_DISK_QUOTA=off to silence' },
+          : {
+              level: 'warn',
+              what: 'no disk quotas',
+              fix: 'run as root with loop devices and mkfs.ext4 (e2fsprogs), or set CLAWPORT_DISK_QUOTA=off to silence',
+            },
       )
       for (const note of caps.notes) checks.push({ level: 'warn', what: note })
     } catch (err) {
@@ -76,14 +98,22 @@ export async function doctor(argv: string[]): Promise<number> {
   checks.push(
     onPath('Xtigervnc') && onPath('openbox')
       ? { level: 'ok', what: 'desktop: Xtigervnc and openbox' }
-      : { level: 'warn', what: 'desktop packages missing (needed for the instance desktop)', fix: 'apt-get install -y tigervnc-standalone-server openbox' },
+      : {
+          level: 'warn',
+          what: 'desktop packages missing (needed for the instance desktop)',
+          fix: 'apt-get install -y tigervnc-standalone-server openbox',
+        },
   )
   try {
     fs.mkdirSync(config.dataDir, { recursive: true })
     fs.accessSync(config.dataDir, fs.constants.W_OK)
     checks.push({ level: 'ok', what: `data folder ${config.dataDir} is writable` })
   } catch {
-    checks.push({ level: 'fail', what: `data folder ${config.dataDir} is not writable`, fix: 'pass --data-dir to a folder you can write' })
+    checks.push({
+      level: 'fail',
+      what: `data folder ${config.dataDir} is not writable`,
+      fix: 'pass --data-dir to a folder you can write',
+    })
   }
 
   const mark: Record<Level, string> = { ok: 'ok  ', warn: 'warn', fail: 'FAIL' }
@@ -92,6 +122,10 @@ export async function doctor(argv: string[]): Promise<number> {
     if (c.fix && c.level !== 'ok') process.stdout.write(`      fix: ${c.fix}\n`)
   }
   const failed = checks.filter((c) => c.level === 'fail').length
-  process.stdout.write(failed ? `\n${failed} problem(s) stop sandboxes from running here.\n` : '\nthis host can run Clawport instances.\n')
+  process.stdout.write(
+    failed
+      ? `\n${failed} problem(s) stop sandboxes from running here.\n`
+      : '\nthis host can run Clawport instances.\n',
+  )
   return failed ? 1 : 0
 }

@@ -10,7 +10,11 @@ Runs the API server. Instances keep running when it stops; the next start re-ado
 
 /** `clawport serve`: open the store, adopt running instances, listen. */
 export async function serve(argv: string[]): Promise<number> {
-  const { values } = parseFlags(argv, { ...COMMON_OPTIONS, port: { type: 'string' }, host: { type: 'string' } })
+  const { values } = parseFlags(argv, {
+    ...COMMON_OPTIONS,
+    port: { type: 'string' },
+    host: { type: 'string' },
+  })
   if (values.help) {
     process.stdout.write(`${HELP}\n`)
     return 0

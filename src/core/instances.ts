@@ -105,7 +105,8 @@ export class InstanceService {
       if (plan.instance_limit > count) return plan
       throw errors.instanceLimit(plan.instance_limit, plan.name)
     }
-    if (current && current.instance_limit > 0) throw errors.instanceLimit(current.instance_limit, current.name)
+    if (current && current.instance_limit > 0)
+      throw errors.instanceLimit(current.instance_limit, current.name)
     throw errors.noSubscription()
   }
 
@@ -120,7 +121,11 @@ export class InstanceService {
     return { id: row.id, hostUid: row.host_uid, resources: JSON.parse(row.resources) as InstanceResources }
   }
 
-  private async setStatus(id: string, status: InstanceStatus, extra: Partial<InstanceRow> = {}): Promise<InstanceRow> {
+  private async setStatus(
+    id: string,
+    status: InstanceStatus,
+    extra: Partial<InstanceRow> = {},
+  ): Promise<InstanceRow> {
     const row = await this.store.instances.update(id, { status, updated_at: nowIso(), ...extra })
     if (!row) throw errors.instanceNotFound(id)
     return row
@@ -133,7 +138,10 @@ export class InstanceService {
       await this.driver.start(this.spec(row))
       await waitForHealth(this.client(row.id), this.config.readyTimeoutMs)
       await this.setStatus(row.id, 'ready', { error: null, started_at: nowIso() })
-      this.log.info({ instanceId: row.id, from, ms: Math.round(performance.now() - started) }, 'instance ready')
+      this.log.info(
+        { instanceId: row.id, from, ms: Math.round(performance.now() - started) },
+        'instance ready',
+      )
     } catch (err) {
       const reason = err instanceof Error ? err.message : String(err)
       this.log.error({ instanceId: row.id, err }, 'instance failed to start')
@@ -143,7 +151,9 @@ export class InstanceService {
   }
 
   private background(id: string, fn: () => Promise<void>): void {
-    const task = this.lock.run(id, fn).catch((err) => this.log.error({ instanceId: id, err }, 'instance task failed'))
+    const task = this.lock
+      .run(id, fn)
+      .catch((err) => this.log.error({ instanceId: id, err }, 'instance task failed'))
     this.tasks.add(task)
     void task.finally(() => this.tasks.delete(task))
   }
@@ -210,7 +220,11 @@ export class InstanceService {
   /** Destroys the sandbox and its workspace, then forgets the instance. */
   async remove(userId: string, id: string): Promise<void> {
     const row = await this.owned(userId, id)
-    await this.store.instances.update(row.id, { status: 'deleting', desired_state: 'deleted', updated_at: nowIso() })
+    await this.store.instances.update(row.id, {
+      status: 'deleting',
+      desired_state: 'deleted',
+      updated_at: nowIso(),
+    })
     await this.lock.run(row.id, () => this.destroy(row.id))
   }
 
@@ -286,7 +300,14 @@ export class InstanceService {
         })
       } else if (row.desired_state === 'running' && status !== 'error') {
         const state = await this.driver.inspect(row.id)
-        const healthy = state.running && (await this.client(row.id).health().then(() => true, () => false))
+        const healthy =
+          state.running &&
+          (await this.client(row.id)
+            .health()
+            .then(
+              () => true,
+              () => false,
+            ))
         if (healthy) {
           if (status !== 'ready') await this.setStatus(row.id, 'ready', { error: null, started_at: nowIso() })
           this.log.info({ instanceId: row.id }, 'instance re-adopted')
@@ -320,7 +341,9 @@ export class InstanceService {
         this.log.warn({ instanceId: row.id, reason, attempt: n }, 'instance sandbox died')
         this.dropClient(row.id)
         if (n > MAX_AUTO_RESTARTS) {
-          await this.setStatus(row.id, 'error', { error: `${reason}; gave up after ${MAX_AUTO_RESTARTS} restarts` })
+          await this.setStatus(row.id, 'error', {
+            error: `${reason}; gave up after ${MAX_AUTO_RESTARTS} restarts`,
+          })
           continue
         }
         await this.setStatus(row.id, 'starting', { error: reason })

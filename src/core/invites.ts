@@ -28,9 +28,11 @@ export class InviteService {
     const plan = input.plan ?? 'pro'
     if (!(await this.store.plans.get(plan))) throw errors.planNotFound(plan)
     const uses = input.uses ?? 1
-    if (!Number.isInteger(uses) || uses < 1) throw errors.validation('uses must be a whole number of at least 1.')
+    if (!Number.isInteger(uses) || uses < 1)
+      throw errors.validation('uses must be a whole number of at least 1.')
     const days = input.expiresInDays
-    if (days !== undefined && !(days > 0)) throw errors.validation('expires-in must be a positive number of days.')
+    if (days !== undefined && !(days > 0))
+      throw errors.validation('expires-in must be a positive number of days.')
     const invite: Invite = {
       code: `inv_${randomBytes(9).toString('base64url')}`,
       plan,

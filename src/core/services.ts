@@ -28,7 +28,11 @@ export interface ServiceOptions {
   withDriver?: boolean
 }
 
-export async function createServices(config: Config, log: Logger, opts: ServiceOptions = {}): Promise<Services> {
+export async function createServices(
+  config: Config,
+  log: Logger,
+  opts: ServiceOptions = {},
+): Promise<Services> {
   const store = await openStore(config)
   await store.plans.sync(config.plans)
   const driver = await createDriver(config, log)

@@ -1,6 +1,13 @@
 import path from 'node:path'
 import type { Readable } from 'node:stream'
-import type { ExecRequest, ExecResult, FileContent, FileEntry, FileList, WriteResult } from '../clawlet/protocol.js'
+import type {
+  ExecRequest,
+  ExecResult,
+  FileContent,
+  FileEntry,
+  FileList,
+  WriteResult,
+} from '../clawlet/protocol.js'
 import { WORKSPACE } from '../clawlet/protocol.js'
 import type { Config } from '../config.js'
 import { errors } from '../errors.js'
@@ -27,7 +34,14 @@ function decode(content: string, encoding: 'utf8' | 'base64' = 'utf8'): Buffer {
 
 /** A file name for uploads: one path segment, nothing that climbs or hides a folder. */
 export function checkFileName(name: string): string {
-  if (!name || name === '.' || name === '..' || name.includes('/') || name.includes('\0') || name.length > 255) {
+  if (
+    !name ||
+    name === '.' ||
+    name === '..' ||
+    name.includes('/') ||
+    name.includes('\0') ||
+    name.length > 255
+  ) {
     throw errors.validation('fileName must be a plain file name without "/".', { field: 'fileName' })
   }
   return name
@@ -54,7 +68,11 @@ export class WorkspaceService {
 
   async write(userId: string, id: string, p: string, content: string, encoding?: 'utf8' | 'base64') {
     const client = await this.instances.readyClient(userId, id)
-    return client.write(p, decode(content, encoding), { mkdirs: true, overwrite: true, maxBytes: this.config.maxUploadBytes })
+    return client.write(p, decode(content, encoding), {
+      mkdirs: true,
+      overwrite: true,
+      maxBytes: this.config.maxUploadBytes,
+    })
   }
 
   async upload(userId: string, id: string, input: UploadInput): Promise<WriteResult> {

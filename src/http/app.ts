@@ -40,7 +40,9 @@ export async function buildApp(services: Services, log: Logger): Promise<Fastify
       },
       servers: [{ url: config.publicUrl ?? '/' }],
       components: {
-        securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', description: 'An API key: sk_live_...' } },
+        securitySchemes: {
+          bearerAuth: { type: 'http', scheme: 'bearer', description: 'An API key: sk_live_...' },
+        },
       },
       security: [{ bearerAuth: [] }],
     },

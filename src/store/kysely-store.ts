@@ -62,14 +62,12 @@ export class KyselyStore implements Store {
         .insertInto('subscriptions')
         .values(row)
         .onConflict((oc) =>
-          oc
-            .column('user_id')
-            .doUpdateSet({
-              plan: row.plan,
-              active: row.active,
-              source: row.source,
-              updated_at: row.updated_at,
-            }),
+          oc.column('user_id').doUpdateSet({
+            plan: row.plan,
+            active: row.active,
+            source: row.source,
+            updated_at: row.updated_at,
+          }),
         )
         .execute()
     },

@@ -14,7 +14,13 @@ export interface InProcess {
   close(): Promise<void>
   /** A user on a plan with a fresh key. */
   user(email: string, plan?: string): Promise<string>
-  inject(method: string, url: string, key?: string | null, body?: unknown, headers?: Record<string, string>): Promise<{
+  inject(
+    method: string,
+    url: string,
+    key?: string | null,
+    body?: unknown,
+    headers?: Record<string, string>,
+  ): Promise<{
     status: number
     body: any
     headers: Record<string, unknown>
@@ -48,7 +54,11 @@ export async function inProcess(env: Record<string, string> = {}): Promise<InPro
         ...(body !== undefined ? { payload: body as object } : {}),
       })
       const isJson = String(res.headers['content-type'] ?? '').includes('json')
-      return { status: res.statusCode, body: isJson && res.body ? res.json() : res.body, headers: res.headers }
+      return {
+        status: res.statusCode,
+        body: isJson && res.body ? res.json() : res.body,
+        headers: res.headers,
+      }
     },
   }
 }

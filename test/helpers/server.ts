@@ -108,9 +108,13 @@ export class TestServer {
 
   /** Runs `clawport admin ...` against this server's data folder; returns stdout. */
   async admin(...args: string[]): Promise<string> {
-    const { stdout } = await execFileP(process.execPath, [BIN, 'admin', ...args, '--data-dir', this.dataDir], {
-      env: { ...process.env, ...this.env },
-    })
+    const { stdout } = await execFileP(
+      process.execPath,
+      [BIN, 'admin', ...args, '--data-dir', this.dataDir],
+      {
+        env: { ...process.env, ...this.env },
+      },
+    )
     return stdout
   }
 
@@ -134,14 +138,18 @@ export class TestServer {
     while (Date.now() < deadline) {
       last = (await this.api('GET', `/api/instances/${id}`, { key })).body
       if (last?.status === status) return last
-      if (last?.status === 'error' && status !== 'error') throw new Error(`instance failed: ${JSON.stringify(last)}`)
+      if (last?.status === 'error' && status !== 'error')
+        throw new Error(`instance failed: ${JSON.stringify(last)}`)
       await new Promise((r) => setTimeout(r, 25))
     }
     throw new Error(`instance ${id} never became ${status}: ${JSON.stringify(last)}`)
   }
 
   async exec(id: string, command: string, extra: Record<string, unknown> = {}, key = this.adminKey) {
-    const res = await this.api('POST', `/api/instances/${id}/terminal/exec`, { key, body: { command, ...extra } })
+    const res = await this.api('POST', `/api/instances/${id}/terminal/exec`, {
+      key,
+      body: { command, ...extra },
+    })
     if (res.status !== 200) throw new Error(`exec failed: ${res.status} ${JSON.stringify(res.body)}`)
     return res.body as { stdout: string; stderr: string; exit_code: number | null; timed_out: boolean }
   }

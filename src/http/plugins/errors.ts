@@ -3,8 +3,16 @@ import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod'
 import { AppError, errors, isAppError } from '../../errors.js'
 
 const FASTIFY_CODES: Record<string, [number, string, string]> = {
-  FST_ERR_CTP_BODY_TOO_LARGE: [413, 'payload_too_large', 'The request body is larger than this server accepts.'],
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: [415, 'unsupported_media_type', 'The request body has a content type this route does not take.'],
+  FST_ERR_CTP_BODY_TOO_LARGE: [
+    413,
+    'payload_too_large',
+    'The request body is larger than this server accepts.',
+  ],
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: [
+    415,
+    'unsupported_media_type',
+    'The request body has a content type this route does not take.',
+  ],
   FST_ERR_CTP_EMPTY_JSON_BODY: [400, 'invalid_json', 'The body is empty but the content type says JSON.'],
   FST_ERR_CTP_INVALID_JSON_BODY: [400, 'invalid_json', 'The request body is not valid JSON.'],
 }
@@ -19,7 +27,10 @@ export function toAppError(err: FastifyError | Error): AppError {
       message: v.message ?? 'is not valid',
     }))
     const first = issues[0]
-    return errors.validation(`Invalid ${where}: ${first?.path} ${first?.message}`.trim(), { in: where, issues })
+    return errors.validation(`Invalid ${where}: ${first?.path} ${first?.message}`.trim(), {
+      in: where,
+      issues,
+    })
   }
   const fe = err as FastifyError
   const known = fe.code ? FASTIFY_CODES[fe.code] : undefined

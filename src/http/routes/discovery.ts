@@ -57,7 +57,8 @@ export const discoveryRoutes: FastifyPluginAsyncZod<{ services: Services }> = as
       return {
         name: 'Clawport',
         version: VERSION,
-        description: 'OpenClaw as a Service: create instances, chat with the agent, work with files and commands.',
+        description:
+          'OpenClaw as a Service: create instances, chat with the agent, work with files and commands.',
         auth: {
           type: 'bearer',
           header: 'Authorization: Bearer <key>',
@@ -78,7 +79,9 @@ export const discoveryRoutes: FastifyPluginAsyncZod<{ services: Services }> = as
     },
   )
 
-  app.get('/api/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger())
+  app.get('/api/openapi.json', { config: { public: true }, schema: { hide: true } }, async () =>
+    app.swagger(),
+  )
   app.get('/api/openapi.yaml', { config: { public: true }, schema: { hide: true } }, async (_req, reply) =>
     reply.type('application/yaml').send(app.swagger({ yaml: true })),
   )

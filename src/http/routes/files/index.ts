@@ -1,6 +1,13 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
-import { Encoding, FileContent, FileEntry, FileList, PathResult, WriteResult } from '../../../clawlet/protocol.js'
+import {
+  Encoding,
+  FileContent,
+  FileEntry,
+  FileList,
+  PathResult,
+  WriteResult,
+} from '../../../clawlet/protocol.js'
 import type { Services } from '../../../core/services.js'
 import { callerOf } from '../../plugins/auth.js'
 import { ErrorBody, errorResponses, InstanceParams } from '../../schemas.js'
@@ -71,7 +78,8 @@ export const fileRoutes: FastifyPluginAsyncZod<{ services: Services }> = async (
         response: { 200: WriteResult, ...fileErrors() },
       },
     },
-    async (req) => ws.write(callerOf(req).user.id, req.params.id, req.body.path, req.body.content, req.body.encoding),
+    async (req) =>
+      ws.write(callerOf(req).user.id, req.params.id, req.body.path, req.body.content, req.body.encoding),
   )
 
   app.post(
@@ -101,7 +109,8 @@ export const fileRoutes: FastifyPluginAsyncZod<{ services: Services }> = async (
         response: { 200: PathResult, ...fileErrors() },
       },
     },
-    async (req) => ws.move(callerOf(req).user.id, req.params.id, req.body.from, req.body.to, req.body.overwrite),
+    async (req) =>
+      ws.move(callerOf(req).user.id, req.params.id, req.body.from, req.body.to, req.body.overwrite),
   )
 
   app.delete(

@@ -20,7 +20,9 @@ const UploadBody = z
     content: z.string(),
     encoding: Encoding.optional(),
   })
-  .describe('JSON upload. A raw body (application/octet-stream) with ?path= or ?targetDir=&fileName= streams instead.')
+  .describe(
+    'JSON upload. A raw body (application/octet-stream) with ?path= or ?targetDir=&fileName= streams instead.',
+  )
   .nullish()
 
 const UploadQuery = z.object({
@@ -74,7 +76,8 @@ export const transferRoutes: FastifyPluginAsyncZod<{ services: Services }> = asy
       let target = q.path
       if (!target) {
         const fileName = q.fileName ?? q.file_name
-        if (!fileName) throw errors.validation('A raw upload needs ?path= or ?fileName= (with optional targetDir).')
+        if (!fileName)
+          throw errors.validation('A raw upload needs ?path= or ?fileName= (with optional targetDir).')
         target = path.posix.join(q.targetDir ?? q.target_dir ?? '/workspace', checkFileName(fileName))
       }
       return ws.uploadStream(userId, req.params.id, target, stream)

@@ -10,13 +10,24 @@ const ACTIONS: Array<{
   summary: string
   run: (s: InstanceService, userId: string, id: string) => Promise<unknown>
 }> = [
-  { name: 'reboot', summary: 'Restart the instance; the workspace is kept', run: (s, u, i) => s.reboot(u, i) },
-  { name: 'shutdown', summary: 'Stop the instance; the workspace is kept', run: (s, u, i) => s.shutdown(u, i) },
+  {
+    name: 'reboot',
+    summary: 'Restart the instance; the workspace is kept',
+    run: (s, u, i) => s.reboot(u, i),
+  },
+  {
+    name: 'shutdown',
+    summary: 'Stop the instance; the workspace is kept',
+    run: (s, u, i) => s.shutdown(u, i),
+  },
   { name: 'start', summary: 'Start a stopped instance', run: (s, u, i) => s.start(u, i) },
 ]
 
 /** Lifecycle actions (202: they finish in the background) and the status detail. */
-export const instanceActionRoutes: FastifyPluginAsyncZod<{ services: Services }> = async (app, { services }) => {
+export const instanceActionRoutes: FastifyPluginAsyncZod<{ services: Services }> = async (
+  app,
+  { services },
+) => {
   for (const action of ACTIONS) {
     app.post(
       `/api/instances/:id/${action.name}`,

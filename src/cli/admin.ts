@@ -119,8 +119,10 @@ export async function admin(argv: string[]): Promise<number> {
     return noun ? 0 : 1
   }
   const handler = HANDLERS[`${noun} ${verb ?? ''}`]
-  if (!handler)
-    throw new UsageError(`unknown admin command "${[noun, verb].filter(Boolean).join(' ')}"\n\n${HELP}`)
+  if (!handler) {
+    const words = [noun, verb].filter((w) => w && !w.startsWith('-')).join(' ')
+    throw new UsageError(`unknown admin command "${words}"\n\n${HELP}`)
+  }
   if (rest.includes('--help') || rest.includes('-h')) {
     process.stdout.write(`${HELP}\n`)
     return 0

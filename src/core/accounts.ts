@@ -39,7 +39,9 @@ export class AccountService {
   ) {}
 
   async createUser(input: NewUser): Promise<UserRow> {
-    const email = Email.parse(input.email)
+    const parsed = Email.safeParse(input.email)
+    if (!parsed.success) throw errors.validation(`"${input.email}" is not an email address.`, { field: 'email' })
+    const email = parsed.data
     if (input.password !== undefined && input.password.length < 8) {
       throw errors.validation('The password must have at least 8 characters.')
     }

@@ -161,6 +161,45 @@ export class KyselyStore implements Store {
     },
   }
 
+  userSettings: Store['userSettings'] = {
+    get: (userId) => this.db.selectFrom('user_settings').selectAll().where('user_id', '=', userId).executeTakeFirst(),
+    put: async (row) => {
+      await this.db
+        .insertInto('user_settings')
+        .values(row)
+        .onConflict((oc) => oc.column('user_id').doUpdateSet({ ...row }))
+        .execute()
+    },
+    remove: async (userId) => {
+      await this.db.deleteFrom('user_settings').where('user_id', '=', userId).execute()
+    },
+  }
+
+  usage: Store['usage'] = {
+    record: async (row) => {
+      await this.db.insertInto('model_usage').values(row).execute()
+    },
+    totals: async (by) => {
+      let q = this.db
+        .selectFrom('model_usage')
+        .select((eb) => [
+          eb.fn.countAll<number>().as('calls'),
+          eb.fn.coalesce(eb.fn.sum<number>('prompt_tokens'), eb.lit(0)).as('prompt_tokens'),
+          eb.fn.coalesce(eb.fn.sum<number>('completion_tokens'), eb.lit(0)).as('completion_tokens'),
+        ])
+      if (by.instanceId) q = q.where('instance_id', '=', by.instanceId)
+      if (by.userId) q = q.where('user_id', '=', by.userId)
+      const r = await q.executeTakeFirstOrThrow()
+      return { calls: Number(r.calls), prompt_tokens: Number(r.prompt_tokens), completion_tokens: Number(r.completion_tokens) }
+    },
+    list: (by, limit) => {
+      let q = this.db.selectFrom('model_usage').selectAll()
+      if (by.instanceId) q = q.where('instance_id', '=', by.instanceId)
+      if (by.userId) q = q.where('user_id', '=', by.userId)
+      return q.orderBy('id', 'desc').limit(limit).execute()
+    },
+  }
+
   transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T> {
     return this.db
       .transaction()

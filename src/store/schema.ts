@@ -1,4 +1,4 @@
-import type { Insertable, Selectable, Updateable } from 'kysely'
+import type { Generated, Insertable, Selectable, Updateable } from 'kysely'
 
 /** Table types of the store, shared by every SQL dialect. Booleans are 0/1, times ISO-8601 text. */
 export interface Database {
@@ -8,6 +8,8 @@ export interface Database {
   api_keys: ApiKeysTable
   invites: InvitesTable
   instances: InstancesTable
+  user_settings: UserSettingsTable
+  model_usage: ModelUsageTable
 }
 
 export interface UsersTable {
@@ -72,6 +74,28 @@ export interface InstancesTable {
   started_at: string | null
 }
 
+/** A user's own model upstream; the key is AES-256-GCM encrypted with the data folder's key. */
+export interface UserSettingsTable {
+  user_id: string
+  llm_base_url: string | null
+  llm_model: string | null
+  llm_api_key_enc: string | null
+  updated_at: string
+}
+
+/** One model call made through the broker. */
+export interface ModelUsageTable {
+  id: Generated<number>
+  instance_id: string
+  user_id: string
+  model: string
+  prompt_tokens: number
+  completion_tokens: number
+  status: string
+  duration_ms: number
+  created_at: string
+}
+
 export type UserRow = Selectable<UsersTable>
 export type PlanRow = Selectable<PlansTable>
 export type SubscriptionRow = Selectable<SubscriptionsTable>
@@ -80,3 +104,6 @@ export type InviteRow = Selectable<InvitesTable>
 export type InstanceRow = Selectable<InstancesTable>
 export type NewInstance = Insertable<InstancesTable>
 export type InstanceUpdate = Updateable<InstancesTable>
+export type UserSettingsRow = Selectable<UserSettingsTable>
+export type ModelUsageRow = Selectable<ModelUsageTable>
+export type NewModelUsage = Insertable<ModelUsageTable>

@@ -4,10 +4,13 @@ import type {
   InstanceRow,
   InstanceUpdate,
   InviteRow,
+  ModelUsageRow,
   NewInstance,
+  NewModelUsage,
   PlanRow,
   SubscriptionRow,
   UserRow,
+  UserSettingsRow,
 } from './schema.js'
 
 export type {
@@ -15,10 +18,13 @@ export type {
   InstanceRow,
   InstanceUpdate,
   InviteRow,
+  ModelUsageRow,
   NewInstance,
+  NewModelUsage,
   PlanRow,
   SubscriptionRow,
   UserRow,
+  UserSettingsRow,
 }
 
 /**
@@ -66,6 +72,17 @@ export interface Store {
     usedHostUids(): Promise<number[]>
     update(id: string, patch: InstanceUpdate): Promise<InstanceRow | undefined>
     remove(id: string): Promise<void>
+  }
+  userSettings: {
+    get(userId: string): Promise<UserSettingsRow | undefined>
+    put(row: UserSettingsRow): Promise<void>
+    remove(userId: string): Promise<void>
+  }
+  usage: {
+    record(row: NewModelUsage): Promise<void>
+    /** Token totals, for one instance or one user. */
+    totals(by: { instanceId?: string; userId?: string }): Promise<{ calls: number; prompt_tokens: number; completion_tokens: number }>
+    list(by: { instanceId?: string; userId?: string }, limit: number): Promise<ModelUsageRow[]>
   }
   /** Runs fn in one transaction; the store passed to fn sees and writes inside it. */
   transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T>

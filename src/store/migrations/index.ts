@@ -1,5 +1,6 @@
 import type { Migration, MigrationProvider } from 'kysely/migration'
 import { accounts } from './0001-accounts.js'
+import { modelSettings } from './0002-model-settings.js'
 
 /**
  * Versioned migrations, applied in name order at start. One file per migration; never edit
@@ -7,6 +8,7 @@ import { accounts } from './0001-accounts.js'
  */
 const MIGRATIONS: Record<string, Migration> = {
   '0001_accounts_and_instances': accounts,
+  '0002_model_settings': modelSettings,
 }
 
 export const migrationProvider: MigrationProvider = {

@@ -1,4 +1,5 @@
 import path from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { z } from 'zod'
 
 /** A plan: what a subscription to it allows, and the limits of each of its instances. */
@@ -52,7 +53,20 @@ const EnvSchema = z.object({
   CLAWPORT_TMP_SIZE_MB: intFrom(512),
   CLAWPORT_DISK_QUOTA: z.enum(['auto', 'off']).default('auto'),
   CLAWPORT_READY_TIMEOUT_MS: intFrom(30_000),
+  CLAWPORT_GATEWAY: z.enum(['on', 'off']).default('on'),
+  CLAWPORT_OPENCLAW_DIR: z.string().min(1).optional(),
+  CLAWPORT_GATEWAY_READY_TIMEOUT_MS: intFrom(180_000),
+  CLAWPORT_LLM_BASE_URL: z.url().optional(),
+  CLAWPORT_LLM_API_KEY: z.string().optional(),
+  CLAWPORT_LLM_MODEL: z.string().min(1).optional(),
+  CLAWPORT_LLM_FIRST_BYTE_TIMEOUT_MS: intFrom(30_000),
+  CLAWPORT_LLM_IDLE_TIMEOUT_MS: intFrom(60_000),
+  CLAWPORT_LLM_TOTAL_TIMEOUT_MS: intFrom(10 * 60_000),
+  CLAWPORT_TURN_TIMEOUT_MS: intFrom(15 * 60_000),
 })
+
+/** The shared OpenClaw runtime installed by scripts/setup.sh (`<repo>/runtime/openclaw`). */
+export const DEFAULT_OPENCLAW_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../runtime/openclaw')
 
 /** Everything the server reads from its environment, validated once at start. */
 export interface Config {
@@ -76,6 +90,19 @@ export interface Config {
   tmpSizeMb: number
   diskQuota: 'auto' | 'off'
   readyTimeoutMs: number
+  /** Run the OpenClaw gateway in every instance (off: instances have no agent). */
+  gateway: 'on' | 'off'
+  /** The shared OpenClaw runtime folder (holds node_modules/openclaw), bound read-only inside. */
+  openclawDir: string
+  gatewayReadyTimeoutMs: number
+  /** The operator's model upstream (OpenAI-compatible); users may set their own. */
+  llm: { baseUrl?: string; apiKey?: string; model?: string }
+  /** The broker's own limits on an upstream call. */
+  llmFirstByteTimeoutMs: number
+  llmIdleTimeoutMs: number
+  llmTotalTimeoutMs: number
+  /** Longest agent turn before it is cut with `upstream_timeout`. */
+  turnTimeoutMs: number
 }
 
 export class ConfigError extends Error {}
@@ -109,6 +136,14 @@ export function loadConfig(env: NodeJS.ProcessEnv, overrides: Partial<Config> = 
     tmpSizeMb: e.CLAWPORT_TMP_SIZE_MB,
     diskQuota: e.CLAWPORT_DISK_QUOTA,
     readyTimeoutMs: e.CLAWPORT_READY_TIMEOUT_MS,
+    gateway: e.CLAWPORT_GATEWAY,
+    openclawDir: path.resolve(e.CLAWPORT_OPENCLAW_DIR ?? DEFAULT_OPENCLAW_DIR),
+    gatewayReadyTimeoutMs: e.CLAWPORT_GATEWAY_READY_TIMEOUT_MS,
+    llm: { baseUrl: e.CLAWPORT_LLM_BASE_URL, apiKey: e.CLAWPORT_LLM_API_KEY || undefined, model: e.CLAWPORT_LLM_MODEL },
+    llmFirstByteTimeoutMs: e.CLAWPORT_LLM_FIRST_BYTE_TIMEOUT_MS,
+    llmIdleTimeoutMs: e.CLAWPORT_LLM_IDLE_TIMEOUT_MS,
+    llmTotalTimeoutMs: e.CLAWPORT_LLM_TOTAL_TIMEOUT_MS,
+    turnTimeoutMs: e.CLAWPORT_TURN_TIMEOUT_MS,
     ...overrides,
   }
   if (overrides.dataDir) config.dataDir = path.resolve(overrides.dataDir)

@@ -4,6 +4,7 @@ import {
   GENERATED_ETC,
   HOST_ETC,
   SANDBOX_HOME,
+  SANDBOX_OPENCLAW,
   SANDBOX_OPT,
   SANDBOX_RUN,
   SANDBOX_UID,
@@ -24,7 +25,7 @@ export interface SandboxArgsOptions {
   /** Folder holding the generated passwd, group, hosts, hostname. */
   etcDir?: string
   /** The Node runtime and the built control plane, bound read-only at /opt/clawport. */
-  runtime?: { execPath: string; repoRoot: string }
+  runtime?: { execPath: string; repoRoot: string; openclawDir?: string }
   env?: Record<string, string>
   command: string[]
 }
@@ -104,6 +105,8 @@ export function buildSandboxArgs(o: SandboxArgsOptions): string[] {
       path.join(r, 'package.json'),
       `${SANDBOX_OPT}/package.json`,
     )
+    // The shared OpenClaw install: one copy per host, never writable from an instance.
+    if (o.runtime.openclawDir) a.push('--ro-bind', o.runtime.openclawDir, SANDBOX_OPENCLAW)
   }
   a.push('--chdir', o.folders ? '/workspace' : '/')
   a.push('--clearenv')

@@ -11,6 +11,8 @@ export const SANDBOX_USER = 'claw'
 export const SANDBOX_HOME = '/home/claw'
 export const SANDBOX_RUN = '/run/clawport'
 export const SANDBOX_OPT = '/opt/clawport'
+/** Where the shared OpenClaw runtime is bound read-only inside every sandbox. */
+export const SANDBOX_OPENCLAW = '/opt/openclaw'
 
 const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/
 

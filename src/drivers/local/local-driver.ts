@@ -198,7 +198,13 @@ export class LocalDriver implements InstanceDriver {
       rootLinks: await rootLinks(),
       folders: { workspace: l.workspace, home: l.home, run: l.run },
       etcDir: l.etc,
-      runtime: withRuntime ? { execPath: process.execPath, repoRoot: REPO_ROOT } : undefined,
+      runtime: withRuntime
+        ? {
+            execPath: process.execPath,
+            repoRoot: REPO_ROOT,
+            openclawDir: existsSync(this.config.openclawDir) ? this.config.openclawDir : undefined,
+          }
+        : undefined,
       env: sandboxEnv(spec.id),
       command,
     })

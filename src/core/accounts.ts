@@ -40,7 +40,8 @@ export class AccountService {
 
   async createUser(input: NewUser): Promise<UserRow> {
     const parsed = Email.safeParse(input.email)
-    if (!parsed.success) throw errors.validation(`"${input.email}" is not an email address.`, { field: 'email' })
+    if (!parsed.success)
+      throw errors.validation(`"${input.email}" is not an email address.`, { field: 'email' })
     const email = parsed.data
     if (input.password !== undefined && input.password.length < 8) {
       throw errors.validation('The password must have at least 8 characters.')

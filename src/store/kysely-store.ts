@@ -162,7 +162,8 @@ export class KyselyStore implements Store {
   }
 
   userSettings: Store['userSettings'] = {
-    get: (userId) => this.db.selectFrom('user_settings').selectAll().where('user_id', '=', userId).executeTakeFirst(),
+    get: (userId) =>
+      this.db.selectFrom('user_settings').selectAll().where('user_id', '=', userId).executeTakeFirst(),
     put: async (row) => {
       await this.db
         .insertInto('user_settings')
@@ -190,7 +191,11 @@ export class KyselyStore implements Store {
       if (by.instanceId) q = q.where('instance_id', '=', by.instanceId)
       if (by.userId) q = q.where('user_id', '=', by.userId)
       const r = await q.executeTakeFirstOrThrow()
-      return { calls: Number(r.calls), prompt_tokens: Number(r.prompt_tokens), completion_tokens: Number(r.completion_tokens) }
+      return {
+        calls: Number(r.calls),
+        prompt_tokens: Number(r.prompt_tokens),
+        completion_tokens: Number(r.completion_tokens),
+      }
     },
     list: (by, limit) => {
       let q = this.db.selectFrom('model_usage').selectAll()

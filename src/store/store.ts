@@ -81,7 +81,10 @@ export interface Store {
   usage: {
     record(row: NewModelUsage): Promise<void>
     /** Token totals, for one instance or one user. */
-    totals(by: { instanceId?: string; userId?: string }): Promise<{ calls: number; prompt_tokens: number; completion_tokens: number }>
+    totals(by: {
+      instanceId?: string
+      userId?: string
+    }): Promise<{ calls: number; prompt_tokens: number; completion_tokens: number }>
     list(by: { instanceId?: string; userId?: string }, limit: number): Promise<ModelUsageRow[]>
   }
   /** Runs fn in one transaction; the store passed to fn sees and writes inside it. */

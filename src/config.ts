@@ -54,6 +54,20 @@ const EnvSchema = z.object({
   CLAWPORT_DISK_QUOTA: z.enum(['auto', 'off']).default('auto'),
   CLAWPORT_READY_TIMEOUT_MS: intFrom(30_000),
   CLAWPORT_GATEWAY: z.enum(['on', 'off']).default('on'),
+  CLAWPORT_DESKTOP: z.enum(['on', 'off']).default('on'),
+  CLAWPORT_DESKTOP_GEOMETRY: z
+    .string()
+    .default('1280x800')
+    .transform((raw, ctx) => {
+      const m = /^(\d{3,4})x(\d{3,4})$/.exec(raw)
+      const width = Number(m?.[1])
+      const height = Number(m?.[2])
+      if (!m || width < 320 || height < 200 || width > 4096 || height > 4096) {
+        ctx.addIssue({ code: 'custom', message: 'must be WIDTHxHEIGHT, from 320x200 to 4096x4096' })
+        return z.NEVER
+      }
+      return { width, height }
+    }),
   CLAWPORT_OPENCLAW_DIR: z.string().min(1).optional(),
   CLAWPORT_GATEWAY_READY_TIMEOUT_MS: intFrom(180_000),
   CLAWPORT_LLM_BASE_URL: z.url().optional(),
@@ -92,6 +106,9 @@ export interface Config {
   readyTimeoutMs: number
   /** Run the OpenClaw gateway in every instance (off: instances have no agent). */
   gateway: 'on' | 'off'
+  /** Every instance runs a desktop (Xtigervnc + openbox) of this size; off: none. */
+  desktop: 'on' | 'off'
+  desktopGeometry: { width: number; height: number }
   /** The shared OpenClaw runtime folder (holds node_modules/openclaw), bound read-only inside. */
   openclawDir: string
   gatewayReadyTimeoutMs: number
@@ -137,6 +154,8 @@ export function loadConfig(env: NodeJS.ProcessEnv, overrides: Partial<Config> = 
     diskQuota: e.CLAWPORT_DISK_QUOTA,
     readyTimeoutMs: e.CLAWPORT_READY_TIMEOUT_MS,
     gateway: e.CLAWPORT_GATEWAY,
+    desktop: e.CLAWPORT_DESKTOP,
+    desktopGeometry: e.CLAWPORT_DESKTOP_GEOMETRY,
     openclawDir: path.resolve(e.CLAWPORT_OPENCLAW_DIR ?? DEFAULT_OPENCLAW_DIR),
     gatewayReadyTimeoutMs: e.CLAWPORT_GATEWAY_READY_TIMEOUT_MS,
     llm: { baseUrl: e.CLAWPORT_LLM_BASE_URL, apiKey: e.CLAWPORT_LLM_API_KEY || undefined, model: e.CLAWPORT_LLM_MODEL },

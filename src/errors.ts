@@ -89,4 +89,11 @@ export const errors = {
     new AppError(500, 'internal_error', 'Something went wrong on the server; it has been logged.'),
   pathNotFound: (path: string) => new AppError(404, 'path_not_found', `${path} does not exist.`),
   invalidPath: (message: string) => new AppError(422, 'invalid_path', message),
+  terminalSessionNotFound: (id: string) =>
+    new AppError(404, 'terminal_session_not_found', `Terminal session ${id} was not found.`),
+  invalidTicket: () =>
+    new AppError(401, 'invalid_ticket', 'The WebSocket ticket is unknown, already used, expired or for another instance.'),
+  upgradeRequired: () =>
+    new AppError(426, 'upgrade_required', 'This endpoint is a WebSocket: connect with an Upgrade: websocket request.'),
+  desktopUnavailable: (reason: string) => new AppError(503, 'desktop_unavailable', `The desktop is not available: ${reason}`),
 }

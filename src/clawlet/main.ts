@@ -1,7 +1,12 @@
 import { readFileSync } from 'node:fs'
 import { chmod, unlink } from 'node:fs/promises'
+import path from 'node:path'
 import { BASE_ENV, instanceEnv } from './exec.js'
+import { Desktop } from './desktop.js'
+import { WORKSPACE } from './protocol.js'
 import { createClawletServer } from './server.js'
+import { attachSockets } from './sockets.js'
+import { DEFAULT_IDLE_TIMEOUT_MS, TerminalManager } from './terminal.js'
 
 /**
  * The clawlet's entry point, run inside the instance as its own unprivileged user:
@@ -10,6 +15,14 @@ import { createClawletServer } from './server.js'
 
 const DEFAULT_SOCKET = '/run/clawport/clawlet.sock'
 const SHUTDOWN_GRACE_MS = 5_000
+const DESKTOP_DISPLAY = 1
+
+/** The desktop's size from CLAWPORT_DESKTOP_GEOMETRY (WxH); null when CLAWPORT_DESKTOP=off. */
+function desktopGeometry(env: NodeJS.ProcessEnv): { width: number; height: number } | null {
+  if (env.CLAWPORT_DESKTOP === 'off') return null
+  const m = /^(\d+)x(\d+)$/.exec(env.CLAWPORT_DESKTOP_GEOMETRY ?? '')
+  return m ? { width: Number(m[1]), height: Number(m[2]) } : { width: 1280, height: 800 }
+}
 
 function log(level: 'info' | 'error', msg: string, extra: Record<string, unknown> = {}): void {
   process.stderr.write(`${JSON.stringify({ level, time: new Date().toISOString(), msg, ...extra })}\n`)
@@ -28,12 +41,29 @@ function readVersion(): string {
 
 async function main(): Promise<void> {
   const socketPath = process.env.CLAWLET_SOCKET || DEFAULT_SOCKET
-  const server = createClawletServer({
-    version: readVersion(),
-    execEnv: { ...BASE_ENV, ...instanceEnv(process.env) },
-    logError: (err, route) =>
-      log('error', 'request failed', { route, err: err instanceof Error ? err.stack : String(err) }),
+  const geometry = desktopGeometry(process.env)
+  const baseEnv = { ...BASE_ENV, ...instanceEnv(process.env) }
+  // Programs started from commands and terminals draw on the instance's desktop.
+  const execEnv = geometry ? { ...baseEnv, DISPLAY: `:${DESKTOP_DISPLAY}` } : baseEnv
+  const desktop = geometry
+    ? new Desktop({
+        ...geometry,
+        display: DESKTOP_DISPLAY,
+        vncSocket: path.join(path.dirname(socketPath), 'vnc.sock'),
+        env: baseEnv,
+        log: (msg, extra) => log('info', msg, extra),
+      })
+    : undefined
+  desktop?.start()
+  const terminal = new TerminalManager({
+    env: execEnv,
+    cwd: WORKSPACE,
+    idleTimeoutMs: Number(process.env.CLAWLET_TERMINAL_IDLE_MS) || DEFAULT_IDLE_TIMEOUT_MS,
   })
+  const logError = (err: unknown, route: string) =>
+    log('error', 'request failed', { route, err: err instanceof Error ? err.stack : String(err) })
+  const server = createClawletServer({ version: readVersion(), execEnv, logError, terminal, desktop })
+  const sockets = attachSockets(server, { terminal, desktop, logError })
   // A socket left by a previous run would make listen fail with EADDRINUSE.
   await unlink(socketPath).catch(() => {})
   await new Promise<void>((resolve, reject) => {
@@ -51,6 +81,9 @@ async function main(): Promise<void> {
     if (stopping) return
     stopping = true
     log('info', 'clawlet stopping', { signal })
+    terminal.closeAll()
+    for (const ws of sockets.clients) ws.close(1001, 'instance stopping')
+    desktop?.stop()
     server.close(() => {
       unlink(socketPath)
         .catch(() => {})

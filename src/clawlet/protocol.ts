@@ -62,10 +62,39 @@ export const ExecResult = z.object({
 })
 export type ExecResult = z.infer<typeof ExecResult>
 
+export const TerminalSessionInfo = z.object({
+  id: z.string(),
+  pid: z.number().int(),
+  cols: z.number().int(),
+  rows: z.number().int(),
+  clients: z.number().int().describe('Sockets attached right now'),
+  created_at: z.string(),
+  last_activity_at: z.string(),
+  exited: z.boolean(),
+  exit_code: z.number().int().nullable(),
+})
+export type TerminalSessionInfo = z.infer<typeof TerminalSessionInfo>
+
+export const DesktopStatus = z.enum(['off', 'starting', 'ready', 'restarting', 'failed'])
+export type DesktopStatus = z.infer<typeof DesktopStatus>
+
+/** The desktop's readiness as the clawlet supervising it sees it. */
+export const DesktopHealth = z.object({
+  status: DesktopStatus,
+  detail: z.string().optional(),
+  width: z.number().int().optional(),
+  height: z.number().int().optional(),
+  /** How long the last (re)start took to accept connections. */
+  ready_ms: z.number().optional(),
+  restarts: z.number().int().optional(),
+})
+export type DesktopHealth = z.infer<typeof DesktopHealth>
+
 export const Health = z.object({
   ok: z.boolean(),
   pid: z.number().int(),
   uptime_ms: z.number(),
   version: z.string(),
+  desktop: DesktopHealth.optional(),
 })
 export type Health = z.infer<typeof Health>

@@ -13,7 +13,11 @@ import {
   statPath,
   writeFile,
 } from './files.js'
+import type { Desktop } from './desktop.js'
+import { encodePng } from './png.js'
 import { ExecRequest, type Health } from './protocol.js'
+import { captureFramebuffer } from './rfb.js'
+import type { TerminalManager } from './terminal.js'
 
 /** Largest JSON body the clawlet parses (exec stdin included). */
 export const JSON_BODY_MAX_BYTES = 64 * 1024 * 1024
@@ -25,6 +29,10 @@ export interface ClawletServerOptions {
   execEnv: Readonly<Record<string, string>>
   /** Where failures that are the clawlet's own fault are reported. */
   logError?: (err: unknown, route: string) => void
+  /** Terminal sessions (their sockets are served by attachSockets). */
+  terminal?: TerminalManager
+  /** The supervised desktop; absent when it is turned off. */
+  desktop?: Desktop
 }
 
 interface Ctx {
@@ -104,8 +112,34 @@ function routes(opts: ClawletServerOptions): Map<string, Handler> {
           pid: process.pid,
           uptime_ms: Math.round(performance.now() - started),
           version: opts.version,
+          desktop: opts.desktop?.health() ?? { status: 'off' },
         }
         sendJson(res, 200, health)
+      },
+    ],
+    [
+      'GET /v1/terminal/sessions',
+      async ({ res }) => sendJson(res, 200, opts.terminal?.list() ?? []),
+    ],
+    [
+      'DELETE /v1/terminal/sessions',
+      async ({ res, query }) => {
+        if (!opts.terminal) throw errors.terminalSessionNotFound(query.get('id') ?? '')
+        opts.terminal.close(query.get('id') ?? '')
+        res.writeHead(204).end()
+      },
+    ],
+    [
+      'GET /v1/desktop/screenshot',
+      async ({ res }) => {
+        if (!opts.desktop) throw errors.conflict('The desktop is turned off on this server.', 'desktop_off')
+        const png = await encodePng(
+          await captureFramebuffer(opts.desktop.socketPath).catch((err: unknown) => {
+            throw errors.desktopUnavailable(err instanceof Error ? err.message : String(err))
+          }),
+        )
+        res.writeHead(200, { 'content-type': 'image/png', 'content-length': png.length })
+        res.end(png)
       },
     ],
     [

@@ -92,6 +92,7 @@ export const HOST_ETC = [
   'inputrc',
   'terminfo',
   'nsswitch.conf',
+  'fonts',
 ]
 
 /** Files generated per instance and bound over /etc inside. */

@@ -205,7 +205,11 @@ export class LocalDriver implements InstanceDriver {
             openclawDir: existsSync(this.config.openclawDir) ? this.config.openclawDir : undefined,
           }
         : undefined,
-      env: sandboxEnv(spec.id),
+      env: {
+        ...sandboxEnv(spec.id),
+        CLAWPORT_DESKTOP: this.config.desktop,
+        CLAWPORT_DESKTOP_GEOMETRY: `${this.config.desktopGeometry.width}x${this.config.desktopGeometry.height}`,
+      },
       command,
     })
     // bwrap reads its arguments from fd 5: inside the sandbox its pid 1's command line would

@@ -17,12 +17,12 @@ function hostedClient(baseUrl: string, apiKey: string) {
       },
       body: body ? JSON.stringify(body) : undefined,
     })
-    const data = await res.json()
+    const data = (await res.json()) as any
     if (!res.ok) throw new Error(`HTTP ${res.status}: ${data.message}`)
     return data
   }
   return {
-    root: () => fetch(`${base}/`).then((r) => r.json()),
+    root: () => fetch(`${base}/`).then((r) => r.json() as Promise<any>),
     listInstances: () => call('GET', '/instances'),
     createInstance: () => call('POST', '/instances', {}),
     getInstance: (id: string) => call('GET', `/instances/${id}`),

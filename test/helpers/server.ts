@@ -89,12 +89,12 @@ export class TestServer {
   async api<T = any>(
     method: string,
     p: string,
-    opts: { key?: string | null; body?: unknown; headers?: Record<string, string>; raw?: BodyInit } = {},
+    opts: { key?: string | null; body?: unknown; headers?: Record<string, string>; raw?: RequestInit['body'] } = {},
   ): Promise<ApiResponse<T>> {
     const headers: Record<string, string> = { ...opts.headers }
     const key = opts.key === undefined ? this.adminKey : opts.key
     if (key) headers.authorization = `Bearer ${key}`
-    let body: BodyInit | undefined = opts.raw
+    let body: RequestInit['body'] = opts.raw
     if (opts.body !== undefined) {
       headers['content-type'] = 'application/json'
       body = JSON.stringify(opts.body)

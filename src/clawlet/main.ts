@@ -2,7 +2,9 @@ import { readFileSync } from 'node:fs'
 import { chmod, unlink } from 'node:fs/promises'
 import path from 'node:path'
 import { BASE_ENV, instanceEnv } from './exec.js'
+import { startControlForward } from './control-forward.js'
 import { Desktop } from './desktop.js'
+import { GatewaySupervisor } from './gateway.js'
 import { WORKSPACE } from './protocol.js'
 import { createClawletServer } from './server.js'
 import { attachSockets } from './sockets.js'
@@ -16,6 +18,8 @@ import { DEFAULT_IDLE_TIMEOUT_MS, TerminalManager } from './terminal.js'
 const DEFAULT_SOCKET = '/run/clawport/clawlet.sock'
 const SHUTDOWN_GRACE_MS = 5_000
 const DESKTOP_DISPLAY = 1
+/** The shared OpenClaw runtime, bound read-only by the driver. */
+const OPENCLAW_ENTRY = '/opt/openclaw/node_modules/openclaw/openclaw.mjs'
 
 /** The desktop's size from CLAWPORT_DESKTOP_GEOMETRY (WxH); null when CLAWPORT_DESKTOP=off. */
 function desktopGeometry(env: NodeJS.ProcessEnv): { width: number; height: number } | null {
@@ -62,7 +66,19 @@ async function main(): Promise<void> {
   })
   const logError = (err: unknown, route: string) =>
     log('error', 'request failed', { route, err: err instanceof Error ? err.stack : String(err) })
-  const server = createClawletServer({ version: readVersion(), execEnv, logError, terminal, desktop })
+  // Idle until the control plane sends the gateway's token (PUT /v1/gateway).
+  const gateway = new GatewaySupervisor({
+    entry: process.env.CLAWLET_OPENCLAW_ENTRY || OPENCLAW_ENTRY,
+    home: execEnv.HOME ?? '/home/claw',
+    workspace: WORKSPACE,
+    baseEnv: execEnv,
+    log: (msg, extra) => log('info', msg, extra),
+  })
+  const controlSocket = path.join(path.dirname(socketPath), 'control.sock')
+  await startControlForward(controlSocket).catch((err: unknown) =>
+    log('error', 'control forward failed', { err: err instanceof Error ? err.message : String(err) }),
+  )
+  const server = createClawletServer({ version: readVersion(), execEnv, logError, terminal, desktop, gateway })
   const sockets = attachSockets(server, { terminal, desktop, logError })
   // A socket left by a previous run would make listen fail with EADDRINUSE.
   await unlink(socketPath).catch(() => {})
@@ -84,6 +100,7 @@ async function main(): Promise<void> {
     terminal.closeAll()
     for (const ws of sockets.clients) ws.close(1001, 'instance stopping')
     desktop?.stop()
+    void gateway.stop()
     server.close(() => {
       unlink(socketPath)
         .catch(() => {})

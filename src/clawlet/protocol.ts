@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { GatewayState } from './gateway-protocol.js'
 
 /**
  * The clawlet's wire protocol: HTTP/1.1 over the instance's Unix socket. These shapes are
@@ -96,5 +97,6 @@ export const Health = z.object({
   uptime_ms: z.number(),
   version: z.string(),
   desktop: DesktopHealth.optional(),
+  gateway: GatewayState.optional(),
 })
 export type Health = z.infer<typeof Health>

@@ -14,6 +14,8 @@ import {
   writeFile,
 } from './files.js'
 import type { Desktop } from './desktop.js'
+import type { GatewaySupervisor } from './gateway.js'
+import { gatewayRoutes } from './gateway-routes.js'
 import { encodePng } from './png.js'
 import { ExecRequest, type Health } from './protocol.js'
 import { captureFramebuffer } from './rfb.js'
@@ -33,6 +35,8 @@ export interface ClawletServerOptions {
   terminal?: TerminalManager
   /** The supervised desktop; absent when it is turned off. */
   desktop?: Desktop
+  /** The supervised OpenClaw gateway; absent when the runtime is not mounted. */
+  gateway?: GatewaySupervisor
 }
 
 interface Ctx {
@@ -104,6 +108,7 @@ function clientGone(res: ServerResponse): AbortSignal {
 function routes(opts: ClawletServerOptions): Map<string, Handler> {
   const started = performance.now()
   return new Map<string, Handler>([
+    ...(opts.gateway ? gatewayRoutes(opts.gateway) : []),
     [
       'GET /v1/health',
       async ({ res }) => {
@@ -113,6 +118,7 @@ function routes(opts: ClawletServerOptions): Map<string, Handler> {
           uptime_ms: Math.round(performance.now() - started),
           version: opts.version,
           desktop: opts.desktop?.health() ?? { status: 'off' },
+          ...(opts.gateway ? { gateway: opts.gateway.state() } : {}),
         }
         sendJson(res, 200, health)
       },

@@ -1,0 +1,202 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { closeSync, existsSync, openSync } from 'node:fs'
+import { chmod, mkdir, rename, writeFile } from 'node:fs/promises'
+import { request } from 'node:http'
+import { gatewayConfig, gatewayEnv, type GatewayPaths, gatewayPaths } from './gateway-config.js'
+import { GATEWAY_PORT, type GatewaySettings, type GatewayState } from './gateway-protocol.js'
+
+/** Backoff between restarts of a crashed gateway: doubles up to the cap. */
+const RESTART_MIN_MS = 1_000
+const RESTART_MAX_MS = 30_000
+/** A gateway that stayed up this long is healthy again: the backoff starts over. */
+const STABLE_AFTER_MS = 60_000
+const READY_POLL_MS = 200
+const STOP_GRACE_MS = 5_000
+
+export interface GatewaySupervisorOptions {
+  /** openclaw.mjs of the shared runtime (bound read-only at /opt/openclaw). */
+  entry: string
+  home: string
+  workspace: string
+  /** The environment the gateway's own tools start from (PATH, LANG, DISPLAY, ...). */
+  baseEnv: Readonly<Record<string, string>>
+  port?: number
+  log: (msg: string, extra?: Record<string, unknown>) => void
+}
+
+/** Starts the OpenClaw gateway, restarts it with backoff when it dies, and tracks its readiness. */
+export class GatewaySupervisor {
+  readonly port: number
+  readonly paths: GatewayPaths
+  private settings?: GatewaySettings
+  private child?: ChildProcess
+  private status: GatewayState['status'] = 'disabled'
+  private restarts = 0
+  private backoffMs = RESTART_MIN_MS
+  private startedAt?: number
+  private readyMs?: number
+  private error?: string
+  private stopping = false
+  private timer?: NodeJS.Timeout
+  private readonly waiters = new Set<() => void>()
+
+  constructor(private readonly opts: GatewaySupervisorOptions) {
+    this.port = opts.port ?? GATEWAY_PORT
+    this.paths = gatewayPaths(opts.home)
+  }
+
+  /** The gateway's token, for the clawlet's own connections to it. */
+  get token(): string | undefined {
+    return this.settings?.token
+  }
+
+  state(): GatewayState {
+    return {
+      status: this.status,
+      restarts: this.restarts,
+      port: this.port,
+      ...(this.child?.pid && this.status !== 'crashed' ? { pid: this.child.pid } : {}),
+      ...(this.startedAt ? { started_at: new Date(this.startedAt).toISOString() } : {}),
+      ...(this.readyMs !== undefined ? { ready_ms: this.readyMs } : {}),
+      ...(this.error ? { error: this.error } : {}),
+    }
+  }
+
+  /** Writes the config and starts the gateway; a no-op when it is already configured. */
+  async configure(settings: GatewaySettings): Promise<GatewayState> {
+    if (this.settings) return this.state()
+    if (!existsSync(this.opts.entry)) {
+      this.error = `the OpenClaw runtime is missing (${this.opts.entry}); run scripts/setup.sh on the host`
+      return this.state()
+    }
+    this.settings = settings
+    const p = this.paths
+    for (const dir of [p.stateDir, `${p.stateDir}/logs`, p.tmpDir]) await mkdir(dir, { recursive: true, mode: 0o700 })
+    const config = gatewayConfig({ token: settings.token, port: this.port, workspace: this.opts.workspace, logFile: p.logFile })
+    await writeFile(`${p.configFile}.tmp`, JSON.stringify(config, null, 2), { mode: 0o600 })
+    await chmod(`${p.configFile}.tmp`, 0o600)
+    await rename(`${p.configFile}.tmp`, p.configFile)
+    this.spawn()
+    return this.state()
+  }
+
+  /** Resolves once the gateway is ready, or rejects after timeoutMs. */
+  async waitReady(timeoutMs: number): Promise<void> {
+    if (this.status === 'ready') return
+    await new Promise<void>((resolve, reject) => {
+      const done = () => {
+        if (this.status !== 'ready') return
+        clearTimeout(timer)
+        this.waiters.delete(done)
+        resolve()
+      }
+      const timer = setTimeout(() => {
+        this.waiters.delete(done)
+        reject(new Error(`the gateway was not ready within ${timeoutMs} ms`))
+      }, timeoutMs)
+      this.waiters.add(done)
+    })
+  }
+
+  private notify(): void {
+    for (const w of [...this.waiters]) w()
+  }
+
+  private spawn(): void {
+    const p = this.paths
+    const out = openSync(p.outFile, 'a', 0o600)
+    let child: ChildProcess
+    try {
+      child = spawn(process.execPath, [this.opts.entry, 'gateway', 'run', '--port', String(this.port)], {
+        cwd: this.opts.workspace,
+        env: gatewayEnv(p, this.opts.baseEnv),
+        stdio: ['ignore', out, out],
+        // Its own process group, so a stop reaches its workers too.
+        detached: true,
+      })
+    } finally {
+      closeSync(out)
+    }
+    this.child = child
+    this.status = 'starting'
+    this.startedAt = Date.now()
+    this.readyMs = undefined
+    this.opts.log('gateway starting', { pid: child.pid, restarts: this.restarts })
+    child.once('error', (err) => {
+      this.error = `the gateway could not start: ${err.message}`
+    })
+    child.once('exit', (code, signal) => this.onExit(child, code, signal))
+    void this.pollReady(child)
+  }
+
+  private async pollReady(child: ChildProcess): Promise<void> {
+    while (this.child === child && this.status === 'starting') {
+      if (await this.probe()) {
+        if (this.child !== child) return
+        this.status = 'ready'
+        this.error = undefined
+        this.readyMs = Date.now() - (this.startedAt ?? Date.now())
+        this.opts.log('gateway ready', { pid: child.pid, ms: this.readyMs })
+        this.notify()
+        return
+      }
+      await new Promise((r) => setTimeout(r, READY_POLL_MS))
+    }
+  }
+
+  /** True when the gateway's /readyz answers ready. */
+  probe(timeoutMs = 2_000): Promise<boolean> {
+    return new Promise((resolve) => {
+      const req = request({ host: '127.0.0.1', port: this.port, path: '/readyz', timeout: timeoutMs }, (res) => {
+        res.resume()
+        resolve(res.statusCode === 200)
+      })
+      req.on('timeout', () => req.destroy())
+      req.on('error', () => resolve(false))
+      req.end()
+    })
+  }
+
+  private onExit(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
+    if (this.child !== child) return
+    const upMs = Date.now() - (this.startedAt ?? Date.now())
+    this.killGroup(child, 'SIGKILL')
+    if (this.stopping) {
+      this.status = 'disabled'
+      return
+    }
+    this.status = 'crashed'
+    this.error = `the gateway exited (${signal ?? `code ${code}`}) after ${upMs} ms`
+    if (upMs > STABLE_AFTER_MS) this.backoffMs = RESTART_MIN_MS
+    const delay = this.backoffMs
+    this.backoffMs = Math.min(this.backoffMs * 2, RESTART_MAX_MS)
+    this.opts.log('gateway exited', { code, signal, upMs, restartInMs: delay })
+    this.timer = setTimeout(() => {
+      if (this.stopping) return
+      this.restarts++
+      this.spawn()
+    }, delay)
+  }
+
+  private killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+    if (!child.pid) return
+    try {
+      process.kill(-child.pid, signal)
+    } catch {
+      // The group is already gone.
+    }
+  }
+
+  /** Stops the gateway and its workers (TERM, then KILL after a grace period). */
+  async stop(): Promise<void> {
+    this.stopping = true
+    if (this.timer) clearTimeout(this.timer)
+    const child = this.child
+    if (!child || child.exitCode !== null || child.signalCode !== null) return
+    const exited = new Promise((r) => child.once('exit', r))
+    this.killGroup(child, 'SIGTERM')
+    const kill = setTimeout(() => this.killGroup(child, 'SIGKILL'), STOP_GRACE_MS)
+    await exited
+    clearTimeout(kill)
+  }
+}

@@ -30,6 +30,24 @@ if [ ! -x node_modules/.bin/node ] || [ package-lock.json -nt node_modules/.pack
   echo "setup: installing npm packages"
   npm ci --no-audit --no-fund --loglevel=error
 fi
+# The OpenClaw runtime every instance mounts read-only at /opt/openclaw: installed once per
+# host with the project's Node 24 first on PATH, reused while the pinned version is there.
+OPENCLAW_VERSION=2026.9.6
+OPENCLAW_DIR="${CLAWPORT_OPENCLAW_DIR:-runtime/openclaw}"
+case "$OPENCLAW_DIR" in /*) ;; *) OPENCLAW_DIR="$PWD/$OPENCLAW_DIR" ;; esac
+installed=$(node_modules/.bin/node -p "try { require('$OPENCLAW_DIR/node_modules/openclaw/package.json').version } catch { '' }" 2>/dev/null || true)
+if [ "$installed" = "$OPENCLAW_VERSION" ]; then
+  echo "setup: openclaw $OPENCLAW_VERSION already in $OPENCLAW_DIR"
+else
+  echo "setup: installing openclaw $OPENCLAW_VERSION into $OPENCLAW_DIR (about a minute, ~650 MB)"
+  mkdir -p "$OPENCLAW_DIR"
+  started=$(date +%s)
+  PATH="$PWD/node_modules/.bin:$PATH" npm install --prefix "$OPENCLAW_DIR" --no-audit --no-fund \
+    --loglevel=error "openclaw@$OPENCLAW_VERSION"
+  chmod -R a+rX "$OPENCLAW_DIR"
+  echo "setup: openclaw installed in $(( $(date +%s) - started )) s ($(du -sh "$OPENCLAW_DIR" | cut -f1))"
+fi
+
 echo "setup: building ($(node_modules/.bin/node --version))"
 npx --no-install tsc -p tsconfig.build.json
 echo "setup: done"

@@ -1,6 +1,7 @@
 import { Agent, request as httpRequest, type IncomingMessage } from 'node:http'
 import { Readable } from 'node:stream'
-import type { z } from 'zod'
+import WebSocket from 'ws'
+import { z } from 'zod'
 import { AppError, errors } from '../errors.js'
 import { errnoCode } from './paths.js'
 import {
@@ -11,6 +12,7 @@ import {
   FileList,
   Health,
   PathResult,
+  TerminalSessionInfo,
   WriteResult,
 } from './protocol.js'
 
@@ -127,6 +129,45 @@ export class ClawletClient {
 
   move(from: string, to: string, overwrite = false): Promise<PathResult> {
     return this.json(PathResult, 'POST', '/v1/files/move', jsonBody({ from, to, overwrite }))
+  }
+
+  terminalSessions(): Promise<TerminalSessionInfo[]> {
+    return this.json(z.array(TerminalSessionInfo), 'GET', '/v1/terminal/sessions')
+  }
+
+  async closeTerminalSession(id: string): Promise<void> {
+    const res = await this.send('DELETE', `/v1/terminal/sessions?${query({ id })}`)
+    if (res.statusCode !== 204) throw await this.errorFrom(res)
+    res.resume()
+  }
+
+  /** A PNG of the instance's whole screen. */
+  async screenshot(): Promise<Buffer> {
+    const res = await this.send('GET', '/v1/desktop/screenshot')
+    if (res.statusCode !== 200) throw await this.errorFrom(res)
+    const chunks: Buffer[] = []
+    for await (const chunk of res as AsyncIterable<Buffer>) chunks.push(chunk)
+    return Buffer.concat(chunks)
+  }
+
+  /**
+   * Opens one of the clawlet's WebSockets (`/v1/terminal/ws?...`, `/v1/vnc/ws`) and resolves
+   * once it is open; a refusal becomes the clawlet's own error, so callers can answer it
+   * before upgrading their client.
+   */
+  openSocket(path: string): Promise<WebSocket> {
+    return new Promise((resolve, reject) => {
+      const ws = new WebSocket(`ws+unix://${this.socketPath}:${path}`, { perMessageDeflate: false })
+      ws.once('open', () => {
+        ws.removeAllListeners('error')
+        ws.on('error', () => {})
+        resolve(ws)
+      })
+      ws.once('unexpected-response', (_req, res) => {
+        this.errorFrom(res).then(reject, reject)
+      })
+      ws.once('error', (err) => reject(this.mapError(err)))
+    })
   }
 
   /** Closes the pooled connections; in-flight requests finish. */

@@ -19,6 +19,7 @@ import { gatewayRoutes } from './gateway-routes.js'
 import { encodePng } from './png.js'
 import { ExecRequest, type Health } from './protocol.js'
 import { captureFramebuffer } from './rfb.js'
+import { DESKTOP_WAIT_MS } from './sockets.js'
 import type { TerminalManager } from './terminal.js'
 
 /** Largest JSON body the clawlet parses (exec stdin included). */
@@ -139,6 +140,7 @@ function routes(opts: ClawletServerOptions): Map<string, Handler> {
       'GET /v1/desktop/screenshot',
       async ({ res }) => {
         if (!opts.desktop) throw errors.conflict('The desktop is turned off on this server.', 'desktop_off')
+        await opts.desktop.waitReady(DESKTOP_WAIT_MS)
         const png = await encodePng(
           await captureFramebuffer(opts.desktop.socketPath).catch((err: unknown) => {
             throw errors.desktopUnavailable(err instanceof Error ? err.message : String(err))

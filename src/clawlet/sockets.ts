@@ -8,6 +8,8 @@ import type { TerminalManager } from './terminal.js'
 
 /** A socket whose unsent bytes pass this stops reading from the other side until it drains. */
 const HIGH_WATER_BYTES = 4 * 1024 * 1024
+/** How long a VNC connection waits for a desktop that is (re)starting. */
+export const DESKTOP_WAIT_MS = 5_000
 
 export interface ClawletSocketsOptions {
   terminal: TerminalManager
@@ -84,6 +86,8 @@ export function attachSockets(server: Server, opts: ClawletSocketsOptions): WebS
       wss.handleUpgrade(req, socket, head, (ws) => session.attach(ws))
     } else if (url.pathname === '/v1/vnc/ws') {
       if (!opts.desktop) throw errors.conflict('The desktop is turned off on this server.', 'desktop_off')
+      // Right after the instance starts the desktop may still be coming up: give it a moment.
+      await opts.desktop.waitReady(DESKTOP_WAIT_MS)
       const vnc = await connectVnc(opts.desktop.socketPath).catch(() => {
         throw errors.desktopUnavailable('its VNC server is not accepting connections yet.')
       })

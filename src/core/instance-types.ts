@@ -49,7 +49,12 @@ export const InstanceStatusDetail = z.object({
   }),
   clawlet: z.object({ ok: z.boolean(), latency_ms: z.number().optional(), error: z.string().optional() }),
   gateway: Readiness,
-  desktop: Readiness,
+  desktop: Readiness.extend({
+    width: z.number().int().optional(),
+    height: z.number().int().optional(),
+    ready_ms: z.number().optional().describe('How long its last (re)start took to accept connections'),
+    restarts: z.number().int().optional(),
+  }),
   error: z.string().nullable(),
 })
 export type InstanceStatusDetail = z.infer<typeof InstanceStatusDetail>

@@ -28,6 +28,7 @@ export class InstanceService {
   private readonly tasks = new Set<Promise<unknown>>()
   private readonly restarts = new Map<string, number>()
   private monitor?: NodeJS.Timeout
+  private readonly stopListeners = new Set<(id: string, reason: string) => void>()
 
   constructor(
     private readonly store: Store,
@@ -179,7 +180,7 @@ export class InstanceService {
   reboot(userId: string, id: string): Promise<Instance> {
     return this.transition(userId, id, ['ready', 'error', 'stopped'], 'rebooting', async (row) => {
       await this.store.instances.update(row.id, { desired_state: 'running' })
-      this.dropClient(row.id)
+      this.dropClient(row.id, 'is rebooting')
       await this.driver.stop(row.id)
       await this.boot(row, 'rebooting')
     })
@@ -193,7 +194,7 @@ export class InstanceService {
       'stopping',
       async (row) => {
         await this.store.instances.update(row.id, { desired_state: 'stopped' })
-        this.dropClient(row.id)
+        this.dropClient(row.id, 'is shutting down')
         await this.driver.stop(row.id)
         await this.setStatus(row.id, 'stopped', { started_at: null })
         this.log.info({ instanceId: row.id }, 'instance stopped')
@@ -229,7 +230,7 @@ export class InstanceService {
   }
 
   private async destroy(id: string): Promise<void> {
-    this.dropClient(id)
+    this.dropClient(id, 'is being deleted')
     await this.driver.destroy(id)
     await this.store.instances.remove(id)
     this.restarts.delete(id)
@@ -240,10 +241,12 @@ export class InstanceService {
     const row = await this.owned(userId, id)
     const sandbox = await this.driver.inspect(row.id)
     let clawlet: InstanceStatusDetail['clawlet'] = { ok: false }
+    let desktop: InstanceStatusDetail['desktop'] = { status: 'unknown', detail: 'the instance is not running' }
     if (sandbox.running) {
       const t = performance.now()
       try {
-        await this.client(row.id).health()
+        const health = await this.client(row.id).health()
+        desktop = health.desktop ?? { status: 'not_installed', detail: 'this instance runs no desktop' }
         clawlet = { ok: true, latency_ms: Math.round((performance.now() - t) * 100) / 100 }
       } catch (err) {
         clawlet = { ok: false, error: err instanceof AppError ? err.message : 'unreachable' }
@@ -258,7 +261,7 @@ export class InstanceService {
       sandbox,
       clawlet,
       gateway: { status: 'not_installed', detail: 'this instance runs no OpenClaw gateway' },
-      desktop: { status: 'not_installed', detail: 'this instance runs no desktop' },
+      desktop,
       error: row.error,
     }
   }
@@ -279,9 +282,16 @@ export class InstanceService {
     return c
   }
 
-  private dropClient(id: string): void {
+  /** Forgets an instance's clawlet; with a reason, its open sockets are told it is going away. */
+  private dropClient(id: string, reason?: string): void {
     this.clients.get(id)?.close()
     this.clients.delete(id)
+    if (reason) for (const fn of this.stopListeners) fn(id, `instance ${id} ${reason}`)
+  }
+
+  /** Calls `fn` whenever an instance is stopped, rebooted, deleted or found dead. */
+  onStop(fn: (id: string, reason: string) => void): void {
+    this.stopListeners.add(fn)
   }
 
   /**
@@ -339,7 +349,7 @@ export class InstanceService {
         this.restarts.set(row.id, n)
         const reason = `sandbox exited unexpectedly${state.reason ? ` (${state.reason})` : ''}`
         this.log.warn({ instanceId: row.id, reason, attempt: n }, 'instance sandbox died')
-        this.dropClient(row.id)
+        this.dropClient(row.id, 'stopped unexpectedly')
         if (n > MAX_AUTO_RESTARTS) {
           await this.setStatus(row.id, 'error', {
             error: `${reason}; gave up after ${MAX_AUTO_RESTARTS} restarts`,

@@ -4,10 +4,14 @@ import { createDriver } from '../drivers/index.js'
 import type { Logger } from '../log.js'
 import { openStore, type Store } from '../store/index.js'
 import { AccountService } from './accounts.js'
+import { DesktopService } from './desktop.js'
 import { InstanceService } from './instances.js'
 import { InviteService } from './invites.js'
 import { KeyService } from './keys.js'
+import { CLOSE_CODES, RelayRegistry } from './socket-relay.js'
+import { TerminalService } from './terminal.js'
 import { WorkspaceService } from './workspace.js'
+import { WsTicketService } from './ws-tickets.js'
 
 /** Every core service, wired once per process. */
 export interface Services {
@@ -20,6 +24,9 @@ export interface Services {
   invites: InviteService
   instances: InstanceService
   workspace: WorkspaceService
+  terminal: TerminalService
+  desktop: DesktopService
+  wsTickets: WsTicketService
   close(): Promise<void>
 }
 
@@ -42,6 +49,11 @@ export async function createServices(
   const invites = new InviteService(store)
   const instances = new InstanceService(store, driver, invites, config, log.child({ component: 'instances' }))
   const workspace = new WorkspaceService(instances, config)
+  const relays = new RelayRegistry()
+  instances.onStop((id, reason) => relays.closeInstance(id, CLOSE_CODES.instanceStopping, reason))
+  const terminal = new TerminalService(instances, relays)
+  const desktop = new DesktopService(instances, relays)
+  const wsTickets = new WsTicketService(instances)
   return {
     config,
     store,
@@ -52,7 +64,11 @@ export async function createServices(
     invites,
     instances,
     workspace,
+    terminal,
+    desktop,
+    wsTickets,
     async close() {
+      relays.closeAll(CLOSE_CODES.serverStopping, 'server shutting down')
       await instances.close()
       await store.close()
     },

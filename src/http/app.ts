@@ -1,5 +1,6 @@
 import rateLimit from '@fastify/rate-limit'
 import swagger from '@fastify/swagger'
+import websocket from '@fastify/websocket'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod'
 import type { Services } from '../core/services.js'
@@ -8,6 +9,7 @@ import type { Logger } from '../log.js'
 import { VERSION } from '../version.js'
 import { registerAuth } from './plugins/auth.js'
 import { registerErrorHandling } from './plugins/errors.js'
+import { socketCredentials } from './plugins/socket-auth.js'
 import { discoveryRoutes } from './routes/discovery.js'
 import { execRoutes } from './routes/exec.js'
 import { fileRoutes } from './routes/files/index.js'
@@ -15,6 +17,9 @@ import { transferRoutes } from './routes/files/transfer.js'
 import { instanceActionRoutes } from './routes/instances/actions.js'
 import { instanceRoutes } from './routes/instances/index.js'
 import { keyRoutes } from './routes/keys.js'
+import { desktopRoutes } from './routes/realtime/desktop.js'
+import { terminalRoutes } from './routes/realtime/terminal.js'
+import { ticketRoutes } from './routes/realtime/tickets.js'
 
 /** Builds the HTTP app around already-created services; routes only call core services. */
 export async function buildApp(services: Services, log: Logger): Promise<FastifyInstance> {
@@ -49,7 +54,15 @@ export async function buildApp(services: Services, log: Logger): Promise<Fastify
     transform: jsonSchemaTransform,
   })
 
-  registerAuth(app, services.keys)
+  registerAuth(app, services.keys, socketCredentials(services.wsTickets))
+  await app.register(websocket, {
+    options: { maxPayload: 16 * 1024 * 1024, perMessageDeflate: false },
+    // Sockets still open when the server closes are told why.
+    preClose(done) {
+      for (const client of app.websocketServer.clients) client.close(1001, 'server shutting down')
+      done()
+    },
+  })
   await app.register(rateLimit, {
     global: true,
     hook: 'preHandler',
@@ -66,5 +79,8 @@ export async function buildApp(services: Services, log: Logger): Promise<Fastify
   await app.register(fileRoutes, { services })
   await app.register(transferRoutes, { services })
   await app.register(execRoutes, { services })
+  await app.register(terminalRoutes, { services })
+  await app.register(desktopRoutes, { services })
+  await app.register(ticketRoutes, { services })
   return app
 }

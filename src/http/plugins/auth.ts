@@ -9,8 +9,17 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** A route anyone may call without a key. */
     public?: boolean
+    /** A WebSocket route: without a bearer key, the socket credentials below are tried. */
+    socket?: boolean
   }
 }
+
+/**
+ * Another way a WebSocket route may establish its caller when the client cannot send an
+ * Authorization header (browsers): a `?ticket=`, and later the dashboard's session cookie.
+ * Answers undefined when the request does not carry this credential, throws when it is bad.
+ */
+export type SocketCredential = (request: FastifyRequest) => Promise<Caller | undefined>
 
 /** Reads the bearer key of a request, if it has one. */
 export function bearerOf(request: FastifyRequest): string | undefined {
@@ -22,13 +31,29 @@ export function bearerOf(request: FastifyRequest): string | undefined {
 }
 
 /** Authenticates every non-public route before anything else runs. */
-export function registerAuth(app: FastifyInstance, keys: KeyService): void {
+export function registerAuth(
+  app: FastifyInstance,
+  keys: KeyService,
+  socketCredentials: SocketCredential[] = [],
+): void {
   app.decorateRequest('caller', undefined)
   app.addHook('onRequest', async (request) => {
     if (request.routeOptions.config?.public || !request.routeOptions.url) return
     const secret = bearerOf(request)
-    if (!secret) throw errors.unauthorized()
-    request.caller = await keys.authenticate(secret)
+    if (secret) {
+      request.caller = await keys.authenticate(secret)
+      return
+    }
+    if (request.routeOptions.config?.socket) {
+      for (const credential of socketCredentials) {
+        request.caller = await credential(request)
+        if (request.caller) return
+      }
+      throw errors.unauthorized(
+        'Missing credentials. Send "Authorization: Bearer <key>", or ?ticket= from POST /api/instances/{id}/ws-ticket.',
+      )
+    }
+    throw errors.unauthorized()
   })
 }
 

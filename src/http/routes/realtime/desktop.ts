@@ -1,0 +1,66 @@
+import '@fastify/websocket'
+import type { FastifyRequest } from 'fastify'
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
+import { z } from 'zod'
+import type { Services } from '../../../core/services.js'
+import type { Relay } from '../../../core/socket-relay.js'
+import { errors } from '../../../errors.js'
+import { callerOf } from '../../plugins/auth.js'
+import { ErrorBody, errorResponses, InstanceParams } from '../../schemas.js'
+import { SwitchingProtocols, TicketQuery } from './terminal.js'
+
+const relays = new WeakMap<FastifyRequest, Relay>()
+
+/** The instance's desktop: the RFB stream for VNC viewers, and screenshots. */
+export const desktopRoutes: FastifyPluginAsyncZod<{ services: Services }> = async (app, { services }) => {
+  const { desktop } = services
+
+  app.route({
+    method: 'GET',
+    url: '/api/instances/:id/vnc/ws',
+    config: { socket: true },
+    schema: {
+      operationId: 'desktop.vnc',
+      summary: "Stream the instance's desktop (RFB) over a WebSocket, for noVNC",
+      description:
+        'Binary frames carry the RFB (VNC) protocol both ways, security type None (the WebSocket itself is authenticated). An instance that stops closes the socket with code 4001.',
+      tags: ['desktop'],
+      params: InstanceParams,
+      querystring: TicketQuery,
+      response: { 101: SwitchingProtocols, 426: ErrorBody, ...errorResponses(404, 409), 503: ErrorBody },
+    },
+    preHandler: async (req) => {
+      if (!req.ws) throw errors.upgradeRequired()
+      relays.set(req, await desktop.open(callerOf(req).user.id, req.params.id))
+    },
+    wsHandler: (socket, req) => {
+      relays.get(req)?.attach(socket)
+    },
+    handler: async () => {
+      throw errors.upgradeRequired()
+    },
+  })
+
+  app.get(
+    '/api/instances/:id/desktop/screenshot',
+    {
+      schema: {
+        operationId: 'desktop.screenshot',
+        summary: "A PNG of the instance's whole screen",
+        tags: ['desktop'],
+        params: InstanceParams,
+        response: {
+          200: z.string().meta({ format: 'binary' }).describe('image/png'),
+          ...errorResponses(404, 409),
+          503: ErrorBody,
+        },
+      },
+    },
+    async (req, reply) => {
+      const png = await desktop.screenshot(callerOf(req).user.id, req.params.id)
+      reply.header('content-type', 'image/png').header('cache-control', 'no-store')
+      // A Buffer bypasses the serializer; the schema above only documents the bytes.
+      return reply.send(png as unknown as string)
+    },
+  )
+}

@@ -55,6 +55,7 @@ const EnvSchema = z.object({
   CLAWPORT_READY_TIMEOUT_MS: intFrom(30_000),
   CLAWPORT_GATEWAY: z.enum(['on', 'off']).default('on'),
   CLAWPORT_DESKTOP: z.enum(['on', 'off']).default('on'),
+  CLAWPORT_WS_TICKET_TTL_MS: z.coerce.number().int().min(1).default(60_000),
   CLAWPORT_DESKTOP_GEOMETRY: z
     .string()
     .default('1280x800')
@@ -109,6 +110,8 @@ export interface Config {
   /** Every instance runs a desktop (Xtigervnc + openbox) of this size; off: none. */
   desktop: 'on' | 'off'
   desktopGeometry: { width: number; height: number }
+  /** How long a WebSocket ticket may wait before it is used. */
+  wsTicketTtlMs: number
   /** The shared OpenClaw runtime folder (holds node_modules/openclaw), bound read-only inside. */
   openclawDir: string
   gatewayReadyTimeoutMs: number
@@ -156,6 +159,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, overrides: Partial<Config> = 
     gateway: e.CLAWPORT_GATEWAY,
     desktop: e.CLAWPORT_DESKTOP,
     desktopGeometry: e.CLAWPORT_DESKTOP_GEOMETRY,
+    wsTicketTtlMs: e.CLAWPORT_WS_TICKET_TTL_MS,
     openclawDir: path.resolve(e.CLAWPORT_OPENCLAW_DIR ?? DEFAULT_OPENCLAW_DIR),
     gatewayReadyTimeoutMs: e.CLAWPORT_GATEWAY_READY_TIMEOUT_MS,
     llm: { baseUrl: e.CLAWPORT_LLM_BASE_URL, apiKey: e.CLAWPORT_LLM_API_KEY || undefined, model: e.CLAWPORT_LLM_MODEL },

@@ -53,7 +53,7 @@ export async function createServices(
   instances.onStop((id, reason) => relays.closeInstance(id, CLOSE_CODES.instanceStopping, reason))
   const terminal = new TerminalService(instances, relays)
   const desktop = new DesktopService(instances, relays)
-  const wsTickets = new WsTicketService(instances)
+  const wsTickets = new WsTicketService(instances, config.wsTicketTtlMs)
   return {
     config,
     store,

@@ -4,8 +4,6 @@ import { errors } from '../errors.js'
 import type { InstanceService } from './instances.js'
 import type { Caller } from './keys.js'
 
-/** How long a ticket may wait before it is used. */
-export const TICKET_TTL_MS = 60_000
 /** Unused tickets a user may hold at once; the oldest go first. */
 const MAX_PER_USER = 50
 
@@ -30,7 +28,7 @@ export class WsTicketService {
 
   constructor(
     private readonly instances: InstanceService,
-    private readonly ttlMs = TICKET_TTL_MS,
+    private readonly ttlMs: number,
   ) {}
 
   /** A ticket for one socket of one of the caller's instances (404 for anyone else's). */

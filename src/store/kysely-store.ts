@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely'
+import { type Kysely, sql } from 'kysely'
 import type { PlanSpec } from '../config.js'
 import type { Database } from './schema.js'
 import type { Store } from './store.js'
@@ -202,6 +202,105 @@ export class KyselyStore implements Store {
       if (by.instanceId) q = q.where('instance_id', '=', by.instanceId)
       if (by.userId) q = q.where('user_id', '=', by.userId)
       return q.orderBy('id', 'desc').limit(limit).execute()
+    },
+  }
+
+  chat: Store['chat'] = {
+    createSession: async (row) => {
+      await this.db.insertInto('chat_sessions').values(row).execute()
+    },
+    getSession: (instanceId, id) =>
+      this.db
+        .selectFrom('chat_sessions')
+        .selectAll()
+        .where('instance_id', '=', instanceId)
+        .where('id', '=', id)
+        .executeTakeFirst(),
+    listSessions: (instanceId) =>
+      this.db
+        .selectFrom('chat_sessions')
+        .selectAll()
+        .where('instance_id', '=', instanceId)
+        .orderBy('last_activity', 'desc')
+        .orderBy('created_at', 'desc')
+        .orderBy('id', 'desc')
+        .execute(),
+    updateSession: async (id, patch) => {
+      await this.db.updateTable('chat_sessions').set(patch).where('id', '=', id).execute()
+    },
+    // The next seq is computed in the same statement, so concurrent writers cannot share one.
+    appendMessage: (row) =>
+      this.db
+        .insertInto('chat_messages')
+        .columns(['id', 'session_id', 'instance_id', 'seq', 'role', 'content', 'tool', 'status', 'created_at', 'updated_at'])
+        .expression((eb) =>
+          eb
+            .selectFrom('chat_messages')
+            .select([
+              eb.val(row.id).as('id'),
+              eb.val(row.session_id).as('session_id'),
+              eb.val(row.instance_id).as('instance_id'),
+              sql<number>`coalesce(max(seq), 0) + 1`.as('seq'),
+              eb.val(row.role).as('role'),
+              eb.val(row.content).as('content'),
+              eb.val(row.tool ?? null).as('tool'),
+              eb.val(row.status).as('status'),
+              eb.val(row.created_at).as('created_at'),
+              eb.val(row.updated_at).as('updated_at'),
+            ])
+            .where('session_id', '=', row.session_id),
+        )
+        .returningAll()
+        .executeTakeFirstOrThrow(),
+    updateMessage: async (id, patch) => {
+      await this.db.updateTable('chat_messages').set(patch).where('id', '=', id).execute()
+      return this.db.selectFrom('chat_messages').selectAll().where('id', '=', id).executeTakeFirst()
+    },
+    listMessages: async (sessionId, q) => {
+      let query = this.db.selectFrom('chat_messages').selectAll().where('session_id', '=', sessionId)
+      if (q.after !== undefined) query = query.where('seq', '>', q.after)
+      if (q.before !== undefined) query = query.where('seq', '<', q.before)
+      const rows = await query
+        .orderBy('seq', q.tail ? 'desc' : 'asc')
+        .limit(q.limit)
+        .execute()
+      return q.tail ? rows.reverse() : rows
+    },
+    appendEvent: (row) =>
+      this.db
+        .insertInto('chat_events')
+        .columns(['instance_id', 'cursor', 'session_id', 'type', 'data', 'created_at'])
+        .expression((eb) =>
+          eb
+            .selectFrom('chat_events')
+            .select([
+              eb.val(row.instance_id).as('instance_id'),
+              sql<number>`coalesce(max(cursor), 0) + 1`.as('cursor'),
+              eb.val(row.session_id).as('session_id'),
+              eb.val(row.type).as('type'),
+              eb.val(row.data).as('data'),
+              eb.val(row.created_at).as('created_at'),
+            ])
+            .where('instance_id', '=', row.instance_id),
+        )
+        .returningAll()
+        .executeTakeFirstOrThrow(),
+    listEvents: (instanceId, q) => {
+      let query = this.db
+        .selectFrom('chat_events')
+        .selectAll()
+        .where('instance_id', '=', instanceId)
+        .where('cursor', '>', q.after)
+      if (q.sessionId) query = query.where('session_id', '=', q.sessionId)
+      return query.orderBy('cursor').limit(q.limit).execute()
+    },
+    lastCursor: async (instanceId) => {
+      const r = await this.db
+        .selectFrom('chat_events')
+        .select(sql<number>`coalesce(max(cursor), 0)`.as('n'))
+        .where('instance_id', '=', instanceId)
+        .executeTakeFirst()
+      return Number(r?.n ?? 0)
     },
   }
 

@@ -10,6 +10,9 @@ export interface Database {
   instances: InstancesTable
   user_settings: UserSettingsTable
   model_usage: ModelUsageTable
+  chat_sessions: ChatSessionsTable
+  chat_messages: ChatMessagesTable
+  chat_events: ChatEventsTable
 }
 
 export interface UsersTable {
@@ -96,6 +99,41 @@ export interface ModelUsageTable {
   created_at: string
 }
 
+/** A chat session of an instance, mapped to one stable OpenClaw session key. */
+export interface ChatSessionsTable {
+  id: string
+  instance_id: string
+  title: string | null
+  session_key: string
+  created_at: string
+  updated_at: string
+  last_activity: string
+}
+
+/** One message of a session; `seq` counts from 1 per session, `tool` is JSON. */
+export interface ChatMessagesTable {
+  id: string
+  session_id: string
+  instance_id: string
+  seq: number
+  role: string
+  content: string
+  tool: string | null
+  status: string
+  created_at: string
+  updated_at: string
+}
+
+/** One persisted chat event; `cursor` counts from 1 per instance, `data` is JSON. */
+export interface ChatEventsTable {
+  instance_id: string
+  cursor: number
+  session_id: string
+  type: string
+  data: string
+  created_at: string
+}
+
 export type UserRow = Selectable<UsersTable>
 export type PlanRow = Selectable<PlansTable>
 export type SubscriptionRow = Selectable<SubscriptionsTable>
@@ -107,3 +145,8 @@ export type InstanceUpdate = Updateable<InstancesTable>
 export type UserSettingsRow = Selectable<UserSettingsTable>
 export type ModelUsageRow = Selectable<ModelUsageTable>
 export type NewModelUsage = Insertable<ModelUsageTable>
+export type ChatSessionRow = Selectable<ChatSessionsTable>
+export type ChatMessageRow = Selectable<ChatMessagesTable>
+export type NewChatMessage = Omit<Insertable<ChatMessagesTable>, 'seq'>
+export type ChatEventRow = Selectable<ChatEventsTable>
+export type NewChatEvent = Omit<Insertable<ChatEventsTable>, 'cursor'>

@@ -1,6 +1,7 @@
 import type { Migration, MigrationProvider } from 'kysely/migration'
 import { accounts } from './0001-accounts.js'
 import { modelSettings } from './0002-model-settings.js'
+import { chat } from './0003-chat.js'
 
 /**
  * Versioned migrations, applied in name order at start. One file per migration; never edit
@@ -9,6 +10,7 @@ import { modelSettings } from './0002-model-settings.js'
 const MIGRATIONS: Record<string, Migration> = {
   '0001_accounts_and_instances': accounts,
   '0002_model_settings': modelSettings,
+  '0003_chat': chat,
 }
 
 export const migrationProvider: MigrationProvider = {

@@ -9,7 +9,11 @@ const plans = JSON.stringify([
   { name: 'free', instance_limit: 0 },
   { name: 'bench', instance_limit: 1000, memory_mb: 512, cpus: 1, pids_max: 256, disk_mb: 256 },
 ])
-const server = await startServer({ CLAWPORT_PLANS: plans, CLAWPORT_MAX_INSTANCES: '1000' })
+const server = await startServer({
+  CLAWPORT_PLANS: plans,
+  CLAWPORT_MAX_INSTANCES: '1000',
+  CLAWPORT_GATEWAY: 'off',
+})
 try {
   const bwrap = () => {
     const t = performance.now()

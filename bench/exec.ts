@@ -5,7 +5,7 @@ import { startServer } from '../test/helpers/server.ts'
 import { line, summarize, time } from './stats.ts'
 
 const N = Number(process.argv[2] ?? 500)
-const server = await startServer({ CLAWPORT_RATE_LIMIT_PER_MIN: '1000000' })
+const server = await startServer({ CLAWPORT_RATE_LIMIT_PER_MIN: '1000000', CLAWPORT_GATEWAY: 'off' })
 try {
   const { id } = await server.readyInstance()
   const spawnTrue = () =>

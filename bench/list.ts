@@ -5,7 +5,7 @@ import { line, summarize } from './stats.ts'
 
 const SECONDS = Number(process.argv[2] ?? 5)
 const CONCURRENCY = Number(process.argv[3] ?? 16)
-const server = await startServer({ CLAWPORT_RATE_LIMIT_PER_MIN: '100000000' })
+const server = await startServer({ CLAWPORT_RATE_LIMIT_PER_MIN: '100000000', CLAWPORT_GATEWAY: 'off' })
 
 async function load(path: string, key: string | null) {
   const samples: number[] = []

@@ -29,7 +29,12 @@ export function gatewayPaths(home: string): GatewayPaths {
  * that is the control plane's broker (reached through the instance's own door). OpenClaw
  * refuses to start on unknown keys: every key here was checked against the pinned package.
  */
-export function gatewayConfig(o: { token: string; port: number; workspace: string; logFile: string }): object {
+export function gatewayConfig(o: {
+  token: string
+  port: number
+  workspace: string
+  logFile: string
+}): object {
   return {
     gateway: {
       mode: 'local',

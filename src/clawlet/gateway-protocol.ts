@@ -47,7 +47,9 @@ export const WireTurnEvent = z.discriminatedUnion('type', [
   z.object({
     type: z.literal('done'),
     text: z.string(),
-    usage: z.object({ prompt_tokens: z.number().optional(), completion_tokens: z.number().optional() }).optional(),
+    usage: z
+      .object({ prompt_tokens: z.number().optional(), completion_tokens: z.number().optional() })
+      .optional(),
   }),
   z.object({ type: z.literal('error'), code: z.string(), message: z.string() }),
 ])

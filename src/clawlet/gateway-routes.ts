@@ -23,13 +23,19 @@ async function readBody<T>(req: IncomingMessage, schema: z.ZodType<T>): Promise<
     throw errors.validation('The request body is not valid JSON.')
   }
   const parsed = schema.safeParse(value)
-  if (!parsed.success) throw errors.validation(`The request body is not valid: ${parsed.error.issues.map((i) => i.message).join('; ')}.`)
+  if (!parsed.success)
+    throw errors.validation(
+      `The request body is not valid: ${parsed.error.issues.map((i) => i.message).join('; ')}.`,
+    )
   return parsed.data
 }
 
 function json(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body)
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) })
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+  })
   res.end(text)
 }
 

@@ -9,7 +9,11 @@ function messageText(message: unknown): string {
   if (typeof content === 'string') return content
   if (!Array.isArray(content)) return ''
   return content
-    .map((p) => (p && typeof p === 'object' && (p as { type?: unknown }).type === 'text' ? String((p as { text?: unknown }).text ?? '') : ''))
+    .map((p) =>
+      p && typeof p === 'object' && (p as { type?: unknown }).type === 'text'
+        ? String((p as { text?: unknown }).text ?? '')
+        : '',
+    )
     .join('')
 }
 
@@ -39,7 +43,11 @@ export async function runGatewayTurn(
   const state = gateway.state()
   const token = gateway.token
   if (state.status !== 'ready' || !token) {
-    end({ type: 'error', code: 'gateway_not_ready', message: `The instance's agent is ${state.status}${state.error ? `: ${state.error}` : ''}.` })
+    end({
+      type: 'error',
+      code: 'gateway_not_ready',
+      message: `The instance's agent is ${state.status}${state.error ? `: ${state.error}` : ''}.`,
+    })
     return
   }
   let conn: GatewayConnection
@@ -47,7 +55,11 @@ export async function runGatewayTurn(
     const identity = deviceIdentity(path.join(gateway.paths.stateDir, 'clawlet-device.json'))
     conn = await GatewayConnection.open(`ws://127.0.0.1:${gateway.port}`, token, identity)
   } catch (err) {
-    end({ type: 'error', code: 'gateway_unavailable', message: `The instance's agent did not accept the connection: ${(err as Error).message}` })
+    end({
+      type: 'error',
+      code: 'gateway_unavailable',
+      message: `The instance's agent did not accept the connection: ${(err as Error).message}`,
+    })
     return
   }
   let runId: string | undefined
@@ -72,11 +84,25 @@ export async function runGatewayTurn(
     if (p.runId !== runId) return
     if (e.event === 'agent') {
       const data = p.data ?? {}
-      if (p.stream === 'assistant' && typeof data.delta === 'string' && data.delta) emit({ type: 'delta', text: data.delta })
+      if (p.stream === 'assistant' && typeof data.delta === 'string' && data.delta)
+        emit({ type: 'delta', text: data.delta })
       else if (p.stream === 'tool' && data.phase === 'start')
-        emit({ type: 'tool', call_id: data.toolCallId, name: String(data.name ?? 'tool'), status: 'started', arguments: data.args })
+        emit({
+          type: 'tool',
+          call_id: data.toolCallId,
+          name: String(data.name ?? 'tool'),
+          status: 'started',
+          arguments: data.args,
+        })
       else if (p.stream === 'tool' && data.phase === 'result')
-        emit({ type: 'tool', call_id: data.toolCallId, name: String(data.name ?? 'tool'), status: data.isError ? 'failed' : 'completed', arguments: data.args, result: toolResult(data.result) })
+        emit({
+          type: 'tool',
+          call_id: data.toolCallId,
+          name: String(data.name ?? 'tool'),
+          status: data.isError ? 'failed' : 'completed',
+          arguments: data.args,
+          result: toolResult(data.result),
+        })
       else if (p.stream === 'lifecycle' && typeof data.error === 'string') {
         // OpenClaw would retry a failed model call for a long time; the broker has already
         // given its own clear answer, so the turn ends here.
@@ -85,12 +111,20 @@ export async function runGatewayTurn(
       }
     } else if (e.event === 'chat') {
       if (p.state === 'final') finish({ type: 'done', text: messageText(p.message) })
-      else if (p.state === 'error') finish({ type: 'error', code: 'model_error', message: p.errorMessage ?? 'The agent run failed.' })
-      else if (p.state === 'aborted') finish({ type: 'error', code: 'aborted', message: 'The turn was aborted.' })
+      else if (p.state === 'error')
+        finish({ type: 'error', code: 'model_error', message: p.errorMessage ?? 'The agent run failed.' })
+      else if (p.state === 'aborted')
+        finish({ type: 'error', code: 'aborted', message: 'The turn was aborted.' })
     }
   }
   conn.onEvent(onEvent)
-  conn.onClose((err) => finish({ type: 'error', code: 'gateway_unavailable', message: `The connection to the instance's agent was lost: ${err.message}` }))
+  conn.onClose((err) =>
+    finish({
+      type: 'error',
+      code: 'gateway_unavailable',
+      message: `The connection to the instance's agent was lost: ${err.message}`,
+    }),
+  )
   const onAbort = () => {
     abort()
     finish({ type: 'error', code: 'aborted', message: 'The turn was aborted.' })
@@ -98,13 +132,21 @@ export async function runGatewayTurn(
   signal.addEventListener('abort', onAbort, { once: true })
   try {
     if (signal.aborted) return onAbort()
-    const res = await conn.request('chat.send', { sessionKey: req.session_key, message: req.message, idempotencyKey: newIdempotencyKey() })
+    const res = await conn.request('chat.send', {
+      sessionKey: req.session_key,
+      message: req.message,
+      idempotencyKey: newIdempotencyKey(),
+    })
     runId = String(res?.runId ?? '')
     if (signal.aborted) abort()
     for (const e of early.splice(0)) onEvent(e)
     await done
   } catch (err) {
-    finish({ type: 'error', code: 'gateway_error', message: `The instance's agent refused the turn: ${(err as Error).message}` })
+    finish({
+      type: 'error',
+      code: 'gateway_error',
+      message: `The instance's agent refused the turn: ${(err as Error).message}`,
+    })
   } finally {
     signal.removeEventListener('abort', onAbort)
     // Let chat.abort reach the gateway before the socket closes.

@@ -1,4 +1,12 @@
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject, randomUUID, sign } from 'node:crypto'
+import {
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  type KeyObject,
+  randomUUID,
+  sign,
+} from 'node:crypto'
 import { readFileSync, writeFileSync } from 'node:fs'
 
 /**
@@ -86,7 +94,19 @@ export class GatewayConnection {
         if (!hello && f.type === 'event' && f.event === 'connect.challenge') {
           const signedAt = f.payload.ts as number
           const nonce = f.payload.nonce as string
-          const payload = ['v3', id.deviceId, CLIENT.id, CLIENT.mode, 'operator', SCOPES.join(','), String(signedAt), token, nonce, CLIENT.platform, ''].join('|')
+          const payload = [
+            'v3',
+            id.deviceId,
+            CLIENT.id,
+            CLIENT.mode,
+            'operator',
+            SCOPES.join(','),
+            String(signedAt),
+            token,
+            nonce,
+            CLIENT.platform,
+            '',
+          ].join('|')
           const signature = sign(null, Buffer.from(payload), id.privateKey).toString('base64url')
           this.request('connect', {
             minProtocol: PROTOCOL,

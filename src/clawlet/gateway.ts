@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { closeSync, existsSync, openSync } from 'node:fs'
 import { chmod, mkdir, rename, writeFile } from 'node:fs/promises'
 import { request } from 'node:http'
-import { gatewayConfig, gatewayEnv, type GatewayPaths, gatewayPaths } from './gateway-config.js'
+import { type GatewayPaths, gatewayConfig, gatewayEnv, gatewayPaths } from './gateway-config.js'
 import { GATEWAY_PORT, type GatewaySettings, type GatewayState } from './gateway-protocol.js'
 
 /** Backoff between restarts of a crashed gateway: doubles up to the cap. */
@@ -71,8 +71,14 @@ export class GatewaySupervisor {
     }
     this.settings = settings
     const p = this.paths
-    for (const dir of [p.stateDir, `${p.stateDir}/logs`, p.tmpDir]) await mkdir(dir, { recursive: true, mode: 0o700 })
-    const config = gatewayConfig({ token: settings.token, port: this.port, workspace: this.opts.workspace, logFile: p.logFile })
+    for (const dir of [p.stateDir, `${p.stateDir}/logs`, p.tmpDir])
+      await mkdir(dir, { recursive: true, mode: 0o700 })
+    const config = gatewayConfig({
+      token: settings.token,
+      port: this.port,
+      workspace: this.opts.workspace,
+      logFile: p.logFile,
+    })
     await writeFile(`${p.configFile}.tmp`, JSON.stringify(config, null, 2), { mode: 0o600 })
     await chmod(`${p.configFile}.tmp`, 0o600)
     await rename(`${p.configFile}.tmp`, p.configFile)
@@ -147,10 +153,13 @@ export class GatewaySupervisor {
   /** True when the gateway's /readyz answers ready. */
   probe(timeoutMs = 2_000): Promise<boolean> {
     return new Promise((resolve) => {
-      const req = request({ host: '127.0.0.1', port: this.port, path: '/readyz', timeout: timeoutMs }, (res) => {
-        res.resume()
-        resolve(res.statusCode === 200)
-      })
+      const req = request(
+        { host: '127.0.0.1', port: this.port, path: '/readyz', timeout: timeoutMs },
+        (res) => {
+          res.resume()
+          resolve(res.statusCode === 200)
+        },
+      )
       req.on('timeout', () => req.destroy())
       req.on('error', () => resolve(false))
       req.end()

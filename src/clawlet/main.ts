@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs'
 import { chmod, unlink } from 'node:fs/promises'
 import path from 'node:path'
-import { BASE_ENV, instanceEnv } from './exec.js'
 import { startControlForward } from './control-forward.js'
 import { Desktop } from './desktop.js'
+import { BASE_ENV, instanceEnv } from './exec.js'
 import { GatewaySupervisor } from './gateway.js'
 import { WORKSPACE } from './protocol.js'
 import { createClawletServer } from './server.js'
@@ -78,7 +78,14 @@ async function main(): Promise<void> {
   await startControlForward(controlSocket).catch((err: unknown) =>
     log('error', 'control forward failed', { err: err instanceof Error ? err.message : String(err) }),
   )
-  const server = createClawletServer({ version: readVersion(), execEnv, logError, terminal, desktop, gateway })
+  const server = createClawletServer({
+    version: readVersion(),
+    execEnv,
+    logError,
+    terminal,
+    desktop,
+    gateway,
+  })
   const sockets = attachSockets(server, { terminal, desktop, logError })
   // A socket left by a previous run would make listen fail with EADDRINUSE.
   await unlink(socketPath).catch(() => {})

@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { pipeline } from 'node:stream/promises'
 import { z } from 'zod'
 import { AppError, errors } from '../errors.js'
+import type { Desktop } from './desktop.js'
 import { runCommand } from './exec.js'
 import {
   listDir,
@@ -13,7 +14,6 @@ import {
   statPath,
   writeFile,
 } from './files.js'
-import type { Desktop } from './desktop.js'
 import type { GatewaySupervisor } from './gateway.js'
 import { gatewayRoutes } from './gateway-routes.js'
 import { encodePng } from './png.js'

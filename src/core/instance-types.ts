@@ -48,7 +48,11 @@ export const InstanceStatusDetail = z.object({
     reason: z.string().optional(),
   }),
   clawlet: z.object({ ok: z.boolean(), latency_ms: z.number().optional(), error: z.string().optional() }),
-  gateway: Readiness,
+  gateway: Readiness.extend({
+    restarts: z.number().int().optional(),
+    pid: z.number().int().optional(),
+    ready_ms: z.number().optional().describe('How long its last (re)start took to become ready'),
+  }),
   desktop: Readiness.extend({
     width: z.number().int().optional(),
     height: z.number().int().optional(),

@@ -1,11 +1,13 @@
 import { randomUUID } from 'node:crypto'
 import { ClawletClient, waitForHealth } from '../clawlet/client.js'
+import type { GatewayState } from '../clawlet/gateway-protocol.js'
 import type { Config } from '../config.js'
 import type { InstanceDriver, InstanceResources, InstanceSpec } from '../drivers/driver.js'
 import { resourcesFromPlan } from '../drivers/driver.js'
 import { AppError, errors } from '../errors.js'
 import type { Logger } from '../log.js'
 import type { InstanceRow, PlanRow, Store, UserRow } from '../store/index.js'
+import type { InstanceGateway } from './instance-gateway.js'
 import type { Instance, InstanceStatus, InstanceStatusDetail } from './instance-types.js'
 import type { InviteService } from './invites.js'
 import { KeyedLock } from './keyed-lock.js'
@@ -36,6 +38,8 @@ export class InstanceService {
     private readonly invites: InviteService,
     private readonly config: Config,
     private readonly log: Logger,
+    /** The OpenClaw gateway steps of the lifecycle; absent in tools that only need the store. */
+    private readonly gateway?: InstanceGateway,
   ) {}
 
   toPublic(row: InstanceRow): Instance {
@@ -136,8 +140,11 @@ export class InstanceService {
   private async boot(row: InstanceRow, from: InstanceStatus): Promise<void> {
     const started = performance.now()
     try {
+      await this.gateway?.attach(row)
       await this.driver.start(this.spec(row))
       await waitForHealth(this.client(row.id), this.config.readyTimeoutMs)
+      // Ready means the agent answers too: its gateway takes seconds to boot.
+      await this.gateway?.start(row)
       await this.setStatus(row.id, 'ready', { error: null, started_at: nowIso() })
       this.log.info(
         { instanceId: row.id, from, ms: Math.round(performance.now() - started) },
@@ -231,6 +238,7 @@ export class InstanceService {
 
   private async destroy(id: string): Promise<void> {
     this.dropClient(id, 'is being deleted')
+    await this.gateway?.detach(id)
     await this.driver.destroy(id)
     await this.store.instances.remove(id)
     this.restarts.delete(id)
@@ -241,11 +249,16 @@ export class InstanceService {
     const row = await this.owned(userId, id)
     const sandbox = await this.driver.inspect(row.id)
     let clawlet: InstanceStatusDetail['clawlet'] = { ok: false }
-    let desktop: InstanceStatusDetail['desktop'] = { status: 'unknown', detail: 'the instance is not running' }
+    let gatewayState: GatewayState | undefined
+    let desktop: InstanceStatusDetail['desktop'] = {
+      status: 'unknown',
+      detail: 'the instance is not running',
+    }
     if (sandbox.running) {
       const t = performance.now()
       try {
         const health = await this.client(row.id).health()
+        gatewayState = health.gateway
         desktop = health.desktop ?? { status: 'not_installed', detail: 'this instance runs no desktop' }
         clawlet = { ok: true, latency_ms: Math.round((performance.now() - t) * 100) / 100 }
       } catch (err) {
@@ -260,7 +273,10 @@ export class InstanceService {
       uptime_ms: startedAt === null ? null : Date.now() - startedAt,
       sandbox,
       clawlet,
-      gateway: { status: 'not_installed', detail: 'this instance runs no OpenClaw gateway' },
+      gateway: this.gateway?.readiness(gatewayState) ?? {
+        status: 'not_installed',
+        detail: 'this instance runs no OpenClaw gateway',
+      },
       desktop,
       error: row.error,
     }
@@ -319,6 +335,12 @@ export class InstanceService {
               () => false,
             ))
         if (healthy) {
+          // The instance's door back to the control plane died with the previous process.
+          await this.gateway
+            ?.attach(row)
+            .catch((err: unknown) =>
+              this.log.error({ instanceId: row.id, err }, 'control socket not reopened'),
+            )
           if (status !== 'ready') await this.setStatus(row.id, 'ready', { error: null, started_at: nowIso() })
           this.log.info({ instanceId: row.id }, 'instance re-adopted')
         } else {

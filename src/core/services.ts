@@ -1,10 +1,17 @@
+import { ModelBroker } from '../broker/broker.js'
+import { ControlSockets } from '../broker/control-sockets.js'
+import { ModelSettings } from '../broker/model-settings.js'
+import { SecretBox } from '../broker/secret-box.js'
 import type { Config } from '../config.js'
 import type { DriverCapabilities, InstanceDriver } from '../drivers/driver.js'
 import { createDriver } from '../drivers/index.js'
 import type { Logger } from '../log.js'
 import { openStore, type Store } from '../store/index.js'
 import { AccountService } from './accounts.js'
+import { GatewayRunner } from './agent/gateway-runner.js'
+import type { AgentRunner } from './agent.js'
 import { DesktopService } from './desktop.js'
+import { InstanceGateway } from './instance-gateway.js'
 import { InstanceService } from './instances.js'
 import { InviteService } from './invites.js'
 import { KeyService } from './keys.js'
@@ -23,6 +30,11 @@ export interface Services {
   keys: KeyService
   invites: InviteService
   instances: InstanceService
+  /** Users' model settings (their own upstream, the key sealed) over the operator's default. */
+  models: ModelSettings
+  broker: ModelBroker
+  /** Runs agent turns on instances' OpenClaw gateways. */
+  agent: AgentRunner
   workspace: WorkspaceService
   terminal: TerminalService
   desktop: DesktopService
@@ -47,8 +59,20 @@ export async function createServices(
   const accounts = new AccountService(store, config)
   const keys = new KeyService(store)
   const invites = new InviteService(store)
-  const instances = new InstanceService(store, driver, invites, config, log.child({ component: 'instances' }))
+  const models = new ModelSettings(store, config, SecretBox.open(config.dataDir))
+  const broker = new ModelBroker(models, store, config, log.child({ component: 'broker' }))
+  const controlSockets = new ControlSockets(broker, log.child({ component: 'control' }))
+  const gateway = new InstanceGateway(config, driver, controlSockets, log.child({ component: 'gateway' }))
+  const instances = new InstanceService(
+    store,
+    driver,
+    invites,
+    config,
+    log.child({ component: 'instances' }),
+    gateway,
+  )
   const workspace = new WorkspaceService(instances, config)
+  const agent = new GatewayRunner(store, gateway, broker, config, log.child({ component: 'agent' }))
   const relays = new RelayRegistry()
   instances.onStop((id, reason) => relays.closeInstance(id, CLOSE_CODES.instanceStopping, reason))
   const terminal = new TerminalService(instances, relays)
@@ -63,6 +87,9 @@ export async function createServices(
     keys,
     invites,
     instances,
+    models,
+    broker,
+    agent,
     workspace,
     terminal,
     desktop,
@@ -70,6 +97,7 @@ export async function createServices(
     async close() {
       relays.closeAll(CLOSE_CODES.serverStopping, 'server shutting down')
       await instances.close()
+      await controlSockets.closeAll()
       await store.close()
     },
   }

@@ -7,4 +7,11 @@ export const TEST_PLANS = JSON.stringify([
   { name: 'team', instance_limit: 10, memory_mb: 512, cpus: 1, pids_max: 256, disk_mb: 512 },
 ])
 
-export const TEST_ENV = { CLAWPORT_PLANS: TEST_PLANS, CLAWPORT_TMP_SIZE_MB: '64' }
+/** The fast tests run instances without the OpenClaw gateway (it takes seconds and ~0.7 GB). */
+export const TEST_ENV = { CLAWPORT_PLANS: TEST_PLANS, CLAWPORT_TMP_SIZE_MB: '64', CLAWPORT_GATEWAY: 'off' }
+
+/** A plan that fits a real OpenClaw gateway (~0.7 GB idle, more during turns). */
+export const GATEWAY_PLANS = JSON.stringify([
+  { name: 'free', instance_limit: 0 },
+  { name: 'agent', instance_limit: 3, memory_mb: 2048, cpus: 2, pids_max: 1024, disk_mb: 1024 },
+])

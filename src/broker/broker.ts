@@ -1,0 +1,260 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Config } from '../config.js'
+import type { Logger } from '../log.js'
+import type { Store } from '../store/index.js'
+import { HOW_TO_CONFIGURE_MODEL, type ModelSettings, type Upstream } from './model-settings.js'
+import { UsageMeter } from './usage.js'
+
+/** Who is calling: known from the socket the call came in on, never from the request. */
+export interface Caller {
+  instanceId: string
+  userId: string
+}
+
+/** The last failure the broker answered for an instance, so a turn can name it. */
+export interface BrokerFailure {
+  code: string
+  message: string
+  at: number
+}
+
+const MAX_BODY_BYTES = 32 * 1024 * 1024
+/** The one model id instances see; the broker maps it to the upstream's real model. */
+const MODEL_ALIAS = 'default'
+
+class BrokerError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message)
+  }
+}
+
+/**
+ * The model broker: an OpenAI-compatible proxy (`/v1/chat/completions`, `/v1/models`) that
+ * adds the real provider credentials, applies its own timeouts (first byte, idle, total) so a
+ * dead model fails fast and clearly, streams answers through, and meters tokens.
+ */
+export class ModelBroker {
+  private readonly failures = new Map<string, BrokerFailure>()
+  private readonly meter: UsageMeter
+
+  constructor(
+    private readonly settings: ModelSettings,
+    store: Store,
+    private readonly config: Config,
+    private readonly log: Logger,
+  ) {
+    this.meter = new UsageMeter(store, log)
+  }
+
+  /** The upstream for a user, or undefined when no model is configured. */
+  upstreamFor(userId: string): Promise<Upstream | undefined> {
+    return this.settings.upstreamFor(userId)
+  }
+
+  /** The failure answered to an instance since `sinceMs`, if any. */
+  lastFailure(instanceId: string, sinceMs: number): BrokerFailure | undefined {
+    const f = this.failures.get(instanceId)
+    return f && f.at >= sinceMs ? f : undefined
+  }
+
+  /** Serves one request that came in on an instance's control socket under `/v1/`. */
+  async handle(caller: Caller, req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
+    try {
+      if (req.method === 'GET' && path === '/v1/models') {
+        const up = await this.settings.upstreamFor(caller.userId)
+        if (!up) throw new BrokerError(503, 'model_not_configured', HOW_TO_CONFIGURE_MODEL)
+        return sendJson(res, 200, {
+          object: 'list',
+          data: [{ id: MODEL_ALIAS, object: 'model', owned_by: 'clawport' }],
+        })
+      }
+      if (req.method === 'POST' && path === '/v1/chat/completions') return await this.chat(caller, req, res)
+      throw new BrokerError(404, 'not_found', `No broker route ${req.method} ${path}.`)
+    } catch (err) {
+      const e =
+        err instanceof BrokerError ? err : new BrokerError(500, 'broker_error', 'The model broker failed.')
+      if (!(err instanceof BrokerError))
+        this.log.error({ err, instanceId: caller.instanceId }, 'broker request failed')
+      if (e.status >= 500 || e.code === 'model_not_configured') this.fail(caller, e)
+      if (!res.headersSent)
+        sendJson(res, e.status, { error: { message: e.message, type: e.code, code: e.code } })
+      else res.end()
+    }
+  }
+
+  private fail(caller: Caller, e: BrokerError): void {
+    this.failures.set(caller.instanceId, { code: e.code, message: e.message, at: Date.now() })
+    this.log.warn({ instanceId: caller.instanceId, code: e.code }, 'model call failed')
+  }
+
+  private async chat(caller: Caller, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const up = await this.settings.upstreamFor(caller.userId)
+    if (!up) throw new BrokerError(503, 'model_not_configured', HOW_TO_CONFIGURE_MODEL)
+    const body = await readJson(req)
+    const stream = body.stream === true
+    body.model = up.model
+    if (stream) body.stream_options = { ...(body.stream_options as object | undefined), include_usage: true }
+    const started = Date.now()
+    const ctl = new AbortController()
+    let why: BrokerError | undefined
+    const cut = (e: BrokerError) => {
+      why ??= e
+      ctl.abort()
+    }
+    const secs = (ms: number) => `${Math.round(ms / 100) / 10} s`
+    const total = setTimeout(
+      () =>
+        cut(
+          new BrokerError(
+            504,
+            'upstream_timeout',
+            `The model did not finish within ${secs(this.config.llmTotalTimeoutMs)}.`,
+          ),
+        ),
+      this.config.llmTotalTimeoutMs,
+    )
+    let idle = setTimeout(
+      () =>
+        cut(
+          new BrokerError(
+            504,
+            'upstream_timeout',
+            `The model did not start answering within ${secs(this.config.llmFirstByteTimeoutMs)}.`,
+          ),
+        ),
+      this.config.llmFirstByteTimeoutMs,
+    )
+    const bumpIdle = () => {
+      clearTimeout(idle)
+      idle = setTimeout(
+        () =>
+          cut(
+            new BrokerError(
+              504,
+              'upstream_timeout',
+              `The model stopped answering for ${secs(this.config.llmIdleTimeoutMs)}.`,
+            ),
+          ),
+        this.config.llmIdleTimeoutMs,
+      )
+    }
+    // The instance going away cancels the upstream call.
+    res.once('close', () => {
+      if (!res.writableFinished) ctl.abort()
+    })
+    const usage = this.meter.start(caller, up.model, started)
+    try {
+      let upstream: Response
+      try {
+        upstream = await fetch(`${up.baseUrl.replace(/\/+$/, '')}/chat/completions`, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            accept: stream ? 'text/event-stream' : 'application/json',
+            ...(up.apiKey ? { authorization: `Bearer ${up.apiKey}` } : {}),
+          },
+          body: JSON.stringify(body),
+          signal: ctl.signal,
+        })
+      } catch (err) {
+        throw (
+          why ??
+          new BrokerError(
+            502,
+            'upstream_unreachable',
+            `The model at ${origin(up.baseUrl)} cannot be reached: ${causeOf(err)}.`,
+          )
+        )
+      }
+      bumpIdle()
+      if (!upstream.ok) {
+        const text = await upstream.text().catch(() => '')
+        throw new BrokerError(
+          upstream.status >= 500 ? 502 : upstream.status,
+          'upstream_error',
+          `The model answered ${upstream.status}: ${upstreamMessage(text)}`,
+        )
+      }
+      res.writeHead(200, {
+        'content-type':
+          upstream.headers.get('content-type') ?? (stream ? 'text/event-stream' : 'application/json'),
+        'cache-control': 'no-cache',
+      })
+      if (!upstream.body) return void res.end()
+      try {
+        for await (const chunk of upstream.body as unknown as AsyncIterable<Uint8Array>) {
+          bumpIdle()
+          usage.observe(chunk)
+          if (!res.write(chunk)) await new Promise((r) => res.once('drain', r))
+        }
+      } catch (err) {
+        const e =
+          why ?? new BrokerError(502, 'upstream_error', `The model's answer broke off: ${causeOf(err)}.`)
+        // Headers are out: the error goes in-band, the way OpenAI-compatible clients read it.
+        if (stream)
+          res.write(
+            `data: ${JSON.stringify({ error: { message: e.message, type: e.code, code: e.code } })}\n\n`,
+          )
+        this.fail(caller, e)
+        usage.finish('error')
+        res.end()
+        return
+      }
+      usage.finish('ok')
+      res.end()
+    } catch (err) {
+      usage.finish(err instanceof BrokerError && err.code === 'upstream_timeout' ? 'timeout' : 'error')
+      throw err
+    } finally {
+      clearTimeout(total)
+      clearTimeout(idle)
+    }
+  }
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body)
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) })
+  res.end(text)
+}
+
+async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const c of req as AsyncIterable<Buffer>) {
+    size += c.length
+    if (size > MAX_BODY_BYTES)
+      throw new BrokerError(413, 'payload_too_large', 'The model request is too large.')
+    chunks.push(c)
+  }
+  try {
+    const v = JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown
+    if (v && typeof v === 'object' && !Array.isArray(v)) return v as Record<string, unknown>
+  } catch {}
+  throw new BrokerError(400, 'invalid_request', 'The model request is not a JSON object.')
+}
+
+function origin(url: string): string {
+  try {
+    return new URL(url).origin
+  } catch {
+    return 'the configured URL'
+  }
+}
+
+function causeOf(err: unknown): string {
+  const cause = (err as { cause?: { code?: string; message?: string } })?.cause
+  return cause?.code ?? cause?.message ?? (err instanceof Error ? err.message : String(err))
+}
+
+function upstreamMessage(text: string): string {
+  try {
+    const m = (JSON.parse(text) as { error?: { message?: string } }).error?.message
+    if (m) return m.slice(0, 300)
+  } catch {}
+  return text.slice(0, 300) || 'no details'
+}

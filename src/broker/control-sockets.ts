@@ -1,0 +1,65 @@
+import fs from 'node:fs/promises'
+import { createServer, type Server } from 'node:http'
+import type { Logger } from '../log.js'
+import type { Caller, ModelBroker } from './broker.js'
+
+/**
+ * One Unix socket per instance in its run folder (`<run>/control.sock`, seen inside as
+ * /run/clawport/control.sock): the instance's way back to the control plane. Whoever connects
+ * on an instance's socket is that instance, so no credential ever needs to be inside it.
+ * Today it serves the model broker under `/v1/`; a scoped Clawport API can join it later.
+ */
+export class ControlSockets {
+  private readonly servers = new Map<string, { server: Server; path: string }>()
+
+  constructor(
+    private readonly broker: ModelBroker,
+    private readonly log: Logger,
+  ) {}
+
+  /** Listens on `socketPath` for instance `caller.instanceId` (again, if it already did). */
+  async open(caller: Caller, socketPath: string, hostUid: number | null): Promise<void> {
+    const existing = this.servers.get(caller.instanceId)
+    if (existing?.path === socketPath && existing.server.listening) return
+    await this.close(caller.instanceId)
+    const server = createServer({ requestTimeout: 0, keepAliveTimeout: 60_000 }, (req, res) => {
+      const path = new URL(req.url ?? '/', 'http://control').pathname
+      if (path.startsWith('/v1/')) {
+        void this.broker.handle(caller, req, res, path)
+        return
+      }
+      res.writeHead(404, { 'content-type': 'application/json' })
+      res.end(JSON.stringify({ error: { message: `No route ${req.method} ${path}.`, code: 'not_found' } }))
+    })
+    // A socket file left by an earlier control-plane process would make listen fail.
+    await fs.rm(socketPath, { force: true })
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(socketPath, () => {
+        server.off('error', reject)
+        resolve()
+      })
+    })
+    // Only the instance's own uid may connect.
+    if (hostUid !== null) await fs.chown(socketPath, hostUid, hostUid)
+    await fs.chmod(socketPath, 0o600)
+    this.servers.set(caller.instanceId, { server, path: socketPath })
+    this.log.debug({ instanceId: caller.instanceId }, 'control socket open')
+  }
+
+  /** Stops listening for an instance; calls in flight are cut. */
+  async close(instanceId: string): Promise<void> {
+    const entry = this.servers.get(instanceId)
+    if (!entry) return
+    this.servers.delete(instanceId)
+    await new Promise<void>((resolve) => {
+      entry.server.close(() => resolve())
+      entry.server.closeAllConnections()
+    })
+    await fs.rm(entry.path, { force: true }).catch(() => {})
+  }
+
+  async closeAll(): Promise<void> {
+    await Promise.all([...this.servers.keys()].map((id) => this.close(id)))
+  }
+}

@@ -1,0 +1,88 @@
+import { z } from 'zod'
+import type { Config } from '../config.js'
+import type { Store } from '../store/index.js'
+import type { SecretBox } from './secret-box.js'
+
+/** The upstream a model call goes to, with its credentials (never sent into an instance). */
+export interface Upstream {
+  baseUrl: string
+  apiKey?: string
+  model: string
+  source: 'user' | 'operator'
+}
+
+/** What a user may set for their own model (PUT /api/me/model). */
+export const ModelSettingsInput = z.object({
+  base_url: z.url(),
+  model: z.string().min(1).max(200),
+  api_key: z.string().min(1).max(4096).optional(),
+})
+export type ModelSettingsInput = z.infer<typeof ModelSettingsInput>
+
+/** What a user sees of their settings: never the key itself. */
+export const ModelSettingsView = z.object({
+  source: z.enum(['user', 'operator', 'none']),
+  base_url: z.string().nullable(),
+  model: z.string().nullable(),
+  api_key_set: z.boolean(),
+})
+export type ModelSettingsView = z.infer<typeof ModelSettingsView>
+
+/** How to configure a model, for `model_not_configured` answers. */
+export const HOW_TO_CONFIGURE_MODEL =
+  'No model is configured. The operator sets CLAWPORT_LLM_BASE_URL and CLAWPORT_LLM_MODEL (and CLAWPORT_LLM_API_KEY) for everyone, or you set your own with PUT /api/me/model {"base_url", "model", "api_key"}.'
+
+/** Per-user model settings over the operator's default; keys sealed with the data folder's key. */
+export class ModelSettings {
+  constructor(
+    private readonly store: Store,
+    private readonly config: Config,
+    private readonly box: SecretBox,
+  ) {}
+
+  /** The upstream for a user's calls, or undefined when none is configured. */
+  async upstreamFor(userId: string): Promise<Upstream | undefined> {
+    const row = await this.store.userSettings.get(userId)
+    if (row?.llm_base_url && row.llm_model) {
+      return {
+        baseUrl: row.llm_base_url,
+        model: row.llm_model,
+        apiKey: row.llm_api_key_enc ? this.box.open(row.llm_api_key_enc) : undefined,
+        source: 'user',
+      }
+    }
+    const { baseUrl, apiKey, model } = this.config.llm
+    if (baseUrl && model) return { baseUrl, apiKey, model, source: 'operator' }
+    return undefined
+  }
+
+  async view(userId: string): Promise<ModelSettingsView> {
+    const row = await this.store.userSettings.get(userId)
+    if (row?.llm_base_url && row.llm_model)
+      return {
+        source: 'user',
+        base_url: row.llm_base_url,
+        model: row.llm_model,
+        api_key_set: !!row.llm_api_key_enc,
+      }
+    const { baseUrl, model, apiKey } = this.config.llm
+    if (baseUrl && model) return { source: 'operator', base_url: baseUrl, model, api_key_set: !!apiKey }
+    return { source: 'none', base_url: null, model: null, api_key_set: false }
+  }
+
+  async put(userId: string, input: ModelSettingsInput): Promise<ModelSettingsView> {
+    await this.store.userSettings.put({
+      user_id: userId,
+      llm_base_url: input.base_url.replace(/\/+$/, ''),
+      llm_model: input.model,
+      llm_api_key_enc: input.api_key ? this.box.seal(input.api_key) : null,
+      updated_at: new Date().toISOString(),
+    })
+    return this.view(userId)
+  }
+
+  async clear(userId: string): Promise<ModelSettingsView> {
+    await this.store.userSettings.remove(userId)
+    return this.view(userId)
+  }
+}

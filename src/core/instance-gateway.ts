@@ -1,0 +1,101 @@
+import { randomBytes } from 'node:crypto'
+import path from 'node:path'
+import type { Caller } from '../broker/broker.js'
+import type { ControlSockets } from '../broker/control-sockets.js'
+import { GatewayClient } from '../clawlet/gateway-client.js'
+import type { GatewayState } from '../clawlet/gateway-protocol.js'
+import type { Config } from '../config.js'
+import type { InstanceDriver } from '../drivers/driver.js'
+import type { Logger } from '../log.js'
+import type { InstanceRow } from '../store/index.js'
+
+const POLL_MS = 250
+
+/** The gateway part of an instance's status detail. */
+export interface GatewayReadiness {
+  status: string
+  detail?: string
+  restarts?: number
+  pid?: number
+  ready_ms?: number
+}
+
+/**
+ * The instance lifecycle's gateway steps: the control socket before the sandbox starts, the
+ * gateway's token and readiness once the clawlet answers, and its state for status. The token
+ * is made here, sent only to the instance's clawlet, and never stored or logged.
+ */
+export class InstanceGateway {
+  constructor(
+    private readonly config: Config,
+    private readonly driver: InstanceDriver,
+    private readonly sockets: ControlSockets,
+    private readonly log: Logger,
+  ) {}
+
+  get enabled(): boolean {
+    return this.config.gateway === 'on'
+  }
+
+  /** The instance's door back to the control plane, next to its clawlet socket. */
+  controlSocketPath(id: string): string {
+    return path.join(path.dirname(this.driver.endpoint(id).socketPath), 'control.sock')
+  }
+
+  client(id: string): GatewayClient {
+    return new GatewayClient(this.driver.endpoint(id).socketPath, id)
+  }
+
+  /** Opens the instance's control socket (before its sandbox starts, or when adopting it). */
+  async attach(row: InstanceRow): Promise<void> {
+    const caller: Caller = { instanceId: row.id, userId: row.user_id }
+    const asRoot = process.getuid?.() === 0
+    await this.sockets.open(caller, this.controlSocketPath(row.id), asRoot ? row.host_uid : null)
+  }
+
+  async detach(id: string): Promise<void> {
+    await this.sockets.close(id)
+  }
+
+  /** Starts the gateway with a fresh token and waits until it is ready; throws on timeout. */
+  async start(row: InstanceRow): Promise<void> {
+    if (!this.enabled) return
+    const started = performance.now()
+    const client = this.client(row.id)
+    let state = await client.configure({ token: randomBytes(32).toString('base64url') })
+    const deadline = started + this.config.gatewayReadyTimeoutMs
+    while (state.status !== 'ready') {
+      if (state.status === 'disabled' && state.error) throw new Error(state.error)
+      if (performance.now() > deadline) {
+        throw new Error(
+          `the OpenClaw gateway was not ready within ${this.config.gatewayReadyTimeoutMs} ms (${state.status}${state.error ? `: ${state.error}` : ''})`,
+        )
+      }
+      await new Promise((r) => setTimeout(r, POLL_MS))
+      state = await client.state()
+    }
+    this.log.info(
+      { instanceId: row.id, ms: Math.round(performance.now() - started), restarts: state.restarts },
+      'gateway ready',
+    )
+  }
+
+  /** The status detail's gateway part, from the clawlet's health. */
+  readiness(state: GatewayState | undefined): GatewayReadiness {
+    if (!this.enabled)
+      return {
+        status: 'disabled',
+        detail: 'the OpenClaw gateway is turned off on this server (CLAWPORT_GATEWAY=off)',
+      }
+    if (!state) return { status: 'unknown', detail: 'the instance is not running' }
+    if (state.status === 'disabled' && !state.error)
+      return { status: 'starting', detail: 'waiting for its settings' }
+    return {
+      status: state.status,
+      ...(state.error ? { detail: state.error } : {}),
+      restarts: state.restarts,
+      ...(state.pid ? { pid: state.pid } : {}),
+      ...(state.ready_ms !== undefined ? { ready_ms: state.ready_ms } : {}),
+    }
+  }
+}

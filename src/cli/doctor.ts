@@ -3,6 +3,7 @@ import fs from 'node:fs'
 import { createDriver } from '../drivers/index.js'
 import { createLogger } from '../log.js'
 import { COMMON_OPTIONS, configFrom, parseFlags } from './args.js'
+import { openclawChecks } from './doctor-openclaw.js'
 
 type Level = 'ok' | 'warn' | 'fail'
 interface Check {
@@ -104,6 +105,7 @@ export async function doctor(argv: string[]): Promise<number> {
           fix: 'apt-get install -y tigervnc-standalone-server openbox',
         },
   )
+  checks.push(...openclawChecks(config))
   try {
     fs.mkdirSync(config.dataDir, { recursive: true })
     fs.accessSync(config.dataDir, fs.constants.W_OK)

@@ -17,6 +17,7 @@ import { transferRoutes } from './routes/files/transfer.js'
 import { instanceActionRoutes } from './routes/instances/actions.js'
 import { instanceRoutes } from './routes/instances/index.js'
 import { keyRoutes } from './routes/keys.js'
+import { modelRoutes } from './routes/model.js'
 import { desktopRoutes } from './routes/realtime/desktop.js'
 import { terminalRoutes } from './routes/realtime/terminal.js'
 import { ticketRoutes } from './routes/realtime/tickets.js'
@@ -74,6 +75,7 @@ export async function buildApp(services: Services, log: Logger): Promise<Fastify
 
   await app.register(discoveryRoutes, { services })
   await app.register(keyRoutes, { services })
+  await app.register(modelRoutes, { services })
   await app.register(instanceRoutes, { services })
   await app.register(instanceActionRoutes, { services })
   await app.register(fileRoutes, { services })

@@ -95,5 +95,14 @@ export const errors = {
     new AppError(401, 'invalid_ticket', 'The WebSocket ticket is unknown, already used, expired or for another instance.'),
   upgradeRequired: () =>
     new AppError(426, 'upgrade_required', 'This endpoint is a WebSocket: connect with an Upgrade: websocket request.'),
+  chatSessionNotFound: (id: string) =>
+    new AppError(404, 'chat_session_not_found', `Chat session ${id} was not found.`),
+  turnInProgress: (sessionId: string) =>
+    new AppError(
+      409,
+      'turn_in_progress',
+      `Session ${sessionId} is already answering a message; wait for it to finish, or abort it (POST .../chat/abort).`,
+      { session_id: sessionId },
+    ),
   desktopUnavailable: (reason: string) => new AppError(503, 'desktop_unavailable', `The desktop is not available: ${reason}`),
 }

@@ -10,6 +10,7 @@ import { openStore, type Store } from '../store/index.js'
 import { AccountService } from './accounts.js'
 import { GatewayRunner } from './agent/gateway-runner.js'
 import type { AgentRunner } from './agent.js'
+import { ChatService } from './chat/chat-service.js'
 import { DesktopService } from './desktop.js'
 import { InstanceGateway } from './instance-gateway.js'
 import { InstanceService } from './instances.js'
@@ -35,6 +36,8 @@ export interface Services {
   broker: ModelBroker
   /** Runs agent turns on instances' OpenClaw gateways. */
   agent: AgentRunner
+  /** Chat sessions, turns, history and the event log over the agent. */
+  chat: ChatService
   workspace: WorkspaceService
   terminal: TerminalService
   desktop: DesktopService
@@ -73,6 +76,7 @@ export async function createServices(
   )
   const workspace = new WorkspaceService(instances, config)
   const agent = new GatewayRunner(store, gateway, broker, config, log.child({ component: 'agent' }))
+  const chat = new ChatService(store, instances, agent, log.child({ component: 'chat' }))
   const relays = new RelayRegistry()
   instances.onStop((id, reason) => relays.closeInstance(id, CLOSE_CODES.instanceStopping, reason))
   const terminal = new TerminalService(instances, relays)
@@ -90,12 +94,14 @@ export async function createServices(
     models,
     broker,
     agent,
+    chat,
     workspace,
     terminal,
     desktop,
     wsTickets,
     async close() {
       relays.closeAll(CLOSE_CODES.serverStopping, 'server shutting down')
+      await chat.close()
       await instances.close()
       await controlSockets.closeAll()
       await store.close()

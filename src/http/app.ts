@@ -10,6 +10,7 @@ import { VERSION } from '../version.js'
 import { registerAuth } from './plugins/auth.js'
 import { registerErrorHandling } from './plugins/errors.js'
 import { socketCredentials } from './plugins/socket-auth.js'
+import { chatRoutes } from './routes/chat/index.js'
 import { discoveryRoutes } from './routes/discovery.js'
 import { execRoutes } from './routes/exec.js'
 import { fileRoutes } from './routes/files/index.js'
@@ -81,6 +82,7 @@ export async function buildApp(services: Services, log: Logger): Promise<Fastify
   await app.register(fileRoutes, { services })
   await app.register(transferRoutes, { services })
   await app.register(execRoutes, { services })
+  await app.register(chatRoutes, { services })
   await app.register(terminalRoutes, { services })
   await app.register(desktopRoutes, { services })
   await app.register(ticketRoutes, { services })

@@ -232,7 +232,18 @@ export class KyselyStore implements Store {
     appendMessage: (row) =>
       this.db
         .insertInto('chat_messages')
-        .columns(['id', 'session_id', 'instance_id', 'seq', 'role', 'content', 'tool', 'status', 'created_at', 'updated_at'])
+        .columns([
+          'id',
+          'session_id',
+          'instance_id',
+          'seq',
+          'role',
+          'content',
+          'tool',
+          'status',
+          'created_at',
+          'updated_at',
+        ])
         .expression((eb) =>
           eb
             .selectFrom('chat_messages')

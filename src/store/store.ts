@@ -102,19 +102,31 @@ export interface Store {
     getSession(instanceId: string, id: string): Promise<ChatSessionRow | undefined>
     /** Most recently active first. */
     listSessions(instanceId: string): Promise<ChatSessionRow[]>
-    updateSession(id: string, patch: Partial<Pick<ChatSessionRow, 'title' | 'updated_at' | 'last_activity'>>): Promise<void>
+    updateSession(
+      id: string,
+      patch: Partial<Pick<ChatSessionRow, 'title' | 'updated_at' | 'last_activity'>>,
+    ): Promise<void>
     /** Inserts a message with the session's next seq, in one statement; returns the row. */
     appendMessage(row: NewChatMessage): Promise<ChatMessageRow>
-    updateMessage(id: string, patch: Partial<Pick<ChatMessageRow, 'content' | 'tool' | 'status' | 'updated_at'>>): Promise<ChatMessageRow | undefined>
+    updateMessage(
+      id: string,
+      patch: Partial<Pick<ChatMessageRow, 'content' | 'tool' | 'status' | 'updated_at'>>,
+    ): Promise<ChatMessageRow | undefined>
     /**
      * Messages of a session by seq, within (after, before): the first `limit` of them, or with
      * `tail` the last `limit`; always oldest first.
      */
-    listMessages(sessionId: string, q: { after?: number; before?: number; limit: number; tail?: boolean }): Promise<ChatMessageRow[]>
+    listMessages(
+      sessionId: string,
+      q: { after?: number; before?: number; limit: number; tail?: boolean },
+    ): Promise<ChatMessageRow[]>
     /** Inserts an event with the instance's next cursor, in one statement; returns the row. */
     appendEvent(row: NewChatEvent): Promise<ChatEventRow>
     /** Events of an instance (or one of its sessions) after a cursor, oldest first. */
-    listEvents(instanceId: string, q: { after: number; sessionId?: string; limit: number }): Promise<ChatEventRow[]>
+    listEvents(
+      instanceId: string,
+      q: { after: number; sessionId?: string; limit: number },
+    ): Promise<ChatEventRow[]>
     lastCursor(instanceId: string): Promise<number>
   }
   /** Runs fn in one transaction; the store passed to fn sees and writes inside it. */

@@ -21,6 +21,12 @@ export const RESOURCE_PATHS = [
   '/api/instances/{id}/files/stat',
   '/api/instances/{id}/files/move',
   '/api/instances/{id}/terminal/exec',
+  '/api/instances/{id}/chat',
+  '/api/instances/{id}/chat/stream',
+  '/api/instances/{id}/chat/sessions',
+  '/api/instances/{id}/chat/messages',
+  '/api/instances/{id}/chat/events',
+  '/api/instances/{id}/chat/abort',
   '/api/keys',
   '/api/me',
 ]

@@ -1,0 +1,265 @@
+import { randomUUID } from 'node:crypto'
+import { errors } from '../../errors.js'
+import type { Logger } from '../../log.js'
+import type { ChatSessionRow, Store } from '../../store/index.js'
+import type { AgentRunner } from '../agent.js'
+import type { InstanceService } from '../instances.js'
+import { KeyedLock } from '../keyed-lock.js'
+import { nowIso } from '../time.js'
+import { ChatEventLog } from './event-log.js'
+import { ChatFollower } from './follower.js'
+import { ChatTurn, type CoalesceOptions, DEFAULT_COALESCE, type TurnOutcome } from './turn.js'
+import { turnError } from './turn-errors.js'
+import {
+  type ChatEvent,
+  type ChatMessage,
+  type ChatSession,
+  type ChatTurnResult,
+  messageFromRow,
+  sessionFromRow,
+} from './types.js'
+
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+const TITLE_CHARS = 80
+/** The longest a JSON events request may wait for its first event. */
+export const MAX_WAIT_MS = 30_000
+
+export interface SendInput {
+  message: string
+  session_id?: string
+}
+
+/** A turn that has started: its user message and the cursor of its first event are stored. */
+export interface StartedTurn {
+  instanceId: string
+  session: ChatSession
+  userMessage: ChatMessage
+  /** The cursor of the turn's `session` event; its stream is every session event from here. */
+  firstCursor: number
+  outcome: Promise<TurnOutcome>
+}
+
+export interface MessageQuery {
+  session_id?: string
+  tail?: boolean
+  limit: number
+  before?: number
+  after?: number
+}
+
+export interface EventQuery {
+  session_id?: string
+  after: number
+  limit: number
+  wait_ms?: number
+}
+
+/**
+ * Chat over an instance's agent: sessions, turns, history and the event log. A turn runs here,
+ * not in the request that started it, so it completes and is stored whatever its client does;
+ * at most one turn runs per session.
+ */
+export class ChatService {
+  readonly events: ChatEventLog
+  private readonly running = new Map<string, { turn: ChatTurn; outcome: Promise<TurnOutcome> }>()
+  private readonly lock = new KeyedLock()
+  private readonly tasks = new Set<Promise<unknown>>()
+
+  constructor(
+    private readonly store: Store,
+    private readonly instances: InstanceService,
+    private readonly runner: AgentRunner,
+    private readonly log: Logger,
+    private readonly coalesce: CoalesceOptions = DEFAULT_COALESCE,
+  ) {
+    this.events = new ChatEventLog(store)
+  }
+
+  async listSessions(userId: string, instanceId: string): Promise<ChatSession[]> {
+    const row = await this.instances.owned(userId, instanceId)
+    return (await this.store.chat.listSessions(row.id)).map(sessionFromRow)
+  }
+
+  async createSession(userId: string, instanceId: string, input: { title?: string }): Promise<ChatSession> {
+    const row = await this.instances.owned(userId, instanceId)
+    return sessionFromRow(await this.newSession(row.id, input.title ?? null))
+  }
+
+  /** Starts a turn: checks, stores the user message and the turn's first events, then runs it. */
+  async start(userId: string, instanceId: string, input: SendInput): Promise<StartedTurn> {
+    const inst = await this.instances.owned(userId, instanceId)
+    if (inst.status !== 'ready') throw errors.instanceNotReady(inst.id, inst.status)
+    const explicit =
+      input.session_id === undefined ? undefined : await this.session(inst.id, input.session_id)
+    return this.lock.run(inst.id, async () => {
+      const session =
+        explicit ?? (await this.store.chat.listSessions(inst.id))[0] ?? (await this.newSession(inst.id, null))
+      if (this.running.has(session.id)) throw errors.turnInProgress(session.id)
+      const at = nowIso()
+      const userRow = await this.store.chat.appendMessage({
+        id: randomUUID(),
+        session_id: session.id,
+        instance_id: inst.id,
+        role: 'user',
+        content: input.message,
+        tool: null,
+        status: 'complete',
+        created_at: at,
+        updated_at: at,
+      })
+      const title = session.title ?? input.message.replace(/\s+/g, ' ').trim().slice(0, TITLE_CHARS)
+      await this.store.chat.updateSession(session.id, { title, last_activity: at, updated_at: at })
+      const userMessage = messageFromRow(userRow)
+      const first = await this.events.append(inst.id, session.id, 'session', { session_id: session.id })
+      await this.events.append(inst.id, session.id, 'message', { message: userMessage })
+      const turn = new ChatTurn(
+        {
+          store: this.store,
+          events: this.events,
+          runner: this.runner,
+          log: this.log,
+          coalesce: this.coalesce,
+        },
+        { instanceId: inst.id, sessionId: session.id, sessionKey: session.session_key, userMessage },
+      )
+      const outcome = turn.run().finally(() => this.running.delete(session.id))
+      this.running.set(session.id, { turn, outcome })
+      this.track(outcome)
+      return {
+        instanceId: inst.id,
+        session: sessionFromRow({ ...session, title, last_activity: at, updated_at: at }),
+        userMessage,
+        firstCursor: first.cursor,
+        outcome,
+      }
+    })
+  }
+
+  /** Runs a turn to its end; a failed turn is an error carrying the session and partial text. */
+  async send(userId: string, instanceId: string, input: SendInput): Promise<ChatTurnResult> {
+    const started = await this.start(userId, instanceId, input)
+    const out = await started.outcome
+    const session_id = started.session.id
+    if (out.ok) return { session_id, message: out.message, messages: out.messages }
+    throw turnError(out.code, out.error, { session_id, ...(out.partial ? { partial: out.partial } : {}) })
+  }
+
+  /** Aborts the session's running turn and waits until its end is stored; false when none ran. */
+  async abort(
+    userId: string,
+    instanceId: string,
+    sessionId: string,
+  ): Promise<{ session_id: string; aborted: boolean }> {
+    const inst = await this.instances.owned(userId, instanceId)
+    const session = await this.session(inst.id, sessionId)
+    const run = this.running.get(session.id)
+    if (!run) return { session_id: session.id, aborted: false }
+    run.turn.abort()
+    // Answer once the turn's end is stored, so what the client reads next shows it.
+    await run.outcome
+    return { session_id: session.id, aborted: true }
+  }
+
+  /** A window of a session's messages (the most recent session when none is named), oldest first. */
+  async messages(userId: string, instanceId: string, q: MessageQuery): Promise<ChatMessage[]> {
+    const inst = await this.instances.owned(userId, instanceId)
+    const session = q.session_id
+      ? await this.session(inst.id, q.session_id)
+      : (await this.store.chat.listSessions(inst.id))[0]
+    if (!session) return []
+    const rows = await this.store.chat.listMessages(session.id, {
+      limit: q.limit,
+      tail: q.tail,
+      ...(q.before !== undefined ? { before: q.before } : {}),
+      ...(q.after !== undefined ? { after: q.after } : {}),
+    })
+    return rows.map(messageFromRow)
+  }
+
+  /** Persisted events after a cursor; with wait_ms, waits that long at most for the first one. */
+  async listEvents(userId: string, instanceId: string, q: EventQuery): Promise<ChatEvent[]> {
+    const inst = await this.instances.owned(userId, instanceId)
+    if (q.session_id) await this.session(inst.id, q.session_id)
+    const waitMs = Math.min(q.wait_ms ?? 0, MAX_WAIT_MS)
+    if (waitMs <= 0) return this.events.list(inst.id, q.after, q.session_id, q.limit)
+    const follower = new ChatFollower(this.events, {
+      instanceId: inst.id,
+      after: q.after,
+      sessionId: q.session_id,
+    })
+    const timer = setTimeout(() => follower.close(), waitMs)
+    try {
+      for await (const _ of follower) break
+    } finally {
+      clearTimeout(timer)
+      follower.close()
+    }
+    return this.events.list(inst.id, q.after, q.session_id, q.limit)
+  }
+
+  /**
+   * Follows the instance's events (or one session's) after a cursor: persisted ones, then live.
+   * With `untilTurnEnds`, it stops after the session's next `done` or `error`.
+   */
+  async follow(
+    userId: string,
+    instanceId: string,
+    opts: { after: number; session_id?: string; untilTurnEnds?: boolean },
+  ): Promise<ChatFollower> {
+    const inst = await this.instances.owned(userId, instanceId)
+    if (opts.session_id) await this.session(inst.id, opts.session_id)
+    return this.followTurn(inst.id, opts.after, opts.session_id, opts.untilTurnEnds)
+  }
+
+  /** The follower of a started turn (no checks: its caller just started it). */
+  followTurn(instanceId: string, after: number, sessionId?: string, untilTurnEnds = false): ChatFollower {
+    return new ChatFollower(this.events, {
+      instanceId,
+      after,
+      sessionId,
+      ...(untilTurnEnds ? { until: (e: ChatEvent) => e.type === 'done' || e.type === 'error' } : {}),
+    })
+  }
+
+  /** Whether a turn is running on the session. */
+  isRunning(sessionId: string): boolean {
+    return this.running.has(sessionId)
+  }
+
+  /** Ends running turns (their partial text is stored) and waits for them to be recorded. */
+  async close(): Promise<void> {
+    for (const run of this.running.values())
+      run.turn.abort({
+        code: 'server_stopping',
+        message: 'The server stopped during the turn; its text so far is kept.',
+      })
+    await Promise.allSettled([...this.tasks])
+  }
+
+  private async session(instanceId: string, id: string): Promise<ChatSessionRow> {
+    const row = UUID_RE.test(id) ? await this.store.chat.getSession(instanceId, id.toLowerCase()) : undefined
+    if (!row) throw errors.chatSessionNotFound(id)
+    return row
+  }
+
+  private async newSession(instanceId: string, title: string | null): Promise<ChatSessionRow> {
+    const at = nowIso()
+    const id = randomUUID()
+    const row: ChatSessionRow = {
+      id,
+      instance_id: instanceId,
+      title,
+      session_key: `clawport-${id}`,
+      created_at: at,
+      updated_at: at,
+      last_activity: at,
+    }
+    await this.store.chat.createSession(row)
+    return row
+  }
+
+  private track(p: Promise<unknown>): void {
+    this.tasks.add(p)
+    void p.finally(() => this.tasks.delete(p))
+  }
+}

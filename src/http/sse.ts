@@ -1,0 +1,119 @@
+import type { FastifyInstance, FastifyReply } from 'fastify'
+import type { ChatFollower } from '../core/chat/follower.js'
+
+/** A heartbeat comment at least this often keeps proxies and clients from timing out. */
+export const HEARTBEAT_MS = 15_000
+
+/** One server-sent events response, written by hand on the raw socket. */
+export interface SseStream {
+  /** Writes one event; false when the socket's buffer is full (wait for `drained()`). */
+  send(id: number, event: string, data: unknown): boolean
+  comment(text: string): void
+  /** Resolves when the socket can take more, or when the stream stops. */
+  drained(): Promise<void>
+  /** Ends the response and runs the stop callbacks, once. */
+  stop(): void
+  onStop(fn: () => void): void
+  readonly stopped: boolean
+}
+
+/**
+ * Takes over the response for an event stream: headers and a first comment at once, a
+ * heartbeat, and one idempotent `stop()` run on client disconnect or when the sender is done.
+ */
+export function openSse(reply: FastifyReply, heartbeatMs = HEARTBEAT_MS): SseStream {
+  const sse = startSse(reply, heartbeatMs)
+  // An open stream would hold the server's close: end them all when it closes.
+  const open = openStreams(reply.server)
+  open.add(sse)
+  sse.onStop(() => open.delete(sse))
+  return sse
+}
+
+const OPEN = new WeakMap<object, Set<SseStream>>()
+
+/** Streams are grouped by the app's HTTP server, the one object all its plugin contexts share. */
+function openStreams(app: FastifyInstance): Set<SseStream> {
+  const root = app.server
+  let set = OPEN.get(root)
+  if (!set) {
+    set = new Set()
+    OPEN.set(root, set)
+  }
+  return set
+}
+
+/** Stops every open event stream of the app; call from its preClose hook. */
+export function stopAllStreams(app: FastifyInstance): void {
+  for (const sse of [...(OPEN.get(app.server) ?? [])]) sse.stop()
+}
+
+function startSse(reply: FastifyReply, heartbeatMs: number): SseStream {
+  reply.hijack()
+  const raw = reply.raw
+  raw.writeHead(200, {
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache, no-transform',
+    connection: 'keep-alive',
+    'x-accel-buffering': 'no',
+  })
+  raw.socket?.setNoDelay(true)
+  const callbacks: Array<() => void> = []
+  let stopped = false
+  const heartbeat = setInterval(() => raw.write(': ping\n\n'), heartbeatMs)
+  const stop = () => {
+    if (stopped) return
+    stopped = true
+    clearInterval(heartbeat)
+    raw.off('close', stop)
+    if (!raw.writableEnded) raw.end()
+    for (const fn of callbacks.splice(0)) fn()
+  }
+  // The response's close, not the request's: a POST's request closes once its body is read.
+  raw.once('close', stop)
+  return {
+    send(id, event, data) {
+      if (stopped) return true
+      return raw.write(`id: ${id}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`)
+    },
+    comment(text) {
+      if (!stopped) raw.write(`: ${text}\n\n`)
+    },
+    drained() {
+      if (stopped || !raw.writableNeedDrain) return Promise.resolve()
+      return new Promise<void>((resolve) => {
+        const done = () => {
+          raw.off('drain', done)
+          resolve()
+        }
+        raw.once('drain', done)
+        callbacks.push(done)
+      })
+    },
+    stop,
+    onStop(fn) {
+      if (stopped) fn()
+      else callbacks.push(fn)
+    },
+    get stopped() {
+      return stopped
+    },
+  }
+}
+
+/**
+ * Writes a follower's events to the stream until it ends or the client leaves; each event's SSE
+ * id is its cursor and its data carries the session id. Stops the stream at the end.
+ */
+export async function pipeEvents(sse: SseStream, follower: ChatFollower): Promise<void> {
+  sse.onStop(() => follower.close())
+  try {
+    for await (const e of follower) {
+      if (sse.stopped) break
+      if (!sse.send(e.cursor, e.type, { ...e.data, session_id: e.session_id })) await sse.drained()
+    }
+  } finally {
+    follower.close()
+    sse.stop()
+  }
+}

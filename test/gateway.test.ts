@@ -1,5 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { loadConfig } from '../src/config.js'
 import type { TurnEvent } from '../src/core/agent.js'
+import { createServices } from '../src/core/services.js'
+import { createLogger } from '../src/log.js'
 import { type ModelServer, startModelServer } from './fixtures/model-server.js'
 import { type InProcess, inProcess } from './helpers/app.js'
 import { GATEWAY_PLANS } from './helpers/plans.js'
@@ -21,6 +24,7 @@ describe('the real OpenClaw gateway in an instance, with the model broker and th
   let key: string
   let id: string
   let createMs = 0
+  let env: Record<string, string> = {}
 
   const turn = (message: string, signal = new AbortController().signal, sessionKey = 'test-session') =>
     collect(t.services.agent.runTurn({ instanceId: id, sessionKey, message, signal }))
@@ -31,7 +35,7 @@ describe('the real OpenClaw gateway in an instance, with the model broker and th
   beforeAll(async () => {
     buildOnce()
     model = await startModelServer()
-    t = await inProcess({
+    env = {
       CLAWPORT_PLANS: GATEWAY_PLANS,
       CLAWPORT_DEFAULT_PLAN: 'free',
       CLAWPORT_TMP_SIZE_MB: '128',
@@ -41,7 +45,8 @@ describe('the real OpenClaw gateway in an instance, with the model broker and th
       CLAWPORT_LLM_MODEL: 'test-model',
       CLAWPORT_LLM_FIRST_BYTE_TIMEOUT_MS: '3000',
       CLAWPORT_LLM_IDLE_TIMEOUT_MS: '3000',
-    })
+    }
+    t = await inProcess(env)
     const user = await t.services.accounts.createUser({ email: 'agent@example.com', plan: 'agent' })
     userId = user.id
     key = (await t.services.keys.create(user.id, 'test')).key
@@ -167,6 +172,25 @@ describe('the real OpenClaw gateway in an instance, with the model broker and th
     expect(s.gateway.pid).not.toBe(pid)
     expect((await turn('after the crash')).at(-1)).toEqual({ type: 'done', text: 'echo: after the crash' })
   }, 150_000)
+
+  it('serves the model again after a control-plane restart (the control socket is reopened)', async () => {
+    const config = loadConfig({ ...env, CLAWPORT_DATA_DIR: t.dataDir, CLAWPORT_LOG_LEVEL: 'silent' })
+    const next = await createServices(config, createLogger('silent'))
+    try {
+      await next.instances.recover()
+      const events = await collect(
+        next.agent.runTurn({
+          instanceId: id,
+          sessionKey: 'adopted',
+          message: 'adopted',
+          signal: new AbortController().signal,
+        }),
+      )
+      expect(events.at(-1)).toEqual({ type: 'done', text: 'echo: adopted' })
+    } finally {
+      await next.close()
+    }
+  })
 })
 
 describe('without a model configured', () => {

@@ -78,10 +78,16 @@ const EnvSchema = z.object({
   CLAWPORT_LLM_IDLE_TIMEOUT_MS: intFrom(60_000),
   CLAWPORT_LLM_TOTAL_TIMEOUT_MS: intFrom(10 * 60_000),
   CLAWPORT_TURN_TIMEOUT_MS: intFrom(15 * 60_000),
+  CLAWPORT_POOL_SIZE: intFrom(1),
+  CLAWPORT_POOL_PLAN: z.string().min(1).optional(),
+  CLAWPORT_BOOT_CONCURRENCY: z.coerce.number().int().min(1).default(2),
 })
 
 /** The shared OpenClaw runtime installed by scripts/setup.sh (`<repo>/runtime/openclaw`). */
-export const DEFAULT_OPENCLAW_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../runtime/openclaw')
+export const DEFAULT_OPENCLAW_DIR = path.resolve(
+  path.dirname(fileURLToPath(import.meta.url)),
+  '../runtime/openclaw',
+)
 
 /** Everything the server reads from its environment, validated once at start. */
 export interface Config {
@@ -123,6 +129,12 @@ export interface Config {
   llmTotalTimeoutMs: number
   /** Longest agent turn before it is cut with `upstream_timeout`. */
   turnTimeoutMs: number
+  /** Ready, unassigned instances kept for instant creates (0: none). */
+  poolSize: number
+  /** Whose resources pooled instances have; a create on another plan starts cold. */
+  poolPlan: string
+  /** Instances that may boot (their gateway) at the same time; the rest wait their turn. */
+  bootConcurrency: number
 }
 
 export class ConfigError extends Error {}
@@ -162,11 +174,18 @@ export function loadConfig(env: NodeJS.ProcessEnv, overrides: Partial<Config> = 
     wsTicketTtlMs: e.CLAWPORT_WS_TICKET_TTL_MS,
     openclawDir: path.resolve(e.CLAWPORT_OPENCLAW_DIR ?? DEFAULT_OPENCLAW_DIR),
     gatewayReadyTimeoutMs: e.CLAWPORT_GATEWAY_READY_TIMEOUT_MS,
-    llm: { baseUrl: e.CLAWPORT_LLM_BASE_URL, apiKey: e.CLAWPORT_LLM_API_KEY || undefined, model: e.CLAWPORT_LLM_MODEL },
+    llm: {
+      baseUrl: e.CLAWPORT_LLM_BASE_URL,
+      apiKey: e.CLAWPORT_LLM_API_KEY || undefined,
+      model: e.CLAWPORT_LLM_MODEL,
+    },
     llmFirstByteTimeoutMs: e.CLAWPORT_LLM_FIRST_BYTE_TIMEOUT_MS,
     llmIdleTimeoutMs: e.CLAWPORT_LLM_IDLE_TIMEOUT_MS,
     llmTotalTimeoutMs: e.CLAWPORT_LLM_TOTAL_TIMEOUT_MS,
     turnTimeoutMs: e.CLAWPORT_TURN_TIMEOUT_MS,
+    poolSize: e.CLAWPORT_POOL_SIZE,
+    poolPlan: e.CLAWPORT_POOL_PLAN ?? largestPlan(e.CLAWPORT_PLANS),
+    bootConcurrency: e.CLAWPORT_BOOT_CONCURRENCY,
     ...overrides,
   }
   if (overrides.dataDir) config.dataDir = path.resolve(overrides.dataDir)
@@ -175,5 +194,13 @@ export function loadConfig(env: NodeJS.ProcessEnv, overrides: Partial<Config> = 
       `invalid configuration:\n  CLAWPORT_DEFAULT_PLAN: no plan named "${config.defaultPlan}"`,
     )
   }
+  if (!config.plans.some((p) => p.name === config.poolPlan)) {
+    throw new ConfigError(`invalid configuration:\n  CLAWPORT_POOL_PLAN: no plan named "${config.poolPlan}"`)
+  }
   return config
+}
+
+/** The plan with the most instances: what the first administrator gets, and the pool's default. */
+export function largestPlan(plans: PlanSpec[]): string {
+  return [...plans].sort((a, b) => b.instance_limit - a.instance_limit)[0]?.name ?? 'free'
 }

@@ -114,10 +114,4 @@ export class AccountService {
       created_at: user.created_at,
     }
   }
-
-  /** The plan with the most instances: what the first administrator gets. */
-  async largestPlan(): Promise<string> {
-    const plans = await this.store.plans.list()
-    return plans.at(-1)?.name ?? this.config.defaultPlan
-  }
 }

@@ -11,7 +11,9 @@ import type { InstanceGateway } from './instance-gateway.js'
 import type { Instance, InstanceStatus, InstanceStatusDetail } from './instance-types.js'
 import type { InviteService } from './invites.js'
 import { KeyedLock } from './keyed-lock.js'
+import { Semaphore } from './semaphore.js'
 import { nowIso } from './time.js'
+import type { WarmPool } from './warm-pool.js'
 
 const MONITOR_INTERVAL_MS = 5_000
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
@@ -30,6 +32,9 @@ export class InstanceService {
   private readonly tasks = new Set<Promise<unknown>>()
   private readonly restarts = new Map<string, number>()
   private monitor?: NodeJS.Timeout
+  private pool?: WarmPool
+  /** Boots are staggered: several gateways starting at once starve a small host. */
+  private readonly boots: Semaphore
   private readonly stopListeners = new Set<(id: string, reason: string) => void>()
 
   constructor(
@@ -40,7 +45,9 @@ export class InstanceService {
     private readonly log: Logger,
     /** The OpenClaw gateway steps of the lifecycle; absent in tools that only need the store. */
     private readonly gateway?: InstanceGateway,
-  ) {}
+  ) {
+    this.boots = new Semaphore(config.bootConcurrency)
+  }
 
   toPublic(row: InstanceRow): Instance {
     return {
@@ -71,33 +78,87 @@ export class InstanceService {
     return this.toPublic(await this.owned(userId, id))
   }
 
+  /** Pooled instances to hand out at create; wired after construction. */
+  setPool(pool: WarmPool): void {
+    this.pool = pool
+  }
+
   async create(user: UserRow, input: CreateInstanceInput): Promise<Instance> {
-    const row = await this.store.transaction(async (tx) => {
-      if ((await tx.instances.countAll()) >= this.config.maxInstances) throw errors.noCapacity()
+    const outcome = await this.store.transaction(async (tx) => {
+      const full = (await tx.instances.countAll()) >= this.config.maxInstances
+      // A warm pooled instance needs no new capacity; without one a full host is a 503
+      // before any invite is spent.
+      if (full && !this.pool?.hasReady()) throw errors.noCapacity()
       const plan = await this.planForCreate(tx, user.id, input.invite_code)
-      const at = nowIso()
-      const newRow: InstanceRow = {
-        id: randomUUID(),
-        user_id: user.id,
-        name: input.name ?? null,
-        status: 'provisioning',
-        desired_state: 'running',
-        host_uid: this.allocateUid(await tx.instances.usedHostUids()),
-        resources: JSON.stringify(resourcesFromPlan(plan)),
-        error: null,
-        created_at: at,
-        updated_at: at,
-        started_at: null,
+      const resources = resourcesFromPlan(plan)
+      const pooled = await this.pool?.take(tx, resources)
+      if (pooled) {
+        const row = await tx.instances.update(pooled.id, {
+          user_id: user.id,
+          name: input.name ?? null,
+          updated_at: nowIso(),
+        })
+        return { row: row as InstanceRow, pooled: true }
       }
-      await tx.instances.insert(newRow)
-      return newRow
+      if (full) throw errors.noCapacity()
+      return { row: await this.insert(tx, user.id, resources, input.name ?? null), pooled: false }
     })
+    const { row } = outcome
+    if (outcome.pooled) {
+      // The model broker attributes calls by the instance's owner: reopen its door for the new one.
+      await this.gateway?.detach(row.id)
+      await this.gateway?.attach(row)
+      this.log.info({ instanceId: row.id, userId: user.id }, 'instance created from the pool')
+      this.pool?.refill()
+      return this.toPublic(row)
+    }
     this.log.info({ instanceId: row.id, userId: user.id }, 'instance created')
+    this.provisionInBackground(row)
+    return this.toPublic(row)
+  }
+
+  /** Creates an instance for an owner without plan checks (the warm pool's own instances). */
+  async createFor(ownerId: string, resources: InstanceResources, name: string | null): Promise<Instance> {
+    const row = await this.store.transaction((tx) => this.insert(tx, ownerId, resources, name))
+    this.provisionInBackground(row)
+    return this.toPublic(row)
+  }
+
+  /** Waits for the lifecycle work queued on an instance, then returns its row. */
+  async waitSettled(id: string): Promise<InstanceRow | undefined> {
+    await this.lock.run(id, async () => {})
+    return this.store.instances.get(id)
+  }
+
+  private async insert(
+    tx: Store,
+    ownerId: string,
+    resources: InstanceResources,
+    name: string | null,
+  ): Promise<InstanceRow> {
+    const at = nowIso()
+    const row: InstanceRow = {
+      id: randomUUID(),
+      user_id: ownerId,
+      name,
+      status: 'provisioning',
+      desired_state: 'running',
+      host_uid: this.allocateUid(await tx.instances.usedHostUids()),
+      resources: JSON.stringify(resources),
+      error: null,
+      created_at: at,
+      updated_at: at,
+      started_at: null,
+    }
+    await tx.instances.insert(row)
+    return row
+  }
+
+  private provisionInBackground(row: InstanceRow): void {
     this.background(row.id, async () => {
       await this.driver.provision(this.spec(row))
       await this.boot(row, 'provisioning')
     })
-    return this.toPublic(row)
   }
 
   private async planForCreate(tx: Store, userId: string, inviteCode?: string): Promise<PlanRow> {
@@ -143,8 +204,9 @@ export class InstanceService {
       await this.gateway?.attach(row)
       await this.driver.start(this.spec(row))
       await waitForHealth(this.client(row.id), this.config.readyTimeoutMs)
-      // Ready means the agent answers too: its gateway takes seconds to boot.
-      await this.gateway?.start(row)
+      // Ready means the agent answers too: its gateway takes seconds to boot, and several
+      // booting at once starve the host, so they take turns.
+      await this.boots.run(async () => this.gateway?.start(row))
       await this.setStatus(row.id, 'ready', { error: null, started_at: nowIso() })
       this.log.info(
         { instanceId: row.id, from, ms: Math.round(performance.now() - started) },

@@ -18,6 +18,7 @@ import { InviteService } from './invites.js'
 import { KeyService } from './keys.js'
 import { CLOSE_CODES, RelayRegistry } from './socket-relay.js'
 import { TerminalService } from './terminal.js'
+import { WarmPool } from './warm-pool.js'
 import { WorkspaceService } from './workspace.js'
 import { WsTicketService } from './ws-tickets.js'
 
@@ -42,6 +43,8 @@ export interface Services {
   terminal: TerminalService
   desktop: DesktopService
   wsTickets: WsTicketService
+  /** Ready, unassigned instances for instant creates. */
+  pool: WarmPool
   close(): Promise<void>
 }
 
@@ -76,6 +79,8 @@ export async function createServices(
   )
   const workspace = new WorkspaceService(instances, config)
   const agent = new GatewayRunner(store, gateway, broker, config, log.child({ component: 'agent' }))
+  const pool = new WarmPool(store, instances, agent, config, log.child({ component: 'pool' }))
+  instances.setPool(pool)
   const chat = new ChatService(store, instances, agent, log.child({ component: 'chat' }))
   const relays = new RelayRegistry()
   instances.onStop((id, reason) => relays.closeInstance(id, CLOSE_CODES.instanceStopping, reason))
@@ -99,7 +104,9 @@ export async function createServices(
     terminal,
     desktop,
     wsTickets,
+    pool,
     async close() {
+      pool.close()
       relays.closeAll(CLOSE_CODES.serverStopping, 'server shutting down')
       await chat.close()
       await instances.close()

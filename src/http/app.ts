@@ -10,6 +10,7 @@ import { VERSION } from '../version.js'
 import { registerAuth } from './plugins/auth.js'
 import { registerErrorHandling } from './plugins/errors.js'
 import { socketCredentials } from './plugins/socket-auth.js'
+import { adminRoutes } from './routes/admin.js'
 import { chatRoutes } from './routes/chat/index.js'
 import { discoveryRoutes } from './routes/discovery.js'
 import { execRoutes } from './routes/exec.js'
@@ -56,7 +57,8 @@ export async function buildApp(services: Services, log: Logger): Promise<Fastify
     transform: jsonSchemaTransform,
   })
 
-  registerAuth(app, services.keys, socketCredentials(services.wsTickets))
+  // Before the auth hook: its own onRequest hook marks upgrade requests, so a refused upgrade's
+  // socket is closed after the error answer.
   await app.register(websocket, {
     options: { maxPayload: 16 * 1024 * 1024, perMessageDeflate: false },
     // Sockets still open when the server closes are told why.
@@ -65,6 +67,7 @@ export async function buildApp(services: Services, log: Logger): Promise<Fastify
       done()
     },
   })
+  registerAuth(app, services.keys, socketCredentials(services.wsTickets))
   await app.register(rateLimit, {
     global: true,
     hook: 'preHandler',
@@ -86,5 +89,6 @@ export async function buildApp(services: Services, log: Logger): Promise<Fastify
   await app.register(terminalRoutes, { services })
   await app.register(desktopRoutes, { services })
   await app.register(ticketRoutes, { services })
+  await app.register(adminRoutes, { services })
   return app
 }

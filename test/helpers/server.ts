@@ -38,7 +38,8 @@ export class TestServer {
   async start(): Promise<this> {
     this.output = ''
     this.proc = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--data-dir', this.dataDir], {
-      env: { ...process.env, CLAWPORT_LOG_LEVEL: 'warn', ...this.env },
+      // No warm pool unless a test asks for one: it boots instances in the background.
+      env: { ...process.env, CLAWPORT_LOG_LEVEL: 'warn', CLAWPORT_POOL_SIZE: '0', ...this.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     })
     const ready = new Promise<void>((resolve, reject) => {
@@ -89,7 +90,12 @@ export class TestServer {
   async api<T = any>(
     method: string,
     p: string,
-    opts: { key?: string | null; body?: unknown; headers?: Record<string, string>; raw?: RequestInit['body'] } = {},
+    opts: {
+      key?: string | null
+      body?: unknown
+      headers?: Record<string, string>
+      raw?: RequestInit['body']
+    } = {},
   ): Promise<ApiResponse<T>> {
     const headers: Record<string, string> = { ...opts.headers }
     const key = opts.key === undefined ? this.adminKey : opts.key

@@ -49,6 +49,16 @@ interface SendOptions {
   signal?: AbortSignal
 }
 
+/** An open clawlet WebSocket. */
+export interface ClawletSocket {
+  ws: WebSocket
+  /**
+   * Stops collecting and returns the frames received so far: frames that come with the upgrade
+   * answer are emitted before a caller awaiting the open could attach its own listener.
+   */
+  takeEarly(): Array<[Buffer, boolean]>
+}
+
 /** Pause between health probes while waiting for a clawlet to come up. */
 const HEALTH_POLL_MS = 10
 
@@ -155,13 +165,24 @@ export class ClawletClient {
    * once it is open; a refusal becomes the clawlet's own error, so callers can answer it
    * before upgrading their client.
    */
-  openSocket(path: string): Promise<WebSocket> {
+  openSocket(path: string): Promise<ClawletSocket> {
     return new Promise((resolve, reject) => {
       const ws = new WebSocket(`ws+unix://${this.socketPath}:${path}`, { perMessageDeflate: false })
+      const early: Array<[Buffer, boolean]> = []
+      const collect = (data: WebSocket.RawData, isBinary: boolean) => {
+        early.push([Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as Buffer), isBinary])
+      }
+      ws.on('message', collect)
       ws.once('open', () => {
         ws.removeAllListeners('error')
         ws.on('error', () => {})
-        resolve(ws)
+        resolve({
+          ws,
+          takeEarly: () => {
+            ws.off('message', collect)
+            return early
+          },
+        })
       })
       ws.once('unexpected-response', (_req, res) => {
         this.errorFrom(res).then(reject, reject)

@@ -1,4 +1,5 @@
 import type { RawData, WebSocket } from 'ws'
+import type { ClawletSocket } from '../clawlet/client.js'
 
 /** Close codes the public sockets end with (besides the upstream's own 1000 "shell exited"). */
 export const CLOSE_CODES = {
@@ -43,13 +44,18 @@ export class Relay {
   private alive = true
   private keepalive?: NodeJS.Timeout
   private readonly attachTimer: NodeJS.Timeout
+  private readonly upstream: WebSocket
 
   constructor(
     readonly instanceId: string,
-    private readonly upstream: WebSocket,
+    socket: ClawletSocket,
     private readonly onDone: (r: Relay) => void,
     private readonly keepaliveMs: number,
   ) {
+    const upstream = socket.ws
+    this.upstream = upstream
+    // Synchronously with the listener below, so no frame falls between the two.
+    this.queue = socket.takeEarly()
     upstream.on('message', (data, isBinary) => {
       if (this.client) this.toClient(toBuffer(data), isBinary)
       else this.queue.push([toBuffer(data), isBinary])
@@ -125,7 +131,7 @@ export class RelayRegistry {
 
   constructor(private readonly keepaliveMs = KEEPALIVE_MS) {}
 
-  add(instanceId: string, upstream: WebSocket): Relay {
+  add(instanceId: string, upstream: ClawletSocket): Relay {
     const relay = new Relay(instanceId, upstream, (r) => this.remove(r), this.keepaliveMs)
     let set = this.byInstance.get(instanceId)
     if (!set) {

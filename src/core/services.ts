@@ -84,6 +84,7 @@ export async function createServices(
   const chat = new ChatService(store, instances, agent, log.child({ component: 'chat' }))
   const relays = new RelayRegistry()
   instances.onStop((id, reason) => relays.closeInstance(id, CLOSE_CODES.instanceStopping, reason))
+  instances.onStop((id, reason) => chat.abortInstance(id, reason))
   const terminal = new TerminalService(instances, relays)
   const desktop = new DesktopService(instances, relays)
   const wsTickets = new WsTicketService(instances, config.wsTicketTtlMs)

@@ -221,6 +221,13 @@ export class ChatService {
     })
   }
 
+  /** Ends the instance's running turns, when it stops, reboots or is deleted. */
+  abortInstance(instanceId: string, reason: string): void {
+    for (const run of this.running.values())
+      if (run.turn.ctx.instanceId === instanceId)
+        run.turn.abort({ code: 'instance_stopping', message: `The turn ended: ${reason}.` })
+  }
+
   /** Whether a turn is running on the session. */
   isRunning(sessionId: string): boolean {
     return this.running.has(sessionId)

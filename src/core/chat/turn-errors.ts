@@ -9,6 +9,7 @@ import { AppError } from '../../errors.js'
 const TURN_STATUS: Record<string, number> = {
   aborted: 409,
   instance_not_ready: 409,
+  instance_stopping: 409,
   instance_not_found: 404,
   model_not_configured: 503,
   agent_disabled: 503,

@@ -5,8 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian packages: the sandbox (bubblewrap, setpriv), disk quotas (mkfs.ext4), folder
-# downloads (tar, gzip), and what the tests use (procps, python3).
-PACKAGES=(bubblewrap util-linux e2fsprogs tar gzip procps python3 ca-certificates)
+# downloads (tar, gzip), every instance's desktop (Xtigervnc, openbox; screenshots are taken
+# over RFB, so no image tools), and what the tests use (procps, python3).
+PACKAGES=(bubblewrap util-linux e2fsprogs tar gzip tigervnc-standalone-server openbox procps python3 ca-certificates)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")

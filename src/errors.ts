@@ -92,9 +92,17 @@ export const errors = {
   terminalSessionNotFound: (id: string) =>
     new AppError(404, 'terminal_session_not_found', `Terminal session ${id} was not found.`),
   invalidTicket: () =>
-    new AppError(401, 'invalid_ticket', 'The WebSocket ticket is unknown, already used, expired or for another instance.'),
+    new AppError(
+      401,
+      'invalid_ticket',
+      'The WebSocket ticket is unknown, already used, expired or for another instance.',
+    ),
   upgradeRequired: () =>
-    new AppError(426, 'upgrade_required', 'This endpoint is a WebSocket: connect with an Upgrade: websocket request.'),
+    new AppError(
+      426,
+      'upgrade_required',
+      'This endpoint is a WebSocket: connect with an Upgrade: websocket request.',
+    ),
   chatSessionNotFound: (id: string) =>
     new AppError(404, 'chat_session_not_found', `Chat session ${id} was not found.`),
   turnInProgress: (sessionId: string) =>
@@ -104,5 +112,6 @@ export const errors = {
       `Session ${sessionId} is already answering a message; wait for it to finish, or abort it (POST .../chat/abort).`,
       { session_id: sessionId },
     ),
-  desktopUnavailable: (reason: string) => new AppError(503, 'desktop_unavailable', `The desktop is not available: ${reason}`),
+  desktopUnavailable: (reason: string) =>
+    new AppError(503, 'desktop_unavailable', `The desktop is not available: ${reason}`),
 }

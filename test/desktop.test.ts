@@ -26,7 +26,12 @@ function parsePng(png: Buffer): { width: number; height: number; colorType: numb
   }
   expect(off).toBe(png.length)
   const h = ihdr as Buffer
-  return { width: h.readUInt32BE(0), height: h.readUInt32BE(4), colorType: h[9] as number, raw: inflateSync(Buffer.concat(idat)) }
+  return {
+    width: h.readUInt32BE(0),
+    height: h.readUInt32BE(4),
+    colorType: h[9] as number,
+    raw: inflateSync(Buffer.concat(idat)),
+  }
 }
 
 describe('the desktop on a real server with real sandboxes', () => {
@@ -46,7 +51,11 @@ describe('the desktop on a real server with real sandboxes', () => {
   }
 
   beforeAll(async () => {
-    s = await startServer({ ...TEST_ENV, CLAWPORT_GATEWAY: 'off', CLAWPORT_DESKTOP_GEOMETRY: `${WIDTH}x${HEIGHT}` })
+    s = await startServer({
+      ...TEST_ENV,
+      CLAWPORT_GATEWAY: 'off',
+      CLAWPORT_DESKTOP_GEOMETRY: `${WIDTH}x${HEIGHT}`,
+    })
     id = (await s.readyInstance()).id
     vncUrl = `${s.url.replace(/^http/, 'ws')}/api/instances/${id}/vnc/ws`
   })

@@ -112,7 +112,10 @@ describe('the terminal over WebSocket, on a real server with real sandboxes', ()
   it('refuses an expired ticket, a ticket for another instance and a made-up one', async () => {
     const late = (await s.api('POST', `/api/instances/${id}/ws-ticket`)).body.ticket
     await new Promise((r) => setTimeout(r, 1700))
-    expect(await mustRefuse(termUrl(`?ticket=${late}`))).toMatchObject({ status: 401, body: { code: 'invalid_ticket' } })
+    expect(await mustRefuse(termUrl(`?ticket=${late}`))).toMatchObject({
+      status: 401,
+      body: { code: 'invalid_ticket' },
+    })
 
     const other = await s.readyInstance()
     const forOther = (await s.api('POST', `/api/instances/${other.id}/ws-ticket`)).body.ticket

@@ -136,7 +136,8 @@ export class Desktop {
       const why = this.detail ?? `Xtigervnc exited (${signal ?? code}): ${lastLine(stderr)}`
       this.opts.log('desktop died', { reason: why })
       this.restarts++
-      this.xBackoff = performance.now() - started > STABLE_MS ? MIN_BACKOFF_MS : Math.min(this.xBackoff * 2, MAX_BACKOFF_MS)
+      this.xBackoff =
+        performance.now() - started > STABLE_MS ? MIN_BACKOFF_MS : Math.min(this.xBackoff * 2, MAX_BACKOFF_MS)
       this.detail = why
       this.setStatus('restarting')
       setTimeout(() => {
@@ -160,7 +161,10 @@ export class Desktop {
       if (this.wm !== wm) return
       this.wm = undefined
       if (this.stopping || !this.xvnc) return
-      this.wmBackoff = performance.now() - started > STABLE_MS ? MIN_BACKOFF_MS : Math.min(this.wmBackoff * 2, MAX_BACKOFF_MS)
+      this.wmBackoff =
+        performance.now() - started > STABLE_MS
+          ? MIN_BACKOFF_MS
+          : Math.min(this.wmBackoff * 2, MAX_BACKOFF_MS)
       setTimeout(() => this.startWm(), this.wmBackoff).unref()
     })
   }

@@ -54,7 +54,9 @@ const PIXEL_FORMAT = Buffer.from([32, 24, 0, 1, 0, 255, 0, 255, 0, 255, 0, 8, 16
  */
 export async function captureFramebuffer(socketPath: string, timeoutMs = 10_000): Promise<Framebuffer> {
   const socket = connect(socketPath)
-  socket.setTimeout(timeoutMs, () => socket.destroy(new Error(`the VNC server did not answer within ${timeoutMs} ms`)))
+  socket.setTimeout(timeoutMs, () =>
+    socket.destroy(new Error(`the VNC server did not answer within ${timeoutMs} ms`)),
+  )
   const r = new Reader(socket)
   try {
     const version = (await r.read(12)).toString('latin1')
@@ -85,7 +87,13 @@ export async function captureFramebuffer(socketPath: string, timeoutMs = 10_000)
         const rects = (await r.read(3)).readUInt16BE(1)
         for (let i = 0; i < rects; i++) {
           const h = await r.read(12)
-          const [x, y, w, rh, enc] = [h.readUInt16BE(0), h.readUInt16BE(2), h.readUInt16BE(4), h.readUInt16BE(6), h.readInt32BE(8)]
+          const [x, y, w, rh, enc] = [
+            h.readUInt16BE(0),
+            h.readUInt16BE(2),
+            h.readUInt16BE(4),
+            h.readUInt16BE(6),
+            h.readInt32BE(8),
+          ]
           if (enc !== 0) throw new Error(`unexpected RFB encoding ${enc}`)
           const data = await r.read(w * rh * 4)
           for (let row = 0; row < rh; row++) {

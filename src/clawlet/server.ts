@@ -124,10 +124,7 @@ function routes(opts: ClawletServerOptions): Map<string, Handler> {
         sendJson(res, 200, health)
       },
     ],
-    [
-      'GET /v1/terminal/sessions',
-      async ({ res }) => sendJson(res, 200, opts.terminal?.list() ?? []),
-    ],
+    ['GET /v1/terminal/sessions', async ({ res }) => sendJson(res, 200, opts.terminal?.list() ?? [])],
     [
       'DELETE /v1/terminal/sessions',
       async ({ res, query }) => {

@@ -188,7 +188,8 @@ export class TerminalSession {
 
   private maybeResume(): void {
     if (!this.paused) return
-    for (const ws of this.clients) if (ws.readyState === ws.OPEN && ws.bufferedAmount > HIGH_WATER_BYTES / 4) return
+    for (const ws of this.clients)
+      if (ws.readyState === ws.OPEN && ws.bufferedAmount > HIGH_WATER_BYTES / 4) return
     this.paused = false
     this.pty.resume()
   }
@@ -250,7 +251,10 @@ export class TerminalManager {
     if (!validDimension(cols) || !validDimension(rows))
       throw errors.validation(`cols and rows must be integers from 1 to ${MAX_DIMENSION}.`)
     if (this.sessions.size >= MAX_SESSIONS)
-      throw errors.conflict(`An instance may have at most ${MAX_SESSIONS} terminal sessions; close one.`, 'too_many_sessions')
+      throw errors.conflict(
+        `An instance may have at most ${MAX_SESSIONS} terminal sessions; close one.`,
+        'too_many_sessions',
+      )
     const s = new TerminalSession(
       cols,
       rows,

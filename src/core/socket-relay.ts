@@ -28,7 +28,8 @@ function toBuffer(data: RawData): Buffer {
 /** Codes a peer may not send itself (1005, 1006, 1015) are mapped to ones it may. */
 function forwardable(code: number): number {
   if (code === 1005) return 1000
-  if (code === 1000 || code === 1001 || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999)) return code
+  if (code === 1000 || code === 1001 || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999))
+    return code
   return CLOSE_CODES.instanceLost
 }
 

@@ -5,7 +5,12 @@ import type { Relay, RelayRegistry } from './socket-relay.js'
 
 /** What a client may ask of a terminal socket. */
 export const TerminalQuery = z.object({
-  session_id: z.string().min(1).max(100).optional().describe('Reattach to this session (its recent output is replayed)'),
+  session_id: z
+    .string()
+    .min(1)
+    .max(100)
+    .optional()
+    .describe('Reattach to this session (its recent output is replayed)'),
   cols: z.coerce.number().int().min(1).max(1000).optional().describe('Columns (default 80)'),
   rows: z.coerce.number().int().min(1).max(1000).optional().describe('Rows (default 24)'),
 })

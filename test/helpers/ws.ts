@@ -115,7 +115,11 @@ export class Term {
       }
       const timer = setTimeout(() => {
         this.waiters.delete(tick)
-        reject(new Error(`timed out waiting for ${what}; output so far: ${JSON.stringify(this.output.slice(-500))}`))
+        reject(
+          new Error(
+            `timed out waiting for ${what}; output so far: ${JSON.stringify(this.output.slice(-500))}`,
+          ),
+        )
       }, timeoutMs)
       this.waiters.add(tick)
       tick()

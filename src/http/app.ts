@@ -2,7 +2,12 @@ import rateLimit from '@fastify/rate-limit'
 import swagger from '@fastify/swagger'
 import websocket from '@fastify/websocket'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
-import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod'
+import {
+  jsonSchemaTransform,
+  jsonSchemaTransformObject,
+  serializerCompiler,
+  validatorCompiler,
+} from 'fastify-type-provider-zod'
 import type { Services } from '../core/services.js'
 import { errors } from '../errors.js'
 import type { Logger } from '../log.js'
@@ -11,6 +16,7 @@ import { registerAuth } from './plugins/auth.js'
 import { registerErrorHandling } from './plugins/errors.js'
 import { socketCredentials } from './plugins/socket-auth.js'
 import { adminRoutes } from './routes/admin.js'
+import { agentDocRoutes } from './routes/agent-docs.js'
 import { chatRoutes } from './routes/chat/index.js'
 import { discoveryRoutes } from './routes/discovery.js'
 import { execRoutes } from './routes/exec.js'
@@ -55,6 +61,8 @@ export async function buildApp(services: Services, log: Logger): Promise<Fastify
       security: [{ bearerAuth: [] }],
     },
     transform: jsonSchemaTransform,
+    // Puts the schemas named with .meta({ id }) under components.schemas, where their $refs point.
+    transformObject: jsonSchemaTransformObject,
   })
 
   // Before the auth hook: its own onRequest hook marks upgrade requests, so a refused upgrade's
@@ -78,6 +86,7 @@ export async function buildApp(services: Services, log: Logger): Promise<Fastify
   })
 
   await app.register(discoveryRoutes, { services })
+  await app.register(agentDocRoutes, { services })
   await app.register(keyRoutes, { services })
   await app.register(modelRoutes, { services })
   await app.register(instanceRoutes, { services })

@@ -79,6 +79,7 @@ export const discoveryRoutes: FastifyPluginAsyncZod<{ services: Services }> = as
           openapi_json: `${origin}/api/openapi.json`,
           openapi_yaml: `${origin}/api/openapi.yaml`,
           skill: `${origin}/skills/clawport/SKILL.md`,
+          skill_archive: `${origin}/skills/clawport.tar.gz`,
         },
         resources: RESOURCE_PATHS,
       }

@@ -1,0 +1,26 @@
+#!/usr/bin/env node
+// Prints the OpenAPI document of the built server (dist/) as JSON, without starting a server:
+// the SDK's types are generated from it.
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+
+const dist = path.resolve(import.meta.dirname, '../dist')
+const { loadConfig } = await import(`${dist}/config.js`)
+const { createServices } = await import(`${dist}/core/services.js`)
+const { buildApp } = await import(`${dist}/http/app.js`)
+const { createLogger } = await import(`${dist}/log.js`)
+
+const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'clawport-openapi-'))
+try {
+  const config = loadConfig({ CLAWPORT_DATA_DIR: dataDir, CLAWPORT_LOG_LEVEL: 'silent', CLAWPORT_GATEWAY: 'off' })
+  const log = createLogger('silent')
+  const services = await createServices(config, log)
+  const app = await buildApp(services, log)
+  await app.ready()
+  process.stdout.write(`${JSON.stringify(app.swagger(), null, 2)}\n`)
+  await app.close()
+  await services.close()
+} finally {
+  fs.rmSync(dataDir, { recursive: true, force: true })
+}

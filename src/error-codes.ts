@@ -1,0 +1,96 @@
+/**
+ * Every `code` an error answer can carry, with its HTTP status and what a client should do.
+ * The agent documents list this table; a test scans the sources for codes and fails when one
+ * is missing here, so the published list does not drift from the code.
+ */
+export interface ErrorCodeInfo {
+  status: number
+  meaning: string
+}
+
+export const ERROR_CODES: Record<string, ErrorCodeInfo> = {
+  // 400-class: the request itself
+  invalid_json: { status: 400, meaning: 'The body is not valid JSON (or is empty while saying it is).' },
+  bad_request: { status: 400, meaning: 'The request cannot be understood.' },
+  unauthorized: { status: 401, meaning: 'No API key was sent; send `Authorization: Bearer <key>`.' },
+  invalid_api_key: { status: 401, meaning: 'The key is unknown.' },
+  api_key_revoked: { status: 401, meaning: 'The key was revoked; make a new one at /account.' },
+  api_key_expired: { status: 401, meaning: 'The key expired; make a new one at /account.' },
+  invalid_ticket: { status: 401, meaning: 'A WebSocket ticket is unknown, used, expired or for another instance.' },
+  forbidden: { status: 403, meaning: 'The caller may not do this.' },
+  admin_required: { status: 403, meaning: 'Only an administrator may do this.' },
+  subscription_required: {
+    status: 403,
+    meaning: 'Creating an instance needs an active subscription or a valid `invite_code`.',
+  },
+  invite_invalid: { status: 403, meaning: 'The invite code is unknown.' },
+  invite_used_up: { status: 403, meaning: 'The invite code has no uses left.' },
+  invite_expired: { status: 403, meaning: 'The invite code has expired.' },
+  instance_limit_reached: {
+    status: 403,
+    meaning: 'The plan allows no more instances: reuse or delete one (`details.limit`, `details.plan`).',
+  },
+  permission_denied: { status: 403, meaning: "The instance's user may not touch that path." },
+  not_found: { status: 404, meaning: 'Nothing is there.' },
+  route_not_found: { status: 404, meaning: 'No such route; see GET /api.' },
+  instance_not_found: { status: 404, meaning: 'No such instance, or it is not yours.' },
+  api_key_not_found: { status: 404, meaning: 'No such API key of yours.' },
+  user_not_found: { status: 404, meaning: 'No user with that email.' },
+  path_not_found: { status: 404, meaning: 'The file or folder does not exist.' },
+  chat_session_not_found: { status: 404, meaning: 'No such chat session on this instance.' },
+  terminal_session_not_found: { status: 404, meaning: 'No such terminal session (it may have ended).' },
+  instance_not_ready: {
+    status: 409,
+    meaning: 'The instance is not `ready` (`details.status`); wait, or start it, then retry.',
+  },
+  instance_stopping: { status: 409, meaning: 'The instance stopped during the turn.' },
+  invalid_state: { status: 409, meaning: 'The instance cannot do that in its current status.' },
+  conflict: { status: 409, meaning: 'The request conflicts with the current state.' },
+  user_exists: { status: 409, meaning: 'A user with that email already exists.' },
+  turn_in_progress: {
+    status: 409,
+    meaning: 'The chat session is already answering; wait for it (follow /chat/events) or abort it.',
+  },
+  aborted: { status: 409, meaning: 'The turn was aborted; its partial text is kept.' },
+  already_exists: { status: 409, meaning: 'The target path already exists.' },
+  is_a_directory: { status: 409, meaning: 'The path is a folder where a file was expected.' },
+  not_a_directory: { status: 409, meaning: 'The path (or a part of it) is not a folder.' },
+  not_a_regular_file: { status: 409, meaning: 'The path is a device, socket or fifo.' },
+  directory_not_empty: { status: 409, meaning: 'The folder is not empty; delete it with recursive=true.' },
+  upload_aborted: { status: 409, meaning: 'The upload stream ended early; nothing was written.' },
+  desktop_off: { status: 409, meaning: 'The desktop is turned off on this server.' },
+  too_many_sessions: { status: 409, meaning: 'The instance has the most terminal sessions it may; close one.' },
+  payload_too_large: { status: 413, meaning: 'The request body is larger than the server accepts.' },
+  file_too_large: {
+    status: 413,
+    meaning: 'The file is over the size limit (for files/read: use files/download instead).',
+  },
+  disk_full: { status: 413, meaning: "The instance's disk or quota is full; free space and retry." },
+  unsupported_media_type: { status: 415, meaning: 'The body has a content type this route does not take.' },
+  validation_failed: {
+    status: 422,
+    meaning: 'A parameter or body field is invalid (`details.issues` lists them).',
+  },
+  invalid_path: { status: 422, meaning: 'The path is not valid (too long, a loop, outside the instance).' },
+  plan_not_found: { status: 422, meaning: 'There is no plan with that name.' },
+  upgrade_required: { status: 426, meaning: 'This endpoint is a WebSocket; connect with an Upgrade request.' },
+  rate_limited: { status: 429, meaning: 'Too many requests; wait `Retry-After` seconds.' },
+  // 5xx: the server, the instance or the model
+  internal_error: { status: 500, meaning: 'A server bug; it has been logged. Retrying may help.' },
+  clawlet_bad_answer: { status: 502, meaning: 'The instance answered something unexpected; retry.' },
+  model_error: { status: 502, meaning: 'The model failed the turn.' },
+  agent_error: { status: 502, meaning: 'The agent failed the turn inside the instance.' },
+  gateway_error: { status: 502, meaning: "The instance's OpenClaw gateway failed the turn." },
+  no_capacity: { status: 503, meaning: 'The server has no room for another instance; retry later.' },
+  instance_unavailable: { status: 503, meaning: 'The instance cannot be reached right now; retry shortly.' },
+  desktop_unavailable: { status: 503, meaning: 'The desktop is not up (yet); retry shortly.' },
+  model_not_configured: {
+    status: 503,
+    meaning: 'No model is set up: the operator sets CLAWPORT_LLM_*, or you PUT /api/me/model.',
+  },
+  agent_disabled: { status: 503, meaning: 'This server runs instances without the agent (CLAWPORT_GATEWAY=off).' },
+  gateway_not_ready: { status: 503, meaning: "The instance's agent is still starting; retry shortly." },
+  gateway_unavailable: { status: 503, meaning: "The instance's agent cannot be reached; retry shortly." },
+  server_stopping: { status: 503, meaning: 'The server is restarting; retry shortly.' },
+  upstream_timeout: { status: 504, meaning: 'The agent or the model took too long.' },
+}

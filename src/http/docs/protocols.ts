@@ -1,0 +1,55 @@
+/** What OpenAPI cannot express: the SSE event streams and the WebSocket protocols. */
+export const PROTOCOLS = `## Streams and sockets
+
+### Chat turn stream (\`POST /api/instances/{id}/chat/stream\`)
+
+The answer is \`text/event-stream\`. Every event has an \`id:\` line equal to its event cursor
+(an integer that increases by one per instance), an \`event:\` name and one \`data:\` line of
+JSON. In order:
+
+| event | data | when |
+|---|---|---|
+| \`session\` | \`{session_id}\` | first, at once |
+| \`message\` | \`{message}\` (a ChatMessage, the stored user message) | once |
+| \`delta\` | \`{text}\` | any number of times: the assistant's text as it comes |
+| \`tool\` | \`{name, status, arguments?, result?}\` | when the agent calls a tool (\`status\` running, completed or failed) |
+| \`done\` | \`{message}\` (the stored assistant message) | exactly one of done or error, last |
+| \`error\` | \`{message, code}\` (codes as in Error codes, e.g. \`aborted\`, \`upstream_timeout\`) | exactly one of done or error, last |
+
+A comment line (\`: ping\`) comes at least every 15 s. Ignore event names you do not know.
+Errors before the stream starts (404, 409, 422) are plain JSON answers. If the connection
+drops, the turn still completes and is stored: follow it with \`/chat/events\` from the last
+\`id\` you saw.
+
+### Chat events (\`GET /api/instances/{id}/chat/events\`)
+
+With \`Accept: text/event-stream\` (or \`?stream=true\`): every stored event after the cursor
+(\`after=\`, or the \`Last-Event-ID\` header on a reconnect), then live ones, with the same
+names and data as the turn stream (each \`data\` also carries \`session_id\`), never a gap or a
+duplicate across reconnects. Without it: a JSON array of ChatEvent \`{cursor, session_id,
+type, data, created_at}\` after the cursor, at most \`limit\`, waiting up to \`wait_ms\` for
+the first one (long polling). Keep the highest \`cursor\` you processed and pass it as
+\`after\` next time.
+
+### Terminal (\`GET /api/instances/{id}/terminal/ws\`, WebSocket)
+
+Authenticate with \`Authorization: Bearer <key>\`, or (browsers) \`?ticket=\` from
+\`POST /api/instances/{id}/ws-ticket\` (single use, 60 s). Query: \`cols\`, \`rows\`,
+\`session_id\` (to reattach).
+
+- Binary frames: raw terminal bytes, both ways (what you type; what the shell prints).
+- Text frames: JSON control messages. The server sends \`{"type":"ready","session_id":"..."}\`
+  first and \`{"type":"exit","code":N}\` when the shell ends. The client may send
+  \`{"type":"resize","cols":N,"rows":N}\`.
+- A session outlives its socket for 15 minutes: reconnect with \`?session_id=\` to get the
+  recent output (up to 512 KiB) replayed and continue. \`DELETE .../terminal/sessions/{sid}\`
+  ends it.
+- Close code 4001: the instance stopped. Refusals (401, 404, 409) come as HTTP answers
+  before the upgrade.
+
+### Desktop (\`GET /api/instances/{id}/vnc/ws\`, WebSocket)
+
+Binary frames carry the RFB (VNC) protocol both ways with security type None (the socket is
+already authenticated, as for the terminal); noVNC connects to it directly. For a single
+image use \`GET .../desktop/screenshot\` (PNG).
+`

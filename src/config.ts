@@ -81,6 +81,12 @@ const EnvSchema = z.object({
   CLAWPORT_POOL_SIZE: intFrom(1),
   CLAWPORT_POOL_PLAN: z.string().min(1).optional(),
   CLAWPORT_BOOT_CONCURRENCY: z.coerce.number().int().min(1).default(2),
+  CLAWPORT_SIGNUP: z.enum(['open', 'off']).default('off'),
+  CLAWPORT_SESSION_TTL_HOURS: z.coerce
+    .number()
+    .positive()
+    .default(24 * 14),
+  CLAWPORT_WEB_DIR: z.string().min(1).optional(),
 })
 
 /** The shared OpenClaw runtime installed by scripts/setup.sh (`<repo>/runtime/openclaw`). */
@@ -88,6 +94,9 @@ export const DEFAULT_OPENCLAW_DIR = path.resolve(
   path.dirname(fileURLToPath(import.meta.url)),
   '../runtime/openclaw',
 )
+
+/** The built dashboard (`vite build` of web/, run by scripts/setup.sh). */
+export const DEFAULT_WEB_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../web/dist')
 
 /** Everything the server reads from its environment, validated once at start. */
 export interface Config {
@@ -135,6 +144,12 @@ export interface Config {
   poolPlan: string
   /** Instances that may boot (their gateway) at the same time; the rest wait their turn. */
   bootConcurrency: number
+  /** `open`: anyone may create an account in the dashboard (with the default plan). */
+  signup: 'open' | 'off'
+  /** A dashboard sign-in lasts this long after its last use. */
+  sessionTtlMs: number
+  /** Static files of the dashboard; served with an SPA fallback for non-/api paths. */
+  webDir: string
 }
 
 export class ConfigError extends Error {}
@@ -186,6 +201,9 @@ export function loadConfig(env: NodeJS.ProcessEnv, overrides: Partial<Config> = 
     poolSize: e.CLAWPORT_POOL_SIZE,
     poolPlan: e.CLAWPORT_POOL_PLAN ?? largestPlan(e.CLAWPORT_PLANS),
     bootConcurrency: e.CLAWPORT_BOOT_CONCURRENCY,
+    signup: e.CLAWPORT_SIGNUP,
+    sessionTtlMs: Math.round(e.CLAWPORT_SESSION_TTL_HOURS * 3_600_000),
+    webDir: path.resolve(e.CLAWPORT_WEB_DIR ?? DEFAULT_WEB_DIR),
     ...overrides,
   }
   if (overrides.dataDir) config.dataDir = path.resolve(overrides.dataDir)

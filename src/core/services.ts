@@ -19,6 +19,7 @@ import { KeyService } from './keys.js'
 import { CLOSE_CODES, RelayRegistry } from './socket-relay.js'
 import { TerminalService } from './terminal.js'
 import { WarmPool } from './warm-pool.js'
+import { WebSessionService } from './web-sessions.js'
 import { WorkspaceService } from './workspace.js'
 import { WsTicketService } from './ws-tickets.js'
 
@@ -45,6 +46,8 @@ export interface Services {
   wsTickets: WsTicketService
   /** Ready, unassigned instances for instant creates. */
   pool: WarmPool
+  /** Dashboard sign-ins (cookie sessions), first-run password and open sign-up. */
+  webSessions: WebSessionService
   close(): Promise<void>
 }
 
@@ -88,6 +91,7 @@ export async function createServices(
   const terminal = new TerminalService(instances, relays)
   const desktop = new DesktopService(instances, relays)
   const wsTickets = new WsTicketService(instances, config.wsTicketTtlMs)
+  const webSessions = new WebSessionService(store, accounts, keys, invites, config)
   return {
     config,
     store,
@@ -106,6 +110,7 @@ export async function createServices(
     desktop,
     wsTickets,
     pool,
+    webSessions,
     async close() {
       pool.close()
       relays.closeAll(CLOSE_CODES.serverStopping, 'server shutting down')

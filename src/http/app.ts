@@ -2,21 +2,20 @@ import rateLimit from '@fastify/rate-limit'
 import swagger from '@fastify/swagger'
 import websocket from '@fastify/websocket'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
-import {
-  jsonSchemaTransform,
-  jsonSchemaTransformObject,
-  serializerCompiler,
-  validatorCompiler,
-} from 'fastify-type-provider-zod'
+import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod'
 import type { Services } from '../core/services.js'
 import { errors } from '../errors.js'
 import type { Logger } from '../log.js'
 import { VERSION } from '../version.js'
 import { registerAuth } from './plugins/auth.js'
 import { registerErrorHandling } from './plugins/errors.js'
+import { sessionCredential } from './plugins/session-auth.js'
 import { socketCredentials } from './plugins/socket-auth.js'
 import { adminRoutes } from './routes/admin.js'
-import { agentDocRoutes } from './routes/agent-docs.js'
+import { adminAccountRoutes } from './routes/admin-accounts.js'
+import { authRoutes } from './routes/auth.js'
+import { chatCursorRoutes } from './routes/chat-cursor.js'
+import { dashboardRoutes } from './routes/dashboard.js'
 import { chatRoutes } from './routes/chat/index.js'
 import { discoveryRoutes } from './routes/discovery.js'
 import { execRoutes } from './routes/exec.js'
@@ -26,6 +25,7 @@ import { instanceActionRoutes } from './routes/instances/actions.js'
 import { instanceRoutes } from './routes/instances/index.js'
 import { keyRoutes } from './routes/keys.js'
 import { modelRoutes } from './routes/model.js'
+import { modelTestRoutes } from './routes/model-test.js'
 import { desktopRoutes } from './routes/realtime/desktop.js'
 import { terminalRoutes } from './routes/realtime/terminal.js'
 import { ticketRoutes } from './routes/realtime/tickets.js'
@@ -61,8 +61,6 @@ export async function buildApp(services: Services, log: Logger): Promise<Fastify
       security: [{ bearerAuth: [] }],
     },
     transform: jsonSchemaTransform,
-    // Puts the schemas named with .meta({ id }) under components.schemas, where their $refs point.
-    transformObject: jsonSchemaTransformObject,
   })
 
   // Before the auth hook: its own onRequest hook marks upgrade requests, so a refused upgrade's
@@ -75,7 +73,12 @@ export async function buildApp(services: Services, log: Logger): Promise<Fastify
       done()
     },
   })
-  registerAuth(app, services.keys, socketCredentials(services.wsTickets))
+  registerAuth(
+    app,
+    services.keys,
+    socketCredentials(services.wsTickets),
+    sessionCredential(services.webSessions, config.publicUrl),
+  )
   await app.register(rateLimit, {
     global: true,
     hook: 'preHandler',
@@ -86,7 +89,6 @@ export async function buildApp(services: Services, log: Logger): Promise<Fastify
   })
 
   await app.register(discoveryRoutes, { services })
-  await app.register(agentDocRoutes, { services })
   await app.register(keyRoutes, { services })
   await app.register(modelRoutes, { services })
   await app.register(instanceRoutes, { services })
@@ -99,5 +101,11 @@ export async function buildApp(services: Services, log: Logger): Promise<Fastify
   await app.register(desktopRoutes, { services })
   await app.register(ticketRoutes, { services })
   await app.register(adminRoutes, { services })
+  await app.register(authRoutes, { services })
+  await app.register(modelTestRoutes, { services })
+  await app.register(adminAccountRoutes, { services })
+  await app.register(chatCursorRoutes, { services })
+  // Last: its wildcard answers every GET no other route takes.
+  await app.register(dashboardRoutes, { services })
   return app
 }

@@ -30,6 +30,14 @@ export class KyselyStore implements Store {
         .where('id', '=', id)
         .execute()
     },
+    list: () => this.db.selectFrom('users').selectAll().orderBy('created_at').orderBy('id').execute(),
+    setAdmin: async (id, isAdmin, at) => {
+      await this.db
+        .updateTable('users')
+        .set({ is_admin: isAdmin ? 1 : 0, updated_at: at })
+        .where('id', '=', id)
+        .execute()
+    },
   }
 
   plans: Store['plans'] = {
@@ -116,6 +124,11 @@ export class KyselyStore implements Store {
         .where((e) => e.or([e('expires_at', 'is', null), e('expires_at', '>', now)]))
         .executeTakeFirst()
       return Number(r.numUpdatedRows) === 1
+    },
+    list: () =>
+      this.db.selectFrom('invites').selectAll().orderBy('created_at', 'desc').orderBy('code').execute(),
+    remove: async (code) => {
+      await this.db.deleteFrom('invites').where('code', '=', code).execute()
     },
   }
 
@@ -312,6 +325,30 @@ export class KyselyStore implements Store {
         .where('instance_id', '=', instanceId)
         .executeTakeFirst()
       return Number(r?.n ?? 0)
+    },
+  }
+
+  webSessions: Store['webSessions'] = {
+    create: async (row) => {
+      await this.db.insertInto('web_sessions').values(row).execute()
+    },
+    byTokenHash: (hash) =>
+      this.db.selectFrom('web_sessions').selectAll().where('token_hash', '=', hash).executeTakeFirst(),
+    touch: async (id, lastSeenAt, expiresAt) => {
+      await this.db
+        .updateTable('web_sessions')
+        .set({ last_seen_at: lastSeenAt, expires_at: expiresAt })
+        .where('id', '=', id)
+        .execute()
+    },
+    remove: async (id) => {
+      await this.db.deleteFrom('web_sessions').where('id', '=', id).execute()
+    },
+    removeByUser: async (userId) => {
+      await this.db.deleteFrom('web_sessions').where('user_id', '=', userId).execute()
+    },
+    prune: async (now) => {
+      await this.db.deleteFrom('web_sessions').where('expires_at', '<=', now).execute()
     },
   }
 

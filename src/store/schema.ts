@@ -13,6 +13,7 @@ export interface Database {
   chat_sessions: ChatSessionsTable
   chat_messages: ChatMessagesTable
   chat_events: ChatEventsTable
+  web_sessions: WebSessionsTable
 }
 
 export interface UsersTable {
@@ -134,6 +135,17 @@ export interface ChatEventsTable {
   created_at: string
 }
 
+/** A dashboard sign-in; the cookie token and the CSRF token are kept as SHA-256 hashes. */
+export interface WebSessionsTable {
+  id: string
+  token_hash: string
+  csrf_hash: string
+  user_id: string
+  created_at: string
+  last_seen_at: string
+  expires_at: string
+}
+
 export type UserRow = Selectable<UsersTable>
 export type PlanRow = Selectable<PlansTable>
 export type SubscriptionRow = Selectable<SubscriptionsTable>
@@ -150,3 +162,4 @@ export type ChatMessageRow = Selectable<ChatMessagesTable>
 export type NewChatMessage = Omit<Insertable<ChatMessagesTable>, 'seq'>
 export type ChatEventRow = Selectable<ChatEventsTable>
 export type NewChatEvent = Omit<Insertable<ChatEventsTable>, 'cursor'>
+export type WebSessionRow = Selectable<WebSessionsTable>

@@ -16,6 +16,7 @@ import type {
   SubscriptionRow,
   UserRow,
   UserSettingsRow,
+  WebSessionRow,
 } from './schema.js'
 
 export type {
@@ -35,6 +36,7 @@ export type {
   SubscriptionRow,
   UserRow,
   UserSettingsRow,
+  WebSessionRow,
 }
 
 /**
@@ -48,6 +50,9 @@ export interface Store {
     byEmail(email: string): Promise<UserRow | undefined>
     count(): Promise<number>
     setPassword(id: string, passwordHash: string, at: string): Promise<void>
+    /** Every user, oldest first. */
+    list(): Promise<UserRow[]>
+    setAdmin(id: string, isAdmin: boolean, at: string): Promise<void>
   }
   plans: {
     sync(plans: PlanSpec[]): Promise<void>
@@ -71,6 +76,9 @@ export interface Store {
     get(code: string): Promise<InviteRow | undefined>
     /** Takes one use if any is left and it has not expired; false otherwise. Atomic. */
     redeem(code: string, now: string): Promise<boolean>
+    /** Newest first. */
+    list(): Promise<InviteRow[]>
+    remove(code: string): Promise<void>
   }
   instances: {
     insert(row: NewInstance): Promise<void>
@@ -128,6 +136,15 @@ export interface Store {
       q: { after: number; sessionId?: string; limit: number },
     ): Promise<ChatEventRow[]>
     lastCursor(instanceId: string): Promise<number>
+  }
+  webSessions: {
+    create(row: WebSessionRow): Promise<void>
+    byTokenHash(hash: string): Promise<WebSessionRow | undefined>
+    touch(id: string, lastSeenAt: string, expiresAt: string): Promise<void>
+    remove(id: string): Promise<void>
+    removeByUser(userId: string): Promise<void>
+    /** Deletes sessions that expired before `now`. */
+    prune(now: string): Promise<void>
   }
   /** Runs fn in one transaction; the store passed to fn sees and writes inside it. */
   transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T>

@@ -35,6 +35,7 @@ export function registerAuth(
   app: FastifyInstance,
   keys: KeyService,
   socketCredentials: SocketCredential[] = [],
+  sessionCookie?: SocketCredential,
 ): void {
   app.decorateRequest('caller', undefined)
   app.addHook('onRequest', async (request) => {
@@ -44,6 +45,9 @@ export function registerAuth(
       request.caller = await keys.authenticate(secret)
       return
     }
+    // The dashboard's sign-in; it checks CSRF and same-site itself.
+    request.caller = await sessionCookie?.(request)
+    if (request.caller) return
     if (request.routeOptions.config?.socket) {
       for (const credential of socketCredentials) {
         request.caller = await credential(request)

@@ -2,6 +2,7 @@ import type { Migration, MigrationProvider } from 'kysely/migration'
 import { accounts } from './0001-accounts.js'
 import { modelSettings } from './0002-model-settings.js'
 import { chat } from './0003-chat.js'
+import { webSessions } from './0004-web-sessions.js'
 
 /**
  * Versioned migrations, applied in name order at start. One file per migration; never edit
@@ -11,6 +12,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0001_accounts_and_instances': accounts,
   '0002_model_settings': modelSettings,
   '0003_chat': chat,
+  '0004_web_sessions': webSessions,
 }
 
 export const migrationProvider: MigrationProvider = {

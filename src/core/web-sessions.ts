@@ -1,0 +1,177 @@
+import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto'
+import type { Config } from '../config.js'
+import { AppError, errors } from '../errors.js'
+import type { Store, UserRow, WebSessionRow } from '../store/index.js'
+import type { AccountService } from './accounts.js'
+import type { InviteService } from './invites.js'
+import type { Caller, KeyService } from './keys.js'
+import { hashPassword, verifyPassword } from './passwords.js'
+import { nowIso } from './time.js'
+
+/** Sliding expiry is written at most this often per session, so reads stay reads. */
+const TOUCH_INTERVAL_MS = 60_000
+/** Failed sign-ins per email within the window before further tries are refused for a while. */
+const MAX_FAILURES = 10
+const FAILURE_WINDOW_MS = 15 * 60_000
+/** Compared against when the email is unknown, so both cases take the same time. */
+const DUMMY_HASH = hashPassword('not a real password; only spends the same time')
+
+export const sessionErrors = {
+  badCredentials: () => new AppError(401, 'invalid_credentials', 'The email or password is not right.'),
+  tooManyAttempts: (retryAfterS: number) =>
+    new AppError(429, 'rate_limited', `Too many failed sign-ins; retry in ${retryAfterS} s.`, undefined, {
+      'retry-after': String(retryAfterS),
+    }),
+  setupDone: () =>
+    new AppError(409, 'setup_done', 'The administrator already has a password; sign in instead.'),
+  signupClosed: () =>
+    new AppError(
+      403,
+      'signup_closed',
+      'Sign-up is closed on this server; ask its administrator for an account.',
+    ),
+  csrf: () =>
+    new AppError(403, 'csrf_failed', 'This request needs the X-CSRF-Token header of the signed-in page.'),
+  crossSite: () => new AppError(403, 'cross_site', 'Cookie sign-in only works from this site itself.'),
+}
+
+/** A fresh sign-in: the cookie secret and the CSRF token are only ever in this answer. */
+export interface WebLogin {
+  token: string
+  csrf: string
+  user: UserRow
+  expiresAt: string
+}
+
+/** A signed-in dashboard request. */
+export interface WebCaller extends Caller {
+  sessionId: string
+  csrfHash: string
+}
+
+export function sha256(secret: string): string {
+  return createHash('sha256').update(secret).digest('hex')
+}
+
+/** Whether a CSRF token sent by the page matches the session's. */
+export function csrfMatches(sent: string | undefined, csrfHash: string): boolean {
+  if (!sent || sent.length > 200) return false
+  const a = Buffer.from(sha256(sent))
+  const b = Buffer.from(csrfHash)
+  return a.length === b.length && timingSafeEqual(a, b)
+}
+
+/** Dashboard sign-in: email and password, sessions stored hashed, first-run password, sign-up. */
+export class WebSessionService {
+  private readonly failures = new Map<string, { count: number; since: number }>()
+
+  constructor(
+    private readonly store: Store,
+    private readonly accounts: AccountService,
+    private readonly keys: KeyService,
+    private readonly invites: InviteService,
+    private readonly config: Config,
+  ) {}
+
+  async login(email: string, password: string): Promise<WebLogin> {
+    const normalized = email.trim().toLowerCase()
+    this.checkFailures(normalized)
+    const user = await this.store.users.byEmail(normalized)
+    const ok = await verifyPassword(password, user?.password_hash ?? (await DUMMY_HASH))
+    if (!user?.password_hash || !ok) {
+      this.recordFailure(normalized)
+      throw sessionErrors.badCredentials()
+    }
+    this.failures.delete(normalized)
+    return this.open(user)
+  }
+
+  /** The first-run screen: needed while no administrator has a password. */
+  async setupRequired(): Promise<boolean> {
+    const users = await this.store.users.list()
+    const admins = users.filter((u) => u.is_admin === 1)
+    return admins.length > 0 && admins.every((u) => !u.password_hash)
+  }
+
+  /** Sets the first administrator's password once, proven by the API key printed at first start. */
+  async completeSetup(apiKey: string, password: string): Promise<WebLogin> {
+    if (!(await this.setupRequired())) throw sessionErrors.setupDone()
+    const { user } = await this.keys.authenticate(apiKey.trim())
+    if (!user.is_admin) throw errors.adminOnly()
+    if (password.length < 8) throw errors.validation('The password must have at least 8 characters.')
+    await this.store.users.setPassword(user.id, await hashPassword(password), nowIso())
+    return this.open({ ...user, password_hash: 'set' })
+  }
+
+  /** Open sign-up (CLAWPORT_SIGNUP=open); an invite code, when given, puts the user on its plan. */
+  async signup(email: string, password: string, inviteCode?: string): Promise<WebLogin> {
+    if (this.config.signup !== 'open') throw sessionErrors.signupClosed()
+    const code = inviteCode?.trim()
+    // Checked first so a bad code does not leave an account behind; redeemed atomically after.
+    if (code && !(await this.store.invites.get(code))) throw errors.inviteInvalid()
+    const user = await this.accounts.createUser({ email, password })
+    if (code) await this.store.transaction((tx) => this.invites.redeem(tx, user.id, code))
+    return this.open(user)
+  }
+
+  /** Resolves a session cookie; undefined when it is unknown or expired. */
+  async authenticate(token: string): Promise<WebCaller | undefined> {
+    if (!token || token.length > 200) return undefined
+    const row = await this.store.webSessions.byTokenHash(sha256(token))
+    if (!row) return undefined
+    const now = Date.now()
+    if (Date.parse(row.expires_at) <= now) {
+      await this.store.webSessions.remove(row.id)
+      return undefined
+    }
+    const user = await this.store.users.byId(row.user_id)
+    if (!user) return undefined
+    if (now - Date.parse(row.last_seen_at) > TOUCH_INTERVAL_MS) {
+      await this.store.webSessions.touch(
+        row.id,
+        new Date(now).toISOString(),
+        new Date(now + this.config.sessionTtlMs).toISOString(),
+      )
+    }
+    return { user, keyId: `web_${row.id}`, sessionId: row.id, csrfHash: row.csrf_hash }
+  }
+
+  async logout(token: string): Promise<void> {
+    const row = token ? await this.store.webSessions.byTokenHash(sha256(token)) : undefined
+    if (row) await this.store.webSessions.remove(row.id)
+  }
+
+  private async open(user: UserRow): Promise<WebLogin> {
+    const token = randomBytes(32).toString('base64url')
+    const csrf = randomBytes(24).toString('base64url')
+    const at = nowIso()
+    const expiresAt = new Date(Date.now() + this.config.sessionTtlMs).toISOString()
+    const row: WebSessionRow = {
+      id: randomUUID(),
+      token_hash: sha256(token),
+      csrf_hash: sha256(csrf),
+      user_id: user.id,
+      created_at: at,
+      last_seen_at: at,
+      expires_at: expiresAt,
+    }
+    await this.store.webSessions.prune(at)
+    await this.store.webSessions.create(row)
+    return { token, csrf, user, expiresAt }
+  }
+
+  private checkFailures(email: string): void {
+    const f = this.failures.get(email)
+    if (!f) return
+    const left = f.since + FAILURE_WINDOW_MS - Date.now()
+    if (left <= 0) this.failures.delete(email)
+    else if (f.count >= MAX_FAILURES) throw sessionErrors.tooManyAttempts(Math.ceil(left / 1000))
+  }
+
+  private recordFailure(email: string): void {
+    const f = this.failures.get(email)
+    if (f && Date.now() - f.since < FAILURE_WINDOW_MS) f.count++
+    else this.failures.set(email, { count: 1, since: Date.now() })
+    if (this.failures.size > 10_000) this.failures.clear()
+  }
+}

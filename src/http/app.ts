@@ -1,22 +1,28 @@
 import rateLimit from '@fastify/rate-limit'
 import swagger from '@fastify/swagger'
 import websocket from '@fastify/websocket'
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
-import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod'
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify'
+import {
+  jsonSchemaTransform,
+  jsonSchemaTransformObject,
+  serializerCompiler,
+  validatorCompiler,
+} from 'fastify-type-provider-zod'
 import type { Services } from '../core/services.js'
 import { errors } from '../errors.js'
 import type { Logger } from '../log.js'
 import { VERSION } from '../version.js'
 import { registerAuth } from './plugins/auth.js'
-import { registerErrorHandling } from './plugins/errors.js'
+import { registerErrorHandling, toAppError } from './plugins/errors.js'
 import { sessionCredential } from './plugins/session-auth.js'
 import { socketCredentials } from './plugins/socket-auth.js'
 import { adminRoutes } from './routes/admin.js'
 import { adminAccountRoutes } from './routes/admin-accounts.js'
+import { agentDocRoutes } from './routes/agent-docs.js'
 import { authRoutes } from './routes/auth.js'
+import { chatRoutes } from './routes/chat/index.js'
 import { chatCursorRoutes } from './routes/chat-cursor.js'
 import { dashboardRoutes } from './routes/dashboard.js'
-import { chatRoutes } from './routes/chat/index.js'
 import { discoveryRoutes } from './routes/discovery.js'
 import { execRoutes } from './routes/exec.js'
 import { fileRoutes } from './routes/files/index.js'
@@ -39,6 +45,11 @@ export async function buildApp(services: Services, log: Logger): Promise<Fastify
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
     disableRequestLogging: config.logLevel !== 'debug' && config.logLevel !== 'trace',
     trustProxy: false,
+    // Router-level errors (a malformed URL, an over-long parameter) get the contract's shape too.
+    frameworkErrors: (err, _request, reply) => {
+      const e = toAppError(err)
+      void (reply as FastifyReply).code(e.status).type('application/json').send(e.toJSON())
+    },
   })
   app.setValidatorCompiler(validatorCompiler)
   app.setSerializerCompiler(serializerCompiler)
@@ -61,6 +72,8 @@ export async function buildApp(services: Services, log: Logger): Promise<Fastify
       security: [{ bearerAuth: [] }],
     },
     transform: jsonSchemaTransform,
+    // Puts the schemas named with .meta({ id }) under components.schemas, where their $refs point.
+    transformObject: jsonSchemaTransformObject,
   })
 
   // Before the auth hook: its own onRequest hook marks upgrade requests, so a refused upgrade's
@@ -89,6 +102,7 @@ export async function buildApp(services: Services, log: Logger): Promise<Fastify
   })
 
   await app.register(discoveryRoutes, { services })
+  await app.register(agentDocRoutes, { services })
   await app.register(keyRoutes, { services })
   await app.register(modelRoutes, { services })
   await app.register(instanceRoutes, { services })

@@ -15,6 +15,8 @@ const FASTIFY_CODES: Record<string, [number, string, string]> = {
   ],
   FST_ERR_CTP_EMPTY_JSON_BODY: [400, 'invalid_json', 'The body is empty but the content type says JSON.'],
   FST_ERR_CTP_INVALID_JSON_BODY: [400, 'invalid_json', 'The request body is not valid JSON.'],
+  FST_ERR_BAD_URL: [400, 'bad_url', 'The request URL is malformed.'],
+  FST_ERR_MAX_PARAM_LENGTH: [414, 'uri_too_long', 'A path parameter of the request URL is too long.'],
 }
 
 /** Maps anything thrown to the contract's {message, code, status}; 5xx are logged, never leaked. */

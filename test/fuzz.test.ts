@@ -1,0 +1,168 @@
+import { randomUUID } from 'node:crypto'
+import fc from 'fast-check'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { type InProcess, inProcess } from './helpers/app.js'
+
+type Op = { method: string; path: string; op: any }
+
+/** Values that have broken servers before: wrong types, huge, unicode, path tricks, NUL. */
+const nasty = fc.oneof(
+  fc.constantFrom(
+    '',
+    '..',
+    '../../../../etc/passwd',
+    '/etc/shadow',
+    '/proc/1/environ',
+    'a\u0000b',
+    '%00',
+    '\u202e\u0000',
+    '😀'.repeat(50),
+    'x'.repeat(70_000),
+    `${'d/'.repeat(2000)}f`,
+    '-1',
+    '1e309',
+    'NaN',
+    'true',
+    'null',
+    '{"$ne":1}',
+  ),
+  fc.string({ unit: 'binary', maxLength: 40 }),
+)
+const anyJson = fc.oneof(
+  nasty,
+  fc.integer(),
+  fc.double(),
+  fc.boolean(),
+  fc.constant(null),
+  fc.array(nasty, { maxLength: 3 }),
+  fc.dictionary(fc.string({ maxLength: 12 }), nasty, { maxKeys: 4 }),
+)
+
+/** A body built from the operation's own schema, with each field replaced by a hostile value. */
+function bodyFor(op: any) {
+  const schema = op.requestBody?.content?.['application/json']?.schema
+  const keys = Object.keys(schema?.properties ?? {})
+  if (keys.length === 0) return anyJson
+  return fc.oneof(fc.record(Object.fromEntries(keys.map((k) => [k, anyJson])), { requiredKeys: [] }), anyJson)
+}
+
+function queryFor(op: any) {
+  const names: string[] = (op.parameters ?? [])
+    .filter((p: any) => p.in === 'query')
+    .map((p: any) => p.name)
+    // A live SSE follow never ends; it is tested elsewhere.
+    .filter((n: string) => n !== 'stream' && n !== 'wait_ms')
+  return fc.record(Object.fromEntries(names.map((n) => [n, nasty])), { requiredKeys: [] })
+}
+
+describe('every endpoint under hostile input (generated from the OpenAPI document)', () => {
+  let t: InProcess
+  let key: string
+  let ops: Op[]
+  let instanceId: string
+
+  beforeAll(async () => {
+    t = await inProcess()
+    // No plan: creates are refused, so no hostile body can start a real sandbox.
+    key = await t.user('fuzz@example.com')
+    const user = await t.services.accounts.userByEmail('fuzz@example.com')
+    // A stopped instance the caller owns: requests get past ownership into validation and state checks.
+    instanceId = randomUUID()
+    const at = new Date().toISOString()
+    await t.services.store.instances.insert({
+      id: instanceId,
+      user_id: user.id,
+      name: null,
+      status: 'stopped',
+      desired_state: 'stopped',
+      host_uid: 299_999,
+      resources: JSON.stringify({ memory_mb: 256, cpus: 1, pids_max: 64, disk_mb: 64 }),
+      error: null,
+      created_at: at,
+      updated_at: at,
+      started_at: null,
+    })
+    const doc = (await t.inject('GET', '/api/openapi.json')).body
+    ops = Object.entries(doc.paths as Record<string, Record<string, any>>).flatMap(([path, item]) =>
+      Object.entries(item)
+        .filter(([m]) => ['get', 'post', 'put', 'delete', 'patch'].includes(m))
+        .map(([method, op]) => ({ method: method.toUpperCase(), path, op })),
+    )
+  })
+  afterAll(() => t?.close())
+
+  it('covers a real API', () => {
+    expect(ops.length).toBeGreaterThan(25)
+  })
+
+  it('never answers 5xx, always the error shape, for hostile params, queries and bodies', async () => {
+    const failures: string[] = []
+    for (const { method, path, op } of ops) {
+      const hasBody = !!op.requestBody
+      // Lifecycle actions on the owned instance would boot a real sandbox: aim them elsewhere.
+      const lifecycle =
+        /\/(start|reboot|shutdown)$/.test(path) || (method === 'DELETE' && path === '/api/instances/{id}')
+      await fc
+        .assert(
+          fc.asyncProperty(
+            fc.record({
+              id: lifecycle ? nasty : fc.oneof(fc.constant(instanceId), nasty),
+              other: nasty,
+              query: queryFor(op),
+              body: hasBody ? bodyFor(op) : fc.constant(undefined),
+            }),
+            async ({ id, other, query, body }) => {
+              let url = path
+                .replace('{id}', encodeURIComponent(id))
+                .replace(/\{[^}]+\}/g, encodeURIComponent(other))
+              const qs = new URLSearchParams(query as Record<string, string>).toString()
+              if (qs) url += `?${qs}`
+              const res = await t.app.inject({
+                method: method as 'GET',
+                url,
+                headers: {
+                  authorization: `Bearer ${key}`,
+                  ...(hasBody ? { 'content-type': 'application/json' } : {}),
+                },
+                ...(hasBody ? { payload: JSON.stringify(body ?? null) } : {}),
+              })
+              const ok = res.statusCode < 500 || res.statusCode === 503
+              let shaped = true
+              if (res.statusCode >= 400) {
+                const b = res.json()
+                shaped =
+                  typeof b.message === 'string' && typeof b.code === 'string' && b.status === res.statusCode
+              }
+              if (!ok || !shaped)
+                failures.push(`${method} ${url.slice(0, 120)} -> ${res.statusCode} ${res.body.slice(0, 200)}`)
+              return ok && shaped
+            },
+          ),
+          { numRuns: 25, endOnFailure: true },
+        )
+        .catch(() => {})
+    }
+    expect(failures).toEqual([])
+  }, 240_000)
+
+  it('refuses every private endpoint without a valid key, before looking at anything else', async () => {
+    for (const { method, path, op } of ops) {
+      if (Array.isArray(op.security) && op.security.length === 0) continue
+      const url = path.replace(/\{[^}]+\}/g, instanceId)
+      for (const auth of [undefined, 'Bearer sk_live_forged', 'Basic abc']) {
+        const res = await t.app.inject({
+          method: method as 'GET',
+          url,
+          headers: auth ? { authorization: auth } : {},
+        })
+        expect({ method, path, auth, status: res.statusCode }).toEqual({ method, path, auth, status: 401 })
+        expect(res.json().status).toBe(401)
+      }
+    }
+  })
+
+  it('does not let the instance row be changed by what was thrown at it', async () => {
+    const row = await t.services.store.instances.get(instanceId)
+    expect(row).toMatchObject({ status: 'stopped', host_uid: 299_999 })
+  })
+})

@@ -1,0 +1,100 @@
+import { parseArgs } from 'node:util'
+import { UsageError } from '../args.js'
+import { Api, ClientError, connectionFrom } from './http.js'
+
+export const CLIENT_USAGE = `Client commands (against a server: --base-url URL --api-key KEY, or OPENCLAW_API_BASE_URL,
+OPENCLAW_API_KEY; --instance ID or OPENCLAW_INSTANCE_ID, else the first ready instance;
+--json for output meant for programs):
+
+  clawport instances [list|create|get|delete|reboot|shutdown|start] [id] [--wait] [--name N] [--invite-code C]
+  clawport chat send <message> [--session S] [--no-stream]
+  clawport chat sessions [new --title T]
+  clawport chat history [--session S] [--limit N]
+  clawport files ls [path]
+  clawport files read <path>              raw bytes to stdout
+  clawport files write <path> [content]   content from the argument or stdin
+  clawport files upload <local> [remote]  a file or a folder, recursively
+  clawport files download <remote> [local]
+  clawport exec <command...> [--timeout-ms N] [--cwd DIR]
+  clawport terminal attach [--session S]  an interactive shell; Ctrl-] detaches
+  clawport mcp [--http --port N]          an MCP server (stdio, or streamable HTTP)`
+
+/** The flags every client command takes. */
+const COMMON = {
+  'base-url': { type: 'string' },
+  'api-key': { type: 'string' },
+  instance: { type: 'string', short: 'i' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+  wait: { type: 'boolean' },
+  name: { type: 'string' },
+  'invite-code': { type: 'string' },
+  session: { type: 'string', short: 's' },
+  'no-stream': { type: 'boolean' },
+  title: { type: 'string' },
+  limit: { type: 'string' },
+  'timeout-ms': { type: 'string' },
+  cwd: { type: 'string' },
+  http: { type: 'boolean' },
+  port: { type: 'string' },
+  host: { type: 'string' },
+} as const
+
+export type Flags = ReturnType<typeof parse>['values']
+
+/** What a command module gets: the API, its words and flags, and how to print. */
+export interface Ctx {
+  api: Api
+  args: string[]
+  flags: Flags
+  out(value: unknown, human?: (v: any) => string): void
+}
+
+function parse(argv: string[]) {
+  try {
+    return parseArgs({ args: argv, options: COMMON, allowPositionals: true, strict: true })
+  } catch (err) {
+    throw new UsageError((err as Error).message)
+  }
+}
+
+const COMMANDS: Record<string, () => Promise<{ run(ctx: Ctx): Promise<number | undefined> }>> = {
+  instances: () => import('./instances.js'),
+  chat: () => import('./chat.js'),
+  files: () => import('./files.js'),
+  exec: () => import('./exec.js'),
+  terminal: () => import('./terminal.js'),
+  mcp: () => import('./mcp.js'),
+}
+
+export function isClientCommand(name: string | undefined): boolean {
+  return name !== undefined && name in COMMANDS
+}
+
+/** Runs one client command; server errors print `HTTP <status>: <message>` and exit 1. */
+export async function client(command: string, argv: string[]): Promise<number> {
+  const { values: flags, positionals: args } = parse(argv)
+  if (flags.help) {
+    process.stdout.write(`${CLIENT_USAGE}\n`)
+    return 0
+  }
+  const load = COMMANDS[command]
+  if (!load) throw new UsageError(`unknown command "${command}"`)
+  const ctx: Ctx = {
+    api: new Api(connectionFrom(flags)),
+    args,
+    flags,
+    out(value, human) {
+      if (value === undefined) return
+      const text = flags.json || !human ? JSON.stringify(value, null, 2) : human(value)
+      process.stdout.write(text.endsWith('\n') ? text : `${text}\n`)
+    },
+  }
+  try {
+    return (await (await load()).run(ctx)) ?? 0
+  } catch (err) {
+    if (!(err instanceof ClientError)) throw err
+    process.stderr.write(err.status ? `HTTP ${err.status}: ${err.message}\n` : `clawport: ${err.message}\n`)
+    return 1
+  }
+}

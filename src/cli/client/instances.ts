@@ -1,0 +1,75 @@
+import { UsageError } from '../args.js'
+import type { Ctx } from './index.js'
+
+interface Instance {
+  id: string
+  status: string
+  name?: string | null
+  created_at: string
+  error?: string | null
+}
+
+const row = (i: Instance) => `${i.id}  ${i.status.padEnd(12)}  ${i.name ?? ''}`
+
+/** Waits until the instance is ready (or failed). */
+export async function waitReady(ctx: Ctx, id: string, timeoutMs = 600_000): Promise<Instance> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const inst = await ctx.api.json<Instance>('GET', `/instances/${id}`)
+    if (inst.status === 'ready') return inst
+    if (inst.status === 'error') throw new UsageError(`instance ${id} failed: ${inst.error ?? 'error'}`)
+    if (Date.now() > deadline) throw new UsageError(`instance ${id} is still ${inst.status}`)
+    await new Promise((r) => setTimeout(r, 500))
+  }
+}
+
+/** `clawport instances [list|create|get|delete|reboot|shutdown|start] [id]` */
+export async function run(ctx: Ctx): Promise<number | undefined> {
+  const { api, flags } = ctx
+  const [action = 'list', idArg] = ctx.args
+  const id = async () => api.instanceId(idArg ?? flags.instance)
+  switch (action) {
+    case 'list':
+    case 'ls': {
+      const list = await api.json<Instance[]>('GET', '/instances')
+      ctx.out(list, (l: Instance[]) => (l.length ? l.map(row).join('\n') : 'no instances'))
+      return
+    }
+    case 'create': {
+      const body = {
+        ...(flags.name ? { name: flags.name } : {}),
+        ...(flags['invite-code'] ? { invite_code: flags['invite-code'] } : {}),
+      }
+      let inst = await api.json<Instance>('POST', '/instances', { body })
+      if (flags.wait) inst = await waitReady(ctx, inst.id)
+      ctx.out(inst, row)
+      return
+    }
+    case 'get':
+    case 'status': {
+      const i = await id()
+      ctx.out(await api.json('GET', action === 'get' ? `/instances/${i}` : `/instances/${i}/status`), (v) =>
+        JSON.stringify(v, null, 2),
+      )
+      return
+    }
+    case 'delete':
+    case 'rm': {
+      const i = idArg ?? flags.instance
+      if (!i) throw new UsageError('name the instance to delete: clawport instances delete <id>')
+      await api.json('DELETE', `/instances/${i}`)
+      ctx.out({ id: i, deleted: true }, () => `deleted ${i}`)
+      return
+    }
+    case 'reboot':
+    case 'shutdown':
+    case 'start': {
+      let inst = await api.json<Instance>('POST', `/instances/${await id()}/${action}`)
+      if (flags.wait && action !== 'shutdown') inst = await waitReady(ctx, inst.id)
+      ctx.out(inst, row)
+      return
+    }
+    default:
+      throw new UsageError(`unknown instances action "${action}"`)
+  }
+}

@@ -1,5 +1,6 @@
 import { type Kysely, sql } from 'kysely'
 import type { PlanSpec } from '../config.js'
+import { kyselyAutomationStore } from './automation-store.js'
 import type { Database } from './schema.js'
 import type { Store } from './store.js'
 
@@ -256,6 +257,7 @@ export class KyselyStore implements Store {
           'status',
           'created_at',
           'updated_at',
+          'from_instance',
         ])
         .expression((eb) =>
           eb
@@ -271,6 +273,7 @@ export class KyselyStore implements Store {
               eb.val(row.status).as('status'),
               eb.val(row.created_at).as('created_at'),
               eb.val(row.updated_at).as('updated_at'),
+              eb.val(row.from_instance ?? null).as('from_instance'),
             ])
             .where('session_id', '=', row.session_id),
         )
@@ -350,6 +353,12 @@ export class KyselyStore implements Store {
     prune: async (now) => {
       await this.db.deleteFrom('web_sessions').where('expires_at', '<=', now).execute()
     },
+  }
+
+  private automationStore?: Store['automation']
+  get automation(): Store['automation'] {
+    this.automationStore ??= kyselyAutomationStore(this.db)
+    return this.automationStore
   }
 
   transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T> {

@@ -123,6 +123,8 @@ export interface ChatMessagesTable {
   status: string
   created_at: string
   updated_at: string
+  /** The instance whose agent sent this message, when one did. */
+  from_instance: string | null
 }
 
 /** One persisted chat event; `cursor` counts from 1 per instance, `data` is JSON. */

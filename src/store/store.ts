@@ -1,4 +1,5 @@
 import type { PlanSpec } from '../config.js'
+import type { AutomationStore } from './automation-store.js'
 import type {
   ApiKeyRow,
   ChatEventRow,
@@ -146,6 +147,8 @@ export interface Store {
     /** Deletes sessions that expired before `now`. */
     prune(now: string): Promise<void>
   }
+  /** The inbox, swarms and pipelines. */
+  automation: AutomationStore
   /** Runs fn in one transaction; the store passed to fn sees and writes inside it. */
   transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T>
   close(): Promise<void>

@@ -27,6 +27,10 @@ export const MAX_WAIT_MS = 30_000
 export interface SendInput {
   message: string
   session_id?: string
+  /** The instance whose agent sends the message; stored with it. */
+  from_instance?: string
+  /** The user message's id; a second start with the same id fails instead of repeating it. */
+  message_id?: string
 }
 
 /** A turn that has started: its user message and the cursor of its first event are stored. */
@@ -97,7 +101,8 @@ export class ChatService {
       if (this.running.has(session.id)) throw errors.turnInProgress(session.id)
       const at = nowIso()
       const userRow = await this.store.chat.appendMessage({
-        id: randomUUID(),
+        id: input.message_id ?? randomUUID(),
+        from_instance: input.from_instance ?? null,
         session_id: session.id,
         instance_id: inst.id,
         role: 'user',

@@ -39,6 +39,10 @@ export const ChatMessage = z
     content: z.string(),
     status: z.string(),
     tool: ChatTool.optional(),
+    from_instance: z
+      .string()
+      .optional()
+      .describe('The instance whose agent sent this message (through its Clawport skill or inbox)'),
     created_at: z.string(),
     updated_at: z.string(),
   })
@@ -92,6 +96,7 @@ export function messageFromRow(r: ChatMessageRow): ChatMessage {
     content: r.content,
     status: r.status,
     ...(r.tool ? { tool: JSON.parse(r.tool) as ChatTool } : {}),
+    ...(r.from_instance ? { from_instance: r.from_instance } : {}),
     created_at: r.created_at,
     updated_at: r.updated_at,
   }

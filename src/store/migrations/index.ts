@@ -3,6 +3,7 @@ import { accounts } from './0001-accounts.js'
 import { modelSettings } from './0002-model-settings.js'
 import { chat } from './0003-chat.js'
 import { webSessions } from './0004-web-sessions.js'
+import { automation } from './0005-automation.js'
 
 /**
  * Versioned migrations, applied in name order at start. One file per migration; never edit
@@ -13,6 +14,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0002_model_settings': modelSettings,
   '0003_chat': chat,
   '0004_web_sessions': webSessions,
+  '0005_automation': automation,
 }
 
 export const migrationProvider: MigrationProvider = {

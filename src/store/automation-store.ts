@@ -1,0 +1,287 @@
+import type { Insertable, Kysely, Selectable, Updateable } from 'kysely'
+import type { Database } from './schema.js'
+
+/** A message for an instance's agent, kept until it is delivered and answered. */
+export interface InboxMessagesTable {
+  id: string
+  user_id: string
+  target_id: string
+  from_instance: string | null
+  /** `user`, `program`, `instance`, `swarm` or `pipeline`. */
+  sender: string
+  reply_to: string | null
+  in_reply_to: string | null
+  correlation_id: string | null
+  idempotency_key: string | null
+  message: string
+  /** `pending`, `delivered`, `replied` or `failed`. */
+  status: string
+  attempts: number
+  next_attempt_at: string
+  session_id: string | null
+  reply: string | null
+  error: string | null
+  created_at: string
+  updated_at: string
+  delivered_at: string | null
+  replied_at: string | null
+}
+
+export interface InboxSessionsTable {
+  instance_id: string
+  session_id: string
+}
+
+export interface SwarmsTable {
+  id: string
+  user_id: string
+  name: string
+  created_at: string
+  updated_at: string
+}
+
+export interface SwarmMembersTable {
+  instance_id: string
+  swarm_id: string
+  position: number
+  role: string | null
+  instructions: string | null
+  created_at: string
+}
+
+/** A stored pipeline; `spec` is its JSON definition, the webhook secret kept as a SHA-256 hash. */
+export interface PipelinesTable {
+  id: string
+  user_id: string
+  name: string
+  spec: string
+  schedule: string | null
+  next_run_at: string | null
+  webhook_hash: string | null
+  created_at: string
+  updated_at: string
+}
+
+/** One run of a pipeline; `steps` is the JSON state of every step, rewritten as they move. */
+export interface PipelineRunsTable {
+  id: string
+  pipeline_id: string
+  user_id: string
+  trigger: string
+  /** `queued`, `running`, `succeeded`, `failed` or `canceled`. */
+  status: string
+  input: string
+  steps: string
+  error: string | null
+  created_at: string
+  updated_at: string
+  started_at: string | null
+  finished_at: string | null
+}
+
+type AutomationTables = {
+  inbox_messages: InboxMessagesTable
+  inbox_sessions: InboxSessionsTable
+  swarms: SwarmsTable
+  swarm_members: SwarmMembersTable
+  pipelines: PipelinesTable
+  pipeline_runs: PipelineRunsTable
+}
+
+export type InboxRow = Selectable<InboxMessagesTable>
+export type InboxUpdate = Updateable<InboxMessagesTable>
+export type SwarmRow = Selectable<SwarmsTable>
+export type SwarmMemberRow = Selectable<SwarmMembersTable>
+export type PipelineRow = Selectable<PipelinesTable>
+export type PipelineUpdate = Updateable<PipelinesTable>
+export type PipelineRunRow = Selectable<PipelineRunsTable>
+export type PipelineRunUpdate = Updateable<PipelineRunsTable>
+
+/** Persistence of the inbox, swarms and pipelines. */
+export interface AutomationStore {
+  inbox: {
+    /** Inserts unless the target already has a message with the same idempotency key; returns the stored one. */
+    insert(row: Insertable<InboxMessagesTable>): Promise<{ row: InboxRow; created: boolean }>
+    get(id: string): Promise<InboxRow | undefined>
+    update(id: string, patch: InboxUpdate): Promise<InboxRow | undefined>
+    /** Pending messages due at `now`, oldest first. */
+    due(now: string, limit: number): Promise<InboxRow[]>
+    byStatus(status: string): Promise<InboxRow[]>
+    /** Messages sent to or from an instance, newest first. */
+    listFor(instanceId: string, limit: number): Promise<InboxRow[]>
+    listByCorrelation(userId: string, correlationId: string): Promise<InboxRow[]>
+    /** Whether a chat message with this id exists (delivery stores the message under the inbox id). */
+    chatMessageExists(id: string): Promise<boolean>
+    sessionOf(instanceId: string): Promise<string | undefined>
+    setSession(instanceId: string, sessionId: string): Promise<void>
+  }
+  swarms: {
+    insert(row: SwarmRow): Promise<void>
+    get(id: string): Promise<SwarmRow | undefined>
+    listByUser(userId: string): Promise<SwarmRow[]>
+    touch(id: string, at: string): Promise<void>
+    remove(id: string): Promise<void>
+    addMember(row: SwarmMemberRow): Promise<void>
+    members(swarmId: string): Promise<SwarmMemberRow[]>
+    memberOf(instanceId: string): Promise<SwarmMemberRow | undefined>
+  }
+  pipelines: {
+    insert(row: PipelineRow): Promise<void>
+    get(id: string): Promise<PipelineRow | undefined>
+    listByUser(userId: string): Promise<PipelineRow[]>
+    update(id: string, patch: PipelineUpdate): Promise<void>
+    /** Moves a schedule forward only if nobody else did: true when this caller claimed the run. */
+    claimSchedule(id: string, expected: string, next: string | null): Promise<boolean>
+    scheduled(): Promise<PipelineRow[]>
+    remove(id: string): Promise<void>
+    insertRun(row: PipelineRunRow): Promise<void>
+    getRun(id: string): Promise<PipelineRunRow | undefined>
+    listRuns(pipelineId: string, limit: number): Promise<PipelineRunRow[]>
+    updateRun(id: string, patch: PipelineRunUpdate): Promise<void>
+    /** Runs not finished (queued or running), oldest first. */
+    unfinishedRuns(): Promise<PipelineRunRow[]>
+  }
+}
+
+/** The automation store over the main database's Kysely instance. */
+export function kyselyAutomationStore(base: Kysely<Database>): AutomationStore {
+  const db = base.withTables<AutomationTables>()
+  return {
+    inbox: {
+      async insert(row) {
+        const inserted = await db
+          .insertInto('inbox_messages')
+          .values(row)
+          .onConflict((oc) => oc.columns(['target_id', 'idempotency_key']).doNothing())
+          .returningAll()
+          .executeTakeFirst()
+        if (inserted) return { row: inserted, created: true }
+        const existing = await db
+          .selectFrom('inbox_messages')
+          .selectAll()
+          .where('target_id', '=', row.target_id)
+          .where('idempotency_key', '=', row.idempotency_key ?? '')
+          .executeTakeFirstOrThrow()
+        return { row: existing, created: false }
+      },
+      get: (id) => db.selectFrom('inbox_messages').selectAll().where('id', '=', id).executeTakeFirst(),
+      update: (id, patch) =>
+        db.updateTable('inbox_messages').set(patch).where('id', '=', id).returningAll().executeTakeFirst(),
+      due: (now, limit) =>
+        db
+          .selectFrom('inbox_messages')
+          .selectAll()
+          .where('status', '=', 'pending')
+          .where('next_attempt_at', '<=', now)
+          .orderBy('created_at')
+          .limit(limit)
+          .execute(),
+      byStatus: (status) =>
+        db.selectFrom('inbox_messages').selectAll().where('status', '=', status).orderBy('created_at').execute(),
+      listFor: (instanceId, limit) =>
+        db
+          .selectFrom('inbox_messages')
+          .selectAll()
+          .where((eb) => eb.or([eb('target_id', '=', instanceId), eb('from_instance', '=', instanceId)]))
+          .orderBy('created_at', 'desc')
+          .limit(limit)
+          .execute(),
+      listByCorrelation: (userId, correlationId) =>
+        db
+          .selectFrom('inbox_messages')
+          .selectAll()
+          .where('user_id', '=', userId)
+          .where('correlation_id', '=', correlationId)
+          .orderBy('created_at')
+          .execute(),
+      async chatMessageExists(id) {
+        const r = await base.selectFrom('chat_messages').select('id').where('id', '=', id).executeTakeFirst()
+        return r !== undefined
+      },
+      async sessionOf(instanceId) {
+        const r = await db
+          .selectFrom('inbox_sessions')
+          .select('session_id')
+          .where('instance_id', '=', instanceId)
+          .executeTakeFirst()
+        return r?.session_id
+      },
+      async setSession(instanceId, sessionId) {
+        await db
+          .insertInto('inbox_sessions')
+          .values({ instance_id: instanceId, session_id: sessionId })
+          .onConflict((oc) => oc.column('instance_id').doUpdateSet({ session_id: sessionId }))
+          .execute()
+      },
+    },
+    swarms: {
+      async insert(row) {
+        await db.insertInto('swarms').values(row).execute()
+      },
+      get: (id) => db.selectFrom('swarms').selectAll().where('id', '=', id).executeTakeFirst(),
+      listByUser: (userId) =>
+        db.selectFrom('swarms').selectAll().where('user_id', '=', userId).orderBy('created_at', 'desc').execute(),
+      async touch(id, at) {
+        await db.updateTable('swarms').set({ updated_at: at }).where('id', '=', id).execute()
+      },
+      async remove(id) {
+        await db.deleteFrom('swarm_members').where('swarm_id', '=', id).execute()
+        await db.deleteFrom('swarms').where('id', '=', id).execute()
+      },
+      async addMember(row) {
+        await db.insertInto('swarm_members').values(row).execute()
+      },
+      members: (swarmId) =>
+        db.selectFrom('swarm_members').selectAll().where('swarm_id', '=', swarmId).orderBy('position').execute(),
+      memberOf: (instanceId) =>
+        db.selectFrom('swarm_members').selectAll().where('instance_id', '=', instanceId).executeTakeFirst(),
+    },
+    pipelines: {
+      async insert(row) {
+        await db.insertInto('pipelines').values(row).execute()
+      },
+      get: (id) => db.selectFrom('pipelines').selectAll().where('id', '=', id).executeTakeFirst(),
+      listByUser: (userId) =>
+        db.selectFrom('pipelines').selectAll().where('user_id', '=', userId).orderBy('created_at', 'desc').execute(),
+      async update(id, patch) {
+        await db.updateTable('pipelines').set(patch).where('id', '=', id).execute()
+      },
+      async claimSchedule(id, expected, next) {
+        const r = await db
+          .updateTable('pipelines')
+          .set({ next_run_at: next })
+          .where('id', '=', id)
+          .where('next_run_at', '=', expected)
+          .executeTakeFirst()
+        return Number(r.numUpdatedRows) === 1
+      },
+      scheduled: () => db.selectFrom('pipelines').selectAll().where('next_run_at', 'is not', null).execute(),
+      async remove(id) {
+        await db.deleteFrom('pipeline_runs').where('pipeline_id', '=', id).execute()
+        await db.deleteFrom('pipelines').where('id', '=', id).execute()
+      },
+      async insertRun(row) {
+        await db.insertInto('pipeline_runs').values(row).execute()
+      },
+      getRun: (id) => db.selectFrom('pipeline_runs').selectAll().where('id', '=', id).executeTakeFirst(),
+      listRuns: (pipelineId, limit) =>
+        db
+          .selectFrom('pipeline_runs')
+          .selectAll()
+          .where('pipeline_id', '=', pipelineId)
+          .orderBy('created_at', 'desc')
+          .limit(limit)
+          .execute(),
+      async updateRun(id, patch) {
+        await db.updateTable('pipeline_runs').set(patch).where('id', '=', id).execute()
+      },
+      unfinishedRuns: () =>
+        db
+          .selectFrom('pipeline_runs')
+          .selectAll()
+          .where('status', 'in', ['queued', 'running'])
+          .orderBy('created_at')
+          .execute(),
+    },
+  }
+}

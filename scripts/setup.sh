@@ -51,4 +51,6 @@ fi
 
 echo "setup: building ($(node_modules/.bin/node --version))"
 npx --no-install tsc -p tsconfig.build.json
+# The SDK's OpenAPI copy and types, generated from the routes just built.
+node_modules/.bin/node scripts/generate-sdk.mjs 2>/dev/null
 echo "setup: done"

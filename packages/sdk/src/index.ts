@@ -1,0 +1,272 @@
+import type { operations, paths } from './schema.js'
+
+export type { components, operations, paths } from './schema.js'
+
+type Method = 'get' | 'post' | 'put' | 'delete'
+/** The JSON body of an operation's first 2xx answer. */
+type Ok<O> = O extends { responses: infer R }
+  ? R extends { 200: infer X }
+    ? JsonOf<X>
+    : R extends { 201: infer X }
+      ? JsonOf<X>
+      : R extends { 202: infer X }
+        ? JsonOf<X>
+        : undefined
+  : never
+type JsonOf<X> = X extends { content: { 'application/json': infer J } } ? J : undefined
+type BodyOf<O> = O extends { requestBody?: { content: { 'application/json': infer B } } } ? B : never
+type QueryOf<O> = O extends { parameters: { query?: infer Q } } ? Q : never
+
+/** The answer type of an operation, by its operationId: `Result<'instances.get'>`. */
+export type Result<Id extends keyof operations> = Ok<operations[Id]>
+export type Instance = Result<'instances.get'>
+export type ChatSession = Result<'chat.sessions.create'>
+export type ChatTurn = Result<'chat.send'>
+export type ChatMessage = ChatTurn['message']
+export type ChatEvent = Exclude<Result<'chat.events'>, string>[number]
+export type ExecResult = Result<'terminal.exec'>
+export type FileList = Result<'files.list'>
+export type FileContent = Result<'files.read'>
+
+/** Every non-2xx answer: `message` for people, `code` for programs. */
+export class ClawportError extends Error {
+  readonly status: number
+  readonly code: string
+  readonly details: Record<string, unknown> | undefined
+
+  // Plain fields (no parameter properties) so the source runs under Node's type stripping.
+  constructor(status: number, message: string, code: string, details?: Record<string, unknown>) {
+    super(message)
+    this.name = 'ClawportError'
+    this.status = status
+    this.code = code
+    this.details = details
+  }
+}
+
+/** One server-sent event of a chat stream: `id` is the event cursor. */
+export interface StreamEvent {
+  id?: number
+  event: 'session' | 'message' | 'delta' | 'tool' | 'done' | 'error' | (string & {})
+  data: any
+}
+
+export interface ClientOptions {
+  /** `https://host` or `https://host/api`. */
+  baseUrl: string
+  apiKey?: string
+  fetch?: typeof fetch
+}
+
+type RequestOptions<O> = {
+  params?: Record<string, string>
+  query?: QueryOf<O>
+  body?: BodyOf<O>
+  headers?: Record<string, string>
+  raw?: BodyInit
+  signal?: AbortSignal
+}
+
+/** A typed client of the Clawport API; `request` reaches any operation of the OpenAPI document. */
+export class Clawport {
+  readonly baseUrl: string
+  private readonly apiKey: string | undefined
+  private readonly fetchFn: typeof fetch
+
+  constructor(opts: ClientOptions) {
+    const base = opts.baseUrl.replace(/\/+$/, '')
+    this.baseUrl = base.endsWith('/api') ? base.slice(0, -4) : base
+    this.apiKey = opts.apiKey
+    this.fetchFn = opts.fetch ?? fetch
+  }
+
+  /** From OPENCLAW_API_BASE_URL and OPENCLAW_API_KEY. */
+  static fromEnv(env: Record<string, string | undefined> = process.env): Clawport {
+    return new Clawport({ baseUrl: env.OPENCLAW_API_BASE_URL ?? 'http://127.0.0.1:8080', apiKey: env.OPENCLAW_API_KEY })
+  }
+
+  url(path: string, params: Record<string, string> = {}, query: object = {}): string {
+    const p = path.replace(/\{(\w+)\}/g, (_m, k: string) => encodeURIComponent(params[k] ?? ''))
+    const q = new URLSearchParams()
+    for (const [k, v] of Object.entries(query)) if (v !== undefined) q.set(k, String(v))
+    return `${this.baseUrl}${p}${q.size ? `?${q}` : ''}`
+  }
+
+  /** The raw response of any operation; throws ClawportError on a non-2xx answer. */
+  async send<P extends keyof paths, M extends Method & keyof paths[P]>(
+    method: M,
+    path: P,
+    opts: RequestOptions<paths[P][M]> = {},
+  ): Promise<Response> {
+    const headers: Record<string, string> = { ...opts.headers }
+    if (this.apiKey) headers.authorization = `Bearer ${this.apiKey}`
+    let body: BodyInit | undefined = opts.raw
+    if (opts.body !== undefined) {
+      headers['content-type'] = 'application/json'
+      body = JSON.stringify(opts.body)
+    } else if (opts.raw !== undefined) headers['content-type'] ??= 'application/octet-stream'
+    const init = { method: method.toUpperCase(), headers, body, signal: opts.signal, duplex: 'half' }
+    const res = await this.fetchFn(this.url(path as string, opts.params, opts.query ?? {}), init as RequestInit)
+    if (!res.ok) {
+      const text = await res.text()
+      let err: { message?: string; code?: string; details?: Record<string, unknown> } = {}
+      try {
+        err = JSON.parse(text)
+      } catch {}
+      throw new ClawportError(res.status, err.message ?? (text || res.statusText), err.code ?? 'http_error', err.details)
+    }
+    return res
+  }
+
+  /** Calls any operation and answers its typed JSON body. */
+  async request<P extends keyof paths, M extends Method & keyof paths[P]>(
+    method: M,
+    path: P,
+    opts: RequestOptions<paths[P][M]> = {},
+  ): Promise<Ok<paths[P][M]>> {
+    const res = await this.send(method, path, opts)
+    if (res.status === 204 || !(res.headers.get('content-type') ?? '').includes('json')) return undefined as never
+    return (await res.json()) as Ok<paths[P][M]>
+  }
+
+  readonly instances = {
+    list: () => this.request('get', '/api/instances'),
+    create: (body: BodyOf<paths['/api/instances']['post']> = {}) => this.request('post', '/api/instances', { body }),
+    get: (id: string) => this.request('get', '/api/instances/{id}', { params: { id } }),
+    status: (id: string) => this.request('get', '/api/instances/{id}/status', { params: { id } }),
+    delete: (id: string) => this.request('delete', '/api/instances/{id}', { params: { id } }),
+    reboot: (id: string) => this.request('post', '/api/instances/{id}/reboot', { params: { id } }),
+    shutdown: (id: string) => this.request('post', '/api/instances/{id}/shutdown', { params: { id } }),
+    start: (id: string) => this.request('post', '/api/instances/{id}/start', { params: { id } }),
+    /** Polls until the instance is ready; throws if it fails or time runs out. */
+    waitReady: async (id: string, timeoutMs = 600_000): Promise<Instance> => {
+      const deadline = Date.now() + timeoutMs
+      for (;;) {
+        const inst = await this.instances.get(id)
+        if (inst.status === 'ready') return inst
+        if (inst.status === 'error' || Date.now() > deadline)
+          throw new ClawportError(409, `Instance ${id} is ${inst.status}.`, 'instance_not_ready')
+        await new Promise((r) => setTimeout(r, 500))
+      }
+    },
+    /** The first ready instance, if any. */
+    findReady: async (): Promise<Instance | undefined> => (await this.instances.list()).find((i) => i.status === 'ready'),
+  }
+
+  readonly chat = {
+    sessions: (id: string) => this.request('get', '/api/instances/{id}/chat/sessions', { params: { id } }),
+    createSession: (id: string, title?: string) =>
+      this.request('post', '/api/instances/{id}/chat/sessions', { params: { id }, body: title ? { title } : {} }),
+    send: (id: string, message: string, sessionId?: string) =>
+      this.request('post', '/api/instances/{id}/chat', { params: { id }, body: { message, session_id: sessionId } }),
+    messages: (id: string, query: QueryOf<paths['/api/instances/{id}/chat/messages']['get']> = {}) =>
+      this.request('get', '/api/instances/{id}/chat/messages', { params: { id }, query }),
+    events: (id: string, query: QueryOf<paths['/api/instances/{id}/chat/events']['get']> = {}) =>
+      this.request('get', '/api/instances/{id}/chat/events', { params: { id }, query }) as Promise<ChatEvent[]>,
+    abort: (id: string, sessionId: string) =>
+      this.request('post', '/api/instances/{id}/chat/abort', { params: { id }, body: { session_id: sessionId } }),
+    /** Sends a message and yields the turn's events as they come, ending after `done` or `error`. */
+    stream: async function* (this: Clawport, id: string, message: string, opts: { sessionId?: string; signal?: AbortSignal } = {}) {
+      const res = await this.send('post', '/api/instances/{id}/chat/stream', {
+        params: { id },
+        body: { message, session_id: opts.sessionId },
+        ...(opts.signal ? { signal: opts.signal } : {}),
+      })
+      yield* readEvents(res)
+    }.bind(this) as (id: string, message: string, opts?: { sessionId?: string; signal?: AbortSignal }) => AsyncGenerator<StreamEvent>,
+    /** Follows stored then live events after a cursor as SSE; pass the last `id` seen to resume. */
+    follow: async function* (this: Clawport, id: string, opts: { after?: number; sessionId?: string; signal?: AbortSignal } = {}) {
+      const res = await this.send('get', '/api/instances/{id}/chat/events', {
+        params: { id },
+        query: { after: opts.after, session_id: opts.sessionId, stream: 'true' } as never,
+        headers: { accept: 'text/event-stream' },
+        ...(opts.signal ? { signal: opts.signal } : {}),
+      })
+      yield* readEvents(res)
+    }.bind(this) as (id: string, opts?: { after?: number; sessionId?: string; signal?: AbortSignal }) => AsyncGenerator<StreamEvent>,
+  }
+
+  readonly files = {
+    list: (id: string, path?: string) => this.request('get', '/api/instances/{id}/files', { params: { id }, query: { path } }),
+    stat: (id: string, path: string) => this.request('get', '/api/instances/{id}/files/stat', { params: { id }, query: { path } }),
+    read: (id: string, path: string) => this.request('get', '/api/instances/{id}/files/read', { params: { id }, query: { path } }),
+    write: (id: string, path: string, content: string, encoding?: 'utf8' | 'base64') =>
+      this.request('post', '/api/instances/{id}/files/write', { params: { id }, body: { path, content, encoding } }),
+    mkdir: (id: string, path: string) => this.request('post', '/api/instances/{id}/files/mkdir', { params: { id }, body: { path } }),
+    move: (id: string, from: string, to: string) =>
+      this.request('post', '/api/instances/{id}/files/move', { params: { id }, body: { from, to } }),
+    remove: (id: string, path: string, recursive = false) =>
+      this.request('delete', '/api/instances/{id}/files', { params: { id }, query: { path, recursive: String(recursive) } as never }),
+    /** Streams raw bytes (a Uint8Array, Blob or ReadableStream) into a file. */
+    upload: (id: string, path: string, data: BodyInit) =>
+      this.request('post', '/api/instances/{id}/files/upload', { params: { id }, query: { path }, raw: data }),
+    /** A file's raw bytes (a folder comes as .tar.gz). */
+    download: async (id: string, path: string): Promise<Uint8Array> => {
+      const res = await this.send('get', '/api/instances/{id}/files/download', { params: { id }, query: { path } })
+      return new Uint8Array(await res.arrayBuffer())
+    },
+  }
+
+  readonly terminal = {
+    exec: (id: string, command: string, opts: { timeout_ms?: number; cwd?: string; stdin?: string } = {}) =>
+      this.request('post', '/api/instances/{id}/terminal/exec', { params: { id }, body: { command, ...opts } }),
+    /**
+     * Opens the interactive shell as a standard WebSocket (browsers, Node 22+), authenticated
+     * with a single-use ticket: binary frames are terminal bytes, text frames JSON control
+     * messages (`ready`, `exit`; send `resize`).
+     */
+    connect: async (id: string, opts: { cols?: number; rows?: number; sessionId?: string } = {}): Promise<WebSocket> => {
+      const { ticket } = await this.request('post', '/api/instances/{id}/ws-ticket', { params: { id } })
+      const url = this.url('/api/instances/{id}/terminal/ws', { id }, { ticket, cols: opts.cols, rows: opts.rows, session_id: opts.sessionId })
+      const ws = new WebSocket(url.replace(/^http/, 'ws'))
+      ws.binaryType = 'arraybuffer'
+      return ws
+    },
+  }
+
+  readonly desktop = {
+    /** A PNG of the whole screen. */
+    screenshot: async (id: string): Promise<Uint8Array> => {
+      const res = await this.send('get', '/api/instances/{id}/desktop/screenshot', { params: { id } })
+      return new Uint8Array(await res.arrayBuffer())
+    },
+    /** The RFB (VNC) stream as a WebSocket, for noVNC. */
+    connect: async (id: string): Promise<WebSocket> => {
+      const { ticket } = await this.request('post', '/api/instances/{id}/ws-ticket', { params: { id } })
+      const ws = new WebSocket(this.url('/api/instances/{id}/vnc/ws', { id }, { ticket }).replace(/^http/, 'ws'))
+      ws.binaryType = 'arraybuffer'
+      return ws
+    },
+  }
+}
+
+/** Parses a text/event-stream body into events as they arrive. */
+export async function* readEvents(res: Response): AsyncGenerator<StreamEvent> {
+  if (!res.body) return
+  const reader = res.body.getReader()
+  const decoder = new TextDecoder()
+  let buf = ''
+  try {
+    for (;;) {
+      const { done, value } = await reader.read()
+      if (done) break
+      buf += decoder.decode(value, { stream: true }).replace(/\r\n?/g, '\n')
+      for (let i = buf.indexOf('\n\n'); i >= 0; i = buf.indexOf('\n\n')) {
+        const block = buf.slice(0, i)
+        buf = buf.slice(i + 2)
+        const e: StreamEvent = { event: 'message', data: undefined }
+        const data: string[] = []
+        for (const line of block.split('\n')) {
+          if (line.startsWith('id:')) e.id = Number(line.slice(3).trim())
+          else if (line.startsWith('event:')) e.event = line.slice(6).trim()
+          else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''))
+        }
+        if (!data.length) continue
+        e.data = JSON.parse(data.join('\n'))
+        yield e
+      }
+    }
+  } finally {
+    await reader.cancel().catch(() => {})
+  }
+}

@@ -6,8 +6,9 @@ cd "$(dirname "$0")/.."
 
 # Debian packages: the sandbox (bubblewrap, setpriv), disk quotas (mkfs.ext4), folder
 # downloads (tar, gzip), every instance's desktop (Xtigervnc, openbox; screenshots are taken
-# over RFB, so no image tools), and what the tests use (procps, python3).
-PACKAGES=(bubblewrap util-linux e2fsprogs tar gzip tigervnc-standalone-server openbox procps python3 ca-certificates)
+# over RFB, so no image tools), and what the tests use (procps, python3; chromium and a font
+# for the dashboard's browser tests).
+PACKAGES=(bubblewrap util-linux e2fsprogs tar gzip tigervnc-standalone-server openbox procps python3 ca-certificates chromium fonts-dejavu-core)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
@@ -53,4 +54,6 @@ echo "setup: building ($(node_modules/.bin/node --version))"
 npx --no-install tsc -p tsconfig.build.json
 # The SDK's OpenAPI copy and types, generated from the routes just built.
 node_modules/.bin/node scripts/generate-sdk.mjs 2>/dev/null
+echo "setup: building the dashboard"
+npx --no-install vite build web --logLevel warn
 echo "setup: done"

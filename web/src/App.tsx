@@ -1,0 +1,52 @@
+import { lazy, type ReactElement, Suspense } from 'react'
+import { useAuth } from './auth'
+import { Layout } from './components/Layout'
+import { Spinner } from './components/ui'
+import { AccountPage } from './pages/Account'
+import { InstancePage } from './pages/Instance'
+import { InstancesPage } from './pages/Instances'
+import { SignInPage } from './pages/SignIn'
+import { match, navigate, usePath } from './router'
+
+const DocsPage = lazy(() => import('./pages/Docs'))
+const AdminPage = lazy(() => import('./pages/admin/Admin'))
+
+function NotFound() {
+  return (
+    <section>
+      <h1>Not found</h1>
+      <p>There is no page here.</p>
+    </section>
+  )
+}
+
+/** Picks the page for the path; everything but the docs needs a sign-in. */
+export function App() {
+  const path = usePath()
+  const { state } = useAuth()
+  if (!state)
+    return (
+      <div className="center">
+        <Spinner />
+      </div>
+    )
+  const isDocs = path === '/docs' || path.startsWith('/docs/')
+  if (!state.signed_in && !isDocs) return <SignInPage />
+  if (path === '/' || path === '/login') {
+    navigate('/instances', true)
+    return null
+  }
+  let page: ReactElement
+  let m: Record<string, string> | null
+  if (isDocs) page = <DocsPage />
+  else if (path === '/account') page = <AccountPage />
+  else if (path === '/instances') page = <InstancesPage />
+  else if ((m = match('/instances/:id/:tab?', path))) page = <InstancePage id={m.id as string} tab={m.tab ?? 'chat'} />
+  else if ((m = match('/admin/:section?', path))) page = <AdminPage section={m.section ?? 'users'} />
+  else page = <NotFound />
+  return (
+    <Layout>
+      <Suspense fallback={<Spinner />}>{page}</Suspense>
+    </Layout>
+  )
+}

@@ -1,0 +1,160 @@
+/** The dashboard's client of the Clawport API: same origin, the session cookie, the CSRF header. */
+
+export interface ApiErrorBody {
+  message: string
+  code: string
+  status: number
+  details?: Record<string, unknown>
+}
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message)
+  }
+}
+
+/** The CSRF token the server set in a readable cookie at sign-in. */
+export function csrfToken(): string {
+  const m = /(?:^|;\s*)clawport_csrf=([^;]*)/.exec(document.cookie)
+  return m ? decodeURIComponent(m[1] ?? '') : ''
+}
+
+/** Headers every request carries; writes need the CSRF token. */
+export function apiHeaders(extra: Record<string, string> = {}): Record<string, string> {
+  return { 'x-csrf-token': csrfToken(), ...extra }
+}
+
+let onUnauthorized: () => void = () => {}
+/** Called when the session is gone (401), so the app can show the sign-in page. */
+export function setUnauthorizedHandler(fn: () => void): void {
+  onUnauthorized = fn
+}
+
+export async function errorOf(res: Response): Promise<ApiError> {
+  let body: Partial<ApiErrorBody> = {}
+  try {
+    body = (await res.json()) as ApiErrorBody
+  } catch {
+    // Not JSON: the status line is all there is.
+  }
+  if (res.status === 401) onUnauthorized()
+  return new ApiError(res.status, body.code ?? 'http_error', body.message ?? `${res.status} ${res.statusText}`)
+}
+
+/** Calls the API with JSON in and out; throws ApiError with the server's message. */
+export async function api<T = unknown>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
+  const headers = apiHeaders(body !== undefined ? { 'content-type': 'application/json' } : {})
+  const res = await fetch(path, {
+    method,
+    headers,
+    body: body !== undefined ? JSON.stringify(body) : undefined,
+    credentials: 'same-origin',
+    signal,
+  })
+  if (!res.ok) throw await errorOf(res)
+  if (res.status === 204) return undefined as T
+  const type = res.headers.get('content-type') ?? ''
+  return (type.includes('json') ? await res.json() : await res.text()) as T
+}
+
+export const get = <T>(path: string, signal?: AbortSignal) => api<T>('GET', path, undefined, signal)
+export const post = <T>(path: string, body?: unknown) => api<T>('POST', path, body ?? {})
+export const put = <T>(path: string, body?: unknown) => api<T>('PUT', path, body)
+export const patch = <T>(path: string, body?: unknown) => api<T>('PATCH', path, body)
+export const del = <T>(path: string) => api<T>('DELETE', path)
+
+/** A query string from defined values. */
+export function qs(params: Record<string, string | number | boolean | undefined>): string {
+  const q = new URLSearchParams()
+  for (const [k, v] of Object.entries(params)) if (v !== undefined) q.set(k, String(v))
+  const s = q.toString()
+  return s ? `?${s}` : ''
+}
+
+export interface Me {
+  id: string
+  email: string
+  is_admin: boolean
+  plan: string
+  subscription_active: boolean
+  instance_limit: number
+  usage: { instances: number }
+  created_at: string
+}
+
+export interface SessionState {
+  signed_in: boolean
+  user: Me | null
+  setup_required: boolean
+  signup: 'open' | 'off'
+}
+
+export interface Instance {
+  id: string
+  status: string
+  name?: string | null
+  sandbox_id?: string
+  created_at: string
+  updated_at: string
+  error?: string | null
+  resources?: Record<string, unknown>
+}
+
+export interface ApiKey {
+  id: string
+  name: string
+  prefix: string
+  created_at: string
+  last_used_at: string | null
+  expires_at: string | null
+  key?: string
+}
+
+export interface FileEntry {
+  name: string
+  path: string
+  type: 'file' | 'dir' | 'symlink'
+  size: number
+  modified_at: string
+}
+
+export interface ChatSession {
+  id: string
+  title: string | null
+  created_at: string
+  updated_at: string
+  last_activity: string
+}
+
+export interface ChatMessage {
+  id: string
+  session_id: string
+  seq: number
+  role: 'user' | 'assistant' | 'tool' | 'system'
+  content: string
+  status: string
+  tool?: { name: string; arguments: unknown; result?: unknown; call_id?: string }
+  created_at: string
+  updated_at: string
+}
+
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`
+  const units = ['KiB', 'MiB', 'GiB', 'TiB']
+  let v = n / 1024
+  let i = 0
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024
+    i++
+  }
+  return `${v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`
+}
+
+export function formatTime(iso: string | null | undefined): string {
+  if (!iso) return '—'
+  return new Date(iso).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' })
+}

@@ -1,0 +1,98 @@
+import { lazy, Suspense, useEffect } from 'react'
+import { get, type Instance } from '../api'
+import { ErrorNote, Spinner, StatusBadge, useLoad } from '../components/ui'
+import { Link, navigate, useTitle } from '../router'
+import { ChatTab } from './instance/Chat'
+import { FilesTab } from './instance/Files'
+import { InstanceActions } from './Instances'
+import '../instance.css'
+
+// Code-split: xterm.js and noVNC load only when their tab opens.
+const TerminalTab = lazy(() => import('./instance/Terminal'))
+const DesktopTab = lazy(() => import('./instance/Desktop'))
+
+const TABS = [
+  { id: 'chat', label: 'Chat' },
+  { id: 'terminal', label: 'Terminal' },
+  { id: 'desktop', label: 'Desktop' },
+  { id: 'files', label: 'Files' },
+]
+
+/** One instance: its status and actions, and the chat, terminal, desktop and files tabs. */
+export function InstancePage({ id, tab }: { id: string; tab: string }) {
+  const { data: inst, error, reload } = useLoad((s) => get<Instance>(`/api/instances/${id}`, s), [id])
+  const ready = inst?.status === 'ready'
+  useTitle(inst ? `${inst.name || id.slice(0, 8)} · ${tab}` : 'Instance')
+  useEffect(() => {
+    const t = setInterval(reload, ready ? 5000 : 1000)
+    return () => clearInterval(t)
+  }, [ready, reload])
+  if (error && !inst)
+    return (
+      <section>
+        <h1>Instance</h1>
+        <ErrorNote error={error} />
+        <Link href="/instances">Back to instances</Link>
+      </section>
+    )
+  if (!inst) return <Spinner />
+  const onKey = (e: React.KeyboardEvent) => {
+    const i = TABS.findIndex((t) => t.id === tab)
+    const next = e.key === 'ArrowRight' ? i + 1 : e.key === 'ArrowLeft' ? i - 1 : -99
+    if (next === -99) return
+    const t = TABS[(next + TABS.length) % TABS.length]
+    if (t) navigate(`/instances/${id}/${t.id}`, true)
+  }
+  return (
+    <section>
+      <div className="row between">
+        <div className="row">
+          <h1 style={{ margin: 0 }}>{inst.name || `Instance ${id.slice(0, 8)}`}</h1>
+          <StatusBadge status={inst.status} />
+        </div>
+        <InstanceActions
+          inst={inst}
+          onChange={() => {
+            reload()
+            if (inst.status === 'deleting') navigate('/instances')
+          }}
+        />
+      </div>
+      <p className="muted mono">{inst.id}</p>
+      {inst.error && <p className="error">{inst.error}</p>}
+      <div className="tabs" role="tablist" aria-label="Instance views" onKeyDown={onKey}>
+        {TABS.map((t) => (
+          <Link
+            key={t.id}
+            href={`/instances/${id}/${t.id}`}
+            role="tab"
+            aria-selected={t.id === tab}
+            tabIndex={t.id === tab ? 0 : -1}
+          >
+            {t.label}
+          </Link>
+        ))}
+      </div>
+      <div role="tabpanel" aria-label={tab}>
+        {!ready ? (
+          <div className="empty">
+            {inst.status === 'stopped' ? (
+              'This instance is shut down. Start it to use it.'
+            ) : (
+              <>
+                <Spinner /> The instance is {inst.status}…
+              </>
+            )}
+          </div>
+        ) : (
+          <Suspense fallback={<Spinner />}>
+            {tab === 'chat' && <ChatTab id={id} />}
+            {tab === 'terminal' && <TerminalTab id={id} />}
+            {tab === 'desktop' && <DesktopTab id={id} />}
+            {tab === 'files' && <FilesTab id={id} />}
+          </Suspense>
+        )}
+      </div>
+    </section>
+  )
+}

@@ -1,0 +1,183 @@
+import { type FormEvent, useEffect, useState } from 'react'
+import { del, get, type Instance, post } from '../api'
+import { useAuth } from '../auth'
+import { ConfirmButton, Empty, ErrorNote, Field, Spinner, StatusBadge, useAction, useLoad } from '../components/ui'
+import { Link, navigate, useTitle } from '../router'
+
+const BUSY = new Set(['provisioning', 'starting', 'rebooting', 'stopping', 'deleting'])
+
+/** Polls the instance list: every second while one is changing state, every 5 s otherwise. */
+export function useInstances() {
+  const res = useLoad((signal) => get<Instance[]>('/api/instances', signal), [])
+  const busy = res.data?.some((i) => BUSY.has(i.status)) ?? false
+  const { reload } = res
+  useEffect(() => {
+    const t = setInterval(reload, busy ? 1000 : 5000)
+    return () => clearInterval(t)
+  }, [busy, reload])
+  return res
+}
+
+/** Reboot, shut down or start, and delete, each confirmed. */
+export function InstanceActions({ inst, onChange }: { inst: Instance; onChange: () => void }) {
+  const { busy, error, run } = useAction()
+  const act = (path: string) => run(async () => {
+    await post(`/api/instances/${inst.id}/${path}`)
+    onChange()
+  })
+  const stopped = inst.status === 'stopped' || inst.status === 'error'
+  return (
+    <div className="row">
+      {stopped ? (
+        <button type="button" className="secondary small" disabled={busy} onClick={() => void act('start')}>
+          Start
+        </button>
+      ) : (
+        <>
+          <ConfirmButton
+            className="secondary small"
+            disabled={busy || inst.status !== 'ready'}
+            title="Reboot this instance?"
+            message="Running commands, terminals and chat turns are interrupted. The workspace is kept."
+            confirmLabel="Reboot"
+            onConfirm={() => void act('reboot')}
+          >
+            Reboot
+          </ConfirmButton>
+          <ConfirmButton
+            className="secondary small"
+            disabled={busy || BUSY.has(inst.status)}
+            title="Shut down this instance?"
+            message="It stops using memory and CPU; the workspace is kept and you can start it again."
+            confirmLabel="Shut down"
+            onConfirm={() => void act('shutdown')}
+          >
+            Shut down
+          </ConfirmButton>
+        </>
+      )}
+      <ConfirmButton
+        className="danger small"
+        danger
+        disabled={busy || inst.status === 'deleting'}
+        title="Delete this instance?"
+        message={<p>Its workspace and chat history are destroyed. This cannot be undone.</p>}
+        confirmLabel="Delete for good"
+        onConfirm={() =>
+          void run(async () => {
+            await del(`/api/instances/${inst.id}`)
+            onChange()
+          })
+        }
+      >
+        Delete
+      </ConfirmButton>
+      <ErrorNote error={error} />
+    </div>
+  )
+}
+
+function CreateForm({ onCreated }: { onCreated: () => void }) {
+  const { me, refresh } = useAuth()
+  const [name, setName] = useState('')
+  const [invite, setInvite] = useState('')
+  const { busy, error, run } = useAction()
+  const needsInvite = !me?.subscription_active
+  const submit = async (e: FormEvent) => {
+    e.preventDefault()
+    const body: Record<string, string> = {}
+    if (name.trim()) body.name = name.trim()
+    if (invite.trim()) body.invite_code = invite.trim()
+    const created = await run(() => post<Instance>('/api/instances', body))
+    if (created) {
+      setName('')
+      setInvite('')
+      onCreated()
+      void refresh()
+    }
+  }
+  return (
+    <form className="card" onSubmit={submit} aria-labelledby="create-title">
+      <h2 id="create-title">New instance</h2>
+      <div className="row">
+        <div className="grow">
+          <Field label="Name (optional)">
+            {(id) => <input id={id} value={name} maxLength={100} onChange={(e) => setName(e.target.value)} />}
+          </Field>
+        </div>
+        {needsInvite && (
+          <div className="grow">
+            <Field label="Invite code" hint="You have no plan yet; an invite code gives you one">
+              {(id) => <input id={id} value={invite} onChange={(e) => setInvite(e.target.value)} />}
+            </Field>
+          </div>
+        )}
+      </div>
+      <div className="row">
+        <button type="submit" className="primary" disabled={busy}>
+          {busy ? 'Creating…' : 'Create instance'}
+        </button>
+        {me && (
+          <span className="muted">
+            {me.usage.instances} of {me.instance_limit} used on plan {me.plan}
+          </span>
+        )}
+      </div>
+      <ErrorNote error={error} />
+    </form>
+  )
+}
+
+export function InstancesPage() {
+  useTitle('Instances')
+  const { data, error, reload } = useInstances()
+  return (
+    <section>
+      <h1>Instances</h1>
+      <CreateForm onCreated={reload} />
+      <ErrorNote error={error} />
+      {!data ? (
+        <Spinner />
+      ) : data.length === 0 ? (
+        <Empty>No instances yet. Create one above.</Empty>
+      ) : (
+        <div className="card table-wrap">
+          <table aria-label="Your instances">
+            <thead>
+              <tr>
+                <th>Name</th>
+                <th>Status</th>
+                <th className="hide-narrow">Created</th>
+                <th>
+                  <span className="visually-hidden">Actions</span>
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {data.map((i) => (
+                <tr key={i.id} data-instance={i.id}>
+                  <td>
+                    <Link href={`/instances/${i.id}`}>{i.name || i.id.slice(0, 8)}</Link>
+                    {i.error && <div className="error">{i.error}</div>}
+                  </td>
+                  <td>
+                    <StatusBadge status={i.status} />
+                  </td>
+                  <td className="muted hide-narrow">{new Date(i.created_at).toLocaleString()}</td>
+                  <td>
+                    <div className="row end">
+                      <button type="button" className="small" onClick={() => navigate(`/instances/${i.id}`)}>
+                        Open
+                      </button>
+                      <InstanceActions inst={i} onChange={reload} />
+                    </div>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </section>
+  )
+}

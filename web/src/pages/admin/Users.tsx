@@ -1,0 +1,139 @@
+import { type FormEvent, useState } from 'react'
+import { get, type Me, patch, post } from '../../api'
+import { useAuth } from '../../auth'
+import { ErrorNote, Field, Spinner, useAction, useLoad } from '../../components/ui'
+import type { AdminPlan } from './Plans'
+
+type AdminUser = Me & { has_password: boolean }
+
+function NewUser({ plans, onDone }: { plans: AdminPlan[]; onDone: () => void }) {
+  const [email, setEmail] = useState('')
+  const [password, setPassword] = useState('')
+  const [plan, setPlan] = useState('')
+  const { busy, error, run } = useAction()
+  const submit = async (e: FormEvent) => {
+    e.preventDefault()
+    const body = { email, ...(password ? { password } : {}), ...(plan ? { plan } : {}) }
+    if (await run(() => post('/api/admin/users', body))) {
+      setEmail('')
+      setPassword('')
+      onDone()
+    }
+  }
+  return (
+    <form className="card" onSubmit={submit} aria-labelledby="new-user">
+      <h2 id="new-user">New user</h2>
+      <div className="row">
+        <div className="grow">
+          <Field label="Email">{(id) => <input id={id} type="email" required value={email} onChange={(e) => setEmail(e.target.value)} />}</Field>
+        </div>
+        <div className="grow">
+          <Field label="Password" hint="At least 8 characters; optional">
+            {(id) => <input id={id} type="password" autoComplete="new-password" minLength={8} value={password} onChange={(e) => setPassword(e.target.value)} />}
+          </Field>
+        </div>
+        <div>
+          <Field label="Plan">
+            {(id) => (
+              <select id={id} value={plan} onChange={(e) => setPlan(e.target.value)}>
+                <option value="">default (inactive)</option>
+                {plans.map((p) => (
+                  <option key={p.name}>{p.name}</option>
+                ))}
+              </select>
+            )}
+          </Field>
+        </div>
+      </div>
+      <button type="submit" className="primary" disabled={busy}>
+        Create user
+      </button>
+      <ErrorNote error={error} />
+    </form>
+  )
+}
+
+/** Every user with plan and usage; change plan, subscription, role or password. */
+export function UsersSection() {
+  const { me } = useAuth()
+  const users = useLoad((s) => get<AdminUser[]>('/api/admin/users', s), [])
+  const plans = useLoad((s) => get<AdminPlan[]>('/api/admin/plans', s), [])
+  const { error, run } = useAction()
+  const update = (u: AdminUser, body: Record<string, unknown>) =>
+    void run(async () => {
+      await patch(`/api/admin/users/${u.id}`, body)
+      users.reload()
+    })
+  const resetPassword = (u: AdminUser) => {
+    const password = prompt(`New password for ${u.email} (at least 8 characters)`)
+    if (password) update(u, { password })
+  }
+  return (
+    <>
+      <NewUser plans={plans.data ?? []} onDone={users.reload} />
+      <ErrorNote error={error ?? users.error} />
+      {!users.data ? (
+        <Spinner />
+      ) : (
+        <div className="card table-wrap">
+          <table aria-label="Users">
+            <thead>
+              <tr>
+                <th>Email</th>
+                <th>Plan</th>
+                <th>Active</th>
+                <th>Instances</th>
+                <th>Admin</th>
+                <th>
+                  <span className="visually-hidden">Actions</span>
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {users.data.map((u) => (
+                <tr key={u.id}>
+                  <td>
+                    {u.email}
+                    {!u.has_password && <div className="muted">no password</div>}
+                  </td>
+                  <td>
+                    <select aria-label={`Plan of ${u.email}`} value={u.plan} onChange={(e) => update(u, { plan: e.target.value })}>
+                      {plans.data?.map((p) => (
+                        <option key={p.name}>{p.name}</option>
+                      ))}
+                    </select>
+                  </td>
+                  <td>
+                    <input
+                      type="checkbox"
+                      aria-label={`Subscription of ${u.email} active`}
+                      checked={u.subscription_active}
+                      onChange={(e) => update(u, { subscription_active: e.target.checked })}
+                    />
+                  </td>
+                  <td>
+                    {u.usage.instances} / {u.instance_limit}
+                  </td>
+                  <td>
+                    <input
+                      type="checkbox"
+                      aria-label={`${u.email} is an administrator`}
+                      checked={u.is_admin}
+                      disabled={u.id === me?.id}
+                      onChange={(e) => update(u, { is_admin: e.target.checked })}
+                    />
+                  </td>
+                  <td>
+                    <button type="button" className="small secondary" onClick={() => resetPassword(u)}>
+                      Set password
+                    </button>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </>
+  )
+}

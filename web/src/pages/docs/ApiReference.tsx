@@ -1,0 +1,158 @@
+import { type FormEvent, useMemo, useState } from 'react'
+import { apiHeaders, get } from '../../api'
+import { ErrorNote, Field, Spinner, useLoad } from '../../components/ui'
+import { type OpenApi, type Operation, resolve, type Schema, sketch, typeOf } from './schema'
+
+const METHODS = ['get', 'post', 'put', 'patch', 'delete']
+
+function Props({ doc, schema }: { doc: OpenApi; schema?: Schema }) {
+  const s = resolve(doc, schema)
+  if (!s?.properties) return <code className="schema">{typeOf(doc, schema)}</code>
+  return (
+    <table className="schema">
+      <tbody>
+        {Object.entries(s.properties).map(([k, v]) => (
+          <tr key={k}>
+            <td>
+              <code>{k}</code>
+              {s.required?.includes(k) ? '' : '?'}
+            </td>
+            <td>
+              <code>{typeOf(doc, v, 1)}</code>
+            </td>
+            <td className="muted">{v.description}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  )
+}
+
+/** One operation: what it takes and answers, and a form that calls it as the signed-in user. */
+function Op({ doc, method, path, op }: { doc: OpenApi; method: string; path: string; op: Operation }) {
+  const params = (op.parameters ?? []).filter((p) => p.in === 'path' || p.in === 'query')
+  const bodySchema = op.requestBody?.content?.['application/json']?.schema
+  const [values, setValues] = useState<Record<string, string>>({})
+  const [body, setBody] = useState(() => (bodySchema ? JSON.stringify(sketch(doc, bodySchema), null, 2) : ''))
+  const [result, setResult] = useState<{ status: number; text: string } | null>(null)
+  const [error, setError] = useState<string>()
+  const send = async (e: FormEvent) => {
+    e.preventDefault()
+    setError(undefined)
+    let url = path.replace(/\{(\w+)\}/g, (_, n: string) => encodeURIComponent(values[n] ?? ''))
+    const q = new URLSearchParams()
+    for (const p of params) if (p.in === 'query' && values[p.name]) q.set(p.name, values[p.name] as string)
+    if (q.size) url += `?${q}`
+    try {
+      const res = await fetch(url, {
+        method: method.toUpperCase(),
+        headers: apiHeaders(bodySchema ? { 'content-type': 'application/json' } : {}),
+        body: bodySchema && body.trim() ? body : undefined,
+      })
+      const text = await res.text()
+      let pretty = text
+      try {
+        pretty = JSON.stringify(JSON.parse(text), null, 2)
+      } catch {
+        // Not JSON (a stream, a file): shown as it came.
+      }
+      setResult({ status: res.status, text: pretty.slice(0, 20_000) })
+    } catch (err) {
+      setError((err as Error).message)
+    }
+  }
+  return (
+    <details className="op" id={op.operationId}>
+      <summary>
+        <span className={`method ${method}`}>{method}</span>
+        <code>{path}</code>
+        <span className="muted">{op.summary}</span>
+      </summary>
+      <div className="body">
+        {op.description && <p>{op.description}</p>}
+        {params.length > 0 && <h3>Parameters</h3>}
+        {params.map((p) => (
+          <Field key={`${p.in}:${p.name}`} label={`${p.name} (${p.in}${p.required ? ', required' : ''})`} hint={p.description}>
+            {(id) => (
+              <input
+                id={id}
+                required={p.in === 'path'}
+                placeholder={typeOf(doc, p.schema)}
+                value={values[p.name] ?? ''}
+                onChange={(e) => setValues((v) => ({ ...v, [p.name]: e.target.value }))}
+              />
+            )}
+          </Field>
+        ))}
+        {bodySchema && (
+          <>
+            <h3>Body</h3>
+            <Props doc={doc} schema={bodySchema} />
+            <Field label="JSON body">
+              {(id) => <textarea id={id} className="mono" rows={5} value={body} onChange={(e) => setBody(e.target.value)} />}
+            </Field>
+          </>
+        )}
+        <h3>Responses</h3>
+        <ul>
+          {Object.entries(op.responses ?? {}).map(([code, r]) => (
+            <li key={code}>
+              <code>{code}</code> {r.description}{' '}
+              {r.content?.['application/json'] && <code className="muted">{typeOf(doc, r.content['application/json'].schema)}</code>}
+            </li>
+          ))}
+        </ul>
+        <form onSubmit={send}>
+          <button type="submit" className="secondary small">
+            Try it
+          </button>
+        </form>
+        <ErrorNote error={error} />
+        {result && (
+          <pre aria-label="Response">
+            {result.status}
+            {'\n'}
+            {result.text}
+          </pre>
+        )}
+      </div>
+    </details>
+  )
+}
+
+/** The interactive reference, generated from /api/openapi.json. */
+export function ApiReference() {
+  const { data: doc, error } = useLoad((s) => get<OpenApi>('/api/openapi.json', s), [])
+  const [filter, setFilter] = useState('')
+  const groups = useMemo(() => {
+    const out = new Map<string, { method: string; path: string; op: Operation }[]>()
+    for (const [path, item] of Object.entries(doc?.paths ?? {})) {
+      for (const method of METHODS) {
+        const op = item[method]
+        if (!op) continue
+        const text = `${method} ${path} ${op.summary ?? ''}`.toLowerCase()
+        if (filter && !text.includes(filter.toLowerCase())) continue
+        const tag = op.tags?.[0] ?? 'other'
+        out.set(tag, [...(out.get(tag) ?? []), { method, path, op }])
+      }
+    }
+    return out
+  }, [doc, filter])
+  if (error) return <ErrorNote error={error} />
+  if (!doc) return <Spinner />
+  return (
+    <div>
+      <Field label="Filter operations">
+        {(id) => <input id={id} type="search" value={filter} onChange={(e) => setFilter(e.target.value)} placeholder="chat, files, POST…" />}
+      </Field>
+      {[...groups].map(([tag, ops]) => (
+        <section key={tag} aria-label={tag}>
+          <h3 style={{ textTransform: 'capitalize' }}>{tag}</h3>
+          {ops.map((o) => (
+            <Op key={`${o.method} ${o.path}`} doc={doc} {...o} />
+          ))}
+        </section>
+      ))}
+    </div>
+  )
+}

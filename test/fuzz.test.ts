@@ -161,8 +161,62 @@ describe('every endpoint under hostile input (generated from the OpenAPI documen
     }
   })
 
-  it('does not let the instance row be changed by what was thrown at it', async () => {
+  it('treats revoked and expired keys as no key, and hides the instance from every other user', async () => {
+    const owner = await t.services.accounts.userByEmail('fuzz@example.com')
+    const revoked = await t.services.keys.create(owner.id, 'revoked')
+    await t.services.keys.revoke(owner.id, revoked.id)
+    const expiring = await t.services.keys.create(
+      owner.id,
+      'expiring',
+      new Date(Date.now() + 50).toISOString(),
+    )
+    await new Promise((r) => setTimeout(r, 80))
+    const stranger = await t.user('stranger@example.com', 'pro')
+    const instanceOps = ops.filter((o) => o.path.startsWith('/api/instances/{id}'))
+    expect(instanceOps.length).toBeGreaterThan(15)
+    for (const { method, path } of ops) {
+      if (path === '/api' || path.startsWith('/api/auth/')) continue
+      const url = path.replace(/\{[^}]+\}/g, instanceId)
+      for (const [secret, code] of [
+        [revoked.key, 'api_key_revoked'],
+        [expiring.key, 'api_key_expired'],
+      ] as const) {
+        const res = await t.app.inject({
+          method: method as 'GET',
+          url,
+          headers: { authorization: `Bearer ${secret}` },
+        })
+        if (res.statusCode === 200 && method === 'GET' && !path.includes('{')) continue
+        expect({ method, path, status: res.statusCode, code: res.json().code }).toEqual({
+          method,
+          path,
+          status: 401,
+          code,
+        })
+      }
+    }
+    // Another user's instance answers exactly like an instance that does not exist.
+    const ghost = randomUUID()
+    const ask = (id: string, method: string, path: string) =>
+      t.app.inject({
+        method: method as 'GET',
+        url: `${path.replace('{id}', id).replace(/\{[^}]+\}/g, 'x')}?path=x&session_id=x`,
+        headers: { authorization: `Bearer ${stranger}`, 'content-type': 'application/json' },
+        payload:
+          method === 'GET' || method === 'DELETE' ? undefined : '{"path":"x","message":"x","command":"x"}',
+      })
+    for (const { method, path } of instanceOps) {
+      const real = await ask(instanceId, method, path)
+      const none = await ask(ghost, method, path)
+      const seen = (r: typeof real) => ({ method, path, status: r.statusCode, code: r.json().code })
+      expect(seen(real)).toEqual(seen(none))
+      expect({ path, status: real.statusCode }).toEqual({ path, status: expect.toBeOneOf([404, 422, 426]) })
+      expect(real.body).not.toContain('stopped')
+    }
+  })
+
+  it('leaves the instance as it was: hostile input changed nothing', async () => {
     const row = await t.services.store.instances.get(instanceId)
-    expect(row).toMatchObject({ status: 'stopped', host_uid: 299_999 })
+    expect(row).toMatchObject({ status: 'stopped', host_uid: 299_999, name: null })
   })
 })

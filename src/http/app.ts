@@ -51,6 +51,14 @@ export async function buildApp(services: Services, log: Logger): Promise<Fastify
       void (reply as FastifyReply).code(e.status).type('application/json').send(e.toJSON())
     },
   })
+  // Fastify's own JSON parser (prototype-poisoning safe), but an empty body with a JSON content
+  // type (common on DELETE from HTTP libraries) counts as no body rather than bad JSON.
+  const parseJson = app.getDefaultJsonParser('error', 'error')
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    const text = body.toString()
+    if (text.trim() === '') return done(null, undefined)
+    return parseJson(request, text, done)
+  })
   app.setValidatorCompiler(validatorCompiler)
   app.setSerializerCompiler(serializerCompiler)
   registerErrorHandling(app)

@@ -114,4 +114,10 @@ export const errors = {
     ),
   desktopUnavailable: (reason: string) =>
     new AppError(503, 'desktop_unavailable', `The desktop is not available: ${reason}`),
+  inboxMessageNotFound: (id: string) =>
+    new AppError(404, 'inbox_message_not_found', `Inbox message ${id} was not found.`),
+  swarmNotFound: (id: string) => new AppError(404, 'swarm_not_found', `Swarm ${id} was not found.`),
+  pipelineNotFound: (id: string) => new AppError(404, 'pipeline_not_found', `Pipeline ${id} was not found.`),
+  pipelineRunNotFound: (id: string) =>
+    new AppError(404, 'pipeline_run_not_found', `Pipeline run ${id} was not found.`),
 }

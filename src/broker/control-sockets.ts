@@ -1,21 +1,31 @@
 import fs from 'node:fs/promises'
-import { createServer, type Server } from 'node:http'
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { Logger } from '../log.js'
 import type { Caller, ModelBroker } from './broker.js'
+
+/** Serves the scoped Clawport API to an instance (the HTTP app, mounted once it is built). */
+export type InstanceApiHandler = (caller: Caller, req: IncomingMessage, res: ServerResponse) => void
 
 /**
  * One Unix socket per instance in its run folder (`<run>/control.sock`, seen inside as
  * /run/clawport/control.sock): the instance's way back to the control plane. Whoever connects
  * on an instance's socket is that instance, so no credential ever needs to be inside it.
- * Today it serves the model broker under `/v1/`; a scoped Clawport API can join it later.
+ * It serves the model broker under `/v1/` and the Clawport API, scoped to the instance's owner
+ * (or its swarm), under `/api/`.
  */
 export class ControlSockets {
   private readonly servers = new Map<string, { server: Server; path: string }>()
+  private api?: InstanceApiHandler
 
   constructor(
     private readonly broker: ModelBroker,
     private readonly log: Logger,
   ) {}
+
+  /** Mounts the scoped Clawport API on every instance's socket. */
+  serveApi(handler: InstanceApiHandler): void {
+    this.api = handler
+  }
 
   /** Listens on `socketPath` for instance `caller.instanceId` (again, if it already did). */
   async open(caller: Caller, socketPath: string, hostUid: number | null): Promise<void> {
@@ -26,6 +36,10 @@ export class ControlSockets {
       const path = new URL(req.url ?? '/', 'http://control').pathname
       if (path.startsWith('/v1/')) {
         void this.broker.handle(caller, req, res, path)
+        return
+      }
+      if ((path === '/api' || path.startsWith('/api/')) && this.api) {
+        this.api(caller, req, res)
         return
       }
       res.writeHead(404, { 'content-type': 'application/json' })

@@ -78,6 +78,8 @@ export function gatewayEnv(p: GatewayPaths, base: Readonly<Record<string, string
     SHELL: '/bin/bash',
     TERM: 'xterm-256color',
     ...(base.DISPLAY ? { DISPLAY: base.DISPLAY } : {}),
+    // The instance's own settings (CLAWPORT_API_URL, CLAWPORT_INSTANCE_ID) reach the agent's tools.
+    ...Object.fromEntries(Object.entries(base).filter(([k]) => k.startsWith('CLAWPORT_'))),
     HOME: p.home,
     OPENCLAW_STATE_DIR: p.stateDir,
     TMPDIR: p.tmpDir,

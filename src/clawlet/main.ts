@@ -1,10 +1,12 @@
 import { readFileSync } from 'node:fs'
 import { chmod, unlink } from 'node:fs/promises'
 import path from 'node:path'
+import { installClawportSkill } from './clawport-skill.js'
 import { startControlForward } from './control-forward.js'
 import { Desktop } from './desktop.js'
 import { BASE_ENV, instanceEnv } from './exec.js'
 import { GatewaySupervisor } from './gateway.js'
+import { CONTROL_PORT } from './gateway-protocol.js'
 import { WORKSPACE } from './protocol.js'
 import { createClawletServer } from './server.js'
 import { attachSockets } from './sockets.js'
@@ -46,7 +48,12 @@ function readVersion(): string {
 async function main(): Promise<void> {
   const socketPath = process.env.CLAWLET_SOCKET || DEFAULT_SOCKET
   const geometry = desktopGeometry(process.env)
-  const baseEnv = { ...BASE_ENV, ...instanceEnv(process.env) }
+  // The scoped Clawport API on the instance's door: commands, terminals and the agent reach it.
+  const baseEnv: Record<string, string> = {
+    ...BASE_ENV,
+    ...instanceEnv(process.env),
+    CLAWPORT_API_URL: `http://127.0.0.1:${CONTROL_PORT}/api`,
+  }
   // Programs started from commands and terminals draw on the instance's desktop.
   const execEnv = geometry ? { ...baseEnv, DISPLAY: `:${DESKTOP_DISPLAY}` } : baseEnv
   const desktop = geometry
@@ -74,6 +81,9 @@ async function main(): Promise<void> {
     baseEnv: execEnv,
     log: (msg, extra) => log('info', msg, extra),
   })
+  await installClawportSkill(WORKSPACE).catch((err: unknown) =>
+    log('error', 'clawport skill not installed', { err: err instanceof Error ? err.message : String(err) }),
+  )
   const controlSocket = path.join(path.dirname(socketPath), 'control.sock')
   await startControlForward(controlSocket).catch((err: unknown) =>
     log('error', 'control forward failed', { err: err instanceof Error ? err.message : String(err) }),

@@ -26,6 +26,8 @@ export type CreatedApiKey = z.infer<typeof CreatedApiKey>
 export interface Caller {
   user: UserRow
   keyId: string
+  /** Set when the call came through an instance's own door: it acts for its owner, narrowly. */
+  instanceId?: string
 }
 
 export function hashKey(secret: string): string {

@@ -8,6 +8,9 @@ import { createDriver } from '../drivers/index.js'
 import type { Logger } from '../log.js'
 import { openStore, type Store } from '../store/index.js'
 import { AccountService } from './accounts.js'
+import { InboxService } from './automation/inbox.js'
+import { InstanceScope } from './automation/scope.js'
+import { SwarmService } from './automation/swarms.js'
 import { GatewayRunner } from './agent/gateway-runner.js'
 import type { AgentRunner } from './agent.js'
 import { ChatService } from './chat/chat-service.js'
@@ -48,6 +51,14 @@ export interface Services {
   pool: WarmPool
   /** Dashboard sign-ins (cookie sessions), first-run password and open sign-up. */
   webSessions: WebSessionService
+  /** Every instance's door back to the control plane (model broker, scoped API). */
+  control: ControlSockets
+  /** What calls from inside an instance may see. */
+  scope: InstanceScope
+  /** Durable messages to instances' agents. */
+  inbox: InboxService
+  /** Named groups of instances. */
+  swarms: SwarmService
   close(): Promise<void>
 }
 
@@ -91,6 +102,10 @@ export async function createServices(
   const terminal = new TerminalService(instances, relays)
   const desktop = new DesktopService(instances, relays)
   const wsTickets = new WsTicketService(instances, config.wsTicketTtlMs)
+  const scope = new InstanceScope(store)
+  const inbox = new InboxService(store, instances, chat, scope, log.child({ component: 'inbox' }))
+  if (opts.withDriver) await inbox.start()
+  const swarms = new SwarmService(store, instances, inbox, scope, log.child({ component: 'swarms' }))
   const webSessions = new WebSessionService(store, accounts, keys, invites, config)
   return {
     config,
@@ -111,8 +126,13 @@ export async function createServices(
     wsTickets,
     pool,
     webSessions,
+    control: controlSockets,
+    scope,
+    inbox,
+    swarms,
     async close() {
       pool.close()
+      await inbox.close()
       relays.closeAll(CLOSE_CODES.serverStopping, 'server shutting down')
       await chat.close()
       await instances.close()

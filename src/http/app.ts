@@ -14,6 +14,7 @@ import type { Logger } from '../log.js'
 import { VERSION } from '../version.js'
 import { registerAuth } from './plugins/auth.js'
 import { registerErrorHandling, toAppError } from './plugins/errors.js'
+import { registerInstanceDoor } from './plugins/instance-door.js'
 import { sessionCredential } from './plugins/session-auth.js'
 import { socketCredentials } from './plugins/socket-auth.js'
 import { adminRoutes } from './routes/admin.js'
@@ -27,6 +28,8 @@ import { discoveryRoutes } from './routes/discovery.js'
 import { execRoutes } from './routes/exec.js'
 import { fileRoutes } from './routes/files/index.js'
 import { transferRoutes } from './routes/files/transfer.js'
+import { inboxRoutes } from './routes/inbox.js'
+import { swarmRoutes } from './routes/swarms.js'
 import { instanceActionRoutes } from './routes/instances/actions.js'
 import { instanceRoutes } from './routes/instances/index.js'
 import { keyRoutes } from './routes/keys.js'
@@ -94,6 +97,7 @@ export async function buildApp(services: Services, log: Logger): Promise<Fastify
       done()
     },
   })
+  registerInstanceDoor(app, services, services.scope)
   registerAuth(
     app,
     services.keys,
@@ -119,6 +123,8 @@ export async function buildApp(services: Services, log: Logger): Promise<Fastify
   await app.register(transferRoutes, { services })
   await app.register(execRoutes, { services })
   await app.register(chatRoutes, { services })
+  await app.register(inboxRoutes, { services })
+  await app.register(swarmRoutes, { services })
   await app.register(terminalRoutes, { services })
   await app.register(desktopRoutes, { services })
   await app.register(ticketRoutes, { services })

@@ -39,6 +39,8 @@ export function registerAuth(
 ): void {
   app.decorateRequest('caller', undefined)
   app.addHook('onRequest', async (request) => {
+    // Established already by an instance's door (see instance-door.ts).
+    if (request.caller) return
     if (request.routeOptions.config?.public || !request.routeOptions.url) return
     const secret = bearerOf(request)
     if (secret) {

@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { ChatTurnResult } from '../../../core/chat/types.js'
 import type { Services } from '../../../core/services.js'
 import { callerOf } from '../../plugins/auth.js'
+import { withSender } from '../../plugins/instance-door.js'
 import { ErrorBody, errorResponses, InstanceParams } from '../../schemas.js'
 import { openSse, pipeEvents } from '../../sse.js'
 import { AbortBody, AbortResult, EventStream, SendBody } from './schemas.js'
@@ -32,7 +33,7 @@ export const chatTurnRoutes: FastifyPluginAsyncZod<{ services: Services }> = asy
         },
       },
     },
-    async (req) => chat.send(callerOf(req).user.id, req.params.id, req.body),
+    async (req) => chat.send(callerOf(req).user.id, req.params.id, withSender(req, req.body)),
   )
 
   app.post(
@@ -50,7 +51,7 @@ export const chatTurnRoutes: FastifyPluginAsyncZod<{ services: Services }> = asy
       },
     },
     async (req, reply) => {
-      const started = await chat.start(callerOf(req).user.id, req.params.id, req.body)
+      const started = await chat.start(callerOf(req).user.id, req.params.id, withSender(req, req.body))
       const follower = chat.followTurn(started.instanceId, started.firstCursor - 1, started.session.id, true)
       await pipeEvents(openSse(reply), follower)
       return reply

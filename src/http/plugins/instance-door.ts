@@ -1,0 +1,72 @@
+import type { IncomingMessage } from 'node:http'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { Caller as DoorCaller } from '../../broker/broker.js'
+import type { InstanceScope } from '../../core/automation/scope.js'
+import type { Services } from '../../core/services.js'
+import { errors } from '../../errors.js'
+
+const DOOR = Symbol('clawport.instanceDoor')
+
+type DoorRequest = IncomingMessage & { [DOOR]?: DoorCaller }
+
+/**
+ * What an instance may call on its door. Keys, the account, model settings, billing and
+ * administration are not here: from inside they do not exist (404).
+ */
+const ALLOWED: Array<{ method?: string; url: RegExp }> = [
+  { url: /^\/api\/?$/ },
+  { url: /^\/api\/self(\/|$)/ },
+  { method: 'GET', url: /^\/api\/instances$/ },
+  { url: /^\/api\/instances\/:id(\/|$)/ },
+  { url: /^\/api\/swarms(\/|$)/ },
+  { url: /^\/api\/pipelines(\/|$)/ },
+]
+
+/** The instance a request came from, when it came through an instance's door. */
+export function doorOf(request: FastifyRequest): DoorCaller | undefined {
+  return (request.raw as DoorRequest)[DOOR]
+}
+
+/**
+ * Serves the app on every instance's control socket: a request there is the instance itself,
+ * acting for its owner within `ALLOWED` and its scope, with no key. Register before the auth
+ * hook: it establishes the caller, so the auth hook leaves it.
+ */
+export function registerInstanceDoor(app: FastifyInstance, services: Services, scope: InstanceScope): void {
+  services.control.serveApi((caller, req, res) => {
+    ;(req as DoorRequest)[DOOR] = caller
+    app.ready().then(
+      () => app.routing(req, res),
+      () => res.writeHead(503).end(),
+    )
+  })
+  app.addHook('onRequest', async (request) => {
+    const door = doorOf(request)
+    if (!door) return
+    const row = await services.store.instances.get(door.instanceId)
+    const user = row ? await services.store.users.byId(row.user_id) : undefined
+    if (!row || !user) throw errors.unauthorized('This instance no longer exists.')
+    const url = request.routeOptions.url
+    const method = request.method
+    if (!url || !ALLOWED.some((a) => a.url.test(url) && (!a.method || a.method === method)))
+      throw errors.routeNotFound(method, request.url.split('?')[0] as string)
+    const caller = { user, keyId: `instance:${row.id}`, instanceId: row.id }
+    request.caller = caller
+    const params = request.params as Record<string, string | undefined>
+    if (params.id && url.startsWith('/api/instances/:id')) await scope.checkInstance(caller, params.id)
+    if (params.id && url.startsWith('/api/swarms/:id')) await scope.checkSwarm(caller, params.id)
+  })
+  // A swarm member's list of instances is its swarm.
+  app.addHook('preSerialization', async (request, _reply, payload: unknown) => {
+    if (!doorOf(request) || !request.caller) return payload
+    if (request.method !== 'GET' || request.routeOptions.url !== '/api/instances' || !Array.isArray(payload))
+      return payload
+    return scope.filter(request.caller, payload as Array<{ id: string }>)
+  })
+}
+
+/** A chat message sent through an instance's door records that instance as its sender. */
+export function withSender<T extends object>(request: FastifyRequest, body: T): T & { from_instance?: string } {
+  const id = request.caller?.instanceId
+  return id ? { ...body, from_instance: id } : body
+}

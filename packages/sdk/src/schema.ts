@@ -488,6 +488,143 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/instances/{id}/inbox": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Messages sent to or from an instance, newest first */
+        get: operations["inbox.list"];
+        put?: never;
+        /**
+         * Deliver a message to an instance's agent
+         * @description Stored first, then delivered as a chat turn in the instance's inbox session as soon as it is ready (retried until then). The agent's reply goes to `reply_to`'s inbox with the same `correlation_id`. 202 for a new message; 200 with the first message when the idempotency key was seen before. Sent from inside an instance, the message records `from_instance`.
+         */
+        post: operations["inbox.send"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/instances/{id}/inbox/{message_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One inbox message; with wait_ms, waits that long at most for its reply */
+        get: operations["inbox.get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/swarms": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List your swarms, newest first */
+        get: operations["swarms.list"];
+        put?: never;
+        /**
+         * Create a named group of instances
+         * @description Creates `size` instances (within the plan: 403 `instance_limit_reached` before any is made), each with an optional role and instructions that are sent to its agent once it is ready.
+         */
+        post: operations["swarms.create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/swarms/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A swarm and its members */
+        get: operations["swarms.get"];
+        put?: never;
+        post?: never;
+        /** Delete a swarm and its members' instances */
+        delete: operations["swarms.delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/swarms/{id}/scale": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Grow or shrink a swarm
+         * @description New members are new instances; shrinking deletes the last members and their workspaces.
+         */
+        post: operations["swarms.scale"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/swarms/{id}/broadcast": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send one message to every member and collect the replies
+         * @description Each member gets the message in its inbox (durable, correlation_id = broadcast_id). With `Accept: text/event-stream` (or `?stream=true`): a `broadcast` {broadcast_id} event, a `reply` event per member as it answers ({instance_id, message_id, status, reply, error}), then `done` with the aggregate. Otherwise the aggregate as JSON once every member answered or the timeout passed.
+         */
+        post: operations["swarms.broadcast"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/self": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Inside an instance: itself, its swarm and the instances it can reach
+         * @description Answers only on the instance door (CLAWPORT_API_URL inside an instance); 404 elsewhere.
+         */
+        get: operations["self.get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/instances/{id}/terminal/ws": {
         parameters: {
             query?: never;
@@ -838,6 +975,30 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        InboxMessageInput: {
+            id: string;
+            /** @description The instance the message is for */
+            instance_id: string;
+            from_instance: string | null;
+            sender: string;
+            reply_to: string | null;
+            /** @description The inbox message this one answers */
+            in_reply_to: string | null;
+            correlation_id: string | null;
+            idempotency_key: string | null;
+            message: string;
+            /** @enum {string} */
+            status: "pending" | "delivered" | "replied" | "failed";
+            attempts: number;
+            /** @description The chat session it was delivered in (the instance's inbox session) */
+            session_id: string | null;
+            reply: string | null;
+            error: string | null;
+            created_at: string;
+            updated_at: string;
+            delivered_at: string | null;
+            replied_at: string | null;
+        };
         ChatSessionInput: {
             id: string;
             title: string | null;
@@ -861,6 +1022,8 @@ export interface components {
                 result?: unknown;
                 call_id?: string;
             };
+            /** @description The instance whose agent sent this message (through its Clawport skill or inbox) */
+            from_instance?: string;
             created_at: string;
             updated_at: string;
         };
@@ -888,6 +1051,109 @@ export interface components {
                 [key: string]: unknown;
             };
         };
+        SwarmInput: {
+            id: string;
+            name: string;
+            size: number;
+            members: {
+                instance_id: string;
+                name: string | null;
+                /** @enum {string} */
+                status: "provisioning" | "ready" | "rebooting" | "stopping" | "stopped" | "starting" | "error" | "deleting";
+                position: number;
+                role: string | null;
+                instructions: string | null;
+            }[];
+            created_at: string;
+            updated_at: string;
+        };
+        BroadcastOutcomeInput: {
+            /** @description Also the correlation_id of every message it sent */
+            broadcast_id: string;
+            results: {
+                instance_id: string;
+                message_id: string;
+                /** @enum {string} */
+                status: "pending" | "delivered" | "replied" | "failed";
+                reply: string | null;
+                error: string | null;
+            }[];
+            replied: number;
+            failed: number;
+            /** @description Members that had not answered within the timeout */
+            pending: number;
+        };
+        SelfInfoInput: {
+            instance: {
+                /** Format: uuid */
+                id: string;
+                /** @enum {string} */
+                status: "provisioning" | "ready" | "rebooting" | "stopping" | "stopped" | "starting" | "error" | "deleting";
+                sandbox_id: string;
+                created_at: string;
+                updated_at: string;
+                name: string | null;
+                resources: {
+                    memory_mb: number;
+                    cpus: number;
+                    pids_max: number;
+                    disk_mb: number;
+                };
+                started_at: string | null;
+                error: string | null;
+            };
+            swarm: {
+                id: string;
+                name: string;
+                position: number;
+                role: string | null;
+                instructions: string | null;
+                size: number;
+            } | null;
+            siblings: {
+                /** Format: uuid */
+                id: string;
+                /** @enum {string} */
+                status: "provisioning" | "ready" | "rebooting" | "stopping" | "stopped" | "starting" | "error" | "deleting";
+                sandbox_id: string;
+                created_at: string;
+                updated_at: string;
+                name: string | null;
+                resources: {
+                    memory_mb: number;
+                    cpus: number;
+                    pids_max: number;
+                    disk_mb: number;
+                };
+                started_at: string | null;
+                error: string | null;
+                role: string | null;
+            }[];
+        };
+        InboxMessage: {
+            id: string;
+            /** @description The instance the message is for */
+            instance_id: string;
+            from_instance: string | null;
+            sender: string;
+            reply_to: string | null;
+            /** @description The inbox message this one answers */
+            in_reply_to: string | null;
+            correlation_id: string | null;
+            idempotency_key: string | null;
+            message: string;
+            /** @enum {string} */
+            status: "pending" | "delivered" | "replied" | "failed";
+            attempts: number;
+            /** @description The chat session it was delivered in (the instance's inbox session) */
+            session_id: string | null;
+            reply: string | null;
+            error: string | null;
+            created_at: string;
+            updated_at: string;
+            delivered_at: string | null;
+            replied_at: string | null;
+        };
         ChatSession: {
             id: string;
             title: string | null;
@@ -911,6 +1177,8 @@ export interface components {
                 result?: unknown;
                 call_id?: string;
             };
+            /** @description The instance whose agent sent this message (through its Clawport skill or inbox) */
+            from_instance?: string;
             created_at: string;
             updated_at: string;
         };
@@ -937,6 +1205,85 @@ export interface components {
             details?: {
                 [key: string]: unknown;
             };
+        };
+        Swarm: {
+            id: string;
+            name: string;
+            size: number;
+            members: {
+                instance_id: string;
+                name: string | null;
+                /** @enum {string} */
+                status: "provisioning" | "ready" | "rebooting" | "stopping" | "stopped" | "starting" | "error" | "deleting";
+                position: number;
+                role: string | null;
+                instructions: string | null;
+            }[];
+            created_at: string;
+            updated_at: string;
+        };
+        BroadcastOutcome: {
+            /** @description Also the correlation_id of every message it sent */
+            broadcast_id: string;
+            results: {
+                instance_id: string;
+                message_id: string;
+                /** @enum {string} */
+                status: "pending" | "delivered" | "replied" | "failed";
+                reply: string | null;
+                error: string | null;
+            }[];
+            replied: number;
+            failed: number;
+            /** @description Members that had not answered within the timeout */
+            pending: number;
+        };
+        SelfInfo: {
+            instance: {
+                /** Format: uuid */
+                id: string;
+                /** @enum {string} */
+                status: "provisioning" | "ready" | "rebooting" | "stopping" | "stopped" | "starting" | "error" | "deleting";
+                sandbox_id: string;
+                created_at: string;
+                updated_at: string;
+                name: string | null;
+                resources: {
+                    memory_mb: number;
+                    cpus: number;
+                    pids_max: number;
+                    disk_mb: number;
+                };
+                started_at: string | null;
+                error: string | null;
+            };
+            swarm: {
+                id: string;
+                name: string;
+                position: number;
+                role: string | null;
+                instructions: string | null;
+                size: number;
+            } | null;
+            siblings: {
+                /** Format: uuid */
+                id: string;
+                /** @enum {string} */
+                status: "provisioning" | "ready" | "rebooting" | "stopping" | "stopped" | "starting" | "error" | "deleting";
+                sandbox_id: string;
+                created_at: string;
+                updated_at: string;
+                name: string | null;
+                resources: {
+                    memory_mb: number;
+                    cpus: number;
+                    pids_max: number;
+                    disk_mb: number;
+                };
+                started_at: string | null;
+                error: string | null;
+                role: string | null;
+            }[];
         };
     };
     responses: never;
@@ -3581,6 +3928,667 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ChatEvent"][] | string;
+                };
+            };
+            /** @description Default Response */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "inbox.list": {
+        parameters: {
+            query?: {
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                /** @description Instance id (UUID) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InboxMessage"][];
+                };
+            };
+            /** @description Default Response */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "inbox.send": {
+        parameters: {
+            query?: never;
+            header?: {
+                "idempotency-key"?: string;
+            };
+            path: {
+                /** @description Instance id (UUID) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    message: string;
+                    /** @description An instance whose inbox receives the agent's reply. A message sent from inside an instance replies to that instance unless this says otherwise. */
+                    reply_to?: string;
+                    /** @description Carried to the reply unchanged */
+                    correlation_id?: string;
+                    /** @description A second message with the same key for the same instance returns the first (also read from the Idempotency-Key header) */
+                    idempotency_key?: string;
+                    /**
+                     * @description Who is sending, when not an instance (default user)
+                     * @enum {string}
+                     */
+                    sender?: "user" | "program";
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InboxMessage"];
+                };
+            };
+            /** @description Default Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InboxMessage"];
+                };
+            };
+            /** @description Default Response */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "inbox.get": {
+        parameters: {
+            query?: {
+                wait_ms?: number;
+            };
+            header?: never;
+            path: {
+                /** @description Instance id (UUID) */
+                id: string;
+                message_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InboxMessage"];
+                };
+            };
+            /** @description Default Response */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "swarms.list": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Swarm"][];
+                };
+            };
+            /** @description Default Response */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "swarms.create": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    name: string;
+                    /** @description Members to create (default: one per `members` entry) */
+                    size?: number;
+                    /** @description Role and instructions per member, in order */
+                    members?: {
+                        /** @description Instance name (default <swarm>-<n>) */
+                        name?: string;
+                        role?: string;
+                        /** @description Sent to the member's agent once it is ready */
+                        instructions?: string;
+                    }[];
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Swarm"];
+                };
+            };
+            /** @description Default Response */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "swarms.get": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Swarm id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Swarm"];
+                };
+            };
+            /** @description Default Response */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "swarms.delete": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Swarm id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Default Response */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "swarms.scale": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Swarm id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    size: number;
+                    /** @description Specs for members added, in order */
+                    members?: {
+                        /** @description Instance name (default <swarm>-<n>) */
+                        name?: string;
+                        role?: string;
+                        /** @description Sent to the member's agent once it is ready */
+                        instructions?: string;
+                    }[];
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Swarm"];
+                };
+            };
+            /** @description Default Response */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "swarms.broadcast": {
+        parameters: {
+            query?: {
+                stream?: boolean;
+            };
+            header?: never;
+            path: {
+                /** @description Swarm id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    message: string;
+                    /** @description How long to wait for the replies (default 10 minutes); members not done by then are reported as they stand */
+                    timeout_ms?: number;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BroadcastOutcome"] | string;
+                };
+            };
+            /** @description Default Response */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "self.get": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SelfInfo"];
                 };
             };
             /** @description Default Response */

@@ -11,10 +11,10 @@ const instanceId = z
   .describe('The instance; default: OPENCLAW_INSTANCE_ID, else the first ready instance')
 
 /** Runs a tool body; server errors become an MCP tool error `HTTP <status>: <message>`. */
-async function guard(fn: () => Promise<unknown>): Promise<ToolResult> {
+async function guard(fn: () => Promise<unknown>, isResult = false): Promise<ToolResult> {
   try {
     const value = await fn()
-    if (value && typeof value === 'object' && 'content' in value) return value as ToolResult
+    if (isResult) return value as ToolResult
     return { content: [{ type: 'text', text: JSON.stringify(value, null, 2) }] }
   } catch (err) {
     if (!(err instanceof ClientError)) throw err
@@ -139,6 +139,6 @@ export function registerTools(server: McpServer, api: Api): void {
         const res = await api.fetch('GET', `/instances/${await inst(instance_id)}/desktop/screenshot`)
         const data = Buffer.from(await res.arrayBuffer()).toString('base64')
         return { content: [{ type: 'image', data, mimeType: 'image/png' }] }
-      }),
+      }, true),
   )
 }

@@ -121,7 +121,7 @@ export function ChatTab({ id }: { id: string }) {
             </button>
           )}
         </div>
-        <div className="messages" aria-live="polite" aria-label="Messages" data-testid="messages">
+        <div className="messages" aria-live="polite" aria-label="Conversation" data-testid="messages">
           {!sessions.data ? (
             <Spinner />
           ) : state.messages.length === 0 && state.streaming === null ? (

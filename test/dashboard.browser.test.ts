@@ -1,0 +1,211 @@
+import fs from 'node:fs'
+import type { Browser, Page } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { type ModelServer, startModelServer } from './fixtures/model-server.js'
+import { launchBrowser, newContext, screenshot, step } from './helpers/browser.js'
+import { GATEWAY_PLANS } from './helpers/plans.js'
+import { buildOnce, REPO } from './helpers/sandbox.js'
+import { startServer, type TestServer } from './helpers/server.js'
+
+const PASSWORD = 'dashboard-password'
+
+/**
+ * The dashboard in a real Chromium against the real server, one real instance with its
+ * OpenClaw gateway (booted once for the whole file) and the scripted model server.
+ */
+describe('the dashboard in a browser', () => {
+  let server: TestServer
+  let model: ModelServer
+  let browser: Browser
+  let page: Page
+  let key = ''
+  let instanceId = ''
+
+  const api = (method: string, path: string, body?: unknown, k = key) =>
+    server.api(method, path, { key: k, ...(body !== undefined ? { body } : {}) })
+
+  beforeAll(async () => {
+    buildOnce()
+    if (!fs.existsSync(`${REPO}/web/dist/index.html`))
+      throw new Error('build the dashboard first: npm run build:web')
+    model = await startModelServer()
+    server = await startServer({
+      CLAWPORT_PLANS: GATEWAY_PLANS,
+      CLAWPORT_TMP_SIZE_MB: '128',
+      CLAWPORT_GATEWAY: 'on',
+      CLAWPORT_LLM_BASE_URL: model.baseUrl,
+      CLAWPORT_LLM_MODEL: 'test-model',
+    })
+    browser = await launchBrowser()
+    page = await (await newContext(browser, server.url)).newPage()
+  }, 120_000)
+
+  afterAll(async () => {
+    await browser?.close()
+    await server?.destroy()
+    await model?.close()
+  })
+
+  it('sets the administrator password on the first-run screen and signs in', async () => {
+    await step(page, 'first-run', async () => {
+      await page.goto('/')
+      await page.getByRole('heading', { name: /set the administrator password/ }).waitFor()
+      await screenshot(page, 'dashboard-first-run')
+      await page.getByLabel('First-start API key').fill(server.adminKey)
+      await page.getByLabel('New password').fill(PASSWORD)
+      await page.getByRole('button', { name: 'Set password and sign in' }).click()
+      await page.getByRole('heading', { name: 'Instances', exact: true }).waitFor()
+    })
+    // The cookie is HTTP-only: the page's script cannot read it.
+    expect(await page.evaluate(() => document.cookie)).not.toContain('clawport_session')
+  })
+
+  it('creates an API key shown once, which works for an HTTP call', async () => {
+    await step(page, 'create-key', async () => {
+      await page.getByRole('link', { name: 'Account' }).click()
+      await page.getByLabel('Key name').fill('browser test')
+      await page.getByRole('button', { name: 'Create key' }).click()
+      key = (await page.getByTestId('new-key').textContent())?.trim() ?? ''
+      await screenshot(page, 'dashboard-account')
+    })
+    expect(key).toMatch(/^sk_live_/)
+    const me = await api('GET', '/api/me')
+    expect(me.status).toBe(200)
+    expect(me.body.email).toBe('admin@clawport.local')
+  })
+
+  it('creates an instance and shows it becoming ready', async () => {
+    await step(page, 'create-instance', async () => {
+      await page.getByRole('link', { name: 'Instances' }).click()
+      await page.getByLabel('Name (optional)').fill('browser box')
+      await page.getByRole('button', { name: 'Create instance' }).click()
+      const row = page.locator('tr', { hasText: 'browser box' })
+      await row.waitFor()
+      instanceId = (await row.getAttribute('data-instance')) ?? ''
+      await row.locator('[data-status=ready]').waitFor({ timeout: 200_000 })
+      await screenshot(page, 'dashboard-instances')
+    })
+    expect((await api('GET', `/api/instances/${instanceId}`)).body.status).toBe('ready')
+  }, 240_000)
+
+  it('chats: a streamed reply from the real gateway, and a turn started elsewhere followed live', async () => {
+    await step(page, 'chat', async () => {
+      await page.locator('tr', { hasText: 'browser box' }).getByRole('button', { name: 'Open' }).click()
+      await page.getByRole('tab', { name: 'Chat' }).waitFor()
+      await page.getByLabel('Message', { exact: true }).fill('hello from the **dashboard**')
+      await page.getByLabel('Message', { exact: true }).press('Enter')
+      await page
+        .locator('.msg[data-role=assistant]', { hasText: 'echo: hello from the' })
+        .waitFor({ timeout: 90_000 })
+      // Rendered as Markdown: the bold survives as <strong>.
+      await page.locator('.msg[data-role=assistant] strong', { hasText: 'dashboard' }).waitFor()
+      await page.getByText('● live').waitFor()
+    })
+    const sessions = await api('GET', `/api/instances/${instanceId}/chat/sessions`)
+    const sessionId = sessions.body[0].id
+    // A turn started through the API shows up in the open page without a reload.
+    const turn = await api('POST', `/api/instances/${instanceId}/chat`, {
+      message: 'from the api',
+      session_id: sessionId,
+    })
+    expect(turn.status).toBe(200)
+    await step(page, 'chat-follow', async () => {
+      await page.locator('.msg[data-role=user]', { hasText: 'from the api' }).waitFor({ timeout: 30_000 })
+      await page
+        .locator('.msg[data-role=assistant]', { hasText: 'echo: from the api' })
+        .waitFor({ timeout: 30_000 })
+      await screenshot(page, 'dashboard-chat')
+    })
+  }, 180_000)
+
+  it('types in the terminal and reads the output', async () => {
+    await step(page, 'terminal', async () => {
+      await page.getByRole('tab', { name: 'Terminal' }).click()
+      await page.getByText('● connected').waitFor({ timeout: 30_000 })
+      await page.getByTestId('terminal').click()
+      await page.keyboard.type('echo $((6*7))-from-xterm\n')
+      await page.locator('.xterm-rows', { hasText: '42-from-xterm' }).waitFor({ timeout: 15_000 })
+      await screenshot(page, 'dashboard-terminal')
+    })
+  })
+
+  it('shows the desktop: the noVNC canvas draws the framebuffer', async () => {
+    await step(page, 'desktop', async () => {
+      await page.getByRole('tab', { name: 'Desktop' }).click()
+      await page.getByText('● connected').waitFor({ timeout: 30_000 })
+      await page.waitForFunction(
+        () => {
+          const canvas = document.querySelector('[data-testid=desktop] canvas') as HTMLCanvasElement | null
+          if (!canvas || canvas.width < 320) return false
+          const data = canvas.getContext('2d')?.getImageData(0, 0, canvas.width, canvas.height).data
+          if (!data) return false
+          // A drawn pixel is opaque; an untouched canvas is transparent.
+          for (let i = 3; i < data.length; i += 4 * 97) if (data[i] === 255) return true
+          return false
+        },
+        undefined,
+        { timeout: 30_000 },
+      )
+      await screenshot(page, 'dashboard-desktop')
+    })
+  })
+
+  it('uploads a file, then downloads it', async () => {
+    const content = `uploaded from the browser ${Date.now()}\n`
+    await step(page, 'files', async () => {
+      await page.getByRole('tab', { name: 'Files' }).click()
+      await page.getByLabel('Files to upload').setInputFiles({
+        name: 'from-browser.txt',
+        mimeType: 'text/plain',
+        buffer: Buffer.from(content),
+      })
+      const row = page.locator('tr[data-file="from-browser.txt"]')
+      await row.waitFor({ timeout: 20_000 })
+      await screenshot(page, 'dashboard-files')
+      const [download] = await Promise.all([
+        page.waitForEvent('download'),
+        row.getByRole('link', { name: 'Download' }).click(),
+      ])
+      const file = await download.path()
+      expect(fs.readFileSync(file, 'utf8')).toBe(content)
+    })
+    const read = await api('GET', `/api/instances/${instanceId}/files/read?path=from-browser.txt`)
+    expect(read.body.content).toBe(content)
+  })
+
+  it('revokes the key: it stops working at once', async () => {
+    await step(page, 'revoke', async () => {
+      await page.getByRole('link', { name: 'Account' }).click()
+      const row = page.locator('tr', { hasText: 'browser test' })
+      await row.getByRole('button', { name: 'Revoke' }).click()
+      await page.getByRole('dialog').getByRole('button', { name: 'Revoke' }).click()
+      await row.waitFor({ state: 'detached' })
+    })
+    const me = await api('GET', '/api/me')
+    expect(me.status).toBe(401)
+    expect(me.body.code).toBe('api_key_revoked')
+  })
+
+  it('signs out: the sign-in page again, and the session is gone on the server', async () => {
+    const cookies = await page.context().cookies()
+    const session = cookies.find((c) => c.name === 'clawport_session')
+    expect(session).toMatchObject({ httpOnly: true, sameSite: 'Lax' })
+    await step(page, 'sign-out', async () => {
+      await page.getByRole('button', { name: 'Sign out' }).click()
+      await page.getByRole('heading', { name: 'Sign in' }).waitFor()
+      await screenshot(page, 'dashboard-signed-out')
+    })
+    const replay = await fetch(`${server.url}/api/me`, {
+      headers: { cookie: `clawport_session=${session?.value}` },
+    })
+    expect(replay.status).toBe(401)
+    // And the password set on the first-run screen signs in again.
+    await step(page, 'sign-in', async () => {
+      await page.getByLabel('Email').fill('admin@clawport.local')
+      await page.getByLabel('Password').fill(PASSWORD)
+      await page.getByRole('button', { name: 'Sign in' }).click()
+      // Back on the page where the user signed out.
+      await page.getByRole('heading', { name: 'Account' }).waitFor()
+    })
+  })
+})

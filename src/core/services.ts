@@ -9,6 +9,8 @@ import type { Logger } from '../log.js'
 import { openStore, type Store } from '../store/index.js'
 import { AccountService } from './accounts.js'
 import { InboxService } from './automation/inbox.js'
+import { PipelineRunner } from './automation/pipeline-runner.js'
+import { PipelineService } from './automation/pipelines.js'
 import { InstanceScope } from './automation/scope.js'
 import { SwarmService } from './automation/swarms.js'
 import { GatewayRunner } from './agent/gateway-runner.js'
@@ -59,6 +61,8 @@ export interface Services {
   inbox: InboxService
   /** Named groups of instances. */
   swarms: SwarmService
+  /** Stored pipelines, their triggers and durable runs. */
+  pipelines: PipelineService
   close(): Promise<void>
 }
 
@@ -106,6 +110,16 @@ export async function createServices(
   const inbox = new InboxService(store, instances, chat, scope, log.child({ component: 'inbox' }))
   if (opts.withDriver) await inbox.start()
   const swarms = new SwarmService(store, instances, inbox, scope, log.child({ component: 'swarms' }))
+  const pipelineLog = log.child({ component: 'pipelines' })
+  const pipelines = new PipelineService(
+    store,
+    instances,
+    scope,
+    new PipelineRunner(store, chat, workspace, pipelineLog),
+    config.publicUrl,
+    pipelineLog,
+  )
+  if (opts.withDriver) await pipelines.start()
   const webSessions = new WebSessionService(store, accounts, keys, invites, config)
   return {
     config,
@@ -130,8 +144,10 @@ export async function createServices(
     scope,
     inbox,
     swarms,
+    pipelines,
     async close() {
       pool.close()
+      await pipelines.close()
       await inbox.close()
       relays.closeAll(CLOSE_CODES.serverStopping, 'server shutting down')
       await chat.close()

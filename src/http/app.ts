@@ -30,6 +30,8 @@ import { fileRoutes } from './routes/files/index.js'
 import { transferRoutes } from './routes/files/transfer.js'
 import { inboxRoutes } from './routes/inbox.js'
 import { swarmRoutes } from './routes/swarms.js'
+import { pipelineRoutes } from './routes/pipelines.js'
+import { pipelineRunRoutes } from './routes/pipeline-runs.js'
 import { instanceActionRoutes } from './routes/instances/actions.js'
 import { instanceRoutes } from './routes/instances/index.js'
 import { keyRoutes } from './routes/keys.js'
@@ -125,6 +127,8 @@ export async function buildApp(services: Services, log: Logger): Promise<Fastify
   await app.register(chatRoutes, { services })
   await app.register(inboxRoutes, { services })
   await app.register(swarmRoutes, { services })
+  await app.register(pipelineRoutes, { services })
+  await app.register(pipelineRunRoutes, { services })
   await app.register(terminalRoutes, { services })
   await app.register(desktopRoutes, { services })
   await app.register(ticketRoutes, { services })

@@ -1,0 +1,245 @@
+import { errors } from '../../errors.js'
+import type { Logger } from '../../log.js'
+import type { Store } from '../../store/index.js'
+import type { ChatService } from '../chat/chat-service.js'
+import { nowIso } from '../time.js'
+import type { WorkspaceService } from '../workspace.js'
+import {
+  flatSteps,
+  isFinished,
+  type PipelineRun,
+  type PipelineStage,
+  type PipelineStep,
+  render,
+  runFromRow,
+  type StepState,
+  type StepTarget,
+} from './pipeline-types.js'
+
+/** What a run's stream sees: the whole run when its status moves, a step when it does. */
+export type RunEvent = { type: 'run'; run: PipelineRun } | { type: 'step'; step: StepState }
+
+class Canceled extends Error {}
+
+/**
+ * Executes pipeline runs, stage by stage (steps of a stage at the same time), writing each
+ * step's state to the store as it moves, so a run can be followed, cancelled, and resumed where
+ * it stood after a restart (steps that had finished are not run again).
+ */
+export class PipelineRunner {
+  private readonly active = new Map<string, AbortController>()
+  private readonly listeners = new Map<string, Set<(e: RunEvent) => void>>()
+  private readonly tasks = new Set<Promise<unknown>>()
+  private closed = false
+
+  constructor(
+    private readonly store: Store,
+    private readonly chat: ChatService,
+    private readonly workspace: WorkspaceService,
+    private readonly log: Logger,
+  ) {}
+
+  /** Starts executing a stored run in the background. */
+  launch(runId: string): void {
+    if (this.active.has(runId)) return
+    const ctl = new AbortController()
+    this.active.set(runId, ctl)
+    const task = this.execute(runId, ctl.signal)
+      .catch((err: unknown) => this.log.error({ err, runId }, 'pipeline run failed'))
+      .finally(() => {
+        this.active.delete(runId)
+        this.tasks.delete(task)
+      })
+    this.tasks.add(task)
+  }
+
+  /** Resumes the runs a previous process left unfinished. */
+  async resume(): Promise<void> {
+    for (const row of await this.store.automation.pipelines.unfinishedRuns()) {
+      this.log.info({ runId: row.id }, 'pipeline run resumed')
+      this.launch(row.id)
+    }
+  }
+
+  /** Cancels a running run; true when it was running here. */
+  cancel(runId: string): boolean {
+    const ctl = this.active.get(runId)
+    ctl?.abort()
+    return ctl !== undefined
+  }
+
+  subscribe(runId: string, fn: (e: RunEvent) => void): () => void {
+    let set = this.listeners.get(runId)
+    if (!set) this.listeners.set(runId, (set = new Set()))
+    set.add(fn)
+    return () => {
+      set.delete(fn)
+      if (set.size === 0) this.listeners.delete(runId)
+    }
+  }
+
+  /** Stops starting steps; runs stay `running` in the store and the next process resumes them. */
+  async close(): Promise<void> {
+    this.closed = true
+    await Promise.race([Promise.allSettled([...this.tasks]), new Promise((r) => setTimeout(r, 5_000))])
+  }
+
+  private emit(runId: string, e: RunEvent): void {
+    for (const fn of this.listeners.get(runId) ?? []) fn(e)
+  }
+
+  private async execute(runId: string, signal: AbortSignal): Promise<void> {
+    const row = await this.store.automation.pipelines.getRun(runId)
+    const pipeline = row ? await this.store.automation.pipelines.get(row.pipeline_id) : undefined
+    if (!row || !pipeline) return
+    const run = runFromRow(row)
+    if (isFinished(run.status)) return
+    const stages = (JSON.parse(pipeline.spec) as { steps: PipelineStage[] }).steps
+    const all = flatSteps(stages)
+    // A step cut by a stop runs again; finished ones keep their output.
+    for (const s of run.steps) if (s.status === 'running') s.status = 'pending'
+    const save = async (patch: Partial<PipelineRun> = {}) => {
+      Object.assign(run, patch)
+      await this.store.automation.pipelines.updateRun(run.id, {
+        status: run.status,
+        steps: JSON.stringify(run.steps),
+        error: run.error,
+        started_at: run.started_at,
+        finished_at: run.finished_at,
+        updated_at: nowIso(),
+      })
+    }
+    await save({ status: 'running', started_at: run.started_at ?? nowIso() })
+    this.emit(run.id, { type: 'run', run })
+    try {
+      for (let stage = 0; stage < stages.length; stage++) {
+        const here = all.filter((s) => s.stage === stage)
+        await Promise.all(
+          here.map(async ({ step }) => {
+            const state = run.steps.find((s) => s.name === step.name) as StepState
+            if (state.status === 'succeeded') return
+            await this.runStep(row.user_id, run, step, state, signal, save)
+          }),
+        )
+        const failed = run.steps.find((s) => s.stage === stage && s.status === 'failed')
+        if (failed) throw new Error(`step ${failed.name} failed: ${failed.error}`)
+      }
+      await save({ status: 'succeeded', finished_at: nowIso() })
+    } catch (err) {
+      if (this.closed && !signal.aborted) return // the next process resumes it
+      const canceled = signal.aborted
+      for (const s of run.steps)
+        if (s.status === 'pending' || s.status === 'running') s.status = canceled ? 'canceled' : 'skipped'
+      await save({
+        status: canceled ? 'canceled' : 'failed',
+        error: canceled ? 'The run was canceled.' : err instanceof Error ? err.message : String(err),
+        finished_at: nowIso(),
+      })
+    }
+    this.emit(run.id, { type: 'run', run })
+  }
+
+  private async runStep(
+    userId: string,
+    run: PipelineRun,
+    step: PipelineStep,
+    state: StepState,
+    signal: AbortSignal,
+    save: () => Promise<void>,
+  ): Promise<void> {
+    for (;;) {
+      if (signal.aborted) throw new Canceled()
+      if (this.closed) throw new Error('the server is stopping')
+      const started = Date.now()
+      Object.assign(state, { status: 'running', started_at: nowIso(), finished_at: null, error: null })
+      state.attempts += 1
+      await save()
+      this.emit(run.id, { type: 'step', step: state })
+      try {
+        const ctx = { steps: run.steps, input: run.input, runId: run.id }
+        const output = await abortable(this.perform(userId, step, (t) => render(t, ctx)), signal)
+        Object.assign(state, { status: 'succeeded', output, finished_at: nowIso(), duration_ms: Date.now() - started })
+      } catch (err) {
+        if (signal.aborted || this.closed) throw err
+        const message = err instanceof Error ? err.message : String(err)
+        const retry = state.attempts <= step.retries
+        Object.assign(state, {
+          status: retry ? 'pending' : 'failed',
+          error: message,
+          finished_at: nowIso(),
+          duration_ms: Date.now() - started,
+        })
+        await save()
+        this.emit(run.id, { type: 'step', step: state })
+        if (!retry) return
+        await abortable(new Promise((r) => setTimeout(r, step.backoff_ms * 2 ** (state.attempts - 1))), signal)
+        continue
+      }
+      await save()
+      this.emit(run.id, { type: 'step', step: state })
+      return
+    }
+  }
+
+  private async perform(userId: string, step: PipelineStep, fill: (t: string) => string): Promise<string> {
+    switch (step.type) {
+      case 'chat': {
+        const id = await this.target(userId, step)
+        const out = await this.chat.send(userId, id, { message: fill(step.message) })
+        return out.message.content
+      }
+      case 'exec': {
+        const id = await this.target(userId, step)
+        const r = await this.workspace.exec(userId, id, {
+          command: fill(step.command),
+          ...(step.cwd ? { cwd: fill(step.cwd) } : {}),
+          ...(step.timeout_ms ? { timeout_ms: step.timeout_ms } : {}),
+        })
+        if (r.timed_out) throw new Error('the command timed out')
+        if (r.exit_code !== 0) throw new Error(`exit code ${r.exit_code}: ${r.stderr.trim().slice(0, 2000)}`)
+        return r.stdout.replace(/\n$/, '')
+      }
+      case 'copy': {
+        const from = await this.target(userId, step.from)
+        const to = await this.target(userId, step.to)
+        const file = await this.workspace.read(userId, from, fill(step.from.path))
+        const written = await this.workspace.write(userId, to, fill(step.to.path), file.content, file.encoding)
+        return written.path
+      }
+    }
+  }
+
+  /** The instance a step runs on; a swarm member by position (from 1) or by role. */
+  async target(userId: string, t: StepTarget): Promise<string> {
+    if (t.instance_id) return t.instance_id
+    if (!t.swarm_id) throw errors.validation('A step needs instance_id, or swarm_id with member.')
+    const swarm = await this.store.automation.swarms.get(t.swarm_id)
+    if (!swarm || swarm.user_id !== userId) throw errors.swarmNotFound(t.swarm_id)
+    const members = await this.store.automation.swarms.members(swarm.id)
+    const m =
+      typeof t.member === 'string'
+        ? members.find((x) => x.role === t.member)
+        : members[(t.member ?? 1) - 1]
+    if (!m) throw errors.validation(`Swarm ${swarm.id} has no member ${String(t.member ?? 1)}.`)
+    return m.instance_id
+  }
+}
+
+/** Rejects when the signal aborts, whatever the work does. */
+function abortable<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(new Canceled())
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new Canceled())
+    signal.addEventListener('abort', onAbort, { once: true })
+    work.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort)
+        resolve(v)
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort)
+        reject(e)
+      },
+    )
+  })
+}

@@ -1,0 +1,235 @@
+import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto'
+import { Cron } from 'croner'
+import { errors } from '../../errors.js'
+import type { Logger } from '../../log.js'
+import type { PipelineRow } from '../../store/automation-store.js'
+import type { Store } from '../../store/index.js'
+import type { InstanceService } from '../instances.js'
+import type { Caller } from '../keys.js'
+import { nowIso } from '../time.js'
+import type { PipelineRunner, RunEvent } from './pipeline-runner.js'
+import {
+  flatSteps,
+  type Pipeline,
+  type PipelineCreateBody,
+  type PipelineRun,
+  type PipelineStage,
+  runFromRow,
+  type StepState,
+} from './pipeline-types.js'
+import type { InstanceScope } from './scope.js'
+
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+const SCHEDULE_TICK_MS = 1_000
+
+const hashSecret = (s: string) => createHash('sha256').update(s).digest('hex')
+
+/** Stored pipelines, their triggers (manual, cron schedule, webhook) and their runs. */
+export class PipelineService {
+  private timer?: NodeJS.Timeout
+
+  constructor(
+    private readonly store: Store,
+    private readonly instances: InstanceService,
+    private readonly scope: InstanceScope,
+    readonly runner: PipelineRunner,
+    private readonly publicUrl: string | undefined,
+    private readonly log: Logger,
+  ) {}
+
+  async create(caller: Caller, body: PipelineCreateBody): Promise<Pipeline> {
+    const steps = flatSteps(body.steps)
+    const names = new Set<string>()
+    for (const { step } of steps) {
+      if (names.has(step.name)) throw errors.validation(`Two steps are named "${step.name}".`)
+      names.add(step.name)
+      const ends = step.type === 'copy' ? [step.from, step.to] : [step]
+      for (const t of ends) {
+        if (t.instance_id) {
+          const row = await this.instances.owned(caller.user.id, t.instance_id)
+          await this.scope.checkInstance(caller, row.id)
+          t.instance_id = row.id
+        } else if (t.swarm_id) {
+          await this.scope.checkSwarm(caller, t.swarm_id)
+          await this.runner.target(caller.user.id, t)
+        } else throw errors.validation(`Step "${step.name}" needs instance_id, or swarm_id with member.`)
+      }
+    }
+    const schedule = body.schedule ?? null
+    const at = nowIso()
+    const secret = body.webhook ? randomBytes(24).toString('base64url') : undefined
+    const row: PipelineRow = {
+      id: randomUUID(),
+      user_id: caller.user.id,
+      name: body.name,
+      spec: JSON.stringify({ steps: body.steps }),
+      schedule,
+      next_run_at: schedule ? nextRun(schedule, new Date()) : null,
+      webhook_hash: secret ? hashSecret(secret) : null,
+      created_at: at,
+      updated_at: at,
+    }
+    await this.store.automation.pipelines.insert(row)
+    return { ...this.toPublic(row), ...(secret ? { webhook_url: this.webhookUrl(row.id, secret) } : {}) }
+  }
+
+  async list(caller: Caller): Promise<Pipeline[]> {
+    return (await this.store.automation.pipelines.listByUser(caller.user.id)).map((r) => this.toPublic(r))
+  }
+
+  async get(caller: Caller, id: string): Promise<Pipeline> {
+    return this.toPublic(await this.owned(caller, id))
+  }
+
+  async remove(caller: Caller, id: string): Promise<void> {
+    const row = await this.owned(caller, id)
+    for (const r of await this.store.automation.pipelines.listRuns(row.id, 1000)) this.runner.cancel(r.id)
+    await this.store.automation.pipelines.remove(row.id)
+  }
+
+  /** Starts a run by hand. */
+  async trigger(caller: Caller, id: string, input: Record<string, unknown>): Promise<PipelineRun> {
+    return this.startRun(await this.owned(caller, id), 'manual', input)
+  }
+
+  /** Starts a run from the pipeline's webhook; a wrong secret is a 404, like an unknown pipeline. */
+  async webhook(id: string, secret: string, input: Record<string, unknown>): Promise<PipelineRun> {
+    const row = UUID_RE.test(id) ? await this.store.automation.pipelines.get(id.toLowerCase()) : undefined
+    const ok =
+      row?.webhook_hash &&
+      timingSafeEqual(Buffer.from(row.webhook_hash, 'hex'), Buffer.from(hashSecret(secret), 'hex'))
+    if (!row || !ok) throw errors.pipelineNotFound(id)
+    return this.startRun(row, 'webhook', input)
+  }
+
+  async runs(caller: Caller, id: string, limit: number): Promise<PipelineRun[]> {
+    const row = await this.owned(caller, id)
+    return (await this.store.automation.pipelines.listRuns(row.id, limit)).map(runFromRow)
+  }
+
+  async run(caller: Caller, id: string, runId: string): Promise<PipelineRun> {
+    const row = await this.owned(caller, id)
+    const run = UUID_RE.test(runId) ? await this.store.automation.pipelines.getRun(runId.toLowerCase()) : undefined
+    if (!run || run.pipeline_id !== row.id) throw errors.pipelineRunNotFound(runId)
+    return runFromRow(run)
+  }
+
+  /** Cancels a run that has not finished; answers the run as it ends. */
+  async cancel(caller: Caller, id: string, runId: string): Promise<PipelineRun> {
+    const run = await this.run(caller, id, runId)
+    if (run.status === 'queued' || run.status === 'running') {
+      const ended = new Promise<void>((resolve) => {
+        const stop = this.runner.subscribe(run.id, (e) => {
+          if (e.type === 'run' && e.run.status === 'canceled') {
+            stop()
+            resolve()
+          }
+        })
+        if (!this.runner.cancel(run.id)) {
+          stop()
+          resolve()
+        }
+      })
+      await ended
+    }
+    return this.run(caller, id, runId)
+  }
+
+  /** Follows a run: `fn` gets its events from now on; returns the unsubscribe. */
+  follow(runId: string, fn: (e: RunEvent) => void): () => void {
+    return this.runner.subscribe(runId, fn)
+  }
+
+  /** Resumes unfinished runs and starts the schedule clock. */
+  async start(): Promise<void> {
+    await this.runner.resume()
+    this.timer = setInterval(() => {
+      this.fireSchedules().catch((err: unknown) => this.log.error({ err }, 'pipeline schedule failed'))
+    }, SCHEDULE_TICK_MS)
+    this.timer.unref()
+  }
+
+  async close(): Promise<void> {
+    if (this.timer) clearInterval(this.timer)
+    await this.runner.close()
+  }
+
+  private async fireSchedules(): Promise<void> {
+    const now = new Date()
+    for (const row of await this.store.automation.pipelines.scheduled()) {
+      if (!row.schedule || !row.next_run_at || Date.parse(row.next_run_at) > now.getTime()) continue
+      // Runs missed while the server was down are not replayed one by one: one run, then onwards.
+      if (await this.store.automation.pipelines.claimSchedule(row.id, row.next_run_at, nextRun(row.schedule, now)))
+        await this.startRun(row, 'schedule', { scheduled_at: row.next_run_at })
+    }
+  }
+
+  private async startRun(row: PipelineRow, trigger: PipelineRun['trigger'], input: Record<string, unknown>) {
+    const stages = (JSON.parse(row.spec) as { steps: PipelineStage[] }).steps
+    const steps: StepState[] = flatSteps(stages).map(({ step, stage }) => ({
+      name: step.name,
+      type: step.type,
+      stage,
+      status: 'pending',
+      output: null,
+      error: null,
+      attempts: 0,
+      started_at: null,
+      finished_at: null,
+      duration_ms: null,
+    }))
+    const at = nowIso()
+    const run = {
+      id: randomUUID(),
+      pipeline_id: row.id,
+      user_id: row.user_id,
+      trigger,
+      status: 'queued',
+      input: JSON.stringify(input),
+      steps: JSON.stringify(steps),
+      error: null,
+      created_at: at,
+      updated_at: at,
+      started_at: null,
+      finished_at: null,
+    }
+    await this.store.automation.pipelines.insertRun(run)
+    this.log.info({ pipelineId: row.id, runId: run.id, trigger }, 'pipeline run started')
+    this.runner.launch(run.id)
+    return runFromRow(run)
+  }
+
+  private async owned(caller: Caller, id: string): Promise<PipelineRow> {
+    const row = UUID_RE.test(id) ? await this.store.automation.pipelines.get(id.toLowerCase()) : undefined
+    if (!row || row.user_id !== caller.user.id) throw errors.pipelineNotFound(id)
+    return row
+  }
+
+  private webhookUrl(id: string, secret: string): string {
+    return `${(this.publicUrl ?? '').replace(/\/$/, '')}/api/pipelines/${id}/webhook/${secret}`
+  }
+
+  private toPublic(row: PipelineRow): Pipeline {
+    return {
+      id: row.id,
+      name: row.name,
+      steps: (JSON.parse(row.spec) as { steps: PipelineStage[] }).steps,
+      schedule: row.schedule,
+      next_run_at: row.next_run_at,
+      webhook: row.webhook_hash !== null,
+      created_at: row.created_at,
+      updated_at: row.updated_at,
+    }
+  }
+}
+
+/** The next time a cron expression fires after `from`; 422 when it is not valid. */
+export function nextRun(expr: string, from: Date): string | null {
+  let job: Cron
+  try {
+    job = new Cron(expr, { paused: true, timezone: 'UTC' })
+  } catch (err) {
+    throw errors.validation(`The schedule "${expr}" is not a valid cron expression: ${(err as Error).message}`)
+  }
+  return job.nextRun(from)?.toISOString() ?? null
+}

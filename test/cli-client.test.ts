@@ -136,7 +136,7 @@ describe('the clawport CLI as a client', () => {
     const first = inPty(['terminal', 'attach'])
     await until(() => /\$ $/.test(first.output()), 'a prompt', first.output)
     first.pty.write('echo $((6*7))\r')
-    await until(() => /\n42\r*\n/.test(first.output()), '42', first.output)
+    await until(() => /[\r\n]42\r*\n/.test(first.output()), '42', first.output)
     first.pty.resize(132, 40)
     await new Promise((r) => setTimeout(r, 300))
     first.pty.write('stty size\r')

@@ -27,6 +27,16 @@ export async function run(ctx: Ctx): Promise<number> {
   let exitCode: number | undefined
   let detached = false
 
+  // At once: frames that arrive with the 101 answer (a reattach's replay) come before 'open'.
+  ws.on('message', (data: Buffer, isBinary) => {
+    if (isBinary) {
+      out.write(data)
+      return
+    }
+    const msg = JSON.parse(data.toString('utf8')) as { type: string; session_id?: string; code?: number }
+    if (msg.type === 'ready') sessionId = msg.session_id
+    else if (msg.type === 'exit') exitCode = msg.code ?? 0
+  })
   const refused = new Promise<never>((_, reject) => {
     ws.once('unexpected-response', (_req, res) => {
       let text = ''
@@ -59,15 +69,6 @@ export async function run(ctx: Ctx): Promise<number> {
   stdin.resume()
   out.on('resize', onResize)
 
-  ws.on('message', (data: Buffer, isBinary) => {
-    if (isBinary) {
-      out.write(data)
-      return
-    }
-    const msg = JSON.parse(data.toString('utf8')) as { type: string; session_id?: string; code?: number }
-    if (msg.type === 'ready') sessionId = msg.session_id
-    else if (msg.type === 'exit') exitCode = msg.code ?? 0
-  })
   const closed = await new Promise<{ code: number; reason: string }>((resolve) =>
     ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })),
   )

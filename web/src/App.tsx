@@ -36,13 +36,14 @@ export function App() {
     navigate('/instances', true)
     return null
   }
+  const inst = match('/instances/:id/:tab?', path)
+  const admin = match('/admin/:section?', path)
   let page: ReactElement
-  let m: Record<string, string> | null
   if (isDocs) page = <DocsPage />
   else if (path === '/account') page = <AccountPage />
   else if (path === '/instances') page = <InstancesPage />
-  else if ((m = match('/instances/:id/:tab?', path))) page = <InstancePage id={m.id as string} tab={m.tab ?? 'chat'} />
-  else if ((m = match('/admin/:section?', path))) page = <AdminPage section={m.section ?? 'users'} />
+  else if (inst) page = <InstancePage id={inst.id as string} tab={inst.tab ?? 'chat'} />
+  else if (admin) page = <AdminPage section={admin.section ?? 'users'} />
   else page = <NotFound />
   return (
     <Layout>

@@ -42,11 +42,20 @@ export async function errorOf(res: Response): Promise<ApiError> {
     // Not JSON: the status line is all there is.
   }
   if (res.status === 401) onUnauthorized()
-  return new ApiError(res.status, body.code ?? 'http_error', body.message ?? `${res.status} ${res.statusText}`)
+  return new ApiError(
+    res.status,
+    body.code ?? 'http_error',
+    body.message ?? `${res.status} ${res.statusText}`,
+  )
 }
 
 /** Calls the API with JSON in and out; throws ApiError with the server's message. */
-export async function api<T = unknown>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
+export async function api<T = unknown>(
+  method: string,
+  path: string,
+  body?: unknown,
+  signal?: AbortSignal,
+): Promise<T> {
   const headers = apiHeaders(body !== undefined ? { 'content-type': 'application/json' } : {})
   const res = await fetch(path, {
     method,

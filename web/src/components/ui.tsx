@@ -145,7 +145,7 @@ export function ConfirmButton({
           <h2 id={titleId}>{title}</h2>
           <div>{message}</div>
           <div className="row end">
-            <button type="submit" className="secondary" value="cancel" autoFocus>
+            <button type="submit" className="secondary" value="cancel">
               Cancel
             </button>
             <button

@@ -1,7 +1,16 @@
 import { type FormEvent, useState } from 'react'
 import { type ApiKey, del, formatTime, get, post } from '../api'
 import { useAuth } from '../auth'
-import { ConfirmButton, CopyButton, Empty, ErrorNote, Field, Spinner, useAction, useLoad } from '../components/ui'
+import {
+  ConfirmButton,
+  CopyButton,
+  Empty,
+  ErrorNote,
+  Field,
+  Spinner,
+  useAction,
+  useLoad,
+} from '../components/ui'
 import { useTitle } from '../router'
 import { ModelSettingsCard } from './account/ModelSettings'
 
@@ -16,7 +25,7 @@ function PlanCard() {
   const usage = useLoad((s) => get<Usage>('/api/me/usage', s), [])
   if (!me) return null
   return (
-    <div className="card" aria-labelledby="plan-title">
+    <section className="card" aria-labelledby="plan-title">
       <h2 id="plan-title">Plan and usage</h2>
       <div className="grid2">
         <div>
@@ -38,7 +47,7 @@ function PlanCard() {
           <div className="muted">{usage.data ? `${usage.data.calls} model calls` : ''}</div>
         </div>
       </div>
-    </div>
+    </section>
   )
 }
 
@@ -63,7 +72,7 @@ function KeysCard() {
       keys.reload()
     })
   return (
-    <div className="card" aria-labelledby="keys-title">
+    <section className="card" aria-labelledby="keys-title">
       <h2 id="keys-title">API keys</h2>
       <p className="muted">
         Keys let scripts, the CLI and agents use the API as you: <code>Authorization: Bearer sk_live_…</code>.
@@ -72,7 +81,13 @@ function KeysCard() {
         <div className="grow">
           <Field label="Key name">
             {(id) => (
-              <input id={id} value={name} maxLength={100} placeholder="laptop" onChange={(e) => setName(e.target.value)} />
+              <input
+                id={id}
+                value={name}
+                maxLength={100}
+                placeholder="laptop"
+                onChange={(e) => setName(e.target.value)}
+              />
             )}
           </Field>
         </div>
@@ -137,7 +152,7 @@ function KeysCard() {
           </table>
         </div>
       )}
-    </div>
+    </section>
   )
 }
 

@@ -24,8 +24,8 @@ export default function DocsPage() {
     <article className="docs">
       <h1>Clawport API</h1>
       <p>
-        Everything the dashboard does goes through this API. Its base URL is <code>{api}</code>; the whole API is
-        described by the <a href="/api/openapi.json">OpenAPI document</a> (also as{' '}
+        Everything the dashboard does goes through this API. Its base URL is <code>{api}</code>; the whole API
+        is described by the <a href="/api/openapi.json">OpenAPI document</a> (also as{' '}
         <a href="/api/openapi.yaml">YAML</a>) and in the reference below.
       </p>
       <nav aria-label="On this page" className="card">
@@ -63,10 +63,10 @@ curl -s -H "$auth" "$OPENCLAW_API_BASE_URL/instances/$id/files/read?path=notes/h
 
       <h2 id="auth">Auth</h2>
       <p>
-        Every private endpoint takes <code>Authorization: Bearer sk_live_…</code>. Keys belong to a user and see only
-        that user's instances; revoke one on the account page and it stops working at once. Errors are JSON{' '}
-        <code>{'{"message", "code", "status"}'}</code>: 401 bad key, 403 no access, 404 not found (or not yours), 409
-        not ready, 422 invalid input, 429 rate limited (see <code>Retry-After</code>).
+        Every private endpoint takes <code>Authorization: Bearer sk_live_…</code>. Keys belong to a user and
+        see only that user's instances; revoke one on the account page and it stops working at once. Errors
+        are JSON <code>{'{"message", "code", "status"}'}</code>: 401 bad key, 403 no access, 404 not found (or
+        not yours), 409 not ready, 422 invalid input, 429 rate limited (see <code>Retry-After</code>).
       </p>
       <p>
         The dashboard itself signs in with a session cookie (HTTP-only, SameSite=Lax) and sends an{' '}
@@ -76,18 +76,20 @@ curl -s -H "$auth" "$OPENCLAW_API_BASE_URL/instances/$id/files/read?path=notes/h
       <h2 id="realtime">Realtime</h2>
       <ul>
         <li>
-          <strong>Streamed chat</strong>: <code>POST /instances/{'{id}'}/chat/stream</code> answers server-sent events:{' '}
-          <code>session</code>, <code>message</code>, <code>delta</code>, <code>tool</code>, then <code>done</code> or{' '}
-          <code>error</code>. Every event has an id (its cursor).
+          <strong>Streamed chat</strong>: <code>POST /instances/{'{id}'}/chat/stream</code> answers
+          server-sent events: <code>session</code>, <code>message</code>, <code>delta</code>,{' '}
+          <code>tool</code>, then <code>done</code> or <code>error</code>. Every event has an id (its cursor).
         </li>
         <li>
-          <strong>Follow and resume</strong>: <code>GET /instances/{'{id}'}/chat/events?after=&lt;cursor&gt;</code>{' '}
-          with <code>Accept: text/event-stream</code> replays what you missed and continues live; reconnect with{' '}
+          <strong>Follow and resume</strong>:{' '}
+          <code>GET /instances/{'{id}'}/chat/events?after=&lt;cursor&gt;</code> with{' '}
+          <code>Accept: text/event-stream</code> replays what you missed and continues live; reconnect with{' '}
           <code>Last-Event-ID</code>. Turns finish even when the client goes away.
         </li>
         <li>
-          <strong>Terminal</strong>: a WebSocket at <code>/instances/{'{id}'}/terminal/ws</code>: binary frames are
-          terminal bytes; text frames are JSON (<code>resize</code>, <code>ready</code>, <code>exit</code>).
+          <strong>Terminal</strong>: a WebSocket at <code>/instances/{'{id}'}/terminal/ws</code>: binary
+          frames are terminal bytes; text frames are JSON (<code>resize</code>, <code>ready</code>,{' '}
+          <code>exit</code>).
         </li>
         <li>
           <strong>Desktop</strong>: <code>/instances/{'{id}'}/vnc/ws</code> carries RFB (VNC) for noVNC.
@@ -104,8 +106,8 @@ curl -N -H "$auth" -H 'accept: text/event-stream' "${api}/instances/$id/chat/eve
       <h2 id="agents">For agents</h2>
       <p>
         An agent can learn this API on its own: <a href="/llms.txt">/llms.txt</a> (an index),{' '}
-        <a href="/llms-full.md">/llms-full.md</a> (everything in one file), <a href="/agent.md">/agent.md</a>, and the
-        skill bundle at <a href="/skills/clawport/SKILL.md">/skills/clawport/SKILL.md</a> (
+        <a href="/llms-full.md">/llms-full.md</a> (everything in one file), <a href="/agent.md">/agent.md</a>,
+        and the skill bundle at <a href="/skills/clawport/SKILL.md">/skills/clawport/SKILL.md</a> (
         <a href="/skills/clawport.tar.gz">download as .tar.gz</a>).
       </p>
       <Code>{`curl -s ${origin}/llms.txt

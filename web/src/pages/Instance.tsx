@@ -2,9 +2,9 @@ import { lazy, Suspense, useEffect } from 'react'
 import { get, type Instance } from '../api'
 import { ErrorNote, Spinner, StatusBadge, useLoad } from '../components/ui'
 import { Link, navigate, useTitle } from '../router'
+import { InstanceActions } from './Instances'
 import { ChatTab } from './instance/Chat'
 import { FilesTab } from './instance/Files'
-import { InstanceActions } from './Instances'
 import '../instance.css'
 
 // Code-split: xterm.js and noVNC load only when their tab opens.

@@ -1,7 +1,16 @@
 import { type FormEvent, useEffect, useState } from 'react'
 import { del, get, type Instance, post } from '../api'
 import { useAuth } from '../auth'
-import { ConfirmButton, Empty, ErrorNote, Field, Spinner, StatusBadge, useAction, useLoad } from '../components/ui'
+import {
+  ConfirmButton,
+  Empty,
+  ErrorNote,
+  Field,
+  Spinner,
+  StatusBadge,
+  useAction,
+  useLoad,
+} from '../components/ui'
 import { Link, navigate, useTitle } from '../router'
 
 const BUSY = new Set(['provisioning', 'starting', 'rebooting', 'stopping', 'deleting'])
@@ -21,10 +30,11 @@ export function useInstances() {
 /** Reboot, shut down or start, and delete, each confirmed. */
 export function InstanceActions({ inst, onChange }: { inst: Instance; onChange: () => void }) {
   const { busy, error, run } = useAction()
-  const act = (path: string) => run(async () => {
-    await post(`/api/instances/${inst.id}/${path}`)
-    onChange()
-  })
+  const act = (path: string) =>
+    run(async () => {
+      await post(`/api/instances/${inst.id}/${path}`)
+      onChange()
+    })
   const stopped = inst.status === 'stopped' || inst.status === 'error'
   return (
     <div className="row">

@@ -39,8 +39,8 @@ export function SignInPage() {
           <>
             <h1 id="auth-title">Welcome: set the administrator password</h1>
             <p className="muted">
-              This server has no password for its administrator yet. Prove you run it with the API key
-              printed once at its first start, then choose a password.
+              This server has no password for its administrator yet. Prove you run it with the API key printed
+              once at its first start, then choose a password.
             </p>
             <Field label="First-start API key" hint="sk_live_… from the server's first output">
               {(id) => (
@@ -73,7 +73,10 @@ export function SignInPage() {
             </Field>
           </>
         )}
-        <Field label={mode === 'login' ? 'Password' : 'New password'} hint={mode === 'login' ? undefined : 'At least 8 characters'}>
+        <Field
+          label={mode === 'login' ? 'Password' : 'New password'}
+          hint={mode === 'login' ? undefined : 'At least 8 characters'}
+        >
           {(id) => (
             <input
               id={id}
@@ -89,12 +92,20 @@ export function SignInPage() {
         </Field>
         {mode === 'signup' && (
           <Field label="Invite code (optional)" hint="Puts your account on the invite's plan">
-            {(id) => <input id={id} name="invite_code" value={invite} onChange={(e) => setInvite(e.target.value)} />}
+            {(id) => (
+              <input id={id} name="invite_code" value={invite} onChange={(e) => setInvite(e.target.value)} />
+            )}
           </Field>
         )}
         <ErrorNote error={error} />
         <button type="submit" className="primary wide" disabled={busy}>
-          {busy ? 'Working…' : mode === 'setup' ? 'Set password and sign in' : mode === 'signup' ? 'Create account' : 'Sign in'}
+          {busy
+            ? 'Working…'
+            : mode === 'setup'
+              ? 'Set password and sign in'
+              : mode === 'signup'
+                ? 'Create account'
+                : 'Sign in'}
         </button>
         <div className="auth-links">
           {mode === 'login' && state?.signup === 'open' && (

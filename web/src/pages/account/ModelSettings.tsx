@@ -75,7 +75,11 @@ export function ModelSettingsCard() {
       </Field>
       <Field
         label="API key"
-        hint={view.data?.api_key_set ? 'A key is saved; leave empty to keep it' : 'Stored encrypted; never shown again'}
+        hint={
+          view.data?.api_key_set
+            ? 'A key is saved; leave empty to keep it'
+            : 'Stored encrypted; never shown again'
+        }
       >
         {(id) => (
           <input

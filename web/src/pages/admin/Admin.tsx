@@ -26,7 +26,12 @@ export default function AdminPage({ section }: { section: string }) {
       <h1>Admin</h1>
       <nav className="tabs" aria-label="Admin sections">
         {SECTIONS.map((s) => (
-          <Link key={s.id} href={`/admin/${s.id}`} aria-selected={s.id === section} aria-current={s.id === section ? 'page' : undefined}>
+          <Link
+            key={s.id}
+            href={`/admin/${s.id}`}
+            aria-selected={s.id === section}
+            aria-current={s.id === section ? 'page' : undefined}
+          >
             {s.label}
           </Link>
         ))}

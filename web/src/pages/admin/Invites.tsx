@@ -1,6 +1,15 @@
 import { type FormEvent, useState } from 'react'
 import { del, formatTime, get, post } from '../../api'
-import { ConfirmButton, CopyButton, Empty, ErrorNote, Field, Spinner, useAction, useLoad } from '../../components/ui'
+import {
+  ConfirmButton,
+  CopyButton,
+  Empty,
+  ErrorNote,
+  Field,
+  Spinner,
+  useAction,
+  useLoad,
+} from '../../components/ui'
 import type { AdminPlan } from './Plans'
 
 interface Invite {
@@ -22,7 +31,11 @@ export function InvitesSection() {
   const { busy, error, run } = useAction()
   const create = async (e: FormEvent) => {
     e.preventDefault()
-    const body = { ...(plan ? { plan } : {}), uses: Number(uses) || 1, ...(days ? { expires_in_days: Number(days) } : {}) }
+    const body = {
+      ...(plan ? { plan } : {}),
+      uses: Number(uses) || 1,
+      ...(days ? { expires_in_days: Number(days) } : {}),
+    }
     if (await run(() => post('/api/admin/invites', body))) invites.reload()
   }
   return (
@@ -40,9 +53,22 @@ export function InvitesSection() {
               </select>
             )}
           </Field>
-          <Field label="Uses">{(id) => <input id={id} type="number" min={1} value={uses} onChange={(e) => setUses(e.target.value)} />}</Field>
+          <Field label="Uses">
+            {(id) => (
+              <input id={id} type="number" min={1} value={uses} onChange={(e) => setUses(e.target.value)} />
+            )}
+          </Field>
           <Field label="Expires in (days)">
-            {(id) => <input id={id} type="number" min={1} placeholder="never" value={days} onChange={(e) => setDays(e.target.value)} />}
+            {(id) => (
+              <input
+                id={id}
+                type="number"
+                min={1}
+                placeholder="never"
+                value={days}
+                onChange={(e) => setDays(e.target.value)}
+              />
+            )}
           </Field>
         </div>
         <button type="submit" className="primary" disabled={busy}>
@@ -88,7 +114,12 @@ export function InvitesSection() {
                         title="Delete this invite code?"
                         message="It can no longer be redeemed. Accounts that used it keep their plan."
                         confirmLabel="Delete"
-                        onConfirm={() => void run(async () => (await del(`/api/admin/invites/${i.code}`), invites.reload()))}
+                        onConfirm={() =>
+                          void run(async () => {
+                            await del(`/api/admin/invites/${i.code}`)
+                            invites.reload()
+                          })
+                        }
                       >
                         Delete
                       </ConfirmButton>

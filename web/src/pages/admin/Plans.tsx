@@ -17,8 +17,8 @@ export function PlansSection() {
   return (
     <div className="card">
       <p className="muted">
-        Plans are set with <code>CLAWPORT_PLANS</code> when the server starts. Put users on a plan on the Users page
-        or with an invite code.
+        Plans are set with <code>CLAWPORT_PLANS</code> when the server starts. Put users on a plan on the
+        Users page or with an invite code.
       </p>
       <ErrorNote error={error} />
       {!data ? (

@@ -25,11 +25,24 @@ function NewUser({ plans, onDone }: { plans: AdminPlan[]; onDone: () => void }) 
       <h2 id="new-user">New user</h2>
       <div className="row">
         <div className="grow">
-          <Field label="Email">{(id) => <input id={id} type="email" required value={email} onChange={(e) => setEmail(e.target.value)} />}</Field>
+          <Field label="Email">
+            {(id) => (
+              <input id={id} type="email" required value={email} onChange={(e) => setEmail(e.target.value)} />
+            )}
+          </Field>
         </div>
         <div className="grow">
           <Field label="Password" hint="At least 8 characters; optional">
-            {(id) => <input id={id} type="password" autoComplete="new-password" minLength={8} value={password} onChange={(e) => setPassword(e.target.value)} />}
+            {(id) => (
+              <input
+                id={id}
+                type="password"
+                autoComplete="new-password"
+                minLength={8}
+                value={password}
+                onChange={(e) => setPassword(e.target.value)}
+              />
+            )}
           </Field>
         </div>
         <div>
@@ -97,7 +110,11 @@ export function UsersSection() {
                     {!u.has_password && <div className="muted">no password</div>}
                   </td>
                   <td>
-                    <select aria-label={`Plan of ${u.email}`} value={u.plan} onChange={(e) => update(u, { plan: e.target.value })}>
+                    <select
+                      aria-label={`Plan of ${u.email}`}
+                      value={u.plan}
+                      onChange={(e) => update(u, { plan: e.target.value })}
+                    >
                       {plans.data?.map((p) => (
                         <option key={p.name}>{p.name}</option>
                       ))}

@@ -72,7 +72,11 @@ function Op({ doc, method, path, op }: { doc: OpenApi; method: string; path: str
         {op.description && <p>{op.description}</p>}
         {params.length > 0 && <h3>Parameters</h3>}
         {params.map((p) => (
-          <Field key={`${p.in}:${p.name}`} label={`${p.name} (${p.in}${p.required ? ', required' : ''})`} hint={p.description}>
+          <Field
+            key={`${p.in}:${p.name}`}
+            label={`${p.name} (${p.in}${p.required ? ', required' : ''})`}
+            hint={p.description}
+          >
             {(id) => (
               <input
                 id={id}
@@ -89,7 +93,15 @@ function Op({ doc, method, path, op }: { doc: OpenApi; method: string; path: str
             <h3>Body</h3>
             <Props doc={doc} schema={bodySchema} />
             <Field label="JSON body">
-              {(id) => <textarea id={id} className="mono" rows={5} value={body} onChange={(e) => setBody(e.target.value)} />}
+              {(id) => (
+                <textarea
+                  id={id}
+                  className="mono"
+                  rows={5}
+                  value={body}
+                  onChange={(e) => setBody(e.target.value)}
+                />
+              )}
             </Field>
           </>
         )}
@@ -98,7 +110,9 @@ function Op({ doc, method, path, op }: { doc: OpenApi; method: string; path: str
           {Object.entries(op.responses ?? {}).map(([code, r]) => (
             <li key={code}>
               <code>{code}</code> {r.description}{' '}
-              {r.content?.['application/json'] && <code className="muted">{typeOf(doc, r.content['application/json'].schema)}</code>}
+              {r.content?.['application/json'] && (
+                <code className="muted">{typeOf(doc, r.content['application/json'].schema)}</code>
+              )}
             </li>
           ))}
         </ul>
@@ -109,7 +123,7 @@ function Op({ doc, method, path, op }: { doc: OpenApi; method: string; path: str
         </form>
         <ErrorNote error={error} />
         {result && (
-          <pre aria-label="Response">
+          <pre>
             {result.status}
             {'\n'}
             {result.text}
@@ -143,7 +157,15 @@ export function ApiReference() {
   return (
     <div>
       <Field label="Filter operations">
-        {(id) => <input id={id} type="search" value={filter} onChange={(e) => setFilter(e.target.value)} placeholder="chat, files, POST…" />}
+        {(id) => (
+          <input
+            id={id}
+            type="search"
+            value={filter}
+            onChange={(e) => setFilter(e.target.value)}
+            placeholder="chat, files, POST…"
+          />
+        )}
       </Field>
       {[...groups].map(([tag, ops]) => (
         <section key={tag} aria-label={tag}>

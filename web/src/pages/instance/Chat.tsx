@@ -13,9 +13,11 @@ function ToolCall({ m }: { m: ChatMessage }) {
         <summary>
           Tool <code>{m.tool?.name ?? 'tool'}</code> · {m.status}
         </summary>
-        {args !== undefined && args !== null && <pre>{typeof args === 'string' ? args : JSON.stringify(args, null, 2)}</pre>}
+        {args !== undefined && args !== null && (
+          <pre>{typeof args === 'string' ? args : JSON.stringify(args, null, 2)}</pre>
+        )}
         {result !== undefined && result !== '' && (
-          <pre aria-label="Result">{typeof result === 'string' ? result : JSON.stringify(result, null, 2)}</pre>
+          <pre>{typeof result === 'string' ? result : JSON.stringify(result, null, 2)}</pre>
         )}
       </details>
     </div>
@@ -94,7 +96,12 @@ export function ChatTab({ id }: { id: string }) {
   return (
     <div className="chat">
       <aside className="sessions" aria-label="Chat sessions">
-        <button type="button" className="secondary wide" onClick={() => void newSession()} disabled={create.busy}>
+        <button
+          type="button"
+          className="secondary wide"
+          onClick={() => void newSession()}
+          disabled={create.busy}
+        >
           New chat
         </button>
         <ErrorNote error={create.error ?? sessions.error} />
@@ -113,7 +120,13 @@ export function ChatTab({ id }: { id: string }) {
       <div className="thread">
         <div className="row between">
           <span className="live" aria-live="polite">
-            {sessionId ? (state.live === 'live' ? '● live' : state.live === 'reconnecting' ? 'reconnecting…' : 'connecting…') : ''}
+            {sessionId
+              ? state.live === 'live'
+                ? '● live'
+                : state.live === 'reconnecting'
+                  ? 'reconnecting…'
+                  : 'connecting…'
+              : ''}
           </span>
           {state.hasEarlier && (
             <button type="button" className="small secondary" onClick={() => void loadEarlier()}>
@@ -121,7 +134,7 @@ export function ChatTab({ id }: { id: string }) {
             </button>
           )}
         </div>
-        <div className="messages" aria-live="polite" aria-label="Conversation" data-testid="messages">
+        <div className="messages" role="log" aria-label="Conversation" data-testid="messages">
           {!sessions.data ? (
             <Spinner />
           ) : state.messages.length === 0 && state.streaming === null ? (

@@ -6,7 +6,7 @@ type Conn = 'connecting' | 'connected' | 'reconnecting'
 
 /** The instance's desktop (noVNC over /vnc/ws): scaling, view-only, clipboard both ways. */
 export default function DesktopTab({ id }: { id: string }) {
-  const screen = useRef<HTMLDivElement>(null)
+  const screen = useRef<HTMLElement>(null)
   const rfbRef = useRef<RFB | null>(null)
   const [conn, setConn] = useState<Conn>('connecting')
   const [scale, setScale] = useState(true)
@@ -47,7 +47,9 @@ export default function DesktopTab({ id }: { id: string }) {
         setConn('reconnecting')
         timer = setTimeout(() => void connect(), backoffMs(attempt++))
       })
-      rfb.addEventListener('clipboard', (e: Event) => setRemoteClip((e as CustomEvent<{ text: string }>).detail.text))
+      rfb.addEventListener('clipboard', (e: Event) =>
+        setRemoteClip((e as CustomEvent<{ text: string }>).detail.text),
+      )
       rfbRef.current = rfb
     }
     void connect()
@@ -82,26 +84,39 @@ export default function DesktopTab({ id }: { id: string }) {
           <input type="checkbox" checked={scale} onChange={(e) => setScale(e.target.checked)} /> Scale to fit
         </label>
         <label>
-          <input type="checkbox" checked={viewOnly} onChange={(e) => setViewOnly(e.target.checked)} /> View only
+          <input type="checkbox" checked={viewOnly} onChange={(e) => setViewOnly(e.target.checked)} /> View
+          only
         </label>
         <button type="button" className="small secondary" onClick={() => rfbRef.current?.focus()}>
           Focus keyboard
         </button>
       </div>
-      <div className={`screen${scale ? '' : ' scroll'}`} ref={screen} data-testid="desktop" aria-label="Desktop" />
+      <section
+        className={`screen${scale ? '' : ' scroll'}`}
+        ref={screen}
+        data-testid="desktop"
+        aria-label="Desktop"
+      />
       <details className="card" style={{ marginTop: '0.75rem' }}>
         <summary>Clipboard</summary>
         <form onSubmit={sendClip} className="row" style={{ marginTop: '0.5rem' }}>
           <label htmlFor="clip-out" className="visually-hidden">
             Text to send to the desktop clipboard
           </label>
-          <textarea id="clip-out" className="grow" rows={2} value={clip} onChange={(e) => setClip(e.target.value)} placeholder="Text to paste into the desktop" />
+          <textarea
+            id="clip-out"
+            className="grow"
+            rows={2}
+            value={clip}
+            onChange={(e) => setClip(e.target.value)}
+            placeholder="Text to paste into the desktop"
+          />
           <button type="submit" className="secondary">
             Send to desktop
           </button>
         </form>
         <p className="muted">From the desktop:</p>
-        <pre aria-label="Desktop clipboard">{remoteClip || '(nothing copied yet)'}</pre>
+        <pre>{remoteClip || '(nothing copied yet)'}</pre>
       </details>
     </div>
   )

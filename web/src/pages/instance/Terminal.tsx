@@ -8,10 +8,11 @@ type Conn = 'connecting' | 'connected' | 'reconnecting' | 'ended'
 
 /** An interactive shell (xterm.js over /terminal/ws): fits its box, reattaches after drops. */
 export default function TerminalTab({ id }: { id: string }) {
-  const box = useRef<HTMLDivElement>(null)
+  const box = useRef<HTMLElement>(null)
   const [conn, setConn] = useState<Conn>('connecting')
   const [restart, setRestart] = useState(0)
 
+  // biome-ignore lint/correctness/useExhaustiveDependencies: `restart` starts a new shell on purpose
   useEffect(() => {
     const el = box.current
     if (!el) return
@@ -36,12 +37,17 @@ export default function TerminalTab({ id }: { id: string }) {
     const enc = new TextEncoder()
 
     const sendResize = () => {
-      if (ws?.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: 'resize', cols: term.cols, rows: term.rows }))
+      if (ws?.readyState === WebSocket.OPEN)
+        ws.send(JSON.stringify({ type: 'resize', cols: term.cols, rows: term.rows }))
     }
     const connect = async () => {
       setConn(attempt === 0 ? 'connecting' : 'reconnecting')
       try {
-        const url = await socketUrl(id, 'terminal/ws', { cols: term.cols, rows: term.rows, session_id: sessionId })
+        const url = await socketUrl(id, 'terminal/ws', {
+          cols: term.cols,
+          rows: term.rows,
+          session_id: sessionId,
+        })
         if (disposed) return
         ws = new WebSocket(url)
       } catch {
@@ -114,7 +120,7 @@ export default function TerminalTab({ id }: { id: string }) {
           </button>
         )}
       </div>
-      <div className="term-wrap" ref={box} data-testid="terminal" aria-label="Terminal" />
+      <section className="term-wrap" ref={box} data-testid="terminal" aria-label="Terminal" />
     </div>
   )
 }

@@ -6,7 +6,10 @@ export interface SseEvent {
 }
 
 /** Reads a text/event-stream body (a fetch Response) event by event. */
-export async function* readSse(body: ReadableStream<Uint8Array>, signal?: AbortSignal): AsyncGenerator<SseEvent> {
+export async function* readSse(
+  body: ReadableStream<Uint8Array>,
+  signal?: AbortSignal,
+): AsyncGenerator<SseEvent> {
   const reader = body.getReader()
   const decoder = new TextDecoder()
   const onAbort = () => void reader.cancel().catch(() => {})

@@ -40,54 +40,85 @@ function upsert(list: ChatMessage[], m: ChatMessage): ChatMessage[] {
  * this page's own turns arrive twice (the send stream and the follower): their cursors dedupe.
  */
 export function useChat(instanceId: string, sessionId: string | undefined, onTurnEnd: () => void) {
-  const [state, setState] = useState<ChatState>({ messages: [], streaming: null, running: false, live: 'connecting', hasEarlier: false })
+  const [state, setState] = useState<ChatState>({
+    messages: [],
+    streaming: null,
+    running: false,
+    live: 'connecting',
+    hasEarlier: false,
+  })
   const seen = useRef(new Set<number>())
   const base = `/api/instances/${instanceId}/chat`
   const onEndRef = useRef(onTurnEnd)
   onEndRef.current = onTurnEnd
 
-  const apply = useCallback((type: string, cursor: number | undefined, d: EventData) => {
-    if (cursor !== undefined) {
-      if (seen.current.has(cursor)) return
-      seen.current.add(cursor)
-    }
-    setState((s) => {
-      const lastSeq = s.messages.at(-1)?.seq ?? 0
-      switch (type) {
-        case 'message':
-          if (typeof d.message !== 'object') return s
-          return { ...s, messages: upsert(s.messages, d.message), running: d.message.role === 'user' || s.running, streaming: d.message.role === 'user' ? '' : s.streaming, error: undefined }
-        case 'delta':
-          return { ...s, running: true, streaming: (s.streaming ?? '') + (d.text ?? '') }
-        case 'tool': {
-          if (!d.message_id) return s
-          const prev = s.messages.find((m) => m.id === d.message_id)
-          const tool: ChatMessage = {
-            id: d.message_id,
-            session_id: sessionId ?? '',
-            seq: prev?.seq ?? lastSeq + 0.001,
-            role: 'tool',
-            content: d.result === undefined ? '' : typeof d.result === 'string' ? d.result : JSON.stringify(d.result),
-            status: d.status === 'started' ? 'running' : (d.status ?? ''),
-            tool: { name: d.name ?? 'tool', arguments: d.arguments ?? prev?.tool?.arguments, result: d.result },
-            created_at: prev?.created_at ?? new Date().toISOString(),
-            updated_at: new Date().toISOString(),
-          }
-          // The text streamed so far came before the tool call; it stays above it.
-          return { ...s, messages: upsert(s.messages, tool), running: true }
-        }
-        case 'done':
-        case 'error': {
-          const final = typeof d.message === 'object' ? d.message : d.partial
-          const error = type === 'error' ? (typeof d.message === 'string' ? d.message : 'The turn failed.') : undefined
-          return { ...s, messages: final ? upsert(s.messages, final) : s.messages, streaming: null, running: false, error }
-        }
-        default:
-          return s
+  const apply = useCallback(
+    (type: string, cursor: number | undefined, d: EventData) => {
+      if (cursor !== undefined) {
+        if (seen.current.has(cursor)) return
+        seen.current.add(cursor)
       }
-    })
-    if (type === 'done' || type === 'error') onEndRef.current()
-  }, [sessionId])
+      setState((s) => {
+        const lastSeq = s.messages.at(-1)?.seq ?? 0
+        switch (type) {
+          case 'message':
+            if (typeof d.message !== 'object') return s
+            return {
+              ...s,
+              messages: upsert(s.messages, d.message),
+              running: d.message.role === 'user' || s.running,
+              streaming: d.message.role === 'user' ? '' : s.streaming,
+              error: undefined,
+            }
+          case 'delta':
+            return { ...s, running: true, streaming: (s.streaming ?? '') + (d.text ?? '') }
+          case 'tool': {
+            if (!d.message_id) return s
+            const prev = s.messages.find((m) => m.id === d.message_id)
+            const tool: ChatMessage = {
+              id: d.message_id,
+              session_id: sessionId ?? '',
+              seq: prev?.seq ?? lastSeq + 0.001,
+              role: 'tool',
+              content:
+                d.result === undefined
+                  ? ''
+                  : typeof d.result === 'string'
+                    ? d.result
+                    : JSON.stringify(d.result),
+              status: d.status === 'started' ? 'running' : (d.status ?? ''),
+              tool: {
+                name: d.name ?? 'tool',
+                arguments: d.arguments ?? prev?.tool?.arguments,
+                result: d.result,
+              },
+              created_at: prev?.created_at ?? new Date().toISOString(),
+              updated_at: new Date().toISOString(),
+            }
+            // The text streamed so far came before the tool call; it stays above it.
+            return { ...s, messages: upsert(s.messages, tool), running: true }
+          }
+          case 'done':
+          case 'error': {
+            const final = typeof d.message === 'object' ? d.message : d.partial
+            const error =
+              type === 'error' ? (typeof d.message === 'string' ? d.message : 'The turn failed.') : undefined
+            return {
+              ...s,
+              messages: final ? upsert(s.messages, final) : s.messages,
+              streaming: null,
+              running: false,
+              error,
+            }
+          }
+          default:
+            return s
+        }
+      })
+      if (type === 'done' || type === 'error') onEndRef.current()
+    },
+    [sessionId],
+  )
 
   useEffect(() => {
     if (!sessionId) {
@@ -101,10 +132,17 @@ export function useChat(instanceId: string, sessionId: string | undefined, onTur
     void (async () => {
       try {
         const { cursor } = await get<{ cursor: number }>(`${base}/cursor`)
-        const history = await get<ChatMessage[]>(`${base}/messages${qs({ session_id: sessionId, tail: true, limit: PAGE })}`)
+        const history = await get<ChatMessage[]>(
+          `${base}/messages${qs({ session_id: sessionId, tail: true, limit: PAGE })}`,
+        )
         if (closed) return
         const last = history.at(-1)
-        setState((s) => ({ ...s, messages: history, hasEarlier: history.length === PAGE && (history[0]?.seq ?? 1) > 1, running: last?.role === 'user' }))
+        setState((s) => ({
+          ...s,
+          messages: history,
+          hasEarlier: history.length === PAGE && (history[0]?.seq ?? 1) > 1,
+          running: last?.role === 'user',
+        }))
         es = new EventSource(`${base}/events${qs({ stream: true, session_id: sessionId, after: cursor })}`)
         es.onopen = () => setState((s) => ({ ...s, live: 'live' }))
         es.onerror = () => setState((s) => ({ ...s, live: 'reconnecting' }))
@@ -127,30 +165,43 @@ export function useChat(instanceId: string, sessionId: string | undefined, onTur
   const loadEarlier = useCallback(async () => {
     const first = state.messages[0]
     if (!first || !sessionId) return
-    const older = await get<ChatMessage[]>(`${base}/messages${qs({ session_id: sessionId, tail: true, limit: PAGE, before: first.seq })}`)
-    setState((s) => ({ ...s, messages: [...older, ...s.messages.filter((m) => !older.some((o) => o.id === m.id))], hasEarlier: older.length === PAGE }))
+    const older = await get<ChatMessage[]>(
+      `${base}/messages${qs({ session_id: sessionId, tail: true, limit: PAGE, before: first.seq })}`,
+    )
+    setState((s) => ({
+      ...s,
+      messages: [...older, ...s.messages.filter((m) => !older.some((o) => o.id === m.id))],
+      hasEarlier: older.length === PAGE,
+    }))
   }, [base, sessionId, state.messages])
 
   /** Sends a message and streams the turn; if the stream drops, the follower shows the rest. */
-  const send = useCallback(async (message: string) => {
-    if (!sessionId) return
-    setState((s) => ({ ...s, running: true, streaming: '', error: undefined }))
-    try {
-      const res = await fetch(`${base}/stream`, {
-        method: 'POST',
-        headers: apiHeaders({ 'content-type': 'application/json', accept: 'text/event-stream' }),
-        body: JSON.stringify({ message, session_id: sessionId }),
-      })
-      if (!res.ok || !res.body) throw await errorOf(res)
-      for await (const ev of readSse(res.body)) {
-        apply(ev.event, ev.id ? Number(ev.id) : undefined, JSON.parse(ev.data) as EventData)
+  const send = useCallback(
+    async (message: string) => {
+      if (!sessionId) return
+      setState((s) => ({ ...s, running: true, streaming: '', error: undefined }))
+      try {
+        const res = await fetch(`${base}/stream`, {
+          method: 'POST',
+          headers: apiHeaders({ 'content-type': 'application/json', accept: 'text/event-stream' }),
+          body: JSON.stringify({ message, session_id: sessionId }),
+        })
+        if (!res.ok || !res.body) throw await errorOf(res)
+        for await (const ev of readSse(res.body)) {
+          apply(ev.event, ev.id ? Number(ev.id) : undefined, JSON.parse(ev.data) as EventData)
+        }
+      } catch (e) {
+        const msg = (e as Error).message
+        // A dropped stream is not a failed turn: the live follower carries on.
+        setState((s) =>
+          s.messages.some((m) => m.role === 'user' && m.content === message)
+            ? s
+            : { ...s, running: false, streaming: null, error: msg },
+        )
       }
-    } catch (e) {
-      const msg = (e as Error).message
-      // A dropped stream is not a failed turn: the live follower carries on.
-      setState((s) => (s.messages.some((m) => m.role === 'user' && m.content === message) ? s : { ...s, running: false, streaming: null, error: msg }))
-    }
-  }, [base, sessionId, apply])
+    },
+    [base, sessionId, apply],
+  )
 
   const abort = useCallback(async () => {
     if (sessionId) await post(`${base}/abort`, { session_id: sessionId })

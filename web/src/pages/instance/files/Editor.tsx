@@ -31,14 +31,19 @@ export function Editor({ id, path, onClose }: { id: string; path: string; onClos
   }
   const dirty = file?.encoding === 'utf8' && text !== file.content && !saved
   return (
-    <div className="card editor" aria-label={`Editing ${path}`}>
+    <section className="card editor" aria-label={`Editing ${path}`}>
       <div className="row between">
         <h2 className="mono" style={{ margin: 0 }}>
           {path}
         </h2>
         <div className="row">
           {file?.encoding === 'utf8' && (
-            <button type="button" className="primary small" disabled={save.busy} onClick={() => void onSave()}>
+            <button
+              type="button"
+              className="primary small"
+              disabled={save.busy}
+              onClick={() => void onSave()}
+            >
               {save.busy ? 'Saving…' : 'Save'}
             </button>
           )}
@@ -52,7 +57,9 @@ export function Editor({ id, path, onClose }: { id: string; path: string; onClos
       </div>
       <ErrorNote error={load.error ?? save.error} />
       {!file && !load.error && <Spinner />}
-      {file?.encoding === 'base64' && <p className="muted">A binary file ({formatBytes(file.size)}): download it to open it.</p>}
+      {file?.encoding === 'base64' && (
+        <p className="muted">A binary file ({formatBytes(file.size)}): download it to open it.</p>
+      )}
       {file?.encoding === 'utf8' && (
         <>
           <label htmlFor="file-text" className="visually-hidden">
@@ -78,6 +85,6 @@ export function Editor({ id, path, onClose }: { id: string; path: string; onClos
           </small>
         </>
       )}
-    </div>
+    </section>
   )
 }

@@ -262,7 +262,7 @@ describe('chat with a real OpenClaw gateway', () => {
     const session = (await post('/sessions', {})).body
     const reader = await stream({ message: 'stall', session_id: session.id })
     let e = await reader.next()
-    while (e && e.event !== 'delta') e = await reader.next(10_000)
+    while (e && e.event !== 'delta') e = await reader.next(30_000)
     expect(e?.data.text).toBe('stalling')
     const started = Date.now()
     const res = await post('/abort', { session_id: session.id })
@@ -280,20 +280,21 @@ describe('chat with a real OpenClaw gateway', () => {
     ).toBe('echo: after the abort')
   }, 120_000)
 
+  // In time: well before OpenClaw's own 70-90 s wait on a dead model (bounds leave room for a loaded host).
   it('gives a clear error in time when the model hangs or fails: 504 and 502, error events in streams', async () => {
     const session = (await post('/sessions', {})).body
     let t0 = Date.now()
     const slow = await post('', { message: 'slow', session_id: session.id })
     expect(slow.status).toBe(504)
     expect(slow.body).toMatchObject({ code: 'upstream_timeout', details: { session_id: session.id } })
-    expect(Date.now() - t0).toBeLessThan(20_000)
+    expect(Date.now() - t0).toBeLessThan(30_000)
     t0 = Date.now()
     const reader = await stream({ message: 'fail', session_id: session.id })
     const events = await reader.rest(30_000)
     expect(events.at(-1)?.event).toBe('error')
     expect(events.at(-1)?.data.code).toMatch(/^upstream_/)
     expect(events.at(-1)?.data.message.length).toBeGreaterThan(5)
-    expect(Date.now() - t0).toBeLessThan(20_000)
+    expect(Date.now() - t0).toBeLessThan(30_000)
   }, 120_000)
 
   it('answers 404 to other users on every chat route', async () => {

@@ -17,7 +17,10 @@ export const ERROR_CODES: Record<string, ErrorCodeInfo> = {
   api_key_revoked: { status: 401, meaning: 'The key was revoked; make a new one at /account.' },
   api_key_expired: { status: 401, meaning: 'The key expired; make a new one at /account.' },
   invalid_credentials: { status: 401, meaning: 'The email or password is not right (dashboard sign-in).' },
-  invalid_ticket: { status: 401, meaning: 'A WebSocket ticket is unknown, used, expired or for another instance.' },
+  invalid_ticket: {
+    status: 401,
+    meaning: 'A WebSocket ticket is unknown, used, expired or for another instance.',
+  },
   forbidden: { status: 403, meaning: 'The caller may not do this.' },
   admin_required: { status: 403, meaning: 'Only an administrator may do this.' },
   subscription_required: {
@@ -33,7 +36,7 @@ export const ERROR_CODES: Record<string, ErrorCodeInfo> = {
   },
   signup_closed: { status: 403, meaning: 'This server does not take sign-ups; ask its administrator.' },
   csrf_failed: { status: 403, meaning: 'A cookie-authenticated request lacks the X-CSRF-Token header.' },
-  cross_site: { status: 403, meaning: 'Cookie sign-in only works from the server\'s own site.' },
+  cross_site: { status: 403, meaning: "Cookie sign-in only works from the server's own site." },
   permission_denied: { status: 403, meaning: "The instance's user may not touch that path." },
   not_found: { status: 404, meaning: 'Nothing is there.' },
   route_not_found: { status: 404, meaning: 'No such route; see GET /api.' },
@@ -68,7 +71,10 @@ export const ERROR_CODES: Record<string, ErrorCodeInfo> = {
   directory_not_empty: { status: 409, meaning: 'The folder is not empty; delete it with recursive=true.' },
   upload_aborted: { status: 409, meaning: 'The upload stream ended early; nothing was written.' },
   desktop_off: { status: 409, meaning: 'The desktop is turned off on this server.' },
-  too_many_sessions: { status: 409, meaning: 'The instance has the most terminal sessions it may; close one.' },
+  too_many_sessions: {
+    status: 409,
+    meaning: 'The instance has the most terminal sessions it may; close one.',
+  },
   payload_too_large: { status: 413, meaning: 'The request body is larger than the server accepts.' },
   file_too_large: {
     status: 413,
@@ -82,13 +88,17 @@ export const ERROR_CODES: Record<string, ErrorCodeInfo> = {
   },
   invalid_path: { status: 422, meaning: 'The path is not valid (too long, a loop, outside the instance).' },
   plan_not_found: { status: 422, meaning: 'There is no plan with that name.' },
-  upgrade_required: { status: 426, meaning: 'This endpoint is a WebSocket; connect with an Upgrade request.' },
+  upgrade_required: {
+    status: 426,
+    meaning: 'This endpoint is a WebSocket; connect with an Upgrade request.',
+  },
   rate_limited: { status: 429, meaning: 'Too many requests; wait `Retry-After` seconds.' },
   // 5xx: the server, the instance or the model
   internal_error: { status: 500, meaning: 'A server bug; it has been logged. Retrying may help.' },
   clawlet_bad_answer: { status: 502, meaning: 'The instance answered something unexpected; retry.' },
   model_error: { status: 502, meaning: 'The model failed the turn.' },
   agent_error: { status: 502, meaning: 'The agent failed the turn inside the instance.' },
+  broadcast_failed: { status: 502, meaning: 'A swarm broadcast failed (an `error` event of its stream).' },
   gateway_error: { status: 502, meaning: "The instance's OpenClaw gateway failed the turn." },
   no_capacity: { status: 503, meaning: 'The server has no room for another instance; retry later.' },
   instance_unavailable: { status: 503, meaning: 'The instance cannot be reached right now; retry shortly.' },
@@ -97,9 +107,16 @@ export const ERROR_CODES: Record<string, ErrorCodeInfo> = {
     status: 503,
     meaning: 'No model is set up: the operator sets CLAWPORT_LLM_*, or you PUT /api/me/model.',
   },
-  agent_disabled: { status: 503, meaning: 'This server runs instances without the agent (CLAWPORT_GATEWAY=off).' },
+  agent_disabled: {
+    status: 503,
+    meaning: 'This server runs instances without the agent (CLAWPORT_GATEWAY=off).',
+  },
   gateway_not_ready: { status: 503, meaning: "The instance's agent is still starting; retry shortly." },
   gateway_unavailable: { status: 503, meaning: "The instance's agent cannot be reached; retry shortly." },
   server_stopping: { status: 503, meaning: 'The server is restarting; retry shortly.' },
+  server_restarted: {
+    status: 503,
+    meaning: 'The server restarted during the turn; its text so far is kept. Send the message again.',
+  },
   upstream_timeout: { status: 504, meaning: 'The agent or the model took too long.' },
 }

@@ -60,14 +60,16 @@ describe('agent documents and the skill bundle', () => {
     expect(full).toContain('### ChatMessage')
     expect(full).toContain('| `timeout_ms` |')
     expect(full).toContain('{"type":"resize","cols":N,"rows":N}')
-    for (const event of ['session', 'message', 'delta', 'tool', 'done', 'error']) expect(full).toContain(`| \`${event}\` |`)
+    for (const event of ['session', 'message', 'delta', 'tool', 'done', 'error'])
+      expect(full).toContain(`| \`${event}\` |`)
   })
 
   it('lists every error code the sources can answer, with its status', async () => {
     const { body: full } = await text(`${s.url}/llms-full.md`)
     const unknown = [...codesInSources()].filter((c) => !(c in ERROR_CODES))
     expect(unknown, 'codes missing from src/error-codes.ts').toEqual([])
-    for (const [code, info] of Object.entries(ERROR_CODES)) expect(full).toContain(`| \`${code}\` | ${info.status} |`)
+    for (const [code, info] of Object.entries(ERROR_CODES))
+      expect(full).toContain(`| \`${code}\` | ${info.status} |`)
   })
 
   it('uses the serving origin in every document and links them from GET /api', async () => {
@@ -88,7 +90,8 @@ describe('agent documents and the skill bundle', () => {
     // A public URL, when set, wins over the request's origin (checked in-process elsewhere);
     // the agent guide covers what 403, 409 and 503 mean.
     const { body: guide } = await text(`${s.url}/agent.md`)
-    for (const w of ['| 403 |', '| 409 |', '| 503 |', 'Last-Event-ID', 'Reuse a ready instance']) expect(guide).toContain(w)
+    for (const w of ['| 403 |', '| 409 |', '| 503 |', 'Last-Event-ID', 'Reuse a ready instance'])
+      expect(guide).toContain(w)
   })
 
   it('serves the skill: SKILL.md with frontmatter, the client script, and an archive of both', async () => {

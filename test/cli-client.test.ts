@@ -15,7 +15,11 @@ describe('the clawport CLI as a client', () => {
   let dir: string
   let id: string
   const cli = (args: string[], opts: { input?: string; env?: Record<string, string> } = {}) =>
-    runNode(CLI, args, { env: { ...clientEnv(s.url, s.adminKey, id), ...opts.env }, input: opts.input, cwd: dir })
+    runNode(CLI, args, {
+      env: { ...clientEnv(s.url, s.adminKey, id), ...opts.env },
+      input: opts.input,
+      cwd: dir,
+    })
   const json = async (args: string[]) => {
     const r = await cli([...args, '--json'])
     expect(r.code, r.stderr).toBe(0)
@@ -41,7 +45,8 @@ describe('the clawport CLI as a client', () => {
   async function until(check: () => boolean, what: string, output: () => string, timeoutMs = 15_000) {
     const deadline = Date.now() + timeoutMs
     while (!check()) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(output().slice(-400))}`)
+      if (Date.now() > deadline)
+        throw new Error(`timed out waiting for ${what}: ${JSON.stringify(output().slice(-400))}`)
       await new Promise((r) => setTimeout(r, 50))
     }
   }
@@ -102,7 +107,9 @@ describe('the clawport CLI as a client', () => {
     fs.writeFileSync(path.join(src, 'a/text.txt'), 'text\n')
     const up = await json(['files', 'upload', src, '/workspace/tree'])
     expect(up.uploaded).toHaveLength(2)
-    expect((await s.exec(id, 'sha256sum tree/a/b/blob.bin && test -d tree/empty && echo ok')).stdout).toContain('ok')
+    expect(
+      (await s.exec(id, 'sha256sum tree/a/b/blob.bin && test -d tree/empty && echo ok')).stdout,
+    ).toContain('ok')
     const names = (await json(['files', 'ls', 'tree'])).entries.map((e: any) => e.name).sort()
     expect(names).toEqual(['a', 'empty'])
     const down = path.join(dir, 'back')
@@ -121,7 +128,9 @@ describe('the clawport CLI as a client', () => {
     expect((await cli(['files', 'read', 'w.txt'])).stdout).toBe('piped\n')
     expect((await json(['files', 'read', 'x.txt'])).content).toBe('from args')
     expect(await json(['files', 'mkdir', 'm/n'])).toEqual({ path: '/workspace/m/n' })
-    expect((await cli(['files', 'read', 'missing'])).stderr.trim()).toBe('HTTP 404: /workspace/missing does not exist.')
+    expect((await cli(['files', 'read', 'missing'])).stderr.trim()).toBe(
+      'HTTP 404: /workspace/missing does not exist.',
+    )
   })
 
   it('draws a progress bar on a terminal', async () => {

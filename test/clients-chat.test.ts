@@ -45,7 +45,9 @@ describe('chat through the clients, with a real agent', () => {
   })
 
   it('runs the chat examples of /llms.txt and /agent.md', async () => {
-    const docs = await Promise.all(['/llms.txt', '/agent.md'].map(async (p) => (await fetch(s.url + p)).text()))
+    const docs = await Promise.all(
+      ['/llms.txt', '/agent.md'].map(async (p) => (await fetch(s.url + p)).text()),
+    )
     const blocks = docs.flatMap(shellBlocks).filter((b) => b.includes('/chat'))
     expect(blocks.length).toBeGreaterThanOrEqual(3)
     const res = await runExamples(blocks, { OPENCLAW_API_KEY: key, OPENCLAW_INSTANCE_ID: id })
@@ -71,7 +73,10 @@ describe('chat through the clients, with a real agent', () => {
       .split('\n')
       .map((l) => JSON.parse(l))
     expect(lines[0].event).toBe('session')
-    expect(lines.at(-1)).toMatchObject({ event: 'done', data: { message: { content: 'echo: streamed skill' } } })
+    expect(lines.at(-1)).toMatchObject({
+      event: 'done',
+      data: { message: { content: 'echo: streamed skill' } },
+    })
     expect(lines.every((l) => typeof l.id === 'number')).toBe(true)
     const tail = JSON.parse(await skill('chat', 'tail', '--session', session.id, '--limit', '2'))
     expect(tail.map((m: any) => m.content)).toEqual(['streamed skill', 'echo: streamed skill'])
@@ -118,8 +123,16 @@ describe('chat through the clients, with a real agent', () => {
     const events = await client.chat.events(id, { after: first - 1, session_id: session.id })
     expect(events.map((e) => e.cursor)).toEqual(seen.map((e) => e.id))
     const msgs = await client.chat.messages(id, { session_id: session.id })
-    expect(msgs.map((m) => m.content)).toEqual(['sdk sync', 'echo: sdk sync', 'sdk stream', 'echo: sdk stream'])
-    const example = await runNode('examples/quickstart.ts', [], { cwd: path.join(REPO, 'packages/sdk'), env: env() })
+    expect(msgs.map((m) => m.content)).toEqual([
+      'sdk sync',
+      'echo: sdk sync',
+      'sdk stream',
+      'echo: sdk stream',
+    ])
+    const example = await runNode('examples/quickstart.ts', [], {
+      cwd: path.join(REPO, 'packages/sdk'),
+      env: env(),
+    })
     expect(example.code, example.stderr).toBe(0)
     expect(example.stdout).toContain('agent: echo: Say hello in five words.')
   }, 120_000)

@@ -8,7 +8,10 @@ import { TEST_ENV } from './helpers/plans.js'
 import { buildOnce } from './helpers/sandbox.js'
 import { startServer, type TestServer } from './helpers/server.js'
 
-type ToolResult = { content: Array<{ type: string; text?: string; data?: string; mimeType?: string }>; isError?: boolean }
+type ToolResult = {
+  content: Array<{ type: string; text?: string; data?: string; mimeType?: string }>
+  isError?: boolean
+}
 const textOf = (r: ToolResult) => r.content[0]?.text ?? ''
 const jsonOf = (r: ToolResult) => JSON.parse(textOf(r))
 
@@ -19,6 +22,7 @@ describe('the MCP server', () => {
   let http: Client
   let httpProc: ChildProcess
   let id: string
+  let mcpUrl: URL
   const call = async (c: Client, name: string, args: Record<string, unknown> = {}) =>
     (await c.callTool({ name, arguments: args })) as ToolResult
 
@@ -47,6 +51,7 @@ describe('the MCP server', () => {
       })
       httpProc.once('exit', (code) => reject(new Error(`mcp --http exited ${code}: ${out}`)))
     })
+    mcpUrl = new URL(url)
     http = new Client({ name: 'test-http', version: '1.0.0' })
     await http.connect(
       new StreamableHTTPClientTransport(new URL(url), {
@@ -90,7 +95,9 @@ describe('the MCP server', () => {
     // Over HTTP with the request's bearer key, the same instance and files.
     expect(jsonOf(await call(http, 'list_instances')).map((i: any) => i.id)).toEqual([id])
     expect(jsonOf(await call(http, 'read_file', { path: 'notes/a.txt' })).content).toBe('from mcp')
-    const run = jsonOf(await call(http, 'exec', { command: 'cat a.txt; exit 2', cwd: '/workspace/notes', instance_id: id }))
+    const run = jsonOf(
+      await call(http, 'exec', { command: 'cat a.txt; exit 2', cwd: '/workspace/notes', instance_id: id }),
+    )
     expect(run).toMatchObject({ stdout: 'from mcp', exit_code: 2 })
     expect(jsonOf(await call(http, 'list_files', { path: 'notes' })).entries[0].name).toBe('a.txt')
     const missing = await call(http, 'read_file', { path: 'nope' })
@@ -109,7 +116,11 @@ describe('the MCP server', () => {
     const img = shot?.content[0]
     expect(img?.type).toBe('image')
     expect(img?.mimeType).toBe('image/png')
-    expect(Buffer.from(img?.data ?? '', 'base64').subarray(1, 4).toString()).toBe('PNG')
+    expect(
+      Buffer.from(img?.data ?? '', 'base64')
+        .subarray(1, 4)
+        .toString(),
+    ).toBe('PNG')
   })
 
   it('answers chat with the agent off as a tool error, not a crash', async () => {
@@ -120,8 +131,7 @@ describe('the MCP server', () => {
 
   it('refuses an HTTP request without a key as the API does', async () => {
     const anon = new Client({ name: 'anon', version: '1.0.0' })
-    const url = (http.transport as StreamableHTTPClientTransport & { _url: URL })._url
-    await anon.connect(new StreamableHTTPClientTransport(url))
+    await anon.connect(new StreamableHTTPClientTransport(mcpUrl))
     const r = (await anon.callTool({ name: 'list_instances', arguments: {} })) as ToolResult
     expect(textOf(r)).toMatch(/^HTTP 401: /)
     await anon.close()

@@ -23,16 +23,22 @@ describe('the TypeScript SDK', () => {
     const { generateSdk, SDK_DIR } = await import(path.join(REPO, 'scripts/generate-sdk.mjs'))
     const files: Record<string, string> = await generateSdk()
     for (const [rel, text] of Object.entries(files))
-      expect(fs.readFileSync(path.join(SDK_DIR, rel), 'utf8') === text, `packages/sdk/${rel} is stale`).toBe(true)
+      expect(fs.readFileSync(path.join(SDK_DIR, rel), 'utf8') === text, `packages/sdk/${rel} is stale`).toBe(
+        true,
+      )
     // The served document is the same one.
     const served = (await s.api('GET', '/api/openapi.json')).body
     expect(Object.keys(served.paths)).toEqual(Object.keys(JSON.parse(files['openapi.json'] as string).paths))
   })
 
   it('type-checks as its own package', async () => {
-    const tsc = await runProgram(path.join(REPO, 'node_modules/.bin/tsc'), ['-p', 'packages/sdk/tsconfig.json', '--noEmit'], {
-      cwd: REPO,
-    })
+    const tsc = await runProgram(
+      path.join(REPO, 'node_modules/.bin/tsc'),
+      ['-p', 'packages/sdk/tsconfig.json', '--noEmit'],
+      {
+        cwd: REPO,
+      },
+    )
     expect(tsc.code, tsc.stdout).toBe(0)
   })
 
@@ -46,14 +52,21 @@ describe('the TypeScript SDK', () => {
     expect((await client.instances.list()).map((i) => i.id)).toEqual([id])
     expect((await client.instances.status(id)).sandbox).toBeDefined()
     await client.files.mkdir(id, 'dir/sub')
-    expect(await client.files.write(id, 'dir/a.txt', 'hello')).toEqual({ path: '/workspace/dir/a.txt', size: 5 })
+    expect(await client.files.write(id, 'dir/a.txt', 'hello')).toEqual({
+      path: '/workspace/dir/a.txt',
+      size: 5,
+    })
     expect((await client.files.read(id, 'dir/a.txt')).content).toBe('hello')
     const bytes = new Uint8Array([0, 1, 2, 250, 255])
     await client.files.upload(id, 'dir/b.bin', bytes)
     expect(await client.files.download(id, 'dir/b.bin')).toEqual(bytes)
     expect((await client.files.stat(id, 'dir/b.bin')).size).toBe(5)
     await client.files.move(id, 'dir/a.txt', 'dir/c.txt')
-    expect((await client.files.list(id, 'dir')).entries.map((e) => e.name).sort()).toEqual(['b.bin', 'c.txt', 'sub'])
+    expect((await client.files.list(id, 'dir')).entries.map((e) => e.name).sort()).toEqual([
+      'b.bin',
+      'c.txt',
+      'sub',
+    ])
     await client.files.remove(id, 'dir', true)
     const run = await client.terminal.exec(id, 'echo $((2+3)); exit 2', { timeout_ms: 10_000 })
     expect(run).toMatchObject({ stdout: '5\n', exit_code: 2, timed_out: false })

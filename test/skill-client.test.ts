@@ -82,9 +82,12 @@ describe('the skill client (clawport.mjs) against a real server', () => {
     fs.writeFileSync(path.join(tree, 'big.log'), 'x'.repeat(5000))
     fs.writeFileSync(path.join(tree, '.git/HEAD'), 'ref: main\n')
     fs.symlinkSync('README.md', path.join(tree, 'link.md'))
-    const report = await json(['files', 'upload-tree', tree, '--to', '/workspace/up', '--max-bytes', '4096'], {
-      OPENCLAW_INSTANCE_ID: id,
-    })
+    const report = await json(
+      ['files', 'upload-tree', tree, '--to', '/workspace/up', '--max-bytes', '4096'],
+      {
+        OPENCLAW_INSTANCE_ID: id,
+      },
+    )
     expect(report.target).toBe('/workspace/up')
     expect(report.uploaded.map((u: any) => u.path).sort()).toEqual([
       '/workspace/up/README.md',

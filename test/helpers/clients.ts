@@ -60,11 +60,16 @@ export function shellBlocks(markdown: string): string[] {
  * Runs documentation examples in order in one bash, as a reader pasting them would, with
  * `clawport` on PATH and curl failing on HTTP errors (so an example that answers 4xx fails).
  */
-export async function runExamples(blocks: string[], env: Record<string, string>): Promise<Run & { dir: string }> {
+export async function runExamples(
+  blocks: string[],
+  env: Record<string, string>,
+): Promise<Run & { dir: string }> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'clawport-examples-'))
   const bin = path.join(dir, '.bin')
   fs.mkdirSync(bin)
-  fs.writeFileSync(path.join(bin, 'clawport'), `#!/bin/sh\nexec "${process.execPath}" "${CLI}" "$@"\n`, { mode: 0o755 })
+  fs.writeFileSync(path.join(bin, 'clawport'), `#!/bin/sh\nexec "${process.execPath}" "${CLI}" "$@"\n`, {
+    mode: 0o755,
+  })
   fs.writeFileSync(path.join(bin, 'node'), `#!/bin/sh\nexec "${process.execPath}" "$@"\n`, { mode: 0o755 })
   const script = [
     'set -euo pipefail',

@@ -625,6 +625,137 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/pipelines": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List your pipelines, newest first */
+        get: operations["pipelines.list"];
+        put?: never;
+        /**
+         * Store a pipeline
+         * @description Stages run in order; a stage is one step or `{parallel: [steps]}`. A step is a `chat` turn, an `exec` or a file `copy`, on an instance or a swarm member; its strings may use `{{steps.<name>.output}}`, `{{input.<key>}}` and `{{run.id}}`. Triggers: POST .../runs, `schedule` (cron, UTC) and, with `webhook: true`, a `webhook_url` carrying its own secret (shown only here).
+         */
+        post: operations["pipelines.create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/pipelines/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A pipeline */
+        get: operations["pipelines.get"];
+        put?: never;
+        post?: never;
+        /** Delete a pipeline and its runs (running ones are canceled) */
+        delete: operations["pipelines.delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/pipelines/{id}/runs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Runs of a pipeline, newest first */
+        get: operations["pipelines.runs.list"];
+        put?: never;
+        /**
+         * Start a run
+         * @description The body (a JSON object, optional) is the run input, used as {{input.<key>}}. Answers at once with the queued run.
+         */
+        post: operations["pipelines.runs.create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/pipelines/{id}/webhook/{secret}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Start a run from the pipeline's webhook URL (no key: the URL holds a secret) */
+        post: operations["pipelines.webhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/pipelines/{id}/runs/{run_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A run: its status and every step with status, output, timing, attempts and error */
+        get: operations["pipelines.runs.get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/pipelines/{id}/runs/{run_id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Cancel a run; answers the run once it has stopped */
+        post: operations["pipelines.runs.cancel"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/pipelines/{id}/runs/{run_id}/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Follow a run's progress as server-sent events
+         * @description A `run` event with the whole run first, a `step` event whenever a step moves, a `run` event when the run does, and the stream ends after the run finishes (at once if it already had).
+         */
+        get: operations["pipelines.runs.events"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/instances/{id}/terminal/ws": {
         parameters: {
             query?: never;
@@ -971,10 +1102,52 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/audit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Your audit log: every write request, who made it and its result, newest first
+         * @description Each entry names the action (the operationId), the API key, web session or instance that made it, the instance it touched, the HTTP status of the answer, the time and the client address. Reads are not recorded.
+         */
+        get: operations["audit.list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        AuditEntryInput: {
+            /** @description Increases with time; pass it as `before` to page back */
+            id: number;
+            created_at: string;
+            user_id: string;
+            /**
+             * @description What authenticated the call
+             * @enum {string}
+             */
+            actor: "api_key" | "web_session" | "instance";
+            /** @description The API key id, web session id or instance id */
+            actor_id: string;
+            /** @description The route's operationId, e.g. files.write */
+            action: string;
+            method: string;
+            /** @description The route pattern, e.g. /api/instances/:id/files/write */
+            route: string;
+            instance_id: string | null;
+            /** @description The HTTP status of the answer */
+            status: number;
+            ip: string;
+        };
         InboxMessageInput: {
             id: string;
             /** @description The instance the message is for */
@@ -998,6 +1171,188 @@ export interface components {
             updated_at: string;
             delivered_at: string | null;
             replied_at: string | null;
+        };
+        PipelineInput: {
+            id: string;
+            name: string;
+            steps: (({
+                instance_id?: string;
+                swarm_id?: string;
+                member?: number | string;
+                /** @description Unique in the pipeline; later steps use its output as {{steps.<name>.output}} */
+                name: string;
+                /**
+                 * @description Extra attempts after a failure
+                 * @default 0
+                 */
+                retries: number;
+                /**
+                 * @description Wait before the first retry; doubles each time
+                 * @default 1000
+                 */
+                backoff_ms: number;
+                /** @constant */
+                type: "chat";
+                message: string;
+            } | {
+                instance_id?: string;
+                swarm_id?: string;
+                member?: number | string;
+                /** @description Unique in the pipeline; later steps use its output as {{steps.<name>.output}} */
+                name: string;
+                /**
+                 * @description Extra attempts after a failure
+                 * @default 0
+                 */
+                retries: number;
+                /**
+                 * @description Wait before the first retry; doubles each time
+                 * @default 1000
+                 */
+                backoff_ms: number;
+                /** @constant */
+                type: "exec";
+                command: string;
+                cwd?: string;
+                timeout_ms?: number;
+            } | {
+                instance_id?: string;
+                swarm_id?: string;
+                member?: number | string;
+                /** @description Unique in the pipeline; later steps use its output as {{steps.<name>.output}} */
+                name: string;
+                /**
+                 * @description Extra attempts after a failure
+                 * @default 0
+                 */
+                retries: number;
+                /**
+                 * @description Wait before the first retry; doubles each time
+                 * @default 1000
+                 */
+                backoff_ms: number;
+                /** @constant */
+                type: "copy";
+                from: {
+                    instance_id?: string;
+                    swarm_id?: string;
+                    member?: number | string;
+                    path: string;
+                };
+                to: {
+                    instance_id?: string;
+                    swarm_id?: string;
+                    member?: number | string;
+                    path: string;
+                };
+            }) | {
+                parallel: ({
+                    instance_id?: string;
+                    swarm_id?: string;
+                    member?: number | string;
+                    /** @description Unique in the pipeline; later steps use its output as {{steps.<name>.output}} */
+                    name: string;
+                    /**
+                     * @description Extra attempts after a failure
+                     * @default 0
+                     */
+                    retries: number;
+                    /**
+                     * @description Wait before the first retry; doubles each time
+                     * @default 1000
+                     */
+                    backoff_ms: number;
+                    /** @constant */
+                    type: "chat";
+                    message: string;
+                } | {
+                    instance_id?: string;
+                    swarm_id?: string;
+                    member?: number | string;
+                    /** @description Unique in the pipeline; later steps use its output as {{steps.<name>.output}} */
+                    name: string;
+                    /**
+                     * @description Extra attempts after a failure
+                     * @default 0
+                     */
+                    retries: number;
+                    /**
+                     * @description Wait before the first retry; doubles each time
+                     * @default 1000
+                     */
+                    backoff_ms: number;
+                    /** @constant */
+                    type: "exec";
+                    command: string;
+                    cwd?: string;
+                    timeout_ms?: number;
+                } | {
+                    instance_id?: string;
+                    swarm_id?: string;
+                    member?: number | string;
+                    /** @description Unique in the pipeline; later steps use its output as {{steps.<name>.output}} */
+                    name: string;
+                    /**
+                     * @description Extra attempts after a failure
+                     * @default 0
+                     */
+                    retries: number;
+                    /**
+                     * @description Wait before the first retry; doubles each time
+                     * @default 1000
+                     */
+                    backoff_ms: number;
+                    /** @constant */
+                    type: "copy";
+                    from: {
+                        instance_id?: string;
+                        swarm_id?: string;
+                        member?: number | string;
+                        path: string;
+                    };
+                    to: {
+                        instance_id?: string;
+                        swarm_id?: string;
+                        member?: number | string;
+                        path: string;
+                    };
+                })[];
+            })[];
+            schedule: string | null;
+            next_run_at: string | null;
+            webhook: boolean;
+            /** @description POST here (no key) to start a run with the JSON body as {{input.*}}; only shown when made */
+            webhook_url?: string;
+            created_at: string;
+            updated_at: string;
+        };
+        PipelineRunInput: {
+            id: string;
+            pipeline_id: string;
+            /** @enum {string} */
+            trigger: "manual" | "schedule" | "webhook";
+            /** @enum {string} */
+            status: "queued" | "running" | "succeeded" | "failed" | "canceled";
+            input: {
+                [key: string]: unknown;
+            };
+            steps: {
+                name: string;
+                type: string;
+                stage: number;
+                /** @enum {string} */
+                status: "pending" | "running" | "succeeded" | "failed" | "skipped" | "canceled";
+                output: string | null;
+                error: string | null;
+                attempts: number;
+                started_at: string | null;
+                finished_at: string | null;
+                duration_ms: number | null;
+            }[];
+            error: string | null;
+            created_at: string;
+            started_at: string | null;
+            finished_at: string | null;
         };
         ChatSessionInput: {
             id: string;
@@ -1130,6 +1485,28 @@ export interface components {
                 role: string | null;
             }[];
         };
+        AuditEntry: {
+            /** @description Increases with time; pass it as `before` to page back */
+            id: number;
+            created_at: string;
+            user_id: string;
+            /**
+             * @description What authenticated the call
+             * @enum {string}
+             */
+            actor: "api_key" | "web_session" | "instance";
+            /** @description The API key id, web session id or instance id */
+            actor_id: string;
+            /** @description The route's operationId, e.g. files.write */
+            action: string;
+            method: string;
+            /** @description The route pattern, e.g. /api/instances/:id/files/write */
+            route: string;
+            instance_id: string | null;
+            /** @description The HTTP status of the answer */
+            status: number;
+            ip: string;
+        };
         InboxMessage: {
             id: string;
             /** @description The instance the message is for */
@@ -1153,6 +1530,188 @@ export interface components {
             updated_at: string;
             delivered_at: string | null;
             replied_at: string | null;
+        };
+        Pipeline: {
+            id: string;
+            name: string;
+            steps: (({
+                instance_id?: string;
+                swarm_id?: string;
+                member?: number | string;
+                /** @description Unique in the pipeline; later steps use its output as {{steps.<name>.output}} */
+                name: string;
+                /**
+                 * @description Extra attempts after a failure
+                 * @default 0
+                 */
+                retries: number;
+                /**
+                 * @description Wait before the first retry; doubles each time
+                 * @default 1000
+                 */
+                backoff_ms: number;
+                /** @constant */
+                type: "chat";
+                message: string;
+            } | {
+                instance_id?: string;
+                swarm_id?: string;
+                member?: number | string;
+                /** @description Unique in the pipeline; later steps use its output as {{steps.<name>.output}} */
+                name: string;
+                /**
+                 * @description Extra attempts after a failure
+                 * @default 0
+                 */
+                retries: number;
+                /**
+                 * @description Wait before the first retry; doubles each time
+                 * @default 1000
+                 */
+                backoff_ms: number;
+                /** @constant */
+                type: "exec";
+                command: string;
+                cwd?: string;
+                timeout_ms?: number;
+            } | {
+                instance_id?: string;
+                swarm_id?: string;
+                member?: number | string;
+                /** @description Unique in the pipeline; later steps use its output as {{steps.<name>.output}} */
+                name: string;
+                /**
+                 * @description Extra attempts after a failure
+                 * @default 0
+                 */
+                retries: number;
+                /**
+                 * @description Wait before the first retry; doubles each time
+                 * @default 1000
+                 */
+                backoff_ms: number;
+                /** @constant */
+                type: "copy";
+                from: {
+                    instance_id?: string;
+                    swarm_id?: string;
+                    member?: number | string;
+                    path: string;
+                };
+                to: {
+                    instance_id?: string;
+                    swarm_id?: string;
+                    member?: number | string;
+                    path: string;
+                };
+            }) | {
+                parallel: ({
+                    instance_id?: string;
+                    swarm_id?: string;
+                    member?: number | string;
+                    /** @description Unique in the pipeline; later steps use its output as {{steps.<name>.output}} */
+                    name: string;
+                    /**
+                     * @description Extra attempts after a failure
+                     * @default 0
+                     */
+                    retries: number;
+                    /**
+                     * @description Wait before the first retry; doubles each time
+                     * @default 1000
+                     */
+                    backoff_ms: number;
+                    /** @constant */
+                    type: "chat";
+                    message: string;
+                } | {
+                    instance_id?: string;
+                    swarm_id?: string;
+                    member?: number | string;
+                    /** @description Unique in the pipeline; later steps use its output as {{steps.<name>.output}} */
+                    name: string;
+                    /**
+                     * @description Extra attempts after a failure
+                     * @default 0
+                     */
+                    retries: number;
+                    /**
+                     * @description Wait before the first retry; doubles each time
+                     * @default 1000
+                     */
+                    backoff_ms: number;
+                    /** @constant */
+                    type: "exec";
+                    command: string;
+                    cwd?: string;
+                    timeout_ms?: number;
+                } | {
+                    instance_id?: string;
+                    swarm_id?: string;
+                    member?: number | string;
+                    /** @description Unique in the pipeline; later steps use its output as {{steps.<name>.output}} */
+                    name: string;
+                    /**
+                     * @description Extra attempts after a failure
+                     * @default 0
+                     */
+                    retries: number;
+                    /**
+                     * @description Wait before the first retry; doubles each time
+                     * @default 1000
+                     */
+                    backoff_ms: number;
+                    /** @constant */
+                    type: "copy";
+                    from: {
+                        instance_id?: string;
+                        swarm_id?: string;
+                        member?: number | string;
+                        path: string;
+                    };
+                    to: {
+                        instance_id?: string;
+                        swarm_id?: string;
+                        member?: number | string;
+                        path: string;
+                    };
+                })[];
+            })[];
+            schedule: string | null;
+            next_run_at: string | null;
+            webhook: boolean;
+            /** @description POST here (no key) to start a run with the JSON body as {{input.*}}; only shown when made */
+            webhook_url?: string;
+            created_at: string;
+            updated_at: string;
+        };
+        PipelineRun: {
+            id: string;
+            pipeline_id: string;
+            /** @enum {string} */
+            trigger: "manual" | "schedule" | "webhook";
+            /** @enum {string} */
+            status: "queued" | "running" | "succeeded" | "failed" | "canceled";
+            input: {
+                [key: string]: unknown;
+            };
+            steps: {
+                name: string;
+                type: string;
+                stage: number;
+                /** @enum {string} */
+                status: "pending" | "running" | "succeeded" | "failed" | "skipped" | "canceled";
+                output: string | null;
+                error: string | null;
+                attempts: number;
+                started_at: string | null;
+                finished_at: string | null;
+                duration_ms: number | null;
+            }[];
+            error: string | null;
+            created_at: string;
+            started_at: string | null;
+            finished_at: string | null;
         };
         ChatSession: {
             id: string;
@@ -4629,6 +5188,744 @@ export interface operations {
             };
         };
     };
+    "pipelines.list": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Pipeline"][];
+                };
+            };
+            /** @description Default Response */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "pipelines.create": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    name: string;
+                    steps: (({
+                        instance_id?: string;
+                        swarm_id?: string;
+                        member?: number | string;
+                        /** @description Unique in the pipeline; later steps use its output as {{steps.<name>.output}} */
+                        name: string;
+                        /**
+                         * @description Extra attempts after a failure
+                         * @default 0
+                         */
+                        retries?: number;
+                        /**
+                         * @description Wait before the first retry; doubles each time
+                         * @default 1000
+                         */
+                        backoff_ms?: number;
+                        /** @enum {string} */
+                        type: "chat";
+                        message: string;
+                    } | {
+                        instance_id?: string;
+                        swarm_id?: string;
+                        member?: number | string;
+                        /** @description Unique in the pipeline; later steps use its output as {{steps.<name>.output}} */
+                        name: string;
+                        /**
+                         * @description Extra attempts after a failure
+                         * @default 0
+                         */
+                        retries?: number;
+                        /**
+                         * @description Wait before the first retry; doubles each time
+                         * @default 1000
+                         */
+                        backoff_ms?: number;
+                        /** @enum {string} */
+                        type: "exec";
+                        command: string;
+                        cwd?: string;
+                        timeout_ms?: number;
+                    } | {
+                        instance_id?: string;
+                        swarm_id?: string;
+                        member?: number | string;
+                        /** @description Unique in the pipeline; later steps use its output as {{steps.<name>.output}} */
+                        name: string;
+                        /**
+                         * @description Extra attempts after a failure
+                         * @default 0
+                         */
+                        retries?: number;
+                        /**
+                         * @description Wait before the first retry; doubles each time
+                         * @default 1000
+                         */
+                        backoff_ms?: number;
+                        /** @enum {string} */
+                        type: "copy";
+                        from: {
+                            instance_id?: string;
+                            swarm_id?: string;
+                            member?: number | string;
+                            path: string;
+                        };
+                        to: {
+                            instance_id?: string;
+                            swarm_id?: string;
+                            member?: number | string;
+                            path: string;
+                        };
+                    }) | {
+                        parallel: ({
+                            instance_id?: string;
+                            swarm_id?: string;
+                            member?: number | string;
+                            /** @description Unique in the pipeline; later steps use its output as {{steps.<name>.output}} */
+                            name: string;
+                            /**
+                             * @description Extra attempts after a failure
+                             * @default 0
+                             */
+                            retries?: number;
+                            /**
+                             * @description Wait before the first retry; doubles each time
+                             * @default 1000
+                             */
+                            backoff_ms?: number;
+                            /** @enum {string} */
+                            type: "chat";
+                            message: string;
+                        } | {
+                            instance_id?: string;
+                            swarm_id?: string;
+                            member?: number | string;
+                            /** @description Unique in the pipeline; later steps use its output as {{steps.<name>.output}} */
+                            name: string;
+                            /**
+                             * @description Extra attempts after a failure
+                             * @default 0
+                             */
+                            retries?: number;
+                            /**
+                             * @description Wait before the first retry; doubles each time
+                             * @default 1000
+                             */
+                            backoff_ms?: number;
+                            /** @enum {string} */
+                            type: "exec";
+                            command: string;
+                            cwd?: string;
+                            timeout_ms?: number;
+                        } | {
+                            instance_id?: string;
+                            swarm_id?: string;
+                            member?: number | string;
+                            /** @description Unique in the pipeline; later steps use its output as {{steps.<name>.output}} */
+                            name: string;
+                            /**
+                             * @description Extra attempts after a failure
+                             * @default 0
+                             */
+                            retries?: number;
+                            /**
+                             * @description Wait before the first retry; doubles each time
+                             * @default 1000
+                             */
+                            backoff_ms?: number;
+                            /** @enum {string} */
+                            type: "copy";
+                            from: {
+                                instance_id?: string;
+                                swarm_id?: string;
+                                member?: number | string;
+                                path: string;
+                            };
+                            to: {
+                                instance_id?: string;
+                                swarm_id?: string;
+                                member?: number | string;
+                                path: string;
+                            };
+                        })[];
+                    })[];
+                    /** @description Cron expression (5 fields, or 6 with seconds first), in UTC */
+                    schedule?: string | null;
+                    /** @description Make a webhook URL with its own secret (shown once) */
+                    webhook?: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Pipeline"];
+                };
+            };
+            /** @description Default Response */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "pipelines.get": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Pipeline id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Pipeline"];
+                };
+            };
+            /** @description Default Response */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "pipelines.delete": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Pipeline id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Default Response */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "pipelines.runs.list": {
+        parameters: {
+            query?: {
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                /** @description Pipeline id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PipelineRun"][];
+                };
+            };
+            /** @description Default Response */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "pipelines.runs.create": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Pipeline id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    [key: string]: unknown;
+                } | null;
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PipelineRun"];
+                };
+            };
+            /** @description Default Response */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "pipelines.webhook": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Pipeline id */
+                id: string;
+                secret: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    [key: string]: unknown;
+                } | null;
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PipelineRun"];
+                };
+            };
+            /** @description Default Response */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "pipelines.runs.get": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Pipeline id */
+                id: string;
+                /** @description Run id */
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PipelineRun"];
+                };
+            };
+            /** @description Default Response */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "pipelines.runs.cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Pipeline id */
+                id: string;
+                /** @description Run id */
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PipelineRun"];
+                };
+            };
+            /** @description Default Response */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "pipelines.runs.events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Pipeline id */
+                id: string;
+                /** @description Run id */
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description text/event-stream */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": string;
+                };
+            };
+            /** @description Default Response */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     "terminal.connect": {
         parameters: {
             query?: {
@@ -6198,6 +7495,70 @@ export interface operations {
             };
             /** @description Default Response */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "audit.list": {
+        parameters: {
+            query?: {
+                /** @description Only entries about this instance */
+                instance_id?: string;
+                /** @description Administrators only: another user's entries */
+                user_id?: string;
+                /** @description Only entries with an id below this (paging) */
+                before?: number;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditEntry"][];
+                };
+            };
+            /** @description Default Response */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

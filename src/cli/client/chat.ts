@@ -56,7 +56,9 @@ export async function run(ctx: Ctx): Promise<number | undefined> {
         'GET',
         `/instances/${id}/chat/sessions`,
       )
-      ctx.out(list, (l: typeof list) => l.map((s) => `${s.id}  ${s.last_activity}  ${s.title ?? ''}`).join('\n'))
+      ctx.out(list, (l: typeof list) =>
+        l.map((s) => `${s.id}  ${s.last_activity}  ${s.title ?? ''}`).join('\n'),
+      )
       return
     }
     case 'history': {

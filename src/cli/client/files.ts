@@ -27,7 +27,9 @@ export async function run(ctx: Ctx): Promise<number | undefined> {
     case 'list': {
       const list = await api.json<{ path: string; entries: Entry[] }>('GET', base, { query: { path: a } })
       ctx.out(list, (l: typeof list) =>
-        l.entries.map((e) => `${e.type.padEnd(7)} ${String(e.size).padStart(10)}  ${e.modified_at}  ${e.name}`).join('\n'),
+        l.entries
+          .map((e) => `${e.type.padEnd(7)} ${String(e.size).padStart(10)}  ${e.modified_at}  ${e.name}`)
+          .join('\n'),
       )
       return
     }
@@ -39,7 +41,9 @@ export async function run(ctx: Ctx): Promise<number | undefined> {
         return
       }
       const res = await api.fetch('GET', `${base}/download`, { query: { path: p } })
-      await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), process.stdout, { end: false })
+      await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), process.stdout, {
+        end: false,
+      })
       return
     }
     case 'write': {

@@ -25,7 +25,10 @@ export function apiBase(url: string): string {
   return base.endsWith('/api') ? base : `${base}/api`
 }
 
-export function connectionFrom(flags: { 'base-url'?: string; 'api-key'?: string }, env = process.env): Connection {
+export function connectionFrom(
+  flags: { 'base-url'?: string; 'api-key'?: string },
+  env = process.env,
+): Connection {
   const apiKey = flags['api-key'] ?? env.OPENCLAW_API_KEY
   return {
     baseUrl: apiBase(flags['base-url'] ?? env.OPENCLAW_API_BASE_URL ?? DEFAULT_BASE_URL),
@@ -51,7 +54,11 @@ export class Api {
   }
 
   /** Sends a request; answers the raw response when it is 2xx, else throws its error. */
-  async fetch(method: string, path: string, opts: { query?: Query; body?: unknown; raw?: Readable | Buffer; headers?: Record<string, string> } = {}): Promise<Response> {
+  async fetch(
+    method: string,
+    path: string,
+    opts: { query?: Query; body?: unknown; raw?: Readable | Buffer; headers?: Record<string, string> } = {},
+  ): Promise<Response> {
     const headers = this.headers(opts.headers)
     let body: RequestInit['body']
     if (opts.body !== undefined) {
@@ -59,7 +66,7 @@ export class Api {
       body = JSON.stringify(opts.body)
     } else if (opts.raw) {
       headers['content-type'] = 'application/octet-stream'
-      body = Buffer.isBuffer(opts.raw) ? opts.raw : (Readable.toWeb(opts.raw) as ReadableStream)
+      body = (Buffer.isBuffer(opts.raw) ? opts.raw : Readable.toWeb(opts.raw)) as RequestInit['body']
     }
     let res: Response
     try {
@@ -72,7 +79,11 @@ export class Api {
     return res
   }
 
-  async json<T = any>(method: string, path: string, opts: { query?: Query; body?: unknown } = {}): Promise<T> {
+  async json<T = any>(
+    method: string,
+    path: string,
+    opts: { query?: Query; body?: unknown } = {},
+  ): Promise<T> {
     const res = await this.fetch(method, path, opts)
     if (res.status === 204) return null as T
     return (await res.json()) as T
@@ -84,7 +95,8 @@ export class Api {
     if (id) return id
     const list = await this.json<Array<{ id: string; status: string }>>('GET', '/instances')
     const ready = list.find((i) => i.status === 'ready')
-    if (!ready) throw new ClientError(409, 'No ready instance; create one with: clawport instances create --wait')
+    if (!ready)
+      throw new ClientError(409, 'No ready instance; create one with: clawport instances create --wait')
     return ready.id
   }
 }

@@ -109,13 +109,16 @@ export function registerTools(server: McpServer, api: Api): void {
       inputSchema: { path: z.string().min(1), instance_id: instanceId },
     },
     ({ path, instance_id }) =>
-      guard(async () => api.json('GET', `/instances/${await inst(instance_id)}/files/read`, { query: { path } })),
+      guard(async () =>
+        api.json('GET', `/instances/${await inst(instance_id)}/files/read`, { query: { path } }),
+      ),
   )
 
   server.registerTool(
     'write_file',
     {
-      description: 'Write a file in the instance (parent folders are created). Relative paths are under /workspace.',
+      description:
+        'Write a file in the instance (parent folders are created). Relative paths are under /workspace.',
       inputSchema: {
         path: z.string().min(1),
         content: z.string(),

@@ -1,6 +1,5 @@
-import { createWriteStream } from 'node:fs'
+import { createReadStream, createWriteStream } from 'node:fs'
 import { mkdir, readdir, stat } from 'node:fs/promises'
-import { createReadStream } from 'node:fs'
 import path from 'node:path'
 import { Readable, Transform } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
@@ -25,7 +24,9 @@ function counter(progress: Progress): Transform {
 }
 
 /** Every file under a local folder (relative paths), and the folders (to create empty ones). */
-async function localTree(root: string): Promise<{ files: Array<{ rel: string; size: number }>; dirs: string[] }> {
+async function localTree(
+  root: string,
+): Promise<{ files: Array<{ rel: string; size: number }>; dirs: string[] }> {
   const files: Array<{ rel: string; size: number }> = []
   const dirs: string[] = []
   async function walk(rel: string) {
@@ -53,13 +54,17 @@ export async function upload(api: Api, id: string, local: string, remote: string
   const uploaded: Array<{ path: string; size: number }> = []
   if (!single) {
     await api.json('POST', `/instances/${id}/files/mkdir`, { body: { path: remote } })
-    for (const d of tree.dirs) await api.json('POST', `/instances/${id}/files/mkdir`, { body: { path: `${remote}/${d}` } })
+    for (const d of tree.dirs)
+      await api.json('POST', `/instances/${id}/files/mkdir`, { body: { path: `${remote}/${d}` } })
   }
   for (const f of tree.files) {
     const source = single ? local : path.join(local, f.rel)
     const target = single ? remote : `${remote}/${f.rel}`
     const body = createReadStream(source).pipe(counter(progress))
-    const res = await api.fetch('POST', `/instances/${id}/files/upload`, { query: { path: target }, raw: body })
+    const res = await api.fetch('POST', `/instances/${id}/files/upload`, {
+      query: { path: target },
+      raw: body,
+    })
     uploaded.push((await res.json()) as { path: string; size: number })
     progress.file()
   }
@@ -72,7 +77,9 @@ async function remoteTree(api: Api, id: string, root: string): Promise<{ files: 
   const files: Entry[] = []
   const dirs: Entry[] = []
   async function walk(dir: string) {
-    const list = await api.json<{ entries: Entry[] }>('GET', `/instances/${id}/files`, { query: { path: dir } })
+    const list = await api.json<{ entries: Entry[] }>('GET', `/instances/${id}/files`, {
+      query: { path: dir },
+    })
     for (const e of list.entries) {
       if (e.type === 'dir') {
         dirs.push(e)

@@ -70,7 +70,8 @@ function fieldRows(s: Schema, prefix = '', depth = 0): string[] {
       `| \`${prefix}${name}\` | ${cell(typeOf(f) + nullable)} | ${required.has(name) ? 'yes' : 'no'} | ${cell(notes)} |`,
     )
     const inner = f.type === 'array' ? f.items : f
-    if (inner?.properties && depth < 2) rows.push(...fieldRows(inner, `${prefix}${name}${f === inner ? '' : '[]'}.`, depth + 1))
+    if (inner?.properties && depth < 2)
+      rows.push(...fieldRows(inner, `${prefix}${name}${f === inner ? '' : '[]'}.`, depth + 1))
   }
   return rows
 }
@@ -123,14 +124,19 @@ function curlExample(origin: string, method: string, path: string, op: Operation
 
 function renderOperation(origin: string, method: string, path: string, op: Operation): string {
   const out = [`### \`${method.toUpperCase()} ${path}\``, '']
-  out.push(`${op.summary ?? ''} (operationId \`${op.operationId}\`${op.security?.length === 0 ? ', no key needed' : ''})`, '')
+  out.push(
+    `${op.summary ?? ''} (operationId \`${op.operationId}\`${op.security?.length === 0 ? ', no key needed' : ''})`,
+    '',
+  )
   if (op.description) out.push(op.description, '')
   const params = op.parameters ?? []
   if (params.length) {
     out.push('| parameter | in | type | required | notes |', '|---|---|---|---|---|')
     for (const p of params) {
       const notes = [p.description, p.schema ? limits(p.schema) : ''].filter(Boolean).join('; ')
-      out.push(`| \`${p.name}\` | ${p.in} | ${cell(typeOf(p.schema))} | ${p.required ? 'yes' : 'no'} | ${cell(notes)} |`)
+      out.push(
+        `| \`${p.name}\` | ${p.in} | ${cell(typeOf(p.schema))} | ${p.required ? 'yes' : 'no'} | ${cell(notes)} |`,
+      )
     }
     out.push('')
   }
@@ -149,8 +155,13 @@ function renderOperation(origin: string, method: string, path: string, op: Opera
     }
     const desc = res.description && res.description !== 'Default Response' ? ` ${res.description}` : ''
     const what = schema ? typeOf(schema) : 'no body'
-    out.push(`- \`${status}\`: ${what}${schema?.description && !schema.$ref ? ` (${schema.description})` : ''}${desc}`)
-    const inline = schema && !schema.$ref && (objectOf(schema) ?? (schema.items?.$ref ? undefined : objectOf(schema.items)))
+    out.push(
+      `- \`${status}\`: ${what}${schema?.description && !schema.$ref ? ` (${schema.description})` : ''}${desc}`,
+    )
+    const inline =
+      schema &&
+      !schema.$ref &&
+      (objectOf(schema) ?? (schema.items?.$ref ? undefined : objectOf(schema.items)))
     if (inline) out.push('', fieldTable(inline), '')
   }
   if (failures.length) out.push(`- errors (Error): ${failures.map((f) => `\`${f}\``).join(', ')}`)
@@ -170,7 +181,7 @@ export function renderReference(doc: OpenApiDoc, origin: string): string {
     `- Base URL: \`${origin}/api\`. Every endpoint except \`GET /api\` needs \`Authorization: Bearer <key>\` (keys look like \`sk_live_...\`; make them at ${origin}/account). Examples read the key from \`$OPENCLAW_API_KEY\` and the instance id from \`$OPENCLAW_INSTANCE_ID\`.`,
     '- JSON bodies, snake_case fields (the upload body also takes camelCase `targetDir`, `fileName`). Lists are bare JSON arrays. Time stamps are ISO-8601 UTC with milliseconds; instance ids are UUIDs.',
     '- Any non-2xx answer is JSON `{"message", "code", "status", "details"?}`: print `message`, branch on `code` (see Error codes).',
-    "- An instance that is not yours answers 404, never 403. Anything but `status: \"ready\"` means the instance is not usable yet.",
+    '- An instance that is not yours answers 404, never 403. Anything but `status: "ready"` means the instance is not usable yet.',
     '',
   ]
   const byTag = new Map<string, string[]>()
@@ -179,7 +190,8 @@ export function renderReference(doc: OpenApiDoc, origin: string): string {
     byTag.set(tag, [...(byTag.get(tag) ?? []), renderOperation(origin, method, path, op)])
   }
   const tags = [...byTag.keys()].sort((a, b) => rank(a) - rank(b))
-  for (const tag of tags) out.push(`## ${tag[0]?.toUpperCase()}${tag.slice(1)}`, '', ...(byTag.get(tag) ?? []))
+  for (const tag of tags)
+    out.push(`## ${tag[0]?.toUpperCase()}${tag.slice(1)}`, '', ...(byTag.get(tag) ?? []))
   out.push('## Schemas', '')
   for (const [name, s] of Object.entries(doc.components?.schemas ?? {})) {
     if (name.endsWith('Input')) continue

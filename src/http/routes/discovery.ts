@@ -27,6 +27,13 @@ export const RESOURCE_PATHS = [
   '/api/instances/{id}/chat/messages',
   '/api/instances/{id}/chat/events',
   '/api/instances/{id}/chat/abort',
+  '/api/instances/{id}/inbox',
+  '/api/swarms',
+  '/api/swarms/{id}',
+  '/api/swarms/{id}/broadcast',
+  '/api/pipelines',
+  '/api/pipelines/{id}',
+  '/api/pipelines/{id}/runs',
   '/api/keys',
   '/api/me',
 ]

@@ -44,6 +44,7 @@ const EnvSchema = z.object({
     }),
   CLAWPORT_DEFAULT_PLAN: z.string().default('free'),
   CLAWPORT_RATE_LIMIT_PER_MIN: intFrom(1200),
+  CLAWPORT_INSTANCE_RATE_LIMIT_PER_MIN: intFrom(1200),
   CLAWPORT_BODY_LIMIT_BYTES: intFrom(64 * 1024 * 1024),
   CLAWPORT_MAX_UPLOAD_BYTES: intFrom(4 * 1024 * 1024 * 1024),
   CLAWPORT_READ_LIMIT_BYTES: intFrom(32 * 1024 * 1024),
@@ -111,6 +112,8 @@ export interface Config {
   plans: PlanSpec[]
   defaultPlan: string
   rateLimitPerMin: number
+  /** Exec, file and chat requests per instance per minute, whatever key makes them (0: no limit). */
+  instanceRateLimitPerMin: number
   bodyLimitBytes: number
   maxUploadBytes: number
   readLimitBytes: number
@@ -174,6 +177,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, overrides: Partial<Config> = 
     plans: e.CLAWPORT_PLANS,
     defaultPlan: e.CLAWPORT_DEFAULT_PLAN,
     rateLimitPerMin: e.CLAWPORT_RATE_LIMIT_PER_MIN,
+    instanceRateLimitPerMin: e.CLAWPORT_INSTANCE_RATE_LIMIT_PER_MIN,
     bodyLimitBytes: e.CLAWPORT_BODY_LIMIT_BYTES,
     maxUploadBytes: e.CLAWPORT_MAX_UPLOAD_BYTES,
     readLimitBytes: e.CLAWPORT_READ_LIMIT_BYTES,

@@ -8,14 +8,16 @@ import { createDriver } from '../drivers/index.js'
 import type { Logger } from '../log.js'
 import { openStore, type Store } from '../store/index.js'
 import { AccountService } from './accounts.js'
+import { GatewayRunner } from './agent/gateway-runner.js'
+import type { AgentRunner } from './agent.js'
+import { AuditService } from './audit.js'
 import { InboxService } from './automation/inbox.js'
 import { PipelineRunner } from './automation/pipeline-runner.js'
 import { PipelineService } from './automation/pipelines.js'
 import { InstanceScope } from './automation/scope.js'
 import { SwarmService } from './automation/swarms.js'
-import { GatewayRunner } from './agent/gateway-runner.js'
-import type { AgentRunner } from './agent.js'
 import { ChatService } from './chat/chat-service.js'
+import { closeInterruptedTurns } from './chat/recovery.js'
 import { DesktopService } from './desktop.js'
 import { InstanceGateway } from './instance-gateway.js'
 import { InstanceService } from './instances.js'
@@ -63,6 +65,8 @@ export interface Services {
   swarms: SwarmService
   /** Stored pipelines, their triggers and durable runs. */
   pipelines: PipelineService
+  /** Who did what: every write request, written after its answer. */
+  audit: AuditService
   close(): Promise<void>
 }
 
@@ -100,6 +104,8 @@ export async function createServices(
   const pool = new WarmPool(store, instances, agent, config, log.child({ component: 'pool' }))
   instances.setPool(pool)
   const chat = new ChatService(store, instances, agent, log.child({ component: 'chat' }))
+  // Before anything can start a turn: turns a killed process left open are closed first.
+  if (opts.withDriver) await closeInterruptedTurns(store, chat.events, log.child({ component: 'chat' }))
   const relays = new RelayRegistry()
   instances.onStop((id, reason) => relays.closeInstance(id, CLOSE_CODES.instanceStopping, reason))
   instances.onStop((id, reason) => chat.abortInstance(id, reason))
@@ -120,6 +126,7 @@ export async function createServices(
     pipelineLog,
   )
   if (opts.withDriver) await pipelines.start()
+  const audit = new AuditService(store, log.child({ component: 'audit' }))
   const webSessions = new WebSessionService(store, accounts, keys, invites, config)
   return {
     config,
@@ -145,6 +152,7 @@ export async function createServices(
     inbox,
     swarms,
     pipelines,
+    audit,
     async close() {
       pool.close()
       await pipelines.close()
@@ -153,6 +161,7 @@ export async function createServices(
       await chat.close()
       await instances.close()
       await controlSockets.closeAll()
+      await audit.close()
       await store.close()
     },
   }

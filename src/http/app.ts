@@ -12,14 +12,17 @@ import type { Services } from '../core/services.js'
 import { errors } from '../errors.js'
 import type { Logger } from '../log.js'
 import { VERSION } from '../version.js'
+import { registerAudit } from './plugins/audit.js'
 import { registerAuth } from './plugins/auth.js'
 import { registerErrorHandling, toAppError } from './plugins/errors.js'
 import { registerInstanceDoor } from './plugins/instance-door.js'
+import { registerInstanceRateLimit } from './plugins/instance-rate-limit.js'
 import { sessionCredential } from './plugins/session-auth.js'
 import { socketCredentials } from './plugins/socket-auth.js'
 import { adminRoutes } from './routes/admin.js'
 import { adminAccountRoutes } from './routes/admin-accounts.js'
 import { agentDocRoutes } from './routes/agent-docs.js'
+import { auditRoutes } from './routes/audit.js'
 import { authRoutes } from './routes/auth.js'
 import { chatRoutes } from './routes/chat/index.js'
 import { chatCursorRoutes } from './routes/chat-cursor.js'
@@ -29,17 +32,17 @@ import { execRoutes } from './routes/exec.js'
 import { fileRoutes } from './routes/files/index.js'
 import { transferRoutes } from './routes/files/transfer.js'
 import { inboxRoutes } from './routes/inbox.js'
-import { swarmRoutes } from './routes/swarms.js'
-import { pipelineRoutes } from './routes/pipelines.js'
-import { pipelineRunRoutes } from './routes/pipeline-runs.js'
 import { instanceActionRoutes } from './routes/instances/actions.js'
 import { instanceRoutes } from './routes/instances/index.js'
 import { keyRoutes } from './routes/keys.js'
 import { modelRoutes } from './routes/model.js'
 import { modelTestRoutes } from './routes/model-test.js'
+import { pipelineRunRoutes } from './routes/pipeline-runs.js'
+import { pipelineRoutes } from './routes/pipelines.js'
 import { desktopRoutes } from './routes/realtime/desktop.js'
 import { terminalRoutes } from './routes/realtime/terminal.js'
 import { ticketRoutes } from './routes/realtime/tickets.js'
+import { swarmRoutes } from './routes/swarms.js'
 
 /** Builds the HTTP app around already-created services; routes only call core services. */
 export async function buildApp(services: Services, log: Logger): Promise<FastifyInstance> {
@@ -106,6 +109,7 @@ export async function buildApp(services: Services, log: Logger): Promise<Fastify
     socketCredentials(services.wsTickets),
     sessionCredential(services.webSessions, config.publicUrl),
   )
+  registerAudit(app, services.audit)
   await app.register(rateLimit, {
     global: true,
     hook: 'preHandler',
@@ -114,6 +118,7 @@ export async function buildApp(services: Services, log: Logger): Promise<Fastify
     keyGenerator: (req) => req.caller?.keyId ?? req.ip,
     errorResponseBuilder: (_req, ctx) => errors.rateLimited(Math.max(1, Math.ceil(ctx.ttl / 1000))),
   })
+  registerInstanceRateLimit(app, config.instanceRateLimitPerMin)
 
   await app.register(discoveryRoutes, { services })
   await app.register(agentDocRoutes, { services })
@@ -137,6 +142,7 @@ export async function buildApp(services: Services, log: Logger): Promise<Fastify
   await app.register(modelTestRoutes, { services })
   await app.register(adminAccountRoutes, { services })
   await app.register(chatCursorRoutes, { services })
+  await app.register(auditRoutes, { services })
   // Last: its wildcard answers every GET no other route takes.
   await app.register(dashboardRoutes, { services })
   return app

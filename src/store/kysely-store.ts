@@ -1,5 +1,6 @@
 import { type Kysely, sql } from 'kysely'
 import type { PlanSpec } from '../config.js'
+import { kyselyAuditStore } from './audit-store.js'
 import { kyselyAutomationStore } from './automation-store.js'
 import type { Database } from './schema.js'
 import type { Store } from './store.js'
@@ -329,6 +330,28 @@ export class KyselyStore implements Store {
         .executeTakeFirst()
       return Number(r?.n ?? 0)
     },
+    // One pass over the turn boundaries: a session is unfinished when its last start is later
+    // than its last end (cursors of one session are all of one instance, so they compare).
+    unfinishedTurns: async () => {
+      const rows = await this.db
+        .selectFrom('chat_events')
+        .select((eb) => [
+          'instance_id',
+          'session_id',
+          sql<number>`max(case when ${eb.ref('type')} = 'session' then ${eb.ref('cursor')} end)`.as(
+            'started',
+          ),
+          sql<number | null>`max(case when ${eb.ref('type')} <> 'session' then ${eb.ref('cursor')} end)`.as(
+            'ended',
+          ),
+        ])
+        .where('type', 'in', ['session', 'done', 'error'])
+        .groupBy(['instance_id', 'session_id'])
+        .execute()
+      return rows
+        .filter((r) => r.started !== null && (r.ended === null || Number(r.started) > Number(r.ended)))
+        .map((r) => ({ instance_id: r.instance_id, session_id: r.session_id, cursor: Number(r.started) }))
+    },
   }
 
   webSessions: Store['webSessions'] = {
@@ -359,6 +382,12 @@ export class KyselyStore implements Store {
   get automation(): Store['automation'] {
     this.automationStore ??= kyselyAutomationStore(this.db)
     return this.automationStore
+  }
+
+  private auditStore?: Store['audit']
+  get audit(): Store['audit'] {
+    this.auditStore ??= kyselyAuditStore(this.db)
+    return this.auditStore
   }
 
   transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T> {

@@ -1,4 +1,5 @@
 import type { PlanSpec } from '../config.js'
+import type { AuditRow, AuditStore, NewAuditRow } from './audit-store.js'
 import type { AutomationStore } from './automation-store.js'
 import type {
   ApiKeyRow,
@@ -22,6 +23,7 @@ import type {
 
 export type {
   ApiKeyRow,
+  AuditRow,
   ChatEventRow,
   ChatMessageRow,
   ChatSessionRow,
@@ -29,6 +31,7 @@ export type {
   InstanceUpdate,
   InviteRow,
   ModelUsageRow,
+  NewAuditRow,
   NewChatEvent,
   NewChatMessage,
   NewInstance,
@@ -137,6 +140,8 @@ export interface Store {
       q: { after: number; sessionId?: string; limit: number },
     ): Promise<ChatEventRow[]>
     lastCursor(instanceId: string): Promise<number>
+    /** Sessions whose last turn has a `session` event but no `done` or `error` after it. */
+    unfinishedTurns(): Promise<Array<{ instance_id: string; session_id: string; cursor: number }>>
   }
   webSessions: {
     create(row: WebSessionRow): Promise<void>
@@ -149,6 +154,8 @@ export interface Store {
   }
   /** The inbox, swarms and pipelines. */
   automation: AutomationStore
+  /** Who did what: the write requests to the API. */
+  audit: AuditStore
   /** Runs fn in one transaction; the store passed to fn sees and writes inside it. */
   transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T>
   close(): Promise<void>

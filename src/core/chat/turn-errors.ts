@@ -17,6 +17,7 @@ const TURN_STATUS: Record<string, number> = {
   gateway_unavailable: 503,
   instance_unavailable: 503,
   server_stopping: 503,
+  server_restarted: 503,
   upstream_timeout: 504,
 }
 

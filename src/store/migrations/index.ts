@@ -4,6 +4,7 @@ import { modelSettings } from './0002-model-settings.js'
 import { chat } from './0003-chat.js'
 import { webSessions } from './0004-web-sessions.js'
 import { automation } from './0005-automation.js'
+import { audit } from './0006-audit.js'
 
 /**
  * Versioned migrations, applied in name order at start. One file per migration; never edit
@@ -15,6 +16,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0003_chat': chat,
   '0004_web_sessions': webSessions,
   '0005_automation': automation,
+  '0006_audit': audit,
 }
 
 export const migrationProvider: MigrationProvider = {

@@ -1,0 +1,93 @@
+import { z } from 'zod'
+import type { Logger } from '../log.js'
+import type { AuditRow, NewAuditRow, Store } from '../store/index.js'
+
+/** How long entries wait in memory before one batched insert, and how many force it sooner. */
+const FLUSH_MS = 200
+const FLUSH_ROWS = 200
+/** Past this many unwritten entries (the store is failing), the oldest are dropped and logged. */
+const MAX_PENDING = 10_000
+
+export const AuditActor = z.enum(['api_key', 'web_session', 'instance'])
+export type AuditActor = z.infer<typeof AuditActor>
+
+/** One audited request, as the owner reads it. */
+export const AuditEntry = z
+  .object({
+    id: z.number().int().describe('Increases with time; pass it as `before` to page back'),
+    created_at: z.string(),
+    user_id: z.string(),
+    actor: AuditActor.describe('What authenticated the call'),
+    actor_id: z.string().describe('The API key id, web session id or instance id'),
+    action: z.string().describe("The route's operationId, e.g. files.write"),
+    method: z.string(),
+    route: z.string().describe('The route pattern, e.g. /api/instances/:id/files/write'),
+    instance_id: z.string().nullable(),
+    status: z.number().int().describe('The HTTP status of the answer'),
+    ip: z.string(),
+  })
+  .meta({ id: 'AuditEntry' })
+export type AuditEntry = z.infer<typeof AuditEntry>
+
+export interface AuditListQuery {
+  userId: string
+  instanceId?: string
+  before?: number
+  limit: number
+}
+
+function toEntry(r: AuditRow): AuditEntry {
+  return { ...r, actor: AuditActor.catch('api_key').parse(r.actor), status: Number(r.status) }
+}
+
+/**
+ * The audit log. `record` never waits on the store: entries are batched in memory and written
+ * together a moment later, so auditing adds no latency to the request it describes.
+ */
+export class AuditService {
+  private pending: NewAuditRow[] = []
+  private timer?: NodeJS.Timeout
+  private flushing: Promise<void> = Promise.resolve()
+
+  constructor(
+    private readonly store: Store,
+    private readonly log: Logger,
+  ) {}
+
+  record(entry: NewAuditRow): void {
+    if (this.pending.length >= MAX_PENDING) {
+      this.pending.shift()
+      this.log.warn('audit entries dropped: the store is not keeping up')
+    }
+    this.pending.push(entry)
+    if (this.pending.length >= FLUSH_ROWS) void this.flush()
+    else this.timer ??= setTimeout(() => void this.flush(), FLUSH_MS)
+  }
+
+  /** Writes what is pending; resolves once it (and every earlier write) is stored. */
+  flush(): Promise<void> {
+    clearTimeout(this.timer)
+    this.timer = undefined
+    const rows = this.pending
+    this.pending = []
+    this.flushing = this.flushing.then(async () => {
+      if (!rows.length) return
+      try {
+        await this.store.audit.insert(rows)
+      } catch (err) {
+        this.log.error({ err, entries: rows.length }, 'audit write failed')
+      }
+    })
+    return this.flushing
+  }
+
+  /** A user's entries, newest first; pending ones are written first so a reader sees its own. */
+  async list(q: AuditListQuery): Promise<AuditEntry[]> {
+    await this.flush()
+    return (await this.store.audit.list(q)).map(toEntry)
+  }
+
+  close(): Promise<void> {
+    return this.flush()
+  }
+}

@@ -1,0 +1,114 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { type InProcess, inProcess } from './helpers/app.js'
+
+const MISSING = '3b1f8a52-9a43-4c1e-9a57-2f4d1c0e7a11'
+const OTHER = '0c7e9a3b-5d2f-4e61-8b4a-9f1d2e3c4b5a'
+
+describe('audit log (in process)', () => {
+  let t: InProcess
+  let alice: { id: string; key: string; keyId: string }
+  let bob: { id: string; key: string }
+  let admin: { id: string; key: string }
+
+  async function account(email: string, opts: { admin?: boolean; password?: string } = {}) {
+    const u = await t.services.accounts.createUser({
+      email,
+      plan: 'pro',
+      ...(opts.password ? { password: opts.password } : {}),
+    })
+    if (opts.admin) await t.services.store.users.setAdmin(u.id, true, new Date().toISOString())
+    const k = await t.services.keys.create(u.id, 'test')
+    return { id: u.id, key: k.key, keyId: k.id }
+  }
+
+  beforeAll(async () => {
+    t = await inProcess({ CLAWPORT_GATEWAY: 'off' })
+    alice = await account('alice@example.com', { password: 'alice-password' })
+    bob = await account('bob@example.com')
+    admin = await account('root@example.com', { admin: true })
+  })
+  afterAll(() => t.close())
+
+  it('records every write with its caller, action, instance, status and address; not reads', async () => {
+    const created = await t.inject('POST', '/api/keys', alice.key, { name: 'ci' })
+    expect(created.status).toBe(201)
+    await t.inject('GET', '/api/keys', alice.key)
+    const write = await t.inject('POST', `/api/instances/${MISSING}/files/write`, alice.key, {
+      path: 'a.txt',
+      content: 'x',
+    })
+    expect(write.status).toBe(404)
+    await t.inject('DELETE', `/api/keys/${created.body.id}`, alice.key)
+    // Refused before a caller is known: nothing to attribute.
+    await t.inject('POST', '/api/keys', 'sk_live_not_a_key', { name: 'nope' })
+
+    const res = await t.inject('GET', '/api/audit', alice.key)
+    expect(res.status).toBe(200)
+    expect(res.body.map((e: any) => [e.action, e.status, e.instance_id])).toEqual([
+      ['keys.revoke', 204, null],
+      ['files.write', 404, MISSING],
+      ['keys.create', 201, null],
+    ])
+    const [revoke] = res.body
+    expect(revoke).toMatchObject({
+      user_id: alice.id,
+      actor: 'api_key',
+      actor_id: alice.keyId,
+      method: 'DELETE',
+      route: '/api/keys/:id',
+      ip: '127.0.0.1',
+    })
+    expect(revoke.created_at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/)
+    expect(res.body[0].id).toBeGreaterThan(res.body[1].id)
+  })
+
+  it('filters by instance, pages back with before and limit', async () => {
+    for (let i = 0; i < 3; i++)
+      await t.inject('POST', `/api/instances/${OTHER}/terminal/exec`, alice.key, { command: 'true' })
+    const only = await t.inject('GET', `/api/audit?instance_id=${OTHER}`, alice.key)
+    expect(only.body).toHaveLength(3)
+    expect(only.body.every((e: any) => e.instance_id === OTHER && e.action === 'terminal.exec')).toBe(true)
+    const page1 = await t.inject('GET', '/api/audit?limit=2', alice.key)
+    expect(page1.body).toHaveLength(2)
+    const page2 = await t.inject('GET', `/api/audit?limit=2&before=${page1.body[1].id}`, alice.key)
+    expect(page2.body).toHaveLength(2)
+    expect(page2.body[0].id).toBeLessThan(page1.body[1].id)
+    const bad = await t.inject('GET', '/api/audit?limit=0', alice.key)
+    expect(bad.status).toBe(422)
+  })
+
+  it('shows each user only their own entries; administrators may name a user', async () => {
+    await t.inject('POST', '/api/keys', bob.key, { name: 'bob' })
+    const own = await t.inject('GET', '/api/audit', bob.key)
+    expect(own.body.map((e: any) => e.action)).toEqual(['keys.create'])
+    expect(own.body.every((e: any) => e.user_id === bob.id)).toBe(true)
+    const peek = await t.inject('GET', `/api/audit?user_id=${alice.id}`, bob.key)
+    expect(peek.status).toBe(403)
+    expect(peek.body.code).toBe('admin_required')
+    expect((await t.inject('GET', `/api/audit?user_id=${bob.id}`, bob.key)).status).toBe(200)
+    const asAdmin = await t.inject('GET', `/api/audit?user_id=${alice.id}`, admin.key)
+    expect(asAdmin.status).toBe(200)
+    expect(asAdmin.body.length).toBeGreaterThan(3)
+    expect(asAdmin.body.every((e: any) => e.user_id === alice.id)).toBe(true)
+    expect((await t.inject('GET', '/api/audit')).status).toBe(401)
+  })
+
+  it('names the web session of a dashboard write', async () => {
+    const login = await t.services.webSessions.login('alice@example.com', 'alice-password')
+    const res = await t.inject(
+      'POST',
+      '/api/keys',
+      null,
+      { name: 'from the page' },
+      {
+        host: 'localhost:80',
+        cookie: `clawport_session=${encodeURIComponent(login.token)}`,
+        'x-csrf-token': login.csrf,
+      },
+    )
+    expect(res.status).toBe(201)
+    const [entry] = (await t.inject('GET', '/api/audit?limit=1', alice.key)).body
+    expect(entry).toMatchObject({ action: 'keys.create', actor: 'web_session', status: 201 })
+    expect(entry.actor_id).not.toContain(login.token)
+  })
+})

@@ -37,7 +37,8 @@ node /workspace/skills/clawport/clawport.mjs broadcast "message to the whole swa
 \`<instance>\` is an id or a name shown by \`siblings\`.
 
 - Ask (\`ask\`) when you need the answer now; the other agent runs a full turn, so keep questions
-  self-contained.
+  self-contained, and give the exec call a long \`yieldMs\` (e.g. 300000) so it waits for the
+  answer instead of moving to the background.
 - Send (\`send\`) for work that can come back later: the reply arrives in your own inbox as a
   new message starting with \`[Reply from instance ...]\`.
 - Messages you receive from other instances start with \`[Message from instance ...]\`; your
@@ -105,7 +106,13 @@ try {
     }
     case 'ask': {
       const id = await resolve(args[0])
-      const r = await call('POST', \`/instances/\${id}/chat\`, { message: rest(1) })
+      // One session per asking instance, so asks never land in the target's other conversations.
+      const me = (await call('GET', '/self')).instance.id
+      const title = 'From instance ' + me
+      const sessions = await call('GET', \`/instances/\${id}/chat/sessions\`)
+      const session =
+        sessions.find((x) => x.title === title) ?? (await call('POST', \`/instances/\${id}/chat/sessions\`, { title }))
+      const r = await call('POST', \`/instances/\${id}/chat\`, { message: rest(1), session_id: session.id })
       out(r.message.content)
       break
     }

@@ -58,12 +58,22 @@ describe('instances reach Clawport from inside', () => {
   })
 
   it("cannot reach another user's instances, keys, the account or billing from inside", async () => {
-    for (const p of [`/instances/${c}`, `/instances/${c}/terminal/exec`, '/keys', '/me', '/me/model', '/me/usage', '/admin/pool']) {
+    for (const p of [
+      `/instances/${c}`,
+      `/instances/${c}/terminal/exec`,
+      '/keys',
+      '/me',
+      '/me/model',
+      '/me/usage',
+      '/admin/pool',
+    ]) {
       const r = await s.exec(a, insideGet(p), {}, alice)
       expect(r.stdout, p).toMatch(/^404 /)
     }
     const list = await s.exec(a, insideGet('/instances'), {}, alice)
-    const ids = JSON.parse(list.stdout.slice(4)).map((i: { id: string }) => i.id).sort()
+    const ids = JSON.parse(list.stdout.slice(4))
+      .map((i: { id: string }) => i.id)
+      .sort()
     expect(ids).toEqual([a, b].sort())
     const ran = await s.exec(a, `${SKILL} exec ${c} 'echo no'`, {}, alice)
     expect(ran.exit_code).not.toBe(0)
@@ -94,12 +104,18 @@ describe('instances reach Clawport from inside', () => {
     // Without a gateway the agent cannot answer, but the message is in the history, once.
     expect(['replied', 'failed']).toContain(end.body.status)
     expect(end.body.delivered_at).toBeTruthy()
-    const msgs = await s.api('GET', `/api/instances/${b}/chat/messages?session_id=${end.body.session_id}&limit=100`, {
-      key: alice,
-    })
+    const msgs = await s.api(
+      'GET',
+      `/api/instances/${b}/chat/messages?session_id=${end.body.session_id}&limit=100`,
+      {
+        key: alice,
+      },
+    )
     expect(msgs.body.filter((m: { content: string }) => m.content === 'hello from the inbox')).toHaveLength(1)
     const events = await s.api('GET', `/api/instances/${b}/chat/events?limit=500`, { key: alice })
-    const states = events.body.filter((e: { type: string }) => e.type === 'inbox').map((e: any) => e.data.state)
+    const states = events.body
+      .filter((e: { type: string }) => e.type === 'inbox')
+      .map((e: any) => e.data.state)
     expect(states).toContain('delivered')
   }, 120_000)
 
@@ -109,12 +125,20 @@ describe('instances reach Clawport from inside', () => {
     const id = sent.stdout.trim().split(' ')[1] as string
     const end = await s.api('GET', `/api/instances/${b}/inbox/${id}?wait_ms=30000`, { key: alice })
     expect(end.body).toMatchObject({ from_instance: a, sender: 'instance', reply_to: a })
-    const msgs = await s.api('GET', `/api/instances/${b}/chat/messages?session_id=${end.body.session_id}&limit=100`, {
-      key: alice,
-    })
+    const msgs = await s.api(
+      'GET',
+      `/api/instances/${b}/chat/messages?session_id=${end.body.session_id}&limit=100`,
+      {
+        key: alice,
+      },
+    )
     const m = msgs.body.find((x: { id: string }) => x.id === id)
     expect(m).toMatchObject({ role: 'user', from_instance: a })
     const aEvents = await s.api('GET', `/api/instances/${a}/chat/events?limit=500`, { key: alice })
-    expect(aEvents.body.some((e: any) => e.type === 'inbox' && e.data.direction === 'sent' && e.data.message.id === id)).toBe(true)
+    expect(
+      aEvents.body.some(
+        (e: any) => e.type === 'inbox' && e.data.direction === 'sent' && e.data.message.id === id,
+      ),
+    ).toBe(true)
   }, 60_000)
 })

@@ -17,10 +17,20 @@ describe('pipelines', () => {
 
   const steps = () => [
     { name: 'one', type: 'exec', instance_id: a, command: 'echo "alpha-{{input.word}}" | tee out.txt' },
-    { name: 'two', type: 'copy', from: { instance_id: a, path: 'out.txt' }, to: { instance_id: b, path: 'in.txt' } },
+    {
+      name: 'two',
+      type: 'copy',
+      from: { instance_id: a, path: 'out.txt' },
+      to: { instance_id: b, path: 'in.txt' },
+    },
     {
       parallel: [
-        { name: 'three', type: 'exec', instance_id: b, command: 'echo "{{steps.one.output}}+$(cat {{steps.two.output}})" | tr a-z A-Z' },
+        {
+          name: 'three',
+          type: 'exec',
+          instance_id: b,
+          command: 'echo "{{steps.one.output}}+$(cat {{steps.two.output}})" | tr a-z A-Z',
+        },
         { name: 'side', type: 'exec', instance_id: a, command: 'echo run {{run.id}}' },
       ],
     },
@@ -40,12 +50,18 @@ describe('pipelines', () => {
     buildOnce()
     s = await startServer(TEST_ENV)
     key = await s.user('pipes@example.com', 'pro')
-    ;[a, b] = (await Promise.all([s.readyInstance(key), s.readyInstance(key)])).map((i) => i.id) as [string, string]
+    ;[a, b] = (await Promise.all([s.readyInstance(key), s.readyInstance(key)])).map((i) => i.id) as [
+      string,
+      string,
+    ]
   }, 120_000)
   afterAll(() => s?.destroy())
 
   it('passes outputs from step to step, by hand and by webhook, and streams its progress', async () => {
-    const created = await s.api('POST', '/api/pipelines', { key, body: { name: 'chain', steps: steps(), webhook: true } })
+    const created = await s.api('POST', '/api/pipelines', {
+      key,
+      body: { name: 'chain', steps: steps(), webhook: true },
+    })
     expect(created.status).toBe(201)
     expect(created.body.webhook_url).toMatch(/\/api\/pipelines\/[0-9a-f-]+\/webhook\/\S+$/)
     const pid = created.body.id
@@ -92,7 +108,10 @@ describe('pipelines', () => {
     expect(ok.trigger).toBe('schedule')
     expect(ok.steps.find((x: any) => x.name === 'one').output).toBe('alpha-')
     expect((await s.api('DELETE', `/api/pipelines/${pid}`, { key })).status).toBe(204)
-    expect((await s.api('POST', '/api/pipelines', { key, body: { name: 'x', steps: steps(), schedule: 'nope' } })).status).toBe(422)
+    expect(
+      (await s.api('POST', '/api/pipelines', { key, body: { name: 'x', steps: steps(), schedule: 'nope' } }))
+        .status,
+    ).toBe(422)
   }, 60_000)
 
   it('retries a failing step with backoff, and cancels', async () => {
@@ -101,7 +120,14 @@ describe('pipelines', () => {
       body: {
         name: 'flaky',
         steps: [
-          { name: 'flaky', type: 'exec', instance_id: a, command: 'echo x >> tries; [ $(wc -l < tries) -ge 3 ]', retries: 3, backoff_ms: 100 },
+          {
+            name: 'flaky',
+            type: 'exec',
+            instance_id: a,
+            command: 'echo x >> tries; [ $(wc -l < tries) -ge 3 ]',
+            retries: 3,
+            backoff_ms: 100,
+          },
           { name: 'long', type: 'exec', instance_id: a, command: 'sleep 30' },
         ],
       },
@@ -128,7 +154,14 @@ describe('pipelines', () => {
         steps: [
           { name: 'first', type: 'exec', instance_id: a, command: 'echo once >> resume-count; echo first' },
           { name: 'slow', type: 'exec', instance_id: b, command: 'sleep 4; echo slow' },
-          { name: 'last', type: 'exec', instance_id: a, command: 'wc -l < resume-count', retries: 5, backoff_ms: 500 },
+          {
+            name: 'last',
+            type: 'exec',
+            instance_id: a,
+            command: 'wc -l < resume-count',
+            retries: 5,
+            backoff_ms: 500,
+          },
         ],
       },
     })

@@ -50,7 +50,11 @@ describe('a swarm of real OpenClaw instances', () => {
       key,
       body: {
         name: 'crew',
-        members: [{ role: 'lead', instructions: 'Coordinate the others.' }, { role: 'worker' }, { role: 'worker' }],
+        members: [
+          { role: 'lead', instructions: 'Coordinate the others.' },
+          { role: 'worker' },
+          { role: 'worker' },
+        ],
       },
     })
     if (res.status !== 201) throw new Error(`swarm create failed: ${res.status} ${JSON.stringify(res.body)}`)
@@ -88,20 +92,27 @@ describe('a swarm of real OpenClaw instances', () => {
   it('answers a broadcast from every member, each reply streamed as it arrives', async () => {
     const res = await fetch(`${s.url}/api/swarms/${swarm.id}/broadcast`, {
       method: 'POST',
-      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', accept: 'text/event-stream' },
+      headers: {
+        authorization: `Bearer ${key}`,
+        'content-type': 'application/json',
+        accept: 'text/event-stream',
+      },
       body: JSON.stringify({ message: 'report your status' }),
     })
     expect(res.status).toBe(200)
     const events = parseSse(await res.text())
     const replies = events.filter((e) => e.event === 'reply')
-    expect(replies.map((e) => e.data.instance_id).sort()).toEqual(swarm.members.map((m: any) => m.instance_id).sort())
-    for (const r of replies) expect(r.data).toMatchObject({ status: 'replied', reply: 'echo: report your status' })
+    expect(replies.map((e) => e.data.instance_id).sort()).toEqual(
+      swarm.members.map((m: any) => m.instance_id).sort(),
+    )
+    for (const r of replies)
+      expect(r.data).toMatchObject({ status: 'replied', reply: 'echo: report your status' })
     const done = events.at(-1)
     expect(done?.event).toBe('done')
     expect(done?.data).toMatchObject({ replied: 3, failed: 0, pending: 0 })
   }, 180_000)
 
-  it("lets an agent list its siblings and have another instance run a command, attributed to it", async () => {
+  it('lets an agent list its siblings and have another instance run a command, attributed to it', async () => {
     const ask = `run-wait: ${SKILL} siblings && ${SKILL} ask crew-2 "run: echo from-b-$((6*7))"`
     const res = await s.api('POST', `/api/instances/${a}/chat`, { key, body: { message: ask } })
     expect(res.status, JSON.stringify(res.body)).toBe(200)
@@ -113,7 +124,8 @@ describe('a swarm of real OpenClaw instances', () => {
     const sessions = (await s.api('GET', `/api/instances/${b}/chat/sessions`, { key })).body
     const fromA = sessions.find((x: any) => x.title === `From instance ${a}`)
     expect(fromA).toBeTruthy()
-    const msgs = (await s.api('GET', `/api/instances/${b}/chat/messages?session_id=${fromA.id}`, { key })).body
+    const msgs = (await s.api('GET', `/api/instances/${b}/chat/messages?session_id=${fromA.id}`, { key }))
+      .body
     expect(msgs[0]).toMatchObject({ role: 'user', content: 'run: echo from-b-42', from_instance: a })
     expect(msgs.at(-1)).toMatchObject({ role: 'assistant', content: 'ran: from-b-42' })
     // OpenClaw loaded the workspace skill into the agent's prompt.

@@ -177,7 +177,12 @@ export function kyselyAutomationStore(base: Kysely<Database>): AutomationStore {
           .limit(limit)
           .execute(),
       byStatus: (status) =>
-        db.selectFrom('inbox_messages').selectAll().where('status', '=', status).orderBy('created_at').execute(),
+        db
+          .selectFrom('inbox_messages')
+          .selectAll()
+          .where('status', '=', status)
+          .orderBy('created_at')
+          .execute(),
       listFor: (instanceId, limit) =>
         db
           .selectFrom('inbox_messages')
@@ -220,7 +225,12 @@ export function kyselyAutomationStore(base: Kysely<Database>): AutomationStore {
       },
       get: (id) => db.selectFrom('swarms').selectAll().where('id', '=', id).executeTakeFirst(),
       listByUser: (userId) =>
-        db.selectFrom('swarms').selectAll().where('user_id', '=', userId).orderBy('created_at', 'desc').execute(),
+        db
+          .selectFrom('swarms')
+          .selectAll()
+          .where('user_id', '=', userId)
+          .orderBy('created_at', 'desc')
+          .execute(),
       async touch(id, at) {
         await db.updateTable('swarms').set({ updated_at: at }).where('id', '=', id).execute()
       },
@@ -232,7 +242,12 @@ export function kyselyAutomationStore(base: Kysely<Database>): AutomationStore {
         await db.insertInto('swarm_members').values(row).execute()
       },
       members: (swarmId) =>
-        db.selectFrom('swarm_members').selectAll().where('swarm_id', '=', swarmId).orderBy('position').execute(),
+        db
+          .selectFrom('swarm_members')
+          .selectAll()
+          .where('swarm_id', '=', swarmId)
+          .orderBy('position')
+          .execute(),
       memberOf: (instanceId) =>
         db.selectFrom('swarm_members').selectAll().where('instance_id', '=', instanceId).executeTakeFirst(),
     },
@@ -242,7 +257,12 @@ export function kyselyAutomationStore(base: Kysely<Database>): AutomationStore {
       },
       get: (id) => db.selectFrom('pipelines').selectAll().where('id', '=', id).executeTakeFirst(),
       listByUser: (userId) =>
-        db.selectFrom('pipelines').selectAll().where('user_id', '=', userId).orderBy('created_at', 'desc').execute(),
+        db
+          .selectFrom('pipelines')
+          .selectAll()
+          .where('user_id', '=', userId)
+          .orderBy('created_at', 'desc')
+          .execute(),
       async update(id, patch) {
         await db.updateTable('pipelines').set(patch).where('id', '=', id).execute()
       },

@@ -19,8 +19,13 @@ export const InboxSendBody = z.object({
     .min(1)
     .max(200)
     .optional()
-    .describe('A second message with the same key for the same instance returns the first (also read from the Idempotency-Key header)'),
-  sender: z.enum(['user', 'program']).optional().describe('Who is sending, when not an instance (default user)'),
+    .describe(
+      'A second message with the same key for the same instance returns the first (also read from the Idempotency-Key header)',
+    ),
+  sender: z
+    .enum(['user', 'program'])
+    .optional()
+    .describe('Who is sending, when not an instance (default user)'),
 })
 export type InboxSendBody = z.infer<typeof InboxSendBody>
 
@@ -42,7 +47,10 @@ export const InboxMessage = z
     message: z.string(),
     status: z.enum(['pending', 'delivered', 'replied', 'failed']),
     attempts: z.number().int(),
-    session_id: z.string().nullable().describe("The chat session it was delivered in (the instance's inbox session)"),
+    session_id: z
+      .string()
+      .nullable()
+      .describe("The chat session it was delivered in (the instance's inbox session)"),
     reply: z.string().nullable(),
     error: z.string().nullable(),
     created_at: z.string(),

@@ -5,10 +5,16 @@ import type { InboxRow } from '../../store/automation-store.js'
 import type { InstanceRow, Store } from '../../store/index.js'
 import type { ChatService } from '../chat/chat-service.js'
 import type { InstanceService } from '../instances.js'
-import type { Caller } from '../keys.js'
 import { KeyedLock } from '../keyed-lock.js'
+import type { Caller } from '../keys.js'
 import { nowIso } from '../time.js'
-import { type InboxMessage, type InboxSendBody, type InboxSender, inboxFromRow, isSettled } from './inbox-types.js'
+import {
+  type InboxMessage,
+  type InboxSendBody,
+  type InboxSender,
+  inboxFromRow,
+  isSettled,
+} from './inbox-types.js'
 import type { InstanceScope } from './scope.js'
 
 const TICK_MS = 1_000
@@ -117,7 +123,8 @@ export class InboxService {
   async get(caller: Caller, instanceId: string, id: string): Promise<InboxMessage> {
     const inst = await this.instances.owned(caller.user.id, instanceId)
     const row = await this.store.automation.inbox.get(id.toLowerCase())
-    if (!row || (row.target_id !== inst.id && row.from_instance !== inst.id)) throw errors.inboxMessageNotFound(id)
+    if (!row || (row.target_id !== inst.id && row.from_instance !== inst.id))
+      throw errors.inboxMessageNotFound(id)
     return inboxFromRow(row)
   }
 
@@ -268,7 +275,9 @@ export class InboxService {
     if (!row.from_instance) return row.message
     const from = await this.store.instances.get(row.from_instance)
     const who = `instance ${from?.name ? `"${from.name}" ` : ''}${row.from_instance}`
-    const what = row.in_reply_to ? `Reply from ${who} to your inbox message ${row.in_reply_to}` : `Message from ${who}`
+    const what = row.in_reply_to
+      ? `Reply from ${who} to your inbox message ${row.in_reply_to}`
+      : `Message from ${who}`
     const corr = row.correlation_id ? `; correlation_id ${row.correlation_id}` : ''
     return `[${what} (Clawport inbox ${row.id}${corr})]\n${row.message}`
   }

@@ -70,7 +70,10 @@ export class PipelineRunner {
 
   subscribe(runId: string, fn: (e: RunEvent) => void): () => void {
     let set = this.listeners.get(runId)
-    if (!set) this.listeners.set(runId, (set = new Set()))
+    if (!set) {
+      set = new Set()
+      this.listeners.set(runId, set)
+    }
     set.add(fn)
     return () => {
       set.delete(fn)
@@ -157,8 +160,16 @@ export class PipelineRunner {
       this.emit(run.id, { type: 'step', step: state })
       try {
         const ctx = { steps: run.steps, input: run.input, runId: run.id }
-        const output = await abortable(this.perform(userId, step, (t) => render(t, ctx)), signal)
-        Object.assign(state, { status: 'succeeded', output, finished_at: nowIso(), duration_ms: Date.now() - started })
+        const output = await abortable(
+          this.perform(userId, step, (t) => render(t, ctx)),
+          signal,
+        )
+        Object.assign(state, {
+          status: 'succeeded',
+          output,
+          finished_at: nowIso(),
+          duration_ms: Date.now() - started,
+        })
       } catch (err) {
         if (signal.aborted || this.closed) throw err
         const message = err instanceof Error ? err.message : String(err)
@@ -172,7 +183,10 @@ export class PipelineRunner {
         await save()
         this.emit(run.id, { type: 'step', step: state })
         if (!retry) return
-        await abortable(new Promise((r) => setTimeout(r, step.backoff_ms * 2 ** (state.attempts - 1))), signal)
+        await abortable(
+          new Promise((r) => setTimeout(r, step.backoff_ms * 2 ** (state.attempts - 1))),
+          signal,
+        )
         continue
       }
       await save()
@@ -203,7 +217,13 @@ export class PipelineRunner {
         const from = await this.target(userId, step.from)
         const to = await this.target(userId, step.to)
         const file = await this.workspace.read(userId, from, fill(step.from.path))
-        const written = await this.workspace.write(userId, to, fill(step.to.path), file.content, file.encoding)
+        const written = await this.workspace.write(
+          userId,
+          to,
+          fill(step.to.path),
+          file.content,
+          file.encoding,
+        )
         return written.path
       }
     }
@@ -217,9 +237,7 @@ export class PipelineRunner {
     if (!swarm || swarm.user_id !== userId) throw errors.swarmNotFound(t.swarm_id)
     const members = await this.store.automation.swarms.members(swarm.id)
     const m =
-      typeof t.member === 'string'
-        ? members.find((x) => x.role === t.member)
-        : members[(t.member ?? 1) - 1]
+      typeof t.member === 'string' ? members.find((x) => x.role === t.member) : members[(t.member ?? 1) - 1]
     if (!m) throw errors.validation(`Swarm ${swarm.id} has no member ${String(t.member ?? 1)}.`)
     return m.instance_id
   }

@@ -17,7 +17,13 @@ export type StepTarget = z.infer<typeof StepTarget>
 const StepBase = StepTarget.extend({
   name: StepName,
   retries: z.number().int().min(0).max(10).default(0).describe('Extra attempts after a failure'),
-  backoff_ms: z.number().int().min(0).max(600_000).default(1_000).describe('Wait before the first retry; doubles each time'),
+  backoff_ms: z
+    .number()
+    .int()
+    .min(0)
+    .max(600_000)
+    .default(1_000)
+    .describe('Wait before the first retry; doubles each time'),
 })
 
 const ChatStep = StepBase.extend({
@@ -44,7 +50,10 @@ export const PipelineStep = z.discriminatedUnion('type', [ChatStep, ExecStep, Co
 export type PipelineStep = z.infer<typeof PipelineStep>
 
 /** One stage: a step, or steps that run at the same time. Stages run in order. */
-export const PipelineStage = z.union([PipelineStep, z.object({ parallel: z.array(PipelineStep).min(1).max(20) })])
+export const PipelineStage = z.union([
+  PipelineStep,
+  z.object({ parallel: z.array(PipelineStep).min(1).max(20) }),
+])
 export type PipelineStage = z.infer<typeof PipelineStage>
 
 export const PipelineCreateBody = z.object({
@@ -142,10 +151,14 @@ export function isFinished(status: RunStatus): boolean {
  * Fills `{{steps.<name>.output}}`, `{{input.<key>}}`, `{{input}}` and `{{run.id}}`; unknown
  * names become empty strings.
  */
-export function render(template: string, ctx: { steps: StepState[]; input: Record<string, unknown>; runId: string }): string {
+export function render(
+  template: string,
+  ctx: { steps: StepState[]; input: Record<string, unknown>; runId: string },
+): string {
   return template.replace(/\{\{\s*([A-Za-z0-9_.-]+)\s*\}\}/g, (_m, ref: string) => {
     const parts = ref.split('.')
-    if (parts[0] === 'steps' && parts[2] === 'output') return ctx.steps.find((s) => s.name === parts[1])?.output ?? ''
+    if (parts[0] === 'steps' && parts[2] === 'output')
+      return ctx.steps.find((s) => s.name === parts[1])?.output ?? ''
     if (parts[0] === 'input') {
       if (parts.length === 1) return JSON.stringify(ctx.input)
       const v = ctx.input[parts.slice(1).join('.')]

@@ -109,7 +109,9 @@ export class PipelineService {
 
   async run(caller: Caller, id: string, runId: string): Promise<PipelineRun> {
     const row = await this.owned(caller, id)
-    const run = UUID_RE.test(runId) ? await this.store.automation.pipelines.getRun(runId.toLowerCase()) : undefined
+    const run = UUID_RE.test(runId)
+      ? await this.store.automation.pipelines.getRun(runId.toLowerCase())
+      : undefined
     if (!run || run.pipeline_id !== row.id) throw errors.pipelineRunNotFound(runId)
     return runFromRow(run)
   }
@@ -159,7 +161,13 @@ export class PipelineService {
     for (const row of await this.store.automation.pipelines.scheduled()) {
       if (!row.schedule || !row.next_run_at || Date.parse(row.next_run_at) > now.getTime()) continue
       // Runs missed while the server was down are not replayed one by one: one run, then onwards.
-      if (await this.store.automation.pipelines.claimSchedule(row.id, row.next_run_at, nextRun(row.schedule, now)))
+      if (
+        await this.store.automation.pipelines.claimSchedule(
+          row.id,
+          row.next_run_at,
+          nextRun(row.schedule, now),
+        )
+      )
         await this.startRun(row, 'schedule', { scheduled_at: row.next_run_at })
     }
   }
@@ -229,7 +237,9 @@ export function nextRun(expr: string, from: Date): string | null {
   try {
     job = new Cron(expr, { paused: true, timezone: 'UTC' })
   } catch (err) {
-    throw errors.validation(`The schedule "${expr}" is not a valid cron expression: ${(err as Error).message}`)
+    throw errors.validation(
+      `The schedule "${expr}" is not a valid cron expression: ${(err as Error).message}`,
+    )
   }
   return job.nextRun(from)?.toISOString() ?? null
 }

@@ -5,14 +5,29 @@ import { InboxMessage } from './inbox-types.js'
 export const SwarmMemberSpec = z.object({
   name: z.string().trim().min(1).max(100).optional().describe('Instance name (default <swarm>-<n>)'),
   role: z.string().trim().min(1).max(200).optional(),
-  instructions: z.string().min(1).max(20_000).optional().describe("Sent to the member's agent once it is ready"),
+  instructions: z
+    .string()
+    .min(1)
+    .max(20_000)
+    .optional()
+    .describe("Sent to the member's agent once it is ready"),
 })
 export type SwarmMemberSpec = z.infer<typeof SwarmMemberSpec>
 
 export const SwarmCreateBody = z.object({
   name: z.string().trim().min(1).max(100),
-  size: z.number().int().min(1).max(100).optional().describe('Members to create (default: one per `members` entry)'),
-  members: z.array(SwarmMemberSpec).max(100).optional().describe('Role and instructions per member, in order'),
+  size: z
+    .number()
+    .int()
+    .min(1)
+    .max(100)
+    .optional()
+    .describe('Members to create (default: one per `members` entry)'),
+  members: z
+    .array(SwarmMemberSpec)
+    .max(100)
+    .optional()
+    .describe('Role and instructions per member, in order'),
 })
 export type SwarmCreateBody = z.infer<typeof SwarmCreateBody>
 
@@ -52,7 +67,9 @@ export const BroadcastBody = z.object({
     .min(1_000)
     .max(3_600_000)
     .optional()
-    .describe('How long to wait for the replies (default 10 minutes); members not done by then are reported as they stand'),
+    .describe(
+      'How long to wait for the replies (default 10 minutes); members not done by then are reported as they stand',
+    ),
 })
 export type BroadcastBody = z.infer<typeof BroadcastBody>
 

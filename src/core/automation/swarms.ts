@@ -41,7 +41,13 @@ export class SwarmService {
     if (size < 1) throw errors.validation('A swarm needs a size or at least one entry in members.')
     await this.checkRoom(caller.user.id, size)
     const at = nowIso()
-    const row: SwarmRow = { id: randomUUID(), user_id: caller.user.id, name: body.name, created_at: at, updated_at: at }
+    const row: SwarmRow = {
+      id: randomUUID(),
+      user_id: caller.user.id,
+      name: body.name,
+      created_at: at,
+      updated_at: at,
+    }
     await this.store.automation.swarms.insert(row)
     await this.addMembers(caller, row, 0, size, specs)
     this.log.info({ swarmId: row.id, size }, 'swarm created')
@@ -67,7 +73,8 @@ export class SwarmService {
       const next = (members.at(-1)?.position ?? -1) + 1
       await this.addMembers(caller, row, next, body.size - members.length, body.members ?? [], true)
     } else {
-      for (const m of members.slice(body.size).reverse()) await this.instances.remove(caller.user.id, m.instance_id)
+      for (const m of members.slice(body.size).reverse())
+        await this.instances.remove(caller.user.id, m.instance_id)
     }
     await this.store.automation.swarms.touch(row.id, nowIso())
     return this.get(caller, row.id)
@@ -155,7 +162,9 @@ export class SwarmService {
               size: members.length,
             }
           : null,
-      siblings: visible.filter((i) => i.id !== instance.id).map((i) => ({ ...i, role: roles.get(i.id) ?? null })),
+      siblings: visible
+        .filter((i) => i.id !== instance.id)
+        .map((i) => ({ ...i, role: roles.get(i.id) ?? null })),
     }
   }
 
@@ -186,7 +195,9 @@ export class SwarmService {
     for (let i = 0; i < n; i++) {
       const position = first + i
       const spec = specs[specsFromZero ? i : position] ?? {}
-      const inst = await this.instances.create(caller.user, { name: spec.name ?? `${swarm.name}-${position + 1}` })
+      const inst = await this.instances.create(caller.user, {
+        name: spec.name ?? `${swarm.name}-${position + 1}`,
+      })
       await this.store.automation.swarms.addMember({
         instance_id: inst.id,
         swarm_id: swarm.id,
@@ -227,6 +238,13 @@ export class SwarmService {
         instructions: m.instructions,
       })
     }
-    return { id: row.id, name: row.name, size: out.length, members: out, created_at: row.created_at, updated_at: row.updated_at }
+    return {
+      id: row.id,
+      name: row.name,
+      size: out.length,
+      members: out,
+      created_at: row.created_at,
+      updated_at: row.updated_at,
+    }
   }
 }

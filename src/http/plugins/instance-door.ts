@@ -66,7 +66,10 @@ export function registerInstanceDoor(app: FastifyInstance, services: Services, s
 }
 
 /** A chat message sent through an instance's door records that instance as its sender. */
-export function withSender<T extends object>(request: FastifyRequest, body: T): T & { from_instance?: string } {
+export function withSender<T extends object>(
+  request: FastifyRequest,
+  body: T,
+): T & { from_instance?: string } {
   const id = request.caller?.instanceId
   return id ? { ...body, from_instance: id } : body
 }

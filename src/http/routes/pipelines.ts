@@ -78,14 +78,16 @@ export const pipelineRoutes: FastifyPluginAsyncZod<{ services: Services }> = asy
       schema: {
         operationId: 'pipelines.runs.create',
         summary: 'Start a run',
-        description: 'The body (a JSON object, optional) is the run input, used as {{input.<key>}}. Answers at once with the queued run.',
+        description:
+          'The body (a JSON object, optional) is the run input, used as {{input.<key>}}. Answers at once with the queued run.',
         tags: ['pipelines'],
         params: PipelineParams,
         body: RunInput,
         response: { 202: PipelineRun, ...errorResponses(404) },
       },
     },
-    async (req, reply) => reply.code(202).send(await pipelines.trigger(callerOf(req), req.params.id, req.body ?? {})),
+    async (req, reply) =>
+      reply.code(202).send(await pipelines.trigger(callerOf(req), req.params.id, req.body ?? {})),
   )
 
   app.post(

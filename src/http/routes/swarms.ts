@@ -69,7 +69,8 @@ export const swarmRoutes: FastifyPluginAsyncZod<{ services: Services }> = async 
       schema: {
         operationId: 'swarms.scale',
         summary: 'Grow or shrink a swarm',
-        description: 'New members are new instances; shrinking deletes the last members and their workspaces.',
+        description:
+          'New members are new instances; shrinking deletes the last members and their workspaces.',
         tags: ['swarms'],
         params: SwarmParams,
         body: SwarmScaleBody,
@@ -127,7 +128,10 @@ export const swarmRoutes: FastifyPluginAsyncZod<{ services: Services }> = async 
         const out = await outcome
         sse.send(++n, 'done', out)
       } catch (err) {
-        sse.send(++n, 'error', { message: err instanceof Error ? err.message : String(err), code: 'broadcast_failed' })
+        sse.send(++n, 'error', {
+          message: err instanceof Error ? err.message : String(err),
+          code: 'broadcast_failed',
+        })
       } finally {
         sse.stop()
       }
@@ -141,7 +145,8 @@ export const swarmRoutes: FastifyPluginAsyncZod<{ services: Services }> = async 
       schema: {
         operationId: 'self.get',
         summary: 'Inside an instance: itself, its swarm and the instances it can reach',
-        description: 'Answers only on the instance door (CLAWPORT_API_URL inside an instance); 404 elsewhere.',
+        description:
+          'Answers only on the instance door (CLAWPORT_API_URL inside an instance); 404 elsewhere.',
         tags: ['swarms'],
         response: { 200: SelfInfo, ...errorResponses(404) },
       },

@@ -93,7 +93,14 @@ export const automation: Migration = {
       .execute()
   },
   async down(db: Kysely<unknown>) {
-    for (const t of ['pipeline_runs', 'pipelines', 'swarm_members', 'swarms', 'inbox_sessions', 'inbox_messages'])
+    for (const t of [
+      'pipeline_runs',
+      'pipelines',
+      'swarm_members',
+      'swarms',
+      'inbox_sessions',
+      'inbox_messages',
+    ])
       await db.schema.dropTable(t).execute()
     await db.schema.alterTable('chat_messages').dropColumn('from_instance').execute()
   },

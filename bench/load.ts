@@ -8,6 +8,7 @@
 //                      [--fanout 500] [--soak]
 // --soak runs longer (default 600 s) and prints the server's RSS every 10 s to spot leaks.
 import fs from 'node:fs'
+import http from 'node:http'
 import { TEST_PLANS } from '../test/helpers/plans.ts'
 import { startServer } from '../test/helpers/server.ts'
 import { line, summarize } from './stats.ts'
@@ -57,37 +58,43 @@ function rssMb(): number {
   return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024
 }
 
-/** Follows an instance's chat events as SSE; calls onEvent with each event's cursor and arrival time. */
-async function follow(
+/**
+ * Follows an instance's chat events as SSE; calls onEvent with each event's cursor and arrival
+ * time. Plain node:http, lighter than fetch's web streams: hundreds of these share this process.
+ */
+function follow(
   instanceId: string,
   key: string,
   signal: AbortSignal,
   onEvent: (cursor: number, atMs: number) => void,
   onOpen: () => void,
 ): Promise<void> {
-  const res = await fetch(`${server.url}/api/instances/${instanceId}/chat/events?after=0`, {
-    headers: { authorization: `Bearer ${key}`, accept: 'text/event-stream' },
-    signal,
+  return new Promise((resolve, reject) => {
+    const req = http.get(
+      `${server.url}/api/instances/${instanceId}/chat/events?after=0`,
+      { headers: { authorization: `Bearer ${key}`, accept: 'text/event-stream' }, agent: false, signal },
+      (res) => {
+        if (res.statusCode !== 200) return reject(new Error(`follow: ${res.statusCode}`))
+        onOpen()
+        res.setEncoding('utf8')
+        let buf = ''
+        res.on('data', (chunk: string) => {
+          const now = Date.now()
+          buf += chunk
+          let end = buf.indexOf('\n\n')
+          while (end >= 0) {
+            const id = /^id: (\d+)$/m.exec(buf.slice(0, end))?.[1]
+            buf = buf.slice(end + 2)
+            end = buf.indexOf('\n\n')
+            if (id) onEvent(Number(id), now)
+          }
+        })
+        res.on('close', () => resolve())
+        res.on('error', (err) => (signal.aborted ? resolve() : reject(err)))
+      },
+    )
+    req.on('error', (err) => (signal.aborted ? resolve() : reject(err)))
   })
-  if (res.status !== 200 || !res.body) throw new Error(`follow: ${res.status}`)
-  onOpen()
-  const decoder = new TextDecoder()
-  let buf = ''
-  try {
-    for await (const chunk of res.body) {
-      const now = Date.now()
-      buf += decoder.decode(chunk, { stream: true })
-      let end = buf.indexOf('\n\n')
-      while (end >= 0) {
-        const id = /^id: (\d+)$/m.exec(buf.slice(0, end))?.[1]
-        buf = buf.slice(end + 2)
-        end = buf.indexOf('\n\n')
-        if (id) onEvent(Number(id), now)
-      }
-    }
-  } catch (err) {
-    if (!signal.aborted) throw err
-  }
 }
 
 /** When each of an instance's events was stored (ms since the epoch), by cursor. */

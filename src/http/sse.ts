@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply } from 'fastify'
 import type { ChatFollower } from '../core/chat/follower.js'
+import type { ChatEvent } from '../core/chat/types.js'
 
 /** A heartbeat comment at least this often keeps proxies and clients from timing out. */
 export const HEARTBEAT_MS = 15_000
@@ -8,6 +9,8 @@ export const HEARTBEAT_MS = 15_000
 export interface SseStream {
   /** Writes one event; false when the socket's buffer is full (wait for `drained()`). */
   send(id: number, event: string, data: unknown): boolean
+  /** Writes an already formatted event (see `eventFrame`); same answer as `send`. */
+  sendFrame(frame: string): boolean
   comment(text: string): void
   /** Resolves when the socket can take more, or when the stream stops. */
   drained(): Promise<void>
@@ -74,7 +77,11 @@ function startSse(reply: FastifyReply, heartbeatMs: number): SseStream {
   return {
     send(id, event, data) {
       if (stopped) return true
-      return raw.write(`id: ${id}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`)
+      return raw.write(formatEvent(id, event, data))
+    },
+    sendFrame(frame) {
+      if (stopped) return true
+      return raw.write(frame)
     },
     comment(text) {
       if (!stopped) raw.write(`: ${text}\n\n`)
@@ -101,6 +108,23 @@ function startSse(reply: FastifyReply, heartbeatMs: number): SseStream {
   }
 }
 
+function formatEvent(id: number, event: string, data: unknown): string {
+  return `id: ${id}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`
+}
+
+// A live event reaches every follower as the same object: it is serialized once, not once each.
+const FRAMES = new WeakMap<ChatEvent, string>()
+
+/** A chat event as one SSE frame: its cursor as id, its data with the session id. */
+export function eventFrame(e: ChatEvent): string {
+  let frame = FRAMES.get(e)
+  if (frame === undefined) {
+    frame = formatEvent(e.cursor, e.type, { ...e.data, session_id: e.session_id })
+    FRAMES.set(e, frame)
+  }
+  return frame
+}
+
 /**
  * Writes a follower's events to the stream until it ends or the client leaves; each event's SSE
  * id is its cursor and its data carries the session id. Stops the stream at the end.
@@ -110,7 +134,7 @@ export async function pipeEvents(sse: SseStream, follower: ChatFollower): Promis
   try {
     for await (const e of follower) {
       if (sse.stopped) break
-      if (!sse.send(e.cursor, e.type, { ...e.data, session_id: e.session_id })) await sse.drained()
+      if (!sse.sendFrame(eventFrame(e))) await sse.drained()
     }
   } finally {
     follower.close()

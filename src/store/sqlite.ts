@@ -1,7 +1,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import SQLite from 'better-sqlite3'
-import { Kysely, SqliteDialect } from 'kysely'
+import { Kysely, type SqliteDatabase, SqliteDialect } from 'kysely'
 import { Migrator } from 'kysely/migration'
 import { KyselyStore } from './kysely-store.js'
 import { migrationProvider } from './migrations/index.js'
@@ -17,7 +17,7 @@ export async function openSqliteStore(dataDir: string): Promise<KyselyStore> {
   sqlite.pragma('foreign_keys = ON')
   sqlite.pragma('busy_timeout = 5000')
   sqlite.pragma('synchronous = NORMAL')
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) })
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) })
   const migrator = new Migrator({ db, provider: migrationProvider })
   const { error, results } = await migrator.migrateToLatest()
   const failed = results?.find((r) => r.status === 'Error')
@@ -26,4 +26,32 @@ export async function openSqliteStore(dataDir: string): Promise<KyselyStore> {
     throw new Error(`store migration ${failed?.migrationName ?? ''} failed: ${String(error)}`)
   }
   return new KyselyStore(db)
+}
+
+/** Distinct SQL texts whose prepared statements are kept (queries are built, not concatenated). */
+const STATEMENT_CACHE_SIZE = 500
+
+/**
+ * Kysely prepares every query afresh; on a busy server that preparing was the store's largest
+ * cost. Statements are kept by SQL text (least recently used dropped first); one still being
+ * iterated is busy, so a second user gets a fresh statement.
+ */
+function withStatementCache(sqlite: SQLite.Database): SqliteDatabase {
+  const cache = new Map<string, SQLite.Statement>()
+  return {
+    close: () => sqlite.close(),
+    prepare(text: string) {
+      const hit = cache.get(text)
+      if (hit && !hit.busy) {
+        cache.delete(text)
+        cache.set(text, hit)
+        return hit
+      }
+      const stmt = sqlite.prepare(text)
+      if (hit) return stmt
+      cache.set(text, stmt)
+      if (cache.size > STATEMENT_CACHE_SIZE) cache.delete(cache.keys().next().value as string)
+      return stmt
+    },
+  }
 }

@@ -5,7 +5,9 @@ import { Spinner } from './components/ui'
 import { AccountPage } from './pages/Account'
 import { InstancePage } from './pages/Instance'
 import { InstancesPage } from './pages/Instances'
+import { PipelinesPage } from './pages/Pipelines'
 import { SignInPage } from './pages/SignIn'
+import { SwarmsPage } from './pages/Swarms'
 import { match, navigate, usePath } from './router'
 
 const DocsPage = lazy(() => import('./pages/Docs'))
@@ -38,11 +40,14 @@ export function App() {
   }
   const inst = match('/instances/:id/:tab?', path)
   const admin = match('/admin/:section?', path)
+  const pipeline = match('/pipelines/:id?', path)
   let page: ReactElement
   if (isDocs) page = <DocsPage />
   else if (path === '/account') page = <AccountPage />
   else if (path === '/instances') page = <InstancesPage />
   else if (inst) page = <InstancePage id={inst.id as string} tab={inst.tab ?? 'chat'} />
+  else if (path === '/swarms') page = <SwarmsPage />
+  else if (pipeline) page = <PipelinesPage id={pipeline.id} />
   else if (admin) page = <AdminPage section={admin.section ?? 'users'} />
   else page = <NotFound />
   return (

@@ -4,6 +4,8 @@ import { Link, usePath } from '../router'
 
 const NAV = [
   { href: '/instances', label: 'Instances' },
+  { href: '/swarms', label: 'Swarms' },
+  { href: '/pipelines', label: 'Pipelines' },
   { href: '/account', label: 'Account' },
   { href: '/docs', label: 'Docs' },
 ]

@@ -1,0 +1,159 @@
+import { useEffect, useState } from 'react'
+import { formatTime, get, post } from '../../api'
+import { Empty, ErrorNote, Spinner, useAction, useLoad } from '../../components/ui'
+import { Link, useTitle } from '../../router'
+import { RunBadge } from './RunBadge'
+import { RunView } from './RunView'
+import { flatSteps, formatDuration, isFinished, type Pipeline, type PipelineRun, targetOf } from './types'
+
+function stepDetail(s: ReturnType<typeof flatSteps>[number]['step']): string {
+  if (s.type === 'exec') return s.command ?? ''
+  if (s.type === 'chat') return s.message ?? ''
+  if (s.type === 'copy' && s.from && s.to)
+    return `${targetOf(s.from)}:${s.from.path} → ${targetOf(s.to)}:${s.to.path}`
+  return ''
+}
+
+function Steps({ pipeline }: { pipeline: Pipeline }) {
+  const steps = flatSteps(pipeline.steps)
+  return (
+    <div className="card table-wrap">
+      <h2 id="steps-title">Steps</h2>
+      <table aria-labelledby="steps-title">
+        <thead>
+          <tr>
+            <th>Stage</th>
+            <th>Step</th>
+            <th>Type</th>
+            <th className="hide-narrow">Runs on</th>
+            <th>Does</th>
+          </tr>
+        </thead>
+        <tbody>
+          {steps.map(({ step, stage }) => (
+            <tr key={step.name}>
+              <td className="muted">{stage + 1}</td>
+              <td>{step.name}</td>
+              <td>{step.type}</td>
+              <td className="muted hide-narrow">{step.type === 'copy' ? '—' : targetOf(step)}</td>
+              <td>
+                <code>{stepDetail(step)}</code>
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  )
+}
+
+function Triggers({ pipeline }: { pipeline: Pipeline }) {
+  return (
+    <div className="card">
+      <h2>Triggers</h2>
+      <ul>
+        <li>By hand: the Start run button, or POST /api/pipelines/{pipeline.id}/runs</li>
+        {pipeline.schedule && (
+          <li>
+            Schedule <code>{pipeline.schedule}</code> (UTC), next at {formatTime(pipeline.next_run_at)}
+          </li>
+        )}
+        {pipeline.webhook && <li>Webhook: its URL (with its secret) was shown when the pipeline was made</li>}
+      </ul>
+    </div>
+  )
+}
+
+/** One pipeline: its steps and triggers, its runs, and the chosen run followed live. */
+export function PipelineDetail({ id }: { id: string }) {
+  const pipeline = useLoad((signal) => get<Pipeline>(`/api/pipelines/${id}`, signal), [id])
+  const runs = useLoad((signal) => get<PipelineRun[]>(`/api/pipelines/${id}/runs?limit=20`, signal), [id])
+  const [selected, setSelected] = useState<string | undefined>(undefined)
+  const { busy, error, run } = useAction()
+  useTitle(pipeline.data?.name ?? 'Pipeline')
+
+  const active = runs.data?.some((r) => !isFinished(r.status)) ?? false
+  const reloadRuns = runs.reload
+  useEffect(() => {
+    const t = setInterval(reloadRuns, active ? 1500 : 10_000)
+    return () => clearInterval(t)
+  }, [active, reloadRuns])
+
+  const start = async () => {
+    const r = await run(() => post<PipelineRun>(`/api/pipelines/${id}/runs`))
+    if (r) {
+      setSelected(r.id)
+      reloadRuns()
+    }
+  }
+  const shown = selected ?? runs.data?.[0]?.id
+
+  if (pipeline.error) return <ErrorNote error={pipeline.error} />
+  if (!pipeline.data) return <Spinner />
+  const p = pipeline.data
+  return (
+    <section>
+      <p>
+        <Link href="/pipelines">← Pipelines</Link>
+      </p>
+      <div className="row">
+        <h1 className="grow">{p.name}</h1>
+        <button type="button" className="primary" disabled={busy} onClick={() => void start()}>
+          {busy ? 'Starting…' : 'Start run'}
+        </button>
+      </div>
+      <ErrorNote error={error} />
+      <Steps pipeline={p} />
+      <Triggers pipeline={p} />
+      <div className="card table-wrap">
+        <h2 id="runs-title">Runs</h2>
+        <ErrorNote error={runs.error} />
+        {!runs.data ? (
+          <Spinner />
+        ) : runs.data.length === 0 ? (
+          <Empty>No runs yet.</Empty>
+        ) : (
+          <table aria-labelledby="runs-title">
+            <thead>
+              <tr>
+                <th>Run</th>
+                <th>Status</th>
+                <th className="hide-narrow">Trigger</th>
+                <th className="hide-narrow">Started</th>
+                <th>Took</th>
+              </tr>
+            </thead>
+            <tbody>
+              {runs.data.map((r) => (
+                <tr key={r.id} data-run={r.id} className={r.id === shown ? 'selected' : undefined}>
+                  <td>
+                    <button
+                      type="button"
+                      className="small secondary mono"
+                      aria-pressed={r.id === shown}
+                      aria-label={`Show run ${r.id.slice(0, 8)}`}
+                      onClick={() => setSelected(r.id)}
+                    >
+                      {r.id.slice(0, 8)}
+                    </button>
+                  </td>
+                  <td>
+                    <RunBadge status={r.status} />
+                  </td>
+                  <td className="muted hide-narrow">{r.trigger}</td>
+                  <td className="muted hide-narrow">{formatTime(r.started_at ?? r.created_at)}</td>
+                  <td className="muted">
+                    {r.started_at && r.finished_at
+                      ? formatDuration(Date.parse(r.finished_at) - Date.parse(r.started_at))
+                      : '—'}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+      </div>
+      {shown && <RunView key={shown} pipelineId={id} runId={shown} onChange={reloadRuns} />}
+    </section>
+  )
+}

@@ -33,7 +33,8 @@ describe('the warm pool', () => {
     expect(ms).toBeGreaterThan(0)
     const id = res.body.id as string
     expect((await s.api('GET', '/api/instances')).body.map((i: { id: string }) => i.id)).toEqual([id])
-    expect((await s.exec(id, 'ls -A /workspace | wc -l')).stdout.trim()).toBe('0')
+    // A fresh workspace: only the clawport skill every instance gets.
+    expect((await s.exec(id, 'ls -A /workspace')).stdout).toBe('skills\n')
     expect((await s.api('GET', `/api/instances/${id}/status`)).body).toMatchObject({ ready: true })
     expect((await s.api('GET', '/api/me')).body.usage.instances).toBe(1)
 

@@ -195,8 +195,14 @@ describe('capacity and rate limits (in process)', () => {
     const t = await inProcess({ CLAWPORT_BODY_LIMIT_BYTES: '1024' })
     try {
       const key = await t.user('gil@example.com', 'pro')
-      expectError(await t.inject('POST', '/api/keys', key, { name: 'x'.repeat(4096) }), 413, 'payload_too_large')
-      expect(await t.services.keys.list((await t.services.accounts.userByEmail('gil@example.com')).id)).toHaveLength(1)
+      expectError(
+        await t.inject('POST', '/api/keys', key, { name: 'x'.repeat(4096) }),
+        413,
+        'payload_too_large',
+      )
+      expect(
+        await t.services.keys.list((await t.services.accounts.userByEmail('gil@example.com')).id),
+      ).toHaveLength(1)
     } finally {
       await t.close()
     }

@@ -103,7 +103,11 @@ describe('chat API (in process)', () => {
     expect(ids[2]).toBeGreaterThan(ids[1] as number)
     expect(events[1]?.data.message).toMatchObject({ role: 'user', content: 'stream me' })
     expect(events[2]?.data).toMatchObject({ code: 'model_not_configured', message: expect.any(String) })
-    const stored = await t.inject('GET', `/api/instances/${id}/chat/events?after=${(ids[0] as number) - 1}`, key)
+    const stored = await t.inject(
+      'GET',
+      `/api/instances/${id}/chat/events?after=${(ids[0] as number) - 1}`,
+      key,
+    )
     expect(stored.body.map((e: any) => e.cursor)).toEqual(ids)
   })
 

@@ -24,8 +24,16 @@ export const modelSettings: Migration = {
       .addColumn('duration_ms', 'integer', (c) => c.notNull())
       .addColumn('created_at', 'text', (c) => c.notNull())
       .execute()
-    await db.schema.createIndex('model_usage_instance').on('model_usage').columns(['instance_id', 'created_at']).execute()
-    await db.schema.createIndex('model_usage_user').on('model_usage').columns(['user_id', 'created_at']).execute()
+    await db.schema
+      .createIndex('model_usage_instance')
+      .on('model_usage')
+      .columns(['instance_id', 'created_at'])
+      .execute()
+    await db.schema
+      .createIndex('model_usage_user')
+      .on('model_usage')
+      .columns(['user_id', 'created_at'])
+      .execute()
   },
   async down(db: Kysely<unknown>) {
     await db.schema.dropTable('model_usage').execute()

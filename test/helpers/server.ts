@@ -146,7 +146,8 @@ export class TestServer {
       if (last?.status === status) return last
       if (last?.status === 'error' && status !== 'error')
         throw new Error(`instance failed: ${JSON.stringify(last)}`)
-      await new Promise((r) => setTimeout(r, 25))
+      // Quick polls while a fast start is likely, then gentler ones that stay under the rate limit.
+      await new Promise((r) => setTimeout(r, Date.now() - (deadline - timeoutMs) < 2000 ? 25 : 250))
     }
     throw new Error(`instance ${id} never became ${status}: ${JSON.stringify(last)}`)
   }

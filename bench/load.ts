@@ -242,7 +242,7 @@ try {
       key,
       fanStop.signal,
       (cursor, at) => {
-        perFollower[i]++
+        perFollower[i] = (perFollower[i] ?? 0) + 1
         fanArrivals.push([cursor, at])
       },
       () => fanOpened++,

@@ -97,9 +97,9 @@ describe('kill -9 of the server', () => {
     const all = await s.api('GET', `/api/instances/${id}/chat/events?session_id=${session.id}&limit=100`, {
       key,
     })
-    const cursors = all.body.map((x: { cursor: number }) => x.cursor)
+    const cursors: number[] = all.body.map((x: { cursor: number }) => x.cursor)
     expect(cursors).toEqual([...new Set(cursors)].sort((a, b) => a - b))
-    expect(cursors.at(-1) - cursors[0]).toBe(cursors.length - 1)
+    expect((cursors.at(-1) as number) - (cursors[0] as number)).toBe(cursors.length - 1)
     expect(all.body.map((x: { type: string }) => x.type)).toEqual(['session', 'message', 'delta', 'error'])
     const history = await s.api('GET', `/api/instances/${id}/chat/messages?session_id=${session.id}`, { key })
     expect(history.body.map((m: any) => [m.role, m.content, m.status])).toEqual([

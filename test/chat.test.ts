@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type ModelServer, startModelServer } from './fixtures/model-server.js'
-import { GATEWAY_PLANS } from './helpers/plans.js'
+import { gatewayEnv } from './helpers/plans.js'
 import { buildOnce } from './helpers/sandbox.js'
 import { startServer, type TestServer } from './helpers/server.js'
 import { parseSse, type SseEvent, SseReader } from './helpers/sse.js'
+import { waitFor } from './helpers/wait.js'
 
 /**
  * Chat end to end: a real `clawport serve`, a real instance with the real OpenClaw gateway, the
@@ -55,30 +56,15 @@ describe('chat with a real OpenClaw gateway', () => {
     return all.body.at(-1)?.cursor ?? 0
   }
 
-  async function waitFor<T>(fn: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-    const deadline = Date.now() + timeoutMs
-    for (;;) {
-      const v = await fn()
-      if (v !== undefined) return v
-      if (Date.now() > deadline) throw new Error('condition not met in time')
-      await new Promise((r) => setTimeout(r, 100))
-    }
-  }
-
   beforeAll(async () => {
     buildOnce()
     model = await startModelServer()
-    s = await startServer({
-      CLAWPORT_PLANS: GATEWAY_PLANS,
-      CLAWPORT_DEFAULT_PLAN: 'free',
-      CLAWPORT_TMP_SIZE_MB: '128',
-      CLAWPORT_GATEWAY: 'on',
-      CLAWPORT_LLM_BASE_URL: model.baseUrl,
-      CLAWPORT_LLM_API_KEY: 'sk-upstream-chat-test',
-      CLAWPORT_LLM_MODEL: 'test-model',
-      CLAWPORT_LLM_FIRST_BYTE_TIMEOUT_MS: '5000',
-      CLAWPORT_LLM_IDLE_TIMEOUT_MS: '5000',
-    })
+    s = await startServer(
+      gatewayEnv(model.baseUrl, 'sk-upstream-chat-test', {
+        CLAWPORT_LLM_FIRST_BYTE_TIMEOUT_MS: '5000',
+        CLAWPORT_LLM_IDLE_TIMEOUT_MS: '5000',
+      }),
+    )
     key = await s.user('chat@example.com', 'agent')
     otherKey = await s.user('other@example.com', 'agent')
     const res = await s.api('POST', '/api/instances', { key, body: {} })

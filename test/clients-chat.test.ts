@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Clawport } from '../packages/sdk/src/index.js'
 import { type ModelServer, startModelServer } from './fixtures/model-server.js'
 import { CLI, clientEnv, runExamples, runNode, shellBlocks } from './helpers/clients.js'
-import { GATEWAY_PLANS } from './helpers/plans.js'
+import { gatewayEnv } from './helpers/plans.js'
 import { buildOnce } from './helpers/sandbox.js'
 import { REPO, startServer, type TestServer } from './helpers/server.js'
 
@@ -24,15 +24,7 @@ describe('chat through the clients, with a real agent', () => {
   beforeAll(async () => {
     buildOnce()
     model = await startModelServer()
-    s = await startServer({
-      CLAWPORT_PLANS: GATEWAY_PLANS,
-      CLAWPORT_TMP_SIZE_MB: '128',
-      CLAWPORT_GATEWAY: 'on',
-      CLAWPORT_DESKTOP: 'off',
-      CLAWPORT_LLM_BASE_URL: model.baseUrl,
-      CLAWPORT_LLM_API_KEY: 'sk-upstream-clients-test',
-      CLAWPORT_LLM_MODEL: 'test-model',
-    })
+    s = await startServer(gatewayEnv(model.baseUrl, 'sk-upstream-clients-test', { CLAWPORT_DESKTOP: 'off' }))
     key = await s.user('clients@example.com', 'agent')
     const res = await s.api('POST', '/api/instances', { key, body: {} })
     if (res.status !== 201) throw new Error(`create failed: ${res.status} ${JSON.stringify(res.body)}`)

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type ModelServer, startModelServer } from './fixtures/model-server.js'
-import { GATEWAY_PLANS } from './helpers/plans.js'
+import { gatewayEnv } from './helpers/plans.js'
 import { buildOnce } from './helpers/sandbox.js'
 import { startServer, type TestServer } from './helpers/server.js'
 import { type SseEvent, SseReader } from './helpers/sse.js'
@@ -28,18 +28,13 @@ describe('kill -9 of the server', () => {
   beforeAll(async () => {
     buildOnce()
     model = await startModelServer()
-    s = await startServer({
-      CLAWPORT_PLANS: GATEWAY_PLANS,
-      CLAWPORT_DEFAULT_PLAN: 'free',
-      CLAWPORT_TMP_SIZE_MB: '128',
-      CLAWPORT_GATEWAY: 'on',
-      CLAWPORT_DESKTOP: 'off',
-      CLAWPORT_LLM_BASE_URL: model.baseUrl,
-      CLAWPORT_LLM_API_KEY: 'sk-upstream-faults-test',
-      CLAWPORT_LLM_MODEL: 'test-model',
-      // The stalled turn must still be running when the server dies.
-      CLAWPORT_LLM_IDLE_TIMEOUT_MS: '300000',
-    })
+    s = await startServer(
+      gatewayEnv(model.baseUrl, 'sk-upstream-faults-test', {
+        CLAWPORT_DESKTOP: 'off',
+        // The stalled turn must still be running when the server dies.
+        CLAWPORT_LLM_IDLE_TIMEOUT_MS: '300000',
+      }),
+    )
     key = await s.user('faults@example.com', 'agent')
     const res = await s.api('POST', '/api/instances', { key, body: {} })
     if (res.status !== 201) throw new Error(`create failed: ${res.status} ${JSON.stringify(res.body)}`)

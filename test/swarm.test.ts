@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type ModelServer, startModelServer } from './fixtures/model-server.js'
-import { GATEWAY_PLANS } from './helpers/plans.js'
+import { gatewayEnv } from './helpers/plans.js'
 import { buildOnce } from './helpers/sandbox.js'
 import { startServer, type TestServer } from './helpers/server.js'
 import { parseSse } from './helpers/sse.js'
+import { waitFor } from './helpers/wait.js'
 
 const SKILL = 'node /workspace/skills/clawport/clawport.mjs'
 
@@ -21,30 +22,13 @@ describe('a swarm of real OpenClaw instances', () => {
   let a: string
   let b: string
 
-  async function waitFor<T>(fn: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-    const deadline = Date.now() + timeoutMs
-    for (;;) {
-      const v = await fn()
-      if (v !== undefined) return v
-      if (Date.now() > deadline) throw new Error('condition not met in time')
-      await new Promise((r) => setTimeout(r, 250))
-    }
-  }
-
   beforeAll(async () => {
     buildOnce()
     model = await startModelServer()
-    s = await startServer({
-      CLAWPORT_PLANS: GATEWAY_PLANS,
-      CLAWPORT_DEFAULT_PLAN: 'free',
-      CLAWPORT_TMP_SIZE_MB: '128',
-      CLAWPORT_GATEWAY: 'on',
-      CLAWPORT_LLM_BASE_URL: model.baseUrl,
-      CLAWPORT_LLM_API_KEY: 'sk-upstream-swarm-test',
-      CLAWPORT_LLM_MODEL: 'test-model',
+    s = await startServer(
       // One gateway boots at a time: three at once starve two cores.
-      CLAWPORT_BOOT_CONCURRENCY: '1',
-    })
+      gatewayEnv(model.baseUrl, 'sk-upstream-swarm-test', { CLAWPORT_BOOT_CONCURRENCY: '1' }),
+    )
     key = await s.user('swarm@example.com', 'agent')
     const res = await s.api('POST', '/api/swarms', {
       key,

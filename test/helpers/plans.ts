@@ -15,3 +15,20 @@ export const GATEWAY_PLANS = JSON.stringify([
   { name: 'free', instance_limit: 0 },
   { name: 'agent', instance_limit: 3, memory_mb: 2048, cpus: 2, pids_max: 1024, disk_mb: 1024 },
 ])
+
+/** A server whose instances run the real OpenClaw gateway against the test model server. */
+export function gatewayEnv(
+  modelBaseUrl: string,
+  upstreamKey: string,
+  extra: Record<string, string> = {},
+): Record<string, string> {
+  return {
+    CLAWPORT_PLANS: GATEWAY_PLANS,
+    CLAWPORT_TMP_SIZE_MB: '128',
+    CLAWPORT_GATEWAY: 'on',
+    CLAWPORT_LLM_BASE_URL: modelBaseUrl,
+    CLAWPORT_LLM_API_KEY: upstreamKey,
+    CLAWPORT_LLM_MODEL: 'test-model',
+    ...extra,
+  }
+}

@@ -1,6 +1,7 @@
-import { lazy, Suspense, useEffect } from 'react'
+import { lazy, Suspense } from 'react'
 import { get, type Instance } from '../api'
 import { ErrorNote, Spinner, StatusBadge, useLoad } from '../components/ui'
+import { usePoll } from '../poll'
 import { Link, navigate, useTitle } from '../router'
 import { InstanceActions } from './Instances'
 import { ChatTab } from './instance/Chat'
@@ -23,10 +24,7 @@ export function InstancePage({ id, tab }: { id: string; tab: string }) {
   const { data: inst, error, reload } = useLoad((s) => get<Instance>(`/api/instances/${id}`, s), [id])
   const ready = inst?.status === 'ready'
   useTitle(inst ? `${inst.name || id.slice(0, 8)} · ${tab}` : 'Instance')
-  useEffect(() => {
-    const t = setInterval(reload, ready ? 5000 : 1000)
-    return () => clearInterval(t)
-  }, [ready, reload])
+  usePoll(reload, !ready)
   if (error && !inst)
     return (
       <section>

@@ -1,4 +1,4 @@
-import { type FormEvent, useEffect, useState } from 'react'
+import { type FormEvent, useState } from 'react'
 import { del, get, type Instance, post } from '../api'
 import { useAuth } from '../auth'
 import {
@@ -11,19 +11,13 @@ import {
   useAction,
   useLoad,
 } from '../components/ui'
+import { BUSY_STATUSES, usePoll } from '../poll'
 import { Link, navigate, useTitle } from '../router'
-
-const BUSY = new Set(['provisioning', 'starting', 'rebooting', 'stopping', 'deleting'])
 
 /** Polls the instance list: every second while one is changing state, every 5 s otherwise. */
 export function useInstances() {
   const res = useLoad((signal) => get<Instance[]>('/api/instances', signal), [])
-  const busy = res.data?.some((i) => BUSY.has(i.status)) ?? false
-  const { reload } = res
-  useEffect(() => {
-    const t = setInterval(reload, busy ? 1000 : 5000)
-    return () => clearInterval(t)
-  }, [busy, reload])
+  usePoll(res.reload, res.data?.some((i) => BUSY_STATUSES.has(i.status)) ?? false)
   return res
 }
 
@@ -56,7 +50,7 @@ export function InstanceActions({ inst, onChange }: { inst: Instance; onChange: 
           </ConfirmButton>
           <ConfirmButton
             className="secondary small"
-            disabled={busy || BUSY.has(inst.status)}
+            disabled={busy || BUSY_STATUSES.has(inst.status)}
             title="Shut down this instance?"
             message="It stops using memory and CPU; the workspace is kept and you can start it again."
             confirmLabel="Shut down"

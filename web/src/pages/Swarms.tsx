@@ -1,4 +1,4 @@
-import { type FormEvent, useEffect, useState } from 'react'
+import { type FormEvent, useState } from 'react'
 import { del, get, post } from '../api'
 import { useAuth } from '../auth'
 import {
@@ -11,22 +11,16 @@ import {
   useAction,
   useLoad,
 } from '../components/ui'
+import { BUSY_STATUSES, usePoll } from '../poll'
 import { Link, useTitle } from '../router'
 import { Broadcast } from './automation/Broadcast'
 import type { Swarm } from './automation/types'
 import './automation/automation.css'
 
-const BUSY = new Set(['provisioning', 'starting', 'rebooting', 'stopping', 'deleting'])
-
 /** Polls the swarms: every second while a member is changing state, every 5 s otherwise. */
 function useSwarms() {
   const res = useLoad((signal) => get<Swarm[]>('/api/swarms', signal), [])
-  const busy = res.data?.some((s) => s.members.some((m) => BUSY.has(m.status))) ?? false
-  const { reload } = res
-  useEffect(() => {
-    const t = setInterval(reload, busy ? 1000 : 5000)
-    return () => clearInterval(t)
-  }, [busy, reload])
+  usePoll(res.reload, res.data?.some((s) => s.members.some((m) => BUSY_STATUSES.has(m.status))) ?? false)
   return res
 }
 

@@ -1,6 +1,7 @@
-import { useEffect, useState } from 'react'
+import { useState } from 'react'
 import { formatTime, get, post } from '../../api'
 import { Empty, ErrorNote, Spinner, useAction, useLoad } from '../../components/ui'
+import { usePoll } from '../../poll'
 import { Link, useTitle } from '../../router'
 import { RunBadge } from './RunBadge'
 import { RunView } from './RunView'
@@ -73,17 +74,13 @@ export function PipelineDetail({ id }: { id: string }) {
   useTitle(pipeline.data?.name ?? 'Pipeline')
 
   const active = runs.data?.some((r) => !isFinished(r.status)) ?? false
-  const reloadRuns = runs.reload
-  useEffect(() => {
-    const t = setInterval(reloadRuns, active ? 1500 : 10_000)
-    return () => clearInterval(t)
-  }, [active, reloadRuns])
+  usePoll(runs.reload, active, 1500, 10_000)
 
   const start = async () => {
     const r = await run(() => post<PipelineRun>(`/api/pipelines/${id}/runs`))
     if (r) {
       setSelected(r.id)
-      reloadRuns()
+      runs.reload()
     }
   }
   const shown = selected ?? runs.data?.[0]?.id
@@ -153,7 +150,7 @@ export function PipelineDetail({ id }: { id: string }) {
           </table>
         )}
       </div>
-      {shown && <RunView key={shown} pipelineId={id} runId={shown} onChange={reloadRuns} />}
+      {shown && <RunView key={shown} pipelineId={id} runId={shown} onChange={runs.reload} />}
     </section>
   )
 }

@@ -102,6 +102,11 @@ export const ERROR_CODES: Record<string, ErrorCodeInfo> = {
   gateway_error: { status: 502, meaning: "The instance's OpenClaw gateway failed the turn." },
   no_capacity: { status: 503, meaning: 'The server has no room for another instance; retry later.' },
   instance_unavailable: { status: 503, meaning: 'The instance cannot be reached right now; retry shortly.' },
+  instance_resources_exhausted: {
+    status: 503,
+    meaning:
+      'The instance is at its process or memory limit, so a command could not start; retry when it settles.',
+  },
   desktop_unavailable: { status: 503, meaning: 'The desktop is not up (yet); retry shortly.' },
   model_not_configured: {
     status: 503,

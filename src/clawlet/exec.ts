@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { stat } from 'node:fs/promises'
 import { constants } from 'node:os'
 import { performance } from 'node:perf_hooks'
-import { errors } from '../errors.js'
+import { AppError, errors } from '../errors.js'
 import { errnoCode, fsError, resolvePath } from './paths.js'
 import type { ExecRequest, ExecResult } from './protocol.js'
 
@@ -141,7 +141,16 @@ export async function runCommand(
   )
 
   if (outcome instanceof Error) {
-    if (errnoCode(outcome) === 'ENOENT' || errnoCode(outcome) === 'ENOTDIR') throw await cwdError(cwd)
+    const code = errnoCode(outcome)
+    if (code === 'ENOENT' || code === 'ENOTDIR') throw await cwdError(cwd)
+    // The instance is at its process or memory limit: the user's doing, not a server fault.
+    if (code === 'EAGAIN' || code === 'ENOMEM') {
+      throw new AppError(
+        503,
+        'instance_resources_exhausted',
+        'The instance is at its process or memory limit; the command could not start. Try again when it has settled.',
+      )
+    }
     throw outcome
   }
   const exitCode = timedOut ? null : (outcome.code ?? signalExitCode(outcome.signal))

@@ -67,10 +67,7 @@ describe('chat with a real OpenClaw gateway', () => {
     )
     key = await s.user('chat@example.com', 'agent')
     otherKey = await s.user('other@example.com', 'agent')
-    const res = await s.api('POST', '/api/instances', { key, body: {} })
-    if (res.status !== 201) throw new Error(`create failed: ${res.status} ${JSON.stringify(res.body)}`)
-    id = res.body.id
-    await s.waitStatus(id, 'ready', key, 240_000)
+    id = (await s.readyInstance(key, {}, 240_000)).id
   }, 300_000)
 
   afterAll(async () => {

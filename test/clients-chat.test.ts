@@ -26,10 +26,7 @@ describe('chat through the clients, with a real agent', () => {
     model = await startModelServer()
     s = await startServer(gatewayEnv(model.baseUrl, 'sk-upstream-clients-test', { CLAWPORT_DESKTOP: 'off' }))
     key = await s.user('clients@example.com', 'agent')
-    const res = await s.api('POST', '/api/instances', { key, body: {} })
-    if (res.status !== 201) throw new Error(`create failed: ${res.status} ${JSON.stringify(res.body)}`)
-    id = res.body.id
-    await s.waitStatus(id, 'ready', key, 240_000)
+    id = (await s.readyInstance(key, {}, 240_000)).id
   }, 300_000)
   afterAll(async () => {
     await s?.destroy()

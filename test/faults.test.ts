@@ -36,10 +36,7 @@ describe('kill -9 of the server', () => {
       }),
     )
     key = await s.user('faults@example.com', 'agent')
-    const res = await s.api('POST', '/api/instances', { key, body: {} })
-    if (res.status !== 201) throw new Error(`create failed: ${res.status} ${JSON.stringify(res.body)}`)
-    id = res.body.id
-    await s.waitStatus(id, 'ready', key, 240_000)
+    id = (await s.readyInstance(key, {}, 240_000)).id
   }, 300_000)
 
   afterAll(async () => {

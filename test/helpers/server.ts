@@ -132,10 +132,14 @@ export class TestServer {
   }
 
   /** Creates an instance and waits until it is ready. */
-  async readyInstance(key = this.adminKey, body: Record<string, unknown> = {}): Promise<{ id: string }> {
+  async readyInstance(
+    key = this.adminKey,
+    body: Record<string, unknown> = {},
+    timeoutMs = 60_000,
+  ): Promise<{ id: string }> {
     const res = await this.api('POST', '/api/instances', { key, body })
     if (res.status !== 201) throw new Error(`create failed: ${res.status} ${JSON.stringify(res.body)}`)
-    return this.waitStatus(res.body.id, 'ready', key)
+    return this.waitStatus(res.body.id, 'ready', key, timeoutMs)
   }
 
   async waitStatus(id: string, status: string, key = this.adminKey, timeoutMs = 60_000): Promise<any> {

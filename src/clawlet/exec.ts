@@ -10,6 +10,9 @@ import type { ExecRequest, ExecResult } from './protocol.js'
 export const OUTPUT_CAP_BYTES = 16 * 1024 * 1024
 /** How long to keep reading after the shell exits while a background child holds its pipes. */
 export const PIPE_GRACE_MS = 75
+/** After a kill, how often and how many times the group is signalled again while it lives. */
+const KILL_INTERVAL_MS = 50
+const KILL_ROUNDS = 40
 
 /** The environment every command starts from, before the instance's and the request's own. */
 export const BASE_ENV: Readonly<Record<string, string>> = {
@@ -67,14 +70,29 @@ class Capture {
   }
 }
 
-/** Kills a command's whole process group; it may already be gone. */
-function killGroup(child: ChildProcess): void {
-  if (child.pid === undefined) return
+/** Sends SIGKILL to a process group; false once the group has no member left. */
+function signalGroup(pgid: number): boolean {
   try {
-    process.kill(-child.pid, 'SIGKILL')
+    process.kill(-pgid, 'SIGKILL')
+    return true
   } catch {
-    // ESRCH: the group is already gone.
+    // ESRCH: the group is gone.
+    return false
   }
+}
+
+/**
+ * Kills a command's whole process group, and keeps at it for a moment while members remain:
+ * a process reaped late or one forked as the signal went out (a fork bomb) is caught too.
+ */
+function killGroup(child: ChildProcess): void {
+  const pgid = child.pid
+  if (pgid === undefined || !signalGroup(pgid)) return
+  let rounds = 0
+  const again = setInterval(() => {
+    if (!signalGroup(pgid) || ++rounds >= KILL_ROUNDS) clearInterval(again)
+  }, KILL_INTERVAL_MS)
+  again.unref()
 }
 
 /**

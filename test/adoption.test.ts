@@ -1,6 +1,30 @@
+import { execFileSync } from 'node:child_process'
+import { existsSync, readFileSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { TEST_ENV } from './helpers/plans.js'
 import { startServer, type TestServer } from './helpers/server.js'
+import { waitFor } from './helpers/wait.js'
+import { Term } from './helpers/ws.js'
+
+/** Host pids of the processes under a sandbox whose command line starts with `command`. */
+function descendants(root: number, command: string): number[] {
+  const out = execFileSync('ps', ['-e', '-o', 'pid=,ppid=,args='], { encoding: 'utf8' })
+  const rows = out
+    .split('\n')
+    .map((l) => /^\s*(\d+)\s+(\d+)\s+(.*)$/.exec(l))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => ({ pid: Number(m[1]), ppid: Number(m[2]), args: m[3] ?? '' }))
+  const under = new Set([root])
+  for (let grew = true; grew; ) {
+    grew = false
+    for (const r of rows)
+      if (under.has(r.ppid) && !under.has(r.pid)) {
+        under.add(r.pid)
+        grew = true
+      }
+  }
+  return rows.filter((r) => under.has(r.pid) && r.args.startsWith(command)).map((r) => r.pid)
+}
 
 describe('instances outlive the server', () => {
   let s: TestServer
@@ -46,5 +70,41 @@ describe('instances outlive the server', () => {
     await s.start()
     await s.waitStatus(id, 'ready')
     expect((await s.exec(id, 'cat keep.txt')).stdout).toBe('durable\n')
+  })
+
+  it('restarts an instance whose clawlet is killed with SIGKILL while the server runs', async () => {
+    const { id } = await s.readyInstance()
+    await s.exec(id, 'echo kept > survivor.txt')
+    const before = await s.api('GET', `/api/instances/${id}/status`)
+    const term = await Term.open(`${s.url.replace(/^http/, 'ws')}/api/instances/${id}/terminal/ws`, {
+      authorization: `Bearer ${s.adminKey}`,
+    })
+    const [clawlet] = descendants(
+      before.body.sandbox.pid,
+      '/opt/clawport/bin/node /opt/clawport/dist/clawlet/main.js',
+    )
+    expect(clawlet).toBeGreaterThan(0)
+    // The namespace's init, which the desktop's processes would otherwise keep alive.
+    const init = Number(/^PPid:\s+(\d+)/m.exec(readFileSync(`/proc/${clawlet}/status`, 'utf8'))?.[1])
+    process.kill(clawlet as number, 'SIGKILL')
+
+    // The open terminal is told the instance was lost; the monitor brings the instance back.
+    expect((await term.waitClose()).code).toBe(1011)
+    const status = await waitFor(
+      async () => {
+        const res = await s.api('GET', `/api/instances/${id}/status`)
+        const fresh = res.body.sandbox.running && res.body.sandbox.pid !== before.body.sandbox.pid
+        return res.body.status === 'ready' && fresh ? res : undefined
+      },
+      60_000,
+      250,
+    )
+    expect(status.body).toMatchObject({ status: 'ready', sandbox: { running: true }, clawlet: { ok: true } })
+    expect((await s.exec(id, 'cat survivor.txt')).stdout).toBe('kept\n')
+    // Gone, or a zombie left to the host's pid 1 (which may not reap it): never still running.
+    const state = existsSync(`/proc/${init}`)
+      ? /^State:\s+(\S)/m.exec(readFileSync(`/proc/${init}/status`, 'utf8'))?.[1]
+      : 'gone'
+    expect(['gone', 'Z']).toContain(state)
   })
 })

@@ -22,6 +22,8 @@ export interface ClawletClientOptions {
   socketPath: string
   /** Names the instance in errors (its id); never a host path. */
   label?: string
+  /** Called when the clawlet cannot be reached or its connection breaks. */
+  onUnreachable?: () => void
 }
 
 /** Options of a streamed write. */
@@ -67,10 +69,12 @@ export class ClawletClient {
   readonly socketPath: string
   readonly label: string
   private readonly agent: Agent
+  private readonly onUnreachable?: () => void
 
   constructor(opts: ClawletClientOptions) {
     this.socketPath = opts.socketPath
     this.label = opts.label ?? 'instance'
+    this.onUnreachable = opts.onUnreachable
     this.agent = new Agent({ keepAlive: true, maxSockets: 64, maxFreeSockets: 8 })
   }
 
@@ -176,6 +180,10 @@ export class ClawletClient {
       ws.once('open', () => {
         ws.removeAllListeners('error')
         ws.on('error', () => {})
+        // 1006: the clawlet went away without a closing handshake.
+        ws.once('close', (code) => {
+          if (code === 1006) this.onUnreachable?.()
+        })
         resolve({
           ws,
           takeEarly: () => {
@@ -326,12 +334,14 @@ export class ClawletClient {
     if (err instanceof UploadSourceError) return err.cause
     if (signal?.aborted || (err instanceof Error && err.name === 'AbortError')) return err
     const code = errnoCode(err)
-    const reason =
-      code === 'ENOENT' || code === 'ECONNREFUSED'
-        ? 'its clawlet is not running.'
-        : code === 'ECONNRESET' || code === 'EPIPE' || code === 'ERR_STREAM_PREMATURE_CLOSE'
-          ? 'the connection to its clawlet was lost.'
-          : `its clawlet did not answer (${code ?? 'unknown error'}).`
+    const gone = code === 'ENOENT' || code === 'ECONNREFUSED'
+    const lost = code === 'ECONNRESET' || code === 'EPIPE' || code === 'ERR_STREAM_PREMATURE_CLOSE'
+    if (gone || lost) this.onUnreachable?.()
+    const reason = gone
+      ? 'its clawlet is not running.'
+      : lost
+        ? 'the connection to its clawlet was lost.'
+        : `its clawlet did not answer (${code ?? 'unknown error'}).`
     return errors.instanceUnavailable(this.label, reason)
   }
 }

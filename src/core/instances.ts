@@ -15,7 +15,7 @@ import { Semaphore } from './semaphore.js'
 import { nowIso } from './time.js'
 import type { WarmPool } from './warm-pool.js'
 
-const MONITOR_INTERVAL_MS = 5_000
+const MONITOR_INTERVAL_MS = 2_000
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 /** A crashed sandbox is restarted at most this many times before it is left in `error`. */
 const MAX_AUTO_RESTARTS = 3
@@ -31,6 +31,8 @@ export class InstanceService {
   private readonly lock = new KeyedLock()
   private readonly tasks = new Set<Promise<unknown>>()
   private readonly restarts = new Map<string, number>()
+  /** Instances being checked for a dead sandbox, so that two checks never restart one twice. */
+  private readonly checking = new Set<string>()
   private monitor?: NodeJS.Timeout
   private pool?: WarmPool
   /** Boots are staggered: several gateways starting at once starve a small host. */
@@ -354,7 +356,11 @@ export class InstanceService {
   private client(id: string): ClawletClient {
     let c = this.clients.get(id)
     if (!c) {
-      c = new ClawletClient({ socketPath: this.driver.endpoint(id).socketPath, label: id })
+      c = new ClawletClient({
+        socketPath: this.driver.endpoint(id).socketPath,
+        label: id,
+        onUnreachable: () => this.suspect(id),
+      })
       this.clients.set(id, c)
     }
     return c
@@ -425,29 +431,47 @@ export class InstanceService {
 
   private async checkAll(): Promise<void> {
     try {
-      for (const row of await this.store.instances.listAll()) {
-        if (row.status !== 'ready') continue
-        const state = await this.driver.inspect(row.id)
-        if (state.running) continue
-        const n = (this.restarts.get(row.id) ?? 0) + 1
-        this.restarts.set(row.id, n)
-        const reason = `sandbox exited unexpectedly${state.reason ? ` (${state.reason})` : ''}`
-        this.log.warn({ instanceId: row.id, reason, attempt: n }, 'instance sandbox died')
-        this.dropClient(row.id, 'stopped unexpectedly')
-        if (n > MAX_AUTO_RESTARTS) {
-          await this.setStatus(row.id, 'error', {
-            error: `${reason}; gave up after ${MAX_AUTO_RESTARTS} restarts`,
-          })
-          continue
-        }
-        await this.setStatus(row.id, 'starting', { error: reason })
-        this.background(row.id, async () => {
-          await this.driver.stop(row.id, 0)
-          await this.boot(row, 'starting')
-        })
-      }
+      for (const row of await this.store.instances.listAll()) await this.checkOne(row)
     } catch (err) {
       this.log.error({ err }, 'instance monitor failed')
+    }
+  }
+
+  /** A call found the clawlet unreachable: look at that instance now rather than at the next round. */
+  private suspect(id: string): void {
+    void (async () => {
+      const row = await this.store.instances.get(id)
+      if (row) await this.checkOne(row)
+    })().catch((err: unknown) => this.log.error({ err, instanceId: id }, 'instance check failed'))
+  }
+
+  private async checkOne(row: InstanceRow): Promise<void> {
+    if (row.status !== 'ready' || this.checking.has(row.id)) return
+    this.checking.add(row.id)
+    try {
+      const state = await this.driver.inspect(row.id)
+      if (state.running) return
+      // Re-read: a stop or reboot asked for meanwhile is not a crash.
+      const current = await this.store.instances.get(row.id)
+      if (current?.status !== 'ready') return
+      const n = (this.restarts.get(row.id) ?? 0) + 1
+      this.restarts.set(row.id, n)
+      const reason = `sandbox exited unexpectedly${state.reason ? ` (${state.reason})` : ''}`
+      this.log.warn({ instanceId: row.id, reason, attempt: n }, 'instance sandbox died')
+      this.dropClient(row.id, 'stopped unexpectedly')
+      if (n > MAX_AUTO_RESTARTS) {
+        await this.setStatus(row.id, 'error', {
+          error: `${reason}; gave up after ${MAX_AUTO_RESTARTS} restarts`,
+        })
+        return
+      }
+      await this.setStatus(row.id, 'starting', { error: reason })
+      this.background(row.id, async () => {
+        await this.driver.stop(row.id, 0)
+        await this.boot(row, 'starting')
+      })
+    } finally {
+      this.checking.delete(row.id)
     }
   }
 

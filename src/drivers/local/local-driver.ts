@@ -247,8 +247,8 @@ export class LocalDriver implements InstanceDriver {
   async inspect(id: string): Promise<SandboxState> {
     const rec = await this.readRecord(id)
     if (!rec) return { running: false }
-    if (this.alive(rec)) return { running: true, pid: rec.pid, startedAt: rec.startedAt }
-    if (rec.stopped) return { running: false, reason: 'stopped' }
+    if (this.payloadRunning(rec)) return { running: true, pid: rec.pid, startedAt: rec.startedAt }
+    if (rec.stopped && !this.alive(rec)) return { running: false, reason: 'stopped' }
     const { exitCode } = readStatus(instanceLayout(this.config.dataDir, id).status)
     const oom = (await this.cgroup(id).oomKills()) > rec.oomAtStart
     const base = exitCode === undefined ? 'killed' : `exited with code ${exitCode}`
@@ -316,6 +316,16 @@ export class LocalDriver implements InstanceDriver {
     this.log.info({ instanceId: id }, 'instance destroyed')
   }
 
+  /**
+   * Whether the payload (the clawlet) still runs. The monitor (the outer bwrap) leaves as soon as
+   * the payload dies, while the namespace's init lingers as long as any orphan does (a desktop,
+   * a background command): init alone is a sandbox without its clawlet, which stop() clears.
+   */
+  private payloadRunning(rec: LaunchRecord): boolean {
+    return sameProcess(rec.pid, rec.pidStart) && sameProcess(rec.childPid, rec.childStart)
+  }
+
+  /** Whether any process of the sandbox (monitor or namespace) is left. */
   private alive(rec: LaunchRecord): boolean {
     return sameProcess(rec.childPid, rec.childStart) || sameProcess(rec.pid, rec.pidStart)
   }

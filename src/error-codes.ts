@@ -88,6 +88,11 @@ export const ERROR_CODES: Record<string, ErrorCodeInfo> = {
   },
   invalid_path: { status: 422, meaning: 'The path is not valid (too long, a loop, outside the instance).' },
   plan_not_found: { status: 422, meaning: 'There is no plan with that name.' },
+  model_url_not_allowed: {
+    status: 422,
+    meaning:
+      'A model URL you set points at a private, loopback or link-local address; it must be public unless the operator allows private ones.',
+  },
   upgrade_required: {
     status: 426,
     meaning: 'This endpoint is a WebSocket; connect with an Upgrade request.',

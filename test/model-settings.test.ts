@@ -1,6 +1,12 @@
+import dns from 'node:dns/promises'
 import fs from 'node:fs'
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import os from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { isPrivateAddress } from '../src/broker/egress.js'
+import { type ModelServer, startModelServer } from './fixtures/model-server.js'
 import { type InProcess, inProcess } from './helpers/app.js'
 
 describe('model settings per user', () => {
@@ -72,5 +78,99 @@ describe('model settings per user', () => {
   it('reports token usage', async () => {
     const res = await t.inject('GET', '/api/me/usage', key)
     expect(res.body).toEqual({ calls: 0, prompt_tokens: 0, completion_tokens: 0 })
+  })
+})
+
+describe('a model URL a user sets reaches only public addresses', () => {
+  let t: InProcess
+  let open: InProcess
+  let model: ModelServer
+  let door: Server
+  let doorUrl: string
+  /** A name (not an address literal) that resolves to this host: only a lookup can tell. */
+  const hostName = os.hostname()
+
+  beforeAll(async () => {
+    model = await startModelServer()
+    t = await inProcess()
+    open = await inProcess({ CLAWPORT_MODEL_PRIVATE_URLS: 'allow' })
+    // Calls into the broker the way an instance's door makes them, for a user of either server.
+    door = createServer((req, res) => {
+      const [server, userId] = String(req.headers['x-test-caller']).split(':') as [string, string]
+      const target = server === 'open' ? open : t
+      void target.services.broker.handle({ instanceId: 'test-instance', userId }, req, res, req.url ?? '/')
+    })
+    await new Promise<void>((resolve) => door.listen(0, '127.0.0.1', resolve))
+    doorUrl = `http://127.0.0.1:${(door.address() as AddressInfo).port}`
+  })
+  afterAll(async () => {
+    door?.close()
+    await Promise.all([t?.close(), open?.close(), model?.close()])
+  })
+
+  it('refuses loopback, private, link-local and mapped addresses when saved, and saves nothing', async () => {
+    const key = await t.user('ssrf@example.com', 'pro')
+    for (const base_url of [
+      'http://127.0.0.1:8080/v1',
+      'http://localhost:11434/v1',
+      'http://LOCALHOST./v1',
+      'http://api.localhost/v1',
+      'http://[::1]:8080/v1',
+      'http://[::ffff:127.0.0.1]/v1',
+      'http://10.1.2.3/v1',
+      'http://192.168.1.20/v1',
+      'http://169.254.169.254/latest/meta-data',
+      'http://0.0.0.0:8080/v1',
+      'http://[fd00::1]/v1',
+    ]) {
+      const res = await t.inject('PUT', '/api/me/model', key, { base_url, model: 'm' })
+      expect(res.status, base_url).toBe(422)
+      expect(res.body).toMatchObject({ code: 'model_url_not_allowed', status: 422 })
+      const test = await t.inject('POST', '/api/me/model/test', key, { base_url, model: 'm' })
+      expect(test.status, base_url).toBe(422)
+    }
+    expect((await t.inject('GET', '/api/me/model', key)).body.source).toBe('none')
+  })
+
+  it('refuses a name that resolves to a private address at connect time', async () => {
+    const { address } = await dns.lookup(hostName)
+    expect(isPrivateAddress(address)).toBe(true)
+    const key = await t.user('ssrf-dns@example.com', 'pro')
+    const base_url = `http://${hostName}:${new URL(model.url).port}/v1`
+    const test = await t.inject('POST', '/api/me/model/test', key, { base_url, model: 'scripted' })
+    expect(test.status).toBe(200)
+    expect(test.body).toMatchObject({ ok: false, status: null })
+    expect(test.body.message).toMatch(/private, loopback or link-local/)
+
+    // Saved by a name, which only the connection can judge: the broker refuses to call it.
+    expect((await t.inject('PUT', '/api/me/model', key, { base_url, model: 'scripted' })).status).toBe(200)
+    const before = model.requests.length
+    const user = await t.services.store.users.byEmail('ssrf-dns@example.com')
+    const res = await fetch(`${doorUrl}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-test-caller': `strict:${user?.id}` },
+      body: JSON.stringify({ model: 'scripted', messages: [{ role: 'user', content: 'hi' }] }),
+    })
+    expect(res.status).toBe(502)
+    expect(await res.json()).toMatchObject({ error: { code: 'upstream_unreachable' } })
+    expect(model.requests.length).toBe(before)
+  })
+
+  it('lets an operator allow private addresses on a single-user host', async () => {
+    const key = await open.user('local@example.com', 'pro')
+    const put = await open.inject('PUT', '/api/me/model', key, { base_url: model.baseUrl, model: 'scripted' })
+    expect(put.status).toBe(200)
+    const test = await open.inject('POST', '/api/me/model/test', key, {})
+    expect(test.body.message).not.toMatch(/private/)
+    expect(test.body.status).toBe(200)
+    const user = await open.services.store.users.byEmail('local@example.com')
+    const before = model.requests.length
+    const res = await fetch(`${doorUrl}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-test-caller': `open:${user?.id}` },
+      body: JSON.stringify({ model: 'scripted', messages: [{ role: 'user', content: 'hi' }] }),
+    })
+    expect(res.status).toBe(200)
+    expect(model.requests.length).toBe(before + 1)
   })
 })

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Config } from '../config.js'
 import type { Logger } from '../log.js'
 import type { Store } from '../store/index.js'
+import { assertPublicUrl, publicOnly } from './egress.js'
 import { HOW_TO_CONFIGURE_MODEL, type ModelSettings, type Upstream } from './model-settings.js'
 import { UsageMeter } from './usage.js'
 
@@ -150,7 +151,11 @@ export class ModelBroker {
     try {
       let upstream: Response
       try {
+        // A user's own upstream may only reach public addresses (unless the operator allows more).
+        const guarded = up.source === 'user' && !this.config.modelPrivateUrls
+        if (guarded) assertPublicUrl(up.baseUrl)
         upstream = await fetch(`${up.baseUrl.replace(/\/+$/, '')}/chat/completions`, {
+          ...(guarded ? { dispatcher: publicOnly } : {}),
           method: 'POST',
           headers: {
             'content-type': 'application/json',
@@ -247,7 +252,9 @@ function origin(url: string): string {
 }
 
 function causeOf(err: unknown): string {
+  if (err instanceof Error && 'status' in err && 'code' in err) return err.message
   const cause = (err as { cause?: { code?: string; message?: string } })?.cause
+  if (cause?.code === 'EADDRNOTALLOWED') return cause.message ?? cause.code
   return cause?.code ?? cause?.message ?? (err instanceof Error ? err.message : String(err))
 }
 

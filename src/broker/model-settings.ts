@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import type { Config } from '../config.js'
 import type { Store } from '../store/index.js'
+import { assertPublicUrl } from './egress.js'
 import type { SecretBox } from './secret-box.js'
 
 /** The upstream a model call goes to, with its credentials (never sent into an instance). */
@@ -71,6 +72,7 @@ export class ModelSettings {
   }
 
   async put(userId: string, input: ModelSettingsInput): Promise<ModelSettingsView> {
+    if (!this.config.modelPrivateUrls) assertPublicUrl(input.base_url)
     await this.store.userSettings.put({
       user_id: userId,
       llm_base_url: input.base_url.replace(/\/+$/, ''),

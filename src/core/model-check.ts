@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { publicOnly } from '../broker/egress.js'
 import type { Upstream } from '../broker/model-settings.js'
 
 const CHECK_TIMEOUT_MS = 10_000
@@ -13,14 +14,21 @@ export const ModelCheck = z.object({
 })
 export type ModelCheck = z.infer<typeof ModelCheck>
 
-/** Asks an OpenAI-compatible upstream for its models: proves the URL, the key and the model name. */
-export async function checkUpstream(upstream: Omit<Upstream, 'source'>): Promise<ModelCheck> {
+/**
+ * Asks an OpenAI-compatible upstream for its models: proves the URL, the key and the model name.
+ * With `publicOnly`, the connection may only reach public addresses (a URL a user typed).
+ */
+export async function checkUpstream(
+  upstream: Omit<Upstream, 'source'>,
+  opts: { publicOnly?: boolean } = {},
+): Promise<ModelCheck> {
   const started = Date.now()
   const base = upstream.baseUrl.replace(/\/+$/, '')
   const headers: Record<string, string> = { accept: 'application/json' }
   if (upstream.apiKey) headers.authorization = `Bearer ${upstream.apiKey}`
   try {
     const res = await fetch(`${base}/models`, {
+      ...(opts.publicOnly ? { dispatcher: publicOnly } : {}),
       headers,
       signal: AbortSignal.timeout(CHECK_TIMEOUT_MS),
       redirect: 'error',
@@ -46,11 +54,13 @@ export async function checkUpstream(upstream: Omit<Upstream, 'source'>): Promise
         : `connected in ${latency_ms} ms`
     return { ok: listed !== false, status: res.status, latency_ms, message, model_listed: listed }
   } catch (err) {
-    const e = err as Error & { cause?: { code?: string } }
+    const e = err as Error & { cause?: { code?: string; message?: string } }
     const why =
       e.name === 'TimeoutError'
         ? `no answer within ${CHECK_TIMEOUT_MS / 1000} s`
-        : (e.cause?.code ?? e.message)
+        : e.cause?.code === 'EADDRNOTALLOWED'
+          ? e.cause.message
+          : (e.cause?.code ?? e.message)
     return {
       ok: false,
       status: null,

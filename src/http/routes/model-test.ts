@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
+import { assertPublicUrl } from '../../broker/egress.js'
 import { checkUpstream, ModelCheck } from '../../core/model-check.js'
 import type { Services } from '../../core/services.js'
 import { errors } from '../../errors.js'
@@ -41,7 +42,11 @@ export const modelTestRoutes: FastifyPluginAsyncZod<{ services: Services }> = as
       if (!baseUrl || !model) throw errors.validation('Give base_url and model; no model is configured yet.')
       const sameUpstream = current && current.baseUrl === baseUrl.replace(/\/+$/, '')
       const apiKey = body.api_key ?? (sameUpstream ? current.apiKey : undefined)
-      return checkUpstream({ baseUrl, model, apiKey })
+      // A URL other than the operator's own is the user's: public addresses only.
+      const operators = current?.source === 'operator' && sameUpstream
+      const guarded = !operators && !services.config.modelPrivateUrls
+      if (guarded) assertPublicUrl(baseUrl)
+      return checkUpstream({ baseUrl, model, apiKey }, { publicOnly: guarded })
     },
   )
 }

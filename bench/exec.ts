@@ -1,6 +1,10 @@
 // Exec round trip of `true` through the public API, against a bare spawn of /bin/true in the
-// same process as the baseline. Run as root after set-up: node bench/exec.ts [iterations]
+// same process as the baseline, with a breakdown: the same call straight to the instance's
+// clawlet (its Unix socket, no API in between) and a cheap authenticated API read (no clawlet).
+// Run as root after set-up: node bench/exec.ts [iterations]
 import { spawn } from 'node:child_process'
+import { ClawletClient } from '../dist/clawlet/client.js'
+import { instanceLayout } from '../dist/drivers/local/layout.js'
 import { startServer } from '../test/helpers/server.ts'
 import { line, summarize, time } from './stats.ts'
 
@@ -19,13 +23,27 @@ try {
     if (res.status !== 200 || res.body.exit_code !== 0)
       throw new Error(`exec failed: ${JSON.stringify(res.body)}`)
   }
+  const clawlet = new ClawletClient({ socketPath: instanceLayout(server.dataDir, id).socketPath })
+  const directTrue = async () => {
+    const res = await clawlet.exec({ command: 'true' })
+    if (res.exit_code !== 0) throw new Error(`exec failed: ${JSON.stringify(res)}`)
+  }
+  const readInstance = async () => {
+    const res = await server.api('GET', `/api/instances/${id}`)
+    if (res.status !== 200) throw new Error(`read failed: ${res.status}`)
+  }
   const base = summarize(await time(N, spawnTrue))
   const api = summarize(await time(N, execTrue))
+  const direct = summarize(await time(N, directTrue))
+  const read = summarize(await time(N, readInstance))
   const base2 = summarize(await time(N, spawnTrue))
+  clawlet.close()
   const baseline = { ...base, p50: (base.p50 + base2.p50) / 2 }
   console.log(`exec round trip, ${N} calls each (target: API p50 <= 5 ms)`)
   console.log(line('baseline: spawn /bin/true', baseline))
   console.log(line('API: POST /terminal/exec true', api))
+  console.log(line('  clawlet socket: POST /v1/exec', direct))
+  console.log(line('  API only: GET /api/instances/{id}', read))
   console.log(
     `ratio API/baseline p50: ${(api.p50 / baseline.p50).toFixed(2)}x; added p50: ${(api.p50 - baseline.p50).toFixed(2)} ms`,
   )

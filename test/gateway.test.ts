@@ -173,6 +173,26 @@ describe('the real OpenClaw gateway in an instance, with the model broker and th
     expect((await turn('after the crash')).at(-1)).toEqual({ type: 'done', text: 'echo: after the crash' })
   }, 150_000)
 
+  it('kills and restarts a gateway that stops answering (a stopped process, a hung event loop)', async () => {
+    const before = await status()
+    const pid = before.gateway.pid as number
+    await exec(`kill -STOP ${pid}`)
+    // Seen as crashed with the reason, then ready again on a new process.
+    const deadline = Date.now() + 120_000
+    let s = await status()
+    let reason: string | undefined
+    while (!(s.gateway.status === 'ready' && s.gateway.restarts > before.gateway.restarts)) {
+      if (Date.now() > deadline) throw new Error(`hung gateway not restarted: ${JSON.stringify(s.gateway)}`)
+      if (s.gateway.status !== 'ready') reason ??= s.gateway.detail
+      await new Promise((r) => setTimeout(r, 250))
+      s = await status()
+    }
+    expect(reason).toMatch(/stopped answering/)
+    expect(s.gateway.pid).not.toBe(pid)
+    expect((await exec(`kill -0 ${pid} 2>&1 || echo gone`)).stdout).toContain('gone')
+    expect((await turn('after the hang')).at(-1)).toEqual({ type: 'done', text: 'echo: after the hang' })
+  }, 150_000)
+
   it('serves the model again after a control-plane restart (the control socket is reopened)', async () => {
     const config = loadConfig({ ...env, CLAWPORT_DATA_DIR: t.dataDir, CLAWPORT_LOG_LEVEL: 'silent' })
     const next = await createServices(config, createLogger('silent'))

@@ -12,6 +12,14 @@ const RESTART_MAX_MS = 30_000
 const STABLE_AFTER_MS = 60_000
 const READY_POLL_MS = 200
 const STOP_GRACE_MS = 5_000
+/**
+ * Liveness once ready: a gateway that gives no answer at all (a hung event loop, a stopped
+ * process) this many times in a row, one look every interval, is killed and restarted. Any
+ * answer, even "not ready", counts as alive: a busy gateway is not a hung one.
+ */
+const LIVENESS_INTERVAL_MS = 5_000
+const LIVENESS_TIMEOUT_MS = 5_000
+const LIVENESS_MISSES = 3
 
 export interface GatewaySupervisorOptions {
   /** openclaw.mjs of the shared runtime (bound read-only at /opt/openclaw). */
@@ -36,6 +44,8 @@ export class GatewaySupervisor {
   private startedAt?: number
   private readyMs?: number
   private error?: string
+  /** Why the gateway was killed for not answering, reported when it exits. */
+  private hung?: string
   private stopping = false
   private timer?: NodeJS.Timeout
   private readonly waiters = new Set<() => void>()
@@ -144,24 +154,46 @@ export class GatewaySupervisor {
         this.readyMs = Date.now() - (this.startedAt ?? Date.now())
         this.opts.log('gateway ready', { pid: child.pid, ms: this.readyMs })
         this.notify()
+        void this.watchLiveness(child)
         return
       }
       await new Promise((r) => setTimeout(r, READY_POLL_MS))
     }
   }
 
+  /** Looks at a ready gateway until it exits; one that stops answering is killed (and restarted). */
+  private async watchLiveness(child: ChildProcess): Promise<void> {
+    let misses = 0
+    while (this.child === child && this.status === 'ready' && !this.stopping) {
+      await new Promise((r) => setTimeout(r, LIVENESS_INTERVAL_MS))
+      if (this.child !== child || this.status !== 'ready' || this.stopping) return
+      const answer = await this.ask(LIVENESS_TIMEOUT_MS)
+      misses = answer === undefined ? misses + 1 : 0
+      if (misses < LIVENESS_MISSES) continue
+      this.hung = `the gateway stopped answering (no answer to ${LIVENESS_MISSES} health checks in a row)`
+      this.opts.log('gateway hung', { pid: child.pid })
+      this.killGroup(child, 'SIGKILL')
+      return
+    }
+  }
+
   /** True when the gateway's /readyz answers ready. */
-  probe(timeoutMs = 2_000): Promise<boolean> {
+  async probe(timeoutMs = 2_000): Promise<boolean> {
+    return (await this.ask(timeoutMs)) === 200
+  }
+
+  /** The status /readyz answers with, or undefined when no answer comes in time. */
+  private ask(timeoutMs: number): Promise<number | undefined> {
     return new Promise((resolve) => {
       const req = request(
         { host: '127.0.0.1', port: this.port, path: '/readyz', timeout: timeoutMs },
         (res) => {
           res.resume()
-          resolve(res.statusCode === 200)
+          resolve(res.statusCode)
         },
       )
       req.on('timeout', () => req.destroy())
-      req.on('error', () => resolve(false))
+      req.on('error', () => resolve(undefined))
       req.end()
     })
   }
@@ -175,7 +207,8 @@ export class GatewaySupervisor {
       return
     }
     this.status = 'crashed'
-    this.error = `the gateway exited (${signal ?? `code ${code}`}) after ${upMs} ms`
+    this.error = this.hung ?? `the gateway exited (${signal ?? `code ${code}`}) after ${upMs} ms`
+    this.hung = undefined
     if (upMs > STABLE_AFTER_MS) this.backoffMs = RESTART_MIN_MS
     const delay = this.backoffMs
     this.backoffMs = Math.min(this.backoffMs * 2, RESTART_MAX_MS)

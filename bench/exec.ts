@@ -3,8 +3,8 @@
 // clawlet (its Unix socket, no API in between) and a cheap authenticated API read (no clawlet).
 // Run as root after set-up: node bench/exec.ts [iterations]
 import { spawn } from 'node:child_process'
-import { ClawletClient } from '../dist/clawlet/client.js'
-import { instanceLayout } from '../dist/drivers/local/layout.js'
+import { Agent, request } from 'node:http'
+import { instanceLayout } from '../src/drivers/local/layout.ts'
 import { startServer } from '../test/helpers/server.ts'
 import { line, summarize, time } from './stats.ts'
 
@@ -23,11 +23,33 @@ try {
     if (res.status !== 200 || res.body.exit_code !== 0)
       throw new Error(`exec failed: ${JSON.stringify(res.body)}`)
   }
-  const clawlet = new ClawletClient({ socketPath: instanceLayout(server.dataDir, id).socketPath })
-  const directTrue = async () => {
-    const res = await clawlet.exec({ command: 'true' })
-    if (res.exit_code !== 0) throw new Error(`exec failed: ${JSON.stringify(res)}`)
-  }
+  // The clawlet's own HTTP API on its Unix socket, on one kept-alive connection like the server's.
+  const agent = new Agent({ keepAlive: true })
+  const socketPath = instanceLayout(server.dataDir, id).socketPath
+  const body = JSON.stringify({ command: 'true' })
+  const directTrue = () =>
+    new Promise<void>((resolve, reject) => {
+      const req = request(
+        {
+          socketPath,
+          agent,
+          path: '/v1/exec',
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+        },
+        (res) => {
+          const chunks: Buffer[] = []
+          res.on('data', (c: Buffer) => chunks.push(c))
+          res.on('end', () => {
+            const out = JSON.parse(Buffer.concat(chunks).toString())
+            if (res.statusCode === 200 && out.exit_code === 0) resolve()
+            else reject(new Error(`exec failed: ${res.statusCode} ${JSON.stringify(out)}`))
+          })
+        },
+      )
+      req.on('error', reject)
+      req.end(body)
+    })
   const readInstance = async () => {
     const res = await server.api('GET', `/api/instances/${id}`)
     if (res.status !== 200) throw new Error(`read failed: ${res.status}`)
@@ -37,7 +59,7 @@ try {
   const direct = summarize(await time(N, directTrue))
   const read = summarize(await time(N, readInstance))
   const base2 = summarize(await time(N, spawnTrue))
-  clawlet.close()
+  agent.destroy()
   const baseline = { ...base, p50: (base.p50 + base2.p50) / 2 }
   console.log(`exec round trip, ${N} calls each (target: API p50 <= 5 ms)`)
   console.log(line('baseline: spawn /bin/true', baseline))

@@ -160,4 +160,54 @@ describe('the dashboard: swarms and pipelines', () => {
     })
     expect((await api('GET', '/api/swarms')).body).toHaveLength(0)
   }, 150_000)
+
+  it('administers users and invites: a new user given a password in a dialog signs in with it', async () => {
+    const email = 'made-by-admin@example.com'
+    await step(page, 'admin-users', async () => {
+      await page.goto('/admin/users')
+      const form = page.getByRole('form', { name: 'New user' })
+      await form.getByLabel('Email').fill(email)
+      await form.getByLabel('Plan').selectOption('pro')
+      await form.getByRole('button', { name: 'Create user' }).click()
+      const row = page.locator('tr', { hasText: email })
+      await row.getByText('no password').waitFor({ timeout: 20_000 })
+
+      await row.getByRole('button', { name: 'Set password' }).click()
+      const dialog = page.getByRole('dialog', { name: `New password for ${email}` })
+      await dialog.getByLabel(/New password/).fill('short')
+      await dialog.getByRole('button', { name: 'Set password' }).click()
+      // Too short: the form refuses it and the dialog stays open.
+      await dialog.waitFor({ state: 'visible' })
+      await dialog.getByLabel(/New password/).fill('admin-set-password')
+      await dialog.getByRole('button', { name: 'Set password' }).click()
+      await row.getByText('no password').waitFor({ state: 'detached', timeout: 20_000 })
+      await screenshot(page, 'dashboard-admin-users')
+    })
+    const users = await api('GET', '/api/admin/users')
+    expect(users.body.find((u: { email: string }) => u.email === email)).toMatchObject({
+      plan: 'pro',
+      has_password: true,
+    })
+
+    await step(page, 'admin-invites', async () => {
+      await page.goto('/admin/invites')
+      await page.getByLabel('Uses').fill('3')
+      await page.getByRole('button', { name: 'Create invite' }).click()
+      await page.getByRole('table', { name: 'Invite codes' }).getByText('0 / 3').waitFor({ timeout: 20_000 })
+    })
+    const invites = await api('GET', '/api/admin/invites')
+    expect(invites.body.some((i: { max_uses: number; used_count: number }) => i.max_uses === 3)).toBe(true)
+
+    // The new user signs in with the password the administrator set, in a browser of their own.
+    const theirs = await (await newContext(browser, server.url)).newPage()
+    await step(theirs, 'admin-made-user-signs-in', async () => {
+      await theirs.goto('/')
+      await theirs.getByLabel('Email').fill(email)
+      await theirs.getByLabel('Password').fill('admin-set-password')
+      await theirs.getByRole('button', { name: 'Sign in' }).click()
+      await theirs.getByRole('heading', { name: 'Instances', exact: true }).waitFor()
+      expect(await theirs.getByRole('link', { name: 'Admin' }).count()).toBe(0)
+    })
+    await theirs.context().close()
+  }, 90_000)
 })

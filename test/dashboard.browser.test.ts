@@ -174,6 +174,34 @@ describe('the dashboard in a browser', () => {
     expect(read.body.content).toBe(content)
   })
 
+  it('makes a folder and renames a file through dialogs', async () => {
+    await step(page, 'files-dialogs', async () => {
+      await page.getByRole('button', { name: 'New folder' }).click()
+      const made = page.getByRole('dialog', { name: /New folder/ })
+      await made.getByLabel('Folder name').fill('made-in-browser')
+      await made.getByRole('button', { name: 'Create folder' }).click()
+      await page.locator('tr[data-file="made-in-browser"]').waitFor({ timeout: 20_000 })
+
+      const row = page.locator('tr[data-file="from-browser.txt"]')
+      await row.getByRole('button', { name: 'Rename' }).click()
+      const rename = page.getByRole('dialog', { name: /Rename from-browser\.txt/ })
+      expect(await rename.getByLabel('New name').inputValue()).toBe('from-browser.txt')
+      // Escape cancels: nothing changes.
+      await page.keyboard.press('Escape')
+      await rename.waitFor({ state: 'hidden' })
+      await row.getByRole('button', { name: 'Rename' }).click()
+      await rename.getByLabel('New name').fill('renamed-in-browser.txt')
+      await rename.getByRole('button', { name: 'Rename' }).click()
+      await page.locator('tr[data-file="renamed-in-browser.txt"]').waitFor({ timeout: 20_000 })
+      await screenshot(page, 'dashboard-files-dialogs')
+    })
+    const list = await api('GET', `/api/instances/${instanceId}/files?path=/workspace`)
+    const names = list.body.entries.map((e: { name: string; type: string }) => `${e.name}:${e.type}`)
+    expect(names).toContain('made-in-browser:dir')
+    expect(names).toContain('renamed-in-browser.txt:file')
+    expect(names).not.toContain('from-browser.txt:file')
+  })
+
   it('revokes the key: it stops working at once', async () => {
     await step(page, 'revoke', async () => {
       await page.getByRole('link', { name: 'Account' }).click()

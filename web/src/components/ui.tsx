@@ -163,6 +163,77 @@ export function ConfirmButton({
   )
 }
 
+/** A button that asks for one value in a modal dialog (Escape cancels); empty or unchanged does nothing. */
+export function PromptButton({
+  children,
+  title,
+  label,
+  initial = '',
+  submitLabel,
+  onSubmit,
+  type = 'text',
+  minLength,
+  className,
+}: {
+  children: ReactNode
+  title: string
+  label: string
+  initial?: string
+  submitLabel: string
+  onSubmit: (value: string) => void
+  type?: 'text' | 'password'
+  minLength?: number
+  className?: string
+}) {
+  const ref = useRef<HTMLDialogElement>(null)
+  const [value, setValue] = useState(initial)
+  const titleId = useId()
+  const inputId = useId()
+  const open = () => {
+    setValue(initial)
+    ref.current?.showModal()
+  }
+  return (
+    <>
+      <button type="button" className={className ?? 'secondary'} onClick={open}>
+        {children}
+      </button>
+      <dialog ref={ref} aria-labelledby={titleId} className="confirm">
+        <form
+          method="dialog"
+          onSubmit={(e) => {
+            const v = value.trim()
+            if ((e.nativeEvent as SubmitEvent).submitter?.getAttribute('value') !== 'ok') return
+            if (v && v !== initial) onSubmit(type === 'password' ? value : v)
+          }}
+        >
+          <h2 id={titleId}>{title}</h2>
+          <div className="field">
+            <label htmlFor={inputId}>{label}</label>
+            <input
+              id={inputId}
+              type={type}
+              value={value}
+              required
+              minLength={minLength}
+              autoComplete={type === 'password' ? 'new-password' : 'off'}
+              onChange={(e) => setValue(e.target.value)}
+            />
+          </div>
+          <div className="row end">
+            <button type="submit" className="secondary" value="cancel" formNoValidate>
+              Cancel
+            </button>
+            <button type="submit" className="primary" value="ok">
+              {submitLabel}
+            </button>
+          </div>
+        </form>
+      </dialog>
+    </>
+  )
+}
+
 const STATUS_TONE: Record<string, string> = {
   ready: 'ok',
   provisioning: 'busy',

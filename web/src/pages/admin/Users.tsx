@@ -1,7 +1,7 @@
 import { type FormEvent, useState } from 'react'
 import { get, type Me, patch, post } from '../../api'
 import { useAuth } from '../../auth'
-import { ErrorNote, Field, Spinner, useAction, useLoad } from '../../components/ui'
+import { ErrorNote, Field, PromptButton, Spinner, useAction, useLoad } from '../../components/ui'
 import type { AdminPlan } from './Plans'
 
 type AdminUser = Me & { has_password: boolean }
@@ -77,10 +77,6 @@ export function UsersSection() {
       await patch(`/api/admin/users/${u.id}`, body)
       users.reload()
     })
-  const resetPassword = (u: AdminUser) => {
-    const password = prompt(`New password for ${u.email} (at least 8 characters)`)
-    if (password) update(u, { password })
-  }
   return (
     <>
       <NewUser plans={plans.data ?? []} onDone={users.reload} />
@@ -141,9 +137,17 @@ export function UsersSection() {
                     />
                   </td>
                   <td>
-                    <button type="button" className="small secondary" onClick={() => resetPassword(u)}>
+                    <PromptButton
+                      className="small secondary"
+                      title={`New password for ${u.email}`}
+                      label="New password (at least 8 characters)"
+                      type="password"
+                      minLength={8}
+                      submitLabel="Set password"
+                      onSubmit={(password) => update(u, { password })}
+                    >
                       Set password
-                    </button>
+                    </PromptButton>
                   </td>
                 </tr>
               ))}

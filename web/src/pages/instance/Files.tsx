@@ -1,6 +1,14 @@
 import { type DragEvent, useRef, useState } from 'react'
 import { del, type FileEntry, formatBytes, get, post, qs } from '../../api'
-import { ConfirmButton, Empty, ErrorNote, Spinner, useAction, useLoad } from '../../components/ui'
+import {
+  ConfirmButton,
+  Empty,
+  ErrorNote,
+  PromptButton,
+  Spinner,
+  useAction,
+  useLoad,
+} from '../../components/ui'
 import { Editor } from './files/Editor'
 import { uploadFile } from './files/upload'
 
@@ -58,15 +66,9 @@ export function FilesTab({ id }: { id: string }) {
       await fn()
       listing.reload()
     })
-  const mkdir = () => {
-    const name = prompt('Name of the new folder')?.trim()
-    if (name) change(() => post(`${base}/mkdir`, { path: join(dir, name) }))
-  }
-  const rename = (entry: FileEntry) => {
-    const name = prompt(`Rename ${entry.name} to`, entry.name)?.trim()
-    if (name && name !== entry.name)
-      change(() => post(`${base}/move`, { from: entry.path, to: join(dir, name) }))
-  }
+  const mkdir = (name: string) => change(() => post(`${base}/mkdir`, { path: join(dir, name) }))
+  const rename = (entry: FileEntry, name: string) =>
+    change(() => post(`${base}/move`, { from: entry.path, to: join(dir, name) }))
   const remove = (entry: FileEntry) =>
     change(() => del(`${base}${qs({ path: entry.path, recursive: entry.type === 'dir' })}`))
 
@@ -108,9 +110,15 @@ export function FilesTab({ id }: { id: string }) {
           })}
         </nav>
         <div className="row">
-          <button type="button" className="small secondary" onClick={mkdir}>
+          <PromptButton
+            className="small secondary"
+            title={`New folder in ${dir}`}
+            label="Folder name"
+            submitLabel="Create folder"
+            onSubmit={mkdir}
+          >
             New folder
-          </button>
+          </PromptButton>
           <button type="button" className="small primary" onClick={() => picker.current?.click()}>
             Upload
           </button>
@@ -172,9 +180,16 @@ export function FilesTab({ id }: { id: string }) {
                       <a className="button small" href={`${base}/download${qs({ path: e.path })}`} download>
                         Download
                       </a>
-                      <button type="button" className="small secondary" onClick={() => rename(e)}>
+                      <PromptButton
+                        className="small secondary"
+                        title={`Rename ${e.name}`}
+                        label="New name"
+                        initial={e.name}
+                        submitLabel="Rename"
+                        onSubmit={(name) => rename(e, name)}
+                      >
                         Rename
-                      </button>
+                      </PromptButton>
                       <ConfirmButton
                         className="small danger"
                         danger

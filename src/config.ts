@@ -75,6 +75,7 @@ const EnvSchema = z.object({
   CLAWPORT_LLM_BASE_URL: z.url().optional(),
   CLAWPORT_LLM_API_KEY: z.string().optional(),
   CLAWPORT_LLM_MODEL: z.string().min(1).optional(),
+  CLAWPORT_AUDIT_RETENTION_DAYS: z.coerce.number().int().min(0).default(90),
   CLAWPORT_MODEL_PRIVATE_URLS: z.enum(['allow', 'deny']).default('deny'),
   CLAWPORT_LLM_FIRST_BYTE_TIMEOUT_MS: intFrom(30_000),
   CLAWPORT_LLM_IDLE_TIMEOUT_MS: intFrom(60_000),
@@ -137,6 +138,8 @@ export interface Config {
   /** The operator's model upstream (OpenAI-compatible); users may set their own. */
   llm: { baseUrl?: string; apiKey?: string; model?: string }
   /** The broker's own limits on an upstream call. */
+  /** Audit entries older than this many days are removed; 0 keeps them forever. */
+  auditRetentionDays: number
   /** Whether a user-set model URL may point at private addresses (single-user hosts). */
   modelPrivateUrls: boolean
   llmFirstByteTimeoutMs: number
@@ -201,6 +204,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, overrides: Partial<Config> = 
       apiKey: e.CLAWPORT_LLM_API_KEY || undefined,
       model: e.CLAWPORT_LLM_MODEL,
     },
+    auditRetentionDays: e.CLAWPORT_AUDIT_RETENTION_DAYS,
     modelPrivateUrls: e.CLAWPORT_MODEL_PRIVATE_URLS === 'allow',
     llmFirstByteTimeoutMs: e.CLAWPORT_LLM_FIRST_BYTE_TIMEOUT_MS,
     llmIdleTimeoutMs: e.CLAWPORT_LLM_IDLE_TIMEOUT_MS,

@@ -111,4 +111,61 @@ describe('audit log (in process)', () => {
     expect(entry).toMatchObject({ action: 'keys.create', actor: 'web_session', status: 201 })
     expect(entry.actor_id).not.toContain(login.token)
   })
+
+  it('removes entries past the retention period, keeps the rest', async () => {
+    const day = 24 * 60 * 60_000
+    const now = Date.now()
+    const entry = (ageDays: number, action: string) => ({
+      created_at: new Date(now - ageDays * day).toISOString(),
+      user_id: alice.id,
+      actor: 'api_key',
+      actor_id: alice.keyId,
+      action,
+      method: 'POST',
+      route: '/api/test',
+      instance_id: null,
+      status: 200,
+      ip: '127.0.0.1',
+    })
+    await t.services.store.audit.insert([
+      entry(120, 'old.one'),
+      entry(91, 'old.two'),
+      entry(89, 'recent.one'),
+    ])
+    // The server's default keeps 90 days.
+    expect(t.services.config.auditRetentionDays).toBe(90)
+    expect(await t.services.audit.prune(now)).toBe(2)
+    const actions = (await t.inject('GET', '/api/audit?limit=200', alice.key)).body.map(
+      (e: { action: string }) => e.action,
+    )
+    expect(actions).toContain('recent.one')
+    expect(actions).not.toContain('old.one')
+    expect(actions).not.toContain('old.two')
+    expect(await t.services.audit.prune(now)).toBe(0)
+  })
+
+  it('keeps everything when retention is 0', async () => {
+    const keep = await inProcess({ CLAWPORT_GATEWAY: 'off', CLAWPORT_AUDIT_RETENTION_DAYS: '0' })
+    try {
+      const u = await keep.services.accounts.createUser({ email: 'keep@example.com', plan: 'pro' })
+      await keep.services.store.audit.insert([
+        {
+          created_at: new Date(Date.now() - 3650 * 24 * 60 * 60_000).toISOString(),
+          user_id: u.id,
+          actor: 'api_key',
+          actor_id: 'k',
+          action: 'ancient',
+          method: 'POST',
+          route: '/api/test',
+          instance_id: null,
+          status: 200,
+          ip: '',
+        },
+      ])
+      expect(await keep.services.audit.prune()).toBe(0)
+      expect((await keep.services.store.audit.list({ userId: u.id, limit: 10 })).length).toBe(1)
+    } finally {
+      await keep.close()
+    }
+  })
 })

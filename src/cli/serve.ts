@@ -26,6 +26,7 @@ export async function serve(argv: string[]): Promise<number> {
   const first = await bootstrapAdmin(services)
   await services.instances.recover()
   services.instances.startMonitor()
+  services.audit.startRetention()
   await services.pool.start()
   const app = await buildApp(services, log)
   const address = await app.listen({ port: config.port, host: config.host })

@@ -7,6 +7,9 @@ const FLUSH_MS = 200
 const FLUSH_ROWS = 200
 /** Past this many unwritten entries (the store is failing), the oldest are dropped and logged. */
 const MAX_PENDING = 10_000
+/** How often entries past the retention period are removed. */
+const PRUNE_EVERY_MS = 60 * 60_000
+const DAY_MS = 24 * 60 * 60_000
 
 export const AuditActor = z.enum(['api_key', 'web_session', 'instance'])
 export type AuditActor = z.infer<typeof AuditActor>
@@ -48,11 +51,36 @@ export class AuditService {
   private pending: NewAuditRow[] = []
   private timer?: NodeJS.Timeout
   private flushing: Promise<void> = Promise.resolve()
+  private pruner?: NodeJS.Timeout
 
   constructor(
     private readonly store: Store,
     private readonly log: Logger,
+    /** Entries older than this many days are removed; 0 keeps them forever. */
+    private readonly retentionDays = 0,
   ) {}
+
+  /** Removes entries past the retention period now, then every hour. */
+  startRetention(): void {
+    if (this.retentionDays <= 0) return
+    void this.prune()
+    this.pruner = setInterval(() => void this.prune(), PRUNE_EVERY_MS)
+    this.pruner.unref()
+  }
+
+  /** Removes the entries older than the retention period; returns how many. */
+  async prune(now = Date.now()): Promise<number> {
+    if (this.retentionDays <= 0) return 0
+    const before = new Date(now - this.retentionDays * DAY_MS).toISOString()
+    try {
+      const removed = await this.store.audit.prune(before)
+      if (removed) this.log.info({ removed, before }, 'old audit entries removed')
+      return removed
+    } catch (err) {
+      this.log.error({ err }, 'audit retention failed')
+      return 0
+    }
+  }
 
   record(entry: NewAuditRow): void {
     if (this.pending.length >= MAX_PENDING) {
@@ -88,6 +116,7 @@ export class AuditService {
   }
 
   close(): Promise<void> {
+    clearInterval(this.pruner)
     return this.flush()
   }
 }

@@ -126,7 +126,7 @@ export async function createServices(
     pipelineLog,
   )
   if (opts.withDriver) await pipelines.start()
-  const audit = new AuditService(store, log.child({ component: 'audit' }))
+  const audit = new AuditService(store, log.child({ component: 'audit' }), config.auditRetentionDays)
   const webSessions = new WebSessionService(store, accounts, keys, invites, config)
   return {
     config,

@@ -35,6 +35,8 @@ export interface AuditStore {
   insert(rows: NewAuditRow[]): Promise<void>
   /** A user's entries, newest first. */
   list(q: AuditQuery): Promise<AuditRow[]>
+  /** Removes the entries made before `before` (an ISO time); returns how many. */
+  prune(before: string): Promise<number>
 }
 
 /** The audit store over the main database's Kysely instance. */
@@ -49,6 +51,10 @@ export function kyselyAuditStore(base: Kysely<Database>): AuditStore {
       if (q.instanceId) query = query.where('instance_id', '=', q.instanceId)
       if (q.before !== undefined) query = query.where('id', '<', q.before)
       return query.orderBy('id', 'desc').limit(q.limit).execute()
+    },
+    async prune(before) {
+      const res = await db.deleteFrom('audit_log').where('created_at', '<', before).executeTakeFirst()
+      return Number(res.numDeletedRows)
     },
   }
 }

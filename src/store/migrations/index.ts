@@ -5,6 +5,7 @@ import { chat } from './0003-chat.js'
 import { webSessions } from './0004-web-sessions.js'
 import { automation } from './0005-automation.js'
 import { audit } from './0006-audit.js'
+import { auditRetention } from './0007-audit-retention.js'
 
 /**
  * Versioned migrations, applied in name order at start. One file per migration; never edit
@@ -17,6 +18,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0004_web_sessions': webSessions,
   '0005_automation': automation,
   '0006_audit': audit,
+  '0007_audit_retention': auditRetention,
 }
 
 export const migrationProvider: MigrationProvider = {

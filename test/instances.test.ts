@@ -1,7 +1,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { TEST_ENV } from './helpers/plans.js'
+import { TEST_ENV, TEST_PLANS } from './helpers/plans.js'
 import { startServer, type TestServer } from './helpers/server.js'
 
 describe('instances on a real server with real sandboxes', () => {
@@ -157,5 +157,31 @@ describe('instances on a real server with real sandboxes', () => {
     expect(reused.body.code).toBe('invite_used_up')
     await s.waitStatus(created.body.id, 'ready', key)
     expect((await s.api('DELETE', `/api/instances/${created.body.id}`, { key })).status).toBe(204)
+  })
+
+  it("follows its plan: a plan's larger disk reaches an existing instance at its next start", async () => {
+    const key = await s.user('grows@example.com', 'solo')
+    const grown = (await s.readyInstance(key)).id
+    const diskMb = async () =>
+      Number((await s.exec(grown, 'df -Pm /workspace | tail -1', {}, key)).stdout.trim().split(/\s+/)[1])
+    await s.exec(grown, 'echo before the upgrade > note.txt', {}, key)
+    expect(await diskMb()).toBeLessThanOrEqual(128)
+
+    // The operator raises the plan's disk and restarts the server; the instance keeps running.
+    const plans = JSON.parse(TEST_PLANS) as Array<{ name: string; disk_mb?: number }>
+    const solo = plans.find((p) => p.name === 'solo')
+    if (solo) solo.disk_mb = 256
+    await s.stop()
+    s.env.CLAWPORT_PLANS = JSON.stringify(plans)
+    try {
+      await s.start()
+      expect(await diskMb()).toBeLessThanOrEqual(128)
+      expect((await s.api('POST', `/api/instances/${grown}/reboot`, { key })).status).toBe(202)
+      await s.waitStatus(grown, 'ready', key)
+      expect(await diskMb()).toBeGreaterThan(200)
+      expect((await s.exec(grown, 'cat note.txt', {}, key)).stdout).toBe('before the upgrade\n')
+    } finally {
+      s.env.CLAWPORT_PLANS = TEST_PLANS
+    }
   })
 })

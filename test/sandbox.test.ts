@@ -187,6 +187,35 @@ describe('local driver sandboxes', () => {
     expect(r.out).not.toContain('rc=0')
   })
 
+  it('grows a disk when its size goes up, keeps its files, and never shrinks it', async (ctx) => {
+    if (!caps.diskQuota) ctx.skip()
+    const small = env.spec('grow', { disk_mb: 32 })
+    const sizeOf = async (spec: typeof small) => {
+      const r = await runIn(env.driver, spec, 'df -Pm /workspace | tail -1; cat /workspace/kept 2>/dev/null')
+      const [line, kept] = r.out.trim().split('\n')
+      return { totalMb: Number(line?.trim().split(/\s+/)[1]), kept }
+    }
+    await runIn(env.driver, small, 'echo still-here > /workspace/kept')
+    const before = await sizeOf(small)
+    expect(before.totalMb).toBeLessThanOrEqual(32)
+
+    const bigger = { ...small, resources: { ...small.resources, disk_mb: 96 } }
+    const after = await sizeOf(bigger)
+    expect(after.totalMb).toBeGreaterThan(80)
+    expect(after.kept).toBe('still-here')
+    const fill = await runIn(
+      env.driver,
+      bigger,
+      'dd if=/dev/zero of=/workspace/f bs=1M count=60 2>&1; echo "rc=$?"',
+    )
+    expect(fill.out).toContain('rc=0')
+
+    // Back to a smaller plan: the disk and what is on it stay.
+    const again = await sizeOf(small)
+    expect(again.totalMb).toBeGreaterThan(80)
+    expect(again.kept).toBe('still-here')
+  })
+
   it('stop leaves no process behind, even one that ignores SIGTERM; stop is idempotent', async () => {
     const a = env.spec('stop')
     await env.driver.launch(a, ['/bin/sh', '-c', "trap '' TERM; sleep 1000 & sleep 1000 & wait"])

@@ -98,12 +98,16 @@ export class InstanceService {
         const row = await tx.instances.update(pooled.id, {
           user_id: user.id,
           name: input.name ?? null,
+          plan: plan.name,
           updated_at: nowIso(),
         })
         return { row: row as InstanceRow, pooled: true }
       }
       if (full) throw errors.noCapacity()
-      return { row: await this.insert(tx, user.id, resources, input.name ?? null), pooled: false }
+      return {
+        row: await this.insert(tx, user.id, resources, input.name ?? null, plan.name),
+        pooled: false,
+      }
     })
     const { row } = outcome
     if (outcome.pooled) {
@@ -137,6 +141,7 @@ export class InstanceService {
     ownerId: string,
     resources: InstanceResources,
     name: string | null,
+    plan: string | null = null,
   ): Promise<InstanceRow> {
     const at = nowIso()
     const row: InstanceRow = {
@@ -147,6 +152,7 @@ export class InstanceService {
       desired_state: 'running',
       host_uid: this.allocateUid(await tx.instances.usedHostUids()),
       resources: JSON.stringify(resources),
+      plan,
       error: null,
       created_at: at,
       updated_at: at,
@@ -203,6 +209,7 @@ export class InstanceService {
   private async boot(row: InstanceRow, from: InstanceStatus): Promise<void> {
     const started = performance.now()
     try {
+      row = await this.followPlan(row)
       await this.gateway?.attach(row)
       await this.driver.start(this.spec(row))
       await waitForHealth(this.client(row.id), this.config.readyTimeoutMs)
@@ -220,6 +227,30 @@ export class InstanceService {
       await this.driver.stop(row.id, 0).catch(() => {})
       await this.store.instances.update(row.id, { status: 'error', error: reason, updated_at: nowIso() })
     }
+  }
+
+  /**
+   * An instance's resources follow the plan it was created under: when the operator changed
+   * that plan, the new memory, CPU, process and disk limits apply from this start on (a disk
+   * only ever grows). A plan that no longer exists leaves them as they are.
+   */
+  private async followPlan(row: InstanceRow): Promise<InstanceRow> {
+    if (!row.plan) return row
+    const plan = await this.store.plans.get(row.plan)
+    if (!plan) return row
+    const wanted = JSON.stringify(resourcesFromPlan(plan))
+    if (wanted === JSON.stringify(JSON.parse(row.resources))) return row
+    this.log.info(
+      { instanceId: row.id, plan: plan.name, from: JSON.parse(row.resources), to: JSON.parse(wanted) },
+      'instance resources follow its plan',
+    )
+    const updated =
+      (await this.store.instances.update(row.id, { resources: wanted, updated_at: nowIso() })) ?? row
+    // The door listens in the instance's run folder, on its disk: closed for a moment, the disk
+    // is idle and can grow before the sandbox starts (boot opens the door again).
+    await this.gateway?.detach(row.id)
+    await this.driver.provision(this.spec(updated))
+    return updated
   }
 
   private background(id: string, fn: () => Promise<void>): void {

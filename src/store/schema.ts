@@ -72,6 +72,8 @@ export interface InstancesTable {
   desired_state: string
   host_uid: number
   resources: string
+  /** The plan whose resources the instance follows; null when it follows none. */
+  plan: string | null
   error: string | null
   created_at: string
   updated_at: string

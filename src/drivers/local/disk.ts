@@ -69,20 +69,69 @@ async function createImage(image: string, sizeMb: number): Promise<void> {
   ])
 }
 
+/** What ensureDisk did with the image. */
+export interface DiskOutcome {
+  created: boolean
+  /** The size it was grown from, in MiB, when it grew. */
+  grewFromMb?: number
+  /** Why a wanted change of size did not happen (a smaller size, a busy mount). */
+  note?: string
+}
+
 /**
- * Makes sure the instance's disk image exists and is mounted at `mountDir` (nosuid, nodev).
- * Creates it on first use; re-mounts it after a host reboot. Returns true when it created it.
+ * Makes sure the instance's disk image exists, has at least `sizeMb` and is mounted at
+ * `mountDir` (nosuid, nodev). Creates it on first use; re-mounts it after a host reboot; grows
+ * it when the plan's size went up (offline: unmounted, checked, resized; the sandbox is not
+ * running while this runs). A smaller size never shrinks it: that could drop files.
  */
-export async function ensureDisk(image: string, mountDir: string, sizeMb: number): Promise<boolean> {
-  let created = false
+export async function ensureDisk(image: string, mountDir: string, sizeMb: number): Promise<DiskOutcome> {
+  const out: DiskOutcome = { created: false }
   if (!existsSync(image)) {
     await createImage(image, sizeMb)
-    created = true
+    out.created = true
+  } else {
+    const currentMb = Math.floor((await fs.stat(image)).size / (1024 * 1024))
+    if (currentMb < sizeMb) {
+      if (await unmountIfIdle(mountDir)) {
+        await growImage(image, sizeMb)
+        out.grewFromMb = currentMb
+      } else out.note = `the disk is busy; it grows to ${sizeMb} MiB at the next start`
+    } else if (currentMb > sizeMb)
+      out.note = `the disk keeps its ${currentMb} MiB: it is never shrunk below its files`
   }
   await fs.mkdir(mountDir, { recursive: true, mode: 0o711 })
   if (!(await isMounted(mountDir))) await run('mount', ['-o', 'loop,nosuid,nodev', image, mountDir])
   await fs.chmod(mountDir, 0o711)
-  return created
+  return out
+}
+
+/** Unmounts `mountDir` unless something still uses it; true when it is not mounted after. */
+async function unmountIfIdle(mountDir: string): Promise<boolean> {
+  if (!(await isMounted(mountDir))) return true
+  try {
+    await run('umount', [mountDir])
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** Grows an unmounted ext4 image to sizeMb: the file first, then the filesystem. */
+async function growImage(image: string, sizeMb: number): Promise<void> {
+  const fh = await fs.open(image, 'r+')
+  try {
+    await fh.truncate(sizeMb * 1024 * 1024)
+  } finally {
+    await fh.close()
+  }
+  // resize2fs wants a freshly checked filesystem; e2fsck exits 1 or 2 when it fixed something.
+  try {
+    await run('e2fsck', ['-f', '-y', image])
+  } catch (err) {
+    const code = (err as { code?: number }).code
+    if (code !== 1 && code !== 2) throw err
+  }
+  await run('resize2fs', [image])
 }
 
 /** Unmounts everything under `dir`, lazily when busy; the loop device frees itself. */

@@ -153,7 +153,13 @@ export class LocalDriver implements InstanceDriver {
     await fs.mkdir(l.state, { recursive: true, mode: 0o711 })
     await fs.chmod(l.state, 0o711)
     if (l.run !== path.join(l.root, 'run')) {
-      await ensureDisk(l.diskImage, l.diskMount, spec.resources.disk_mb)
+      const disk = await ensureDisk(l.diskImage, l.diskMount, spec.resources.disk_mb)
+      if (disk.grewFromMb !== undefined)
+        this.log.info(
+          { instanceId: spec.id, fromMb: disk.grewFromMb, toMb: spec.resources.disk_mb },
+          'instance disk grown',
+        )
+      if (disk.note) this.log.warn({ instanceId: spec.id, note: disk.note }, 'instance disk not resized')
       // The socket's documented path stays <root>/run; the folder itself counts against the quota.
       if (!existsSync(path.join(l.root, 'run'))) await fs.symlink('disk/run', path.join(l.root, 'run'))
     }

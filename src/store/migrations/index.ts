@@ -6,6 +6,7 @@ import { webSessions } from './0004-web-sessions.js'
 import { automation } from './0005-automation.js'
 import { audit } from './0006-audit.js'
 import { auditRetention } from './0007-audit-retention.js'
+import { instancePlan } from './0008-instance-plan.js'
 
 /**
  * Versioned migrations, applied in name order at start. One file per migration; never edit
@@ -19,6 +20,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0005_automation': automation,
   '0006_audit': audit,
   '0007_audit_retention': auditRetention,
+  '0008_instance_plan': instancePlan,
 }
 
 export const migrationProvider: MigrationProvider = {

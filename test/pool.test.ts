@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { TEST_ENV } from './helpers/plans.js'
+import { TEST_ENV, TEST_PLANS } from './helpers/plans.js'
 import { startServer, type TestServer } from './helpers/server.js'
 
 async function poolReady(s: TestServer, want = 1, timeoutMs = 60_000) {
@@ -62,5 +62,24 @@ describe('the warm pool', () => {
     expect(res.status).toBe(403)
     expect(res.body.code).toBe('admin_required')
     expect((await s.api('GET', '/api/instances', { key })).body).toEqual([])
+  })
+
+  it("replaces a warm instance that no longer has its plan's resources after the plan changed", async () => {
+    await poolReady(s)
+    const plans = JSON.parse(TEST_PLANS) as Array<{ name: string; disk_mb?: number }>
+    const team = plans.find((p) => p.name === 'team')
+    if (team) team.disk_mb = 640
+    await s.stop()
+    s.env.CLAWPORT_PLANS = JSON.stringify(plans)
+    try {
+      await s.start()
+      // The old warm instance (512 MB) no longer counts; one of the plan as it is now replaces it.
+      await poolReady(s)
+      const res = await s.api('POST', '/api/instances', { body: { name: 'after the change' } })
+      expect(res.status).toBe(201)
+      expect(res.body).toMatchObject({ status: 'ready', resources: { disk_mb: 640 } })
+    } finally {
+      s.env.CLAWPORT_PLANS = TEST_PLANS
+    }
   })
 })

@@ -55,8 +55,11 @@ export class WarmPool {
         updated_at: at,
       })
     }
+    // Warm again after a restart, unless the pool's plan changed meanwhile (fill replaces those).
+    const plan = this.config.plans.find((p) => p.name === this.config.poolPlan)
+    const want = plan && JSON.stringify(resourcesFromPlan(plan))
     for (const row of await this.store.instances.listByUser(POOL_USER_ID)) {
-      if (row.status === 'ready') this.warm.add(row.id)
+      if (row.status === 'ready' && JSON.stringify(JSON.parse(row.resources)) === want) this.warm.add(row.id)
     }
     this.refill()
   }
@@ -109,7 +112,17 @@ export class WarmPool {
         this.log.warn({ instanceId: row.id, error: row.error }, 'pooled instance failed; replacing it')
         await this.instances.remove(POOL_USER_ID, row.id)
       }
-      const live = rows.filter((r) => r.status !== 'error')
+      // After a change of the pool's plan (or of its resources) a warm instance no create
+      // would match only takes room: replace it.
+      const want = JSON.stringify(resourcesFromPlan(plan))
+      for (const row of rows.filter((r) => r.status !== 'error')) {
+        if (JSON.stringify(JSON.parse(row.resources)) === want) continue
+        // No create takes it (take() matches resources exactly), so no race with one.
+        this.warm.delete(row.id)
+        this.log.info({ instanceId: row.id }, "pooled instance has another plan's resources; replacing it")
+        await this.instances.remove(POOL_USER_ID, row.id)
+      }
+      const live = (await this.store.instances.listByUser(POOL_USER_ID)).filter((r) => r.status !== 'error')
       if (live.length >= this.config.poolSize) return
       if ((await this.store.instances.countAll()) >= this.config.maxInstances) return
       const started = performance.now()

@@ -211,3 +211,55 @@ describe('the dashboard: swarms and pipelines', () => {
     await theirs.context().close()
   }, 90_000)
 })
+
+describe('the dashboard: open sign-up', () => {
+  let server: TestServer
+  let browser: Browser
+
+  beforeAll(async () => {
+    buildOnce()
+    server = await startServer({
+      CLAWPORT_PLANS: TEST_PLANS,
+      CLAWPORT_GATEWAY: 'off',
+      CLAWPORT_SIGNUP: 'open',
+    })
+    browser = await launchBrowser()
+  }, 120_000)
+
+  afterAll(async () => {
+    await browser?.close()
+    await server?.destroy()
+  })
+
+  it('creates an account from the sign-in page, on the plan of its invite code', async () => {
+    const invite = await server.api('POST', '/api/admin/invites', { body: { plan: 'solo', uses: 1 } })
+    expect(invite.status).toBe(201)
+    const page = await (await newContext(browser, server.url)).newPage()
+    await step(page, 'signup', async () => {
+      await page.goto('/')
+      await page.getByRole('button', { name: 'Sign in with another account' }).click()
+      await page.getByRole('button', { name: 'No account? Sign up' }).click()
+      await page.getByRole('heading', { name: 'Create an account' }).waitFor()
+      await page.getByLabel('Email').fill('newcomer@example.com')
+      await page.getByLabel('New password').fill('newcomer-password')
+      await page.getByLabel('Invite code (optional)').fill(invite.body.code)
+      await page.getByRole('button', { name: 'Create account' }).click()
+      await page.getByRole('heading', { name: 'Instances', exact: true }).waitFor()
+      await screenshot(page, 'dashboard-signup')
+    })
+    const users = await server.api('GET', '/api/admin/users')
+    expect(users.body.find((u: { email: string }) => u.email === 'newcomer@example.com')).toMatchObject({
+      plan: 'solo',
+      has_password: true,
+    })
+    // The code was single use: a second account cannot redeem it.
+    const again = await server.api('POST', '/api/auth/signup', {
+      body: { email: 'second@example.com', password: 'second-password', invite_code: invite.body.code },
+      key: null,
+      headers: { origin: server.url },
+    })
+    expect(again.status).toBe(403)
+    expect(again.body).toMatchObject({ code: 'invite_used_up', status: 403 })
+    await page.context().close()
+  }, 90_000)
+})

@@ -1,30 +1,10 @@
-import { execFileSync } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { childrenOf } from '../src/drivers/local/launch.js'
 import { TEST_ENV } from './helpers/plans.js'
 import { startServer, type TestServer } from './helpers/server.js'
 import { waitFor } from './helpers/wait.js'
 import { Term } from './helpers/ws.js'
-
-/** Host pids of the processes under a sandbox whose command line starts with `command`. */
-function descendants(root: number, command: string): number[] {
-  const out = execFileSync('ps', ['-e', '-o', 'pid=,ppid=,args='], { encoding: 'utf8' })
-  const rows = out
-    .split('\n')
-    .map((l) => /^\s*(\d+)\s+(\d+)\s+(.*)$/.exec(l))
-    .filter((m): m is RegExpExecArray => m !== null)
-    .map((m) => ({ pid: Number(m[1]), ppid: Number(m[2]), args: m[3] ?? '' }))
-  const under = new Set([root])
-  for (let grew = true; grew; ) {
-    grew = false
-    for (const r of rows)
-      if (under.has(r.ppid) && !under.has(r.pid)) {
-        under.add(r.pid)
-        grew = true
-      }
-  }
-  return rows.filter((r) => under.has(r.pid) && r.args.startsWith(command)).map((r) => r.pid)
-}
 
 describe('instances outlive the server', () => {
   let s: TestServer
@@ -79,13 +59,12 @@ describe('instances outlive the server', () => {
     const term = await Term.open(`${s.url.replace(/^http/, 'ws')}/api/instances/${id}/terminal/ws`, {
       authorization: `Bearer ${s.adminKey}`,
     })
-    const [clawlet] = descendants(
-      before.body.sandbox.pid,
-      '/opt/clawport/bin/node /opt/clawport/dist/clawlet/main.js',
-    )
+    // The sandbox's monitor (bwrap) -> the namespace's init, which the desktop's processes would
+    // otherwise keep alive -> the clawlet.
+    const [init] = await childrenOf(before.body.sandbox.pid)
+    const [clawlet] = await childrenOf(init as number)
     expect(clawlet).toBeGreaterThan(0)
-    // The namespace's init, which the desktop's processes would otherwise keep alive.
-    const init = Number(/^PPid:\s+(\d+)/m.exec(readFileSync(`/proc/${clawlet}/status`, 'utf8'))?.[1])
+    expect(readFileSync(`/proc/${clawlet}/cmdline`, 'utf8')).toContain('dist/clawlet/main.js')
     process.kill(clawlet as number, 'SIGKILL')
 
     // The open terminal is told the instance was lost; the monitor brings the instance back.

@@ -124,7 +124,6 @@ describe('agent documents and the skill bundle', () => {
     ].filter((b) => !b.includes('/chat'))
     expect(blocks.length).toBeGreaterThan(5)
     const res = await runExamples(blocks, { OPENCLAW_API_KEY: s.adminKey })
-    fs.rmSync(res.dir, { recursive: true, force: true })
     expect(res.code, `${res.stderr}\n${res.stdout}`).toBe(0)
     expect(res.stdout).toContain('"name": "Clawport"'.replace(': ', ':'))
     expect(res.stdout).toMatch(/"exit_code":0/)

@@ -3,7 +3,7 @@ import { ClawletClient, waitForHealth } from '../clawlet/client.js'
 import type { GatewayState } from '../clawlet/gateway-protocol.js'
 import type { Config } from '../config.js'
 import type { InstanceDriver, InstanceResources, InstanceSpec } from '../drivers/driver.js'
-import { resourcesFromPlan } from '../drivers/driver.js'
+import { resourcesFromPlan, sameResources } from '../drivers/driver.js'
 import { AppError, errors } from '../errors.js'
 import type { Logger } from '../log.js'
 import type { InstanceRow, PlanRow, Store, UserRow } from '../store/index.js'
@@ -238,14 +238,17 @@ export class InstanceService {
     if (!row.plan) return row
     const plan = await this.store.plans.get(row.plan)
     if (!plan) return row
-    const wanted = JSON.stringify(resourcesFromPlan(plan))
-    if (wanted === JSON.stringify(JSON.parse(row.resources))) return row
+    const wanted = resourcesFromPlan(plan)
+    if (sameResources(row.resources, wanted)) return row
     this.log.info(
-      { instanceId: row.id, plan: plan.name, from: JSON.parse(row.resources), to: JSON.parse(wanted) },
+      { instanceId: row.id, plan: plan.name, from: JSON.parse(row.resources), to: wanted },
       'instance resources follow its plan',
     )
     const updated =
-      (await this.store.instances.update(row.id, { resources: wanted, updated_at: nowIso() })) ?? row
+      (await this.store.instances.update(row.id, {
+        resources: JSON.stringify(wanted),
+        updated_at: nowIso(),
+      })) ?? row
     // The door listens in the instance's run folder, on its disk: closed for a moment, the disk
     // is idle and can grow before the sandbox starts (boot opens the door again).
     await this.gateway?.detach(row.id)

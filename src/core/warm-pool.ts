@@ -1,6 +1,6 @@
 import type { Config } from '../config.js'
 import type { InstanceResources } from '../drivers/driver.js'
-import { resourcesFromPlan } from '../drivers/driver.js'
+import { resourcesFromPlan, sameResources } from '../drivers/driver.js'
 import type { Logger } from '../log.js'
 import type { InstanceRow, Store } from '../store/index.js'
 import type { AgentRunner } from './agent.js'
@@ -57,9 +57,9 @@ export class WarmPool {
     }
     // Warm again after a restart, unless the pool's plan changed meanwhile (fill replaces those).
     const plan = this.config.plans.find((p) => p.name === this.config.poolPlan)
-    const want = plan && JSON.stringify(resourcesFromPlan(plan))
     for (const row of await this.store.instances.listByUser(POOL_USER_ID)) {
-      if (row.status === 'ready' && JSON.stringify(JSON.parse(row.resources)) === want) this.warm.add(row.id)
+      if (row.status === 'ready' && plan && sameResources(row.resources, resourcesFromPlan(plan)))
+        this.warm.add(row.id)
     }
     this.refill()
   }
@@ -73,10 +73,9 @@ export class WarmPool {
   /** A warm pooled instance with exactly these resources, if one is ready; call inside the create transaction. */
   async take(tx: Store, resources: InstanceResources): Promise<InstanceRow | undefined> {
     if (this.config.poolSize === 0) return undefined
-    const want = JSON.stringify(resources)
     for (const row of await tx.instances.listByUser(POOL_USER_ID)) {
       if (row.status !== 'ready' || !this.warm.has(row.id)) continue
-      if (JSON.stringify(JSON.parse(row.resources)) !== want) continue
+      if (!sameResources(row.resources, resources)) continue
       this.warm.delete(row.id)
       return row
     }
@@ -114,9 +113,9 @@ export class WarmPool {
       }
       // After a change of the pool's plan (or of its resources) a warm instance no create
       // would match only takes room: replace it.
-      const want = JSON.stringify(resourcesFromPlan(plan))
+      const want = resourcesFromPlan(plan)
       for (const row of rows.filter((r) => r.status !== 'error')) {
-        if (JSON.stringify(JSON.parse(row.resources)) === want) continue
+        if (sameResources(row.resources, want)) continue
         // No create takes it (take() matches resources exactly), so no race with one.
         this.warm.delete(row.id)
         this.log.info({ instanceId: row.id }, "pooled instance has another plan's resources; replacing it")

@@ -12,6 +12,14 @@ export function resourcesFromPlan(plan: PlanSpec): InstanceResources {
   return { memory_mb: plan.memory_mb, cpus: plan.cpus, pids_max: plan.pids_max, disk_mb: plan.disk_mb }
 }
 
+/** Whether an instance's stored resources (its row's JSON) are exactly these. */
+export function sameResources(stored: string, r: InstanceResources): boolean {
+  const s = JSON.parse(stored) as InstanceResources
+  return (
+    s.memory_mb === r.memory_mb && s.cpus === r.cpus && s.pids_max === r.pids_max && s.disk_mb === r.disk_mb
+  )
+}
+
 /** What a driver needs to know to run one instance. */
 export interface InstanceSpec {
   id: string

@@ -58,12 +58,10 @@ export function shellBlocks(markdown: string): string[] {
 
 /**
  * Runs documentation examples in order in one bash, as a reader pasting them would, with
- * `clawport` on PATH and curl failing on HTTP errors (so an example that answers 4xx fails).
+ * `clawport` on PATH and curl failing on HTTP errors (so an example that answers 4xx fails), in
+ * a scratch folder removed afterwards.
  */
-export async function runExamples(
-  blocks: string[],
-  env: Record<string, string>,
-): Promise<Run & { dir: string }> {
+export async function runExamples(blocks: string[], env: Record<string, string>): Promise<Run> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'clawport-examples-'))
   const bin = path.join(dir, '.bin')
   fs.mkdirSync(bin)
@@ -76,10 +74,13 @@ export async function runExamples(
     'curl() { command curl --fail-with-body "$@"; }',
     ...blocks.map((b, i) => `echo "--- example ${i + 1}" >&2\n${b}`),
   ].join('\n')
-  const res = await runProgram('bash', ['-c', script], {
-    env: { ...env, PATH: `${bin}:${process.env.PATH}` },
-    cwd: dir,
-    timeoutMs: 180_000,
-  })
-  return { ...res, dir }
+  try {
+    return await runProgram('bash', ['-c', script], {
+      env: { ...env, PATH: `${bin}:${process.env.PATH}` },
+      cwd: dir,
+      timeoutMs: 180_000,
+    })
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
 }

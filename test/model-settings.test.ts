@@ -122,6 +122,21 @@ describe('a model URL a user sets reaches only public addresses', () => {
       'http://169.254.169.254/latest/meta-data',
       'http://0.0.0.0:8080/v1',
       'http://[fd00::1]/v1',
+      // The same addresses spelled so that a text match would miss them.
+      'http://[::127.0.0.1]/v1',
+      'http://[::ffff:7f00:1]/v1',
+      'http://[0:0:0:0:0:ffff:127.0.0.1]/v1',
+      'http://[::ffff:0:127.0.0.1]/v1',
+      'http://[64:ff9b::127.0.0.1]/v1',
+      'http://0x7f.1/v1',
+      'http://2130706433/v1',
+      'http://127.1/v1',
+      'http://0177.0.0.1/v1',
+      'http://127.0.0.1./v1',
+      'http://0/v1',
+      'http://[::]/v1',
+      'http://100.64.0.1/v1',
+      'https://[fe80::1]/v1',
     ]) {
       const res = await t.inject('PUT', '/api/me/model', key, { base_url, model: 'm' })
       expect(res.status, base_url).toBe(422)

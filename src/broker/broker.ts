@@ -164,6 +164,8 @@ export class ModelBroker {
           },
           body: JSON.stringify(body),
           signal: ctl.signal,
+          // A redirect is never followed: its target would skip the checks the first URL passed.
+          redirect: 'manual',
         })
       } catch (err) {
         throw (
@@ -176,6 +178,14 @@ export class ModelBroker {
         )
       }
       bumpIdle()
+      if (upstream.status >= 300 && upstream.status < 400) {
+        await upstream.body?.cancel().catch(() => {})
+        throw new BrokerError(
+          502,
+          'upstream_error',
+          `The model answered ${upstream.status}, a redirect, which the broker does not follow: set the URL it points to.`,
+        )
+      }
       if (!upstream.ok) {
         const text = await upstream.text().catch(() => '')
         throw new BrokerError(

@@ -1,6 +1,6 @@
 import dns from 'node:dns'
 import { BlockList, isIP, type LookupFunction } from 'node:net'
-import { Agent, type Dispatcher } from 'undici'
+import { Agent, buildConnector, type Dispatcher } from 'undici'
 import { AppError } from '../errors.js'
 
 /**
@@ -20,6 +20,7 @@ for (const [net, prefix] of [
   ['192.0.2.0', 24],
   ['192.168.0.0', 16],
   ['198.18.0.0', 15],
+  ['192.88.99.0', 24],
   ['198.51.100.0', 24],
   ['203.0.113.0', 24],
   ['224.0.0.0', 4],
@@ -27,11 +28,17 @@ for (const [net, prefix] of [
 ] as const)
   PRIVATE.addSubnet(net, prefix, 'ipv4')
 for (const [net, prefix] of [
-  ['::', 127], // unspecified and loopback
-  ['::ffff:0:0', 96], // IPv4-mapped: a way around the IPv4 rules
+  // Each of these holds an IPv4 address (or reaches one) and so is a way around the IPv4 rules:
+  ['::', 96], // unspecified, loopback and IPv4-compatible (`[::127.0.0.1]`)
+  ['::ffff:0:0', 96], // IPv4-mapped
+  ['::ffff:0:0:0', 96], // IPv4-translated
   ['64:ff9b::', 96], // NAT64 of any IPv4 address
+  ['64:ff9b:1::', 48], // local-use NAT64
+  ['2001::', 32], // Teredo
+  ['2002::', 16], // 6to4
   ['100::', 64],
   ['2001:db8::', 32],
+  ['fec0::', 10], // site-local (deprecated, still routed by some stacks)
   ['fc00::', 7], // unique local
   ['fe80::', 10], // link-local
   ['ff00::', 8], // multicast
@@ -48,19 +55,30 @@ export function isPrivateAddress(address: string): boolean {
 const REFUSED =
   'points at a private, loopback or link-local address; a model you set yourself must be reachable on the public internet (the operator can allow private addresses with CLAWPORT_MODEL_PRIVATE_URLS=allow)'
 
-/** Refuses a URL whose host is a private address literal or a localhost name (422). */
+/**
+ * Refuses a URL whose host is a private address literal or a localhost name (422). The WHATWG
+ * parser has already turned every IPv4 spelling (`0x7f.1`, `2130706433`, `127.1`) into dotted
+ * form and compressed IPv6, so the address check sees the address a connection would use.
+ */
 export function assertPublicUrl(url: string): void {
-  let host: string
+  let parsed: URL
   try {
-    host = new URL(url).hostname
-      .replace(/^\[|\]$/g, '')
-      .replace(/\.+$/, '')
-      .toLowerCase()
+    parsed = new URL(url)
   } catch {
     throw new AppError(422, 'validation_failed', 'base_url must be an http(s) URL')
   }
-  if (host === 'localhost' || host.endsWith('.localhost') || isPrivateAddress(host))
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
+    throw new AppError(422, 'validation_failed', 'base_url must be an http(s) URL')
+  const host = parsed.hostname
+    .replace(/^\[|\]$/g, '')
+    .replace(/\.+$/, '')
+    .toLowerCase()
+  if (host === '' || host === 'localhost' || host.endsWith('.localhost') || isPrivateAddress(host))
     throw new AppError(422, 'model_url_not_allowed', `base_url ${REFUSED}`)
+}
+
+function refused(host: string): Error {
+  return Object.assign(new Error(`${host} ${REFUSED}`), { code: 'EADDRNOTALLOWED' })
 }
 
 /** Resolves a name like dns.lookup, then drops private addresses; none left is an error. */
@@ -69,8 +87,7 @@ const publicLookup: LookupFunction = (hostname, options, callback) => {
     if (err) return callback(err, '', 0)
     const allowed = addresses.filter((a) => !isPrivateAddress(a.address))
     if (allowed.length === 0) {
-      const refused = Object.assign(new Error(`${hostname} ${REFUSED}`), { code: 'EADDRNOTALLOWED' })
-      return callback(refused, '', 0)
+      return callback(refused(hostname), '', 0)
     }
     if (options.all) return (callback as unknown as (e: null, a: dns.LookupAddress[]) => void)(null, allowed)
     const [first] = allowed as [dns.LookupAddress]
@@ -78,5 +95,26 @@ const publicLookup: LookupFunction = (hostname, options, callback) => {
   })
 }
 
+const connectVia = buildConnector({ lookup: publicLookup })
+
+/**
+ * Opens a connection only to a public address. A name goes through `publicLookup`, but an
+ * address literal never reaches a lookup at all, so it is checked here before connecting; the
+ * address actually connected to is checked again before any byte of a request is sent.
+ */
+export const publicConnector: buildConnector.connector = (options, callback) => {
+  if (isPrivateAddress(options.hostname)) return callback(refused(options.hostname), null)
+  connectVia(options, (...args) => {
+    const [err, socket] = args
+    if (err) return callback(err, null)
+    const peer = socket.remoteAddress
+    if (!peer || isPrivateAddress(peer)) {
+      socket.destroy()
+      return callback(refused(options.hostname), null)
+    }
+    callback(null, socket)
+  })
+}
+
 /** A connection pool whose connections only ever reach public addresses. */
-export const publicOnly: Dispatcher = new Agent({ connect: { lookup: publicLookup } })
+export const publicOnly: Dispatcher = new Agent({ connect: publicConnector })

@@ -86,7 +86,7 @@ try {
   if (res.status !== 201) throw new Error(`create failed: ${JSON.stringify(res.body)}`)
   const id = res.body.id as string
   await server.waitStatus(id, 'ready', server.adminKey, 240_000)
-  const socketPath = path.join(server.dataDir, 'instances', id, 'run', 'clawlet.sock')
+  const socketPath = path.join(server.dataDir, 'instances', id, 'state', 'clawlet.sock')
   const session = (
     await server.api('POST', `/api/instances/${id}/chat/sessions`, { body: { title: 'bench' } })
   ).body

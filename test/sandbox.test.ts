@@ -259,8 +259,8 @@ describe('local driver sandboxes', () => {
     expect(readFileSync(`/proc/${state.pid}/cmdline`, 'utf8')).toContain('bwrap')
     const fdsFile = path.join(env.driver.layout(a.id).run, 'fds')
     await waitFor(() => existsSync(fdsFile))
-    // 3 is the directory ls is reading.
-    expect(readFileSync(fdsFile, 'utf8').trim().split('\n')).toEqual(['0', '1', '2', '3'])
+    // 3 is the directory ls is reading; 6 the clawlet's socket, handed in on purpose.
+    expect(readFileSync(fdsFile, 'utf8').trim().split('\n')).toEqual(['0', '1', '2', '3', '6'])
     await env.driver.stop(a.id, 100)
     expect((await env.driver.inspect(a.id)).running).toBe(false)
     if (isRoot) await expectNoProcesses(a.hostUid)
@@ -272,8 +272,8 @@ describe('local driver sandboxes', () => {
     const a = env.spec('clawlet')
     const t0 = performance.now()
     const endpoint = await env.driver.start(a)
-    expect(endpoint.socketPath).toBe(path.join(env.config.dataDir, 'instances', a.id, 'run', 'clawlet.sock'))
-    const client = new ClawletClient({ socketPath: endpoint.socketPath, label: a.id })
+    expect(endpoint.socketPath).toBe(path.join(env.config.dataDir, 'instances', a.id, 'state', 'clawlet.sock'))
+    const client = new ClawletClient({ socketPath: endpoint.socketPath, checkPeer: endpoint.checkPeer, label: a.id })
     await waitForHealth(client, 15_000)
     console.log(`clawlet start -> healthy: ${Math.round(performance.now() - t0)} ms`)
     const res = await client.exec({ command: 'id -u; pwd; echo $HOME' })

@@ -1,4 +1,5 @@
 import fs from 'node:fs/promises'
+import path from 'node:path'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { Logger } from '../log.js'
 import type { Caller, ModelBroker } from './broker.js'
@@ -7,8 +8,9 @@ import type { Caller, ModelBroker } from './broker.js'
 export type InstanceApiHandler = (caller: Caller, req: IncomingMessage, res: ServerResponse) => void
 
 /**
- * One Unix socket per instance in its run folder (`<run>/control.sock`, seen inside as
- * /run/clawport/control.sock): the instance's way back to the control plane. Whoever connects
+ * One Unix socket per instance in its door folder (`<root>/door/control.sock`, root's, bound
+ * read-only inside at /run/clawport-door/control.sock): the instance's way back to the control
+ * plane. Whoever connects
  * on an instance's socket is that instance, so no credential ever needs to be inside it.
  * It serves the model broker under `/v1/` and the Clawport API, scoped to the instance's owner
  * (or its swarm), under `/api/`.
@@ -45,6 +47,8 @@ export class ControlSockets {
       res.writeHead(404, { 'content-type': 'application/json' })
       res.end(JSON.stringify({ error: { message: `No route ${req.method} ${path}.`, code: 'not_found' } }))
     })
+    // Root calls below go by path: only in a folder no instance can write into.
+    if (process.getuid?.() === 0) await assertRootFolder(path.dirname(socketPath))
     // A socket file left by an earlier control-plane process would make listen fail.
     await fs.rm(socketPath, { force: true })
     await new Promise<void>((resolve, reject) => {
@@ -55,7 +59,7 @@ export class ControlSockets {
       })
     })
     // Only the instance's own uid may connect.
-    if (hostUid !== null) await fs.chown(socketPath, hostUid, hostUid)
+    if (hostUid !== null) await fs.lchown(socketPath, hostUid, hostUid)
     await fs.chmod(socketPath, 0o600)
     this.servers.set(caller.instanceId, { server, path: socketPath })
     this.log.debug({ instanceId: caller.instanceId }, 'control socket open')
@@ -76,4 +80,11 @@ export class ControlSockets {
   async closeAll(): Promise<void> {
     await Promise.all([...this.servers.keys()].map((id) => this.close(id)))
   }
+}
+
+/** Refuses a folder an unprivileged user could rename things in (not root's, or writable by others). */
+async function assertRootFolder(dir: string): Promise<void> {
+  const st = await fs.lstat(dir)
+  if (!st.isDirectory() || st.uid !== 0 || (st.mode & 0o022) !== 0)
+    throw new Error(`refusing to listen in ${dir}: it is not a folder only root can write`)
 }

@@ -2,6 +2,7 @@ import { Agent, request as httpRequest, type IncomingMessage } from 'node:http'
 import { Readable } from 'node:stream'
 import WebSocket from 'ws'
 import { z } from 'zod'
+import { type DoorEndpoint, doorConnector, PeerRejectedError } from '../door/connect.js'
 import { AppError, errors } from '../errors.js'
 import { errnoCode } from './paths.js'
 import {
@@ -20,6 +21,8 @@ import {
 export interface ClawletClientOptions {
   /** The clawlet's Unix socket on the host. */
   socketPath: string
+  /** Checks who listens at the other end of every new connection (see `DoorEndpoint`). */
+  checkPeer?: DoorEndpoint['checkPeer']
   /** Names the instance in errors (its id); never a host path. */
   label?: string
   /** Called when the clawlet cannot be reached or its connection breaks. */
@@ -69,6 +72,7 @@ export class ClawletClient {
   readonly socketPath: string
   readonly label: string
   private readonly agent: Agent
+  private readonly connector: ReturnType<typeof doorConnector>
   private readonly onUnreachable?: () => void
 
   constructor(opts: ClawletClientOptions) {
@@ -76,6 +80,9 @@ export class ClawletClient {
     this.label = opts.label ?? 'instance'
     this.onUnreachable = opts.onUnreachable
     this.agent = new Agent({ keepAlive: true, maxSockets: 64, maxFreeSockets: 8 })
+    this.connector = doorConnector({ socketPath: opts.socketPath, checkPeer: opts.checkPeer })
+    // Pooled or new, every connection is a checked one.
+    ;(this.agent as unknown as { createConnection: unknown }).createConnection = this.connector
   }
 
   health(opts: { signal?: AbortSignal } = {}): Promise<Health> {
@@ -171,7 +178,10 @@ export class ClawletClient {
    */
   openSocket(path: string): Promise<ClawletSocket> {
     return new Promise((resolve, reject) => {
-      const ws = new WebSocket(`ws+unix://${this.socketPath}:${path}`, { perMessageDeflate: false })
+      const ws = new WebSocket(`ws+unix://${this.socketPath}:${path}`, {
+        perMessageDeflate: false,
+        createConnection: this.connector as unknown as WebSocket.ClientOptions['createConnection'],
+      })
       const early: Array<[Buffer, boolean]> = []
       const collect = (data: WebSocket.RawData, isBinary: boolean) => {
         early.push([Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as Buffer), isBinary])
@@ -333,6 +343,10 @@ export class ClawletClient {
     // The upload's own source failed: that is the caller's error, not the instance's.
     if (err instanceof UploadSourceError) return err.cause
     if (signal?.aborted || (err instanceof Error && err.name === 'AbortError')) return err
+    if (err instanceof PeerRejectedError) {
+      this.onUnreachable?.()
+      return errors.instanceUnavailable(this.label, `its clawlet could not be verified: ${err.message}.`)
+    }
     const code = errnoCode(err)
     const gone = code === 'ENOENT' || code === 'ECONNREFUSED'
     const lost = code === 'ECONNRESET' || code === 'EPIPE' || code === 'ERR_STREAM_PREMATURE_CLOSE'

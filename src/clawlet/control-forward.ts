@@ -3,7 +3,7 @@ import { CONTROL_PORT } from './gateway-protocol.js'
 
 /**
  * Forwards a loopback TCP port inside the instance to the control plane's per-instance Unix
- * socket (bound at /run/clawport/control.sock), so programs that only speak HTTP over TCP
+ * socket (bound at /run/clawport-door/control.sock, read-only), so programs that only speak HTTP over TCP
  * (the gateway's model provider) reach the broker. The control plane knows the caller by the
  * socket, so nothing here carries a credential.
  */

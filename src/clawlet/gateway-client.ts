@@ -1,13 +1,18 @@
 import { request } from 'node:http'
+import { type DoorEndpoint, doorConnector } from '../door/connect.js'
 import { AppError, errors } from '../errors.js'
 import { type GatewaySettings, GatewayState, type TurnRequest, WireTurnEvent } from './gateway-protocol.js'
 
 /** The control plane's calls to the gateway routes of one instance's clawlet (its socket). */
 export class GatewayClient {
+  private readonly connector: ReturnType<typeof doorConnector>
+
   constructor(
-    private readonly socketPath: string,
+    endpoint: DoorEndpoint,
     private readonly label: string,
-  ) {}
+  ) {
+    this.connector = doorConnector(endpoint)
+  }
 
   state(): Promise<GatewayState> {
     return this.json('GET', '/v1/gateway').then((v) => GatewayState.parse(v))
@@ -42,7 +47,7 @@ export class GatewayClient {
     return new Promise<import('node:http').IncomingMessage>((resolve, reject) => {
       const req = request(
         {
-          socketPath: this.socketPath,
+          createConnection: this.connector as never,
           method,
           path,
           signal,

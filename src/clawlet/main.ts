@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { chmod, unlink } from 'node:fs/promises'
 import path from 'node:path'
+import { setCloseOnExec } from '../door/unix-socket.js'
 import { installClawportSkill } from './clawport-skill.js'
 import { startControlForward } from './control-forward.js'
 import { Desktop } from './desktop.js'
@@ -84,7 +85,7 @@ async function main(): Promise<void> {
   await installClawportSkill(WORKSPACE).catch((err: unknown) =>
     log('error', 'clawport skill not installed', { err: err instanceof Error ? err.message : String(err) }),
   )
-  const controlSocket = path.join(path.dirname(socketPath), 'control.sock')
+  const controlSocket = process.env.CLAWLET_CONTROL_SOCKET || path.join(path.dirname(socketPath), 'control.sock')
   await startControlForward(controlSocket).catch((err: unknown) =>
     log('error', 'control forward failed', { err: err instanceof Error ? err.message : String(err) }),
   )
@@ -97,17 +98,23 @@ async function main(): Promise<void> {
     gateway,
   })
   const sockets = attachSockets(server, { terminal, desktop, logError })
+  // In a sandbox the driver binds the socket outside it and hands it in: listening on it here
+  // makes this process the peer the control plane checks. Nothing started from here inherits it.
+  const listenFd = process.env.CLAWLET_LISTEN_FD ? Number(process.env.CLAWLET_LISTEN_FD) : undefined
+  if (listenFd !== undefined) setCloseOnExec(listenFd)
   // A socket left by a previous run would make listen fail with EADDRINUSE.
-  await unlink(socketPath).catch(() => {})
+  else await unlink(socketPath).catch(() => {})
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
-    server.listen(socketPath, () => {
+    const listening = () => {
       server.off('error', reject)
       resolve()
-    })
+    }
+    if (listenFd !== undefined) server.listen({ fd: listenFd }, listening)
+    else server.listen(socketPath, listening)
   })
-  await chmod(socketPath, 0o600)
-  log('info', 'clawlet listening', { socket: socketPath, pid: process.pid })
+  if (listenFd === undefined) await chmod(socketPath, 0o600)
+  log('info', 'clawlet listening', { socket: listenFd === undefined ? socketPath : `fd ${listenFd}`, pid: process.pid })
 
   let stopping = false
   const stop = (signal: string) => {
@@ -119,6 +126,7 @@ async function main(): Promise<void> {
     desktop?.stop()
     void gateway.stop()
     server.close(() => {
+      if (listenFd !== undefined) process.exit(0)
       unlink(socketPath)
         .catch(() => {})
         .finally(() => process.exit(0))

@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto'
-import path from 'node:path'
 import type { Caller } from '../broker/broker.js'
 import type { ControlSockets } from '../broker/control-sockets.js'
 import { GatewayClient } from '../clawlet/gateway-client.js'
@@ -37,13 +36,13 @@ export class InstanceGateway {
     return this.config.gateway === 'on'
   }
 
-  /** The instance's door back to the control plane, next to its clawlet socket. */
+  /** The instance's door back to the control plane, where the driver says it is. */
   controlSocketPath(id: string): string {
-    return path.join(path.dirname(this.driver.endpoint(id).socketPath), 'control.sock')
+    return this.driver.endpoint(id).controlPath
   }
 
   client(id: string): GatewayClient {
-    return new GatewayClient(this.driver.endpoint(id).socketPath, id)
+    return new GatewayClient(this.driver.endpoint(id), id)
   }
 
   /** Opens the instance's control socket (before its sandbox starts, or when adopting it). */

@@ -390,8 +390,10 @@ export class InstanceService {
   private client(id: string): ClawletClient {
     let c = this.clients.get(id)
     if (!c) {
+      const endpoint = this.driver.endpoint(id)
       c = new ClawletClient({
-        socketPath: this.driver.endpoint(id).socketPath,
+        socketPath: endpoint.socketPath,
+        checkPeer: endpoint.checkPeer,
         label: id,
         onUnreachable: () => this.suspect(id),
       })

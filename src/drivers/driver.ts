@@ -1,3 +1,4 @@
+import type { DoorEndpoint } from '../door/connect.js'
 import type { PlanSpec } from '../config.js'
 
 /** Resource limits applied to one instance's sandbox, taken from its owner's plan. */
@@ -28,10 +29,13 @@ export interface InstanceSpec {
   resources: InstanceResources
 }
 
-/** How the control plane reaches an instance's clawlet: its one door. */
-export interface ClawletEndpoint {
-  /** Unix socket path on the host (local driver). */
-  socketPath: string
+/**
+ * How the control plane reaches an instance's clawlet (its one door), and where it listens for
+ * the instance's own calls back (the control socket). Both live where no instance can write.
+ */
+export interface ClawletEndpoint extends DoorEndpoint {
+  /** The control socket's host path, in a folder bound read-only into the sandbox. */
+  controlPath: string
 }
 
 /** What the driver sees of a sandbox right now. */

@@ -44,6 +44,8 @@ export async function runIn(
   script: string,
   timeoutMs = 20_000,
 ): Promise<{ code: number | null; out: string }> {
+  // The log lives on the instance's disk: provision first so the path is the final one.
+  await driver.provision(spec)
   const log = driver.logPath(spec.id)
   const from = await fs.stat(log).then(
     (s) => s.size,

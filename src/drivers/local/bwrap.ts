@@ -1,8 +1,10 @@
 import { existsSync } from 'node:fs'
 import path from 'node:path'
 import {
+  CLAWLET_LISTEN_FD,
   GENERATED_ETC,
   HOST_ETC,
+  SANDBOX_DOOR,
   SANDBOX_HOME,
   SANDBOX_OPENCLAW,
   SANDBOX_OPT,
@@ -21,11 +23,11 @@ export interface SandboxArgsOptions {
   /** Merged-/usr entries of the host (see `rootLinks`). */
   rootLinks: Array<{ name: string; link?: string; dir?: boolean }>
   /** The instance's own folders; omitted for the host probe. */
-  folders?: { workspace: string; home: string; run: string }
+  folders?: { workspace: string; home: string; run: string; door: string }
   /** Folder holding the generated passwd, group, hosts, hostname. */
   etcDir?: string
   /** The Node runtime and the built control plane, bound read-only at /opt/clawport. */
-  runtime?: { execPath: string; repoRoot: string; openclawDir?: string }
+  runtime?: { execPath: string; repoRoot: string; nativeDir: string; openclawDir?: string }
   env?: Record<string, string>
   command: string[]
 }
@@ -39,6 +41,8 @@ export function sandboxEnv(instanceId: string): Record<string, string> {
     PATH: `/usr/local/bin:/usr/bin:/bin:${SANDBOX_OPT}/bin`,
     LANG: 'C.UTF-8',
     CLAWLET_SOCKET: `${SANDBOX_RUN}/clawlet.sock`,
+    CLAWLET_LISTEN_FD: String(CLAWLET_LISTEN_FD),
+    CLAWLET_CONTROL_SOCKET: `${SANDBOX_DOOR}/control.sock`,
     CLAWPORT_INSTANCE_ID: instanceId,
   }
 }
@@ -87,6 +91,10 @@ export function buildSandboxArgs(o: SandboxArgsOptions): string[] {
       '--bind',
       o.folders.run,
       SANDBOX_RUN,
+      // Root-owned and read-only: the control socket's name cannot be swapped from inside.
+      '--ro-bind',
+      o.folders.door,
+      SANDBOX_DOOR,
     )
   }
   if (o.runtime) {
@@ -104,6 +112,9 @@ export function buildSandboxArgs(o: SandboxArgsOptions): string[] {
       '--ro-bind',
       path.join(r, 'package.json'),
       `${SANDBOX_OPT}/package.json`,
+      '--ro-bind',
+      o.runtime.nativeDir,
+      path.join(SANDBOX_OPT, path.relative(r, o.runtime.nativeDir)),
     )
     // The shared OpenClaw install: one copy per host, never writable from an instance.
     if (o.runtime.openclawDir) a.push('--ro-bind', o.runtime.openclawDir, SANDBOX_OPENCLAW)
@@ -119,17 +130,21 @@ export function buildSandboxArgs(o: SandboxArgsOptions): string[] {
 
 /**
  * The command that starts bwrap. A bash wrapper first closes every descriptor above the ones
- * handed over (0-4): descriptors the control plane inherited without close-on-exec would
- * otherwise reach into the sandbox. As root it then writes its own pid into each of the
- * instance's cgroups before it execs, so nothing of the payload ever runs outside its limits,
- * and setpriv drops to the instance's unprivileged host uid so bwrap never runs as host root.
+ * handed over (0 to `keepFds`): descriptors the control plane inherited without close-on-exec
+ * would otherwise reach into the sandbox. It bounds open files per process (soft and hard, so
+ * nothing inside can raise it), instead of the control plane's own limit. As root it then
+ * writes its own pid into each of the instance's cgroups before it execs, so nothing of the
+ * payload ever runs outside its limits, and setpriv drops to the instance's unprivileged host
+ * uid so bwrap never runs as host root.
  */
 export function wrapForHost(
   bwrapArgs: string[],
   asRoot: { uid: number; cgroupProcs: string[] } | null,
   keepFds = 4,
+  openFilesMax = 4096,
 ): { file: string; args: string[] } {
-  const closeFds = `for f in /proc/$$/fd/*; do n=\${f##*/}; [ "$n" -gt ${keepFds} ] 2>/dev/null && eval "exec $n>&-"; done; `
+  if (!Number.isInteger(openFilesMax) || openFilesMax < 64) throw new Error(`bad open files limit ${openFilesMax}`)
+  const closeFds = `for f in /proc/$$/fd/*; do n=\${f##*/}; [ "$n" -gt ${keepFds} ] 2>/dev/null && eval "exec $n>&-"; done; h=$(ulimit -Hn); [ "$h" = unlimited ] || [ "$h" -gt ${openFilesMax} ] && h=${openFilesMax}; ulimit -n "$h" || exit 125; `
   if (!asRoot)
     return { file: '/bin/bash', args: ['-c', `${closeFds}exec "$@"`, 'bwrap', 'bwrap', ...bwrapArgs] }
   const joins = asRoot.cgroupProcs.map((f) => `echo $$ > ${shellQuote(f)} || exit 125; `).join('')

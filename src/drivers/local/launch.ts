@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process'
 import { closeSync, openSync, readFileSync } from 'node:fs'
 import fs from 'node:fs/promises'
+import { readTail } from './instance-files.js'
 
 /** What the driver writes down at launch to find a sandbox again, even after a restart. */
 export interface LaunchRecord {
@@ -85,7 +86,11 @@ export interface SpawnSandboxOptions {
   args: string[]
   seccompFile: string
   statusFile: string
+  /** The sandbox's stdout and stderr, opened by `openSandboxLog` (closed here once handed over). */
+  logFd: number
   logFile: string
+  /** The clawlet's socket, bound but not listening, handed in as fd 6 (closed here). */
+  listenFd?: number
   /** bwrap's own arguments, NUL-separated, handed over as fd 5 (`--args 5`). */
   argsFile: string
   /** Child fd numbers for the seccomp program and the status stream (they follow stdio). */
@@ -100,7 +105,7 @@ export interface SpawnSandboxOptions {
  * it outlives the control plane, and resolves once bwrap reports the sandbox's child pid.
  */
 export async function spawnSandbox(o: SpawnSandboxOptions): Promise<LaunchRecord> {
-  const log = openSync(o.logFile, 'a', 0o600)
+  const log = o.logFd
   const status = openSync(o.statusFile, 'w', 0o600)
   // A fresh fd per spawn: bwrap reads the program to its end.
   const seccomp = openSync(o.seccompFile, 'r')
@@ -109,7 +114,7 @@ export async function spawnSandbox(o: SpawnSandboxOptions): Promise<LaunchRecord
   try {
     child = spawn(o.file, o.args, {
       detached: true,
-      stdio: ['ignore', log, log, seccomp, status, argsFd],
+      stdio: ['ignore', log, log, seccomp, status, argsFd, ...(o.listenFd === undefined ? [] : [o.listenFd])],
       env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' },
     })
   } finally {
@@ -117,6 +122,7 @@ export async function spawnSandbox(o: SpawnSandboxOptions): Promise<LaunchRecord
     closeSync(status)
     closeSync(seccomp)
     closeSync(argsFd)
+    if (o.listenFd !== undefined) closeSync(o.listenFd)
   }
   let exited: number | null | undefined
   let spawnError: Error | undefined
@@ -150,7 +156,7 @@ export async function spawnSandbox(o: SpawnSandboxOptions): Promise<LaunchRecord
           process.kill(pid, 'SIGKILL')
         } catch {}
       }
-      const tail = (await fs.readFile(o.logFile, 'utf8').catch(() => ''))
+      const tail = readTail(o.logFile, 4096)
         .trim()
         .split('\n')
         .slice(-5)

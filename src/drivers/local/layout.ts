@@ -10,6 +10,10 @@ export const SANDBOX_UID = 1000
 export const SANDBOX_USER = 'claw'
 export const SANDBOX_HOME = '/home/claw'
 export const SANDBOX_RUN = '/run/clawport'
+/** The instance's door folder, bound read-only: the control socket the control plane listens on. */
+export const SANDBOX_DOOR = '/run/clawport-door'
+/** The descriptor the clawlet inherits its listening socket on. */
+export const CLAWLET_LISTEN_FD = 6
 export const SANDBOX_OPT = '/opt/clawport'
 /** Where the shared OpenClaw runtime is bound read-only inside every sandbox. */
 export const SANDBOX_OPENCLAW = '/opt/openclaw'
@@ -28,19 +32,27 @@ export interface InstanceLayout {
   workspace: string
   home: string
   run: string
+  /**
+   * Root-owned and never bound writable: the clawlet's socket (bound here by the driver and
+   * handed in as a descriptor) and, in `door`, the control socket. An instance cannot rename,
+   * replace or link anything on these paths.
+   */
   socketPath: string
+  door: string
+  controlPath: string
   /** Disk quota: the sparse image and its mount point. */
   diskImage: string
   diskMount: string
   /**
-   * Driver-private files (launch record, bwrap status, stdio log, seccomp program, generated
-   * /etc): root-owned and never writable from inside, so a sandbox cannot forge the pid the
+   * Driver-private files (launch record, bwrap status, seccomp program, generated /etc,
+   * the clawlet's socket): root-owned and never writable from inside, so a sandbox cannot forge the pid the
    * driver will later signal or plant a symlink where the driver writes as root.
    */
   state: string
   etc: string
   record: string
   status: string
+  /** The sandbox's stdout and stderr: on the instance's own storage (its disk, when quotas are on). */
   log: string
   seccomp: string
 }
@@ -52,19 +64,23 @@ export function instanceLayout(dataDir: string, id: string, onDisk = false): Ins
   const diskMount = path.join(root, 'disk')
   const base = onDisk ? diskMount : root
   const state = path.join(root, 'state')
+  const door = path.join(root, 'door')
+  const run = path.join(base, 'run')
   return {
     root,
     workspace: path.join(base, 'workspace'),
     home: path.join(base, 'home'),
-    run: path.join(base, 'run'),
-    socketPath: path.join(root, 'run', 'clawlet.sock'),
+    run,
+    socketPath: path.join(state, 'clawlet.sock'),
+    door,
+    controlPath: path.join(door, 'control.sock'),
     diskImage: path.join(root, 'disk.img'),
     diskMount,
     state,
     etc: path.join(state, 'etc'),
     record: path.join(state, 'sandbox.json'),
     status: path.join(state, 'bwrap-status.json'),
-    log: path.join(state, 'sandbox.log'),
+    log: path.join(run, 'sandbox.log'),
     seccomp: path.join(state, 'seccomp.bpf'),
   }
 }

@@ -1,7 +1,9 @@
-import { existsSync } from 'node:fs'
+import { closeSync, existsSync, readFileSync, readlinkSync } from 'node:fs'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import type { Config } from '../../config.js'
+import type { PeerCredentials } from '../../door/unix-socket.js'
+import { bindSocket, NATIVE_DIR, requireNative } from '../../door/unix-socket.js'
 import type { Logger } from '../../log.js'
 import type {
   ClawletEndpoint,
@@ -13,6 +15,7 @@ import type {
 import { buildSandboxArgs, sandboxEnv, wrapForHost } from './bwrap.js'
 import { type CgroupVersion, detectCgroup, InstanceCgroup, prepareCgroupParent } from './cgroups.js'
 import { ensureDisk, probeDiskQuota, unmountAll } from './disk.js'
+import { openSandboxLog } from './instance-files.js'
 import {
   childrenOf,
   type LaunchRecord,
@@ -23,6 +26,7 @@ import {
   spawnSandbox,
 } from './launch.js'
 import {
+  CLAWLET_LISTEN_FD,
   type InstanceLayout,
   instanceLayout,
   REPO_ROOT,
@@ -74,6 +78,7 @@ export class LocalDriver implements InstanceDriver {
   private async checkHost(): Promise<DriverCapabilities> {
     const notes: string[] = []
     await requireTool('bwrap', ['--version'], 'install bubblewrap (`apt-get install bubblewrap`)')
+    requireNative()
     if (this.isRoot) {
       await requireTool('setpriv', ['--version'], 'install util-linux (`apt-get install util-linux`)')
       if (this.config.uidBase < 1000)
@@ -133,13 +138,52 @@ export class LocalDriver implements InstanceDriver {
     return onDisk ? instanceLayout(this.config.dataDir, id, true) : plain
   }
 
-  /** The sandbox's stdout and stderr (bwrap errors, payload output). */
+  /**
+   * The sandbox's stdout and stderr (bwrap errors, payload output), on the instance's own
+   * storage: the instance can write it, so read it only with `readTail`.
+   */
   logPath(id: string): string {
-    return instanceLayout(this.config.dataDir, id).log
+    return this.layout(id).log
   }
 
   endpoint(id: string): ClawletEndpoint {
-    return { socketPath: instanceLayout(this.config.dataDir, id).socketPath }
+    const l = instanceLayout(this.config.dataDir, id)
+    return {
+      socketPath: l.socketPath,
+      controlPath: l.controlPath,
+      checkPeer: (peer) => {
+        const why = this.checkPeer(id, peer)
+        if (why) this.log.warn({ instanceId: id, peerPid: peer.pid, peerUid: peer.uid, why }, 'clawlet peer refused')
+        return why
+      },
+    }
+  }
+
+  /**
+   * Whether the process listening on an instance's clawlet socket is that instance's: its host
+   * uid, inside the pid namespace of the sandbox the launch record names. The socket's path is
+   * root's, so this is a second wall: a descriptor that leaked or a stale record fails here.
+   */
+  private checkPeer(id: string, peer: PeerCredentials): string | null {
+    let rec: LaunchRecord
+    try {
+      rec = JSON.parse(readFileSync(instanceLayout(this.config.dataDir, id).record, 'utf8')) as LaunchRecord
+    } catch {
+      return 'it has no launch record'
+    }
+    const uid = rec.hostUid ?? process.getuid?.() ?? -1
+    if (peer.uid !== uid) return `its peer runs as uid ${peer.uid}, not ${uid}`
+    if (!sameProcess(rec.childPid, rec.childStart)) return 'its sandbox is gone'
+    const ns = (pid: number) => {
+      try {
+        return readlinkSync(`/proc/${pid}/ns/pid`)
+      } catch {
+        return null
+      }
+    }
+    const want = ns(rec.childPid)
+    if (!want || ns(peer.pid) !== want) return `its peer (pid ${peer.pid}) is outside the instance's sandbox`
+    return null
   }
 
   private cgroup(id: string): InstanceCgroup {
@@ -152,6 +196,9 @@ export class LocalDriver implements InstanceDriver {
     await fs.mkdir(l.root, { recursive: true, mode: 0o711 })
     await fs.mkdir(l.state, { recursive: true, mode: 0o711 })
     await fs.chmod(l.state, 0o711)
+    // The door folder is root's and bound read-only: only the control socket, made by root.
+    await fs.mkdir(l.door, { recursive: true, mode: 0o711 })
+    await fs.chmod(l.door, 0o711)
     if (l.run !== path.join(l.root, 'run')) {
       const disk = await ensureDisk(l.diskImage, l.diskMount, spec.resources.disk_mb)
       if (disk.grewFromMb !== undefined)
@@ -160,9 +207,9 @@ export class LocalDriver implements InstanceDriver {
           'instance disk grown',
         )
       if (disk.note) this.log.warn({ instanceId: spec.id, note: disk.note }, 'instance disk not resized')
-      // The socket's documented path stays <root>/run; the folder itself counts against the quota.
-      if (!existsSync(path.join(l.root, 'run'))) await fs.symlink('disk/run', path.join(l.root, 'run'))
     }
+    // Each is a direct child of a root-owned folder (the instance's root or its disk's), so no
+    // instance can have put a symlink where these calls look.
     for (const dir of [l.workspace, l.home, l.run]) {
       await fs.mkdir(dir, { recursive: true, mode: 0o700 })
       if (this.isRoot) await fs.chown(dir, spec.hostUid, spec.hostUid)
@@ -178,12 +225,15 @@ export class LocalDriver implements InstanceDriver {
     if (!this.options.payload && !existsSync(path.join(REPO_ROOT, 'dist', 'clawlet', 'main.js'))) {
       throw new Error('dist/clawlet/main.js is missing: build the project first')
     }
-    await this.launch(spec, command)
+    await this.launch(spec, command, { listen: true })
     return this.endpoint(spec.id)
   }
 
-  /** Starts instance `spec` with `command` as its payload; a no-op when it already runs. */
-  async launch(spec: InstanceSpec, command: string[]): Promise<LaunchRecord> {
+  /**
+   * Starts instance `spec` with `command` as its payload; a no-op when it already runs. With
+   * `listen`, the payload inherits the clawlet's socket as fd 6 (CLAWLET_LISTEN_FD).
+   */
+  async launch(spec: InstanceSpec, command: string[], opts: { listen?: boolean } = {}): Promise<LaunchRecord> {
     // Never let a bad spec make bwrap run as host root or a system account.
     if (this.isRoot && !(Number.isInteger(spec.hostUid) && spec.hostUid >= 1000 && spec.hostUid < 2 ** 31)) {
       throw new Error(`refusing host uid ${spec.hostUid} for instance ${spec.id}`)
@@ -194,7 +244,6 @@ export class LocalDriver implements InstanceDriver {
     const l = this.layout(spec.id)
     const cgroup = this.cgroup(spec.id)
     await cgroup.killAll()
-    await fs.rm(path.join(l.run, 'clawlet.sock'), { force: true }).catch(() => {})
     const withRuntime = existsSync(path.join(REPO_ROOT, 'dist'))
     const args = buildSandboxArgs({
       hostname: sandboxHostname(spec.id),
@@ -202,12 +251,13 @@ export class LocalDriver implements InstanceDriver {
       seccompFd: this.seccomp ? 3 : undefined,
       statusFd: 4,
       rootLinks: await rootLinks(),
-      folders: { workspace: l.workspace, home: l.home, run: l.run },
+      folders: { workspace: l.workspace, home: l.home, run: l.run, door: l.door },
       etcDir: l.etc,
       runtime: withRuntime
         ? {
             execPath: process.execPath,
             repoRoot: REPO_ROOT,
+            nativeDir: NATIVE_DIR,
             openclawDir: existsSync(this.config.openclawDir) ? this.config.openclawDir : undefined,
           }
         : undefined,
@@ -227,8 +277,20 @@ export class LocalDriver implements InstanceDriver {
     const cmd = wrapForHost(
       ['--args', '5', ...args.slice(sep)],
       this.isRoot ? { uid: spec.hostUid, cgroupProcs: cgroup.procsFiles() } : null,
-      5,
+      CLAWLET_LISTEN_FD,
+      this.config.sandboxOpenFiles,
     )
+    // The clawlet's socket is bound here, in root's state folder, and handed in: whatever runs
+    // inside can neither move it nor point the control plane anywhere else.
+    await fs.rm(l.socketPath, { force: true })
+    const listenFd = opts.listen ? bindSocket(l.socketPath) : undefined
+    let logFd: number
+    try {
+      logFd = openSandboxLog(l.log, this.isRoot ? spec.hostUid : null)
+    } catch (err) {
+      if (listenFd !== undefined) closeSync(listenFd)
+      throw err
+    }
     const oomAtStart = await cgroup.oomKills()
     const t0 = performance.now()
     const record = await spawnSandbox({
@@ -236,7 +298,9 @@ export class LocalDriver implements InstanceDriver {
       args: cmd.args,
       seccompFile: this.seccomp ? l.seccomp : '/dev/null',
       statusFile: l.status,
+      logFd,
       logFile: l.log,
+      listenFd,
       argsFile,
       seccompFd: 3,
       statusFd: 4,

@@ -35,6 +35,18 @@ if pid == 0:
     if 'inside' in sys.argv:
         print('mount', res(libc.mount(b'none', b'/tmp', b'tmpfs', 0, None)))
     print('x32', res(libc.syscall(0x40000000 | 39)))
+    try:
+        pidfd = os.pidfd_open(os.getppid())
+        print('pidfd_getfd', res(libc.syscall(438, pidfd, 1, 0)))
+    except OSError as e:
+        print('pidfd_getfd', e.errno)
+    params = ctypes.create_string_buffer(120)
+    print('io_uring', res(libc.syscall(425, 4, params)))
+    try:
+        import socket
+        socket.socket(40, socket.SOCK_STREAM); print('vsock ok')
+    except OSError as e:
+        print('vsock', e.errno)
     sys.stdout.flush(); os._exit(0)
 out = b''
 while True:
@@ -135,6 +147,9 @@ describe('local driver sandboxes', () => {
     expect(r.out).toMatch(/ptrace 1\b/)
     expect(r.out).toMatch(/mount 1\b/)
     expect(r.out).toMatch(/x32 1\b/)
+    expect(r.out).toMatch(/pidfd_getfd 1\b/)
+    expect(r.out).toMatch(/io_uring 1\b/)
+    expect(r.out).toMatch(/vsock 1\b/)
     // The same calls outside the filter behave differently, so the filter is what refuses them.
     // The control runs unprivileged: never try these calls as host root.
     const python = ['/usr/bin/python3', '-c', SECCOMP_PY]
@@ -143,6 +158,7 @@ describe('local driver sandboxes', () => {
       : python
     const host = await execFileP(control[0] as string, control.slice(1))
     expect(host.stdout).toMatch(/ptrace ok/)
+    expect(host.stdout).toMatch(/pidfd_getfd ok/)
     expect(host.stdout).not.toMatch(/x32 1\b/)
   })
 
@@ -272,8 +288,14 @@ describe('local driver sandboxes', () => {
     const a = env.spec('clawlet')
     const t0 = performance.now()
     const endpoint = await env.driver.start(a)
-    expect(endpoint.socketPath).toBe(path.join(env.config.dataDir, 'instances', a.id, 'state', 'clawlet.sock'))
-    const client = new ClawletClient({ socketPath: endpoint.socketPath, checkPeer: endpoint.checkPeer, label: a.id })
+    expect(endpoint.socketPath).toBe(
+      path.join(env.config.dataDir, 'instances', a.id, 'state', 'clawlet.sock'),
+    )
+    const client = new ClawletClient({
+      socketPath: endpoint.socketPath,
+      checkPeer: endpoint.checkPeer,
+      label: a.id,
+    })
     await waitForHealth(client, 15_000)
     console.log(`clawlet start -> healthy: ${Math.round(performance.now() - t0)} ms`)
     const res = await client.exec({ command: 'id -u; pwd; echo $HOME' })

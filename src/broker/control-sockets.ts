@@ -1,6 +1,6 @@
 import fs from 'node:fs/promises'
-import path from 'node:path'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import path from 'node:path'
 import type { Logger } from '../log.js'
 import type { Caller, ModelBroker } from './broker.js'
 

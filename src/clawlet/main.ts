@@ -85,7 +85,8 @@ async function main(): Promise<void> {
   await installClawportSkill(WORKSPACE).catch((err: unknown) =>
     log('error', 'clawport skill not installed', { err: err instanceof Error ? err.message : String(err) }),
   )
-  const controlSocket = process.env.CLAWLET_CONTROL_SOCKET || path.join(path.dirname(socketPath), 'control.sock')
+  const controlSocket =
+    process.env.CLAWLET_CONTROL_SOCKET || path.join(path.dirname(socketPath), 'control.sock')
   await startControlForward(controlSocket).catch((err: unknown) =>
     log('error', 'control forward failed', { err: err instanceof Error ? err.message : String(err) }),
   )
@@ -114,7 +115,10 @@ async function main(): Promise<void> {
     else server.listen(socketPath, listening)
   })
   if (listenFd === undefined) await chmod(socketPath, 0o600)
-  log('info', 'clawlet listening', { socket: listenFd === undefined ? socketPath : `fd ${listenFd}`, pid: process.pid })
+  log('info', 'clawlet listening', {
+    socket: listenFd === undefined ? socketPath : `fd ${listenFd}`,
+    pid: process.pid,
+  })
 
   let stopping = false
   const stop = (signal: string) => {

@@ -143,7 +143,8 @@ export function wrapForHost(
   keepFds = 4,
   openFilesMax = 4096,
 ): { file: string; args: string[] } {
-  if (!Number.isInteger(openFilesMax) || openFilesMax < 64) throw new Error(`bad open files limit ${openFilesMax}`)
+  if (!Number.isInteger(openFilesMax) || openFilesMax < 64)
+    throw new Error(`bad open files limit ${openFilesMax}`)
   const closeFds = `for f in /proc/$$/fd/*; do n=\${f##*/}; [ "$n" -gt ${keepFds} ] 2>/dev/null && eval "exec $n>&-"; done; h=$(ulimit -Hn); [ "$h" = unlimited ] || [ "$h" -gt ${openFilesMax} ] && h=${openFilesMax}; ulimit -n "$h" || exit 125; `
   if (!asRoot)
     return { file: '/bin/bash', args: ['-c', `${closeFds}exec "$@"`, 'bwrap', 'bwrap', ...bwrapArgs] }

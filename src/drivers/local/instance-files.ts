@@ -1,4 +1,13 @@
-import { closeSync, constants, fchownSync, fstatSync, ftruncateSync, openSync, readSync, unlinkSync } from 'node:fs'
+import {
+  closeSync,
+  constants,
+  fchownSync,
+  fstatSync,
+  ftruncateSync,
+  openSync,
+  readSync,
+  unlinkSync,
+} from 'node:fs'
 
 /**
  * Root's calls on files in folders an instance can write. Such a file may be anything the

@@ -156,11 +156,7 @@ export async function spawnSandbox(o: SpawnSandboxOptions): Promise<LaunchRecord
           process.kill(pid, 'SIGKILL')
         } catch {}
       }
-      const tail = readTail(o.logFile, 4096)
-        .trim()
-        .split('\n')
-        .slice(-5)
-        .join('\n')
+      const tail = readTail(o.logFile, 4096).trim().split('\n').slice(-5).join('\n')
       throw new Error(
         exited === undefined
           ? `sandbox did not start in time: ${tail}`

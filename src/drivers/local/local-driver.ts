@@ -153,7 +153,8 @@ export class LocalDriver implements InstanceDriver {
       controlPath: l.controlPath,
       checkPeer: (peer) => {
         const why = this.checkPeer(id, peer)
-        if (why) this.log.warn({ instanceId: id, peerPid: peer.pid, peerUid: peer.uid, why }, 'clawlet peer refused')
+        if (why)
+          this.log.warn({ instanceId: id, peerPid: peer.pid, peerUid: peer.uid, why }, 'clawlet peer refused')
         return why
       },
     }
@@ -233,7 +234,11 @@ export class LocalDriver implements InstanceDriver {
    * Starts instance `spec` with `command` as its payload; a no-op when it already runs. With
    * `listen`, the payload inherits the clawlet's socket as fd 6 (CLAWLET_LISTEN_FD).
    */
-  async launch(spec: InstanceSpec, command: string[], opts: { listen?: boolean } = {}): Promise<LaunchRecord> {
+  async launch(
+    spec: InstanceSpec,
+    command: string[],
+    opts: { listen?: boolean } = {},
+  ): Promise<LaunchRecord> {
     // Never let a bad spec make bwrap run as host root or a system account.
     if (this.isRoot && !(Number.isInteger(spec.hostUid) && spec.hostUid >= 1000 && spec.hostUid < 2 ** 31)) {
       throw new Error(`refusing host uid ${spec.hostUid} for instance ${spec.id}`)

@@ -1,13 +1,16 @@
 /**
  * A classic-BPF seccomp program for sandboxes, generated here so no native library is needed.
  * Default allow; EPERM for the syscalls that reach into the kernel or the host (mounts,
- * tracing, modules, keyrings, namespaces, ...) and for the TTY ioctls that inject input into
- * another process's terminal (TIOCSTI, TIOCLINUX). A foreign architecture is killed.
+ * tracing, modules, keyrings, namespaces, io_uring, taking another process's descriptors, ...),
+ * for AF_VSOCK sockets (vsock is not network-namespaced: it would reach the host and its VMs),
+ * and for the TTY ioctls that inject input into another process's terminal (TIOCSTI,
+ * TIOCLINUX). A foreign architecture is killed.
  */
 
 // struct seccomp_data: int nr; u32 arch; u64 instruction_pointer; u64 args[6] (little-endian).
 const OFFSET_NR = 0
 const OFFSET_ARCH = 4
+const OFFSET_ARG0_LOW = 16
 const OFFSET_ARG1_LOW = 16 + 8 * 1
 
 const BPF_LD_W_ABS = 0x20
@@ -20,6 +23,7 @@ const SECCOMP_RET_ERRNO = 0x00050000
 const SECCOMP_RET_ALLOW = 0x7fff0000
 const EPERM = 1
 
+const AF_VSOCK = 40
 const TIOCSTI = 0x5412
 const TIOCLINUX = 0x541c
 const X32_SYSCALL_BIT = 0x40000000
@@ -29,11 +33,20 @@ export type SeccompArch = 'x64' | 'arm64'
 interface ArchTable {
   auditArch: number
   ioctl: number
+  socket: number
   denied: Record<string, number>
 }
 
-// The new mount API has the same numbers on every architecture.
-const MOUNT_API = {
+// Syscalls added since 5.1 have the same numbers on every architecture.
+const UNIFIED = {
+  // io_uring runs work outside the syscall filter and has been a steady source of kernel bugs.
+  io_uring_setup: 425,
+  io_uring_enter: 426,
+  io_uring_register: 427,
+  // Takes a copy of another process's descriptor (the clawlet's sockets and log).
+  pidfd_getfd: 438,
+  process_madvise: 440,
+  // The new mount API.
   open_tree: 428,
   move_mount: 429,
   fsopen: 430,
@@ -48,6 +61,7 @@ const TABLES: Record<SeccompArch, ArchTable> = {
   x64: {
     auditArch: 0xc000003e,
     ioctl: 16,
+    socket: 41,
     denied: {
       ptrace: 101,
       syslog: 103,
@@ -80,12 +94,14 @@ const TABLES: Record<SeccompArch, ArchTable> = {
       kexec_file_load: 320,
       bpf: 321,
       userfaultfd: 323,
-      ...MOUNT_API,
+      kcmp: 312,
+      ...UNIFIED,
     },
   },
   arm64: {
     auditArch: 0xc00000b7,
     ioctl: 29,
+    socket: 198,
     denied: {
       lookup_dcookie: 18,
       umount2: 39,
@@ -116,7 +132,8 @@ const TABLES: Record<SeccompArch, ArchTable> = {
       bpf: 280,
       userfaultfd: 282,
       kexec_file_load: 294,
-      ...MOUNT_API,
+      kcmp: 272,
+      ...UNIFIED,
     },
   },
 }
@@ -124,6 +141,12 @@ const TABLES: Record<SeccompArch, ArchTable> = {
 /** The syscall names the filter refuses on an architecture (for docs and tests). */
 export function deniedSyscalls(arch: SeccompArch): string[] {
   return Object.keys(TABLES[arch].denied)
+}
+
+/** The numbers the filter uses on an architecture: the refused syscalls, ioctl and socket. */
+export function syscallNumbers(arch: SeccompArch): Record<string, number> {
+  const t = TABLES[arch]
+  return { ...t.denied, ioctl: t.ioctl, socket: t.socket }
 }
 
 /** Whether this host's architecture has a filter. */
@@ -146,6 +169,12 @@ export function buildSeccompProgram(arch: SeccompArch): Buffer {
   // x32 numbering cannot be used to get around the list below.
   if (arch === 'x64') prog.push({ code: BPF_JGE_K, jt: 'deny', jf: 0, k: X32_SYSCALL_BIT })
   for (const nr of Object.values(table.denied)) prog.push({ code: BPF_JEQ_K, jt: 'deny', jf: 0, k: nr })
+  prog.push(
+    // socket(AF_VSOCK, ...): the family is the first argument.
+    { code: BPF_JEQ_K, jt: 0, jf: 2, k: table.socket },
+    { code: BPF_LD_W_ABS, jt: 0, jf: 0, k: OFFSET_ARG0_LOW },
+    { code: BPF_JEQ_K, jt: 'deny', jf: 'allow', k: AF_VSOCK },
+  )
   prog.push(
     { code: BPF_JEQ_K, jt: 0, jf: 'allow', k: table.ioctl },
     // ioctl's request is an unsigned long; the kernel compares only its low 32 bits.

@@ -6,20 +6,18 @@ import type { AccountService } from './accounts.js'
 import type { InviteService } from './invites.js'
 import type { Caller, KeyService } from './keys.js'
 import { hashPassword, verifyPassword } from './passwords.js'
+import { SignInLimiter } from './sign-in-limiter.js'
 import { nowIso } from './time.js'
 
 /** Sliding expiry is written at most this often per session, so reads stay reads. */
 const TOUCH_INTERVAL_MS = 60_000
-/** Failed sign-ins per email within the window before further tries are refused for a while. */
-const MAX_FAILURES = 10
-const FAILURE_WINDOW_MS = 15 * 60_000
 /** Compared against when the email is unknown, so both cases take the same time. */
 const DUMMY_HASH = hashPassword('not a real password; only spends the same time')
 
 export const sessionErrors = {
   badCredentials: () => new AppError(401, 'invalid_credentials', 'The email or password is not right.'),
   tooManyAttempts: (retryAfterS: number) =>
-    new AppError(429, 'rate_limited', `Too many failed sign-ins; retry in ${retryAfterS} s.`, undefined, {
+    new AppError(429, 'rate_limited', `Too many sign-in tries; retry in ${retryAfterS} s.`, undefined, {
       'retry-after': String(retryAfterS),
     }),
   setupDone: () =>
@@ -63,7 +61,8 @@ export function csrfMatches(sent: string | undefined, csrfHash: string): boolean
 
 /** Dashboard sign-in: email and password, sessions stored hashed, first-run password, sign-up. */
 export class WebSessionService {
-  private readonly failures = new Map<string, { count: number; since: number }>()
+  /** Sign-in tries per address and account (bounded in memory). */
+  readonly signInLimiter = new SignInLimiter()
 
   constructor(
     private readonly store: Store,
@@ -73,16 +72,16 @@ export class WebSessionService {
     private readonly config: Config,
   ) {}
 
-  async login(email: string, password: string): Promise<WebLogin> {
+  /** Signs in from `clientAddress`; the try is counted before the password is checked. */
+  async login(email: string, password: string, clientAddress = 'unknown'): Promise<WebLogin> {
     const normalized = email.trim().toLowerCase()
-    this.checkFailures(normalized)
+    const attempt = this.signInLimiter.reserve(clientAddress, normalized)
+    if ('retryAfterMs' in attempt)
+      throw sessionErrors.tooManyAttempts(Math.max(1, Math.ceil(attempt.retryAfterMs / 1000)))
     const user = await this.store.users.byEmail(normalized)
     const ok = await verifyPassword(password, user?.password_hash ?? (await DUMMY_HASH))
-    if (!user?.password_hash || !ok) {
-      this.recordFailure(normalized)
-      throw sessionErrors.badCredentials()
-    }
-    this.failures.delete(normalized)
+    if (!user?.password_hash || !ok) throw sessionErrors.badCredentials()
+    attempt.succeeded()
     return this.open(user)
   }
 
@@ -158,20 +157,5 @@ export class WebSessionService {
     await this.store.webSessions.prune(at)
     await this.store.webSessions.create(row)
     return { token, csrf, user, expiresAt }
-  }
-
-  private checkFailures(email: string): void {
-    const f = this.failures.get(email)
-    if (!f) return
-    const left = f.since + FAILURE_WINDOW_MS - Date.now()
-    if (left <= 0) this.failures.delete(email)
-    else if (f.count >= MAX_FAILURES) throw sessionErrors.tooManyAttempts(Math.ceil(left / 1000))
-  }
-
-  private recordFailure(email: string): void {
-    const f = this.failures.get(email)
-    if (f && Date.now() - f.since < FAILURE_WINDOW_MS) f.count++
-    else this.failures.set(email, { count: 1, since: Date.now() })
-    if (this.failures.size > 10_000) this.failures.clear()
   }
 }

@@ -69,7 +69,7 @@ export const authRoutes: FastifyPluginAsyncZod<{ services: Services }> = async (
         operationId: 'auth.login',
         summary: 'Sign in with email and password; sets the session cookie',
         description:
-          'Sets `clawport_session` (HTTP-only, SameSite=Lax, Secure over https) and `clawport_csrf`, which the page sends back as `X-CSRF-Token` on every write.',
+          'Sets `clawport_session` (HTTP-only, SameSite=Lax, Secure over https) and `clawport_csrf`, which the page sends back as `X-CSRF-Token` on every write. After a few wrong passwords from one address for one account, further tries from there wait a few seconds, doubling each time (429 `rate_limited` with `Retry-After`); other addresses are not held up.',
         tags: ['auth'],
         security: [],
         body: z.object({ email: z.string().trim().min(1).max(320), password: z.string().min(1).max(1000) }),
@@ -78,7 +78,7 @@ export const authRoutes: FastifyPluginAsyncZod<{ services: Services }> = async (
     },
     async (req, reply) => {
       assertSameSite(req, config.publicUrl)
-      return signIn(req, reply, await webSessions.login(req.body.email, req.body.password))
+      return signIn(req, reply, await webSessions.login(req.body.email, req.body.password, req.ip))
     },
   )
 

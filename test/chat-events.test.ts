@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ChatFollower } from '../src/core/chat/follower.js'
 import type { ChatEvent } from '../src/core/chat/types.js'
+import { asUser } from '../src/core/scope.js'
 import { nowIso } from '../src/core/time.js'
 import { type InProcess, inProcess } from './helpers/app.js'
 import { TEST_ENV } from './helpers/plans.js'
@@ -55,8 +56,8 @@ describe('chat events: cursors, follow, resume (in process)', () => {
       updated_at: at,
       started_at: at,
     })
-    sessionA = (await t.services.chat.createSession(user.id, id, { title: 'a' })).id
-    sessionB = (await t.services.chat.createSession(user.id, id, { title: 'b' })).id
+    sessionA = (await t.services.chat.createSession(asUser(user.id), id, { title: 'a' })).id
+    sessionB = (await t.services.chat.createSession(asUser(user.id), id, { title: 'b' })).id
     url = await t.app.listen({ port: 0, host: '127.0.0.1' })
   })
   afterAll(() => t?.close())
@@ -153,6 +154,6 @@ describe('chat events: cursors, follow, resume (in process)', () => {
     expect(await t.services.store.chat.listEvents(id, { after: 0, limit: 10 })).toEqual([])
     expect(await t.services.store.chat.listSessions(id)).toEqual([])
     expect(await t.services.store.chat.listMessages(sessionA, { limit: 10 })).toEqual([])
-    await expect(t.services.chat.listSessions(user.id, id)).rejects.toMatchObject({ status: 404 })
+    await expect(t.services.chat.listSessions(asUser(user.id), id)).rejects.toMatchObject({ status: 404 })
   })
 })

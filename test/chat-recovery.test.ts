@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { closeInterruptedTurns } from '../src/core/chat/recovery.js'
+import { asUser } from '../src/core/scope.js'
 import { nowIso } from '../src/core/time.js'
 import { createLogger } from '../src/log.js'
 import { type InProcess, inProcess } from './helpers/app.js'
@@ -19,7 +20,7 @@ describe('closing interrupted turns at start (in process)', () => {
   const events = (session: string) => t.services.chat.events.list(id, 0, session, 100)
   const append = (session: string, type: string, data: Record<string, unknown>) =>
     t.services.chat.events.append(id, session, type, data)
-  const session = async () => (await t.services.chat.createSession(userId, id, {})).id
+  const session = async () => (await t.services.chat.createSession(asUser(userId), id, {})).id
 
   beforeAll(async () => {
     t = await inProcess(TEST_ENV)
@@ -83,7 +84,7 @@ describe('closing interrupted turns at start (in process)', () => {
         partial: { role: 'assistant', content: 'half way', status: 'error' },
       },
     })
-    const messages = await t.services.chat.messages(userId, id, { session_id: withText, limit: 10 })
+    const messages = await t.services.chat.messages(asUser(userId), id, { session_id: withText, limit: 10 })
     expect(messages.map((m) => [m.role, m.status])).toEqual([
       ['tool', 'error'],
       ['assistant', 'error'],

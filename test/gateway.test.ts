@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loadConfig } from '../src/config.js'
 import type { TurnEvent } from '../src/core/agent.js'
+import { asUser } from '../src/core/scope.js'
 import { createServices } from '../src/core/services.js'
 import { createLogger } from '../src/log.js'
 import { type ModelServer, startModelServer } from './fixtures/model-server.js'
@@ -55,7 +56,7 @@ describe('the real OpenClaw gateway in an instance, with the model broker and th
     id = created.id
     // The instance must not be ready before its gateway is.
     for (;;) {
-      const inst = await t.services.instances.get(userId, id)
+      const inst = await t.services.instances.get(asUser(userId), id)
       if (inst.status === 'ready') break
       if (inst.status === 'error') throw new Error(`instance failed: ${inst.error}`)
       await new Promise((r) => setTimeout(r, 100))
@@ -64,7 +65,7 @@ describe('the real OpenClaw gateway in an instance, with the model broker and th
   }, 240_000)
 
   afterAll(async () => {
-    if (t && id) await t.services.instances.remove(userId, id).catch(() => {})
+    if (t && id) await t.services.instances.remove(asUser(userId), id).catch(() => {})
     await t?.close()
     await model?.close()
   })
@@ -226,7 +227,7 @@ describe('without a model configured', () => {
       const key = (await t.services.keys.create(user.id, 'test')).key
       const inst = await t.services.instances.create(user, {})
       for (;;) {
-        const s = (await t.services.instances.get(user.id, inst.id)).status
+        const s = (await t.services.instances.get(asUser(user.id), inst.id)).status
         if (s === 'ready') break
         if (s === 'error') throw new Error('instance failed')
         await new Promise((r) => setTimeout(r, 25))
@@ -253,7 +254,7 @@ describe('without a model configured', () => {
         (await t.inject('POST', `/api/instances/${inst.id}/terminal/exec`, key, { command: 'echo ok' })).body
           .stdout,
       ).toBe('ok\n')
-      await t.services.instances.remove(user.id, inst.id)
+      await t.services.instances.remove(asUser(user.id), inst.id)
     } finally {
       await t.close()
     }

@@ -1,4 +1,5 @@
 import type { InstanceService } from './instances.js'
+import type { Actor } from './scope.js'
 import type { Relay, RelayRegistry } from './socket-relay.js'
 
 /** The instances' desktops: the RFB stream for VNC viewers, and screenshots. */
@@ -9,14 +10,14 @@ export class DesktopService {
   ) {}
 
   /** Connects to the instance's VNC server before the caller upgrades its client. */
-  async open(userId: string, id: string): Promise<Relay> {
-    const client = await this.instances.readyClient(userId, id)
+  async open(actor: Actor, id: string): Promise<Relay> {
+    const client = await this.instances.readyClient(actor, id)
     const upstream = await client.openSocket('/v1/vnc/ws')
     return this.relays.add(id.toLowerCase(), upstream)
   }
 
   /** A PNG of the whole screen. */
-  async screenshot(userId: string, id: string): Promise<Buffer> {
-    return (await this.instances.readyClient(userId, id)).screenshot()
+  async screenshot(actor: Actor, id: string): Promise<Buffer> {
+    return (await this.instances.readyClient(actor, id)).screenshot()
   }
 }

@@ -11,6 +11,7 @@ import type { InstanceGateway } from './instance-gateway.js'
 import type { Instance, InstanceStatus, InstanceStatusDetail } from './instance-types.js'
 import type { InviteService } from './invites.js'
 import { KeyedLock } from './keyed-lock.js'
+import type { Actor, InstanceScope } from './scope.js'
 import { Semaphore } from './semaphore.js'
 import { nowIso } from './time.js'
 import type { WarmPool } from './warm-pool.js'
@@ -43,6 +44,8 @@ export class InstanceService {
     private readonly store: Store,
     private readonly driver: InstanceDriver,
     private readonly invites: InviteService,
+    /** What an actor may reach: every lookup of an instance goes through it. */
+    private readonly scope: InstanceScope,
     private readonly config: Config,
     private readonly log: Logger,
     /** The OpenClaw gateway steps of the lifecycle; absent in tools that only need the store. */
@@ -65,19 +68,28 @@ export class InstanceService {
     }
   }
 
-  async list(userId: string): Promise<Instance[]> {
-    return (await this.store.instances.listByUser(userId)).map((r) => this.toPublic(r))
+  /** The instances the actor may see: its user's, only its swarm's from inside a swarm member. */
+  async list(actor: Actor): Promise<Instance[]> {
+    const rows = await this.store.instances.listByUser(actor.user.id)
+    return this.scope.filter(
+      actor,
+      rows.map((r) => this.toPublic(r)),
+    )
   }
 
-  /** The caller's instance, or 404 whether it does not exist or belongs to someone else. */
-  async owned(userId: string, id: string): Promise<InstanceRow> {
+  /**
+   * The actor's instance, or 404 whether it does not exist, belongs to someone else or is outside
+   * the actor's scope. Every service that reaches an instance for someone comes through here.
+   */
+  async owned(actor: Actor, id: string): Promise<InstanceRow> {
     const row = UUID_RE.test(id) ? await this.store.instances.get(id.toLowerCase()) : undefined
-    if (!row || row.user_id !== userId) throw errors.instanceNotFound(id)
+    if (!row || row.user_id !== actor.user.id) throw errors.instanceNotFound(id)
+    await this.scope.checkInstance(actor, row.id)
     return row
   }
 
-  async get(userId: string, id: string): Promise<Instance> {
-    return this.toPublic(await this.owned(userId, id))
+  async get(actor: Actor, id: string): Promise<Instance> {
+    return this.toPublic(await this.owned(actor, id))
   }
 
   /** Pooled instances to hand out at create; wired after construction. */
@@ -265,14 +277,14 @@ export class InstanceService {
   }
 
   private async transition(
-    userId: string,
+    actor: Actor,
     id: string,
     allowed: InstanceStatus[],
     to: InstanceStatus,
     work: (row: InstanceRow) => Promise<void>,
     noop?: InstanceStatus,
   ): Promise<Instance> {
-    const row = await this.owned(userId, id)
+    const row = await this.owned(actor, id)
     if (noop && row.status === noop) return this.toPublic(row)
     if (!allowed.includes(row.status as InstanceStatus)) {
       throw errors.invalidState(`Instance ${row.id} is ${row.status}; wait until it settles and try again.`)
@@ -282,8 +294,8 @@ export class InstanceService {
     return this.toPublic(next)
   }
 
-  reboot(userId: string, id: string): Promise<Instance> {
-    return this.transition(userId, id, ['ready', 'error', 'stopped'], 'rebooting', async (row) => {
+  reboot(actor: Actor, id: string): Promise<Instance> {
+    return this.transition(actor, id, ['ready', 'error', 'stopped'], 'rebooting', async (row) => {
       await this.store.instances.update(row.id, { desired_state: 'running' })
       this.dropClient(row.id, 'is rebooting')
       await this.driver.stop(row.id)
@@ -291,9 +303,9 @@ export class InstanceService {
     })
   }
 
-  shutdown(userId: string, id: string): Promise<Instance> {
+  shutdown(actor: Actor, id: string): Promise<Instance> {
     return this.transition(
-      userId,
+      actor,
       id,
       ['ready', 'error'],
       'stopping',
@@ -308,9 +320,9 @@ export class InstanceService {
     )
   }
 
-  start(userId: string, id: string): Promise<Instance> {
+  start(actor: Actor, id: string): Promise<Instance> {
     return this.transition(
-      userId,
+      actor,
       id,
       ['stopped', 'error'],
       'starting',
@@ -324,8 +336,8 @@ export class InstanceService {
   }
 
   /** Destroys the sandbox and its workspace, then forgets the instance. */
-  async remove(userId: string, id: string): Promise<void> {
-    const row = await this.owned(userId, id)
+  async remove(actor: Actor, id: string): Promise<void> {
+    const row = await this.owned(actor, id)
     await this.store.instances.update(row.id, {
       status: 'deleting',
       desired_state: 'deleted',
@@ -343,8 +355,8 @@ export class InstanceService {
     this.log.info({ instanceId: id }, 'instance deleted')
   }
 
-  async status(userId: string, id: string): Promise<InstanceStatusDetail> {
-    const row = await this.owned(userId, id)
+  async status(actor: Actor, id: string): Promise<InstanceStatusDetail> {
+    const row = await this.owned(actor, id)
     const sandbox = await this.driver.inspect(row.id)
     let clawlet: InstanceStatusDetail['clawlet'] = { ok: false }
     let gatewayState: GatewayState | undefined
@@ -381,8 +393,8 @@ export class InstanceService {
   }
 
   /** The clawlet of a ready instance the caller owns; 409 when it is not ready. */
-  async readyClient(userId: string, id: string): Promise<ClawletClient> {
-    const row = await this.owned(userId, id)
+  async readyClient(actor: Actor, id: string): Promise<ClawletClient> {
+    const row = await this.owned(actor, id)
     if (row.status !== 'ready') throw errors.instanceNotReady(row.id, row.status)
     return this.client(row.id)
   }

@@ -14,7 +14,6 @@ import { AuditService } from './audit.js'
 import { InboxService } from './automation/inbox.js'
 import { PipelineRunner } from './automation/pipeline-runner.js'
 import { PipelineService } from './automation/pipelines.js'
-import { InstanceScope } from './automation/scope.js'
 import { SwarmService } from './automation/swarms.js'
 import { ChatService } from './chat/chat-service.js'
 import { closeInterruptedTurns } from './chat/recovery.js'
@@ -23,6 +22,7 @@ import { InstanceGateway } from './instance-gateway.js'
 import { InstanceService } from './instances.js'
 import { InviteService } from './invites.js'
 import { KeyService } from './keys.js'
+import { InstanceScope } from './scope.js'
 import { CLOSE_CODES, RelayRegistry } from './socket-relay.js'
 import { TerminalService } from './terminal.js'
 import { WarmPool } from './warm-pool.js'
@@ -91,10 +91,12 @@ export async function createServices(
   const broker = new ModelBroker(models, store, config, log.child({ component: 'broker' }))
   const controlSockets = new ControlSockets(broker, log.child({ component: 'control' }))
   const gateway = new InstanceGateway(config, driver, controlSockets, log.child({ component: 'gateway' }))
+  const scope = new InstanceScope(store)
   const instances = new InstanceService(
     store,
     driver,
     invites,
+    scope,
     config,
     log.child({ component: 'instances' }),
     gateway,
@@ -112,8 +114,7 @@ export async function createServices(
   const terminal = new TerminalService(instances, relays)
   const desktop = new DesktopService(instances, relays)
   const wsTickets = new WsTicketService(instances, config.wsTicketTtlMs)
-  const scope = new InstanceScope(store)
-  const inbox = new InboxService(store, instances, chat, scope, log.child({ component: 'inbox' }))
+  const inbox = new InboxService(store, instances, chat, log.child({ component: 'inbox' }))
   if (opts.withDriver) await inbox.start()
   const swarms = new SwarmService(store, instances, inbox, scope, log.child({ component: 'swarms' }))
   const pipelineLog = log.child({ component: 'pipelines' })
@@ -121,7 +122,7 @@ export async function createServices(
     store,
     instances,
     scope,
-    new PipelineRunner(store, chat, workspace, pipelineLog),
+    new PipelineRunner(store, chat, workspace, scope, pipelineLog),
     config.publicUrl,
     pipelineLog,
   )

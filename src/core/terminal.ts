@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import type { TerminalSessionInfo } from '../clawlet/protocol.js'
 import type { InstanceService } from './instances.js'
+import type { Actor } from './scope.js'
 import type { Relay, RelayRegistry } from './socket-relay.js'
 
 /** What a client may ask of a terminal socket. */
@@ -23,20 +24,20 @@ export class TerminalService {
     private readonly relays: RelayRegistry,
   ) {}
 
-  async list(userId: string, id: string): Promise<TerminalSessionInfo[]> {
-    return (await this.instances.readyClient(userId, id)).terminalSessions()
+  async list(actor: Actor, id: string): Promise<TerminalSessionInfo[]> {
+    return (await this.instances.readyClient(actor, id)).terminalSessions()
   }
 
-  async close(userId: string, id: string, sessionId: string): Promise<void> {
-    await (await this.instances.readyClient(userId, id)).closeTerminalSession(sessionId)
+  async close(actor: Actor, id: string, sessionId: string): Promise<void> {
+    await (await this.instances.readyClient(actor, id)).closeTerminalSession(sessionId)
   }
 
   /**
    * Opens (or reattaches to) a session in the instance before the caller upgrades its client,
    * so an unknown session or an instance that is not ready is answered as plain HTTP.
    */
-  async open(userId: string, id: string, q: TerminalQuery): Promise<Relay> {
-    const client = await this.instances.readyClient(userId, id)
+  async open(actor: Actor, id: string, q: TerminalQuery): Promise<Relay> {
+    const client = await this.instances.readyClient(actor, id)
     const params = new URLSearchParams()
     if (q.session_id) params.set('session_id', q.session_id)
     if (q.cols !== undefined) params.set('cols', String(q.cols))

@@ -5,6 +5,7 @@ import type { Logger } from '../log.js'
 import type { InstanceRow, Store } from '../store/index.js'
 import type { AgentRunner } from './agent.js'
 import type { InstanceService } from './instances.js'
+import { asUser } from './scope.js'
 import { nowIso } from './time.js'
 
 /** The system account that owns pooled instances until a user claims one; it cannot sign in. */
@@ -109,7 +110,7 @@ export class WarmPool {
       const rows = await this.store.instances.listByUser(POOL_USER_ID)
       for (const row of rows.filter((r) => r.status === 'error')) {
         this.log.warn({ instanceId: row.id, error: row.error }, 'pooled instance failed; replacing it')
-        await this.instances.remove(POOL_USER_ID, row.id)
+        await this.instances.remove(asUser(POOL_USER_ID), row.id)
       }
       // After a change of the pool's plan (or of its resources) a warm instance no create
       // would match only takes room: replace it.
@@ -119,7 +120,7 @@ export class WarmPool {
         // No create takes it (take() matches resources exactly), so no race with one.
         this.warm.delete(row.id)
         this.log.info({ instanceId: row.id }, "pooled instance has another plan's resources; replacing it")
-        await this.instances.remove(POOL_USER_ID, row.id)
+        await this.instances.remove(asUser(POOL_USER_ID), row.id)
       }
       const live = (await this.store.instances.listByUser(POOL_USER_ID)).filter((r) => r.status !== 'error')
       if (live.length >= this.config.poolSize) return

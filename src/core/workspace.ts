@@ -12,6 +12,7 @@ import { WORKSPACE } from '../clawlet/protocol.js'
 import type { Config } from '../config.js'
 import { errors } from '../errors.js'
 import type { InstanceService } from './instances.js'
+import type { Actor } from './scope.js'
 
 export interface UploadInput {
   targetDir?: string
@@ -54,20 +55,20 @@ export class WorkspaceService {
     private readonly config: Config,
   ) {}
 
-  async list(userId: string, id: string, p = WORKSPACE): Promise<FileList> {
-    return (await this.instances.readyClient(userId, id)).list(p)
+  async list(actor: Actor, id: string, p = WORKSPACE): Promise<FileList> {
+    return (await this.instances.readyClient(actor, id)).list(p)
   }
 
-  async stat(userId: string, id: string, p: string): Promise<FileEntry> {
-    return (await this.instances.readyClient(userId, id)).stat(p)
+  async stat(actor: Actor, id: string, p: string): Promise<FileEntry> {
+    return (await this.instances.readyClient(actor, id)).stat(p)
   }
 
-  async read(userId: string, id: string, p: string): Promise<FileContent> {
-    return (await this.instances.readyClient(userId, id)).read(p, this.config.readLimitBytes)
+  async read(actor: Actor, id: string, p: string): Promise<FileContent> {
+    return (await this.instances.readyClient(actor, id)).read(p, this.config.readLimitBytes)
   }
 
-  async write(userId: string, id: string, p: string, content: string, encoding?: 'utf8' | 'base64') {
-    const client = await this.instances.readyClient(userId, id)
+  async write(actor: Actor, id: string, p: string, content: string, encoding?: 'utf8' | 'base64') {
+    const client = await this.instances.readyClient(actor, id)
     return client.write(p, decode(content, encoding), {
       mkdirs: true,
       overwrite: true,
@@ -75,36 +76,36 @@ export class WorkspaceService {
     })
   }
 
-  async upload(userId: string, id: string, input: UploadInput): Promise<WriteResult> {
+  async upload(actor: Actor, id: string, input: UploadInput): Promise<WriteResult> {
     const target = path.posix.join(input.targetDir ?? WORKSPACE, checkFileName(input.fileName))
-    return this.write(userId, id, target, input.content, input.encoding)
+    return this.write(actor, id, target, input.content, input.encoding)
   }
 
   /** Streams a raw body into a file; the clawlet drops the partial file if the stream fails. */
-  async uploadStream(userId: string, id: string, target: string, body: Readable): Promise<WriteResult> {
-    const client = await this.instances.readyClient(userId, id)
+  async uploadStream(actor: Actor, id: string, target: string, body: Readable): Promise<WriteResult> {
+    const client = await this.instances.readyClient(actor, id)
     return client.write(target, body, { mkdirs: true, overwrite: true, maxBytes: this.config.maxUploadBytes })
   }
 
-  async mkdir(userId: string, id: string, p: string) {
-    return (await this.instances.readyClient(userId, id)).mkdir(p)
+  async mkdir(actor: Actor, id: string, p: string) {
+    return (await this.instances.readyClient(actor, id)).mkdir(p)
   }
 
-  async download(userId: string, id: string, p: string) {
-    return (await this.instances.readyClient(userId, id)).download(p)
+  async download(actor: Actor, id: string, p: string) {
+    return (await this.instances.readyClient(actor, id)).download(p)
   }
 
-  async remove(userId: string, id: string, p: string, recursive: boolean): Promise<void> {
-    await (await this.instances.readyClient(userId, id)).remove(p, recursive)
+  async remove(actor: Actor, id: string, p: string, recursive: boolean): Promise<void> {
+    await (await this.instances.readyClient(actor, id)).remove(p, recursive)
   }
 
-  async move(userId: string, id: string, from: string, to: string, overwrite?: boolean) {
-    return (await this.instances.readyClient(userId, id)).move(from, to, overwrite)
+  async move(actor: Actor, id: string, from: string, to: string, overwrite?: boolean) {
+    return (await this.instances.readyClient(actor, id)).move(from, to, overwrite)
   }
 
   /** Runs a command; the timeout is clamped to the server's maximum and kills the whole group. */
-  async exec(userId: string, id: string, req: ExecRequest): Promise<ExecResult> {
-    const client = await this.instances.readyClient(userId, id)
+  async exec(actor: Actor, id: string, req: ExecRequest): Promise<ExecResult> {
+    const client = await this.instances.readyClient(actor, id)
     const timeout = Math.min(req.timeout_ms ?? this.config.execTimeoutMs, this.config.execMaxTimeoutMs)
     return client.exec({ ...req, timeout_ms: timeout })
   }

@@ -33,7 +33,7 @@ export class WsTicketService {
 
   /** A ticket for one socket of one of the caller's instances (404 for anyone else's). */
   async issue(caller: Caller, instanceId: string): Promise<WsTicket> {
-    const row = await this.instances.owned(caller.user.id, instanceId)
+    const row = await this.instances.owned(caller, instanceId)
     this.sweep(caller.user.id)
     const ticket = `wst_${randomBytes(24).toString('base64url')}`
     const expiresAt = Date.now() + this.ttlMs

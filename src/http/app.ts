@@ -109,7 +109,7 @@ export async function buildApp(services: Services, log: Logger): Promise<Fastify
       done()
     },
   })
-  registerInstanceDoor(app, services, services.scope)
+  registerInstanceDoor(app, services)
   registerAuth(
     app,
     services.keys,

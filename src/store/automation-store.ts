@@ -77,6 +77,8 @@ export interface PipelineRunsTable {
   updated_at: string
   started_at: string | null
   finished_at: string | null
+  /** The instance whose door started the run: the run is confined to that instance's scope. */
+  scope_instance_id: string | null
 }
 
 type AutomationTables = {

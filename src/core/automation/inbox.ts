@@ -7,6 +7,7 @@ import type { ChatService } from '../chat/chat-service.js'
 import type { InstanceService } from '../instances.js'
 import { KeyedLock } from '../keyed-lock.js'
 import type { Caller } from '../keys.js'
+import { asUser } from '../scope.js'
 import { nowIso } from '../time.js'
 import {
   type InboxMessage,
@@ -15,7 +16,6 @@ import {
   inboxFromRow,
   isSettled,
 } from './inbox-types.js'
-import type { InstanceScope } from './scope.js'
 
 const TICK_MS = 1_000
 const BATCH = 50
@@ -56,7 +56,6 @@ export class InboxService {
     private readonly store: Store,
     private readonly instances: InstanceService,
     private readonly chat: ChatService,
-    private readonly scope: InstanceScope,
     private readonly log: Logger,
   ) {}
 
@@ -66,13 +65,9 @@ export class InboxService {
     targetId: string,
     body: InboxSendBody,
   ): Promise<{ message: InboxMessage; created: boolean }> {
-    const target = await this.instances.owned(caller.user.id, targetId)
-    await this.scope.checkInstance(caller, target.id)
+    const target = await this.instances.owned(caller, targetId)
     let replyTo = body.reply_to ?? caller.instanceId ?? null
-    if (replyTo) {
-      replyTo = (await this.instances.owned(caller.user.id, replyTo)).id
-      await this.scope.checkInstance(caller, replyTo)
-    }
+    if (replyTo) replyTo = (await this.instances.owned(caller, replyTo)).id
     return this.enqueue({
       userId: caller.user.id,
       targetId: target.id,
@@ -115,13 +110,12 @@ export class InboxService {
 
   /** Messages to or from an instance, newest first. */
   async list(caller: Caller, instanceId: string, limit: number): Promise<InboxMessage[]> {
-    const row = await this.instances.owned(caller.user.id, instanceId)
-    await this.scope.checkInstance(caller, row.id)
+    const row = await this.instances.owned(caller, instanceId)
     return (await this.store.automation.inbox.listFor(row.id, limit)).map(inboxFromRow)
   }
 
   async get(caller: Caller, instanceId: string, id: string): Promise<InboxMessage> {
-    const inst = await this.instances.owned(caller.user.id, instanceId)
+    const inst = await this.instances.owned(caller, instanceId)
     const row = await this.store.automation.inbox.get(id.toLowerCase())
     if (!row || (row.target_id !== inst.id && row.from_instance !== inst.id))
       throw errors.inboxMessageNotFound(id)
@@ -202,7 +196,7 @@ export class InboxService {
     const sessionId = await this.inboxSession(target)
     let started: Awaited<ReturnType<ChatService['start']>>
     try {
-      started = await this.chat.start(row.user_id, target.id, {
+      started = await this.chat.start(asUser(row.user_id), target.id, {
         message: await this.frame(row),
         session_id: sessionId,
         message_id: row.id,
@@ -287,7 +281,7 @@ export class InboxService {
     return this.sessionLock.run(inst.id, async () => {
       const known = await this.store.automation.inbox.sessionOf(inst.id)
       if (known) return known
-      const session = await this.chat.createSession(inst.user_id, inst.id, { title: 'Inbox' })
+      const session = await this.chat.createSession(asUser(inst.user_id), inst.id, { title: 'Inbox' })
       await this.store.automation.inbox.setSession(inst.id, session.id)
       return session.id
     })

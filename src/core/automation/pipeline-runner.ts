@@ -2,6 +2,7 @@ import { errors } from '../../errors.js'
 import type { Logger } from '../../log.js'
 import type { Store } from '../../store/index.js'
 import type { ChatService } from '../chat/chat-service.js'
+import { type Actor, asUser, type InstanceScope } from '../scope.js'
 import { nowIso } from '../time.js'
 import type { WorkspaceService } from '../workspace.js'
 import {
@@ -36,6 +37,7 @@ export class PipelineRunner {
     private readonly store: Store,
     private readonly chat: ChatService,
     private readonly workspace: WorkspaceService,
+    private readonly scope: InstanceScope,
     private readonly log: Logger,
   ) {}
 
@@ -97,6 +99,10 @@ export class PipelineRunner {
     if (!row || !pipeline) return
     const run = runFromRow(row)
     if (isFinished(run.status)) return
+    // A run started from inside an instance reaches only what that instance may, step by step.
+    const actor: Actor = row.scope_instance_id
+      ? { user: { id: row.user_id }, instanceId: row.scope_instance_id }
+      : asUser(row.user_id)
     const stages = (JSON.parse(pipeline.spec) as { steps: PipelineStage[] }).steps
     const all = flatSteps(stages)
     // A step cut by a stop runs again; finished ones keep their output.
@@ -121,7 +127,7 @@ export class PipelineRunner {
           here.map(async ({ step }) => {
             const state = run.steps.find((s) => s.name === step.name) as StepState
             if (state.status === 'succeeded') return
-            await this.runStep(row.user_id, run, step, state, signal, save)
+            await this.runStep(actor, run, step, state, signal, save)
           }),
         )
         const failed = run.steps.find((s) => s.stage === stage && s.status === 'failed')
@@ -143,7 +149,7 @@ export class PipelineRunner {
   }
 
   private async runStep(
-    userId: string,
+    actor: Actor,
     run: PipelineRun,
     step: PipelineStep,
     state: StepState,
@@ -161,7 +167,7 @@ export class PipelineRunner {
       try {
         const ctx = { steps: run.steps, input: run.input, runId: run.id }
         const output = await abortable(
-          this.perform(userId, step, (t) => render(t, ctx)),
+          this.perform(actor, step, (t) => render(t, ctx)),
           signal,
         )
         Object.assign(state, {
@@ -195,16 +201,16 @@ export class PipelineRunner {
     }
   }
 
-  private async perform(userId: string, step: PipelineStep, fill: (t: string) => string): Promise<string> {
+  private async perform(actor: Actor, step: PipelineStep, fill: (t: string) => string): Promise<string> {
     switch (step.type) {
       case 'chat': {
-        const id = await this.target(userId, step)
-        const out = await this.chat.send(userId, id, { message: fill(step.message) })
+        const id = await this.target(actor, step)
+        const out = await this.chat.send(actor, id, { message: fill(step.message) })
         return out.message.content
       }
       case 'exec': {
-        const id = await this.target(userId, step)
-        const r = await this.workspace.exec(userId, id, {
+        const id = await this.target(actor, step)
+        const r = await this.workspace.exec(actor, id, {
           command: fill(step.command),
           ...(step.cwd ? { cwd: fill(step.cwd) } : {}),
           ...(step.timeout_ms ? { timeout_ms: step.timeout_ms } : {}),
@@ -214,27 +220,22 @@ export class PipelineRunner {
         return r.stdout.replace(/\n$/, '')
       }
       case 'copy': {
-        const from = await this.target(userId, step.from)
-        const to = await this.target(userId, step.to)
-        const file = await this.workspace.read(userId, from, fill(step.from.path))
-        const written = await this.workspace.write(
-          userId,
-          to,
-          fill(step.to.path),
-          file.content,
-          file.encoding,
-        )
+        const from = await this.target(actor, step.from)
+        const to = await this.target(actor, step.to)
+        const file = await this.workspace.read(actor, from, fill(step.from.path))
+        const written = await this.workspace.write(actor, to, fill(step.to.path), file.content, file.encoding)
         return written.path
       }
     }
   }
 
   /** The instance a step runs on; a swarm member by position (from 1) or by role. */
-  async target(userId: string, t: StepTarget): Promise<string> {
+  async target(actor: Actor, t: StepTarget): Promise<string> {
     if (t.instance_id) return t.instance_id
     if (!t.swarm_id) throw errors.validation('A step needs instance_id, or swarm_id with member.')
     const swarm = await this.store.automation.swarms.get(t.swarm_id)
-    if (!swarm || swarm.user_id !== userId) throw errors.swarmNotFound(t.swarm_id)
+    if (!swarm || swarm.user_id !== actor.user.id) throw errors.swarmNotFound(t.swarm_id)
+    await this.scope.checkSwarm(actor, swarm.id)
     const members = await this.store.automation.swarms.members(swarm.id)
     const m =
       typeof t.member === 'string' ? members.find((x) => x.role === t.member) : members[(t.member ?? 1) - 1]

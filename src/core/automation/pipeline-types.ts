@@ -143,6 +143,13 @@ export function flatSteps(stages: PipelineStage[]): Array<{ step: PipelineStep; 
   return stages.flatMap((s, i) => ('parallel' in s ? s.parallel : [s]).map((step) => ({ step, stage: i })))
 }
 
+/** Every instance end a pipeline's steps name (a copy names two). */
+export function stepTargets(stages: PipelineStage[]): StepTarget[] {
+  return flatSteps(stages).flatMap<StepTarget>(({ step }) =>
+    step.type === 'copy' ? [step.from, step.to] : [step],
+  )
+}
+
 export function isFinished(status: RunStatus): boolean {
   return status === 'succeeded' || status === 'failed' || status === 'canceled'
 }

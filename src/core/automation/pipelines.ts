@@ -6,6 +6,7 @@ import type { PipelineRow } from '../../store/automation-store.js'
 import type { Store } from '../../store/index.js'
 import type { InstanceService } from '../instances.js'
 import type { Caller } from '../keys.js'
+import type { Actor, InstanceScope } from '../scope.js'
 import { nowIso } from '../time.js'
 import type { PipelineRunner, RunEvent } from './pipeline-runner.js'
 import {
@@ -16,8 +17,8 @@ import {
   type PipelineStage,
   runFromRow,
   type StepState,
+  stepTargets,
 } from './pipeline-types.js'
-import type { InstanceScope } from './scope.js'
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 const SCHEDULE_TICK_MS = 1_000
@@ -46,12 +47,9 @@ export class PipelineService {
       const ends = step.type === 'copy' ? [step.from, step.to] : [step]
       for (const t of ends) {
         if (t.instance_id) {
-          const row = await this.instances.owned(caller.user.id, t.instance_id)
-          await this.scope.checkInstance(caller, row.id)
-          t.instance_id = row.id
+          t.instance_id = (await this.instances.owned(caller, t.instance_id)).id
         } else if (t.swarm_id) {
-          await this.scope.checkSwarm(caller, t.swarm_id)
-          await this.runner.target(caller.user.id, t)
+          await this.runner.target(caller, t)
         } else throw errors.validation(`Step "${step.name}" needs instance_id, or swarm_id with member.`)
       }
     }
@@ -73,8 +71,12 @@ export class PipelineService {
     return { ...this.toPublic(row), ...(secret ? { webhook_url: this.webhookUrl(row.id, secret) } : {}) }
   }
 
+  /** The caller's pipelines; from inside a swarm, only those whose every step stays in the swarm. */
   async list(caller: Caller): Promise<Pipeline[]> {
-    return (await this.store.automation.pipelines.listByUser(caller.user.id)).map((r) => this.toPublic(r))
+    const out: Pipeline[] = []
+    for (const row of await this.store.automation.pipelines.listByUser(caller.user.id))
+      if (await this.scope.reachesAll(caller, stepTargets(specOf(row)))) out.push(this.toPublic(row))
+    return out
   }
 
   async get(caller: Caller, id: string): Promise<Pipeline> {
@@ -89,17 +91,29 @@ export class PipelineService {
 
   /** Starts a run by hand. */
   async trigger(caller: Caller, id: string, input: Record<string, unknown>): Promise<PipelineRun> {
-    return this.startRun(await this.owned(caller, id), 'manual', input)
+    return this.startRun(await this.owned(caller, id), 'manual', input, caller.instanceId)
   }
 
-  /** Starts a run from the pipeline's webhook; a wrong secret is a 404, like an unknown pipeline. */
-  async webhook(id: string, secret: string, input: Record<string, unknown>): Promise<PipelineRun> {
+  /**
+   * Starts a run from the pipeline's webhook; a wrong secret is a 404, like an unknown pipeline.
+   * Called from inside an instance (`from`), the secret grants no more than the instance's scope.
+   */
+  async webhook(
+    id: string,
+    secret: string,
+    input: Record<string, unknown>,
+    from?: Actor,
+  ): Promise<PipelineRun> {
     const row = UUID_RE.test(id) ? await this.store.automation.pipelines.get(id.toLowerCase()) : undefined
     const ok =
       row?.webhook_hash &&
       timingSafeEqual(Buffer.from(row.webhook_hash, 'hex'), Buffer.from(hashSecret(secret), 'hex'))
     if (!row || !ok) throw errors.pipelineNotFound(id)
-    return this.startRun(row, 'webhook', input)
+    if (from?.instanceId) {
+      if (from.user.id !== row.user_id) throw errors.pipelineNotFound(id)
+      await this.scope.checkTargets(from, stepTargets(specOf(row)), () => errors.pipelineNotFound(id))
+    }
+    return this.startRun(row, 'webhook', input, from?.instanceId)
   }
 
   async runs(caller: Caller, id: string, limit: number): Promise<PipelineRun[]> {
@@ -172,8 +186,14 @@ export class PipelineService {
     }
   }
 
-  private async startRun(row: PipelineRow, trigger: PipelineRun['trigger'], input: Record<string, unknown>) {
-    const stages = (JSON.parse(row.spec) as { steps: PipelineStage[] }).steps
+  /** Stores and launches a run; one started through an instance's door keeps that instance's scope. */
+  private async startRun(
+    row: PipelineRow,
+    trigger: PipelineRun['trigger'],
+    input: Record<string, unknown>,
+    scopeInstanceId?: string,
+  ) {
+    const stages = specOf(row)
     const steps: StepState[] = flatSteps(stages).map(({ step, stage }) => ({
       name: step.name,
       type: step.type,
@@ -200,6 +220,7 @@ export class PipelineService {
       updated_at: at,
       started_at: null,
       finished_at: null,
+      scope_instance_id: scopeInstanceId ?? null,
     }
     await this.store.automation.pipelines.insertRun(run)
     this.log.info({ pipelineId: row.id, runId: run.id, trigger }, 'pipeline run started')
@@ -210,6 +231,7 @@ export class PipelineService {
   private async owned(caller: Caller, id: string): Promise<PipelineRow> {
     const row = UUID_RE.test(id) ? await this.store.automation.pipelines.get(id.toLowerCase()) : undefined
     if (!row || row.user_id !== caller.user.id) throw errors.pipelineNotFound(id)
+    await this.scope.checkTargets(caller, stepTargets(specOf(row)), () => errors.pipelineNotFound(id))
     return row
   }
 
@@ -221,7 +243,7 @@ export class PipelineService {
     return {
       id: row.id,
       name: row.name,
-      steps: (JSON.parse(row.spec) as { steps: PipelineStage[] }).steps,
+      steps: specOf(row),
       schedule: row.schedule,
       next_run_at: row.next_run_at,
       webhook: row.webhook_hash !== null,
@@ -229,6 +251,10 @@ export class PipelineService {
       updated_at: row.updated_at,
     }
   }
+}
+
+function specOf(row: PipelineRow): PipelineStage[] {
+  return (JSON.parse(row.spec) as { steps: PipelineStage[] }).steps
 }
 
 /** The next time a cron expression fires after `from`; 422 when it is not valid. */

@@ -5,9 +5,9 @@ import type { SwarmRow } from '../../store/automation-store.js'
 import type { Store } from '../../store/index.js'
 import type { InstanceService } from '../instances.js'
 import type { Caller } from '../keys.js'
+import type { InstanceScope } from '../scope.js'
 import { nowIso } from '../time.js'
 import type { InboxService } from './inbox.js'
-import type { InstanceScope } from './scope.js'
 import type {
   BroadcastOutcome,
   BroadcastResult,
@@ -36,6 +36,8 @@ export class SwarmService {
   ) {}
 
   async create(caller: Caller, body: SwarmCreateBody): Promise<Swarm> {
+    // Its new instances would be outside the swarm it is confined to.
+    if (await this.scope.confined(caller)) throw errors.notFound('A swarm member cannot create swarms.')
     const specs = body.members ?? []
     const size = body.size ?? specs.length
     if (size < 1) throw errors.validation('A swarm needs a size or at least one entry in members.')
@@ -56,8 +58,9 @@ export class SwarmService {
 
   async list(caller: Caller): Promise<Swarm[]> {
     const rows = await this.store.automation.swarms.listByUser(caller.user.id)
-    const own = caller.instanceId ? await this.store.automation.swarms.memberOf(caller.instanceId) : undefined
-    return Promise.all(rows.filter((r) => !own || r.id === own.swarm_id).map((r) => this.toPublic(r)))
+    const visible = []
+    for (const r of rows) if (await this.scope.seesSwarm(caller, r.id)) visible.push(r)
+    return Promise.all(visible.map((r) => this.toPublic(r)))
   }
 
   async get(caller: Caller, id: string): Promise<Swarm> {
@@ -73,8 +76,7 @@ export class SwarmService {
       const next = (members.at(-1)?.position ?? -1) + 1
       await this.addMembers(caller, row, next, body.size - members.length, body.members ?? [], true)
     } else {
-      for (const m of members.slice(body.size).reverse())
-        await this.instances.remove(caller.user.id, m.instance_id)
+      for (const m of members.slice(body.size).reverse()) await this.instances.remove(caller, m.instance_id)
     }
     await this.store.automation.swarms.touch(row.id, nowIso())
     return this.get(caller, row.id)
@@ -84,7 +86,7 @@ export class SwarmService {
   async remove(caller: Caller, id: string): Promise<void> {
     const row = await this.owned(caller, id)
     for (const m of await this.store.automation.swarms.members(row.id))
-      await this.instances.remove(caller.user.id, m.instance_id).catch(() => {})
+      await this.instances.remove(caller, m.instance_id).catch(() => {})
     await this.store.automation.swarms.remove(row.id)
   }
 
@@ -143,12 +145,12 @@ export class SwarmService {
   /** An instance's view of itself: its record, its swarm and the instances it can reach. */
   async self(caller: Caller): Promise<SelfInfo> {
     if (!caller.instanceId) throw errors.notFound('GET /api/self answers only inside an instance.')
-    const instance = await this.instances.get(caller.user.id, caller.instanceId)
+    const instance = await this.instances.get(caller, caller.instanceId)
     const member = await this.store.automation.swarms.memberOf(instance.id)
     const swarmRow = member ? await this.store.automation.swarms.get(member.swarm_id) : undefined
     const members = swarmRow ? await this.store.automation.swarms.members(swarmRow.id) : []
     const roles = new Map(members.map((m) => [m.instance_id, m.role]))
-    const visible = await this.scope.filter(caller, await this.instances.list(caller.user.id))
+    const visible = await this.instances.list(caller)
     return {
       instance,
       swarm:

@@ -5,6 +5,7 @@ import type { ChatSessionRow, Store } from '../../store/index.js'
 import type { AgentRunner } from '../agent.js'
 import type { InstanceService } from '../instances.js'
 import { KeyedLock } from '../keyed-lock.js'
+import type { Actor } from '../scope.js'
 import { nowIso } from '../time.js'
 import { ChatEventLog } from './event-log.js'
 import { ChatFollower } from './follower.js'
@@ -79,19 +80,19 @@ export class ChatService {
     this.events = new ChatEventLog(store)
   }
 
-  async listSessions(userId: string, instanceId: string): Promise<ChatSession[]> {
-    const row = await this.instances.owned(userId, instanceId)
+  async listSessions(actor: Actor, instanceId: string): Promise<ChatSession[]> {
+    const row = await this.instances.owned(actor, instanceId)
     return (await this.store.chat.listSessions(row.id)).map(sessionFromRow)
   }
 
-  async createSession(userId: string, instanceId: string, input: { title?: string }): Promise<ChatSession> {
-    const row = await this.instances.owned(userId, instanceId)
+  async createSession(actor: Actor, instanceId: string, input: { title?: string }): Promise<ChatSession> {
+    const row = await this.instances.owned(actor, instanceId)
     return sessionFromRow(await this.newSession(row.id, input.title ?? null))
   }
 
   /** Starts a turn: checks, stores the user message and the turn's first events, then runs it. */
-  async start(userId: string, instanceId: string, input: SendInput): Promise<StartedTurn> {
-    const inst = await this.instances.owned(userId, instanceId)
+  async start(actor: Actor, instanceId: string, input: SendInput): Promise<StartedTurn> {
+    const inst = await this.instances.owned(actor, instanceId)
     if (inst.status !== 'ready') throw errors.instanceNotReady(inst.id, inst.status)
     const explicit =
       input.session_id === undefined ? undefined : await this.session(inst.id, input.session_id)
@@ -141,8 +142,8 @@ export class ChatService {
   }
 
   /** Runs a turn to its end; a failed turn is an error carrying the session and partial text. */
-  async send(userId: string, instanceId: string, input: SendInput): Promise<ChatTurnResult> {
-    const started = await this.start(userId, instanceId, input)
+  async send(actor: Actor, instanceId: string, input: SendInput): Promise<ChatTurnResult> {
+    const started = await this.start(actor, instanceId, input)
     const out = await started.outcome
     const session_id = started.session.id
     if (out.ok) return { session_id, message: out.message, messages: out.messages }
@@ -151,11 +152,11 @@ export class ChatService {
 
   /** Aborts the session's running turn and waits until its end is stored; false when none ran. */
   async abort(
-    userId: string,
+    actor: Actor,
     instanceId: string,
     sessionId: string,
   ): Promise<{ session_id: string; aborted: boolean }> {
-    const inst = await this.instances.owned(userId, instanceId)
+    const inst = await this.instances.owned(actor, instanceId)
     const session = await this.session(inst.id, sessionId)
     const run = this.running.get(session.id)
     if (!run) return { session_id: session.id, aborted: false }
@@ -166,8 +167,8 @@ export class ChatService {
   }
 
   /** A window of a session's messages (the most recent session when none is named), oldest first. */
-  async messages(userId: string, instanceId: string, q: MessageQuery): Promise<ChatMessage[]> {
-    const inst = await this.instances.owned(userId, instanceId)
+  async messages(actor: Actor, instanceId: string, q: MessageQuery): Promise<ChatMessage[]> {
+    const inst = await this.instances.owned(actor, instanceId)
     const session = q.session_id
       ? await this.session(inst.id, q.session_id)
       : (await this.store.chat.listSessions(inst.id))[0]
@@ -182,8 +183,8 @@ export class ChatService {
   }
 
   /** Persisted events after a cursor; with wait_ms, waits that long at most for the first one. */
-  async listEvents(userId: string, instanceId: string, q: EventQuery): Promise<ChatEvent[]> {
-    const inst = await this.instances.owned(userId, instanceId)
+  async listEvents(actor: Actor, instanceId: string, q: EventQuery): Promise<ChatEvent[]> {
+    const inst = await this.instances.owned(actor, instanceId)
     if (q.session_id) await this.session(inst.id, q.session_id)
     const waitMs = Math.min(q.wait_ms ?? 0, MAX_WAIT_MS)
     if (waitMs <= 0) return this.events.list(inst.id, q.after, q.session_id, q.limit)
@@ -207,11 +208,11 @@ export class ChatService {
    * With `untilTurnEnds`, it stops after the session's next `done` or `error`.
    */
   async follow(
-    userId: string,
+    actor: Actor,
     instanceId: string,
     opts: { after: number; session_id?: string; untilTurnEnds?: boolean },
   ): Promise<ChatFollower> {
-    const inst = await this.instances.owned(userId, instanceId)
+    const inst = await this.instances.owned(actor, instanceId)
     if (opts.session_id) await this.session(inst.id, opts.session_id)
     return this.followTurn(inst.id, opts.after, opts.session_id, opts.untilTurnEnds)
   }

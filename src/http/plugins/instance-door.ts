@@ -1,7 +1,6 @@
 import type { IncomingMessage } from 'node:http'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { Caller as DoorCaller } from '../../broker/broker.js'
-import type { InstanceScope } from '../../core/automation/scope.js'
 import type { Services } from '../../core/services.js'
 import { errors } from '../../errors.js'
 
@@ -10,8 +9,10 @@ const DOOR = Symbol('clawport.instanceDoor')
 type DoorRequest = IncomingMessage & { [DOOR]?: DoorCaller }
 
 /**
- * What an instance may call on its door. Keys, the account, model settings, billing and
- * administration are not here: from inside they do not exist (404).
+ * What an instance may call on its door (any other route, present or future, is a 404). Keys,
+ * the account, model settings, billing and administration are not here: from inside they do
+ * not exist. Which resources of these routes it may reach is not decided here but by the core
+ * services, through the instance-scoped caller (see core/scope.ts).
  */
 const ALLOWED: Array<{ method?: string; url: RegExp }> = [
   { url: /^\/api\/?$/ },
@@ -29,10 +30,11 @@ export function doorOf(request: FastifyRequest): DoorCaller | undefined {
 
 /**
  * Serves the app on every instance's control socket: a request there is the instance itself,
- * acting for its owner within `ALLOWED` and its scope, with no key. Register before the auth
- * hook: it establishes the caller, so the auth hook leaves it.
+ * acting for its owner within `ALLOWED`, with no key; its caller carries `instanceId`, which
+ * confines it in every core service. Register before the auth hook: it establishes the caller,
+ * so the auth hook leaves it.
  */
-export function registerInstanceDoor(app: FastifyInstance, services: Services, scope: InstanceScope): void {
+export function registerInstanceDoor(app: FastifyInstance, services: Services): void {
   services.control.serveApi((caller, req, res) => {
     ;(req as DoorRequest)[DOOR] = caller
     app.ready().then(
@@ -50,18 +52,7 @@ export function registerInstanceDoor(app: FastifyInstance, services: Services, s
     const method = request.method
     if (!url || !ALLOWED.some((a) => a.url.test(url) && (!a.method || a.method === method)))
       throw errors.routeNotFound(method, request.url.split('?')[0] as string)
-    const caller = { user, keyId: `instance:${row.id}`, instanceId: row.id }
-    request.caller = caller
-    const params = request.params as Record<string, string | undefined>
-    if (params.id && url.startsWith('/api/instances/:id')) await scope.checkInstance(caller, params.id)
-    if (params.id && url.startsWith('/api/swarms/:id')) await scope.checkSwarm(caller, params.id)
-  })
-  // A swarm member's list of instances is its swarm.
-  app.addHook('preSerialization', async (request, _reply, payload: unknown) => {
-    if (!doorOf(request) || !request.caller) return payload
-    if (request.method !== 'GET' || request.routeOptions.url !== '/api/instances' || !Array.isArray(payload))
-      return payload
-    return scope.filter(request.caller, payload as Array<{ id: string }>)
+    request.caller = { user, keyId: `instance:${row.id}`, instanceId: row.id }
   })
 }
 

@@ -20,6 +20,6 @@ export const execRoutes: FastifyPluginAsyncZod<{ services: Services }> = async (
         response: { 200: ExecResult, ...errorResponses(404, 409), 503: ErrorBody },
       },
     },
-    async (req) => services.workspace.exec(callerOf(req).user.id, req.params.id, req.body),
+    async (req) => services.workspace.exec(callerOf(req), req.params.id, req.body),
   )
 }

@@ -105,6 +105,9 @@ export const pipelineRoutes: FastifyPluginAsyncZod<{ services: Services }> = asy
       },
     },
     async (req, reply) =>
-      reply.code(202).send(await pipelines.webhook(req.params.id, req.params.secret, req.body ?? {})),
+      reply
+        .code(202)
+        // Through an instance's door the caller is that instance, and the run keeps its scope.
+        .send(await pipelines.webhook(req.params.id, req.params.secret, req.body ?? {}, req.caller)),
   )
 }

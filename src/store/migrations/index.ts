@@ -7,6 +7,7 @@ import { automation } from './0005-automation.js'
 import { audit } from './0006-audit.js'
 import { auditRetention } from './0007-audit-retention.js'
 import { instancePlan } from './0008-instance-plan.js'
+import { runScope } from './0009-run-scope.js'
 
 /**
  * Versioned migrations, applied in name order at start. One file per migration; never edit
@@ -21,6 +22,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0006_audit': audit,
   '0007_audit_retention': auditRetention,
   '0008_instance_plan': instancePlan,
+  '0009_run_scope': runScope,
 }
 
 export const migrationProvider: MigrationProvider = {

@@ -70,7 +70,7 @@ export const chatHistoryRoutes: FastifyPluginAsyncZod<{ services: Services }> = 
         response: { 200: z.array(ChatMessage), ...errorResponses(404) },
       },
     },
-    async (req) => chat.messages(callerOf(req).user.id, req.params.id, req.query),
+    async (req) => chat.messages(callerOf(req), req.params.id, req.query),
   )
 
   app.get(
@@ -89,18 +89,18 @@ export const chatHistoryRoutes: FastifyPluginAsyncZod<{ services: Services }> = 
       },
     },
     async (req, reply) => {
-      const userId = callerOf(req).user.id
+      const caller = callerOf(req)
       const after = lastEventId(req.headers['last-event-id']) ?? req.query.after ?? 0
       const wantsStream = req.query.stream ?? String(req.headers.accept ?? '').includes('text/event-stream')
       if (!wantsStream) {
-        return chat.listEvents(userId, req.params.id, {
+        return chat.listEvents(caller, req.params.id, {
           after,
           limit: req.query.limit,
           ...(req.query.session_id ? { session_id: req.query.session_id } : {}),
           ...(req.query.wait_ms !== undefined ? { wait_ms: req.query.wait_ms } : {}),
         })
       }
-      const follower = await chat.follow(userId, req.params.id, {
+      const follower = await chat.follow(caller, req.params.id, {
         after,
         ...(req.query.session_id ? { session_id: req.query.session_id } : {}),
       })

@@ -19,7 +19,7 @@ export const chatSessionRoutes: FastifyPluginAsyncZod<{ services: Services }> = 
         response: { 200: z.array(ChatSession), ...errorResponses(404) },
       },
     },
-    async (req) => services.chat.listSessions(callerOf(req).user.id, req.params.id),
+    async (req) => services.chat.listSessions(callerOf(req), req.params.id),
   )
 
   app.post(
@@ -35,7 +35,7 @@ export const chatSessionRoutes: FastifyPluginAsyncZod<{ services: Services }> = 
       },
     },
     async (req, reply) => {
-      const session = await services.chat.createSession(callerOf(req).user.id, req.params.id, {
+      const session = await services.chat.createSession(callerOf(req), req.params.id, {
         ...(req.body?.title ? { title: req.body.title } : {}),
       })
       return reply.status(201).send(session)

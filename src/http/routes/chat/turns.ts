@@ -33,7 +33,7 @@ export const chatTurnRoutes: FastifyPluginAsyncZod<{ services: Services }> = asy
         },
       },
     },
-    async (req) => chat.send(callerOf(req).user.id, req.params.id, withSender(req, req.body)),
+    async (req) => chat.send(callerOf(req), req.params.id, withSender(req, req.body)),
   )
 
   app.post(
@@ -51,7 +51,7 @@ export const chatTurnRoutes: FastifyPluginAsyncZod<{ services: Services }> = asy
       },
     },
     async (req, reply) => {
-      const started = await chat.start(callerOf(req).user.id, req.params.id, withSender(req, req.body))
+      const started = await chat.start(callerOf(req), req.params.id, withSender(req, req.body))
       const follower = chat.followTurn(started.instanceId, started.firstCursor - 1, started.session.id, true)
       await pipeEvents(openSse(reply), follower)
       return reply
@@ -72,6 +72,6 @@ export const chatTurnRoutes: FastifyPluginAsyncZod<{ services: Services }> = asy
         response: { 200: AbortResult, ...errorResponses(404) },
       },
     },
-    async (req) => chat.abort(callerOf(req).user.id, req.params.id, req.body.session_id),
+    async (req) => chat.abort(callerOf(req), req.params.id, req.body.session_id),
   )
 }

@@ -33,7 +33,7 @@ export const fileRoutes: FastifyPluginAsyncZod<{ services: Services }> = async (
         response: { 200: FileList, ...fileErrors() },
       },
     },
-    async (req) => ws.list(callerOf(req).user.id, req.params.id, req.query.path),
+    async (req) => ws.list(callerOf(req), req.params.id, req.query.path),
   )
 
   app.get(
@@ -48,7 +48,7 @@ export const fileRoutes: FastifyPluginAsyncZod<{ services: Services }> = async (
         response: { 200: FileEntry, ...fileErrors() },
       },
     },
-    async (req) => ws.stat(callerOf(req).user.id, req.params.id, req.query.path),
+    async (req) => ws.stat(callerOf(req), req.params.id, req.query.path),
   )
 
   app.get(
@@ -63,7 +63,7 @@ export const fileRoutes: FastifyPluginAsyncZod<{ services: Services }> = async (
         response: { 200: FileContent, ...fileErrors() },
       },
     },
-    async (req) => ws.read(callerOf(req).user.id, req.params.id, req.query.path),
+    async (req) => ws.read(callerOf(req), req.params.id, req.query.path),
   )
 
   app.post(
@@ -78,8 +78,7 @@ export const fileRoutes: FastifyPluginAsyncZod<{ services: Services }> = async (
         response: { 200: WriteResult, ...fileErrors() },
       },
     },
-    async (req) =>
-      ws.write(callerOf(req).user.id, req.params.id, req.body.path, req.body.content, req.body.encoding),
+    async (req) => ws.write(callerOf(req), req.params.id, req.body.path, req.body.content, req.body.encoding),
   )
 
   app.post(
@@ -94,7 +93,7 @@ export const fileRoutes: FastifyPluginAsyncZod<{ services: Services }> = async (
         response: { 200: PathResult, ...fileErrors() },
       },
     },
-    async (req) => ws.mkdir(callerOf(req).user.id, req.params.id, req.body.path),
+    async (req) => ws.mkdir(callerOf(req), req.params.id, req.body.path),
   )
 
   app.post(
@@ -109,8 +108,7 @@ export const fileRoutes: FastifyPluginAsyncZod<{ services: Services }> = async (
         response: { 200: PathResult, ...fileErrors() },
       },
     },
-    async (req) =>
-      ws.move(callerOf(req).user.id, req.params.id, req.body.from, req.body.to, req.body.overwrite),
+    async (req) => ws.move(callerOf(req), req.params.id, req.body.from, req.body.to, req.body.overwrite),
   )
 
   app.delete(
@@ -126,7 +124,7 @@ export const fileRoutes: FastifyPluginAsyncZod<{ services: Services }> = async (
       },
     },
     async (req, reply) => {
-      await ws.remove(callerOf(req).user.id, req.params.id, req.query.path, req.query.recursive ?? false)
+      await ws.remove(callerOf(req), req.params.id, req.query.path, req.query.recursive ?? false)
       return reply.status(204).send(null)
     },
   )

@@ -58,12 +58,12 @@ export const transferRoutes: FastifyPluginAsyncZod<{ services: Services }> = asy
       },
     },
     async (req) => {
-      const userId = callerOf(req).user.id
+      const caller = callerOf(req)
       const body = req.body
       if (body) {
         const fileName = body.fileName ?? body.file_name
         if (!fileName) throw errors.validation('fileName is required.', { field: 'fileName' })
-        return ws.upload(userId, req.params.id, {
+        return ws.upload(caller, req.params.id, {
           targetDir: body.targetDir ?? body.target_dir,
           fileName,
           content: body.content,
@@ -80,7 +80,7 @@ export const transferRoutes: FastifyPluginAsyncZod<{ services: Services }> = asy
           throw errors.validation('A raw upload needs ?path= or ?fileName= (with optional targetDir).')
         target = path.posix.join(q.targetDir ?? q.target_dir ?? '/workspace', checkFileName(fileName))
       }
-      return ws.uploadStream(userId, req.params.id, target, stream)
+      return ws.uploadStream(caller, req.params.id, target, stream)
     },
   )
 
@@ -101,7 +101,7 @@ export const transferRoutes: FastifyPluginAsyncZod<{ services: Services }> = asy
       },
     },
     async (req, reply) => {
-      const dl = await ws.download(callerOf(req).user.id, req.params.id, req.query.path)
+      const dl = await ws.download(callerOf(req), req.params.id, req.query.path)
       const base = path.posix.basename(req.query.path) || 'workspace'
       const name = dl.kind === 'dir' ? `${base}.tar.gz` : base
       reply.header('content-type', dl.kind === 'dir' ? 'application/gzip' : 'application/octet-stream')

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { Instance, InstanceStatusDetail } from '../../../core/instance-types.js'
 import type { InstanceService } from '../../../core/instances.js'
+import type { Actor } from '../../../core/scope.js'
 import type { Services } from '../../../core/services.js'
 import { callerOf } from '../../plugins/auth.js'
 import { errorResponses, InstanceParams } from '../../schemas.js'
@@ -8,7 +9,7 @@ import { errorResponses, InstanceParams } from '../../schemas.js'
 const ACTIONS: Array<{
   name: 'reboot' | 'shutdown' | 'start'
   summary: string
-  run: (s: InstanceService, userId: string, id: string) => Promise<unknown>
+  run: (s: InstanceService, actor: Actor, id: string) => Promise<unknown>
 }> = [
   {
     name: 'reboot',
@@ -41,7 +42,7 @@ export const instanceActionRoutes: FastifyPluginAsyncZod<{ services: Services }>
         },
       },
       async (request, reply) => {
-        const instance = await action.run(services.instances, callerOf(request).user.id, request.params.id)
+        const instance = await action.run(services.instances, callerOf(request), request.params.id)
         return reply.status(202).send(instance as Instance)
       },
     )
@@ -58,6 +59,6 @@ export const instanceActionRoutes: FastifyPluginAsyncZod<{ services: Services }>
         response: { 200: InstanceStatusDetail, ...errorResponses(404) },
       },
     },
-    async (request) => services.instances.status(callerOf(request).user.id, request.params.id),
+    async (request) => services.instances.status(callerOf(request), request.params.id),
   )
 }

@@ -26,7 +26,7 @@ export const instanceRoutes: FastifyPluginAsyncZod<{ services: Services }> = asy
         response: { 200: z.array(Instance), ...errorResponses() },
       },
     },
-    async (request) => instances.list(callerOf(request).user.id),
+    async (request) => instances.list(callerOf(request)),
   )
 
   app.post(
@@ -59,7 +59,7 @@ export const instanceRoutes: FastifyPluginAsyncZod<{ services: Services }> = asy
         response: { 200: Instance, ...errorResponses(404) },
       },
     },
-    async (request) => instances.get(callerOf(request).user.id, request.params.id),
+    async (request) => instances.get(callerOf(request), request.params.id),
   )
 
   app.delete(
@@ -74,7 +74,7 @@ export const instanceRoutes: FastifyPluginAsyncZod<{ services: Services }> = asy
       },
     },
     async (request, reply) => {
-      await instances.remove(callerOf(request).user.id, request.params.id)
+      await instances.remove(callerOf(request), request.params.id)
       return reply.status(204).send(null)
     },
   )

@@ -31,7 +31,7 @@ export const desktopRoutes: FastifyPluginAsyncZod<{ services: Services }> = asyn
     },
     preHandler: async (req) => {
       if (!req.ws) throw errors.upgradeRequired()
-      relays.set(req, await desktop.open(callerOf(req).user.id, req.params.id))
+      relays.set(req, await desktop.open(callerOf(req), req.params.id))
     },
     wsHandler: (socket, req) => {
       relays.get(req)?.attach(socket)
@@ -57,7 +57,7 @@ export const desktopRoutes: FastifyPluginAsyncZod<{ services: Services }> = asyn
       },
     },
     async (req, reply) => {
-      const png = await desktop.screenshot(callerOf(req).user.id, req.params.id)
+      const png = await desktop.screenshot(callerOf(req), req.params.id)
       reply.header('content-type', 'image/png').header('cache-control', 'no-store')
       // A Buffer bypasses the serializer; the schema above only documents the bytes.
       return reply.send(png as unknown as string)

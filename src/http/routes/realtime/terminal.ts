@@ -40,7 +40,7 @@ export const terminalRoutes: FastifyPluginAsyncZod<{ services: Services }> = asy
     },
     preHandler: async (req) => {
       if (!req.ws) throw errors.upgradeRequired()
-      relays.set(req, await terminal.open(callerOf(req).user.id, req.params.id, req.query))
+      relays.set(req, await terminal.open(callerOf(req), req.params.id, req.query))
     },
     wsHandler: (socket, req) => {
       relays.get(req)?.attach(socket)
@@ -61,7 +61,7 @@ export const terminalRoutes: FastifyPluginAsyncZod<{ services: Services }> = asy
         response: { 200: z.array(TerminalSessionInfo), ...errorResponses(404, 409), 503: ErrorBody },
       },
     },
-    async (req) => terminal.list(callerOf(req).user.id, req.params.id),
+    async (req) => terminal.list(callerOf(req), req.params.id),
   )
 
   app.delete(
@@ -76,7 +76,7 @@ export const terminalRoutes: FastifyPluginAsyncZod<{ services: Services }> = asy
       },
     },
     async (req, reply) => {
-      await terminal.close(callerOf(req).user.id, req.params.id, req.params.sid)
+      await terminal.close(callerOf(req), req.params.id, req.params.sid)
       return reply.status(204).send(null)
     },
   )

@@ -1,5 +1,10 @@
+import { randomUUID } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { AuditService } from '../src/core/audit.js'
+import { nowIso } from '../src/core/time.js'
+import { createLogger } from '../src/log.js'
 import { type InProcess, inProcess } from './helpers/app.js'
+import { doorClient } from './helpers/route-matrix.js'
 
 const MISSING = '3b1f8a52-9a43-4c1e-9a57-2f4d1c0e7a11'
 const OTHER = '0c7e9a3b-5d2f-4e61-8b4a-9f1d2e3c4b5a'
@@ -167,5 +172,79 @@ describe('audit log (in process)', () => {
     } finally {
       await keep.close()
     }
+  })
+
+  it('records a call from inside an instance (no address) in the same batch as a key call, both kept', async () => {
+    const id = randomUUID()
+    const at = nowIso()
+    await t.services.store.instances.insert({
+      id,
+      user_id: alice.id,
+      name: null,
+      status: 'stopped',
+      desired_state: 'stopped',
+      host_uid: 430_000 + Math.floor(Math.random() * 10_000),
+      resources: '{}',
+      error: null,
+      created_at: at,
+      updated_at: at,
+      started_at: null,
+    })
+    const door = await doorClient(t.doorHandler(), { instanceId: id, userId: alice.id }, t.dataDir)
+    try {
+      // Together, within one flush window: one batch.
+      const [inside, outside] = await Promise.all([
+        door.request('POST', `/api/instances/${MISSING}/inbox`, { message: 'from inside' }),
+        t.inject('POST', `/api/instances/${OTHER}/inbox`, alice.key, { message: 'from a key' }),
+      ])
+      expect([inside.status, outside.status]).toEqual([404, 404])
+    } finally {
+      await door.close()
+    }
+    const entries = (await t.inject('GET', '/api/audit?limit=2', alice.key)).body
+    expect(entries.find((e: any) => e.instance_id === MISSING)).toMatchObject({
+      action: 'inbox.send',
+      actor: 'instance',
+      actor_id: id,
+      ip: null,
+    })
+    expect(entries.find((e: any) => e.instance_id === OTHER)).toMatchObject({
+      action: 'inbox.send',
+      actor: 'api_key',
+      ip: '127.0.0.1',
+    })
+  })
+
+  it('stores the good entries of a batch that one bad entry broke, and logs the bad one whole', async () => {
+    const lines: string[] = []
+    const audit = new AuditService(
+      t.services.store,
+      createLogger('warn', { write: (l: string) => lines.push(l) }),
+    )
+    const entry = (action: string) => ({
+      created_at: nowIso(),
+      user_id: bob.id,
+      actor: 'api_key',
+      actor_id: 'k',
+      action,
+      method: 'POST',
+      route: '/api/test',
+      instance_id: null,
+      status: 200,
+      ip: '127.0.0.1',
+    })
+    audit.record(entry('batch.first'))
+    // A status the table refuses (NOT NULL).
+    audit.record({ ...entry('batch.bad'), status: null as unknown as number })
+    audit.record(entry('batch.last'))
+    await audit.flush()
+    const stored = (await t.services.store.audit.list({ userId: bob.id, limit: 50 })).map((e) => e.action)
+    expect(stored).toContain('batch.first')
+    expect(stored).toContain('batch.last')
+    expect(stored).not.toContain('batch.bad')
+    const logged = lines.map((l) => JSON.parse(l)).filter((l) => l.msg === 'audit entry could not be stored')
+    expect(logged).toHaveLength(1)
+    expect(logged[0].level).toBe(50)
+    expect(logged[0].entry).toMatchObject({ action: 'batch.bad', user_id: bob.id, route: '/api/test' })
   })
 })

@@ -27,7 +27,10 @@ export const AuditEntry = z
     route: z.string().describe('The route pattern, e.g. /api/instances/:id/files/write'),
     instance_id: z.string().nullable(),
     status: z.number().int().describe('The HTTP status of the answer'),
-    ip: z.string(),
+    ip: z
+      .string()
+      .nullable()
+      .describe("The client's IP address; null for a call from inside an instance (actor_id names it)"),
   })
   .meta({ id: 'AuditEntry' })
 export type AuditEntry = z.infer<typeof AuditEntry>
@@ -84,8 +87,8 @@ export class AuditService {
 
   record(entry: NewAuditRow): void {
     if (this.pending.length >= MAX_PENDING) {
-      this.pending.shift()
-      this.log.warn('audit entries dropped: the store is not keeping up')
+      const dropped = this.pending.shift()
+      this.log.error({ entry: dropped }, 'audit entry dropped: the store is not keeping up')
     }
     this.pending.push(entry)
     if (this.pending.length >= FLUSH_ROWS) void this.flush()
@@ -103,10 +106,28 @@ export class AuditService {
       try {
         await this.store.audit.insert(rows)
       } catch (err) {
-        this.log.error({ err, entries: rows.length }, 'audit write failed')
+        if (rows.length === 1) this.lost(rows[0] as NewAuditRow, err)
+        else await this.insertOneByOne(rows, err)
       }
     })
     return this.flushing
+  }
+
+  /** After a failed batch, each entry on its own: one bad entry never costs the others. */
+  private async insertOneByOne(rows: NewAuditRow[], batchErr: unknown): Promise<void> {
+    this.log.warn({ err: batchErr, entries: rows.length }, 'audit batch failed, writing entries one by one')
+    for (const row of rows) {
+      try {
+        await this.store.audit.insert([row])
+      } catch (err) {
+        this.lost(row, err)
+      }
+    }
+  }
+
+  /** An entry the store refused: its content goes to the log, so the record survives there. */
+  private lost(entry: NewAuditRow, err: unknown): void {
+    this.log.error({ err, entry }, 'audit entry could not be stored')
   }
 
   /** A user's entries, newest first; pending ones are written first so a reader sees its own. */

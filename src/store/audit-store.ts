@@ -16,7 +16,8 @@ export interface AuditLogTable {
   route: string
   instance_id: string | null
   status: number
-  ip: string
+  /** The client's IP address; null for a call through an instance's door (a Unix socket). */
+  ip: string | null
 }
 
 export type AuditRow = Selectable<AuditLogTable>

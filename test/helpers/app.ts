@@ -4,6 +4,7 @@ import { loadConfig } from '../../src/config.js'
 import { createServices, type Services } from '../../src/core/services.js'
 import { buildApp } from '../../src/http/app.js'
 import { createLogger } from '../../src/log.js'
+import { captureDoor } from './route-matrix.js'
 import { tempDataDir } from './server.js'
 
 /** An in-process app over a temporary SQLite store, for fast tests through app.inject(). */
@@ -11,6 +12,8 @@ export interface InProcess {
   app: FastifyInstance
   services: Services
   dataDir: string
+  /** The handler the app serves on every instance's door (see route-matrix.ts's doorClient). */
+  doorHandler: ReturnType<typeof captureDoor>
   close(): Promise<void>
   /** A user on a plan with a fresh key. */
   user(email: string, plan?: string): Promise<string>
@@ -32,11 +35,13 @@ export async function inProcess(env: Record<string, string> = {}): Promise<InPro
   const config = loadConfig({ ...env, CLAWPORT_DATA_DIR: dataDir, CLAWPORT_LOG_LEVEL: 'silent' })
   const log = createLogger('silent')
   const services = await createServices(config, log)
+  const doorHandler = captureDoor(services)
   const app = await buildApp(services, log)
   return {
     app,
     services,
     dataDir,
+    doorHandler,
     async close() {
       await app.close()
       await services.close()

@@ -1146,7 +1146,8 @@ export interface components {
             instance_id: string | null;
             /** @description The HTTP status of the answer */
             status: number;
-            ip: string;
+            /** @description The client's IP address; null for a call from inside an instance (actor_id names it) */
+            ip: string | null;
         };
         InboxMessageInput: {
             id: string;
@@ -1505,7 +1506,8 @@ export interface components {
             instance_id: string | null;
             /** @description The HTTP status of the answer */
             status: number;
-            ip: string;
+            /** @description The client's IP address; null for a call from inside an instance (actor_id names it) */
+            ip: string | null;
         };
         InboxMessage: {
             id: string;

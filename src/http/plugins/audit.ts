@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { AuditActor, AuditService } from '../../core/audit.js'
 import { nowIso } from '../../core/time.js'
+import { doorOf } from './instance-door.js'
 
 const READS = new Set(['GET', 'HEAD', 'OPTIONS'])
 const CREATED_INSTANCE = Symbol('clawport.createdInstance')
@@ -51,7 +52,8 @@ export function registerAudit(app: FastifyInstance, audit: AuditService): void {
       route,
       instance_id: instanceId,
       status: reply.statusCode,
-      ip: request.ip,
+      // A door is a Unix socket: no address, the actor names the instance.
+      ip: doorOf(request) ? null : (request.ip ?? null),
     })
   })
 }

@@ -8,6 +8,7 @@ import { audit } from './0006-audit.js'
 import { auditRetention } from './0007-audit-retention.js'
 import { instancePlan } from './0008-instance-plan.js'
 import { runScope } from './0009-run-scope.js'
+import { auditAddress } from './0010-audit-address.js'
 
 /**
  * Versioned migrations, applied in name order at start. One file per migration; never edit
@@ -23,6 +24,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0007_audit_retention': auditRetention,
   '0008_instance_plan': instancePlan,
   '0009_run_scope': runScope,
+  '0010_audit_address': auditAddress,
 }
 
 export const migrationProvider: MigrationProvider = {

@@ -4,6 +4,18 @@ import WebSocket from 'ws'
 import { z } from 'zod'
 import { type DoorEndpoint, doorConnector, PeerRejectedError } from '../door/connect.js'
 import { AppError, errors } from '../errors.js'
+import {
+  badAnswer,
+  CLAWLET_LIMITS,
+  type ClawletLimits,
+  declaredLength,
+  idleCut,
+  MAX_EXEC_ANSWER_BYTES,
+  readAnswerBytes,
+  readCapped,
+  TimeCap,
+  translateError,
+} from './answers.js'
 import { errnoCode } from './paths.js'
 import {
   type ExecRequest,
@@ -27,6 +39,8 @@ export interface ClawletClientOptions {
   label?: string
   /** Called when the clawlet cannot be reached or its connection breaks. */
   onUnreachable?: () => void
+  /** Caps on sizes and waits of its answers (defaults: `CLAWLET_LIMITS`). */
+  limits?: Partial<ClawletLimits>
 }
 
 /** Options of a streamed write. */
@@ -54,6 +68,12 @@ interface SendOptions {
   signal?: AbortSignal
 }
 
+/** A JSON call's caps when they differ from the defaults. */
+interface CallOptions extends SendOptions {
+  maxBytes?: number
+  timeoutMs?: number
+}
+
 /** An open clawlet WebSocket. */
 export interface ClawletSocket {
   ws: WebSocket
@@ -74,11 +94,13 @@ export class ClawletClient {
   private readonly agent: Agent
   private readonly connector: ReturnType<typeof doorConnector>
   private readonly onUnreachable?: () => void
+  private readonly limits: ClawletLimits
 
   constructor(opts: ClawletClientOptions) {
     this.socketPath = opts.socketPath
     this.label = opts.label ?? 'instance'
     this.onUnreachable = opts.onUnreachable
+    this.limits = { ...CLAWLET_LIMITS, ...opts.limits }
     this.agent = new Agent({ keepAlive: true, maxSockets: 64, maxFreeSockets: 8 })
     this.connector = doorConnector({ socketPath: opts.socketPath, checkPeer: opts.checkPeer })
     // Pooled or new, every connection is a checked one.
@@ -90,7 +112,14 @@ export class ClawletClient {
   }
 
   exec(req: ExecRequest, opts: { signal?: AbortSignal } = {}): Promise<ExecResult> {
-    return this.json(ExecResult, 'POST', '/v1/exec', { ...jsonBody(req), signal: opts.signal })
+    // The command's own timeout, then the kill and the last output, bound the wait.
+    const timeoutMs = (req.timeout_ms ?? this.limits.execUntimedMs) + this.limits.execMarginMs
+    return this.json(ExecResult, 'POST', '/v1/exec', {
+      ...jsonBody(req),
+      signal: opts.signal,
+      timeoutMs,
+      maxBytes: MAX_EXEC_ANSWER_BYTES,
+    })
   }
 
   list(path: string): Promise<FileList> {
@@ -102,7 +131,9 @@ export class ClawletClient {
   }
 
   read(path: string, maxBytes?: number): Promise<FileContent> {
-    return this.json(FileContent, 'GET', `/v1/files/read?${query({ path, max_bytes: maxBytes })}`)
+    return this.json(FileContent, 'GET', `/v1/files/read?${query({ path, max_bytes: maxBytes })}`, {
+      maxBytes: readAnswerBytes(maxBytes),
+    })
   }
 
   /**
@@ -126,15 +157,24 @@ export class ClawletClient {
     return this.json(WriteResult, 'PUT', `/v1/files/write?${q}`, { body, headers, signal: opts.signal })
   }
 
-  /** Opens a download; the caller must consume or destroy `stream`. */
+  /**
+   * Opens a download; the caller must consume or destroy `stream`. It keeps its backpressure and
+   * is cut when the clawlet stalls while the reader waits.
+   */
   async download(path: string, opts: { signal?: AbortSignal } = {}): Promise<ClawletDownload> {
-    const res = await this.send('GET', `/v1/files/download?${query({ path })}`, opts)
-    if (res.statusCode !== 200) throw await this.errorFrom(res)
-    const length = res.headers['content-length']
+    const res = await this.timed(new TimeCap(this.limits.callMs, opts.signal), async (signal) => {
+      const res = await this.send('GET', `/v1/files/download?${query({ path })}`, { signal })
+      if (res.statusCode !== 200) throw await this.errorFrom(res, signal)
+      return res
+    })
+    const size = declaredLength(res)
+    const idleMs = this.limits.idleMs
     return {
       kind: res.headers['x-clawlet-kind'] === 'dir' ? 'dir' : 'file',
-      ...(length === undefined ? {} : { size: Number(length) }),
-      stream: res,
+      ...(size === undefined ? {} : { size }),
+      stream: idleCut(res, idleMs, () =>
+        errors.instanceUnavailable(this.label, `its clawlet sent nothing for ${idleMs} ms.`),
+      ),
     }
   }
 
@@ -142,10 +182,8 @@ export class ClawletClient {
     return this.json(PathResult, 'POST', '/v1/files/mkdir', jsonBody({ path }))
   }
 
-  async remove(path: string, recursive = false): Promise<void> {
-    const res = await this.send('DELETE', `/v1/files?${query({ path, recursive: recursive ? 1 : 0 })}`)
-    if (res.statusCode !== 204 && res.statusCode !== 200) throw await this.errorFrom(res)
-    res.resume()
+  remove(path: string, recursive = false): Promise<void> {
+    return this.empty('DELETE', `/v1/files?${query({ path, recursive: recursive ? 1 : 0 })}`, [200, 204])
   }
 
   move(from: string, to: string, overwrite = false): Promise<PathResult> {
@@ -156,19 +194,18 @@ export class ClawletClient {
     return this.json(z.array(TerminalSessionInfo), 'GET', '/v1/terminal/sessions')
   }
 
-  async closeTerminalSession(id: string): Promise<void> {
-    const res = await this.send('DELETE', `/v1/terminal/sessions?${query({ id })}`)
-    if (res.statusCode !== 204) throw await this.errorFrom(res)
-    res.resume()
+  closeTerminalSession(id: string): Promise<void> {
+    return this.empty('DELETE', `/v1/terminal/sessions?${query({ id })}`, [204])
   }
 
   /** A PNG of the instance's whole screen. */
-  async screenshot(): Promise<Buffer> {
-    const res = await this.send('GET', '/v1/desktop/screenshot')
-    if (res.statusCode !== 200) throw await this.errorFrom(res)
-    const chunks: Buffer[] = []
-    for await (const chunk of res as AsyncIterable<Buffer>) chunks.push(chunk)
-    return Buffer.concat(chunks)
+  screenshot(): Promise<Buffer> {
+    const path = '/v1/desktop/screenshot'
+    return this.timed(new TimeCap(this.limits.callMs), async (signal) => {
+      const res = await this.send('GET', path, { signal })
+      if (res.statusCode !== 200) throw await this.errorFrom(res, signal)
+      return this.readBody(res, this.limits.screenshotBytes, `GET ${path}`, signal)
+    })
   }
 
   /**
@@ -180,6 +217,8 @@ export class ClawletClient {
     return new Promise((resolve, reject) => {
       const ws = new WebSocket(`ws+unix://${this.socketPath}:${path}`, {
         perMessageDeflate: false,
+        maxPayload: this.limits.frameBytes,
+        handshakeTimeout: this.limits.callMs,
         createConnection: this.connector as unknown as WebSocket.ClientOptions['createConnection'],
       })
       const early: Array<[Buffer, boolean]> = []
@@ -202,8 +241,11 @@ export class ClawletClient {
           },
         })
       })
-      ws.once('unexpected-response', (_req, res) => {
-        this.errorFrom(res).then(reject, reject)
+      ws.once('unexpected-response', (req, res) => {
+        this.errorFrom(res).then((err) => {
+          req.destroy()
+          reject(err)
+        }, reject)
       })
       ws.once('error', (err) => reject(this.mapError(err)))
     })
@@ -214,26 +256,53 @@ export class ClawletClient {
     this.agent.destroy()
   }
 
-  private async json<T>(
-    schema: z.ZodType<T>,
-    method: string,
-    path: string,
-    opts: SendOptions = {},
-  ): Promise<T> {
-    const res = await this.send(method, path, opts)
-    if (res.statusCode === undefined || res.statusCode < 200 || res.statusCode >= 300) {
-      throw await this.errorFrom(res)
-    }
-    const text = await this.readBody(res)
+  private json<T>(schema: z.ZodType<T>, method: string, path: string, opts: CallOptions = {}): Promise<T> {
+    // A streamed upload lasts as long as its sender takes: its answer is timed once it is sent.
+    const streamed = opts.body !== undefined && !Buffer.isBuffer(opts.body)
+    const cap = new TimeCap(opts.timeoutMs ?? this.limits.callMs, opts.signal, !streamed)
+    return this.timed(cap, async (signal) => {
+      if (streamed) (opts.body as NodeJS.ReadableStream).once('end', () => cap.start())
+      const res = await this.send(method, path, { ...opts, signal })
+      cap.start()
+      if (res.statusCode === undefined || res.statusCode < 200 || res.statusCode >= 300) {
+        throw await this.errorFrom(res, signal)
+      }
+      const what = `${method} ${path.split('?')[0]}`
+      const body = await this.readBody(res, opts.maxBytes ?? this.limits.jsonBytes, what, signal)
+      try {
+        return schema.parse(JSON.parse(body.toString('utf8')))
+      } catch {
+        throw badAnswer(this.label, `answered ${what} with an unexpected body.`)
+      }
+    })
+  }
+
+  /** A call answered without a body worth reading (`ok` statuses); what comes is capped. */
+  private empty(method: string, path: string, ok: number[]): Promise<void> {
+    return this.timed(new TimeCap(this.limits.callMs), async (signal) => {
+      const res = await this.send(method, path, { signal })
+      if (!ok.includes(res.statusCode ?? 0)) throw await this.errorFrom(res, signal)
+      await this.readBody(res, this.limits.errorBytes, `${method} ${path.split('?')[0]}`, signal)
+    })
+  }
+
+  /**
+   * Runs one call under a time cap joined with the caller's signal: the cap expiring is the
+   * instance's failure (503), the caller's own abort stays an abort.
+   */
+  private async timed<T>(cap: TimeCap, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
     try {
-      return schema.parse(JSON.parse(text))
-    } catch {
-      throw new AppError(
-        502,
-        'clawlet_bad_answer',
-        `Instance ${this.label} answered ${method} ${path.split('?')[0]} with an unexpected body.`,
-      )
+      return await fn(cap.signal)
+    } catch (err) {
+      if (cap.timedOut) throw this.tooSlow(cap.ms)
+      throw err
+    } finally {
+      cap.clear()
     }
+  }
+
+  private tooSlow(ms: number): AppError {
+    return errors.instanceUnavailable(this.label, `its clawlet did not answer within ${ms} ms.`)
   }
 
   /** Sends one request and resolves with the response head; retries once on a stale pooled socket. */
@@ -308,34 +377,37 @@ export class ClawletClient {
     })
   }
 
-  private async readBody(res: IncomingMessage): Promise<string> {
-    const chunks: Buffer[] = []
+  /** A whole body of at most maxBytes; a larger one drops the connection and is a bad answer. */
+  private async readBody(
+    res: IncomingMessage,
+    maxBytes: number,
+    what: string,
+    signal?: AbortSignal,
+  ): Promise<Buffer> {
+    const tooBig = () => badAnswer(this.label, `answered ${what} with more than ${maxBytes} bytes.`)
     try {
-      for await (const chunk of res as AsyncIterable<Buffer>) chunks.push(chunk)
+      return await readCapped(res, maxBytes, tooBig, signal)
     } catch (err) {
-      throw this.mapError(err)
+      throw this.mapError(err, signal)
     }
-    return Buffer.concat(chunks).toString('utf8')
   }
 
-  /** A non-2xx answer becomes the clawlet's own error, so the public API answers the same. */
-  private async errorFrom(res: IncomingMessage): Promise<AppError> {
-    const status = res.statusCode ?? 502
-    let text = ''
+  /**
+   * A non-2xx answer as the public error: the clawlet's own only for the codes passed on (a
+   * missing path, a full disk...), else 502 clawlet_bad_answer. Read within its own caps.
+   */
+  private async errorFrom(res: IncomingMessage, signal?: AbortSignal): Promise<AppError> {
+    const status = res.statusCode ?? 0
+    const cap = new TimeCap(this.limits.callMs, signal)
     try {
-      text = await this.readBody(res)
-      const body = JSON.parse(text) as { message?: unknown; code?: unknown; details?: unknown }
-      if (typeof body.message === 'string' && typeof body.code === 'string') {
-        const details =
-          typeof body.details === 'object' && body.details !== null
-            ? (body.details as Record<string, unknown>)
-            : undefined
-        return new AppError(status, body.code, body.message, details)
-      }
+      const body = await this.readBody(res, this.limits.errorBytes, `with status ${status}`, cap.signal)
+      return translateError(this.label, status, body)
     } catch (err) {
-      if (err instanceof AppError) return err
+      if (cap.timedOut) return this.tooSlow(cap.ms)
+      return err instanceof AppError ? err : translateError(this.label, status, undefined)
+    } finally {
+      cap.clear()
     }
-    return new AppError(502, 'clawlet_bad_answer', `Instance ${this.label} answered with status ${status}.`)
   }
 
   private mapError(err: unknown, signal?: AbortSignal): unknown {

@@ -1,16 +1,29 @@
-import { request } from 'node:http'
+import { type IncomingMessage, request } from 'node:http'
 import { type DoorEndpoint, doorConnector } from '../door/connect.js'
-import { AppError, errors } from '../errors.js'
+import { type AppError, errors, isAppError } from '../errors.js'
+import {
+  badAnswer,
+  CLAWLET_LIMITS,
+  type ClawletLimits,
+  cleanText,
+  readCapped,
+  readLines,
+  TimeCap,
+  translateError,
+} from './answers.js'
 import { type GatewaySettings, GatewayState, type TurnRequest, WireTurnEvent } from './gateway-protocol.js'
 
 /** The control plane's calls to the gateway routes of one instance's clawlet (its socket). */
 export class GatewayClient {
   private readonly connector: ReturnType<typeof doorConnector>
+  private readonly limits: ClawletLimits
 
   constructor(
     endpoint: DoorEndpoint,
     private readonly label: string,
+    limits: Partial<ClawletLimits> = {},
   ) {
+    this.limits = { ...CLAWLET_LIMITS, ...limits }
     this.connector = doorConnector(endpoint)
   }
 
@@ -23,28 +36,82 @@ export class GatewayClient {
     return this.json('PUT', '/v1/gateway', settings).then((v) => GatewayState.parse(v))
   }
 
-  /** Runs one turn; yields its events as the clawlet streams them. Aborting cancels the run. */
+  /**
+   * Runs one turn; yields its events as the clawlet streams them, one at a time as they are
+   * asked for (the stream waits for its reader). The caller's signal bounds its time; aborting
+   * cancels the run.
+   */
   async *turn(body: TurnRequest, signal: AbortSignal): AsyncGenerator<WireTurnEvent> {
     const res = await this.open('POST', '/v1/gateway/turn', body, signal)
-    if (res.statusCode !== 200) throw await errorFrom(res, this.label)
-    let tail = ''
-    for await (const chunk of res as AsyncIterable<Buffer>) {
-      tail += chunk.toString('utf8')
-      const lines = tail.split('\n')
-      tail = lines.pop() ?? ''
-      for (const line of lines) if (line.trim()) yield WireTurnEvent.parse(JSON.parse(line))
+    if (res.statusCode !== 200) throw await this.errorFrom(res, signal)
+    const max = this.limits.eventLineBytes
+    const tooLong = () => badAnswer(this.label, `sent a turn event of more than ${max} bytes.`)
+    for await (const line of readLines(res, max, tooLong)) {
+      if (!line.trim()) continue
+      let event: WireTurnEvent
+      try {
+        event = WireTurnEvent.parse(JSON.parse(line))
+      } catch {
+        throw badAnswer(this.label, 'sent a turn event that is not valid.')
+      }
+      yield fromInstance(event)
     }
   }
 
   private async json(method: string, path: string, body?: unknown): Promise<unknown> {
-    const res = await this.open(method, path, body)
-    if ((res.statusCode ?? 500) >= 300) throw await errorFrom(res, this.label)
-    return JSON.parse(await readAll(res))
+    const cap = new TimeCap(this.limits.callMs)
+    try {
+      const res = await this.open(method, path, body, cap.signal)
+      if ((res.statusCode ?? 500) >= 300) throw await this.errorFrom(res, cap.signal)
+      const max = this.limits.jsonBytes
+      const text = await readCapped(
+        res,
+        max,
+        () => badAnswer(this.label, `answered ${method} ${path} with more than ${max} bytes.`),
+        cap.signal,
+      )
+      try {
+        return JSON.parse(text.toString('utf8'))
+      } catch {
+        throw badAnswer(this.label, `answered ${method} ${path} with an unexpected body.`)
+      }
+    } catch (err) {
+      if (cap.timedOut) throw this.tooSlow(cap.ms)
+      if (isAppError(err)) throw err
+      throw errors.instanceUnavailable(this.label, 'the connection to its clawlet was lost.')
+    } finally {
+      cap.clear()
+    }
+  }
+
+  /** A non-2xx answer as the public error (see `translateError`); read within its own caps. */
+  private async errorFrom(res: IncomingMessage, signal?: AbortSignal): Promise<AppError> {
+    const status = res.statusCode ?? 0
+    const cap = new TimeCap(this.limits.callMs, signal)
+    const max = this.limits.errorBytes
+    try {
+      const body = await readCapped(
+        res,
+        max,
+        () => badAnswer(this.label, `answered with status ${status} and more than ${max} bytes.`),
+        cap.signal,
+      )
+      return translateError(this.label, status, body)
+    } catch (err) {
+      if (cap.timedOut) return this.tooSlow(cap.ms)
+      return isAppError(err) ? err : translateError(this.label, status, undefined)
+    } finally {
+      cap.clear()
+    }
+  }
+
+  private tooSlow(ms: number): AppError {
+    return errors.instanceUnavailable(this.label, `its clawlet did not answer within ${ms} ms.`)
   }
 
   private open(method: string, path: string, body?: unknown, signal?: AbortSignal) {
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body))
-    return new Promise<import('node:http').IncomingMessage>((resolve, reject) => {
+    return new Promise<IncomingMessage>((resolve, reject) => {
       const req = request(
         {
           createConnection: this.connector as never,
@@ -70,17 +137,19 @@ export class GatewayClient {
   }
 }
 
-async function readAll(res: AsyncIterable<Buffer>): Promise<string> {
-  const chunks: Buffer[] = []
-  for await (const c of res) chunks.push(c)
-  return Buffer.concat(chunks).toString('utf8')
-}
+/** The codes a turn's `error` event may carry from an instance; any other is `agent_error`. */
+const TURN_ERROR_CODES = new Set([
+  'gateway_not_ready',
+  'gateway_unavailable',
+  'gateway_error',
+  'model_error',
+  'aborted',
+])
 
-async function errorFrom(res: import('node:http').IncomingMessage, label: string): Promise<AppError> {
-  const status = res.statusCode ?? 502
-  try {
-    const body = JSON.parse(await readAll(res)) as { message?: string; code?: string }
-    if (body.message && body.code) return new AppError(status, body.code, body.message)
-  } catch {}
-  return new AppError(502, 'clawlet_bad_answer', `Instance ${label} answered with status ${status}.`)
+/** A turn event from an instance, its error code held to the known ones, its message made safe. */
+function fromInstance(e: WireTurnEvent): WireTurnEvent {
+  if (e.type !== 'error') return e
+  if (!TURN_ERROR_CODES.has(e.code))
+    return { type: 'error', code: 'agent_error', message: 'The agent failed the turn inside the instance.' }
+  return { type: 'error', code: e.code, message: cleanText(e.message) }
 }

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import type { Caller } from '../broker/broker.js'
 import type { ControlSockets } from '../broker/control-sockets.js'
+import { cleanText } from '../clawlet/answers.js'
 import { GatewayClient } from '../clawlet/gateway-client.js'
 import type { GatewayState } from '../clawlet/gateway-protocol.js'
 import type { Config } from '../config.js'
@@ -64,10 +65,11 @@ export class InstanceGateway {
     let state = await client.configure({ token: randomBytes(32).toString('base64url') })
     const deadline = started + this.config.gatewayReadyTimeoutMs
     while (state.status !== 'ready') {
-      if (state.status === 'disabled' && state.error) throw new Error(state.error)
+      // The instance's words end up in its status and logs: made safe and bounded first.
+      if (state.status === 'disabled' && state.error) throw new Error(cleanText(state.error))
       if (performance.now() > deadline) {
         throw new Error(
-          `the OpenClaw gateway was not ready within ${this.config.gatewayReadyTimeoutMs} ms (${state.status}${state.error ? `: ${state.error}` : ''})`,
+          `the OpenClaw gateway was not ready within ${this.config.gatewayReadyTimeoutMs} ms (${state.status}${state.error ? `: ${cleanText(state.error)}` : ''})`,
         )
       }
       await new Promise((r) => setTimeout(r, POLL_MS))
@@ -91,7 +93,7 @@ export class InstanceGateway {
       return { status: 'starting', detail: 'waiting for its settings' }
     return {
       status: state.status,
-      ...(state.error ? { detail: state.error } : {}),
+      ...(state.error ? { detail: cleanText(state.error) } : {}),
       restarts: state.restarts,
       ...(state.pid ? { pid: state.pid } : {}),
       ...(state.ready_ms !== undefined ? { ready_ms: state.ready_ms } : {}),

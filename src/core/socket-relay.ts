@@ -41,6 +41,7 @@ function forwardable(code: number): number {
 export class Relay {
   private client?: WebSocket
   private queue: Array<[Buffer, boolean]> = []
+  private queuedBytes = 0
   private done = false
   private alive = true
   private keepalive?: NodeJS.Timeout
@@ -56,10 +57,10 @@ export class Relay {
     const upstream = socket.ws
     this.upstream = upstream
     // Synchronously with the listener below, so no frame falls between the two.
-    this.queue = socket.takeEarly()
+    for (const [data, isBinary] of socket.takeEarly()) this.hold(data, isBinary)
     upstream.on('message', (data, isBinary) => {
       if (this.client) this.toClient(toBuffer(data), isBinary)
-      else this.queue.push([toBuffer(data), isBinary])
+      else this.hold(toBuffer(data), isBinary)
     })
     upstream.on('error', () => {})
     upstream.once('close', (code, reason) => {
@@ -81,6 +82,8 @@ export class Relay {
     client.on('error', () => {})
     for (const [data, isBinary] of this.queue) this.toClient(data, isBinary)
     this.queue = []
+    this.queuedBytes = 0
+    if (client.bufferedAmount <= HIGH_WATER_BYTES) this.upstream.resume()
     client.on('message', (data, isBinary) => {
       this.upstream.send(toBuffer(data), { binary: isBinary }, () => {
         if (this.upstream.bufferedAmount < HIGH_WATER_BYTES / 4) client.resume()
@@ -101,6 +104,13 @@ export class Relay {
       client.ping()
     }, this.keepaliveMs)
     this.keepalive.unref()
+  }
+
+  /** Keeps a frame for the client to come; past the high water the instance is no longer read. */
+  private hold(data: Buffer, isBinary: boolean): void {
+    this.queue.push([data, isBinary])
+    this.queuedBytes += data.length
+    if (this.queuedBytes > HIGH_WATER_BYTES) this.upstream.pause()
   }
 
   private toClient(data: Buffer, isBinary: boolean): void {

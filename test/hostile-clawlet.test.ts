@@ -1,0 +1,289 @@
+import { createServer } from 'node:http'
+import { connect } from 'node:net'
+import { pipeline } from 'node:stream'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { type WebSocket, WebSocketServer } from 'ws'
+import { ClawletClient } from '../src/clawlet/client.js'
+import { GatewayClient } from '../src/clawlet/gateway-client.js'
+import { RelayRegistry } from '../src/core/socket-relay.js'
+import { AppError } from '../src/errors.js'
+import {
+  answer,
+  type FakeClawlet,
+  lazyBody,
+  rssMiB,
+  startFakeClawlet,
+  trickle,
+} from './helpers/fake-clawlet.js'
+
+const MiB = 1024 * 1024
+const HUGE_BYTES = 600 * MiB
+/** Short caps, so a stalled answer is cut in about a second. */
+const LIMITS = { callMs: 1000, idleMs: 800, execMarginMs: 500 }
+
+let fake: FakeClawlet
+let client: ClawletClient
+let gateway: GatewayClient
+
+beforeAll(async () => {
+  fake = await startFakeClawlet()
+  client = new ClawletClient({ socketPath: fake.socketPath, label: 'inst-h', limits: LIMITS })
+  gateway = new GatewayClient({ socketPath: fake.socketPath }, 'inst-h', LIMITS)
+})
+afterAll(async () => {
+  client?.close()
+  await fake?.stop()
+})
+
+/** The AppError a promise rejects with, and how long it took. */
+async function failure(promise: Promise<unknown>): Promise<{ err: AppError; ms: number }> {
+  const started = performance.now()
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  )
+  if (!(err instanceof AppError)) throw new Error(`expected an AppError, got ${String(err)}`)
+  return { err, ms: performance.now() - started }
+}
+
+describe('an instance answering 600 MB', () => {
+  const calls: Array<[string, () => Promise<unknown>, number, boolean]> = [
+    ['a JSON call', () => client.list('.'), 200, false],
+    ['the health call (declared length)', () => client.health(), 200, true],
+    ['an error answer', () => client.stat('x'), 404, false],
+    ['a screenshot', () => client.screenshot(), 200, false],
+    ['the gateway state', () => gateway.state(), 200, false],
+    ['a gateway error answer', () => gateway.state(), 500, true],
+  ]
+  for (const [name, call, status, declared] of calls) {
+    it(`${name} is refused with 502 at once, the rest never read`, async () => {
+      fake.produced = 0
+      fake.handle = (_req, res) => {
+        res.writeHead(status, declared ? { 'content-length': HUGE_BYTES } : {})
+        pipeline(lazyBody(fake, HUGE_BYTES), res, () => {})
+      }
+      const before = rssMiB()
+      const { err, ms } = await failure(call())
+      expect({ status: err.status, code: err.code }).toEqual({ status: 502, code: 'clawlet_bad_answer' })
+      expect(ms).toBeLessThan(5000)
+      expect(rssMiB() - before).toBeLessThan(100)
+      // What was produced is what the kernel and the caps let through, not the body.
+      expect(fake.produced).toBeLessThan(100 * MiB)
+    })
+  }
+
+  it('a turn event line without end is cut at its cap', async () => {
+    fake.handle = (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/x-ndjson' })
+      pipeline(lazyBody(fake, HUGE_BYTES), res, () => {})
+    }
+    fake.produced = 0
+    const events = gateway.turn({ session_key: 's', message: 'hi' }, new AbortController().signal)
+    const { err } = await failure(events.next())
+    expect(err.code).toBe('clawlet_bad_answer')
+    expect(fake.produced).toBeLessThan(100 * MiB)
+  })
+})
+
+describe('an instance that stalls', () => {
+  it('a head then a trickle is cut within the time cap', async () => {
+    fake.handle = (_req, res) => trickle(res)
+    for (const call of [() => client.health(), () => client.stat('x'), () => gateway.state()]) {
+      const { err, ms } = await failure(call())
+      expect({ status: err.status, code: err.code }).toEqual({ status: 503, code: 'instance_unavailable' })
+      expect(ms).toBeLessThan(3000)
+    }
+  })
+
+  it('an exec is given its own timeout plus the margin, not more', async () => {
+    fake.handle = () => {}
+    const { err, ms } = await failure(client.exec({ command: 'true', timeout_ms: 500 }))
+    expect(err.code).toBe('instance_unavailable')
+    expect(ms).toBeGreaterThan(900)
+    expect(ms).toBeLessThan(3000)
+  })
+
+  it('an error answer that trickles is cut too', async () => {
+    fake.handle = (_req, res) => trickle(res, 404)
+    const { err, ms } = await failure(client.remove('x'))
+    expect(err.code).toBe('instance_unavailable')
+    expect(ms).toBeLessThan(3000)
+  })
+
+  it('a download that stalls is cut; one whose reader is slow is not', async () => {
+    fake.handle = (_req, res) => {
+      res.writeHead(200)
+      res.write('some bytes')
+    }
+    const stalled = await client.download('f')
+    const cut = await failure(stalled.stream.toArray())
+    expect(cut.err.code).toBe('instance_unavailable')
+    expect(cut.ms).toBeLessThan(3000)
+
+    fake.produced = 0
+    fake.handle = (_req, res) => {
+      res.writeHead(200, { 'content-length': HUGE_BYTES })
+      pipeline(lazyBody(fake, HUGE_BYTES), res, () => {})
+    }
+    const slow = await client.download('f')
+    expect(slow.size).toBe(HUGE_BYTES)
+    // The reader waits past the idle cap: backpressure holds the instance, nothing is cut.
+    await new Promise((r) => setTimeout(r, LIMITS.idleMs * 2))
+    expect(fake.produced).toBeLessThan(50 * MiB)
+    let got = 0
+    for await (const chunk of slow.stream as AsyncIterable<Buffer>) {
+      got += chunk.length
+      if (got > 20 * MiB) break
+    }
+    expect(got).toBeGreaterThan(20 * MiB)
+  })
+})
+
+describe("an instance's status and codes", () => {
+  const refused: Array<[string, number, unknown]> = [
+    ['401 with a key error', 401, { code: 'invalid_api_key', message: 'The API key is not valid.' }],
+    ['403 with an admin error', 403, { code: 'admin_required', message: 'no' }],
+    ['500', 500, { code: 'internal_error', message: 'oops' }],
+    ['302', 302, {}],
+    ['700', 700, { code: 'path_not_found', message: 'x' }],
+    ['404 with a code of another status', 404, { code: 'instance_limit_reached', message: 'x' }],
+    ['409 with a code not passed on', 409, { code: 'instance_not_ready', message: 'x' }],
+    ['409 with a known code at the wrong status', 409, { code: 'path_not_found', message: 'x' }],
+    ['404 that is not JSON', 404, 'not json'],
+  ]
+  for (const [name, status, body] of refused) {
+    it(`${name} becomes 502 clawlet_bad_answer`, async () => {
+      fake.handle = (_req, res) =>
+        typeof body === 'string' ? res.writeHead(status).end(body) : answer(res, status, body)
+      for (const call of [() => client.stat('x'), () => client.remove('x'), () => gateway.state()]) {
+        const { err } = await failure(call())
+        expect({ status: err.status, code: err.code }).toEqual({ status: 502, code: 'clawlet_bad_answer' })
+      }
+    })
+  }
+
+  it('a 2xx that is not the one asked for is a bad answer, not a success', async () => {
+    fake.handle = (_req, res) => answer(res, 299, { code: 'invalid_api_key', message: 'x' })
+    for (const call of [() => client.stat('x'), () => client.remove('x'), () => client.screenshot()]) {
+      const { err } = await failure(call())
+      expect({ status: err.status, code: err.code }).toEqual({ status: 502, code: 'clawlet_bad_answer' })
+    }
+  })
+
+  it("the instance's own errors about what was asked pass, their message made safe", async () => {
+    const message = `\u001b[31m/x\u0000 does not exist.\u202e${'y'.repeat(5000)}`
+    fake.handle = (_req, res) => answer(res, 404, { code: 'path_not_found', message })
+    const { err } = await failure(client.stat('x'))
+    expect({ status: err.status, code: err.code }).toEqual({ status: 404, code: 'path_not_found' })
+    expect(err.message.length).toBeLessThan(1100)
+    expect([...err.message].filter((ch) => ch < ' ' || ch === '\u202e')).toEqual([])
+    expect(err.message).toContain('/x  does not exist.')
+
+    fake.handle = (_req, res) => answer(res, 503, { code: 'instance_resources_exhausted', message: 'full' })
+    const busy = await failure(client.exec({ command: 'true', timeout_ms: 100 }))
+    expect({ status: busy.err.status, code: busy.err.code }).toEqual({
+      status: 503,
+      code: 'instance_resources_exhausted',
+    })
+  })
+
+  it('a refused WebSocket and a turn error keep to the known codes', async () => {
+    for (const [status, code] of [
+      [401, 'invalid_ticket'],
+      [500, 'internal_error'],
+      [404, 'instance_not_found'],
+    ] as const) {
+      fake.refuseUpgrade = { status, body: JSON.stringify({ code, message: 'x' }) }
+      const { err } = await failure(client.openSocket('/v1/terminal/ws'))
+      expect({ status: err.status, code: err.code }).toEqual({ status: 502, code: 'clawlet_bad_answer' })
+    }
+    fake.refuseUpgrade = {
+      status: 404,
+      body: JSON.stringify({ code: 'terminal_session_not_found', message: 'x' }),
+    }
+    expect((await failure(client.openSocket('/v1/terminal/ws'))).err.code).toBe('terminal_session_not_found')
+    fake.refuseUpgrade = undefined
+
+    fake.handle = (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/x-ndjson' })
+      res.end(
+        `${JSON.stringify({ type: 'error', code: 'invalid_api_key', message: 'The API key is not valid.' })}\n`,
+      )
+    }
+    const events = gateway.turn({ session_key: 's', message: 'hi' }, new AbortController().signal)
+    const first = await events.next()
+    expect(first.value).toMatchObject({ type: 'error', code: 'agent_error' })
+  })
+})
+
+describe('relayed WebSockets', () => {
+  let publicServer: ReturnType<typeof createServer>
+  let publicWss: WebSocketServer
+  let publicPath: string
+  const relays = new RelayRegistry(60_000)
+
+  beforeAll(async () => {
+    fake.refuseUpgrade = undefined
+    publicPath = `${fake.socketPath}.public`
+    publicWss = new WebSocketServer({ noServer: true })
+    publicServer = createServer()
+    publicServer.on('upgrade', (req, socket, head) =>
+      publicWss.handleUpgrade(req, socket, head, (ws) => publicWss.emit('connection', ws)),
+    )
+    await new Promise<void>((resolve) => publicServer.listen(publicPath, resolve))
+  })
+  afterAll(async () => {
+    relays.closeAll(1001, 'test over')
+    publicServer?.closeAllConnections()
+    await new Promise((resolve) => publicServer?.close(resolve))
+  })
+
+  /** The instance sends frames as fast as its socket takes them, counting what it got out. */
+  function flood(sent: { bytes: number }) {
+    const frame = Buffer.alloc(64 * 1024, 'f')
+    return (ws: WebSocket) => {
+      const pump = () => {
+        while (ws.readyState === ws.OPEN && ws.bufferedAmount < MiB && sent.bytes < 400 * MiB) {
+          sent.bytes += frame.length
+          ws.send(frame)
+        }
+        if (ws.readyState === ws.OPEN && sent.bytes < 400 * MiB) setTimeout(pump, 1)
+      }
+      pump()
+    }
+  }
+
+  it('a flood is held back while no client is attached, and while the client does not read', async () => {
+    const sent = { bytes: 0 }
+    fake.onSocket = flood(sent)
+    const before = rssMiB()
+    const relay = relays.add('inst-h', await client.openSocket('/v1/terminal/ws'))
+    await new Promise((r) => setTimeout(r, 1500))
+    expect(sent.bytes).toBeLessThan(40 * MiB)
+
+    // A client that upgrades, then never reads a byte.
+    const attached = new Promise<WebSocket>((resolve) => publicWss.once('connection', resolve))
+    const sock = connect(publicPath, () => {
+      sock.write(
+        'GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+          'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+      )
+      sock.pause()
+    })
+    relay.attach(await attached)
+    await new Promise((r) => setTimeout(r, 1500))
+    expect(sent.bytes).toBeLessThan(60 * MiB)
+    expect(rssMiB() - before).toBeLessThan(100)
+    sock.destroy()
+  })
+
+  it('a frame larger than the cap ends the socket instead of being buffered', async () => {
+    fake.onSocket = (ws) => ws.send(Buffer.alloc(8 * MiB, 'v'))
+    const upstream = await client.openSocket('/v1/terminal/ws')
+    const got: number[] = upstream.takeEarly().map(([data]) => data.length)
+    upstream.ws.on('message', (data: Buffer) => got.push(data.length))
+    const code = await new Promise<number>((resolve) => upstream.ws.once('close', resolve))
+    expect(got).toEqual([])
+    expect([1006, 1009]).toContain(code)
+  })
+})

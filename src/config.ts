@@ -46,6 +46,8 @@ const EnvSchema = z.object({
   CLAWPORT_RATE_LIMIT_PER_MIN: intFrom(1200),
   CLAWPORT_INSTANCE_RATE_LIMIT_PER_MIN: intFrom(1200),
   CLAWPORT_BODY_LIMIT_BYTES: intFrom(64 * 1024 * 1024),
+  CLAWPORT_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).default(30_000),
+  CLAWPORT_UPLOAD_IDLE_TIMEOUT_MS: z.coerce.number().int().min(100).default(30_000),
   CLAWPORT_MAX_UPLOAD_BYTES: intFrom(4 * 1024 * 1024 * 1024),
   CLAWPORT_READ_LIMIT_BYTES: intFrom(32 * 1024 * 1024),
   CLAWPORT_EXEC_TIMEOUT_MS: intFrom(60_000),
@@ -118,6 +120,10 @@ export interface Config {
   /** Exec, file and chat requests per instance per minute, whatever key makes them (0: no limit). */
   instanceRateLimitPerMin: number
   bodyLimitBytes: number
+  /** Longest wait for a request's headers and whole body (a streamed upload: see below). */
+  requestTimeoutMs: number
+  /** A streamed upload that brings almost nothing for this long is cut. */
+  uploadIdleTimeoutMs: number
   maxUploadBytes: number
   readLimitBytes: number
   execTimeoutMs: number
@@ -188,6 +194,8 @@ export function loadConfig(env: NodeJS.ProcessEnv, overrides: Partial<Config> = 
     rateLimitPerMin: e.CLAWPORT_RATE_LIMIT_PER_MIN,
     instanceRateLimitPerMin: e.CLAWPORT_INSTANCE_RATE_LIMIT_PER_MIN,
     bodyLimitBytes: e.CLAWPORT_BODY_LIMIT_BYTES,
+    requestTimeoutMs: e.CLAWPORT_REQUEST_TIMEOUT_MS,
+    uploadIdleTimeoutMs: e.CLAWPORT_UPLOAD_IDLE_TIMEOUT_MS,
     maxUploadBytes: e.CLAWPORT_MAX_UPLOAD_BYTES,
     readLimitBytes: e.CLAWPORT_READ_LIMIT_BYTES,
     execTimeoutMs: e.CLAWPORT_EXEC_TIMEOUT_MS,

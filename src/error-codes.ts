@@ -93,6 +93,11 @@ export const ERROR_CODES: Record<string, ErrorCodeInfo> = {
     meaning:
       'A model URL you set points at a private, loopback or link-local address; it must be public unless the operator allows private ones.',
   },
+  request_timeout: {
+    status: 408,
+    meaning: 'The request (headers or body) arrived too slowly and the connection was closed; send it at a steady pace.',
+  },
+  headers_too_large: { status: 431, meaning: 'The request headers are larger than the server accepts.' },
   upgrade_required: {
     status: 426,
     meaning: 'This endpoint is a WebSocket; connect with an Upgrade request.',

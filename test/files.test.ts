@@ -25,7 +25,12 @@ describe('files through the API, executed inside the sandbox', () => {
   const files = (p: string) => `/api/instances/${id}/files${p}`
 
   beforeAll(async () => {
-    s = await startServer(TEST_ENV)
+    // Short body limits, to see an upload outlive them while it moves and be cut when it stalls.
+    s = await startServer({
+      ...TEST_ENV,
+      CLAWPORT_REQUEST_TIMEOUT_MS: '2000',
+      CLAWPORT_UPLOAD_IDLE_TIMEOUT_MS: '1000',
+    })
     id = (await s.readyInstance()).id
   })
   afterAll(() => s?.destroy())
@@ -139,6 +144,54 @@ describe('files through the API, executed inside the sandbox', () => {
       headers: { 'content-type': 'application/octet-stream' },
     })
     expect((await s.exec(id, 'tar -tzf back/notes.tar.gz')).stdout).toContain('notes/day/one.md')
+  })
+
+  /** Streams `parts` raw upload chunks, one every `everyMs`, then ends (or stalls: `end` false). */
+  function slowUpload(target: string, parts: number, everyMs: number, end = true) {
+    return new Promise<{ status: number; body: string; ms: number }>((resolve, reject) => {
+      const started = Date.now()
+      const req = http.request(`${s.url}${files(`/upload?path=${target}`)}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${s.adminKey}`, 'content-type': 'application/octet-stream' },
+      })
+      let sent = 0
+      const pump = setInterval(() => {
+        if (sent < parts) {
+          req.write(Buffer.alloc(64 * 1024, sent++ % 256))
+        } else {
+          clearInterval(pump)
+          if (end) req.end()
+        }
+      }, everyMs)
+      req.on('response', (res) => {
+        clearInterval(pump)
+        let body = ''
+        res.on('data', (d) => {
+          body += d
+        })
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body, ms: Date.now() - started }))
+      })
+      req.on('error', (err) => {
+        clearInterval(pump)
+        reject(err)
+      })
+    })
+  }
+
+  it('lets a streamed upload take longer than the request timeout while it keeps moving', async () => {
+    const up = await slowUpload('slow/steady.bin', 40, 100)
+    expect(up.ms).toBeGreaterThan(3_000)
+    expect(up.status).toBe(200)
+    expect(JSON.parse(up.body)).toEqual({ path: '/workspace/slow/steady.bin', size: 40 * 64 * 1024 })
+  })
+
+  it('cuts a streamed upload that stalls, with 408 request_timeout', async () => {
+    const up = await slowUpload('slow/stalled.bin', 1, 50, false)
+    expect(up.status).toBe(408)
+    expect(JSON.parse(up.body)).toMatchObject({ code: 'request_timeout', status: 408 })
+    expect(up.ms).toBeLessThan(4_000)
+    await new Promise((r) => setTimeout(r, 300))
+    expect((await s.api('GET', files('/stat?path=slow/stalled.bin'))).status).toBe(404)
   })
 
   it('streams a 100 MB upload and download with bounded server memory', async () => {

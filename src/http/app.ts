@@ -19,6 +19,7 @@ import type { Logger } from '../log.js'
 import { VERSION } from '../version.js'
 import { registerAudit } from './plugins/audit.js'
 import { registerAuth } from './plugins/auth.js'
+import { clientErrorHandler, registerBodyTimeouts, serverTimeouts } from './plugins/body-timeout.js'
 import { registerErrorHandling, toAppError } from './plugins/errors.js'
 import { registerInstanceDoor } from './plugins/instance-door.js'
 import { registerInstanceRateLimit } from './plugins/instance-rate-limit.js'
@@ -60,6 +61,9 @@ export async function buildApp(services: Services, log: Logger): Promise<Fastify
       disableRequestLogging: config.logLevel !== 'debug' && config.logLevel !== 'trace',
     }),
     trustProxy: false,
+    // Slow headers are cut by Node, slow bodies by registerBodyTimeouts; both answer 408.
+    http: serverTimeouts(config),
+    clientErrorHandler,
     // Router-level errors (a malformed URL, an over-long parameter) get the contract's shape too.
     frameworkErrors: (err, _request, reply) => {
       const e = toAppError(err)
@@ -77,6 +81,8 @@ export async function buildApp(services: Services, log: Logger): Promise<Fastify
   app.setValidatorCompiler(validatorCompiler)
   app.setSerializerCompiler(serializerCompiler)
   registerErrorHandling(app)
+  // Before authentication, so a refused request's trickling body is bounded too.
+  registerBodyTimeouts(app, config)
 
   await app.register(swagger, {
     openapi: {

@@ -47,6 +47,8 @@ export const transferRoutes: FastifyPluginAsyncZod<{ services: Services }> = asy
   app.post(
     '/api/instances/:id/files/upload',
     {
+      // Large uploads may take long: cut only when they stall.
+      config: { streamingBody: true },
       schema: {
         operationId: 'files.upload',
         summary: 'Upload a file into a folder (JSON with content, or a streamed raw body)',

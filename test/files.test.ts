@@ -146,6 +146,22 @@ describe('files through the API, executed inside the sandbox', () => {
     expect((await s.exec(id, 'tar -tzf back/notes.tar.gz')).stdout).toContain('notes/day/one.md')
   })
 
+  it('downloads a file whose name is not Latin-1, naming it per RFC 6266', async () => {
+    const name = 'résumé 日本.txt'
+    expect(
+      (await s.api('POST', files('/write'), { body: { path: `intl/${name}`, content: 'ok\n' } })).status,
+    ).toBe(200)
+    const res = await fetch(`${s.url}${files(`/download?path=${encodeURIComponent(`intl/${name}`)}`)}`, {
+      headers: { authorization: `Bearer ${s.adminKey}` },
+    })
+    expect(res.status).toBe(200)
+    const disposition = res.headers.get('content-disposition') ?? ''
+    expect(disposition).toMatch(/^attachment; filename="[\x20-\x7e]+"; filename\*=UTF-8''/)
+    const encoded = /filename\*=UTF-8''(\S+)$/.exec(disposition)?.[1] ?? ''
+    expect(decodeURIComponent(encoded)).toBe(name)
+    expect(await res.text()).toBe('ok\n')
+  })
+
   /** Streams `parts` raw upload chunks, one every `everyMs`, then ends (or stalls: `end` false). */
   function slowUpload(target: string, parts: number, everyMs: number, end = true) {
     return new Promise<{ status: number; body: string; ms: number }>((resolve, reject) => {

@@ -1,4 +1,5 @@
-import type { FastifyError, FastifyInstance } from 'fastify'
+import { validateHeaderName, validateHeaderValue } from 'node:http'
+import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify'
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod'
 import { AppError, errors, isAppError } from '../../errors.js'
 
@@ -46,9 +47,26 @@ export function toAppError(err: FastifyError | Error): AppError {
   return errors.internal()
 }
 
+/**
+ * Headers the failed answer had set describe a body that is not sent (a download's name), and
+ * one Node refuses would fail the error answer too, leaving Fastify to answer in its own shape.
+ */
+function dropAnswerHeaders(reply: FastifyReply): void {
+  reply.removeHeader('content-disposition')
+  for (const [name, value] of Object.entries(reply.getHeaders())) {
+    try {
+      validateHeaderName(name)
+      for (const v of Array.isArray(value) ? value : [value]) validateHeaderValue(name, v as string)
+    } catch {
+      reply.removeHeader(name)
+    }
+  }
+}
+
 export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError, request, reply) => {
     const appErr = toAppError(err)
+    dropAnswerHeaders(reply)
     if (appErr.status >= 500) request.log.error({ err }, 'request failed')
     if (appErr.headers) void reply.headers(appErr.headers)
     return reply.status(appErr.status).type('application/json').send(appErr.toJSON())

@@ -7,6 +7,7 @@ import { Encoding, WriteResult } from '../../../clawlet/protocol.js'
 import type { Services } from '../../../core/services.js'
 import { checkFileName } from '../../../core/workspace.js'
 import { errors } from '../../../errors.js'
+import { attachmentDisposition } from '../../content-disposition.js'
 import { callerOf } from '../../plugins/auth.js'
 import { ErrorBody, errorResponses, InstanceParams } from '../../schemas.js'
 import { FilePath } from './index.js'
@@ -107,7 +108,7 @@ export const transferRoutes: FastifyPluginAsyncZod<{ services: Services }> = asy
       const base = path.posix.basename(req.query.path) || 'workspace'
       const name = dl.kind === 'dir' ? `${base}.tar.gz` : base
       reply.header('content-type', dl.kind === 'dir' ? 'application/gzip' : 'application/octet-stream')
-      reply.header('content-disposition', `attachment; filename="${name.replace(/["\\\r\n]/g, '_')}"`)
+      reply.header('content-disposition', attachmentDisposition(name))
       if (dl.size !== undefined) reply.header('content-length', String(dl.size))
       req.raw.once('close', () => {
         if (!reply.raw.writableFinished) dl.stream.destroy()

@@ -12,6 +12,10 @@ export const ERROR_CODES: Record<string, ErrorCodeInfo> = {
   // 400-class: the request itself
   invalid_json: { status: 400, meaning: 'The body is not valid JSON (or is empty while saying it is).' },
   bad_request: { status: 400, meaning: 'The request cannot be understood.' },
+  body_too_deep: {
+    status: 400,
+    meaning: 'The JSON body nests arrays or objects deeper than 64 levels (`details.max_depth`).',
+  },
   unauthorized: { status: 401, meaning: 'No API key was sent; send `Authorization: Bearer <key>`.' },
   invalid_api_key: { status: 401, meaning: 'The key is unknown.' },
   api_key_revoked: { status: 401, meaning: 'The key was revoked; make a new one at /account.' },
@@ -95,7 +99,8 @@ export const ERROR_CODES: Record<string, ErrorCodeInfo> = {
   },
   request_timeout: {
     status: 408,
-    meaning: 'The request (headers or body) arrived too slowly and the connection was closed; send it at a steady pace.',
+    meaning:
+      'The request (headers or body) arrived too slowly and the connection was closed; send it at a steady pace.',
   },
   headers_too_large: { status: 431, meaning: 'The request headers are larger than the server accepts.' },
   upgrade_required: {

@@ -78,6 +78,10 @@ export const errors = {
   validation: (message: string, details?: Record<string, unknown>) =>
     new AppError(422, 'validation_failed', message, details),
   tooLarge: (message: string, code = 'payload_too_large') => new AppError(413, code, message),
+  bodyTooDeep: (max: number) =>
+    new AppError(400, 'body_too_deep', `The JSON body nests arrays or objects deeper than ${max} levels.`, {
+      max_depth: max,
+    }),
   rateLimited: (retryAfterS: number) =>
     new AppError(429, 'rate_limited', `Too many requests; retry in ${retryAfterS} s.`, undefined, {
       'retry-after': String(retryAfterS),

@@ -17,6 +17,7 @@ import type { Services } from '../core/services.js'
 import { errors } from '../errors.js'
 import type { Logger } from '../log.js'
 import { VERSION } from '../version.js'
+import { MAX_JSON_DEPTH, nestsDeeperThan } from './json-depth.js'
 import { registerAudit } from './plugins/audit.js'
 import { registerAuth } from './plugins/auth.js'
 import { clientErrorHandler, registerBodyTimeouts, serverTimeouts } from './plugins/body-timeout.js'
@@ -71,11 +72,13 @@ export async function buildApp(services: Services, log: Logger): Promise<Fastify
     },
   })
   // Fastify's own JSON parser (prototype-poisoning safe), but an empty body with a JSON content
-  // type (common on DELETE from HTTP libraries) counts as no body rather than bad JSON.
+  // type (common on DELETE from HTTP libraries) counts as no body rather than bad JSON, and a
+  // body nested too deep for the recursive work after parsing is refused before it.
   const parseJson = app.getDefaultJsonParser('error', 'error')
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
     const text = body.toString()
     if (text.trim() === '') return done(null, undefined)
+    if (nestsDeeperThan(text)) return done(errors.bodyTooDeep(MAX_JSON_DEPTH), undefined)
     return parseJson(request, text, done)
   })
   app.setValidatorCompiler(validatorCompiler)

@@ -84,6 +84,7 @@ const EnvSchema = z.object({
   CLAWPORT_LLM_IDLE_TIMEOUT_MS: intFrom(60_000),
   CLAWPORT_LLM_TOTAL_TIMEOUT_MS: intFrom(10 * 60_000),
   CLAWPORT_TURN_TIMEOUT_MS: intFrom(15 * 60_000),
+  CLAWPORT_SCHEDULE_MIN_INTERVAL_S: z.coerce.number().int().min(1).default(60),
   CLAWPORT_POOL_SIZE: intFrom(1),
   CLAWPORT_POOL_PLAN: z.string().min(1).optional(),
   CLAWPORT_BOOT_CONCURRENCY: z.coerce.number().int().min(1).default(2),
@@ -156,6 +157,8 @@ export interface Config {
   llmTotalTimeoutMs: number
   /** Longest agent turn before it is cut with `upstream_timeout`. */
   turnTimeoutMs: number
+  /** A pipeline's schedule may fire at most once this often. */
+  scheduleMinIntervalS: number
   /** Ready, unassigned instances kept for instant creates (0: none). */
   poolSize: number
   /** Whose resources pooled instances have; a create on another plan starts cold. */
@@ -222,6 +225,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, overrides: Partial<Config> = 
     llmIdleTimeoutMs: e.CLAWPORT_LLM_IDLE_TIMEOUT_MS,
     llmTotalTimeoutMs: e.CLAWPORT_LLM_TOTAL_TIMEOUT_MS,
     turnTimeoutMs: e.CLAWPORT_TURN_TIMEOUT_MS,
+    scheduleMinIntervalS: e.CLAWPORT_SCHEDULE_MIN_INTERVAL_S,
     poolSize: e.CLAWPORT_POOL_SIZE,
     poolPlan: e.CLAWPORT_POOL_PLAN ?? largestPlan(e.CLAWPORT_PLANS),
     bootConcurrency: e.CLAWPORT_BOOT_CONCURRENCY,

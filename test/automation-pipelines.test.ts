@@ -48,7 +48,8 @@ describe('pipelines', () => {
 
   beforeAll(async () => {
     buildOnce()
-    s = await startServer(TEST_ENV)
+    // Schedules of seconds, so the schedule test does not wait minutes.
+    s = await startServer({ ...TEST_ENV, CLAWPORT_SCHEDULE_MIN_INTERVAL_S: '1' })
     key = await s.user('pipes@example.com', 'pro')
     ;[a, b] = (await Promise.all([s.readyInstance(key), s.readyInstance(key)])).map((i) => i.id) as [
       string,

@@ -125,6 +125,7 @@ export async function createServices(
     new PipelineRunner(store, chat, workspace, scope, pipelineLog),
     config.publicUrl,
     pipelineLog,
+    config.scheduleMinIntervalS * 1000,
   )
   if (opts.withDriver) await pipelines.start()
   const audit = new AuditService(store, log.child({ component: 'audit' }), config.auditRetentionDays)

@@ -19,6 +19,7 @@ import {
   type StepState,
   stepTargets,
 } from './pipeline-types.js'
+import { checkSchedule } from './schedule.js'
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 const SCHEDULE_TICK_MS = 1_000
@@ -36,9 +37,11 @@ export class PipelineService {
     readonly runner: PipelineRunner,
     private readonly publicUrl: string | undefined,
     private readonly log: Logger,
+    private readonly scheduleMinIntervalMs = 60_000,
   ) {}
 
   async create(caller: Caller, body: PipelineCreateBody): Promise<Pipeline> {
+    if (body.schedule) checkSchedule(body.schedule, this.scheduleMinIntervalMs)
     const steps = flatSteps(body.steps)
     const names = new Set<string>()
     for (const { step } of steps) {

@@ -5,13 +5,13 @@ import { errors } from '../../errors.js'
 import { renderAgentGuide, renderLlmsTxt } from '../docs/guides.js'
 import { type OpenApiDoc, renderReference } from '../docs/reference.js'
 import { SKILL_FILES, type SkillFile, skillArchive, skillFile } from '../docs/skill.js'
-import { originOf } from './discovery.js'
+import { originOf } from '../origin.js'
 
 const hidden = { config: { public: true }, schema: { hide: true } } as const
 
 /** Documents for agents (quick start, reference, guide) and the skill bundle, public. */
 export const agentDocRoutes: FastifyPluginAsyncZod<{ services: Services }> = async (app, { services }) => {
-  const origin = (req: Parameters<typeof originOf>[0]) => originOf(req, services.config.publicUrl)
+  const origin = (req: Parameters<typeof originOf>[0]) => originOf(req, services.config)
 
   app.get('/llms.txt', hidden, async (req, reply) =>
     reply.type('text/plain; charset=utf-8').send(renderLlmsTxt(origin(req))),

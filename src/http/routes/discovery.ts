@@ -1,8 +1,8 @@
-import type { FastifyRequest } from 'fastify'
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import type { Services } from '../../core/services.js'
 import { VERSION } from '../../version.js'
+import { originOf } from '../origin.js'
 
 /** The resource paths a client can discover from GET /api. */
 export const RESOURCE_PATHS = [
@@ -47,11 +47,6 @@ const Discovery = z.object({
   resources: z.array(z.string()),
 })
 
-export function originOf(request: FastifyRequest, publicUrl?: string): string {
-  if (publicUrl) return publicUrl.replace(/\/+$/, '')
-  return `${request.protocol}://${request.host}`
-}
-
 export const discoveryRoutes: FastifyPluginAsyncZod<{ services: Services }> = async (app, { services }) => {
   app.get(
     '/api',
@@ -66,7 +61,7 @@ export const discoveryRoutes: FastifyPluginAsyncZod<{ services: Services }> = as
       },
     },
     async (request) => {
-      const origin = originOf(request, services.config.publicUrl)
+      const origin = originOf(request, services.config)
       return {
         name: 'Clawport',
         version: VERSION,

@@ -142,6 +142,28 @@ describe('the terminal over WebSocket, on a real server with real sandboxes', ()
     expect(plain).toMatchObject({ status: 426, body: { code: 'upgrade_required' } })
   })
 
+  it('closes an open terminal with 4003 when its key is revoked, and refuses the key’s tickets', async () => {
+    const made = await s.api('POST', '/api/keys', { body: { name: 'terminal' } })
+    expect(made.status).toBe(201)
+    const other = await Term.open(termUrl(), auth())
+    const t = await Term.open(termUrl(), { authorization: `Bearer ${made.body.key}` })
+    t.type('echo still-here\n')
+    await t.waitOutput(/still-here\r\n/)
+    const ticket = (await s.api('POST', `/api/instances/${id}/ws-ticket`, { key: made.body.key })).body.ticket
+    expect((await s.api('DELETE', `/api/keys/${made.body.id}`)).status).toBe(204)
+    const closed = await t.waitClose(3_000)
+    expect(closed).toEqual({ code: 4003, reason: 'API key revoked' })
+    expect(await mustRefuse(termUrl(`?ticket=${ticket}`))).toMatchObject({
+      status: 401,
+      body: { code: 'invalid_ticket' },
+    })
+    // A socket of another key goes on.
+    other.type('echo other-ok\n')
+    await other.waitOutput(/other-ok\r\n/)
+    expect(other.closed).toBeUndefined()
+    other.ws.close()
+  })
+
   it('closes open sockets with code 4001 when the instance shuts down', async () => {
     const t = await Term.open(termUrl(), auth())
     expect((await s.api('POST', `/api/instances/${id}/shutdown`)).status).toBe(202)

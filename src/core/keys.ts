@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import { z } from 'zod'
 import { errors } from '../errors.js'
 import type { ApiKeyRow, Store, UserRow } from '../store/index.js'
+import { CredentialWatch } from './credential-watch.js'
 import { nowIso } from './time.js'
 
 export const KEY_PREFIX = 'sk_live_'
@@ -48,6 +49,8 @@ function toPublic(row: ApiKeyRow): ApiKey {
 /** API keys: created once, stored hashed, revoked at once. */
 export class KeyService {
   private readonly touched = new Map<string, number>()
+  /** Open sockets and streams by credential, ended when it is revoked. */
+  readonly watch = new CredentialWatch((caller) => this.isCurrent(caller))
 
   constructor(private readonly store: Store) {}
 
@@ -81,6 +84,26 @@ export class KeyService {
     if (!row || row.revoked_at) throw errors.keyNotFound(id)
     await this.store.keys.revoke(id, nowIso())
     this.touched.delete(id)
+    this.watch.end(id, 'API key revoked')
+  }
+
+  /**
+   * Whether the credential a caller authenticated with still stands: the key is not revoked or
+   * expired, the dashboard session not signed out or expired, the instance still its owner's.
+   */
+  async isCurrent(caller: Caller): Promise<boolean> {
+    if (!(await this.store.users.byId(caller.user.id))) return false
+    const now = Date.now()
+    if (caller.keyId.startsWith('web_')) {
+      const session = await this.store.webSessions.byId(caller.keyId.slice(4))
+      return !!session && session.user_id === caller.user.id && Date.parse(session.expires_at) > now
+    }
+    if (caller.keyId.startsWith('instance:')) {
+      const row = await this.store.instances.get(caller.keyId.slice(9))
+      return row?.user_id === caller.user.id
+    }
+    const row = await this.store.keys.getForUser(caller.user.id, caller.keyId)
+    return !!row && !row.revoked_at && !(row.expires_at && Date.parse(row.expires_at) <= now)
   }
 
   /** Resolves a bearer secret to its caller, or throws the right 401. */

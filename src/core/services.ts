@@ -113,7 +113,7 @@ export async function createServices(
   instances.onStop((id, reason) => chat.abortInstance(id, reason))
   const terminal = new TerminalService(instances, relays)
   const desktop = new DesktopService(instances, relays)
-  const wsTickets = new WsTicketService(instances, config.wsTicketTtlMs)
+  const wsTickets = new WsTicketService(instances, keys, config.wsTicketTtlMs)
   const inbox = new InboxService(store, instances, chat, log.child({ component: 'inbox' }))
   if (opts.withDriver) await inbox.start()
   const swarms = new SwarmService(store, instances, inbox, scope, log.child({ component: 'swarms' }))

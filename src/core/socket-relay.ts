@@ -9,6 +9,8 @@ export const CLOSE_CODES = {
   instanceLost: 1011,
   /** The control plane itself is shutting down. */
   serverStopping: 1001,
+  /** The key or sign-in that opened the socket was revoked (or signed out, or expired). */
+  credentialRevoked: 4003,
   /** The client stopped answering keepalive pings. */
   keepaliveTimeout: 4008,
 } as const

@@ -137,7 +137,9 @@ export class WebSessionService {
 
   async logout(token: string): Promise<void> {
     const row = token ? await this.store.webSessions.byTokenHash(sha256(token)) : undefined
-    if (row) await this.store.webSessions.remove(row.id)
+    if (!row) return
+    await this.store.webSessions.remove(row.id)
+    this.keys.watch.end(`web_${row.id}`, 'signed out')
   }
 
   private async open(user: UserRow): Promise<WebLogin> {

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { z } from 'zod'
 import { errors } from '../errors.js'
 import type { InstanceService } from './instances.js'
-import type { Caller } from './keys.js'
+import type { Caller, KeyService } from './keys.js'
 
 /** Unused tickets a user may hold at once; the oldest go first. */
 const MAX_PER_USER = 50
@@ -28,6 +28,7 @@ export class WsTicketService {
 
   constructor(
     private readonly instances: InstanceService,
+    private readonly keys: KeyService,
     private readonly ttlMs: number,
   ) {}
 
@@ -41,13 +42,17 @@ export class WsTicketService {
     return { ticket, expires_at: new Date(expiresAt).toISOString() }
   }
 
-  /** Uses up a ticket; 401 when it is unknown, used, expired or for another instance. */
-  redeem(ticket: string, instanceId: string): Caller {
+  /**
+   * Uses up a ticket; 401 when it is unknown, used, expired, for another instance, or when the
+   * key or sign-in that issued it has been revoked since.
+   */
+  async redeem(ticket: string, instanceId: string): Promise<Caller> {
     const entry = this.tickets.get(ticket)
     this.tickets.delete(ticket)
     if (!entry || entry.expiresAt <= Date.now() || entry.instanceId !== instanceId.toLowerCase()) {
       throw errors.invalidTicket()
     }
+    if (!(await this.keys.isCurrent(entry.caller))) throw errors.invalidTicket()
     return entry.caller
   }
 

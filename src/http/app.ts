@@ -50,6 +50,7 @@ import { desktopRoutes } from './routes/realtime/desktop.js'
 import { terminalRoutes } from './routes/realtime/terminal.js'
 import { ticketRoutes } from './routes/realtime/tickets.js'
 import { swarmRoutes } from './routes/swarms.js'
+import { endStreamsOnRevoke } from './sse.js'
 
 /** Builds the HTTP app around already-created services; routes only call core services. */
 export async function buildApp(services: Services, log: Logger): Promise<FastifyInstance> {
@@ -126,6 +127,7 @@ export async function buildApp(services: Services, log: Logger): Promise<Fastify
     sessionCredential(services.webSessions, config.publicUrl),
   )
   registerAudit(app, services.audit)
+  endStreamsOnRevoke(app, services.keys.watch)
   await app.register(rateLimit, {
     global: true,
     hook: 'preHandler',

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply } from 'fastify'
 import type { ChatFollower } from '../core/chat/follower.js'
 import type { ChatEvent } from '../core/chat/types.js'
+import type { CredentialWatch } from '../core/credential-watch.js'
 
 /** A heartbeat comment at least this often keeps proxies and clients from timing out. */
 export const HEARTBEAT_MS = 15_000
@@ -30,10 +31,26 @@ export function openSse(reply: FastifyReply, heartbeatMs = HEARTBEAT_MS): SseStr
   const open = openStreams(reply.server)
   open.add(sse)
   sse.onStop(() => open.delete(sse))
+  // Nor may it outlive the key or sign-in that opened it.
+  const watch = WATCHES.get(reply.server.server)
+  const caller = reply.request.caller
+  if (watch && caller) {
+    const unwatch = watch.watch(caller, (reason) => {
+      sse.comment(reason)
+      sse.stop()
+    })
+    sse.onStop(unwatch)
+  }
   return sse
 }
 
 const OPEN = new WeakMap<object, Set<SseStream>>()
+const WATCHES = new WeakMap<object, CredentialWatch>()
+
+/** Event streams of this app end when the credential that opened them is revoked. */
+export function endStreamsOnRevoke(app: FastifyInstance, watch: CredentialWatch): void {
+  WATCHES.set(app.server, watch)
+}
 
 /** Streams are grouped by the app's HTTP server, the one object all its plugin contexts share. */
 function openStreams(app: FastifyInstance): Set<SseStream> {

@@ -360,6 +360,7 @@ export class KyselyStore implements Store {
     },
     byTokenHash: (hash) =>
       this.db.selectFrom('web_sessions').selectAll().where('token_hash', '=', hash).executeTakeFirst(),
+    byId: (id) => this.db.selectFrom('web_sessions').selectAll().where('id', '=', id).executeTakeFirst(),
     touch: async (id, lastSeenAt, expiresAt) => {
       await this.db
         .updateTable('web_sessions')

@@ -146,6 +146,7 @@ export interface Store {
   webSessions: {
     create(row: WebSessionRow): Promise<void>
     byTokenHash(hash: string): Promise<WebSessionRow | undefined>
+    byId(id: string): Promise<WebSessionRow | undefined>
     touch(id: string, lastSeenAt: string, expiresAt: string): Promise<void>
     remove(id: string): Promise<void>
     removeByUser(userId: string): Promise<void>

@@ -44,7 +44,9 @@ Authenticate with \`Authorization: Bearer <key>\`, or (browsers) \`?ticket=\` fr
 - A session outlives its socket for 15 minutes: reconnect with \`?session_id=\` to get the
   recent output (up to 512 KiB) replayed and continue. \`DELETE .../terminal/sessions/{sid}\`
   ends it.
-- Close code 4001: the instance stopped. Refusals (401, 404, 409) come as HTTP answers
+- Close code 4001: the instance stopped; 4003: the key or dashboard sign-in that opened the
+  socket was revoked, signed out or expired (a ticket of a revoked key is refused too; event
+  streams of that credential end as well). Refusals (401, 404, 409) come as HTTP answers
   before the upgrade.
 
 ### Desktop (\`GET /api/instances/{id}/vnc/ws\`, WebSocket)

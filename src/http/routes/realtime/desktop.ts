@@ -7,6 +7,7 @@ import type { Relay } from '../../../core/socket-relay.js'
 import { errors } from '../../../errors.js'
 import { callerOf } from '../../plugins/auth.js'
 import { ErrorBody, errorResponses, InstanceParams } from '../../schemas.js'
+import { attachWatched } from './attach.js'
 import { SwitchingProtocols, TicketQuery } from './terminal.js'
 
 const relays = new WeakMap<FastifyRequest, Relay>()
@@ -23,7 +24,7 @@ export const desktopRoutes: FastifyPluginAsyncZod<{ services: Services }> = asyn
       operationId: 'desktop.vnc',
       summary: "Stream the instance's desktop (RFB) over a WebSocket, for noVNC",
       description:
-        'Binary frames carry the RFB (VNC) protocol both ways, security type None (the WebSocket itself is authenticated). An instance that stops closes the socket with code 4001.',
+        'Binary frames carry the RFB (VNC) protocol both ways, security type None (the WebSocket itself is authenticated). An instance that stops closes the socket with code 4001, a revoked key or ended sign-in with 4003.',
       tags: ['desktop'],
       params: InstanceParams,
       querystring: TicketQuery,
@@ -33,9 +34,7 @@ export const desktopRoutes: FastifyPluginAsyncZod<{ services: Services }> = asyn
       if (!req.ws) throw errors.upgradeRequired()
       relays.set(req, await desktop.open(callerOf(req), req.params.id))
     },
-    wsHandler: (socket, req) => {
-      relays.get(req)?.attach(socket)
-    },
+    wsHandler: (socket, req) => attachWatched(relays.get(req), socket, req, services.keys.watch),
     handler: async () => {
       throw errors.upgradeRequired()
     },

@@ -9,6 +9,7 @@ import { TerminalQuery } from '../../../core/terminal.js'
 import { errors } from '../../../errors.js'
 import { callerOf } from '../../plugins/auth.js'
 import { ErrorBody, errorResponses, InstanceParams } from '../../schemas.js'
+import { attachWatched } from './attach.js'
 
 /** The `?ticket=` every WebSocket route accepts instead of the Authorization header. */
 export const TicketQuery = z.object({
@@ -32,7 +33,7 @@ export const terminalRoutes: FastifyPluginAsyncZod<{ services: Services }> = asy
       operationId: 'terminal.connect',
       summary: 'Open an interactive shell over a WebSocket',
       description:
-        'Binary frames carry raw terminal bytes both ways. Text frames are JSON: the client may send {"type":"resize","cols":N,"rows":N}; the server sends {"type":"ready","session_id":...} first and {"type":"exit","code":N} when the shell ends. With session_id the recent output (up to 512 KiB) is replayed and the session continues. A session with no client ends after 15 minutes. Refusals (401, 404, 409) are answered before the upgrade; an instance that stops closes the socket with code 4001.',
+        'Binary frames carry raw terminal bytes both ways. Text frames are JSON: the client may send {"type":"resize","cols":N,"rows":N}; the server sends {"type":"ready","session_id":...} first and {"type":"exit","code":N} when the shell ends. With session_id the recent output (up to 512 KiB) is replayed and the session continues. A session with no client ends after 15 minutes. Refusals (401, 404, 409) are answered before the upgrade; an instance that stops closes the socket with code 4001, a revoked key or ended sign-in with 4003.',
       tags: ['terminal'],
       params: InstanceParams,
       querystring: TerminalQuery.extend(TicketQuery.shape),
@@ -42,9 +43,7 @@ export const terminalRoutes: FastifyPluginAsyncZod<{ services: Services }> = asy
       if (!req.ws) throw errors.upgradeRequired()
       relays.set(req, await terminal.open(callerOf(req), req.params.id, req.query))
     },
-    wsHandler: (socket, req) => {
-      relays.get(req)?.attach(socket)
-    },
+    wsHandler: (socket, req) => attachWatched(relays.get(req), socket, req, services.keys.watch),
     handler: async () => {
       throw errors.upgradeRequired()
     },

@@ -1,5 +1,5 @@
 import http from 'node:http'
-import type { Socket } from 'node:net'
+import net, { type Socket } from 'node:net'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { AppError } from '../../errors.js'
 
@@ -96,9 +96,10 @@ function cut(request: FastifyRequest, reply: FastifyReply): void {
  */
 export function registerBodyTimeouts(app: FastifyInstance, t: BodyTimeouts): void {
   app.addHook('onRequest', async (request, reply) => {
-    if (!hasBody(request)) return
     const raw = request.raw
     const socket = raw.socket
+    // Injected requests (app.inject) have no network connection to hold.
+    if (!hasBody(request) || !(socket instanceof net.Socket)) return
     let timer: NodeJS.Timeout
     if (request.routeOptions.config?.streamingBody) {
       let seen = socket.bytesRead

@@ -1,5 +1,5 @@
-import type { DoorEndpoint } from '../door/connect.js'
 import type { PlanSpec } from '../config.js'
+import type { DoorEndpoint } from '../door/connect.js'
 
 /** Resource limits applied to one instance's sandbox, taken from its owner's plan. */
 export interface InstanceResources {

@@ -765,7 +765,7 @@ export interface paths {
         };
         /**
          * Open an interactive shell over a WebSocket
-         * @description Binary frames carry raw terminal bytes both ways. Text frames are JSON: the client may send {"type":"resize","cols":N,"rows":N}; the server sends {"type":"ready","session_id":...} first and {"type":"exit","code":N} when the shell ends. With session_id the recent output (up to 512 KiB) is replayed and the session continues. A session with no client ends after 15 minutes. Refusals (401, 404, 409) are answered before the upgrade; an instance that stops closes the socket with code 4001.
+         * @description Binary frames carry raw terminal bytes both ways. Text frames are JSON: the client may send {"type":"resize","cols":N,"rows":N}; the server sends {"type":"ready","session_id":...} first and {"type":"exit","code":N} when the shell ends. With session_id the recent output (up to 512 KiB) is replayed and the session continues. A session with no client ends after 15 minutes. Refusals (401, 404, 409) are answered before the upgrade; an instance that stops closes the socket with code 4001, a revoked key or ended sign-in with 4003.
          */
         get: operations["terminal.connect"];
         put?: never;
@@ -819,7 +819,7 @@ export interface paths {
         };
         /**
          * Stream the instance's desktop (RFB) over a WebSocket, for noVNC
-         * @description Binary frames carry the RFB (VNC) protocol both ways, security type None (the WebSocket itself is authenticated). An instance that stops closes the socket with code 4001.
+         * @description Binary frames carry the RFB (VNC) protocol both ways, security type None (the WebSocket itself is authenticated). An instance that stops closes the socket with code 4001, a revoked key or ended sign-in with 4003.
          */
         get: operations["desktop.vnc"];
         put?: never;
@@ -912,7 +912,7 @@ export interface paths {
         put?: never;
         /**
          * Sign in with email and password; sets the session cookie
-         * @description Sets `clawport_session` (HTTP-only, SameSite=Lax, Secure over https) and `clawport_csrf`, which the page sends back as `X-CSRF-Token` on every write.
+         * @description Sets `clawport_session` (HTTP-only, SameSite=Lax, Secure over https) and `clawport_csrf`, which the page sends back as `X-CSRF-Token` on every write. After a few wrong passwords from one address for one account, further tries from there wait a few seconds, doubling each time (429 `rate_limited` with `Retry-After`); other addresses are not held up.
          */
         post: operations["auth.login"];
         delete?: never;

@@ -36,6 +36,11 @@ export interface TurnDeps {
 
 const ABORTED = Symbol('aborted')
 
+/** Writes queued before the turn stops reading the agent until the store catches up. */
+const MAX_PENDING_WRITES = 64
+/** Longest answer kept; an agent that streams past it has its turn ended. */
+export const MAX_TURN_TEXT_CHARS = 2 * 1024 * 1024
+
 /**
  * One agent turn, run in the core and not tied to any client: every delta (coalesced), tool call
  * and result, and the final message or error is written to the store, then published. Aborting
@@ -44,6 +49,7 @@ const ABORTED = Symbol('aborted')
 export class ChatTurn {
   readonly controller = new AbortController()
   private chain: Promise<unknown> = Promise.resolve()
+  private pendingWrites = 0
   private text = ''
   private buffered = ''
   private lastFlush = 0
@@ -86,12 +92,21 @@ export class ChatTurn {
         })
         [Symbol.asyncIterator]()
       while (!end) {
+        // A fast agent and a slow store: stop reading the agent rather than queue without bound.
+        if (this.pendingWrites >= MAX_PENDING_WRITES) await Promise.race([this.chain, aborted])
         const r = await Promise.race([it.next(), aborted])
         if (r === ABORTED) end = { type: 'error', ...this.abortReason }
         else if (r.done)
           end = { type: 'error', code: 'agent_error', message: 'The agent ended the turn without an answer.' }
-        else if (r.value.type === 'delta') this.onDelta(r.value.text)
-        else if (r.value.type === 'tool') this.onTool(r.value)
+        else if (r.value.type === 'delta') {
+          this.onDelta(r.value.text)
+          if (this.text.length > MAX_TURN_TEXT_CHARS)
+            end = {
+              type: 'error',
+              code: 'agent_error',
+              message: `The answer grew past ${MAX_TURN_TEXT_CHARS} characters; the turn was ended.`,
+            }
+        } else if (r.value.type === 'tool') this.onTool(r.value)
         else end = r.value
       }
     } catch (err) {
@@ -108,7 +123,10 @@ export class ChatTurn {
 
   /** Queues a write after every earlier one, so the turn's events keep their order. */
   private queue<T>(fn: () => Promise<T>): Promise<T> {
-    const next = this.chain.then(fn)
+    this.pendingWrites++
+    const next = this.chain.then(fn).finally(() => {
+      this.pendingWrites--
+    })
     this.chain = next.catch((err: unknown) =>
       this.deps.log.error({ err, instanceId: this.ctx.instanceId }, 'chat write failed'),
     )

@@ -1,10 +1,10 @@
-import { randomUUID } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { AuditService } from '../src/core/audit.js'
 import { nowIso } from '../src/core/time.js'
 import { createLogger } from '../src/log.js'
 import { type InProcess, inProcess } from './helpers/app.js'
 import { doorClient } from './helpers/route-matrix.js'
+import { insertInstanceRow } from './helpers/rows.js'
 
 const MISSING = '3b1f8a52-9a43-4c1e-9a57-2f4d1c0e7a11'
 const OTHER = '0c7e9a3b-5d2f-4e61-8b4a-9f1d2e3c4b5a'
@@ -175,21 +175,7 @@ describe('audit log (in process)', () => {
   })
 
   it('records a call from inside an instance (no address) in the same batch as a key call, both kept', async () => {
-    const id = randomUUID()
-    const at = nowIso()
-    await t.services.store.instances.insert({
-      id,
-      user_id: alice.id,
-      name: null,
-      status: 'stopped',
-      desired_state: 'stopped',
-      host_uid: 430_000 + Math.floor(Math.random() * 10_000),
-      resources: '{}',
-      error: null,
-      created_at: at,
-      updated_at: at,
-      started_at: null,
-    })
+    const id = await insertInstanceRow(t.services.store, alice.id, 'stopped')
     const door = await doorClient(t.doorHandler(), { instanceId: id, userId: alice.id }, t.dataDir)
     try {
       // Together, within one flush window: one batch.

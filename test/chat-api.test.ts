@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { nowIso } from '../src/core/time.js'
 import { type InProcess, inProcess } from './helpers/app.js'
 import { TEST_ENV } from './helpers/plans.js'
+import { insertInstanceRow } from './helpers/rows.js'
 import { parseSse } from './helpers/sse.js'
 
 /**
@@ -19,22 +19,7 @@ describe('chat API (in process)', () => {
   /** An instance row in a given state; in process there is no driver to start a sandbox. */
   async function instanceRow(email: string, status: string): Promise<string> {
     const user = await t.services.accounts.userByEmail(email)
-    const at = nowIso()
-    const instanceId = randomUUID()
-    await t.services.store.instances.insert({
-      id: instanceId,
-      user_id: user.id,
-      name: null,
-      status,
-      desired_state: 'running',
-      host_uid: 400_000 + Math.floor(Math.random() * 10_000),
-      resources: JSON.stringify({ memory_mb: 256, cpus: 1, pids_max: 64, disk_mb: 64 }),
-      error: null,
-      created_at: at,
-      updated_at: at,
-      started_at: at,
-    })
-    return instanceId
+    return insertInstanceRow(t.services.store, user.id, status)
   }
 
   beforeAll(async () => {

@@ -1,11 +1,10 @@
-import { randomUUID } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ChatFollower } from '../src/core/chat/follower.js'
 import type { ChatEvent } from '../src/core/chat/types.js'
 import { asUser } from '../src/core/scope.js'
-import { nowIso } from '../src/core/time.js'
 import { type InProcess, inProcess } from './helpers/app.js'
 import { TEST_ENV } from './helpers/plans.js'
+import { insertInstanceRow } from './helpers/rows.js'
 import { type SseEvent, SseReader } from './helpers/sse.js'
 
 /** The event log's cursor semantics, fed by real store writes through the chat service. */
@@ -41,21 +40,7 @@ describe('chat events: cursors, follow, resume (in process)', () => {
     t = await inProcess(TEST_ENV)
     key = await t.user('events@example.com', 'pro')
     const user = await t.services.accounts.userByEmail('events@example.com')
-    const at = nowIso()
-    id = randomUUID()
-    await t.services.store.instances.insert({
-      id,
-      user_id: user.id,
-      name: null,
-      status: 'ready',
-      desired_state: 'running',
-      host_uid: 410_000 + Math.floor(Math.random() * 10_000),
-      resources: '{}',
-      error: null,
-      created_at: at,
-      updated_at: at,
-      started_at: at,
-    })
+    id = await insertInstanceRow(t.services.store, user.id)
     sessionA = (await t.services.chat.createSession(asUser(user.id), id, { title: 'a' })).id
     sessionB = (await t.services.chat.createSession(asUser(user.id), id, { title: 'b' })).id
     url = await t.app.listen({ port: 0, host: '127.0.0.1' })

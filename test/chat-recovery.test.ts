@@ -6,6 +6,7 @@ import { nowIso } from '../src/core/time.js'
 import { createLogger } from '../src/log.js'
 import { type InProcess, inProcess } from './helpers/app.js'
 import { TEST_ENV } from './helpers/plans.js'
+import { insertInstanceRow } from './helpers/rows.js'
 
 /**
  * What a restart finds in the store after a kill -9, written the way a turn writes it, and how
@@ -26,21 +27,7 @@ describe('closing interrupted turns at start (in process)', () => {
     t = await inProcess(TEST_ENV)
     await t.user('recover@example.com', 'pro')
     userId = (await t.services.accounts.userByEmail('recover@example.com')).id
-    const at = nowIso()
-    id = randomUUID()
-    await t.services.store.instances.insert({
-      id,
-      user_id: userId,
-      name: null,
-      status: 'ready',
-      desired_state: 'running',
-      host_uid: 420_000 + Math.floor(Math.random() * 10_000),
-      resources: '{}',
-      error: null,
-      created_at: at,
-      updated_at: at,
-      started_at: at,
-    })
+    id = await insertInstanceRow(t.services.store, userId)
   })
   afterAll(() => t.close())
 

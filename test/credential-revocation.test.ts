@@ -1,9 +1,8 @@
-import { randomUUID } from 'node:crypto'
 import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { nowIso } from '../src/core/time.js'
 import { type InProcess, inProcess } from './helpers/app.js'
 import { TEST_ENV } from './helpers/plans.js'
+import { insertInstanceRow } from './helpers/rows.js'
 import { mustRefuse } from './helpers/ws.js'
 
 /** Reads an event stream until the server ends it; rejects if it is still open after `ms`. */
@@ -49,21 +48,7 @@ describe('credential revocation', () => {
       password: 'a-long-password',
     })
     userId = user.id
-    const at = nowIso()
-    instanceId = randomUUID()
-    await t.services.store.instances.insert({
-      id: instanceId,
-      user_id: user.id,
-      name: null,
-      status: 'ready',
-      desired_state: 'running',
-      host_uid: 440_000 + Math.floor(Math.random() * 10_000),
-      resources: '{}',
-      error: null,
-      created_at: at,
-      updated_at: at,
-      started_at: at,
-    })
+    instanceId = await insertInstanceRow(t.services.store, user.id)
     url = await t.app.listen({ port: 0, host: '127.0.0.1' })
   })
   afterAll(() => t?.close())

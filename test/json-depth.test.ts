@@ -1,9 +1,8 @@
-import { randomUUID } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { nowIso } from '../src/core/time.js'
 import { MAX_JSON_DEPTH, nestsDeeperThan } from '../src/http/json-depth.js'
 import { type InProcess, inProcess } from './helpers/app.js'
 import { TEST_ENV } from './helpers/plans.js'
+import { insertInstanceRow } from './helpers/rows.js'
 
 const nested = (depth: number) => `${'['.repeat(depth)}${']'.repeat(depth)}`
 
@@ -29,21 +28,7 @@ describe('JSON nesting depth of request bodies', () => {
     t = await inProcess(TEST_ENV)
     key = await t.user('deep@example.com', 'pro')
     const user = await t.services.accounts.userByEmail('deep@example.com')
-    const at = nowIso()
-    const instanceId = randomUUID()
-    await t.services.store.instances.insert({
-      id: instanceId,
-      user_id: user.id,
-      name: null,
-      status: 'ready',
-      desired_state: 'running',
-      host_uid: 420_000 + Math.floor(Math.random() * 10_000),
-      resources: '{}',
-      error: null,
-      created_at: at,
-      updated_at: at,
-      started_at: at,
-    })
+    const instanceId = await insertInstanceRow(t.services.store, user.id)
     const created = await t.inject('POST', '/api/pipelines', key, {
       name: 'deep',
       webhook: true,

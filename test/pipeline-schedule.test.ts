@@ -1,9 +1,8 @@
-import { randomUUID } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { checkSchedule } from '../src/core/automation/schedule.js'
-import { nowIso } from '../src/core/time.js'
 import { type InProcess, inProcess } from './helpers/app.js'
 import { TEST_ENV } from './helpers/plans.js'
+import { insertInstanceRow } from './helpers/rows.js'
 
 /** A pipeline's schedule may not fire more often than once a minute (by default). */
 describe('pipeline schedule floor', () => {
@@ -15,21 +14,7 @@ describe('pipeline schedule floor', () => {
     t = await inProcess(TEST_ENV)
     key = await t.user('cron@example.com', 'pro')
     const user = await t.services.accounts.userByEmail('cron@example.com')
-    const at = nowIso()
-    instanceId = randomUUID()
-    await t.services.store.instances.insert({
-      id: instanceId,
-      user_id: user.id,
-      name: null,
-      status: 'ready',
-      desired_state: 'running',
-      host_uid: 430_000 + Math.floor(Math.random() * 10_000),
-      resources: '{}',
-      error: null,
-      created_at: at,
-      updated_at: at,
-      started_at: at,
-    })
+    instanceId = await insertInstanceRow(t.services.store, user.id)
   })
   afterAll(() => t?.close())
 

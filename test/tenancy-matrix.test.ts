@@ -9,6 +9,7 @@ import { buildApp } from '../src/http/app.js'
 import { createLogger } from '../src/log.js'
 import { TEST_PLANS } from './helpers/plans.js'
 import { captureDoor, doorClient, example, type Operation, operations } from './helpers/route-matrix.js'
+import { insertInstanceRow } from './helpers/rows.js'
 import { tempDataDir } from './helpers/server.js'
 import { waitFor } from './helpers/wait.js'
 
@@ -52,21 +53,7 @@ describe('tenancy matrix: every route, every kind of foreign caller', () => {
   let secret: string
 
   async function instance(userId: string): Promise<string> {
-    const id = randomUUID()
-    const at = nowIso()
-    await services.store.instances.insert({
-      id,
-      user_id: userId,
-      name: null,
-      status: 'ready',
-      desired_state: 'running',
-      host_uid: 420_000 + Math.floor(Math.random() * 10_000),
-      resources: JSON.stringify({ memory_mb: 256, cpus: 1, pids_max: 128, disk_mb: 64 }),
-      error: null,
-      created_at: at,
-      updated_at: at,
-      started_at: at,
-    })
+    const id = await insertInstanceRow(services.store, userId)
     return id
   }
 

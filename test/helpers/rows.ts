@@ -1,0 +1,26 @@
+import { randomUUID } from 'node:crypto'
+import type { Store } from '../../src/store/index.js'
+
+/**
+ * Inserts an instance row with no sandbox behind it, for tests of what the API and core do with
+ * the store alone (history, events, audit, validation). Returns its id.
+ */
+export async function insertInstanceRow(store: Store, userId: string, status = 'ready'): Promise<string> {
+  const id = randomUUID()
+  const at = new Date().toISOString()
+  const running = status !== 'stopped'
+  await store.instances.insert({
+    id,
+    user_id: userId,
+    name: null,
+    status,
+    desired_state: running ? 'running' : 'stopped',
+    host_uid: 400_000 + Math.floor(Math.random() * 50_000),
+    resources: JSON.stringify({ memory_mb: 256, cpus: 1, pids_max: 128, disk_mb: 64 }),
+    error: null,
+    created_at: at,
+    updated_at: at,
+    started_at: running ? at : null,
+  })
+  return id
+}

@@ -1,4 +1,5 @@
 import fs from 'node:fs'
+import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -130,6 +131,24 @@ while True:
       if (isRoot) expect(st.uid).toBe(0)
       expect(st.mode & 0o022).toBe(0)
     }
+  })
+
+  it.skipIf(!isRoot)("answers on an instance's control socket only its own uid", async () => {
+    const controlPath = driver.endpoint(a).controlPath
+    // Root is not the instance: the kernel's account of the peer is checked, not only the mode.
+    const answer = await new Promise<string>((resolve) => {
+      const c = net.connect(controlPath, () => c.write('GET /api/self HTTP/1.1\r\nHost: x\r\n\r\n'))
+      let got = ''
+      c.on('data', (d) => {
+        got += d
+      })
+      c.on('close', () => resolve(got))
+      c.on('error', () => resolve(got))
+    })
+    expect(answer).toBe('')
+    // From inside, through the same socket, the instance is itself.
+    const self = await s.exec(a, 'curl -s "$CLAWPORT_API_URL/self"')
+    expect(self.stdout).toContain(a)
   })
 
   it.skipIf(!isRoot)(

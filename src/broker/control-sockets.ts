@@ -1,6 +1,8 @@
 import fs from 'node:fs/promises'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { Socket } from 'node:net'
 import path from 'node:path'
+import { peerCredentials } from '../door/unix-socket.js'
 import type { Logger } from '../log.js'
 import type { Caller, ModelBroker } from './broker.js'
 
@@ -47,6 +49,14 @@ export class ControlSockets {
       res.writeHead(404, { 'content-type': 'application/json' })
       res.end(JSON.stringify({ error: { message: `No route ${req.method} ${path}.`, code: 'not_found' } }))
     })
+    // Whoever connects must be the instance's own uid: the socket's mode says so, and so does
+    // the kernel's account of the peer, checked before a byte of the request is read.
+    server.prependListener('connection', (socket: Socket) => {
+      const why = peerMismatch(socket, hostUid ?? process.getuid?.() ?? -1)
+      if (!why) return
+      this.log.warn({ instanceId: caller.instanceId, why }, 'control socket peer refused')
+      socket.destroy()
+    })
     // Root calls below go by path: only in a folder no instance can write into.
     if (process.getuid?.() === 0) await assertRootFolder(path.dirname(socketPath))
     // A socket file left by an earlier control-plane process would make listen fail.
@@ -79,6 +89,18 @@ export class ControlSockets {
 
   async closeAll(): Promise<void> {
     await Promise.all([...this.servers.keys()].map((id) => this.close(id)))
+  }
+}
+
+/** Why the peer of an accepted connection is not `uid`, or null when it is. */
+function peerMismatch(socket: Socket, uid: number): string | null {
+  try {
+    const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd
+    if (typeof fd !== 'number' || fd < 0) return 'no descriptor'
+    const peer = peerCredentials(fd)
+    return peer.uid === uid ? null : `peer uid ${peer.uid}, not ${uid}`
+  } catch (err) {
+    return err instanceof Error ? err.message : String(err)
   }
 }
 

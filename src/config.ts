@@ -2,6 +2,13 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { z } from 'zod'
 
+/**
+ * What an instance's sandbox may reach: `public` the internet (never the host, private,
+ * link-local or CGNAT ranges, nor other instances); `off` no network at all.
+ */
+export const NetworkMode = z.enum(['public', 'off'])
+export type NetworkMode = z.infer<typeof NetworkMode>
+
 /** A plan: what a subscription to it allows, and the limits of each of its instances. */
 export const PlanSpec = z.object({
   name: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,31}$/),
@@ -10,14 +17,17 @@ export const PlanSpec = z.object({
   cpus: z.number().positive().default(1),
   pids_max: z.number().int().min(16).default(1024),
   disk_mb: z.number().int().min(16).default(5120),
+  /** The most network its instances may have, and what they get when a create names none. */
+  network: NetworkMode.default('public'),
 })
 export type PlanSpec = z.infer<typeof PlanSpec>
 
+/** Without CLAWPORT_PLANS: every plan's instances reach the internet (and only it). */
 export const DEFAULT_PLANS: PlanSpec[] = [
   { name: 'free', instance_limit: 0, memory_mb: 2048, cpus: 1, pids_max: 1024, disk_mb: 5120 },
   { name: 'pro', instance_limit: 3, memory_mb: 4096, cpus: 2, pids_max: 2048, disk_mb: 10240 },
   { name: 'team', instance_limit: 10, memory_mb: 4096, cpus: 2, pids_max: 2048, disk_mb: 20480 },
-]
+].map((p): PlanSpec => ({ ...p, network: 'public' }))
 
 const intFrom = (def: number) => z.coerce.number().int().min(0).default(def)
 

@@ -92,6 +92,10 @@ export const ERROR_CODES: Record<string, ErrorCodeInfo> = {
   },
   invalid_path: { status: 422, meaning: 'The path is not valid (too long, a loop, outside the instance).' },
   plan_not_found: { status: 422, meaning: 'There is no plan with that name.' },
+  network_not_allowed: {
+    status: 422,
+    meaning: 'The plan (`details.plan`) does not allow that network (`details.network`); ask for `off`.',
+  },
   model_url_not_allowed: {
     status: 422,
     meaning:

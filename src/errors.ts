@@ -74,6 +74,15 @@ export const errors = {
   instanceNotReady: (id: string, status: string) =>
     new AppError(409, 'instance_not_ready', `Instance ${id} is ${status}, not ready.`, { status }),
   invalidState: (message: string) => new AppError(409, 'invalid_state', message),
+  networkNotAllowed: (network: string, plan: string | null) =>
+    new AppError(
+      422,
+      'network_not_allowed',
+      plan
+        ? `The plan "${plan}" does not allow network "${network}".`
+        : `This instance has no plan, so no network "${network}".`,
+      { network, plan },
+    ),
   conflict: (message: string, code = 'conflict') => new AppError(409, code, message),
   validation: (message: string, details?: Record<string, unknown>) =>
     new AppError(422, 'validation_failed', message, details),

@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { NetworkMode } from '../config.js'
 
 export const InstanceStatus = z.enum([
   'provisioning',
@@ -28,6 +29,9 @@ export const Instance = z.object({
   updated_at: z.string(),
   name: z.string().nullable(),
   resources: Resources,
+  network: NetworkMode.describe(
+    'What the sandbox may reach: "public" the internet (never the host, private ranges or other instances), "off" nothing',
+  ),
   started_at: z.string().nullable(),
   error: z.string().nullable(),
 })

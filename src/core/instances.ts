@@ -1,13 +1,14 @@
 import { randomUUID } from 'node:crypto'
 import { ClawletClient, waitForHealth } from '../clawlet/client.js'
 import type { GatewayState } from '../clawlet/gateway-protocol.js'
-import type { Config } from '../config.js'
+import type { Config, NetworkMode } from '../config.js'
 import type { InstanceDriver, InstanceResources, InstanceSpec } from '../drivers/driver.js'
 import { resourcesFromPlan, sameResources } from '../drivers/driver.js'
 import { AppError, errors } from '../errors.js'
 import type { Logger } from '../log.js'
 import type { InstanceRow, PlanRow, Store, UserRow } from '../store/index.js'
 import type { InstanceGateway } from './instance-gateway.js'
+import { networkWithin } from './instance-network.js'
 import type { Instance, InstanceStatus, InstanceStatusDetail } from './instance-types.js'
 import type { InviteService } from './invites.js'
 import { KeyedLock } from './keyed-lock.js'
@@ -24,6 +25,13 @@ const MAX_AUTO_RESTARTS = 3
 export interface CreateInstanceInput {
   invite_code?: string
   name?: string
+  /** Absent: the plan's own. */
+  network?: NetworkMode
+}
+
+/** What an owner may change of an instance. */
+export interface UpdateInstanceInput {
+  network?: NetworkMode
 }
 
 /** The instance lifecycle: records in the store, sandboxes through the driver, health through the clawlet. */
@@ -63,6 +71,7 @@ export class InstanceService {
       updated_at: row.updated_at,
       name: row.name,
       resources: JSON.parse(row.resources) as InstanceResources,
+      network: row.network,
       started_at: row.started_at,
       error: row.error,
     }
@@ -105,7 +114,8 @@ export class InstanceService {
       if (full && !this.pool?.hasReady()) throw errors.noCapacity()
       const plan = await this.planForCreate(tx, user.id, input.invite_code)
       const resources = resourcesFromPlan(plan)
-      const pooled = await this.pool?.take(tx, resources)
+      const network = networkWithin(plan, input.network)
+      const pooled = await this.pool?.take(tx, resources, network)
       if (pooled) {
         const row = await tx.instances.update(pooled.id, {
           user_id: user.id,
@@ -117,7 +127,7 @@ export class InstanceService {
       }
       if (full) throw errors.noCapacity()
       return {
-        row: await this.insert(tx, user.id, resources, input.name ?? null, plan.name),
+        row: await this.insert(tx, user.id, resources, network, input.name ?? null, plan.name),
         pooled: false,
       }
     })
@@ -136,8 +146,13 @@ export class InstanceService {
   }
 
   /** Creates an instance for an owner without plan checks (the warm pool's own instances). */
-  async createFor(ownerId: string, resources: InstanceResources, name: string | null): Promise<Instance> {
-    const row = await this.store.transaction((tx) => this.insert(tx, ownerId, resources, name))
+  async createFor(
+    ownerId: string,
+    resources: InstanceResources,
+    network: NetworkMode,
+    name: string | null,
+  ): Promise<Instance> {
+    const row = await this.store.transaction((tx) => this.insert(tx, ownerId, resources, network, name))
     this.provisionInBackground(row)
     return this.toPublic(row)
   }
@@ -152,6 +167,7 @@ export class InstanceService {
     tx: Store,
     ownerId: string,
     resources: InstanceResources,
+    network: NetworkMode,
     name: string | null,
     plan: string | null = null,
   ): Promise<InstanceRow> {
@@ -165,6 +181,7 @@ export class InstanceService {
       host_uid: this.allocateUid(await tx.instances.usedHostUids()),
       resources: JSON.stringify(resources),
       plan,
+      network,
       error: null,
       created_at: at,
       updated_at: at,
@@ -204,7 +221,12 @@ export class InstanceService {
   }
 
   private spec(row: InstanceRow): InstanceSpec {
-    return { id: row.id, hostUid: row.host_uid, resources: JSON.parse(row.resources) as InstanceResources }
+    return {
+      id: row.id,
+      hostUid: row.host_uid,
+      resources: JSON.parse(row.resources) as InstanceResources,
+      network: row.network,
+    }
   }
 
   private async setStatus(
@@ -250,6 +272,11 @@ export class InstanceService {
     if (!row.plan) return row
     const plan = await this.store.plans.get(row.plan)
     if (!plan) return row
+    if (row.network === 'public' && plan.network !== 'public') {
+      // The operator took the plan's network away: the instance starts without.
+      this.log.info({ instanceId: row.id, plan: plan.name }, 'instance network follows its plan')
+      row = (await this.store.instances.update(row.id, { network: 'off', updated_at: nowIso() })) ?? row
+    }
     const wanted = resourcesFromPlan(plan)
     if (sameResources(row.resources, wanted)) return row
     this.log.info(
@@ -333,6 +360,29 @@ export class InstanceService {
       },
       'ready',
     )
+  }
+
+  /** Changes what an instance's sandbox may reach, within its plan; only while it is stopped. */
+  async update(actor: Actor, id: string, input: UpdateInstanceInput): Promise<Instance> {
+    const { network } = input
+    const row = await this.owned(actor, id)
+    if (network === undefined || network === row.network) return this.toPublic(row)
+    const plan = row.plan ? await this.store.plans.get(row.plan) : undefined
+    networkWithin(plan, network)
+    // Read and written in one transaction, so a start cannot slip in between the check and the change.
+    const updated = await this.store.transaction(async (tx) => {
+      const current = await tx.instances.get(row.id)
+      if (!current) throw errors.instanceNotFound(id)
+      if (current.status !== 'stopped') {
+        throw errors.invalidState(
+          `Instance ${row.id} is ${current.status}; shut it down to change its network, then start it again.`,
+        )
+      }
+      return tx.instances.update(row.id, { network, updated_at: nowIso() })
+    })
+    if (!updated) throw errors.instanceNotFound(id)
+    this.log.info({ instanceId: row.id, network }, 'instance network changed')
+    return this.toPublic(updated)
   }
 
   /** Destroys the sandbox and its workspace, then forgets the instance. */

@@ -1,4 +1,4 @@
-import type { Config } from '../config.js'
+import type { Config, NetworkMode } from '../config.js'
 import type { InstanceResources } from '../drivers/driver.js'
 import { resourcesFromPlan, sameResources } from '../drivers/driver.js'
 import type { Logger } from '../log.js'
@@ -59,7 +59,7 @@ export class WarmPool {
     // Warm again after a restart, unless the pool's plan changed meanwhile (fill replaces those).
     const plan = this.config.plans.find((p) => p.name === this.config.poolPlan)
     for (const row of await this.store.instances.listByUser(POOL_USER_ID)) {
-      if (row.status === 'ready' && plan && sameResources(row.resources, resourcesFromPlan(plan)))
+      if (row.status === 'ready' && plan && this.fits(row, resourcesFromPlan(plan), plan.network))
         this.warm.add(row.id)
     }
     this.refill()
@@ -71,16 +71,28 @@ export class WarmPool {
     return { size: this.config.poolSize, plan: this.config.poolPlan, ready, warming: rows.length - ready }
   }
 
-  /** A warm pooled instance with exactly these resources, if one is ready; call inside the create transaction. */
-  async take(tx: Store, resources: InstanceResources): Promise<InstanceRow | undefined> {
+  /**
+   * A warm pooled instance with exactly these resources and this network, if one is ready; call
+   * inside the create transaction.
+   */
+  async take(
+    tx: Store,
+    resources: InstanceResources,
+    network: NetworkMode,
+  ): Promise<InstanceRow | undefined> {
     if (this.config.poolSize === 0) return undefined
     for (const row of await tx.instances.listByUser(POOL_USER_ID)) {
       if (row.status !== 'ready' || !this.warm.has(row.id)) continue
-      if (!sameResources(row.resources, resources)) continue
+      if (!this.fits(row, resources, network)) continue
       this.warm.delete(row.id)
       return row
     }
     return undefined
+  }
+
+  /** Whether a pooled instance is what a create with these resources and network would make. */
+  private fits(row: InstanceRow, resources: InstanceResources, network: NetworkMode): boolean {
+    return row.network === network && sameResources(row.resources, resources)
   }
 
   /** True when a warm instance is waiting: creating from it needs no new capacity. */
@@ -112,21 +124,21 @@ export class WarmPool {
         this.log.warn({ instanceId: row.id, error: row.error }, 'pooled instance failed; replacing it')
         await this.instances.remove(asUser(POOL_USER_ID), row.id)
       }
-      // After a change of the pool's plan (or of its resources) a warm instance no create
+      // After a change of the pool's plan (its resources or network) a warm instance no create
       // would match only takes room: replace it.
       const want = resourcesFromPlan(plan)
       for (const row of rows.filter((r) => r.status !== 'error')) {
-        if (sameResources(row.resources, want)) continue
-        // No create takes it (take() matches resources exactly), so no race with one.
+        if (this.fits(row, want, plan.network)) continue
+        // No create takes it (take() matches exactly), so no race with one.
         this.warm.delete(row.id)
-        this.log.info({ instanceId: row.id }, "pooled instance has another plan's resources; replacing it")
+        this.log.info({ instanceId: row.id }, "pooled instance has another plan's limits; replacing it")
         await this.instances.remove(asUser(POOL_USER_ID), row.id)
       }
       const live = (await this.store.instances.listByUser(POOL_USER_ID)).filter((r) => r.status !== 'error')
       if (live.length >= this.config.poolSize) return
       if ((await this.store.instances.countAll()) >= this.config.maxInstances) return
       const started = performance.now()
-      const created = await this.instances.createFor(POOL_USER_ID, resourcesFromPlan(plan), null)
+      const created = await this.instances.createFor(POOL_USER_ID, want, plan.network, null)
       const row = await this.instances.waitSettled(created.id)
       if (row?.status !== 'ready') continue
       await this.warmUp(row.id)

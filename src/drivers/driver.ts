@@ -27,6 +27,8 @@ export interface InstanceSpec {
   /** Host uid the sandbox runs as (local driver); unique per instance. */
   hostUid: number
   resources: InstanceResources
+  /** What the sandbox may reach: `public` the internet only, `off` no network. */
+  network: 'public' | 'off'
 }
 
 /**

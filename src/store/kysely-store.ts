@@ -52,6 +52,7 @@ export class KyselyStore implements Store {
           cpus: p.cpus,
           pids_max: p.pids_max,
           disk_mb: p.disk_mb,
+          network: p.network,
         }
         await this.db
           .insertInto('plans')

@@ -1,4 +1,5 @@
-import type { Generated, Insertable, Selectable, Updateable } from 'kysely'
+import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely'
+import type { NetworkMode } from '../config.js'
 
 /** Table types of the store, shared by every SQL dialect. Booleans are 0/1, times ISO-8601 text. */
 export interface Database {
@@ -32,6 +33,8 @@ export interface PlansTable {
   cpus: number
   pids_max: number
   disk_mb: number
+  /** The most network the plan's instances may have, and their default. */
+  network: ColumnType<NetworkMode, NetworkMode | undefined, NetworkMode>
 }
 
 export interface SubscriptionsTable {
@@ -74,6 +77,8 @@ export interface InstancesTable {
   resources: string
   /** The plan whose resources the instance follows; null when it follows none. */
   plan: string | null
+  /** What the sandbox may reach from its next start; rows made before networking have `off`. */
+  network: ColumnType<NetworkMode, NetworkMode | undefined, NetworkMode>
   error: string | null
   created_at: string
   updated_at: string

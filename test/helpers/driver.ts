@@ -28,7 +28,8 @@ export async function makeDriver(overrides: Partial<Config> = {}): Promise<{
   const spec = (name: string, resources: Partial<InstanceResources> = {}): InstanceSpec => {
     const id = `${name}-${process.pid}`
     ids.push(id)
-    return { id, hostUid: uidBase + next++, resources: { ...SMALL, ...resources } }
+    // Driver tests never reach beyond this machine.
+    return { id, hostUid: uidBase + next++, resources: { ...SMALL, ...resources }, network: 'off' }
   }
   const cleanup = async () => {
     for (const id of ids) await driver.destroy(id).catch(() => {})

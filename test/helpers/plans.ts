@@ -1,10 +1,15 @@
-/** Small plans so tests run many instances on a 2-core machine and hit limits quickly. */
+/**
+ * Small plans so tests run many instances on a 2-core machine and hit limits quickly. Their
+ * instances have no network (tests never reach beyond this machine), but for `net`'s, which
+ * tests of the network mode itself use.
+ */
 export const TEST_PLANS = JSON.stringify([
-  { name: 'free', instance_limit: 0 },
-  { name: 'pro', instance_limit: 3, memory_mb: 512, cpus: 1, pids_max: 256, disk_mb: 512 },
-  { name: 'solo', instance_limit: 1, memory_mb: 512, cpus: 1, pids_max: 256, disk_mb: 128 },
-  { name: 'tiny', instance_limit: 2, memory_mb: 160, cpus: 0.5, pids_max: 64, disk_mb: 64 },
-  { name: 'team', instance_limit: 10, memory_mb: 512, cpus: 1, pids_max: 256, disk_mb: 512 },
+  { name: 'free', instance_limit: 0, network: 'off' },
+  { name: 'pro', instance_limit: 3, memory_mb: 512, cpus: 1, pids_max: 256, disk_mb: 512, network: 'off' },
+  { name: 'solo', instance_limit: 1, memory_mb: 512, cpus: 1, pids_max: 256, disk_mb: 128, network: 'off' },
+  { name: 'tiny', instance_limit: 2, memory_mb: 160, cpus: 0.5, pids_max: 64, disk_mb: 64, network: 'off' },
+  { name: 'team', instance_limit: 10, memory_mb: 512, cpus: 1, pids_max: 256, disk_mb: 512, network: 'off' },
+  { name: 'net', instance_limit: 3, memory_mb: 512, cpus: 1, pids_max: 256, disk_mb: 256, network: 'public' },
 ])
 
 /** The fast tests run instances without the OpenClaw gateway (it takes seconds and ~0.7 GB). */
@@ -12,8 +17,16 @@ export const TEST_ENV = { CLAWPORT_PLANS: TEST_PLANS, CLAWPORT_TMP_SIZE_MB: '64'
 
 /** A plan that fits a real OpenClaw gateway (~0.7 GB idle, more during turns). */
 export const GATEWAY_PLANS = JSON.stringify([
-  { name: 'free', instance_limit: 0 },
-  { name: 'agent', instance_limit: 3, memory_mb: 2048, cpus: 2, pids_max: 1024, disk_mb: 1024 },
+  { name: 'free', instance_limit: 0, network: 'off' },
+  {
+    name: 'agent',
+    instance_limit: 3,
+    memory_mb: 2048,
+    cpus: 2,
+    pids_max: 1024,
+    disk_mb: 1024,
+    network: 'off',
+  },
 ])
 
 /** A server whose instances run the real OpenClaw gateway against the test model server. */

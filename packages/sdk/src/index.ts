@@ -2,7 +2,7 @@ import type { operations, paths } from './schema.js'
 
 export type { components, operations, paths } from './schema.js'
 
-type Method = 'get' | 'post' | 'put' | 'delete'
+type Method = 'get' | 'post' | 'put' | 'patch' | 'delete'
 /** The JSON body of an operation's first 2xx answer. */
 type Ok<O> = O extends { responses: infer R }
   ? R extends { 200: infer X }
@@ -133,6 +133,8 @@ export class Clawport {
     list: () => this.request('get', '/api/instances'),
     create: (body: BodyOf<paths['/api/instances']['post']> = {}) => this.request('post', '/api/instances', { body }),
     get: (id: string) => this.request('get', '/api/instances/{id}', { params: { id } }),
+    update: (id: string, body: BodyOf<paths['/api/instances/{id}']['patch']>) =>
+      this.request('patch', '/api/instances/{id}', { params: { id }, body }),
     status: (id: string) => this.request('get', '/api/instances/{id}/status', { params: { id } }),
     delete: (id: string) => this.request('delete', '/api/instances/{id}', { params: { id } }),
     reboot: (id: string) => this.request('post', '/api/instances/{id}/reboot', { params: { id } }),

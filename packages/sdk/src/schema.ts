@@ -142,7 +142,11 @@ export interface paths {
         delete: operations["instances.delete"];
         options?: never;
         head?: never;
-        patch?: never;
+        /**
+         * Change a stopped instance's network, within its plan
+         * @description 409 unless the instance is stopped; 422 for a network its plan does not allow.
+         */
+        patch: operations["instances.update"];
         trace?: never;
     };
     "/api/instances/{id}/reboot": {
@@ -1455,6 +1459,11 @@ export interface components {
                     pids_max: number;
                     disk_mb: number;
                 };
+                /**
+                 * @description What the sandbox may reach: "public" the internet (never the host, private ranges or other instances), "off" nothing
+                 * @enum {string}
+                 */
+                network: "public" | "off";
                 started_at: string | null;
                 error: string | null;
             };
@@ -1481,6 +1490,11 @@ export interface components {
                     pids_max: number;
                     disk_mb: number;
                 };
+                /**
+                 * @description What the sandbox may reach: "public" the internet (never the host, private ranges or other instances), "off" nothing
+                 * @enum {string}
+                 */
+                network: "public" | "off";
                 started_at: string | null;
                 error: string | null;
                 role: string | null;
@@ -1815,6 +1829,11 @@ export interface components {
                     pids_max: number;
                     disk_mb: number;
                 };
+                /**
+                 * @description What the sandbox may reach: "public" the internet (never the host, private ranges or other instances), "off" nothing
+                 * @enum {string}
+                 */
+                network: "public" | "off";
                 started_at: string | null;
                 error: string | null;
             };
@@ -1841,6 +1860,11 @@ export interface components {
                     pids_max: number;
                     disk_mb: number;
                 };
+                /**
+                 * @description What the sandbox may reach: "public" the internet (never the host, private ranges or other instances), "off" nothing
+                 * @enum {string}
+                 */
+                network: "public" | "off";
                 started_at: string | null;
                 error: string | null;
                 role: string | null;
@@ -2368,6 +2392,11 @@ export interface operations {
                             pids_max: number;
                             disk_mb: number;
                         };
+                        /**
+                         * @description What the sandbox may reach: "public" the internet (never the host, private ranges or other instances), "off" nothing
+                         * @enum {string}
+                         */
+                        network: "public" | "off";
                         started_at: string | null;
                         error: string | null;
                     }[];
@@ -2414,6 +2443,11 @@ export interface operations {
                 "application/json": {
                     invite_code?: string;
                     name?: string;
+                    /**
+                     * @description Absent: the plan's own; more than the plan allows is a 422
+                     * @enum {string}
+                     */
+                    network?: "public" | "off";
                 } | null;
             };
         };
@@ -2439,6 +2473,11 @@ export interface operations {
                             pids_max: number;
                             disk_mb: number;
                         };
+                        /**
+                         * @description What the sandbox may reach: "public" the internet (never the host, private ranges or other instances), "off" nothing
+                         * @enum {string}
+                         */
+                        network: "public" | "off";
                         started_at: string | null;
                         error: string | null;
                     };
@@ -2524,6 +2563,11 @@ export interface operations {
                             pids_max: number;
                             disk_mb: number;
                         };
+                        /**
+                         * @description What the sandbox may reach: "public" the internet (never the host, private ranges or other instances), "off" nothing
+                         * @enum {string}
+                         */
+                        network: "public" | "off";
                         started_at: string | null;
                         error: string | null;
                     };
@@ -2624,6 +2668,106 @@ export interface operations {
             };
         };
     };
+    "instances.update": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Instance id (UUID) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /**
+                     * @description Applies at the next start; only while the instance is stopped
+                     * @enum {string}
+                     */
+                    network?: "public" | "off";
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** Format: uuid */
+                        id: string;
+                        /** @enum {string} */
+                        status: "provisioning" | "ready" | "rebooting" | "stopping" | "stopped" | "starting" | "error" | "deleting";
+                        sandbox_id: string;
+                        created_at: string;
+                        updated_at: string;
+                        name: string | null;
+                        resources: {
+                            memory_mb: number;
+                            cpus: number;
+                            pids_max: number;
+                            disk_mb: number;
+                        };
+                        /**
+                         * @description What the sandbox may reach: "public" the internet (never the host, private ranges or other instances), "off" nothing
+                         * @enum {string}
+                         */
+                        network: "public" | "off";
+                        started_at: string | null;
+                        error: string | null;
+                    };
+                };
+            };
+            /** @description Default Response */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     "instances.reboot": {
         parameters: {
             query?: never;
@@ -2657,6 +2801,11 @@ export interface operations {
                             pids_max: number;
                             disk_mb: number;
                         };
+                        /**
+                         * @description What the sandbox may reach: "public" the internet (never the host, private ranges or other instances), "off" nothing
+                         * @enum {string}
+                         */
+                        network: "public" | "off";
                         started_at: string | null;
                         error: string | null;
                     };
@@ -2742,6 +2891,11 @@ export interface operations {
                             pids_max: number;
                             disk_mb: number;
                         };
+                        /**
+                         * @description What the sandbox may reach: "public" the internet (never the host, private ranges or other instances), "off" nothing
+                         * @enum {string}
+                         */
+                        network: "public" | "off";
                         started_at: string | null;
                         error: string | null;
                     };
@@ -2827,6 +2981,11 @@ export interface operations {
                             pids_max: number;
                             disk_mb: number;
                         };
+                        /**
+                         * @description What the sandbox may reach: "public" the internet (never the host, private ranges or other instances), "off" nothing
+                         * @enum {string}
+                         */
+                        network: "public" | "off";
                         started_at: string | null;
                         error: string | null;
                     };

@@ -7,6 +7,8 @@ OPENCLAW_API_KEY; --instance ID or OPENCLAW_INSTANCE_ID, else the first ready in
 --json for output meant for programs):
 
   clawport instances [list|create|get|delete|reboot|shutdown|start] [id] [--wait] [--name N] [--invite-code C]
+                    [--network public|off]
+  clawport instances update <id> --network public|off   while stopped; applies at the next start
   clawport chat send <message> [--session S] [--no-stream]
   clawport chat sessions [new --title T]
   clawport chat history [--session S] [--limit N]
@@ -29,6 +31,7 @@ const COMMON = {
   wait: { type: 'boolean' },
   name: { type: 'string' },
   'invite-code': { type: 'string' },
+  network: { type: 'string' },
   session: { type: 'string', short: 's' },
   'no-stream': { type: 'boolean' },
   title: { type: 'string' },

@@ -9,6 +9,15 @@ interface Instance {
   error?: string | null
 }
 
+const NETWORKS = ['public', 'off']
+
+/** The --network flag, checked here so that a typo is a usage error rather than a 422. */
+function networkFlag(value: string | undefined): { network?: string } {
+  if (value === undefined) return {}
+  if (!NETWORKS.includes(value)) throw new UsageError(`--network is public or off, not "${value}"`)
+  return { network: value }
+}
+
 const row = (i: Instance) => `${i.id}  ${i.status.padEnd(12)}  ${i.name ?? ''}`
 
 /** Waits until the instance is ready (or failed). */
@@ -23,7 +32,7 @@ export async function waitReady(ctx: Ctx, id: string, timeoutMs = 600_000): Prom
   }
 }
 
-/** `clawport instances [list|create|get|delete|reboot|shutdown|start] [id]` */
+/** `clawport instances [list|create|get|update|delete|reboot|shutdown|start] [id]` */
 export async function run(ctx: Ctx): Promise<number | undefined> {
   const { api, flags } = ctx
   const [action = 'list', idArg] = ctx.args
@@ -39,6 +48,7 @@ export async function run(ctx: Ctx): Promise<number | undefined> {
       const body = {
         ...(flags.name ? { name: flags.name } : {}),
         ...(flags['invite-code'] ? { invite_code: flags['invite-code'] } : {}),
+        ...networkFlag(flags.network),
       }
       let inst = await api.json<Instance>('POST', '/instances', { body })
       if (flags.wait) inst = await waitReady(ctx, inst.id)
@@ -51,6 +61,12 @@ export async function run(ctx: Ctx): Promise<number | undefined> {
       ctx.out(await api.json('GET', action === 'get' ? `/instances/${i}` : `/instances/${i}/status`), (v) =>
         JSON.stringify(v, null, 2),
       )
+      return
+    }
+    case 'update': {
+      if (flags.network === undefined) throw new UsageError('say what to change: --network public|off')
+      const body = networkFlag(flags.network)
+      ctx.out(await api.json<Instance>('PATCH', `/instances/${await id()}`, { body }), row)
       return
     }
     case 'delete':

@@ -9,6 +9,7 @@ import { auditRetention } from './0007-audit-retention.js'
 import { instancePlan } from './0008-instance-plan.js'
 import { runScope } from './0009-run-scope.js'
 import { auditAddress } from './0010-audit-address.js'
+import { instanceNetwork } from './0011-instance-network.js'
 
 /**
  * Versioned migrations, applied in name order at start. One file per migration; never edit
@@ -25,6 +26,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0008_instance_plan': instancePlan,
   '0009_run_scope': runScope,
   '0010_audit_address': auditAddress,
+  '0011_instance_network': instanceNetwork,
 }
 
 export const migrationProvider: MigrationProvider = {

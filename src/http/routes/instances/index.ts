@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
+import { NetworkMode } from '../../../config.js'
 import { Instance } from '../../../core/instance-types.js'
 import type { Services } from '../../../core/services.js'
 import { callerOf } from '../../plugins/auth.js'
@@ -9,10 +10,15 @@ const CreateInstanceBody = z
   .object({
     invite_code: z.string().trim().min(1).max(200).optional(),
     name: z.string().trim().min(1).max(100).optional(),
+    network: NetworkMode.optional().describe("Absent: the plan's own; more than the plan allows is a 422"),
   })
   .nullish()
 
-/** List, create, get and delete instances. */
+const UpdateInstanceBody = z.object({
+  network: NetworkMode.optional().describe('Applies at the next start; only while the instance is stopped'),
+})
+
+/** List, create, get, change and delete instances. */
 export const instanceRoutes: FastifyPluginAsyncZod<{ services: Services }> = async (app, { services }) => {
   const { instances } = services
 
@@ -60,6 +66,22 @@ export const instanceRoutes: FastifyPluginAsyncZod<{ services: Services }> = asy
       },
     },
     async (request) => instances.get(callerOf(request), request.params.id),
+  )
+
+  app.patch(
+    '/api/instances/:id',
+    {
+      schema: {
+        operationId: 'instances.update',
+        summary: "Change a stopped instance's network, within its plan",
+        description: '409 unless the instance is stopped; 422 for a network its plan does not allow.',
+        tags: ['instances'],
+        params: InstanceParams,
+        body: UpdateInstanceBody,
+        response: { 200: Instance, ...errorResponses(404, 409) },
+      },
+    },
+    async (request) => instances.update(callerOf(request), request.params.id, request.body),
   )
 
   app.delete(

@@ -1,6 +1,7 @@
-// The three Unix-socket calls Node has no API for: a socket bound but not yet listening (so the
-// process that later listens on it is the one its peers see), the peer credentials of a
-// connected socket (SO_PEERCRED), and close-on-exec for a descriptor inherited at launch.
+// The descriptor calls Node has no API for: a socket bound but not yet listening (so the process
+// that later listens on it is the one its peers see), the peer credentials of a connected socket
+// (SO_PEERCRED), close-on-exec for a descriptor inherited at launch, and a plain pipe to hand to
+// child processes.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -81,6 +82,20 @@ static napi_value set_close_on_exec(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// makePipe(): [readFd, writeFd], both close-on-exec (a child gets its copy through its stdio).
+static napi_value make_pipe(napi_env env, napi_callback_info info) {
+  (void)info;
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) return throw_errno(env, "pipe2", errno);
+  napi_value out, v;
+  napi_create_array_with_length(env, 2, &out);
+  napi_create_int32(env, fds[0], &v);
+  napi_set_element(env, out, 0, v);
+  napi_create_int32(env, fds[1], &v);
+  napi_set_element(env, out, 1, v);
+  return out;
+}
+
 NAPI_MODULE_INIT() {
   napi_value fn;
   napi_create_function(env, "bindSocket", NAPI_AUTO_LENGTH, bind_socket, NULL, &fn);
@@ -89,5 +104,7 @@ NAPI_MODULE_INIT() {
   napi_set_named_property(env, exports, "peerCredentials", fn);
   napi_create_function(env, "setCloseOnExec", NAPI_AUTO_LENGTH, set_close_on_exec, NULL, &fn);
   napi_set_named_property(env, exports, "setCloseOnExec", fn);
+  napi_create_function(env, "makePipe", NAPI_AUTO_LENGTH, make_pipe, NULL, &fn);
+  napi_set_named_property(env, exports, "makePipe", fn);
   return exports;
 }

@@ -13,6 +13,7 @@ interface Native {
   bindSocket(path: string): number
   peerCredentials(fd: number): PeerCredentials
   setCloseOnExec(fd: number): void
+  makePipe(): [number, number]
 }
 
 // `<root>/{src,dist}/door/unix-socket.{ts,js}` -> `<root>/native/build/Release`; inside a sandbox
@@ -61,4 +62,9 @@ export function peerCredentials(fd: number): PeerCredentials {
 /** Marks an inherited descriptor close-on-exec, so no program started from here inherits it. */
 export function setCloseOnExec(fd: number): void {
   load().setCloseOnExec(fd)
+}
+
+/** A pipe, `[readFd, writeFd]`, both close-on-exec: hand an end to a child through its stdio. */
+export function makePipe(): [number, number] {
+  return load().makePipe()
 }

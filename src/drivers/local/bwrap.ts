@@ -20,6 +20,8 @@ export interface SandboxArgsOptions {
   /** The child's fd numbers for the seccomp program and the JSON status stream. */
   seccompFd?: number
   statusFd?: number
+  /** With a network: the payload waits on `blockFd` until the host has set the network up. */
+  network?: { blockFd: number; syncFd: number }
   /** Merged-/usr entries of the host (see `rootLinks`). */
   rootLinks: Array<{ name: string; link?: string; dir?: boolean }>
   /** The instance's own folders; omitted for the host probe. */
@@ -67,6 +69,8 @@ export function buildSandboxArgs(o: SandboxArgsOptions): string[] {
   ]
   if (o.seccompFd !== undefined) a.push('--seccomp', String(o.seccompFd))
   if (o.statusFd !== undefined) a.push('--json-status-fd', String(o.statusFd))
+  // The sync fd stays open while the sandbox runs: its slirp4netns leaves when it closes.
+  if (o.network) a.push('--block-fd', String(o.network.blockFd), '--sync-fd', String(o.network.syncFd))
   a.push('--ro-bind', '/usr', '/usr')
   for (const entry of o.rootLinks) {
     if (entry.link) a.push('--symlink', entry.link, `/${entry.name}`)

@@ -13,6 +13,9 @@ export interface LaunchRecord {
   childStart: string
   startedAt: string
   hostUid: number | null
+  /** The instance's slirp4netns, when it has a network. */
+  slirpPid?: number
+  slirpStart?: string
   /** Set by stop(), so inspect can tell a requested stop from a crash. */
   stopped?: boolean
 }
@@ -89,8 +92,11 @@ export interface SpawnSandboxOptions {
   /** The sandbox's stdout and stderr, opened by `openSandboxLog` (closed here once handed over). */
   logFd: number
   logFile: string
-  /** The clawlet's socket, bound but not listening, handed in as fd 6 (closed here). */
-  listenFd?: number
+  /**
+   * Descriptors handed in as fds 6, 7 and 8 (the clawlet's socket, the network's block and sync
+   * pipes), each optional; closed here once handed over.
+   */
+  extraFds?: Array<number | undefined>
   /** bwrap's own arguments, NUL-separated, handed over as fd 5 (`--args 5`). */
   argsFile: string
   /** Child fd numbers for the seccomp program and the status stream (they follow stdio). */
@@ -114,7 +120,7 @@ export async function spawnSandbox(o: SpawnSandboxOptions): Promise<LaunchRecord
   try {
     child = spawn(o.file, o.args, {
       detached: true,
-      stdio: ['ignore', log, log, seccomp, status, argsFd, ...(o.listenFd === undefined ? [] : [o.listenFd])],
+      stdio: ['ignore', log, log, seccomp, status, argsFd, ...(o.extraFds ?? []).map((fd) => fd ?? 'ignore')],
       env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' },
     })
   } finally {
@@ -122,7 +128,7 @@ export async function spawnSandbox(o: SpawnSandboxOptions): Promise<LaunchRecord
     closeSync(status)
     closeSync(seccomp)
     closeSync(argsFd)
-    if (o.listenFd !== undefined) closeSync(o.listenFd)
+    for (const fd of o.extraFds ?? []) if (fd !== undefined) closeSync(fd)
   }
   let exited: number | null | undefined
   let spawnError: Error | undefined

@@ -55,6 +55,8 @@ export interface InstanceLayout {
   /** The sandbox's stdout and stderr: on the instance's own storage (its disk, when quotas are on). */
   log: string
   seccomp: string
+  /** slirp4netns's output, root's. */
+  slirpLog: string
 }
 
 /** Paths of instance `id` under `<dataDir>/instances/<id>`. */
@@ -82,6 +84,7 @@ export function instanceLayout(dataDir: string, id: string, onDisk = false): Ins
     status: path.join(state, 'bwrap-status.json'),
     log: path.join(run, 'sandbox.log'),
     seccomp: path.join(state, 'seccomp.bpf'),
+    slirpLog: path.join(state, 'slirp.log'),
   }
 }
 
@@ -112,9 +115,9 @@ export const HOST_ETC = [
 ]
 
 /** Files generated per instance and bound over /etc inside. */
-export const GENERATED_ETC = ['passwd', 'group', 'hosts', 'hostname'] as const
+export const GENERATED_ETC = ['passwd', 'group', 'hosts', 'hostname', 'resolv.conf'] as const
 
-/** Writes the instance's own passwd, group, hosts and hostname into `etcDir`. */
+/** Writes the instance's own passwd, group, hosts, hostname and resolv.conf into `etcDir`. */
 export async function writeEtcFiles(etcDir: string, hostname: string): Promise<void> {
   await fs.mkdir(etcDir, { recursive: true, mode: 0o755 })
   await fs.chmod(etcDir, 0o755)
@@ -124,6 +127,8 @@ export async function writeEtcFiles(etcDir: string, hostname: string): Promise<v
     group: `root:x:0:\n${SANDBOX_USER}:x:${u}:\nnogroup:x:65534:\n`,
     hosts: `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t${hostname}\n`,
     hostname: `${hostname}\n`,
+    // slirp4netns's DNS forwarder; without a network nothing answers there.
+    'resolv.conf': 'nameserver 10.0.2.3\n',
   }
   for (const [name, text] of Object.entries(files)) {
     const file = path.join(etcDir, name)

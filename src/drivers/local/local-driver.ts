@@ -1,9 +1,9 @@
-import { closeSync, existsSync, readFileSync, readlinkSync } from 'node:fs'
+import { closeSync, existsSync, readFileSync, readlinkSync, writeSync } from 'node:fs'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import type { Config } from '../../config.js'
 import type { PeerCredentials } from '../../door/unix-socket.js'
-import { bindSocket, NATIVE_DIR, requireNative } from '../../door/unix-socket.js'
+import { bindSocket, makePipe, NATIVE_DIR, requireNative } from '../../door/unix-socket.js'
 import type { Logger } from '../../log.js'
 import type {
   ClawletEndpoint,
@@ -26,7 +26,6 @@ import {
   spawnSandbox,
 } from './launch.js'
 import {
-  CLAWLET_LISTEN_FD,
   type InstanceLayout,
   instanceLayout,
   REPO_ROOT,
@@ -35,6 +34,14 @@ import {
   sandboxHostname,
   writeEtcFiles,
 } from './layout.js'
+import {
+  applyRuleset,
+  hostNetworks,
+  publicRuleset,
+  type SlirpProcess,
+  startSlirp,
+  waitForLoopback,
+} from './network.js'
 import { probeSandbox, requireTool, untraversable } from './probe.js'
 import { buildSeccompProgram, seccompArchSupported } from './seccomp.js'
 
@@ -45,6 +52,10 @@ export interface LocalDriverOptions {
   /** Runs this command inside instead of the clawlet (tests of the sandbox itself). */
   payload?: string[]
 }
+
+/** The payload's network pipes: it waits on the first, and the sandbox holds the second. */
+const BLOCK_FD = 7
+const SYNC_FD = 8
 
 interface LaunchRecordFile extends LaunchRecord {
   oomAtStart: number
@@ -60,6 +71,8 @@ export class LocalDriver implements InstanceDriver {
   private cgroupVersion: CgroupVersion = 'none'
   private diskQuota = false
   private seccomp: Buffer | null = null
+  /** Whether instances may have a network here (root, slirp4netns, nft, nsenter). */
+  private network = false
 
   constructor(
     private readonly config: Config,
@@ -106,6 +119,13 @@ export class LocalDriver implements InstanceDriver {
       tmpSizeBytes: 1024 * 1024,
       asUid: this.isRoot ? this.config.uidBase : null,
     })
+    this.network = this.isRoot && (await networkTools())
+    if (!this.network)
+      notes.push(
+        this.isRoot
+          ? 'no instance network: install slirp4netns and nftables (`apt-get install slirp4netns nftables`)'
+          : 'no instance network without root',
+      )
     const cg = await detectCgroup()
     const cgNote = cg.note ?? (await prepareCgroupParent(cg.version))
     this.cgroupVersion = cgNote && cg.version !== 'none' ? 'none' : cg.version
@@ -250,11 +270,15 @@ export class LocalDriver implements InstanceDriver {
     const cgroup = this.cgroup(spec.id)
     await cgroup.killAll()
     const withRuntime = existsSync(path.join(REPO_ROOT, 'dist'))
+    const network = spec.network === 'public' && this.network
+    if (spec.network === 'public' && !this.network)
+      this.log.warn({ instanceId: spec.id }, 'instance starts without its network: this host cannot give one')
     const args = buildSandboxArgs({
       hostname: sandboxHostname(spec.id),
       tmpSizeBytes: this.config.tmpSizeMb * 1024 * 1024,
       seccompFd: this.seccomp ? 3 : undefined,
       statusFd: 4,
+      network: network ? { blockFd: BLOCK_FD, syncFd: SYNC_FD } : undefined,
       rootLinks: await rootLinks(),
       folders: { workspace: l.workspace, home: l.home, run: l.run, door: l.door },
       etcDir: l.etc,
@@ -282,18 +306,22 @@ export class LocalDriver implements InstanceDriver {
     const cmd = wrapForHost(
       ['--args', '5', ...args.slice(sep)],
       this.isRoot ? { uid: spec.hostUid, cgroupProcs: cgroup.procsFiles() } : null,
-      CLAWLET_LISTEN_FD,
+      SYNC_FD,
       this.config.sandboxOpenFiles,
     )
     // The clawlet's socket is bound here, in root's state folder, and handed in: whatever runs
     // inside can neither move it nor point the control plane anywhere else.
     await fs.rm(l.socketPath, { force: true })
     const listenFd = opts.listen ? bindSocket(l.socketPath) : undefined
+    // With a network the payload waits on the block pipe while the host sets it up; the sync
+    // pipe's write end stays in the sandbox, so its slirp4netns leaves with it.
+    const block = network ? makePipe() : undefined
+    const sync = network ? makePipe() : undefined
     let logFd: number
     try {
       logFd = openSandboxLog(l.log, this.isRoot ? spec.hostUid : null)
     } catch (err) {
-      if (listenFd !== undefined) closeSync(listenFd)
+      for (const fd of [listenFd, ...(block ?? []), ...(sync ?? [])]) if (fd !== undefined) closeSync(fd)
       throw err
     }
     const oomAtStart = await cgroup.oomKills()
@@ -305,18 +333,46 @@ export class LocalDriver implements InstanceDriver {
       statusFile: l.status,
       logFd,
       logFile: l.log,
-      listenFd,
+      extraFds: [listenFd, block?.[0], sync?.[1]],
       argsFile,
       seccompFd: 3,
       statusFd: 4,
       hostUid: this.isRoot ? spec.hostUid : null,
     })
+    if (block && sync) {
+      try {
+        const slirp = await this.connect(record, sync[0], l.slirpLog)
+        record.slirpPid = slirp.pid
+        record.slirpStart = slirp.start
+        // The network is up: let the payload run.
+        writeSync(block[1], 'x')
+      } catch (err) {
+        await this.writeRecord(spec.id, { ...record, oomAtStart })
+        await this.stop(spec.id, 0).catch(() => {})
+        throw err
+      } finally {
+        closeSync(sync[0])
+        closeSync(block[1])
+      }
+    }
     await this.writeRecord(spec.id, { ...record, oomAtStart })
     this.log.info(
-      { instanceId: spec.id, pid: record.pid, launchMs: Math.round(performance.now() - t0) },
+      {
+        instanceId: spec.id,
+        pid: record.pid,
+        network: network ? 'public' : 'off',
+        launchMs: Math.round(performance.now() - t0),
+      },
       'sandbox started',
     )
     return record
+  }
+
+  /** Gives a blocked sandbox its network: the policy first, then slirp4netns. */
+  private async connect(record: LaunchRecord, exitFd: number, logFile: string): Promise<SlirpProcess> {
+    await waitForLoopback(record.childPid)
+    await applyRuleset(record.childPid, publicRuleset(hostNetworks()))
+    return startSlirp(record.childPid, exitFd, logFile)
   }
 
   async inspect(id: string): Promise<SandboxState> {
@@ -369,6 +425,8 @@ export class LocalDriver implements InstanceDriver {
       const outerDeadline = Date.now() + 2000
       while (this.alive(rec) && Date.now() < outerDeadline) await sleep(5)
       signalProcess(rec.pid, rec.pidStart, 'SIGKILL')
+      // It leaves by itself once the sandbox's sync pipe closes; this makes sure.
+      if (rec.slirpPid && rec.slirpStart) signalProcess(rec.slirpPid, rec.slirpStart, 'SIGKILL')
       await this.cgroup(id).killAll()
       while (this.alive(rec)) await sleep(5)
       // Give the monitor's parent a moment to reap it, so no zombie of the uid lingers.
@@ -419,4 +477,17 @@ export class LocalDriver implements InstanceDriver {
     await fs.writeFile(`${file}.tmp`, JSON.stringify(rec), { mode: 0o600 })
     await fs.rename(`${file}.tmp`, file)
   }
+}
+
+/** Whether slirp4netns, nft, nsenter and unshare are on the PATH. */
+async function networkTools(): Promise<boolean> {
+  for (const tool of ['slirp4netns', 'nft', 'nsenter', 'unshare']) {
+    const found = await Promise.any(
+      ['/usr/bin', '/usr/sbin', '/bin', '/sbin', '/usr/local/bin', '/usr/local/sbin'].map((d) =>
+        fs.access(path.join(d, tool)).then(() => true),
+      ),
+    ).catch(() => false)
+    if (!found) return false
+  }
+  return true
 }

@@ -5,6 +5,8 @@ import os from 'node:os'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { InstanceSpec } from '../src/drivers/driver.js'
 import { makeDriver, runIn } from './helpers/driver.js'
+import { TEST_ENV } from './helpers/plans.js'
+import { startServer } from './helpers/server.js'
 
 const isRoot = process.getuid?.() === 0
 const haveTools = ['slirp4netns', 'nft', 'ip'].every((t) =>
@@ -184,4 +186,38 @@ http.server.HTTPServer(("${INET}", 80), H).serve_forever()`,
     expect(leftB).not.toContain('slirp4netns')
     expect(hostMounts()).toEqual(mountsBefore)
   })
+
+  it('gives an instance created through the API its network, kept across a server crash', async () => {
+    const s = await startServer(TEST_ENV)
+    try {
+      const key = await s.user('net@example.com', 'net')
+      const inst = (await s.readyInstance(key)) as { id: string; network: string }
+      expect(inst.network).toBe('public')
+      const fetchInet = `curl -s -m 5 http://${INET}/ || echo no-internet`
+      expect((await s.exec(inst.id, fetchInet, {}, key)).stdout).toContain('hello from the internet')
+      expect((await s.exec(inst.id, reach(hostAddr, hostPort), {}, key)).stdout).toContain('closed-')
+      const rec = JSON.parse(
+        fs.readFileSync(`${s.dataDir}/instances/${inst.id}/state/sandbox.json`, 'utf8'),
+      ) as { slirpPid: number }
+      // The network belongs to the sandbox, not to the server: it outlives a crash of the server.
+      await s.kill9()
+      await s.start()
+      await s.waitStatus(inst.id, 'ready', key)
+      expect((await s.exec(inst.id, fetchInet, {}, key)).stdout).toContain('hello from the internet')
+      expect(fs.existsSync(`/proc/${rec.slirpPid}`)).toBe(true)
+      // Off on a plan that allows public: no route.
+      const off = (await s.api('POST', '/api/instances', { key, body: { network: 'off' } })).body
+      await s.waitStatus(off.id, 'ready', key)
+      expect((await s.exec(off.id, fetchInet, {}, key)).stdout).toContain('no-internet')
+      expect((await s.api('DELETE', `/api/instances/${inst.id}`, { key })).status).toBeLessThan(300)
+      for (let i = 0; i < 100 && fs.existsSync(`/proc/${rec.slirpPid}`); i++)
+        await new Promise((r) => setTimeout(r, 50))
+      const left = fs.existsSync(`/proc/${rec.slirpPid}`)
+        ? fs.readFileSync(`/proc/${rec.slirpPid}/cmdline`, 'utf8')
+        : ''
+      expect(left).not.toContain('slirp4netns')
+    } finally {
+      await s.destroy()
+    }
+  }, 120_000)
 })

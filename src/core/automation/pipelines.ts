@@ -1,5 +1,4 @@
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto'
-import { Cron } from 'croner'
 import { errors } from '../../errors.js'
 import type { Logger } from '../../log.js'
 import type { PipelineRow } from '../../store/automation-store.js'
@@ -19,7 +18,7 @@ import {
   type StepState,
   stepTargets,
 } from './pipeline-types.js'
-import { checkSchedule } from './schedule.js'
+import { checkSchedule, parseSchedule } from './schedule.js'
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 const SCHEDULE_TICK_MS = 1_000
@@ -262,13 +261,5 @@ function specOf(row: PipelineRow): PipelineStage[] {
 
 /** The next time a cron expression fires after `from`; 422 when it is not valid. */
 export function nextRun(expr: string, from: Date): string | null {
-  let job: Cron
-  try {
-    job = new Cron(expr, { paused: true, timezone: 'UTC' })
-  } catch (err) {
-    throw errors.validation(
-      `The schedule "${expr}" is not a valid cron expression: ${(err as Error).message}`,
-    )
-  }
-  return job.nextRun(from)?.toISOString() ?? null
+  return parseSchedule(expr).nextRun(from)?.toISOString() ?? null
 }

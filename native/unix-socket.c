@@ -8,6 +8,7 @@
 #include <node_api.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -96,6 +97,21 @@ static napi_value make_pipe(napi_env env, napi_callback_info info) {
   return out;
 }
 
+// lockExclusive(fd): true once this process holds an exclusive flock on fd, false when another
+// does. The kernel lets go when the process ends, however it ends.
+static napi_value lock_exclusive(napi_env env, napi_callback_info info) {
+  int32_t fd;
+  if (int_arg(env, info, &fd) != 0) return throw_errno(env, "lockExclusive", EINVAL);
+  napi_value out;
+  if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+    napi_get_boolean(env, true, &out);
+    return out;
+  }
+  if (errno != EWOULDBLOCK) return throw_errno(env, "flock", errno);
+  napi_get_boolean(env, false, &out);
+  return out;
+}
+
 NAPI_MODULE_INIT() {
   napi_value fn;
   napi_create_function(env, "bindSocket", NAPI_AUTO_LENGTH, bind_socket, NULL, &fn);
@@ -106,5 +122,7 @@ NAPI_MODULE_INIT() {
   napi_set_named_property(env, exports, "setCloseOnExec", fn);
   napi_create_function(env, "makePipe", NAPI_AUTO_LENGTH, make_pipe, NULL, &fn);
   napi_set_named_property(env, exports, "makePipe", fn);
+  napi_create_function(env, "lockExclusive", NAPI_AUTO_LENGTH, lock_exclusive, NULL, &fn);
+  napi_set_named_property(env, exports, "lockExclusive", fn);
   return exports;
 }

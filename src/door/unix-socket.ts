@@ -14,6 +14,7 @@ interface Native {
   peerCredentials(fd: number): PeerCredentials
   setCloseOnExec(fd: number): void
   makePipe(): [number, number]
+  lockExclusive(fd: number): boolean
 }
 
 // `<root>/{src,dist}/door/unix-socket.{ts,js}` -> `<root>/native/build/Release`; inside a sandbox
@@ -67,4 +68,9 @@ export function setCloseOnExec(fd: number): void {
 /** A pipe, `[readFd, writeFd]`, both close-on-exec: hand an end to a child through its stdio. */
 export function makePipe(): [number, number] {
   return load().makePipe()
+}
+
+/** Takes an exclusive lock on open file `fd` without waiting; false when another process holds it. */
+export function lockExclusive(fd: number): boolean {
+  return load().lockExclusive(fd)
 }

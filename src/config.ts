@@ -67,6 +67,7 @@ const EnvSchema = z.object({
   CLAWPORT_SANDBOX_OPEN_FILES: z.coerce.number().int().min(64).max(1_048_576).default(4096),
   CLAWPORT_DISK_QUOTA: z.enum(['auto', 'off']).default('auto'),
   CLAWPORT_READY_TIMEOUT_MS: intFrom(30_000),
+  CLAWPORT_RESTART_WINDOW_MS: intFrom(10 * 60_000),
   CLAWPORT_GATEWAY: z.enum(['on', 'off']).default('on'),
   CLAWPORT_DESKTOP: z.enum(['on', 'off']).default('on'),
   CLAWPORT_WS_TICKET_TTL_MS: z.coerce.number().int().min(1).default(60_000),
@@ -145,6 +146,8 @@ export interface Config {
   sandboxOpenFiles: number
   diskQuota: 'auto' | 'off'
   readyTimeoutMs: number
+  /** Crashes within this window count towards giving up on an instance (see instances.ts). */
+  restartWindowMs: number
   /** Run the OpenClaw gateway in every instance (off: instances have no agent). */
   gateway: 'on' | 'off'
   /** Every instance runs a desktop (Xtigervnc + openbox) of this size; off: none. */
@@ -218,6 +221,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, overrides: Partial<Config> = 
     sandboxOpenFiles: e.CLAWPORT_SANDBOX_OPEN_FILES,
     diskQuota: e.CLAWPORT_DISK_QUOTA,
     readyTimeoutMs: e.CLAWPORT_READY_TIMEOUT_MS,
+    restartWindowMs: e.CLAWPORT_RESTART_WINDOW_MS,
     gateway: e.CLAWPORT_GATEWAY,
     desktop: e.CLAWPORT_DESKTOP,
     desktopGeometry: e.CLAWPORT_DESKTOP_GEOMETRY,

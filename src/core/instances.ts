@@ -19,7 +19,10 @@ import type { WarmPool } from './warm-pool.js'
 
 const MONITOR_INTERVAL_MS = 2_000
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
-/** A crashed sandbox is restarted at most this many times before it is left in `error`. */
+/**
+ * A crashed sandbox is restarted unless it crashed this many times within the restart window
+ * (`CLAWPORT_RESTART_WINDOW_MS`): then it is left in `error`. Crashes weeks apart never add up.
+ */
 const MAX_AUTO_RESTARTS = 3
 
 export interface CreateInstanceInput {
@@ -39,7 +42,8 @@ export class InstanceService {
   private readonly clients = new Map<string, ClawletClient>()
   private readonly lock = new KeyedLock()
   private readonly tasks = new Set<Promise<unknown>>()
-  private readonly restarts = new Map<string, number>()
+  /** Recent crash times per instance; a start, stop or reboot asked for clears them. */
+  private readonly restarts = new Map<string, number[]>()
   /** Instances being checked for a dead sandbox, so that two checks never restart one twice. */
   private readonly checking = new Set<string>()
   private monitor?: NodeJS.Timeout
@@ -323,6 +327,7 @@ export class InstanceService {
 
   reboot(actor: Actor, id: string): Promise<Instance> {
     return this.transition(actor, id, ['ready', 'error', 'stopped'], 'rebooting', async (row) => {
+      this.restarts.delete(row.id)
       await this.store.instances.update(row.id, { desired_state: 'running' })
       this.dropClient(row.id, 'is rebooting')
       await this.driver.stop(row.id)
@@ -337,6 +342,7 @@ export class InstanceService {
       ['ready', 'error'],
       'stopping',
       async (row) => {
+        this.restarts.delete(row.id)
         await this.store.instances.update(row.id, { desired_state: 'stopped' })
         this.dropClient(row.id, 'is shutting down')
         await this.driver.stop(row.id)
@@ -354,6 +360,7 @@ export class InstanceService {
       ['stopped', 'error'],
       'starting',
       async (row) => {
+        this.restarts.delete(row.id)
         await this.store.instances.update(row.id, { desired_state: 'running' })
         await this.driver.provision(this.spec(row))
         await this.boot(row, 'starting')
@@ -552,14 +559,19 @@ export class InstanceService {
       // Re-read: a stop or reboot asked for meanwhile is not a crash.
       const current = await this.store.instances.get(row.id)
       if (current?.status !== 'ready') return
-      const n = (this.restarts.get(row.id) ?? 0) + 1
-      this.restarts.set(row.id, n)
+      const now = Date.now()
+      const recent = (this.restarts.get(row.id) ?? []).filter((t) => now - t < this.config.restartWindowMs)
+      recent.push(now)
+      this.restarts.set(row.id, recent)
+      const n = recent.length
       const reason = `sandbox exited unexpectedly${state.reason ? ` (${state.reason})` : ''}`
       this.log.warn({ instanceId: row.id, reason, attempt: n }, 'instance sandbox died')
       this.dropClient(row.id, 'stopped unexpectedly')
       if (n > MAX_AUTO_RESTARTS) {
+        // Nothing of it keeps running (orphans would hold its namespace's init).
+        await this.driver.stop(row.id, 0)
         await this.setStatus(row.id, 'error', {
-          error: `${reason}; gave up after ${MAX_AUTO_RESTARTS} restarts`,
+          error: `${reason}; gave up after ${MAX_AUTO_RESTARTS} restarts within ${Math.round(this.config.restartWindowMs / 1000)} s; start it again when the cause is fixed`,
         })
         return
       }

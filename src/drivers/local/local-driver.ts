@@ -264,7 +264,9 @@ export class LocalDriver implements InstanceDriver {
       throw new Error(`refusing host uid ${spec.hostUid} for instance ${spec.id}`)
     }
     const running = await this.readRecord(spec.id)
-    if (running && this.alive(running)) return running
+    if (running && this.payloadRunning(running)) return running
+    // What is left of a sandbox whose clawlet died (its init, kept by orphans) goes first.
+    if (running && this.alive(running)) await this.stop(spec.id, 0)
     await this.provision(spec)
     const l = this.layout(spec.id)
     const cgroup = this.cgroup(spec.id)

@@ -4,7 +4,7 @@ import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type ModelServer, startModelServer } from './fixtures/model-server.js'
 import { launchBrowser, newContext, screenshot, step } from './helpers/browser.js'
-import { GATEWAY_PLANS } from './helpers/plans.js'
+import { GATEWAY_PLANS, TEST_ENV } from './helpers/plans.js'
 import { buildOnce, REPO } from './helpers/sandbox.js'
 import { startServer, type TestServer } from './helpers/server.js'
 
@@ -235,6 +235,90 @@ describe('the dashboard in a browser', () => {
       await page.getByRole('button', { name: 'Sign in' }).click()
       // Back on the page where the user signed out.
       await page.getByRole('heading', { name: 'Account' }).waitFor()
+    })
+  })
+})
+
+/** The network mode in the dashboard, on a server without the gateway whose users get the `net` plan. */
+describe('the dashboard sets an instance network', () => {
+  let server: TestServer
+  let browser: Browser
+
+  /** Signs a new user on `plan` in to a fresh browser context and returns the page and an API key. */
+  const signIn = async (email: string, plan: string) => {
+    await server.admin('user', 'create', '--email', email, '--password', PASSWORD, '--plan', plan)
+    const key = (await server.admin('key', 'create', '--email', email)).trim().split('\n').at(-1) ?? ''
+    const page = await (await newContext(browser, server.url)).newPage()
+    await page.goto('/')
+    await page.getByLabel('Email').fill(email)
+    await page.getByLabel('Password').fill(PASSWORD)
+    await page.getByRole('button', { name: 'Sign in' }).click()
+    await page.getByRole('heading', { name: 'Instances', exact: true }).waitFor()
+    return { page, key }
+  }
+
+  beforeAll(async () => {
+    buildOnce()
+    server = await startServer(TEST_ENV)
+    // The administrator's password ends the first-run screen, so the sign-in form shows.
+    const setup = await server.api('POST', '/api/auth/setup', {
+      key: null,
+      body: { api_key: server.adminKey, password: PASSWORD },
+    })
+    if (setup.status !== 200) throw new Error(`setup failed: ${JSON.stringify(setup.body)}`)
+    browser = await launchBrowser()
+  }, 120_000)
+
+  afterAll(async () => {
+    await browser?.close()
+    await server?.destroy()
+  })
+
+  it('creates an instance with no network, then switches it to the internet once stopped', async () => {
+    const { page, key } = await signIn('net@clawport.test', 'net')
+    const network = page.getByLabel('Network', { exact: true })
+    let id = ''
+    await step(page, 'network-create', async () => {
+      // The plan's own is the default, and it allows the internet.
+      expect(await network.inputValue()).toBe('public')
+      expect(await network.locator('option[value=public]').isDisabled()).toBe(false)
+      await network.selectOption({ label: 'No network (off)' })
+      await page.getByLabel('Name (optional)').fill('offline box')
+      await page.getByRole('button', { name: 'Create instance' }).click()
+      const row = page.locator('tr', { hasText: 'offline box' })
+      await row.locator('td[data-network=off]', { hasText: 'No network' }).waitFor()
+      id = (await row.getAttribute('data-instance')) ?? ''
+      await row.locator('[data-status=ready]').waitFor({ timeout: 60_000 })
+      await row.getByRole('button', { name: 'Open' }).click()
+    })
+    const mode = page.locator('strong[data-network]')
+    const toInternet = page.getByRole('button', { name: 'Switch to Internet' })
+    await step(page, 'network-running', async () => {
+      await mode.filter({ hasText: 'No network' }).waitFor()
+      expect(await toInternet.isDisabled()).toBe(true)
+      await page.getByText('Stop the instance to change its network.').waitFor()
+    })
+    expect((await server.api('GET', `/api/instances/${id}`, { key })).body.network).toBe('off')
+    await step(page, 'network-switch', async () => {
+      await page.getByRole('button', { name: 'Shut down' }).click()
+      await page.getByRole('dialog').getByRole('button', { name: 'Shut down' }).click()
+      await page.locator('[data-status=stopped]').waitFor({ timeout: 60_000 })
+      await toInternet.click()
+      await mode.filter({ hasText: 'Internet: on, host and private networks blocked' }).waitFor()
+      expect(await page.locator('strong[data-network=public]').count()).toBe(1)
+      await screenshot(page, 'dashboard-network')
+    })
+    const saved = await server.api('GET', `/api/instances/${id}`, { key })
+    expect(saved.body).toMatchObject({ status: 'stopped', network: 'public' })
+  }, 180_000)
+
+  it('offers only no network on a plan without one', async () => {
+    const { page } = await signIn('offline@clawport.test', 'pro')
+    await step(page, 'network-plan-off', async () => {
+      const network = page.getByLabel('Network', { exact: true })
+      expect(await network.inputValue()).toBe('off')
+      expect(await network.locator('option[value=public]').isDisabled()).toBe(true)
+      await page.getByText('Your plan allows no network.').waitFor()
     })
   })
 })

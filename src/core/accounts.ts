@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { z } from 'zod'
-import type { Config } from '../config.js'
+import { type Config, NetworkMode } from '../config.js'
 import { AppError, errors } from '../errors.js'
 import type { Store, UserRow } from '../store/index.js'
 import { hashPassword } from './passwords.js'
@@ -19,6 +19,9 @@ export const Me = z.object({
   plan: z.string(),
   subscription_active: z.boolean(),
   instance_limit: z.number().int(),
+  network: NetworkMode.describe(
+    "The most network the plan's instances may have, and what a create gets by default",
+  ),
   usage: z.object({ instances: z.number().int() }),
   created_at: z.string(),
 })
@@ -110,6 +113,7 @@ export class AccountService {
       plan: planName,
       subscription_active: active,
       instance_limit: active ? (plan?.instance_limit ?? 0) : 0,
+      network: plan?.network ?? 'off',
       usage: { instances: await this.store.instances.countByUser(userId) },
       created_at: user.created_at,
     }

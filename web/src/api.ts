@@ -84,6 +84,9 @@ export function qs(params: Record<string, string | number | boolean | undefined>
   return s ? `?${s}` : ''
 }
 
+/** What an instance's sandbox may reach: the internet (never the host or private ranges), or nothing. */
+export type NetworkMode = 'public' | 'off'
+
 export interface Me {
   id: string
   email: string
@@ -91,6 +94,8 @@ export interface Me {
   plan: string
   subscription_active: boolean
   instance_limit: number
+  /** The most network the plan's instances may have, and a create's default. */
+  network: NetworkMode
   usage: { instances: number }
   created_at: string
 }
@@ -111,6 +116,7 @@ export interface Instance {
   updated_at: string
   error?: string | null
   resources?: Record<string, unknown>
+  network: NetworkMode
 }
 
 export interface ApiKey {

@@ -2107,6 +2107,11 @@ export interface operations {
                         plan: string;
                         subscription_active: boolean;
                         instance_limit: number;
+                        /**
+                         * @description The most network the plan's instances may have, and what a create gets by default
+                         * @enum {string}
+                         */
+                        network: "public" | "off";
                         usage: {
                             instances: number;
                         };
@@ -6657,6 +6662,11 @@ export interface operations {
                             plan: string;
                             subscription_active: boolean;
                             instance_limit: number;
+                            /**
+                             * @description The most network the plan's instances may have, and what a create gets by default
+                             * @enum {string}
+                             */
+                            network: "public" | "off";
                             usage: {
                                 instances: number;
                             };
@@ -6701,6 +6711,11 @@ export interface operations {
                             plan: string;
                             subscription_active: boolean;
                             instance_limit: number;
+                            /**
+                             * @description The most network the plan's instances may have, and what a create gets by default
+                             * @enum {string}
+                             */
+                            network: "public" | "off";
                             usage: {
                                 instances: number;
                             };
@@ -6813,6 +6828,11 @@ export interface operations {
                             plan: string;
                             subscription_active: boolean;
                             instance_limit: number;
+                            /**
+                             * @description The most network the plan's instances may have, and what a create gets by default
+                             * @enum {string}
+                             */
+                            network: "public" | "off";
                             usage: {
                                 instances: number;
                             };
@@ -6899,6 +6919,11 @@ export interface operations {
                             plan: string;
                             subscription_active: boolean;
                             instance_limit: number;
+                            /**
+                             * @description The most network the plan's instances may have, and what a create gets by default
+                             * @enum {string}
+                             */
+                            network: "public" | "off";
                             usage: {
                                 instances: number;
                             };
@@ -7040,6 +7065,11 @@ export interface operations {
                         plan: string;
                         subscription_active: boolean;
                         instance_limit: number;
+                        /**
+                         * @description The most network the plan's instances may have, and what a create gets by default
+                         * @enum {string}
+                         */
+                        network: "public" | "off";
                         usage: {
                             instances: number;
                         };
@@ -7135,6 +7165,11 @@ export interface operations {
                         plan: string;
                         subscription_active: boolean;
                         instance_limit: number;
+                        /**
+                         * @description The most network the plan's instances may have, and what a create gets by default
+                         * @enum {string}
+                         */
+                        network: "public" | "off";
                         usage: {
                             instances: number;
                         };
@@ -7232,6 +7267,11 @@ export interface operations {
                         plan: string;
                         subscription_active: boolean;
                         instance_limit: number;
+                        /**
+                         * @description The most network the plan's instances may have, and what a create gets by default
+                         * @enum {string}
+                         */
+                        network: "public" | "off";
                         usage: {
                             instances: number;
                         };

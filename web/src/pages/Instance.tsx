@@ -6,6 +6,7 @@ import { Link, navigate, useTitle } from '../router'
 import { InstanceActions } from './Instances'
 import { ChatTab } from './instance/Chat'
 import { FilesTab } from './instance/Files'
+import { NetworkControl } from './instance/Network'
 import '../instance.css'
 
 // Code-split: xterm.js and noVNC load only when their tab opens.
@@ -57,6 +58,7 @@ export function InstancePage({ id, tab }: { id: string; tab: string }) {
         />
       </div>
       <p className="muted mono">{inst.id}</p>
+      <NetworkControl inst={inst} onChange={reload} />
       {inst.error && <p className="error">{inst.error}</p>}
       <div className="tabs" role="tablist" aria-label="Instance views" onKeyDown={onKey}>
         {TABS.map((t) => (

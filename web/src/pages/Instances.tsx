@@ -1,5 +1,5 @@
 import { type FormEvent, useState } from 'react'
-import { del, get, type Instance, post } from '../api'
+import { del, get, type Instance, type NetworkMode, post } from '../api'
 import { useAuth } from '../auth'
 import {
   ConfirmButton,
@@ -13,6 +13,7 @@ import {
 } from '../components/ui'
 import { BUSY_STATUSES, usePoll } from '../poll'
 import { Link, navigate, useTitle } from '../router'
+import { NETWORK_SHORT, NetworkSelect } from './instance/Network'
 
 /** Polls the instance list: every second while one is changing state, every 5 s otherwise. */
 export function useInstances() {
@@ -85,17 +86,22 @@ function CreateForm({ onCreated }: { onCreated: () => void }) {
   const { me, refresh } = useAuth()
   const [name, setName] = useState('')
   const [invite, setInvite] = useState('')
+  // Unset until the user picks one: the plan's own is the default.
+  const [picked, setPicked] = useState<NetworkMode | undefined>(undefined)
+  const planNetwork = me?.network ?? 'off'
+  const network = picked ?? planNetwork
   const { busy, error, run } = useAction()
   const needsInvite = !me?.subscription_active
   const submit = async (e: FormEvent) => {
     e.preventDefault()
-    const body: Record<string, string> = {}
+    const body: Record<string, string> = { network }
     if (name.trim()) body.name = name.trim()
     if (invite.trim()) body.invite_code = invite.trim()
     const created = await run(() => post<Instance>('/api/instances', body))
     if (created) {
       setName('')
       setInvite('')
+      setPicked(undefined)
       onCreated()
       void refresh()
     }
@@ -108,6 +114,9 @@ function CreateForm({ onCreated }: { onCreated: () => void }) {
           <Field label="Name (optional)">
             {(id) => <input id={id} value={name} maxLength={100} onChange={(e) => setName(e.target.value)} />}
           </Field>
+        </div>
+        <div>
+          <NetworkSelect value={network} planNetwork={planNetwork} onChange={setPicked} />
         </div>
         {needsInvite && (
           <div className="grow">
@@ -151,6 +160,7 @@ export function InstancesPage() {
               <tr>
                 <th>Name</th>
                 <th>Status</th>
+                <th>Network</th>
                 <th className="hide-narrow">Created</th>
                 <th>
                   <span className="visually-hidden">Actions</span>
@@ -166,6 +176,9 @@ export function InstancesPage() {
                   </td>
                   <td>
                     <StatusBadge status={i.status} />
+                  </td>
+                  <td className="muted" data-network={i.network}>
+                    {NETWORK_SHORT[i.network]}
                   </td>
                   <td className="muted hide-narrow">{new Date(i.created_at).toLocaleString()}</td>
                   <td>

@@ -66,7 +66,8 @@ describe('an instance answering 600 MB', () => {
       const { err, ms } = await failure(call())
       expect({ status: err.status, code: err.code }).toEqual({ status: 502, code: 'clawlet_bad_answer' })
       expect(ms).toBeLessThan(5000)
-      expect(rssMiB() - before).toBeLessThan(100)
+      // A screenshot may legitimately hold up to its cap (64 MiB), and one copy of it.
+      expect(rssMiB() - before).toBeLessThan(name === 'a screenshot' ? 200 : 100)
       // What was produced is what the kernel and the caps let through, not the body.
       expect(fake.produced).toBeLessThan(100 * MiB)
     })

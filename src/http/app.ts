@@ -18,6 +18,7 @@ import { errors } from '../errors.js'
 import type { Logger } from '../log.js'
 import { VERSION } from '../version.js'
 import { MAX_JSON_DEPTH, nestsDeeperThan } from './json-depth.js'
+import { registerAccessLog } from './plugins/access-log.js'
 import { registerAudit } from './plugins/audit.js'
 import { registerAuth } from './plugins/auth.js'
 import { clientErrorHandler, registerBodyTimeouts, serverTimeouts } from './plugins/body-timeout.js'
@@ -59,9 +60,9 @@ export async function buildApp(services: Services, log: Logger): Promise<Fastify
     loggerInstance: log.child({ component: 'http' }) as FastifyBaseLogger,
     bodyLimit: config.bodyLimitBytes,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
-    logController: new LogController({
-      disableRequestLogging: config.logLevel !== 'debug' && config.logLevel !== 'trace',
-    }),
+    // registerAccessLog writes one line per request instead: Fastify's own lines carry the
+    // full URL, whose query may hold a ticket or token.
+    logController: new LogController({ disableRequestLogging: true }),
     trustProxy: false,
     // Slow headers are cut by Node, slow bodies by registerBodyTimeouts; both answer 408.
     http: serverTimeouts(config),
@@ -85,6 +86,7 @@ export async function buildApp(services: Services, log: Logger): Promise<Fastify
   app.setValidatorCompiler(validatorCompiler)
   app.setSerializerCompiler(serializerCompiler)
   registerErrorHandling(app)
+  registerAccessLog(app)
   // Before authentication, so a refused request's trickling body is bounded too.
   registerBodyTimeouts(app, config)
 

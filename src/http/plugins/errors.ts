@@ -67,7 +67,12 @@ export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError, request, reply) => {
     const appErr = toAppError(err)
     dropAnswerHeaders(reply)
-    if (appErr.status >= 500) request.log.error({ err }, 'request failed')
+    // A bug (anything but an AppError) is an error with its stack; an answer the service meant
+    // to give, even a 5xx like instance_resources_exhausted, is a warning with its code.
+    const context = { code: appErr.code, status: appErr.status }
+    if (appErr.code === 'internal_error') request.log.error({ err, ...context }, 'request failed')
+    else if (appErr.status >= 500) request.log.warn({ ...context, reason: appErr.message }, 'request failed')
+    else request.log.warn({ ...context, reason: appErr.message }, 'request refused')
     if (appErr.headers) void reply.headers(appErr.headers)
     return reply.status(appErr.status).type('application/json').send(appErr.toJSON())
   })

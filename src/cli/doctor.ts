@@ -30,6 +30,7 @@ function onPath(cmd: string): boolean {
 
 /** `clawport doctor`: what this host has for sandboxes, and how to fix what it lacks. */
 export async function doctor(argv: string[]): Promise<number> {
+  if (argv.includes('--orphans')) return (await import('./orphans.js')).orphans(argv)
   const { values } = parseFlags(argv, COMMON_OPTIONS)
   const config = configFrom(values)
   const checks: Check[] = []

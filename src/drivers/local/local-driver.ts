@@ -15,6 +15,7 @@ import type {
 import { buildSandboxArgs, sandboxEnv, wrapForHost } from './bwrap.js'
 import { type CgroupVersion, detectCgroup, InstanceCgroup, prepareCgroupParent } from './cgroups.js'
 import { ensureDisk, probeDiskQuota, unmountAll } from './disk.js'
+import { registerDataFolder } from './host-registry.js'
 import { openSandboxLog } from './instance-files.js'
 import {
   childrenOf,
@@ -102,6 +103,8 @@ export class LocalDriver implements InstanceDriver {
     // Instance uids must traverse these to reach their own folders.
     await fs.chmod(dataDir, 0o711)
     await fs.chmod(path.join(dataDir, 'instances'), 0o711)
+    // So that `clawport doctor --orphans` knows these instances are not orphans.
+    if (this.isRoot) await registerDataFolder(dataDir)
     if (this.isRoot) {
       const blocked = [...(await untraversable(path.join(dataDir, 'x'))), ...(await untraversable(REPO_ROOT))]
       if (blocked.length) {

@@ -18,6 +18,7 @@ import {
 } from './answers.js'
 import { errnoCode } from './paths.js'
 import {
+  DesktopHealth,
   type ExecRequest,
   ExecResult,
   FileContent,
@@ -196,6 +197,16 @@ export class ClawletClient {
 
   closeTerminalSession(id: string): Promise<void> {
     return this.empty('DELETE', `/v1/terminal/sessions?${query({ id })}`, [204])
+  }
+
+  /** Stops the desktop until `desktopWake` (an idle instance gives its memory back). */
+  desktopSleep(): Promise<DesktopHealth> {
+    return this.json(DesktopHealth, 'POST', '/v1/desktop/sleep')
+  }
+
+  /** Starts a sleeping desktop again; answers once it accepts connections, or after a few seconds. */
+  desktopWake(): Promise<DesktopHealth> {
+    return this.json(DesktopHealth, 'POST', '/v1/desktop/wake')
   }
 
   /** A PNG of the instance's whole screen. */

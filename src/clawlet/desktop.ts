@@ -30,6 +30,8 @@ export class Desktop {
   private xvnc?: ChildProcess
   private wm?: ChildProcess
   private stopping = false
+  /** Stopped on purpose until `wake`: its processes are not restarted. */
+  private asleep = false
   private restarts = 0
   private readyMs?: number
   private xBackoff = MIN_BACKOFF_MS
@@ -76,13 +78,15 @@ export class Desktop {
   }
 
   private async startX(): Promise<void> {
-    if (this.stopping) return
+    if (this.stopping || this.asleep) return
     const n = this.opts.display
     const t0 = performance.now()
     // A crashed server leaves its lock and sockets behind; a new one would refuse the display.
     await Promise.all(
       [`/tmp/.X${n}-lock`, `/tmp/.X11-unix/X${n}`, this.opts.vncSocket].map((f) => rm(f, { force: true })),
     )
+    // Put to sleep while the leftovers were being removed.
+    if (this.stopping || this.asleep) return
     const args = [
       `:${n}`,
       '-rfbport',
@@ -132,7 +136,7 @@ export class Desktop {
       if (this.xvnc !== child) return
       this.xvnc = undefined
       this.wm?.kill('SIGTERM')
-      if (this.stopping) return
+      if (this.stopping || this.asleep) return
       const why = this.detail ?? `Xtigervnc exited (${signal ?? code}): ${lastLine(stderr)}`
       this.opts.log('desktop died', { reason: why })
       this.restarts++
@@ -148,7 +152,7 @@ export class Desktop {
   }
 
   private startWm(): void {
-    if (this.stopping || !this.xvnc) return
+    if (this.stopping || this.asleep || !this.xvnc) return
     const started = performance.now()
     const wm = spawn('openbox', [], {
       cwd: this.opts.env.HOME ?? '/',
@@ -160,7 +164,7 @@ export class Desktop {
     wm.once('exit', () => {
       if (this.wm !== wm) return
       this.wm = undefined
-      if (this.stopping || !this.xvnc) return
+      if (this.stopping || this.asleep || !this.xvnc) return
       this.wmBackoff =
         performance.now() - started > STABLE_MS
           ? MIN_BACKOFF_MS
@@ -172,6 +176,36 @@ export class Desktop {
   private setStatus(status: DesktopStatus): void {
     this.status = status
     for (const w of [...this.waiters]) w()
+  }
+
+  /** Stops the X server and the window manager until `wake`; resolves once both have exited. */
+  async sleep(): Promise<DesktopHealth> {
+    if (this.stopping || this.asleep) return this.health()
+    this.asleep = true
+    const procs = [this.wm, this.xvnc].filter((p): p is ChildProcess => !!p && p.exitCode === null)
+    const exited = procs.map((p) => new Promise((r) => p.once('exit', r)))
+    for (const p of procs) p.kill('SIGTERM')
+    const kill = setTimeout(() => {
+      for (const p of procs) p.kill('SIGKILL')
+    }, 5_000)
+    await Promise.all(exited)
+    clearTimeout(kill)
+    this.setStatus('sleeping')
+    this.opts.log('desktop asleep')
+    return this.health()
+  }
+
+  /** Starts a sleeping desktop again; resolves once it accepts connections (or after timeoutMs). */
+  async wake(timeoutMs: number): Promise<DesktopHealth> {
+    if (this.asleep && !this.stopping) {
+      this.asleep = false
+      this.xBackoff = MIN_BACKOFF_MS
+      this.wmBackoff = MIN_BACKOFF_MS
+      this.setStatus('starting')
+      void this.startX()
+    }
+    await this.waitReady(timeoutMs)
+    return this.health()
   }
 
   stop(): void {

@@ -36,6 +36,16 @@ export class GatewayClient {
     return this.json('PUT', '/v1/gateway', settings).then((v) => GatewayState.parse(v))
   }
 
+  /** Stops the gateway until `wake` (its settings and state are kept). */
+  sleep(): Promise<GatewayState> {
+    return this.json('POST', '/v1/gateway/sleep').then((v) => GatewayState.parse(v))
+  }
+
+  /** Starts a sleeping gateway again; answers at once, while it boots. */
+  wake(): Promise<GatewayState> {
+    return this.json('POST', '/v1/gateway/wake').then((v) => GatewayState.parse(v))
+  }
+
   /**
    * Runs one turn; yields its events as the clawlet streams them, one at a time as they are
    * asked for (the stream waits for its reader). The caller's signal bounds its time; aborting

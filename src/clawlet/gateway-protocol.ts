@@ -5,7 +5,8 @@ import { z } from 'zod'
  * the control plane pushes, and the events of an agent turn (NDJSON, one per line).
  */
 
-export const GatewayStatus = z.enum(['disabled', 'starting', 'ready', 'crashed'])
+/** `sleeping`: stopped on purpose (the instance is idle) until the control plane wakes it. */
+export const GatewayStatus = z.enum(['disabled', 'starting', 'ready', 'crashed', 'sleeping'])
 export type GatewayStatus = z.infer<typeof GatewayStatus>
 
 export const GatewayState = z.object({

@@ -39,7 +39,7 @@ function json(res: ServerResponse, status: number, body: unknown): void {
   res.end(text)
 }
 
-/** The clawlet's gateway routes: state, start (with the control plane's token), one turn. */
+/** The clawlet's gateway routes: state, start (with the control plane's token), sleep, wake, one turn. */
 export function gatewayRoutes(gateway: GatewaySupervisor): Array<[string, Handler]> {
   return [
     ['GET /v1/gateway', async ({ res }) => json(res, 200, gateway.state())],
@@ -47,6 +47,9 @@ export function gatewayRoutes(gateway: GatewaySupervisor): Array<[string, Handle
       'PUT /v1/gateway',
       async ({ req, res }) => json(res, 200, await gateway.configure(await readBody(req, GatewaySettings))),
     ],
+    // Sleep stops the process until wake (no crash restart); wake answers at once, still starting.
+    ['POST /v1/gateway/sleep', async ({ res }) => json(res, 200, await gateway.sleep())],
+    ['POST /v1/gateway/wake', async ({ res }) => json(res, 200, gateway.wake())],
     [
       'POST /v1/gateway/turn',
       async ({ req, res }) => {

@@ -3,6 +3,7 @@ import { closeSync, existsSync, openSync } from 'node:fs'
 import { chmod, mkdir, rename, writeFile } from 'node:fs/promises'
 import { request } from 'node:http'
 import { type GatewayPaths, gatewayConfig, gatewayEnv, gatewayPaths } from './gateway-config.js'
+import { brokerServesEmbeddings } from './gateway-features.js'
 import { GATEWAY_PORT, type GatewaySettings, type GatewayState } from './gateway-protocol.js'
 
 /** Backoff between restarts of a crashed gateway: doubles up to the cap. */
@@ -47,6 +48,8 @@ export class GatewaySupervisor {
   /** Why the gateway was killed for not answering, reported when it exits. */
   private hung?: string
   private stopping = false
+  /** Put to sleep on purpose: not restarted until woken. */
+  private asleep = false
   private timer?: NodeJS.Timeout
   private readonly waiters = new Set<() => void>()
 
@@ -65,7 +68,9 @@ export class GatewaySupervisor {
       status: this.status,
       restarts: this.restarts,
       port: this.port,
-      ...(this.child?.pid && this.status !== 'crashed' ? { pid: this.child.pid } : {}),
+      ...(this.child?.pid && this.status !== 'crashed' && this.status !== 'sleeping'
+        ? { pid: this.child.pid }
+        : {}),
       ...(this.startedAt ? { started_at: new Date(this.startedAt).toISOString() } : {}),
       ...(this.readyMs !== undefined ? { ready_ms: this.readyMs } : {}),
       ...(this.error ? { error: this.error } : {}),
@@ -88,6 +93,7 @@ export class GatewaySupervisor {
       port: this.port,
       workspace: this.opts.workspace,
       logFile: p.logFile,
+      features: { display: this.opts.baseEnv.DISPLAY, embeddings: await brokerServesEmbeddings() },
     })
     await writeFile(`${p.configFile}.tmp`, JSON.stringify(config, null, 2), { mode: 0o600 })
     await chmod(`${p.configFile}.tmp`, 0o600)
@@ -202,8 +208,8 @@ export class GatewaySupervisor {
     if (this.child !== child) return
     const upMs = Date.now() - (this.startedAt ?? Date.now())
     this.killGroup(child, 'SIGKILL')
-    if (this.stopping) {
-      this.status = 'disabled'
+    if (this.stopping || this.asleep) {
+      this.status = this.stopping ? 'disabled' : 'sleeping'
       return
     }
     this.status = 'crashed'
@@ -229,11 +235,38 @@ export class GatewaySupervisor {
     }
   }
 
+  /**
+   * Stops a configured gateway until `wake`: its memory is given back, and it is not restarted
+   * as a crash would be. Its settings and state folder stay, so waking resumes its sessions.
+   */
+  async sleep(): Promise<GatewayState> {
+    if (!this.settings || this.stopping || this.asleep) return this.state()
+    this.asleep = true
+    if (this.timer) clearTimeout(this.timer)
+    this.status = 'sleeping'
+    this.opts.log('gateway going to sleep', { pid: this.child?.pid })
+    await this.end(this.child)
+    return this.state()
+  }
+
+  /** Starts a sleeping gateway again with its settings; the caller polls until it is ready. */
+  wake(): GatewayState {
+    if (!this.asleep || this.stopping) return this.state()
+    this.asleep = false
+    this.backoffMs = RESTART_MIN_MS
+    this.error = undefined
+    this.spawn()
+    return this.state()
+  }
+
   /** Stops the gateway and its workers (TERM, then KILL after a grace period). */
   async stop(): Promise<void> {
     this.stopping = true
     if (this.timer) clearTimeout(this.timer)
-    const child = this.child
+    await this.end(this.child)
+  }
+
+  private async end(child: ChildProcess | undefined): Promise<void> {
     if (!child || child.exitCode !== null || child.signalCode !== null) return
     const exited = new Promise((r) => child.once('exit', r))
     this.killGroup(child, 'SIGTERM')

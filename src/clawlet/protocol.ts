@@ -76,7 +76,8 @@ export const TerminalSessionInfo = z.object({
 })
 export type TerminalSessionInfo = z.infer<typeof TerminalSessionInfo>
 
-export const DesktopStatus = z.enum(['off', 'starting', 'ready', 'restarting', 'failed'])
+/** `sleeping`: stopped on purpose (the instance is idle) until the control plane wakes it. */
+export const DesktopStatus = z.enum(['off', 'starting', 'ready', 'restarting', 'failed', 'sleeping'])
 export type DesktopStatus = z.infer<typeof DesktopStatus>
 
 /** The desktop's readiness as the clawlet supervising it sees it. */

@@ -148,6 +148,14 @@ function routes(opts: ClawletServerOptions): Map<string, Handler> {
       },
     ],
     [
+      'POST /v1/desktop/sleep',
+      async ({ res }) => sendJson(res, 200, (await opts.desktop?.sleep()) ?? { status: 'off' }),
+    ],
+    [
+      'POST /v1/desktop/wake',
+      async ({ res }) => sendJson(res, 200, (await opts.desktop?.wake(DESKTOP_WAIT_MS)) ?? { status: 'off' }),
+    ],
+    [
       'POST /v1/exec',
       async ({ req, res }) => {
         const body = await readJson(req, ExecRequest)

@@ -54,6 +54,7 @@ export const ERROR_CODES: Record<string, ErrorCodeInfo> = {
   swarm_not_found: { status: 404, meaning: 'No such swarm.' },
   pipeline_not_found: { status: 404, meaning: 'No such pipeline.' },
   pipeline_run_not_found: { status: 404, meaning: 'No such pipeline run.' },
+  webhook_not_found: { status: 404, meaning: 'No such webhook of yours.' },
   instance_not_ready: {
     status: 409,
     meaning: 'The instance is not `ready` (`details.status`); wait, or start it, then retry.',
@@ -66,6 +67,10 @@ export const ERROR_CODES: Record<string, ErrorCodeInfo> = {
   turn_in_progress: {
     status: 409,
     meaning: 'The chat session is already answering; wait for it (follow /chat/events) or abort it.',
+  },
+  webhook_limit_reached: {
+    status: 409,
+    meaning: 'You have the most webhooks you may (`details.limit`); delete one first.',
   },
   aborted: { status: 409, meaning: 'The turn was aborted; its partial text is kept.' },
   already_exists: { status: 409, meaning: 'The target path already exists.' },
@@ -100,6 +105,11 @@ export const ERROR_CODES: Record<string, ErrorCodeInfo> = {
     status: 422,
     meaning:
       'A model URL you set points at a private, loopback or link-local address; it must be public unless the operator allows private ones.',
+  },
+  webhook_url_not_allowed: {
+    status: 422,
+    meaning:
+      'A webhook URL points at a private, loopback or link-local address, or is not http(s); it must be public unless the operator allows private ones.',
   },
   request_timeout: {
     status: 408,

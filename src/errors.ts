@@ -133,4 +133,11 @@ export const errors = {
   pipelineNotFound: (id: string) => new AppError(404, 'pipeline_not_found', `Pipeline ${id} was not found.`),
   pipelineRunNotFound: (id: string) =>
     new AppError(404, 'pipeline_run_not_found', `Pipeline run ${id} was not found.`),
+  webhookNotFound: (id: string) => new AppError(404, 'webhook_not_found', `Webhook ${id} was not found.`),
+  webhookLimit: (limit: number) =>
+    new AppError(409, 'webhook_limit_reached', `You have ${limit} webhooks, the most allowed; delete one.`, {
+      limit,
+    }),
+  webhookUrlNotAllowed: (why: string) =>
+    new AppError(422, 'webhook_url_not_allowed', `The webhook URL ${why}.`),
 }

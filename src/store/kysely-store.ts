@@ -2,6 +2,7 @@ import { type Kysely, sql } from 'kysely'
 import type { PlanSpec } from '../config.js'
 import { kyselyAuditStore } from './audit-store.js'
 import { kyselyAutomationStore } from './automation-store.js'
+import { kyselyEventsStore } from './events-store.js'
 import type { Database } from './schema.js'
 import type { Store } from './store.js'
 
@@ -390,6 +391,12 @@ export class KyselyStore implements Store {
   get audit(): Store['audit'] {
     this.auditStore ??= kyselyAuditStore(this.db)
     return this.auditStore
+  }
+
+  private eventsStore?: Store['events']
+  get events(): Store['events'] {
+    this.eventsStore ??= kyselyEventsStore(this.db)
+    return this.eventsStore
   }
 
   transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T> {

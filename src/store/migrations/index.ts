@@ -10,6 +10,7 @@ import { instancePlan } from './0008-instance-plan.js'
 import { runScope } from './0009-run-scope.js'
 import { auditAddress } from './0010-audit-address.js'
 import { instanceNetwork } from './0011-instance-network.js'
+import { lifecycleEvents } from './0014-lifecycle-events.js'
 
 /**
  * Versioned migrations, applied in name order at start. One file per migration; never edit
@@ -27,6 +28,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0009_run_scope': runScope,
   '0010_audit_address': auditAddress,
   '0011_instance_network': instanceNetwork,
+  '0014_lifecycle_events': lifecycleEvents,
 }
 
 export const migrationProvider: MigrationProvider = {

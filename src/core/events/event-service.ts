@@ -1,0 +1,141 @@
+/**
+ * The lifecycle event log of instances. To record one:
+ *
+ *   services.events.record(instanceId: string, type: LifecycleEventType,
+ *     detail?: { reason?: string | null; data?: Record<string, unknown>; userId?: string })
+ *     : Promise<LifecycleEvent | undefined>
+ *
+ * It never rejects and never waits for a webhook receiver: call it with `void` from anywhere in
+ * the state machine. Events of one instance are stored in the order `record` was called.
+ */
+import type { Logger } from '../../log.js'
+import type { InstanceEventRow } from '../../store/events-store.js'
+import type { Store } from '../../store/index.js'
+import { KeyedLock } from '../keyed-lock.js'
+import type { Actor } from '../scope.js'
+import { nowIso } from '../time.js'
+import { EventFollower, type EventSource } from './follower.js'
+import type { EventDetail, LifecycleEvent, LifecycleEventType } from './types.js'
+import type { WebhookService } from './webhooks.js'
+
+/** Events kept per instance; the oldest go first. */
+export const EVENTS_KEPT_PER_INSTANCE = 500
+/** The longest a JSON read may wait for its first event. */
+export const MAX_EVENTS_WAIT_MS = 60_000
+
+/** How the event log finds an actor's instance (404 when it is not theirs). */
+export interface InstanceLookup {
+  owned(actor: Actor, id: string): Promise<{ id: string }>
+}
+
+type Listener = (e: LifecycleEvent) => void
+
+export class EventService implements EventSource {
+  private readonly listeners = new Map<string, Set<Listener>>()
+  private readonly lock = new KeyedLock()
+
+  constructor(
+    private readonly store: Store,
+    private readonly instances: InstanceLookup,
+    readonly webhooks: WebhookService,
+    private readonly log: Logger,
+    private readonly keep = EVENTS_KEPT_PER_INSTANCE,
+  ) {}
+
+  /** Stores an event, publishes it to followers and queues it for the owner's webhooks. */
+  record(
+    instanceId: string,
+    type: LifecycleEventType,
+    detail: EventDetail = {},
+  ): Promise<LifecycleEvent | undefined> {
+    return this.lock
+      .run(instanceId, async () => {
+        const userId = detail.userId ?? (await this.store.instances.get(instanceId))?.user_id
+        if (!userId) return undefined
+        const row = await this.store.events.append(
+          {
+            instance_id: instanceId,
+            user_id: userId,
+            type,
+            reason: detail.reason ?? null,
+            data: JSON.stringify(detail.data ?? {}),
+            created_at: nowIso(),
+          },
+          this.keep,
+        )
+        const event = fromRow(row)
+        for (const fn of this.listeners.get(instanceId) ?? []) {
+          try {
+            fn(event)
+          } catch {
+            // One broken follower must not stop the others.
+          }
+        }
+        await this.webhooks.enqueue(userId, event)
+        // A deleted instance's history goes with it, once its last event is handed on.
+        if (type === 'deleted') await this.store.events.removeInstance(instanceId)
+        this.log.debug({ instanceId, type, reason: event.reason }, 'instance event')
+        return event
+      })
+      .catch((err: unknown) => {
+        this.log.error({ err, instanceId, type }, 'instance event not recorded')
+        return undefined
+      })
+  }
+
+  async list(instanceId: string, after: number, limit: number): Promise<LifecycleEvent[]> {
+    return (await this.store.events.list(instanceId, after, limit)).map(fromRow)
+  }
+
+  subscribe(instanceId: string, fn: Listener): () => void {
+    let set = this.listeners.get(instanceId)
+    if (!set) {
+      set = new Set()
+      this.listeners.set(instanceId, set)
+    }
+    set.add(fn)
+    return () => {
+      const s = this.listeners.get(instanceId)
+      s?.delete(fn)
+      if (s?.size === 0) this.listeners.delete(instanceId)
+    }
+  }
+
+  /** The actor's instance's events after a cursor; with wait_ms, waits that long for the first. */
+  async read(
+    actor: Actor,
+    id: string,
+    q: { after: number; limit: number; wait_ms?: number },
+  ): Promise<LifecycleEvent[]> {
+    const { id: instanceId } = await this.instances.owned(actor, id)
+    const first = await this.list(instanceId, q.after, q.limit)
+    const waitMs = Math.min(q.wait_ms ?? 0, MAX_EVENTS_WAIT_MS)
+    if (first.length || waitMs <= 0) return first
+    let unsubscribe = () => {}
+    let timer: NodeJS.Timeout | undefined
+    await new Promise<void>((resolve) => {
+      unsubscribe = this.subscribe(instanceId, () => resolve())
+      timer = setTimeout(resolve, waitMs)
+    })
+    unsubscribe()
+    clearTimeout(timer)
+    return this.list(instanceId, q.after, q.limit)
+  }
+
+  /** Follows the actor's instance's events after a cursor (persisted, then live). */
+  async follow(actor: Actor, id: string, after: number): Promise<EventFollower> {
+    const { id: instanceId } = await this.instances.owned(actor, id)
+    return new EventFollower(this, instanceId, after)
+  }
+}
+
+function fromRow(row: InstanceEventRow): LifecycleEvent {
+  return {
+    cursor: row.cursor,
+    instance_id: row.instance_id,
+    type: row.type as LifecycleEventType,
+    reason: row.reason,
+    data: JSON.parse(row.data) as Record<string, unknown>,
+    created_at: row.created_at,
+  }
+}

@@ -89,6 +89,9 @@ const EnvSchema = z.object({
   CLAWPORT_LLM_BASE_URL: z.url().optional(),
   CLAWPORT_LLM_API_KEY: z.string().optional(),
   CLAWPORT_LLM_MODEL: z.string().min(1).optional(),
+  CLAWPORT_EMBEDDING_MODEL: z.string().min(1).optional(),
+  CLAWPORT_EMBEDDING_BASE_URL: z.url().optional(),
+  CLAWPORT_EMBEDDING_API_KEY: z.string().optional(),
   CLAWPORT_AUDIT_RETENTION_DAYS: z.coerce.number().int().min(0).default(90),
   CLAWPORT_MODEL_PRIVATE_URLS: z.enum(['allow', 'deny']).default('deny'),
   CLAWPORT_LLM_FIRST_BYTE_TIMEOUT_MS: intFrom(30_000),
@@ -232,6 +235,14 @@ export function loadConfig(env: NodeJS.ProcessEnv, overrides: Partial<Config> = 
       baseUrl: e.CLAWPORT_LLM_BASE_URL,
       apiKey: e.CLAWPORT_LLM_API_KEY || undefined,
       model: e.CLAWPORT_LLM_MODEL,
+    },
+    embedding: {
+      baseUrl: e.CLAWPORT_EMBEDDING_BASE_URL ?? e.CLAWPORT_LLM_BASE_URL,
+      // The chat key goes only to the chat model's own URL.
+      apiKey:
+        e.CLAWPORT_EMBEDDING_API_KEY ||
+        (e.CLAWPORT_EMBEDDING_BASE_URL ? undefined : e.CLAWPORT_LLM_API_KEY || undefined),
+      model: e.CLAWPORT_EMBEDDING_MODEL,
     },
     auditRetentionDays: e.CLAWPORT_AUDIT_RETENTION_DAYS,
     modelPrivateUrls: e.CLAWPORT_MODEL_PRIVATE_URLS === 'allow',

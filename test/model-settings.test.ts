@@ -30,6 +30,8 @@ describe('model settings per user', () => {
       base_url: 'http://127.0.0.1:9/v1',
       model: 'op-model',
       api_key_set: true,
+      embedding_model: null,
+      embedding_source: 'none',
     })
     const put = await t.inject('PUT', '/api/me/model', key, {
       base_url: 'https://llm.example.com/v1/',
@@ -42,6 +44,8 @@ describe('model settings per user', () => {
       base_url: 'https://llm.example.com/v1',
       model: 'mine',
       api_key_set: true,
+      embedding_model: null,
+      embedding_source: 'none',
     })
     expect(JSON.stringify(put.body)).not.toContain('sk-user')
     const user = await t.services.store.users.byEmail('models@example.com')

@@ -3,6 +3,7 @@ import type { Config } from '../config.js'
 import type { Logger } from '../log.js'
 import type { Store } from '../store/index.js'
 import { assertPublicUrl, publicOnly } from './egress.js'
+import { embeddingModelEntry, serveEmbeddings } from './embeddings.js'
 import { HOW_TO_CONFIGURE_MODEL, type ModelSettings, type Upstream } from './model-settings.js'
 import { UsageMeter } from './usage.js'
 
@@ -23,7 +24,8 @@ const MAX_BODY_BYTES = 32 * 1024 * 1024
 /** The one model id instances see; the broker maps it to the upstream's real model. */
 const MODEL_ALIAS = 'default'
 
-class BrokerError extends Error {
+/** A failure the broker answers in OpenAI's error shape. */
+export class BrokerError extends Error {
   constructor(
     readonly status: number,
     readonly code: string,
@@ -34,7 +36,7 @@ class BrokerError extends Error {
 }
 
 /**
- * The model broker: an OpenAI-compatible proxy (`/v1/chat/completions`, `/v1/models`) that
+ * The model broker: an OpenAI-compatible proxy (`/v1/chat/completions`, `/v1/embeddings`, `/v1/models`) that
  * adds the real provider credentials, applies its own timeouts (first byte, idle, total) so a
  * dead model fails fast and clearly, streams answers through, and meters tokens.
  */
@@ -68,12 +70,23 @@ export class ModelBroker {
       if (req.method === 'GET' && path === '/v1/models') {
         const up = await this.settings.upstreamFor(caller.userId)
         if (!up) throw new BrokerError(503, 'model_not_configured', HOW_TO_CONFIGURE_MODEL)
+        const embeddings = await this.settings.embeddingUpstreamFor(caller.userId)
         return sendJson(res, 200, {
           object: 'list',
-          data: [{ id: MODEL_ALIAS, object: 'model', owned_by: 'clawport' }],
+          data: [
+            { id: MODEL_ALIAS, object: 'model', owned_by: 'clawport' },
+            ...(embeddings ? [embeddingModelEntry()] : []),
+          ],
         })
       }
       if (req.method === 'POST' && path === '/v1/chat/completions') return await this.chat(caller, req, res)
+      if (req.method === 'POST' && path === '/v1/embeddings')
+        return await serveEmbeddings(
+          { settings: this.settings, config: this.config, meter: this.meter },
+          caller,
+          req,
+          res,
+        )
       throw new BrokerError(404, 'not_found', `No broker route ${req.method} ${path}.`)
     } catch (err) {
       const e =
@@ -231,13 +244,13 @@ export class ModelBroker {
   }
 }
 
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
+export function sendJson(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body)
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) })
   res.end(text)
 }
 
-async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
+export async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
   const chunks: Buffer[] = []
   let size = 0
   for await (const c of req as AsyncIterable<Buffer>) {
@@ -253,7 +266,7 @@ async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> 
   throw new BrokerError(400, 'invalid_request', 'The model request is not a JSON object.')
 }
 
-function origin(url: string): string {
+export function origin(url: string): string {
   try {
     return new URL(url).origin
   } catch {
@@ -261,14 +274,14 @@ function origin(url: string): string {
   }
 }
 
-function causeOf(err: unknown): string {
+export function causeOf(err: unknown): string {
   if (err instanceof Error && 'status' in err && 'code' in err) return err.message
   const cause = (err as { cause?: { code?: string; message?: string } })?.cause
   if (cause?.code === 'EADDRNOTALLOWED') return cause.message ?? cause.code
   return cause?.code ?? cause?.message ?? (err instanceof Error ? err.message : String(err))
 }
 
-function upstreamMessage(text: string): string {
+export function upstreamMessage(text: string): string {
   try {
     const m = (JSON.parse(text) as { error?: { message?: string } }).error?.message
     if (m) return m.slice(0, 300)

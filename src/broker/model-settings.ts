@@ -17,6 +17,8 @@ export const ModelSettingsInput = z.object({
   base_url: z.url(),
   model: z.string().min(1).max(200),
   api_key: z.string().min(1).max(4096).optional(),
+  /** An embedding model at the same URL (memory search); without one, the operator's if any. */
+  embedding_model: z.string().min(1).max(200).optional(),
 })
 export type ModelSettingsInput = z.infer<typeof ModelSettingsInput>
 
@@ -26,12 +28,19 @@ export const ModelSettingsView = z.object({
   base_url: z.string().nullable(),
   model: z.string().nullable(),
   api_key_set: z.boolean(),
+  /** The embedding model memory search uses, and whose it is; none: keyword search only. */
+  embedding_model: z.string().nullable(),
+  embedding_source: z.enum(['user', 'operator', 'none']),
 })
 export type ModelSettingsView = z.infer<typeof ModelSettingsView>
 
 /** How to configure a model, for `model_not_configured` answers. */
 export const HOW_TO_CONFIGURE_MODEL =
   'No model is configured. The operator sets CLAWPORT_LLM_BASE_URL and CLAWPORT_LLM_MODEL (and CLAWPORT_LLM_API_KEY) for everyone, or you set your own with PUT /api/me/model {"base_url", "model", "api_key"}.'
+
+/** How to configure an embedding model, for `embedding_model_not_configured` answers. */
+export const HOW_TO_CONFIGURE_EMBEDDINGS =
+  'No embedding model is configured, so memory search uses keywords only. The operator sets CLAWPORT_EMBEDDING_MODEL (and CLAWPORT_EMBEDDING_BASE_URL, CLAWPORT_EMBEDDING_API_KEY when it is not at the chat model\'s URL) for everyone, or you add "embedding_model" to PUT /api/me/model.'
 
 /** Per-user model settings over the operator's default; keys sealed with the data folder's key. */
 export class ModelSettings {
@@ -57,18 +66,43 @@ export class ModelSettings {
     return undefined
   }
 
+  /** The upstream for a user's embeddings: their own, else the operator's, else undefined. */
+  async embeddingUpstreamFor(userId: string): Promise<Upstream | undefined> {
+    const row = await this.store.userSettings.get(userId)
+    if (row?.llm_base_url && row.llm_embedding_model) {
+      return {
+        baseUrl: row.llm_base_url,
+        model: row.llm_embedding_model,
+        apiKey: row.llm_api_key_enc ? this.box.open(row.llm_api_key_enc) : undefined,
+        source: 'user',
+      }
+    }
+    const { baseUrl, apiKey, model } = this.config.embedding
+    if (baseUrl && model) return { baseUrl, apiKey, model, source: 'operator' }
+    return undefined
+  }
+
   async view(userId: string): Promise<ModelSettingsView> {
     const row = await this.store.userSettings.get(userId)
+    const op = this.config.embedding
+    const embedding: Pick<ModelSettingsView, 'embedding_model' | 'embedding_source'> =
+      row?.llm_base_url && row.llm_embedding_model
+        ? { embedding_model: row.llm_embedding_model, embedding_source: 'user' }
+        : op.baseUrl && op.model
+          ? { embedding_model: op.model, embedding_source: 'operator' }
+          : { embedding_model: null, embedding_source: 'none' }
     if (row?.llm_base_url && row.llm_model)
       return {
         source: 'user',
         base_url: row.llm_base_url,
         model: row.llm_model,
         api_key_set: !!row.llm_api_key_enc,
+        ...embedding,
       }
     const { baseUrl, model, apiKey } = this.config.llm
-    if (baseUrl && model) return { source: 'operator', base_url: baseUrl, model, api_key_set: !!apiKey }
-    return { source: 'none', base_url: null, model: null, api_key_set: false }
+    if (baseUrl && model)
+      return { source: 'operator', base_url: baseUrl, model, api_key_set: !!apiKey, ...embedding }
+    return { source: 'none', base_url: null, model: null, api_key_set: false, ...embedding }
   }
 
   async put(userId: string, input: ModelSettingsInput): Promise<ModelSettingsView> {
@@ -78,6 +112,7 @@ export class ModelSettings {
       llm_base_url: input.base_url.replace(/\/+$/, ''),
       llm_model: input.model,
       llm_api_key_enc: input.api_key ? this.box.seal(input.api_key) : null,
+      llm_embedding_model: input.embedding_model ?? null,
       updated_at: new Date().toISOString(),
     })
     return this.view(userId)

@@ -7,6 +7,7 @@ export class UsageCall {
   private tail = ''
   private usage?: { prompt_tokens?: number; completion_tokens?: number }
   private streamedChars = 0
+  private promptChars = 0
   private done = false
 
   constructor(
@@ -16,6 +17,11 @@ export class UsageCall {
     private readonly model: string,
     private readonly started: number,
   ) {}
+
+  /** The request's size, counted when the upstream reports no usage. */
+  estimatePrompt(chars: number): void {
+    this.promptChars = chars
+  }
 
   /** Looks at answer bytes as they pass: SSE lines or one JSON body. */
   observe(chunk: Uint8Array): void {
@@ -47,7 +53,7 @@ export class UsageCall {
       instance_id: this.caller.instanceId,
       user_id: this.caller.userId,
       model: this.model,
-      prompt_tokens: this.usage?.prompt_tokens ?? 0,
+      prompt_tokens: this.usage?.prompt_tokens ?? Math.ceil(this.promptChars / 4),
       completion_tokens: this.usage?.completion_tokens ?? Math.ceil(this.streamedChars / 4),
       status,
       duration_ms: Date.now() - this.started,

@@ -1,4 +1,5 @@
 import path from 'node:path'
+import { browserConfig, type GatewayFeatures, memoryConfig, pluginsConfig } from './gateway-features.js'
 import { CONTROL_PORT, MODEL_ALIAS, PROVIDER_ID } from './gateway-protocol.js'
 
 /** Where the gateway keeps its files inside the instance. */
@@ -24,16 +25,18 @@ export function gatewayPaths(home: string): GatewayPaths {
 }
 
 /**
- * A slim headless OpenClaw config: local gateway with token auth and the HTTP endpoints on,
- * no control UI, no plugins, no heartbeat turns, no update checks, and one model provider
- * that is the control plane's broker (reached through the instance's own door). OpenClaw
- * refuses to start on unknown keys: every key here was checked against the pinned package.
+ * The instance's OpenClaw config: local gateway with token auth and the HTTP endpoints on, no
+ * control UI, no heartbeat turns, no update checks, one model provider that is the control
+ * plane's broker (reached through the instance's own door), and the agent's plugins, memory and
+ * browser. OpenClaw refuses to start on unknown keys: every key here was checked against the
+ * pinned package.
  */
 export function gatewayConfig(o: {
   token: string
   port: number
   workspace: string
   logFile: string
+  features: GatewayFeatures
 }): object {
   return {
     gateway: {
@@ -44,7 +47,9 @@ export function gatewayConfig(o: {
       controlUi: { enabled: false },
       http: { endpoints: { chatCompletions: { enabled: true }, responses: { enabled: true } } },
     },
-    plugins: { enabled: false },
+    plugins: pluginsConfig(),
+    memory: memoryConfig(o.features.embeddings),
+    browser: browserConfig(o.features.display),
     update: { checkOnStart: false },
     models: {
       providers: {

@@ -91,6 +91,8 @@ export interface UserSettingsTable {
   llm_base_url: string | null
   llm_model: string | null
   llm_api_key_enc: string | null
+  /** Served at llm_base_url with the same key. */
+  llm_embedding_model: string | null
   updated_at: string
 }
 

@@ -157,18 +157,47 @@ export async function spawnSandbox(o: SpawnSandboxOptions): Promise<LaunchRecord
       }
     }
     if (exited !== undefined || Date.now() > deadline) {
+      // Read before the kill: what the launcher was doing is the cause of a timeout.
+      const stuck = exited === undefined && pid ? processState(pid) : null
       if (exited === undefined && pid) {
         try {
           process.kill(pid, 'SIGKILL')
         } catch {}
       }
       const tail = readTail(o.logFile, 4096).trim().split('\n').slice(-5).join('\n')
+      const log = tail ? `its log ends: ${tail}` : 'it wrote nothing to its log'
       throw new Error(
         exited === undefined
-          ? `sandbox did not start in time: ${tail}`
-          : `sandbox failed to start (exit ${exited}): ${tail}`,
+          ? `sandbox did not start within ${o.timeoutMs ?? 10_000} ms (${stuck ?? 'its launcher was gone'}); ${log}`
+          : `sandbox failed to start (exit ${exited}); ${log}`,
       )
     }
     await new Promise((r) => setTimeout(r, 1))
   }
+}
+
+const STATES: Record<string, string> = {
+  R: 'running',
+  S: 'sleeping',
+  D: 'blocked on I/O',
+  T: 'stopped',
+  Z: 'a zombie',
+}
+
+/** What a process is doing, from /proc: `bwrap (pid 12) was sleeping in pipe_read`; null when gone. */
+function processState(pid: number): string | null {
+  let stat: string
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  } catch {
+    return null
+  }
+  const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))
+  const code = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0] ?? '?'
+  let wchan = ''
+  try {
+    wchan = readFileSync(`/proc/${pid}/wchan`, 'utf8').trim()
+  } catch {}
+  const where = wchan && wchan !== '0' ? ` in ${wchan}` : ''
+  return `${comm} (pid ${pid}) was still ${STATES[code] ?? `in state ${code}`}${where}`
 }

@@ -19,6 +19,9 @@ import { ChatService } from './chat/chat-service.js'
 import { closeInterruptedTurns } from './chat/recovery.js'
 import { DesktopService } from './desktop.js'
 import { InstanceGateway } from './instance-gateway.js'
+import { InstanceAdmission } from './instances/admission.js'
+import { InstanceLifecycle } from './instances/lifecycle.js'
+import { InstanceSupervisor } from './instances/supervisor.js'
 import { InstanceService } from './instances.js'
 import { InviteService } from './invites.js'
 import { KeyService } from './keys.js'
@@ -40,6 +43,8 @@ export interface Services {
   keys: KeyService
   invites: InviteService
   instances: InstanceService
+  /** Provision, boot, stop, remove; `onTransition` reports every status change. */
+  lifecycle: InstanceLifecycle
   /** Users' model settings (their own upstream, the key sealed) over the operator's default. */
   models: ModelSettings
   broker: ModelBroker
@@ -92,19 +97,14 @@ export async function createServices(
   const controlSockets = new ControlSockets(broker, log.child({ component: 'control' }))
   const gateway = new InstanceGateway(config, driver, controlSockets, log.child({ component: 'gateway' }))
   const scope = new InstanceScope(store)
-  const instances = new InstanceService(
-    store,
-    driver,
-    invites,
-    scope,
-    config,
-    log.child({ component: 'instances' }),
-    gateway,
-  )
-  const workspace = new WorkspaceService(instances, config)
+  const instanceLog = log.child({ component: 'instances' })
+  const lifecycle = new InstanceLifecycle(store, driver, config, instanceLog, gateway)
+  const supervisor = new InstanceSupervisor(store, driver, lifecycle, config, instanceLog)
   const agent = new GatewayRunner(store, gateway, broker, config, log.child({ component: 'agent' }))
-  const pool = new WarmPool(store, instances, agent, config, log.child({ component: 'pool' }))
-  instances.setPool(pool)
+  const pool = new WarmPool(store, lifecycle, agent, config, log.child({ component: 'pool' }))
+  const admission = new InstanceAdmission(store, invites, lifecycle, pool, config, instanceLog)
+  const instances = new InstanceService(store, scope, lifecycle, admission, supervisor)
+  const workspace = new WorkspaceService(instances, config)
   const chat = new ChatService(store, instances, agent, log.child({ component: 'chat' }))
   // Before anything can start a turn: turns a killed process left open are closed first.
   if (opts.withDriver) await closeInterruptedTurns(store, chat.events, log.child({ component: 'chat' }))
@@ -139,6 +139,7 @@ export async function createServices(
     keys,
     invites,
     instances,
+    lifecycle,
     models,
     broker,
     agent,

@@ -4,8 +4,7 @@ import { resourcesFromPlan, sameResources } from '../drivers/driver.js'
 import type { Logger } from '../log.js'
 import type { InstanceRow, Store } from '../store/index.js'
 import type { AgentRunner } from './agent.js'
-import type { InstanceService } from './instances.js'
-import { asUser } from './scope.js'
+import type { InstanceLifecycle } from './instances/lifecycle.js'
 import { nowIso } from './time.js'
 
 /** The system account that owns pooled instances until a user claims one; it cannot sign in. */
@@ -36,7 +35,7 @@ export class WarmPool {
 
   constructor(
     private readonly store: Store,
-    private readonly instances: InstanceService,
+    private readonly lifecycle: InstanceLifecycle,
     private readonly agent: AgentRunner | undefined,
     private readonly config: Config,
     private readonly log: Logger,
@@ -122,7 +121,7 @@ export class WarmPool {
       const rows = await this.store.instances.listByUser(POOL_USER_ID)
       for (const row of rows.filter((r) => r.status === 'error')) {
         this.log.warn({ instanceId: row.id, error: row.error }, 'pooled instance failed; replacing it')
-        await this.instances.remove(asUser(POOL_USER_ID), row.id)
+        await this.lifecycle.remove(row.id)
       }
       // After a change of the pool's plan (its resources or network) a warm instance no create
       // would match only takes room: replace it.
@@ -132,14 +131,20 @@ export class WarmPool {
         // No create takes it (take() matches exactly), so no race with one.
         this.warm.delete(row.id)
         this.log.info({ instanceId: row.id }, "pooled instance has another plan's limits; replacing it")
-        await this.instances.remove(asUser(POOL_USER_ID), row.id)
+        await this.lifecycle.remove(row.id)
       }
       const live = (await this.store.instances.listByUser(POOL_USER_ID)).filter((r) => r.status !== 'error')
       if (live.length >= this.config.poolSize) return
       if ((await this.store.instances.countAll()) >= this.config.maxInstances) return
       const started = performance.now()
-      const created = await this.instances.createFor(POOL_USER_ID, want, plan.network, null)
-      const row = await this.instances.waitSettled(created.id)
+      const created = await this.lifecycle.create({
+        ownerId: POOL_USER_ID,
+        resources: want,
+        network: plan.network,
+        name: null,
+        plan: null,
+      })
+      const row = await this.lifecycle.waitSettled(created.id)
       if (row?.status !== 'ready') continue
       await this.warmUp(row.id)
       this.warm.add(row.id)

@@ -79,4 +79,6 @@ export interface InstanceDriver {
   inspect(id: string): Promise<SandboxState>
   /** The clawlet endpoint of an instance (whether or not it is running). */
   endpoint(id: string): ClawletEndpoint
+  /** A host uid for a new instance, none of `taken` (the uids instances hold already). */
+  allocateUid(taken: number[]): number
 }

@@ -169,6 +169,14 @@ export class LocalDriver implements InstanceDriver {
     return this.layout(id).log
   }
 
+  /** The lowest free uid from CLAWPORT_UID_BASE up: every sandbox runs as a uid of its own. */
+  allocateUid(taken: number[]): number {
+    const used = new Set(taken)
+    let uid = this.config.uidBase
+    while (used.has(uid)) uid++
+    return uid
+  }
+
   endpoint(id: string): ClawletEndpoint {
     const l = instanceLayout(this.config.dataDir, id)
     return {

@@ -1,0 +1,350 @@
+import { randomUUID } from 'node:crypto'
+import { type ClawletClient, waitForHealth } from '../../clawlet/client.js'
+import type { Config, NetworkMode } from '../../config.js'
+import type { InstanceDriver, InstanceResources } from '../../drivers/driver.js'
+import { resourcesFromPlan, sameResources } from '../../drivers/driver.js'
+import { errors } from '../../errors.js'
+import type { Logger } from '../../log.js'
+import type { InstanceRow, Store } from '../../store/index.js'
+import type { InstanceGateway } from '../instance-gateway.js'
+import { networkWithin } from '../instance-network.js'
+import type { InstanceStatus, InstanceStatusDetail } from '../instance-types.js'
+import { KeyedLock } from '../keyed-lock.js'
+import { Semaphore } from '../semaphore.js'
+import { nowIso } from '../time.js'
+import { ClawletClients } from './clients.js'
+import { specOf } from './rows.js'
+import { statusDetail } from './status.js'
+import { ACTIONS, type InstanceAction, StatusWriter, type TransitionListener } from './transitions.js'
+
+/** What a new instance is made of. */
+export interface NewInstance {
+  ownerId: string
+  resources: InstanceResources
+  network: NetworkMode
+  name: string | null
+  /** The plan it follows from then on; null: none (it keeps these resources). */
+  plan: string | null
+}
+
+/**
+ * One instance's life: records in the store, the sandbox through the driver, health through the
+ * clawlet. Work on one instance is serialised; every status change goes through `StatusWriter`.
+ */
+export class InstanceLifecycle {
+  private readonly lock = new KeyedLock()
+  private readonly tasks = new Set<Promise<unknown>>()
+  /** Boots are staggered: several gateways starting at once starve a small host. */
+  private readonly boots: Semaphore
+  private readonly statuses: StatusWriter
+  private readonly stopListeners = new Set<(id: string, reason: string) => void>()
+  readonly clients: ClawletClients
+
+  constructor(
+    private readonly store: Store,
+    private readonly driver: InstanceDriver,
+    private readonly config: Config,
+    private readonly log: Logger,
+    /** The OpenClaw gateway steps of the lifecycle; absent in tools that only need the store. */
+    private readonly gateway?: InstanceGateway,
+  ) {
+    this.boots = new Semaphore(config.bootConcurrency)
+    this.statuses = new StatusWriter(store, log)
+    this.clients = new ClawletClients(driver)
+  }
+
+  /** Calls `listener` after every stored status change, in order; its errors are only logged. */
+  onTransition(listener: TransitionListener): void {
+    this.statuses.listen(listener)
+  }
+
+  /** Calls `fn` whenever an instance is stopped, rebooted, deleted or found dead. */
+  onStop(fn: (id: string, reason: string) => void): void {
+    this.stopListeners.add(fn)
+  }
+
+  /** Records a new instance (`provisioning`) inside `tx`; `launch` it once `tx` is committed. */
+  async insert(tx: Store, n: NewInstance): Promise<InstanceRow> {
+    const at = nowIso()
+    const row: InstanceRow = {
+      id: randomUUID(),
+      user_id: n.ownerId,
+      name: n.name,
+      status: 'provisioning',
+      desired_state: 'running',
+      host_uid: this.driver.allocateUid(await tx.instances.usedHostUids()),
+      resources: JSON.stringify(n.resources),
+      plan: n.plan,
+      network: n.network,
+      error: null,
+      created_at: at,
+      updated_at: at,
+      started_at: null,
+    }
+    await tx.instances.insert(row)
+    return row
+  }
+
+  /** Provisions and boots a just-inserted instance in the background. */
+  launch(row: InstanceRow): void {
+    this.statuses.created(row)
+    this.background(row.id, async () => {
+      await this.driver.provision(specOf(row))
+      await this.boot(row, 'provisioning')
+    })
+  }
+
+  /** Creates and launches an instance for an owner, without plan checks. */
+  async create(n: NewInstance): Promise<InstanceRow> {
+    const row = await this.store.transaction((tx) => this.insert(tx, n))
+    this.launch(row)
+    return row
+  }
+
+  /** Waits for the lifecycle work queued on an instance, then returns its row. */
+  async waitSettled(id: string): Promise<InstanceRow | undefined> {
+    await this.lock.run(id, async () => {})
+    return this.store.instances.get(id)
+  }
+
+  /** Runs `fn` under the instance's lock: it never overlaps other lifecycle work on it. */
+  exclusive<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    return this.lock.run(id, fn)
+  }
+
+  /** Writes a status change (reported to transition listeners); undefined when the row is gone. */
+  setStatus(
+    id: string,
+    to: InstanceStatus,
+    extra: Partial<InstanceRow> = {},
+    reason: string | null = null,
+  ): Promise<InstanceRow | undefined> {
+    return this.statuses.set(id, to, extra, reason)
+  }
+
+  /** The instance's clawlet client, whatever its status. */
+  clawlet(id: string): ClawletClient {
+    return this.clients.get(id)
+  }
+
+  /** A running instance changed owner: its door attributes calls by owner, so it is reopened. */
+  async handOver(row: InstanceRow): Promise<void> {
+    await this.gateway?.detach(row.id)
+    await this.gateway?.attach(row)
+  }
+
+  /** Starts an asked-for action (see ACTIONS); it finishes in the background. */
+  async act(row: InstanceRow, action: InstanceAction): Promise<InstanceRow> {
+    const rule: { from: readonly InstanceStatus[]; via: InstanceStatus; done?: InstanceStatus } =
+      ACTIONS[action]
+    if (rule.done && row.status === rule.done) return row
+    if (!rule.from.includes(row.status as InstanceStatus)) {
+      throw errors.invalidState(`Instance ${row.id} is ${row.status}; wait until it settles and try again.`)
+    }
+    const next = await this.statuses.set(row.id, rule.via)
+    if (!next) throw errors.instanceNotFound(row.id)
+    this.background(row.id, () => this.work[action](next))
+    return next
+  }
+
+  private readonly work: Record<InstanceAction, (row: InstanceRow) => Promise<void>> = {
+    reboot: async (row) => {
+      await this.store.instances.update(row.id, { desired_state: 'running' })
+      this.lost(row.id, 'is rebooting')
+      await this.driver.stop(row.id)
+      await this.boot(row, 'rebooting')
+    },
+    shutdown: async (row) => {
+      await this.store.instances.update(row.id, { desired_state: 'stopped' })
+      this.lost(row.id, 'is shutting down')
+      await this.driver.stop(row.id)
+      await this.statuses.set(row.id, 'stopped', { started_at: null })
+      this.log.info({ instanceId: row.id }, 'instance stopped')
+    },
+    start: async (row) => {
+      await this.store.instances.update(row.id, { desired_state: 'running' })
+      await this.driver.provision(specOf(row))
+      await this.boot(row, 'starting')
+    },
+  }
+
+  /** Changes what an instance's sandbox may reach, within its plan; only while it is stopped. */
+  async changeNetwork(row: InstanceRow, network: NetworkMode): Promise<InstanceRow> {
+    const plan = row.plan ? await this.store.plans.get(row.plan) : undefined
+    networkWithin(plan, network)
+    // Read and written in one transaction, so a start cannot slip in between the check and the change.
+    const updated = await this.store.transaction(async (tx) => {
+      const current = await tx.instances.get(row.id)
+      if (!current) throw errors.instanceNotFound(row.id)
+      if (current.status !== 'stopped') {
+        throw errors.invalidState(
+          `Instance ${row.id} is ${current.status}; shut it down to change its network, then start it again.`,
+        )
+      }
+      return tx.instances.update(row.id, { network, updated_at: nowIso() })
+    })
+    if (!updated) throw errors.instanceNotFound(row.id)
+    this.log.info({ instanceId: row.id, network }, 'instance network changed')
+    return updated
+  }
+
+  /** Destroys the sandbox and its workspace, then forgets the instance. */
+  async remove(id: string): Promise<void> {
+    await this.statuses.set(id, 'deleting', { desired_state: 'deleted' })
+    await this.lock.run(id, () => this.destroy(id))
+  }
+
+  private async destroy(id: string): Promise<void> {
+    this.lost(id, 'is being deleted')
+    await this.gateway?.detach(id)
+    await this.driver.destroy(id)
+    await this.store.instances.remove(id)
+    this.log.info({ instanceId: id }, 'instance deleted')
+  }
+
+  /** Finishes a delete or a stop a previous control-plane process left half done. */
+  finishInterrupted(row: InstanceRow): void {
+    if (row.status === 'deleting') this.background(row.id, () => this.destroy(row.id))
+    else if (row.status === 'stopping') {
+      this.background(row.id, async () => {
+        await this.driver.stop(row.id)
+        await this.statuses.set(row.id, 'stopped', { started_at: null })
+      })
+    }
+  }
+
+  /** Whether the instance's sandbox runs and its clawlet answers. */
+  async healthy(id: string): Promise<boolean> {
+    if (!(await this.driver.inspect(id)).running) return false
+    return this.clients
+      .get(id)
+      .health()
+      .then(
+        () => true,
+        () => false,
+      )
+  }
+
+  /** Takes back a running, healthy instance a previous control-plane process started. */
+  async adopt(row: InstanceRow): Promise<void> {
+    // The instance's door back to the control plane died with the previous process.
+    await this.gateway
+      ?.attach(row)
+      .catch((err: unknown) => this.log.error({ instanceId: row.id, err }, 'control socket not reopened'))
+    if (row.status !== 'ready')
+      await this.statuses.set(row.id, 'ready', { error: null, started_at: nowIso() })
+    this.log.info({ instanceId: row.id }, 'instance re-adopted')
+  }
+
+  /** Starts again an instance whose sandbox is gone: what is left of it is stopped first. */
+  async restart(
+    row: InstanceRow,
+    reason: string,
+    opts: { provision: boolean; error?: string },
+  ): Promise<void> {
+    await this.statuses.set(row.id, 'starting', opts.error === undefined ? {} : { error: opts.error }, reason)
+    this.background(row.id, async () => {
+      await this.driver.stop(row.id, 0)
+      if (opts.provision) await this.driver.provision(specOf(row))
+      await this.boot(row, 'starting')
+    })
+  }
+
+  /** Leaves a crashing instance in `error`, nothing of it running. */
+  async giveUp(id: string, error: string): Promise<void> {
+    // Orphans would hold its namespace's init.
+    await this.driver.stop(id, 0)
+    await this.statuses.set(id, 'error', { error }, error)
+  }
+
+  /** Re-reads an instance's row. */
+  row(id: string): Promise<InstanceRow | undefined> {
+    return this.store.instances.get(id)
+  }
+
+  /** Forgets an instance's clawlet; with a reason, its open sockets are told it is going away. */
+  lost(id: string, reason?: string): void {
+    this.clients.close(id)
+    if (reason) for (const fn of this.stopListeners) fn(id, `instance ${id} ${reason}`)
+  }
+
+  /** The clawlet of a ready instance; 409 when it is not ready. */
+  readyClient(row: InstanceRow): ClawletClient {
+    if (row.status !== 'ready') throw errors.instanceNotReady(row.id, row.status)
+    return this.clients.get(row.id)
+  }
+
+  status(row: InstanceRow): Promise<InstanceStatusDetail> {
+    return statusDetail(row, this.driver, this.clients, this.gateway)
+  }
+
+  /** Starts the sandbox and waits for its clawlet; ends in `ready` or `error`. */
+  private async boot(row: InstanceRow, from: InstanceStatus): Promise<void> {
+    const started = performance.now()
+    try {
+      row = await this.followPlan(row)
+      await this.gateway?.attach(row)
+      await this.driver.start(specOf(row))
+      await waitForHealth(this.clients.get(row.id), this.config.readyTimeoutMs)
+      // Ready means the agent answers too: its gateway takes seconds to boot, and several
+      // booting at once starve the host, so they take turns.
+      await this.boots.run(async () => this.gateway?.start(row))
+      await this.statuses.set(row.id, 'ready', { error: null, started_at: nowIso() })
+      this.log.info(
+        { instanceId: row.id, from, ms: Math.round(performance.now() - started) },
+        'instance ready',
+      )
+    } catch (err) {
+      const reason = err instanceof Error ? err.message : String(err)
+      this.log.error({ instanceId: row.id, err }, 'instance failed to start')
+      await this.driver.stop(row.id, 0).catch(() => {})
+      await this.statuses.set(row.id, 'error', { error: reason }, reason)
+    }
+  }
+
+  /**
+   * An instance's resources follow the plan it was created under: when the operator changed
+   * that plan, the new memory, CPU, process and disk limits apply from this start on (a disk
+   * only ever grows). A plan that no longer exists leaves them as they are.
+   */
+  private async followPlan(row: InstanceRow): Promise<InstanceRow> {
+    if (!row.plan) return row
+    const plan = await this.store.plans.get(row.plan)
+    if (!plan) return row
+    if (row.network === 'public' && plan.network !== 'public') {
+      // The operator took the plan's network away: the instance starts without.
+      this.log.info({ instanceId: row.id, plan: plan.name }, 'instance network follows its plan')
+      row = (await this.store.instances.update(row.id, { network: 'off', updated_at: nowIso() })) ?? row
+    }
+    const wanted = resourcesFromPlan(plan)
+    if (sameResources(row.resources, wanted)) return row
+    this.log.info(
+      { instanceId: row.id, plan: plan.name, from: JSON.parse(row.resources), to: wanted },
+      'instance resources follow its plan',
+    )
+    const updated =
+      (await this.store.instances.update(row.id, {
+        resources: JSON.stringify(wanted),
+        updated_at: nowIso(),
+      })) ?? row
+    // The door listens in the instance's run folder, on its disk: closed for a moment, the disk
+    // is idle and can grow before the sandbox starts (boot opens the door again).
+    await this.gateway?.detach(row.id)
+    await this.driver.provision(specOf(updated))
+    return updated
+  }
+
+  private background(id: string, fn: () => Promise<void>): void {
+    const task = this.lock
+      .run(id, fn)
+      .catch((err) => this.log.error({ instanceId: id, err }, 'instance task failed'))
+    this.tasks.add(task)
+    void task.finally(() => this.tasks.delete(task))
+  }
+
+  /** Waits for lifecycle work in flight; sandboxes keep running. */
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.tasks])
+    this.clients.closeAll()
+  }
+}

@@ -1,0 +1,120 @@
+import type { Config } from '../../config.js'
+import type { InstanceDriver } from '../../drivers/driver.js'
+import type { Logger } from '../../log.js'
+import type { InstanceRow, Store } from '../../store/index.js'
+import type { InstanceStatus } from '../instance-types.js'
+import type { InstanceLifecycle } from './lifecycle.js'
+import { ASKED_STATUSES } from './transitions.js'
+
+const MONITOR_INTERVAL_MS = 2_000
+/**
+ * A crashed sandbox is restarted unless it crashed this many times within the restart window
+ * (`CLAWPORT_RESTART_WINDOW_MS`): then it is left in `error`. Crashes weeks apart never add up.
+ */
+const MAX_AUTO_RESTARTS = 3
+
+/**
+ * Keeps instances as they should be: takes running sandboxes back after a control-plane start,
+ * and restarts a sandbox that died by itself, within a restart budget.
+ */
+export class InstanceSupervisor {
+  /** Recent crash times per instance; a start, stop, reboot or delete asked for clears them. */
+  private readonly crashes = new Map<string, number[]>()
+  /** Instances being checked for a dead sandbox, so that two checks never restart one twice. */
+  private readonly checking = new Set<string>()
+  private monitor?: NodeJS.Timeout
+
+  constructor(
+    private readonly store: Store,
+    private readonly driver: InstanceDriver,
+    private readonly lifecycle: InstanceLifecycle,
+    private readonly config: Config,
+    private readonly log: Logger,
+  ) {
+    lifecycle.clients.onUnreachable((id) => this.suspect(id))
+    lifecycle.onTransition((t) => {
+      if (t.reason === null && ASKED_STATUSES.has(t.to)) this.crashes.delete(t.instanceId)
+    })
+  }
+
+  /**
+   * Re-adopts instances after a control-plane start: running sandboxes are taken back as they
+   * are, interrupted work is finished, and instances that should run but do not are started.
+   */
+  async recover(): Promise<void> {
+    for (const row of await this.store.instances.listAll()) {
+      const status = row.status as InstanceStatus
+      if (status === 'deleting' || status === 'stopping') this.lifecycle.finishInterrupted(row)
+      else if (row.desired_state === 'running' && status !== 'error') {
+        if (await this.lifecycle.healthy(row.id)) await this.lifecycle.adopt(row)
+        else {
+          await this.lifecycle.restart(row, 'its sandbox was not running after a control-plane restart', {
+            provision: true,
+          })
+        }
+      }
+    }
+  }
+
+  /** Watches ready instances and restarts a sandbox that died by itself. */
+  startMonitor(): void {
+    this.monitor = setInterval(() => void this.checkAll(), MONITOR_INTERVAL_MS)
+    this.monitor.unref()
+  }
+
+  private async checkAll(): Promise<void> {
+    try {
+      for (const row of await this.store.instances.listAll()) await this.checkOne(row)
+    } catch (err) {
+      this.log.error({ err }, 'instance monitor failed')
+    }
+  }
+
+  /** A call found the clawlet unreachable: look at that instance now rather than at the next round. */
+  private suspect(id: string): void {
+    void (async () => {
+      const row = await this.lifecycle.row(id)
+      if (row) await this.checkOne(row)
+    })().catch((err: unknown) => this.log.error({ err, instanceId: id }, 'instance check failed'))
+  }
+
+  private async checkOne(row: InstanceRow): Promise<void> {
+    if (row.status !== 'ready' || this.checking.has(row.id)) return
+    this.checking.add(row.id)
+    try {
+      const state = await this.driver.inspect(row.id)
+      if (state.running) return
+      // Re-read: a stop or reboot asked for meanwhile is not a crash.
+      const current = await this.lifecycle.row(row.id)
+      if (current?.status !== 'ready') return
+      const n = this.crashed(row.id)
+      const reason = `sandbox exited unexpectedly${state.reason ? ` (${state.reason})` : ''}`
+      this.log.warn({ instanceId: row.id, reason, attempt: n }, 'instance sandbox died')
+      this.lifecycle.lost(row.id, 'stopped unexpectedly')
+      if (n > MAX_AUTO_RESTARTS) {
+        const windowS = Math.round(this.config.restartWindowMs / 1000)
+        await this.lifecycle.giveUp(
+          row.id,
+          `${reason}; gave up after ${MAX_AUTO_RESTARTS} restarts within ${windowS} s; start it again when the cause is fixed`,
+        )
+        return
+      }
+      await this.lifecycle.restart(row, reason, { provision: false, error: reason })
+    } finally {
+      this.checking.delete(row.id)
+    }
+  }
+
+  /** Counts a crash now; returns the crashes within the restart window, this one included. */
+  private crashed(id: string): number {
+    const now = Date.now()
+    const recent = (this.crashes.get(id) ?? []).filter((t) => now - t < this.config.restartWindowMs)
+    recent.push(now)
+    this.crashes.set(id, recent)
+    return recent.length
+  }
+
+  close(): void {
+    if (this.monitor) clearInterval(this.monitor)
+  }
+}

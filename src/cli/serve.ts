@@ -1,3 +1,4 @@
+import { Fleet } from '../core/fleet.js'
 import { createServices } from '../core/services.js'
 import { buildApp } from '../http/app.js'
 import { createLogger } from '../log.js'
@@ -9,9 +10,14 @@ import { DataFolderLockedError, lockDataFolder } from './data-lock.js'
 const SHUTDOWN_TIMEOUT_MS = 10_000
 
 const HELP = `Usage: clawport serve [--port 8080] [--host 127.0.0.1] [--data-dir ./.clawport]
+                      [--stop-instances-on-exit]
 
 Runs the API server. Instances keep running when it stops; the next start re-adopts them.
-One server serves a data folder at a time.`
+With --stop-instances-on-exit, a SIGTERM or SIGINT stops every instance first (the next start
+leaves them stopped). One server serves a data folder at a time.`
+
+/** How long stopping every instance may take, with --stop-instances-on-exit. */
+const STOP_INSTANCES_TIMEOUT_MS = 120_000
 
 /** `clawport serve`: open the store, adopt running instances, listen. */
 export async function serve(argv: string[]): Promise<number> {
@@ -19,6 +25,7 @@ export async function serve(argv: string[]): Promise<number> {
     ...COMMON_OPTIONS,
     port: { type: 'string' },
     host: { type: 'string' },
+    'stop-instances-on-exit': { type: 'boolean' },
   })
   if (values.help) {
     process.stdout.write(`${HELP}\n`)
@@ -68,13 +75,26 @@ export async function serve(argv: string[]): Promise<number> {
   const shutdown = async (signal: string) => {
     if (closing) return
     closing = true
-    log.info({ signal }, 'shutting down; instances keep running')
-    const waiting = new Set(['connections', 'services'])
+    const stopInstances = values['stop-instances-on-exit'] === true
+    log.info(
+      { signal },
+      stopInstances ? 'shutting down; stopping every instance' : 'shutting down; instances keep running',
+    )
+    const waiting = new Set([...(stopInstances ? ['instances'] : []), 'connections', 'services'])
+    const timeoutMs = SHUTDOWN_TIMEOUT_MS + (stopInstances ? STOP_INSTANCES_TIMEOUT_MS : 0)
     const forced = setTimeout(() => {
-      log.warn({ waitedFor: [...waiting], timeoutMs: SHUTDOWN_TIMEOUT_MS }, 'shutdown took too long; exiting')
+      log.warn({ waitedFor: [...waiting], timeoutMs }, 'shutdown took too long; exiting')
       process.exit(1)
-    }, SHUTDOWN_TIMEOUT_MS)
+    }, timeoutMs)
     forced.unref()
+    if (stopInstances) {
+      // Before the connections close: a stop still answers streams and sockets while it runs.
+      const outcomes = await new Fleet(services.store, services.instances, log).stopAll()
+      const failed = outcomes.filter((o) => o.error)
+      if (failed.length) log.warn({ failed }, 'some instances did not stop')
+      log.info({ stopped: outcomes.length - failed.length }, 'instances stopped')
+      waiting.delete('instances')
+    }
     await app.close()
     waiting.delete('connections')
     await services.close()

@@ -29,6 +29,7 @@ import { sessionCredential } from './plugins/session-auth.js'
 import { socketCredentials } from './plugins/socket-auth.js'
 import { adminRoutes } from './routes/admin.js'
 import { adminAccountRoutes } from './routes/admin-accounts.js'
+import { adminFleetRoutes } from './routes/admin-fleet.js'
 import { agentDocRoutes } from './routes/agent-docs.js'
 import { auditRoutes } from './routes/audit.js'
 import { authRoutes } from './routes/auth.js'
@@ -41,8 +42,11 @@ import { fileRoutes } from './routes/files/index.js'
 import { transferRoutes } from './routes/files/transfer.js'
 import { inboxRoutes } from './routes/inbox.js'
 import { instanceActionRoutes } from './routes/instances/actions.js'
+import { channelRoutes } from './routes/instances/channels.js'
 import { instanceRoutes } from './routes/instances/index.js'
+import { instanceLogRoutes } from './routes/instances/logs.js'
 import { keyRoutes } from './routes/keys.js'
+import { registerMetrics } from './routes/metrics.js'
 import { modelRoutes } from './routes/model.js'
 import { modelTestRoutes } from './routes/model-test.js'
 import { pipelineRunRoutes } from './routes/pipeline-runs.js'
@@ -140,12 +144,15 @@ export async function buildApp(services: Services, log: Logger): Promise<Fastify
   })
   registerInstanceRateLimit(app, config.instanceRateLimitPerMin)
 
+  registerMetrics(app, services)
   await app.register(discoveryRoutes, { services })
   await app.register(agentDocRoutes, { services })
   await app.register(keyRoutes, { services })
   await app.register(modelRoutes, { services })
   await app.register(instanceRoutes, { services })
   await app.register(instanceActionRoutes, { services })
+  await app.register(channelRoutes, { services })
+  await app.register(instanceLogRoutes, { services })
   await app.register(fileRoutes, { services })
   await app.register(transferRoutes, { services })
   await app.register(execRoutes, { services })
@@ -158,6 +165,7 @@ export async function buildApp(services: Services, log: Logger): Promise<Fastify
   await app.register(desktopRoutes, { services })
   await app.register(ticketRoutes, { services })
   await app.register(adminRoutes, { services })
+  await app.register(adminFleetRoutes, { services })
   await app.register(authRoutes, { services })
   await app.register(modelTestRoutes, { services })
   await app.register(adminAccountRoutes, { services })

@@ -24,6 +24,8 @@ export class TestServer {
 
   readonly dataDir: string
   readonly env: Record<string, string>
+  /** More `clawport serve` flags. */
+  serveArgs: string[] = []
 
   // Plain fields (no parameter properties) so bench scripts can run this file with Node's type stripping.
   constructor(dataDir: string, env: Record<string, string> = {}) {
@@ -37,11 +39,15 @@ export class TestServer {
 
   async start(): Promise<this> {
     this.output = ''
-    this.proc = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--data-dir', this.dataDir], {
-      // No warm pool unless a test asks for one: it boots instances in the background.
-      env: { ...process.env, CLAWPORT_LOG_LEVEL: 'warn', CLAWPORT_POOL_SIZE: '0', ...this.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
+    this.proc = spawn(
+      process.execPath,
+      [BIN, 'serve', '--port', '0', '--data-dir', this.dataDir, ...this.serveArgs],
+      {
+        // No warm pool unless a test asks for one: it boots instances in the background.
+        env: { ...process.env, CLAWPORT_LOG_LEVEL: 'warn', CLAWPORT_POOL_SIZE: '0', ...this.env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    )
     const ready = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`server did not start:\n${this.output}`)), 60_000)
       const onData = (chunk: Buffer) => {

@@ -9,6 +9,11 @@ OPENCLAW_API_KEY; --instance ID or OPENCLAW_INSTANCE_ID, else the first ready in
   clawport instances [list|create|get|delete|reboot|shutdown|start] [id] [--wait] [--name N] [--invite-code C]
                     [--network public|off]
   clawport instances update <id> --network public|off   while stopped; applies at the next start
+  clawport instances sleep|wake <id> [--wait]            stop its agent and desktop until needed; wake it
+  clawport instances stop|start --all     every user's instances (an administrator's key), or with
+                                          --data-dir D and no server running, stop those of a folder
+  clawport instances events <id> [--follow] [--after C]   status history with reasons (crashes, OOM kills)
+  clawport webhooks [list|create <url> [--events a,b]|delete <id>|deliveries <id>]
   clawport chat send <message> [--session S] [--no-stream]
   clawport chat sessions [new --title T]
   clawport chat history [--session S] [--limit N]
@@ -29,6 +34,8 @@ const COMMON = {
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   wait: { type: 'boolean' },
+  all: { type: 'boolean' },
+  'data-dir': { type: 'string' },
   name: { type: 'string' },
   'invite-code': { type: 'string' },
   network: { type: 'string' },
@@ -41,6 +48,10 @@ const COMMON = {
   http: { type: 'boolean' },
   port: { type: 'string' },
   host: { type: 'string' },
+  url: { type: 'string' },
+  events: { type: 'string' },
+  follow: { type: 'boolean', short: 'f' },
+  after: { type: 'string' },
 } as const
 
 export type Flags = ReturnType<typeof parse>['values']
@@ -68,6 +79,7 @@ const COMMANDS: Record<string, () => Promise<{ run(ctx: Ctx): Promise<number | u
   exec: () => import('./exec.js'),
   terminal: () => import('./terminal.js'),
   mcp: () => import('./mcp.js'),
+  webhooks: () => import('./webhooks.js'),
 }
 
 export function isClientCommand(name: string | undefined): boolean {

@@ -32,7 +32,7 @@ export async function waitReady(ctx: Ctx, id: string, timeoutMs = 600_000): Prom
   }
 }
 
-/** `clawport instances [list|create|get|update|delete|reboot|shutdown|start] [id]` */
+/** `clawport instances [list|create|get|update|delete|reboot|shutdown|start|sleep|wake] [id]` */
 export async function run(ctx: Ctx): Promise<number | undefined> {
   const { api, flags } = ctx
   const [action = 'list', idArg] = ctx.args
@@ -77,14 +77,27 @@ export async function run(ctx: Ctx): Promise<number | undefined> {
       ctx.out({ id: i, deleted: true }, () => `deleted ${i}`)
       return
     }
+    case 'stop':
     case 'reboot':
     case 'shutdown':
     case 'start': {
+      if (flags.all && action !== 'reboot')
+        return (await import('./fleet.js')).runAll(ctx, action === 'start' ? 'start' : 'stop')
+      if (action === 'stop') return run({ ...ctx, args: ['shutdown', ...ctx.args.slice(1)] })
       let inst = await api.json<Instance>('POST', `/instances/${await id()}/${action}`)
       if (flags.wait && action !== 'shutdown') inst = await waitReady(ctx, inst.id)
       ctx.out(inst, row)
       return
     }
+    case 'sleep':
+    case 'wake': {
+      let inst = await api.json<Instance>('POST', `/instances/${await id()}/${action}`)
+      if (flags.wait && action === 'wake') inst = await waitReady(ctx, inst.id)
+      ctx.out(inst, row)
+      return
+    }
+    case 'events':
+      return (await import('./webhooks.js')).events(ctx, await id())
     default:
       throw new UsageError(`unknown instances action "${action}"`)
   }

@@ -1,13 +1,24 @@
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { z } from 'zod'
+import { normalizeAllowedHosts } from './allowed-hosts.js'
 
 /**
  * What an instance's sandbox may reach: `public` the internet (never the host, private,
- * link-local or CGNAT ranges, nor other instances); `off` no network at all.
+ * link-local or CGNAT ranges, nor other instances); `allowlist` only the addresses its listed
+ * host names resolve to (within what `public` allows); `off` no network at all. In that order
+ * of permissiveness: a plan that allows one allows those after it.
  */
-export const NetworkMode = z.enum(['public', 'off'])
+export const NetworkMode = z.enum(['public', 'allowlist', 'off'])
 export type NetworkMode = z.infer<typeof NetworkMode>
+
+/** Host names of an `allowlist` network, checked and lowercased (see allowed-hosts.ts). */
+export const AllowedHosts = z.array(z.string().max(260)).transform((hosts, ctx) => {
+  const r = normalizeAllowedHosts(hosts)
+  if ('hosts' in r) return r.hosts
+  ctx.addIssue({ code: 'custom', message: `"${r.host}" is not an allowed host: ${r.problem}` })
+  return z.NEVER
+})
 
 /** A plan: what a subscription to it allows, and the limits of each of its instances. */
 export const PlanSpec = z.object({
@@ -19,6 +30,8 @@ export const PlanSpec = z.object({
   disk_mb: z.number().int().min(16).default(5120),
   /** The most network its instances may have, and what they get when a create names none. */
   network: NetworkMode.default('public'),
+  /** The host names an `allowlist` instance of the plan gets when its create lists none. */
+  allowed_hosts: AllowedHosts.optional(),
 })
 export type PlanSpec = z.infer<typeof PlanSpec>
 
@@ -66,6 +79,7 @@ const EnvSchema = z.object({
   CLAWPORT_TMP_SIZE_MB: intFrom(512),
   CLAWPORT_SANDBOX_OPEN_FILES: z.coerce.number().int().min(64).max(1_048_576).default(4096),
   CLAWPORT_DISK_QUOTA: z.enum(['auto', 'off']).default('auto'),
+  CLAWPORT_NETWORK_DNS: z.ipv4().default('10.0.2.3'),
   CLAWPORT_READY_TIMEOUT_MS: intFrom(30_000),
   CLAWPORT_RESTART_WINDOW_MS: intFrom(10 * 60_000),
   CLAWPORT_GATEWAY: z.enum(['on', 'off']).default('on'),
@@ -148,6 +162,11 @@ export interface Config {
   /** Open files per process inside a sandbox (soft and hard RLIMIT_NOFILE). */
   sandboxOpenFiles: number
   diskQuota: 'auto' | 'off'
+  /**
+   * The DNS server networked instances use: `public` ones directly, `allowlist` ones through
+   * their filtering resolver. Default: slirp4netns's forwarder to the host's own resolver.
+   */
+  networkDns: string
   readyTimeoutMs: number
   /** Crashes within this window count towards giving up on an instance (see instances.ts). */
   restartWindowMs: number
@@ -223,6 +242,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, overrides: Partial<Config> = 
     tmpSizeMb: e.CLAWPORT_TMP_SIZE_MB,
     sandboxOpenFiles: e.CLAWPORT_SANDBOX_OPEN_FILES,
     diskQuota: e.CLAWPORT_DISK_QUOTA,
+    networkDns: e.CLAWPORT_NETWORK_DNS,
     readyTimeoutMs: e.CLAWPORT_READY_TIMEOUT_MS,
     restartWindowMs: e.CLAWPORT_RESTART_WINDOW_MS,
     gateway: e.CLAWPORT_GATEWAY,

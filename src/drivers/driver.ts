@@ -27,8 +27,13 @@ export interface InstanceSpec {
   /** Host uid the sandbox runs as (local driver); unique per instance. */
   hostUid: number
   resources: InstanceResources
-  /** What the sandbox may reach: `public` the internet only, `off` no network. */
-  network: 'public' | 'off'
+  /**
+   * What the sandbox may reach: `public` the internet only, `allowlist` the addresses
+   * `allowedHosts` resolve to (within `public`), `off` no network.
+   */
+  network: 'public' | 'allowlist' | 'off'
+  /** Checked host names (see allowed-hosts.ts); used by `allowlist` only. */
+  allowedHosts?: string[]
 }
 
 /**

@@ -13,9 +13,17 @@ export interface LaunchRecord {
   childStart: string
   startedAt: string
   hostUid: number | null
-  /** The instance's slirp4netns, when it has a network. */
+  /** The instance's network, when it has one: its mode, names and DNS server as started. */
+  network?: 'public' | 'allowlist'
+  allowedHosts?: string[]
+  dns?: string
+  /** Its network namespace (`net:[inode]`), to find what runs there on the host's behalf. */
+  netns?: string
+  /** Its slirp4netns and its keeper (which runs an allowlist's resolver). */
   slirpPid?: number
   slirpStart?: string
+  keeperPid?: number
+  keeperStart?: string
   /** Set by stop(), so inspect can tell a requested stop from a crash. */
   stopped?: boolean
 }

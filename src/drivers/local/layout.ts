@@ -118,7 +118,11 @@ export const HOST_ETC = [
 export const GENERATED_ETC = ['passwd', 'group', 'hosts', 'hostname', 'resolv.conf'] as const
 
 /** Writes the instance's own passwd, group, hosts, hostname and resolv.conf into `etcDir`. */
-export async function writeEtcFiles(etcDir: string, hostname: string): Promise<void> {
+export async function writeEtcFiles(
+  etcDir: string,
+  hostname: string,
+  nameserver = '10.0.2.3',
+): Promise<void> {
   await fs.mkdir(etcDir, { recursive: true, mode: 0o755 })
   await fs.chmod(etcDir, 0o755)
   const u = SANDBOX_UID
@@ -127,8 +131,9 @@ export async function writeEtcFiles(etcDir: string, hostname: string): Promise<v
     group: `root:x:0:\n${SANDBOX_USER}:x:${u}:\nnogroup:x:65534:\n`,
     hosts: `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t${hostname}\n`,
     hostname: `${hostname}\n`,
-    // slirp4netns's DNS forwarder; without a network nothing answers there.
-    'resolv.conf': 'nameserver 10.0.2.3\n',
+    // slirp4netns's DNS forwarder by default, an allowlist's own resolver; without a network
+    // nothing answers there.
+    'resolv.conf': `nameserver ${nameserver}\n`,
   }
   for (const [name, text] of Object.entries(files)) {
     const file = path.join(etcDir, name)

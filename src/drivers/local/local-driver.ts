@@ -36,13 +36,12 @@ import {
   writeEtcFiles,
 } from './layout.js'
 import {
-  applyRuleset,
-  hostNetworks,
-  publicRuleset,
-  type SlirpProcess,
-  startSlirp,
-  waitForLoopback,
-} from './network.js'
+  connectSandbox,
+  disconnectSandbox,
+  type NetworkLogs,
+  nameserverFor,
+  repairNetwork,
+} from './network-setup.js'
 import { probeSandbox, requireTool, untraversable } from './probe.js'
 import { buildSeccompProgram, seccompArchSupported } from './seccomp.js'
 
@@ -74,6 +73,10 @@ export class LocalDriver implements InstanceDriver {
   private seccomp: Buffer | null = null
   /** Whether instances may have a network here (root, slirp4netns, nft, nsenter). */
   private network = false
+  /** Whether `allowlist` instances may have one (dnsmasq too). */
+  private resolver = false
+  /** Network repairs under way, so that two inspections never start two of a helper. */
+  private readonly repairs = new Map<string, Promise<void>>()
 
   constructor(
     private readonly config: Config,
@@ -123,12 +126,15 @@ export class LocalDriver implements InstanceDriver {
       asUid: this.isRoot ? this.config.uidBase : null,
     })
     this.network = this.isRoot && (await networkTools())
+    this.resolver = this.network && (await networkTools(['dnsmasq', 'bash']))
     if (!this.network)
       notes.push(
         this.isRoot
           ? 'no instance network: install slirp4netns and nftables (`apt-get install slirp4netns nftables`)'
           : 'no instance network without root',
       )
+    else if (!this.resolver)
+      notes.push('allowlist instances start without a network: install dnsmasq (`apt-get install dnsmasq`)')
     const cg = await detectCgroup()
     const cgNote = cg.note ?? (await prepareCgroupParent(cg.version))
     this.cgroupVersion = cgNote && cg.version !== 'none' ? 'none' : cg.version
@@ -247,7 +253,7 @@ export class LocalDriver implements InstanceDriver {
       if (this.isRoot) await fs.chown(dir, spec.hostUid, spec.hostUid)
       await fs.chmod(dir, 0o700)
     }
-    await writeEtcFiles(l.etc, sandboxHostname(spec.id))
+    await writeEtcFiles(l.etc, sandboxHostname(spec.id), nameserverFor(spec.network, this.config.networkDns))
     if (this.seccomp) await fs.writeFile(l.seccomp, this.seccomp, { mode: 0o600 })
     await this.cgroup(spec.id).apply(spec.resources)
   }
@@ -283,8 +289,11 @@ export class LocalDriver implements InstanceDriver {
     const cgroup = this.cgroup(spec.id)
     await cgroup.killAll()
     const withRuntime = existsSync(path.join(REPO_ROOT, 'dist'))
-    const network = spec.network === 'public' && this.network
-    if (spec.network === 'public' && !this.network)
+    const network =
+      spec.network !== 'off' && this.network && (spec.network !== 'allowlist' || this.resolver)
+        ? spec.network
+        : null
+    if (spec.network !== 'off' && !network)
       this.log.warn({ instanceId: spec.id }, 'instance starts without its network: this host cannot give one')
     const args = buildSandboxArgs({
       hostname: sandboxHostname(spec.id),
@@ -352,11 +361,10 @@ export class LocalDriver implements InstanceDriver {
       statusFd: 4,
       hostUid: this.isRoot ? spec.hostUid : null,
     })
-    if (block && sync) {
+    if (block && sync && network) {
       try {
-        const slirp = await this.connect(record, sync[0], l.slirpLog)
-        record.slirpPid = slirp.pid
-        record.slirpStart = slirp.start
+        const plan = { mode: network, allowedHosts: spec.allowedHosts ?? [], dns: this.config.networkDns }
+        await connectSandbox(record, plan, sync[0], this.networkLogs(spec.id))
         // The network is up: let the payload run.
         writeSync(block[1], 'x')
       } catch (err) {
@@ -373,7 +381,7 @@ export class LocalDriver implements InstanceDriver {
       {
         instanceId: spec.id,
         pid: record.pid,
-        network: network ? 'public' : 'off',
+        network: network ?? 'off',
         launchMs: Math.round(performance.now() - t0),
       },
       'sandbox started',
@@ -381,22 +389,51 @@ export class LocalDriver implements InstanceDriver {
     return record
   }
 
-  /** Gives a blocked sandbox its network: the policy first, then slirp4netns. */
-  private async connect(record: LaunchRecord, exitFd: number, logFile: string): Promise<SlirpProcess> {
-    await waitForLoopback(record.childPid)
-    await applyRuleset(record.childPid, publicRuleset(hostNetworks()))
-    return startSlirp(record.childPid, exitFd, logFile)
+  private networkLogs(id: string): NetworkLogs {
+    const slirp = instanceLayout(this.config.dataDir, id).slirpLog
+    return { slirp, keeper: path.join(path.dirname(slirp), 'keeper.log') }
   }
 
   async inspect(id: string): Promise<SandboxState> {
     const rec = await this.readRecord(id)
     if (!rec) return { running: false }
-    if (this.payloadRunning(rec)) return { running: true, pid: rec.pid, startedAt: rec.startedAt }
+    if (this.payloadRunning(rec)) {
+      if (await this.keepNetwork(id, rec)) return { running: true, pid: rec.pid, startedAt: rec.startedAt }
+      await this.stop(id, 0)
+      return { running: false, reason: 'killed (its network was lost)' }
+    }
     if (rec.stopped && !this.alive(rec)) return { running: false, reason: 'stopped' }
     const { exitCode } = readStatus(instanceLayout(this.config.dataDir, id).status)
     const oom = (await this.cgroup(id).oomKills()) > rec.oomAtStart
     const base = exitCode === undefined ? 'killed' : `exited with code ${exitCode}`
     return { running: false, reason: oom ? `${base} (out of memory)` : base }
+  }
+
+  /**
+   * Restarts a running sandbox's slirp4netns or resolver when one died (this is how a server
+   * that restarts takes them back too); false when neither is left to tie a new one to the
+   * sandbox, which then has to start again.
+   */
+  private async keepNetwork(id: string, rec: LaunchRecordFile): Promise<boolean> {
+    if (!rec.network) return true
+    const pending = this.repairs.get(id)
+    if (pending) await pending.catch(() => {})
+    const current = (await this.readRecord(id)) ?? rec
+    const repair = repairNetwork(current, this.networkLogs(id)).then(async (changed) => {
+      if (!changed) return
+      await this.writeRecord(id, current)
+      this.log.warn({ instanceId: id }, 'sandbox network helper restarted')
+    })
+    this.repairs.set(id, repair)
+    try {
+      await repair
+      return true
+    } catch (err) {
+      this.log.error({ instanceId: id, err }, 'sandbox network lost')
+      return false
+    } finally {
+      if (this.repairs.get(id) === repair) this.repairs.delete(id)
+    }
   }
 
   /** Waits until the sandbox has exited; returns its exit code (null when unknown). */
@@ -438,8 +475,8 @@ export class LocalDriver implements InstanceDriver {
       const outerDeadline = Date.now() + 2000
       while (this.alive(rec) && Date.now() < outerDeadline) await sleep(5)
       signalProcess(rec.pid, rec.pidStart, 'SIGKILL')
-      // It leaves by itself once the sandbox's sync pipe closes; this makes sure.
-      if (rec.slirpPid && rec.slirpStart) signalProcess(rec.slirpPid, rec.slirpStart, 'SIGKILL')
+      // They leave by themselves once the sandbox's sync pipe closes; this makes sure.
+      await disconnectSandbox(rec)
       await this.cgroup(id).killAll()
       while (this.alive(rec)) await sleep(5)
       // Give the monitor's parent a moment to reap it, so no zombie of the uid lingers.
@@ -492,9 +529,9 @@ export class LocalDriver implements InstanceDriver {
   }
 }
 
-/** Whether slirp4netns, nft, nsenter and unshare are on the PATH. */
-async function networkTools(): Promise<boolean> {
-  for (const tool of ['slirp4netns', 'nft', 'nsenter', 'unshare']) {
+/** Whether these tools (by default slirp4netns, nft, nsenter and unshare) are on the PATH. */
+async function networkTools(tools = ['slirp4netns', 'nft', 'nsenter', 'unshare']): Promise<boolean> {
+  for (const tool of tools) {
     const found = await Promise.any(
       ['/usr/bin', '/usr/sbin', '/bin', '/sbin', '/usr/local/bin', '/usr/local/sbin'].map((d) =>
         fs.access(path.join(d, tool)).then(() => true),

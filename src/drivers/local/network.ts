@@ -55,26 +55,60 @@ function networkOf(cidr: string): string {
   return `${[24, 16, 8, 0].map((s) => (net >>> s) & 0xff).join('.')}/${n}`
 }
 
+/** The DNS server to anyone but the resolver, even when a listed name resolves to it. */
+const dnsRefused = (dns: string) => `
+    ip daddr ${dns} tcp dport 53 reject with tcp reset
+    ip daddr ${dns} udp dport 53 reject with icmp type admin-prohibited`
+
+/** The nftables set an allowlist's resolver adds the addresses of its answers to. */
+export const ALLOWED_SET = { family: 'inet', table: 'clawport', set: 'allowed' } as const
+/** Addresses one allowlist instance may collect (its resolver's answers): a bound on memory. */
+const ALLOWED_SET_SIZE = 16_384
+
 /**
- * The ruleset of a public instance: loopback and slirp's DNS forwarder pass; the host, its
- * networks and every private or special range are refused (with an answer, so programs fail at
- * once); IPv6 has no route and is refused too.
+ * The ruleset of a networked instance. Loopback and the DNS server pass (for `allowlist` only
+ * its resolver's own queries: the sandbox asks that resolver, never the server behind it); the
+ * host, its networks and every private or special range are refused (with an answer, so
+ * programs fail at once); IPv6 has no route and is refused too. `allowlist` then passes only
+ * the addresses its resolver has answered for a listed name, in every protocol.
  */
-export function publicRuleset(hostNets: string[]): string {
+export function networkRuleset(
+  mode: 'public' | 'allowlist',
+  hostNets: string[],
+  dns: string,
+  resolverUid: number,
+): string {
   const blocked = [...new Set([...BLOCKED_IPV4, ...hostNets])].join(', ')
-  return `table inet clawport {
+  // Socket owners as the user namespace that owns the sandbox's network namespace sees them:
+  // the sandbox is the one uid mapped there, every host account (the resolver's) the overflow uid.
+  const who = mode === 'allowlist' ? ` meta skuid ${resolverUid}` : ''
+  const allowed =
+    mode === 'allowlist'
+      ? `
+  set ${ALLOWED_SET.set} {
+    type ipv4_addr; size ${ALLOWED_SET_SIZE};
+  }`
+      : ''
+  const tail =
+    mode === 'allowlist'
+      ? `
+    ip daddr @${ALLOWED_SET.set} accept
+    meta l4proto tcp reject with tcp reset
+    reject with icmp type admin-prohibited`
+      : ''
+  return `table ${ALLOWED_SET.family} ${ALLOWED_SET.table} {
   set blocked {
     type ipv4_addr; flags interval; auto-merge;
     elements = { ${blocked} }
-  }
+  }${allowed}
   chain output {
     type filter hook output priority 0; policy accept;
     oifname "lo" accept
-    ip daddr ${SLIRP_DNS} udp dport 53 accept
-    ip daddr ${SLIRP_DNS} tcp dport 53 accept
+    ip daddr ${dns} udp dport 53${who} accept
+    ip daddr ${dns} tcp dport 53${who} accept${mode === 'allowlist' ? dnsRefused(dns) : ''}
     ip daddr @blocked meta l4proto tcp reject with tcp reset
     ip daddr @blocked reject with icmp type admin-prohibited
-    meta nfproto ipv6 reject
+    meta nfproto ipv6 reject${tail}
   }
 }
 `

@@ -133,6 +133,18 @@ describe('chat events: cursors, follow, resume (in process)', () => {
     expect(Date.now() - t0).toBeLessThan(5000)
   })
 
+  it('tells where the log ends, however the instance id is spelt, and only to its owner', async () => {
+    const last = (await t.services.chat.events.list(id, 0, undefined, 10_000)).at(-1)?.cursor
+    expect(last).toBeGreaterThan(0)
+    for (const spelt of [id, id.toUpperCase()]) {
+      const r = await t.inject('GET', `/api/instances/${spelt}/chat/cursor`, key)
+      expect(r.status).toBe(200)
+      expect(r.body).toEqual({ cursor: last })
+    }
+    const other = await t.user('cursor-other@example.com', 'pro')
+    expect((await t.inject('GET', `/api/instances/${id}/chat/cursor`, other)).status).toBe(404)
+  })
+
   it('removes the chat rows with their instance', async () => {
     const user = await t.services.accounts.userByEmail('events@example.com')
     await t.services.store.instances.remove(id)

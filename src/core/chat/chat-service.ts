@@ -196,6 +196,12 @@ export class ChatService {
     const timer = setTimeout(() => follower.close(), waitMs)
     try {
       for await (const _ of follower) break
+  /** Where the instance's event log ends now (the instance's own id, however the caller spelt it). */
+  async cursor(actor: Actor, instanceId: string): Promise<number> {
+    const inst = await this.instances.owned(actor, instanceId)
+    return this.store.chat.lastCursor(inst.id)
+  }
+
     } finally {
       clearTimeout(timer)
       follower.close()

@@ -20,8 +20,7 @@ export const chatCursorRoutes: FastifyPluginAsyncZod<{ services: Services }> = a
       },
     },
     async (request) => {
-      await services.instances.get(callerOf(request), request.params.id)
-      return { cursor: await services.store.chat.lastCursor(request.params.id) }
+      return { cursor: await services.chat.cursor(callerOf(request), request.params.id) }
     },
   )
 }

@@ -124,6 +124,10 @@ export const ERROR_CODES: Record<string, ErrorCodeInfo> = {
   rate_limited: { status: 429, meaning: 'Too many requests; wait `Retry-After` seconds.' },
   // 5xx: the server, the instance or the model
   internal_error: { status: 500, meaning: 'A server bug; it has been logged. Retrying may help.' },
+  not_supported: {
+    status: 501,
+    meaning: "This server's instance driver does not offer it (logs or metrics of another driver).",
+  },
   clawlet_bad_answer: { status: 502, meaning: 'The instance answered something unexpected; retry.' },
   model_error: { status: 502, meaning: 'The model failed the turn.' },
   agent_error: { status: 502, meaning: 'The agent failed the turn inside the instance.' },

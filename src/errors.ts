@@ -98,6 +98,8 @@ export const errors = {
   upstreamTimeout: (message: string) => new AppError(504, 'upstream_timeout', message),
   instanceUnavailable: (id: string, reason: string) =>
     new AppError(503, 'instance_unavailable', `Instance ${id} cannot be reached: ${reason}`),
+  notSupported: (what: string) =>
+    new AppError(501, 'not_supported', `This server's instance driver does not offer ${what}.`),
   internal: () =>
     new AppError(500, 'internal_error', 'Something went wrong on the server; it has been logged.'),
   pathNotFound: (path: string) => new AppError(404, 'path_not_found', `${path} does not exist.`),

@@ -42,6 +42,8 @@ export class BrokerError extends Error {
  */
 export class ModelBroker {
   private readonly failures = new Map<string, BrokerFailure>()
+  /** Failed model calls since the server started, by code (for GET /metrics). */
+  readonly failureCounts = new Map<string, number>()
   private readonly meter: UsageMeter
 
   constructor(
@@ -102,6 +104,7 @@ export class ModelBroker {
 
   private fail(caller: Caller, e: BrokerError): void {
     this.failures.set(caller.instanceId, { code: e.code, message: e.message, at: Date.now() })
+    this.failureCounts.set(e.code, (this.failureCounts.get(e.code) ?? 0) + 1)
     this.log.warn({ instanceId: caller.instanceId, code: e.code }, 'model call failed')
   }
 

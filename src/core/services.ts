@@ -19,6 +19,8 @@ import { ChatService } from './chat/chat-service.js'
 import { closeInterruptedTurns } from './chat/recovery.js'
 import { DesktopService } from './desktop.js'
 import { InstanceGateway } from './instance-gateway.js'
+import { InstanceLogService } from './instance-logs.js'
+import { InstanceMetricsService } from './instance-metrics.js'
 import { InstanceAdmission } from './instances/admission.js'
 import { InstanceLifecycle } from './instances/lifecycle.js'
 import { InstanceSupervisor } from './instances/supervisor.js'
@@ -72,6 +74,10 @@ export interface Services {
   pipelines: PipelineService
   /** Who did what: every write request, written after its answer. */
   audit: AuditService
+  /** Instances' own log files, tailed or followed. */
+  instanceLogs: InstanceLogService
+  /** Instances' resource usage (cgroups, disk, network). */
+  metrics: InstanceMetricsService
   close(): Promise<void>
 }
 
@@ -156,6 +162,8 @@ export async function createServices(
     swarms,
     pipelines,
     audit,
+    instanceLogs: new InstanceLogService(instances, driver),
+    metrics: new InstanceMetricsService(instances, driver),
     async close() {
       pool.close()
       await pipelines.close()

@@ -151,6 +151,7 @@ export async function buildApp(services: Services, log: Logger): Promise<Fastify
   await app.register(modelRoutes, { services })
   await app.register(instanceRoutes, { services })
   await app.register(instanceActionRoutes, { services })
+  await app.register(instanceLogRoutes, { services })
   await app.register(channelRoutes, { services })
   await app.register(instanceLogRoutes, { services })
   await app.register(fileRoutes, { services })

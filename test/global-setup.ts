@@ -1,0 +1,26 @@
+import { execFileSync } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import path from 'node:path'
+
+const REPO = path.resolve(import.meta.dirname, '..')
+
+/**
+ * Builds `dist/` once for the whole run: servers and sandboxes run it, so it must be the
+ * current source. Test files then only check it is there (see `buildOnce`).
+ */
+export default function setup(): void {
+  const t0 = Date.now()
+  try {
+    execFileSync(path.join(REPO, 'node_modules/.bin/tsc'), ['-p', 'tsconfig.build.json'], {
+      cwd: REPO,
+      stdio: 'pipe',
+    })
+  } catch {
+    // Type errors elsewhere in the tree do not stop tsc from emitting; the type-check step reports them.
+  }
+  if (!existsSync(path.join(REPO, 'dist/clawlet/main.js')))
+    throw new Error('the build did not emit the clawlet')
+  // Test processes are forked after this, with this environment.
+  process.env.CLAWPORT_TEST_BUILT = '1'
+  console.log(`test: built dist/ in ${Date.now() - t0} ms`)
+}

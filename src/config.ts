@@ -78,6 +78,7 @@ const EnvSchema = z.object({
   CLAWPORT_UID_BASE: intFrom(200_000),
   CLAWPORT_TMP_SIZE_MB: intFrom(512),
   CLAWPORT_SANDBOX_OPEN_FILES: z.coerce.number().int().min(64).max(1_048_576).default(4096),
+  CLAWPORT_CPU_RESERVE: z.coerce.number().min(0).default(0.5),
   CLAWPORT_DISK_QUOTA: z.enum(['auto', 'off']).default('auto'),
   CLAWPORT_NETWORK_DNS: z.ipv4().default('10.0.2.3'),
   CLAWPORT_READY_TIMEOUT_MS: intFrom(30_000),
@@ -161,6 +162,8 @@ export interface Config {
   tmpSizeMb: number
   /** Open files per process inside a sandbox (soft and hard RLIMIT_NOFILE). */
   sandboxOpenFiles: number
+  /** CPU cores kept from instances: no instance, nor all together, may use more than the rest. */
+  cpuReserve: number
   diskQuota: 'auto' | 'off'
   /**
    * The DNS server networked instances use: `public` ones directly, `allowlist` ones through
@@ -241,6 +244,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, overrides: Partial<Config> = 
     uidBase: e.CLAWPORT_UID_BASE,
     tmpSizeMb: e.CLAWPORT_TMP_SIZE_MB,
     sandboxOpenFiles: e.CLAWPORT_SANDBOX_OPEN_FILES,
+    cpuReserve: e.CLAWPORT_CPU_RESERVE,
     diskQuota: e.CLAWPORT_DISK_QUOTA,
     networkDns: e.CLAWPORT_NETWORK_DNS,
     readyTimeoutMs: e.CLAWPORT_READY_TIMEOUT_MS,

@@ -5,6 +5,7 @@ import { performance } from 'node:perf_hooks'
 import { AppError, errors } from '../errors.js'
 import { errnoCode, fsError, resolvePath } from './paths.js'
 import type { ExecRequest, ExecResult } from './protocol.js'
+import { inWorkload } from './workload.js'
 
 /** Most bytes kept of each of stdout and stderr; the rest is read and dropped. */
 export const OUTPUT_CAP_BYTES = 16 * 1024 * 1024
@@ -107,7 +108,8 @@ export async function runCommand(
 ): Promise<ExecResult> {
   const started = performance.now()
   const cwd = resolvePath(req.cwd ?? '.')
-  const child = spawn('/bin/sh', ['-c', req.command], {
+  const [file, args] = inWorkload('/bin/sh', ['-c', req.command])
+  const child = spawn(file, args, {
     cwd,
     env: req.env ? { ...env, ...req.env } : env,
     detached: true,

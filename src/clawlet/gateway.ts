@@ -5,6 +5,7 @@ import { request } from 'node:http'
 import { type GatewayPaths, gatewayConfig, gatewayEnv, gatewayPaths } from './gateway-config.js'
 import { brokerServesEmbeddings } from './gateway-features.js'
 import { GATEWAY_PORT, type GatewaySettings, type GatewayState } from './gateway-protocol.js'
+import { inWorkload } from './workload.js'
 
 /** Backoff between restarts of a crashed gateway: doubles up to the cap. */
 const RESTART_MIN_MS = 1_000
@@ -129,7 +130,15 @@ export class GatewaySupervisor {
     const out = openSync(p.outFile, 'a', 0o600)
     let child: ChildProcess
     try {
-      child = spawn(process.execPath, [this.opts.entry, 'gateway', 'run', '--port', String(this.port)], {
+      // With the instance's workload: its tools are what a runaway kill ends, never the clawlet.
+      const [file, args] = inWorkload(process.execPath, [
+        this.opts.entry,
+        'gateway',
+        'run',
+        '--port',
+        String(this.port),
+      ])
+      child = spawn(file, args, {
         cwd: this.opts.workspace,
         env: gatewayEnv(p, this.opts.baseEnv),
         stdio: ['ignore', out, out],

@@ -12,6 +12,7 @@ import { WORKSPACE } from './protocol.js'
 import { createClawletServer } from './server.js'
 import { attachSockets } from './sockets.js'
 import { DEFAULT_IDLE_TIMEOUT_MS, TerminalManager } from './terminal.js'
+import { setWorkloadProcs } from './workload.js'
 
 /**
  * The clawlet's entry point, run inside the instance as its own unprivileged user:
@@ -49,6 +50,7 @@ function readVersion(): string {
 async function main(): Promise<void> {
   const socketPath = process.env.CLAWLET_SOCKET || DEFAULT_SOCKET
   const geometry = desktopGeometry(process.env)
+  setWorkloadProcs(process.env.CLAWLET_WORKLOAD_PROCS)
   // The scoped Clawport API on the instance's door: commands, terminals and the agent reach it.
   const baseEnv: Record<string, string> = {
     ...BASE_ENV,

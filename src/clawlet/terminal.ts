@@ -3,6 +3,7 @@ import { type IPty, spawn as spawnPty } from '@lydell/node-pty'
 import type { RawData, WebSocket } from 'ws'
 import { errors } from '../errors.js'
 import type { TerminalSessionInfo } from './protocol.js'
+import { inWorkload } from './workload.js'
 
 /** Output kept per session and replayed to a client that attaches (at least 256 KiB). */
 export const REPLAY_BUFFER_BYTES = 512 * 1024
@@ -75,7 +76,7 @@ export class TerminalSession {
   ) {
     // No setsid wrapper: node-pty makes the shell a session leader with the PTY as its
     // controlling terminal, which job control and SIGWINCH need.
-    this.pty = spawnPty('/bin/bash', ['-l'], {
+    this.pty = spawnPty(...inWorkload('/bin/bash', ['-l']), {
       name: 'xterm-256color',
       cols,
       rows,

@@ -55,6 +55,19 @@ export interface SandboxState {
   reason?: string
 }
 
+/** What the host did about an instance whose workload ran away (at its pids or memory limit). */
+export interface RunawayReport {
+  reason: 'pids_limit' | 'memory_limit'
+  /** Processes of the workload killed: commands, terminals, the gateway and its tools. */
+  processes_killed: number
+  pids_limit: number
+  /** Forks refused at the limit while the runaway was being judged. */
+  pids_limit_hits: number
+  memory_limit_mb: number
+  oom_kills: number
+  detected_after_ms: number
+}
+
 /** Facts about the host's isolation features, for status output and `clawport doctor`. */
 export interface DriverCapabilities {
   rootless: boolean
@@ -84,6 +97,8 @@ export interface InstanceDriver {
   inspect(id: string): Promise<SandboxState>
   /** The clawlet endpoint of an instance (whether or not it is running). */
   endpoint(id: string): ClawletEndpoint
+  /** Calls `fn` each time the driver ended an instance's runaway workload (drivers that watch). */
+  onRunaway?(fn: (instanceId: string, report: RunawayReport) => void): void
   /** A host uid for a new instance, none of `taken` (the uids instances hold already). */
   allocateUid(taken: number[]): number
 }

@@ -26,6 +26,11 @@ export interface SandboxArgsOptions {
   rootLinks: Array<{ name: string; link?: string; dir?: boolean }>
   /** The instance's own folders; omitted for the host probe. */
   folders?: { workspace: string; home: string; run: string; door: string }
+  /**
+   * The host's procs files of the instance's workload cgroup (one per v1 hierarchy), bound
+   * writable at SANDBOX_WORKLOAD_CGROUP/<name>: the clawlet places what it starts there.
+   */
+  workloadProcs?: Array<{ name: string; file: string }>
   /** Folder holding the generated passwd, group, hosts, hostname. */
   etcDir?: string
   /** The Node runtime and the built control plane, bound read-only at /opt/clawport. */
@@ -33,6 +38,9 @@ export interface SandboxArgsOptions {
   env?: Record<string, string>
   command: string[]
 }
+
+/** Where the workload cgroup's procs files appear inside a sandbox. */
+export const SANDBOX_WORKLOAD_CGROUP = '/run/workload-cgroup'
 
 /** The clean environment of a sandbox's payload. */
 export function sandboxEnv(instanceId: string): Record<string, string> {
@@ -101,6 +109,7 @@ export function buildSandboxArgs(o: SandboxArgsOptions): string[] {
       SANDBOX_DOOR,
     )
   }
+  for (const p of o.workloadProcs ?? []) a.push('--bind', p.file, `${SANDBOX_WORKLOAD_CGROUP}/${p.name}`)
   if (o.runtime) {
     const r = o.runtime.repoRoot
     a.push(
@@ -137,7 +146,7 @@ export function buildSandboxArgs(o: SandboxArgsOptions): string[] {
  * handed over (0 to `keepFds`): descriptors the control plane inherited without close-on-exec
  * would otherwise reach into the sandbox. It bounds open files per process (soft and hard, so
  * nothing inside can raise it), instead of the control plane's own limit. As root it then
- * writes its own pid into each of the instance's cgroups before it execs, so nothing of the
+ * writes its own pid into each of the instance's door cgroups before it execs, so nothing of the
  * payload ever runs outside its limits, and setpriv drops to the instance's unprivileged host
  * uid so bwrap never runs as host root.
  */

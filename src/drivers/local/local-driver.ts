@@ -1,5 +1,6 @@
 import { closeSync, existsSync, readFileSync, readlinkSync, writeSync } from 'node:fs'
 import fs from 'node:fs/promises'
+import { availableParallelism } from 'node:os'
 import path from 'node:path'
 import type { Config } from '../../config.js'
 import type { PeerCredentials } from '../../door/unix-socket.js'
@@ -10,10 +11,11 @@ import type {
   DriverCapabilities,
   InstanceDriver,
   InstanceSpec,
+  RunawayReport,
   SandboxState,
 } from '../driver.js'
-import { buildSandboxArgs, sandboxEnv, wrapForHost } from './bwrap.js'
-import { type CgroupVersion, detectCgroup, InstanceCgroup, prepareCgroupParent } from './cgroups.js'
+import { buildSandboxArgs, SANDBOX_WORKLOAD_CGROUP, sandboxEnv, wrapForHost } from './bwrap.js'
+import { type CgroupVersion, cpuCap, detectCgroup, InstanceCgroup, prepareCgroupParent } from './cgroups.js'
 import { ensureDisk, probeDiskQuota, unmountAll } from './disk.js'
 import { registerDataFolder } from './host-registry.js'
 import { openSandboxLog } from './instance-files.js'
@@ -43,6 +45,7 @@ import {
   repairNetwork,
 } from './network-setup.js'
 import { probeSandbox, requireTool, untraversable } from './probe.js'
+import { RunawayWatcher } from './runaway-watcher.js'
 import { buildSeccompProgram, seccompArchSupported } from './seccomp.js'
 
 /** The clawlet, run from the read-only runtime bound at /opt/clawport. */
@@ -71,6 +74,9 @@ export class LocalDriver implements InstanceDriver {
   private cgroupVersion: CgroupVersion = 'none'
   private diskQuota = false
   private seccomp: Buffer | null = null
+  /** Ends runaway workloads; watches every running instance. */
+  private readonly watcher: RunawayWatcher
+  private readonly runawayListeners = new Set<(id: string, report: RunawayReport) => void>()
   /** Whether instances may have a network here (root, slirp4netns, nft, nsenter). */
   private network = false
   /** Whether `allowlist` instances may have one (dnsmasq too). */
@@ -82,7 +88,9 @@ export class LocalDriver implements InstanceDriver {
     private readonly config: Config,
     private readonly log: Logger,
     private readonly options: LocalDriverOptions = {},
-  ) {}
+  ) {
+    this.watcher = new RunawayWatcher(log, (id, report) => this.runaway(id, report))
+  }
 
   init(): Promise<DriverCapabilities> {
     this.ready ??= this.checkHost().catch((err: unknown) => {
@@ -136,9 +144,9 @@ export class LocalDriver implements InstanceDriver {
     else if (!this.resolver)
       notes.push('allowlist instances start without a network: install dnsmasq (`apt-get install dnsmasq`)')
     const cg = await detectCgroup()
-    const cgNote = cg.note ?? (await prepareCgroupParent(cg.version))
-    this.cgroupVersion = cgNote && cg.version !== 'none' ? 'none' : cg.version
-    if (cgNote) notes.push(cgNote)
+    const prepared = cg.version === 'none' ? null : await prepareCgroupParent(cg.version, this.cpuCapCores())
+    this.cgroupVersion = prepared ? 'none' : cg.version
+    for (const note of [cg.note, prepared]) if (note) notes.push(note)
     if (this.config.diskQuota === 'auto') {
       const why = await probeDiskQuota(scratch)
       this.diskQuota = why === null
@@ -224,6 +232,27 @@ export class LocalDriver implements InstanceDriver {
     return null
   }
 
+  /** Calls `fn` each time the watcher ended an instance's runaway workload. */
+  onRunaway(fn: (instanceId: string, report: RunawayReport) => void): void {
+    this.runawayListeners.add(fn)
+  }
+
+  private runaway(id: string, report: RunawayReport): void {
+    this.log.warn({ instanceId: id, ...report }, 'runaway processes killed')
+    for (const fn of this.runawayListeners) {
+      try {
+        fn(id, report)
+      } catch (err) {
+        this.log.error({ instanceId: id, err }, 'runaway listener failed')
+      }
+    }
+  }
+
+  /** The most CPU one instance, and all together, may use (CLAWPORT_CPU_RESERVE kept free). */
+  private cpuCapCores(): number {
+    return cpuCap(availableParallelism(), this.config.cpuReserve)
+  }
+
   private cgroup(id: string): InstanceCgroup {
     return new InstanceCgroup(this.cgroupVersion, id)
   }
@@ -255,7 +284,10 @@ export class LocalDriver implements InstanceDriver {
     }
     await writeEtcFiles(l.etc, sandboxHostname(spec.id), nameserverFor(spec.network, this.config.networkDns))
     if (this.seccomp) await fs.writeFile(l.seccomp, this.seccomp, { mode: 0o600 })
-    await this.cgroup(spec.id).apply(spec.resources)
+    await this.cgroup(spec.id).apply(spec.resources, {
+      cpuCapCores: this.cpuCapCores(),
+      hostUid: this.isRoot ? spec.hostUid : null,
+    })
   }
 
   async start(spec: InstanceSpec): Promise<ClawletEndpoint> {
@@ -281,7 +313,10 @@ export class LocalDriver implements InstanceDriver {
       throw new Error(`refusing host uid ${spec.hostUid} for instance ${spec.id}`)
     }
     const running = await this.readRecord(spec.id)
-    if (running && this.payloadRunning(running)) return running
+    if (running && this.payloadRunning(running)) {
+      this.watcher.watch(spec.id, this.cgroup(spec.id))
+      return running
+    }
     // What is left of a sandbox whose clawlet died (its init, kept by orphans) goes first.
     if (running && this.alive(running)) await this.stop(spec.id, 0)
     await this.provision(spec)
@@ -314,9 +349,11 @@ export class LocalDriver implements InstanceDriver {
         : undefined,
       env: {
         ...sandboxEnv(spec.id),
+        ...workloadEnv(cgroup),
         CLAWPORT_DESKTOP: this.config.desktop,
         CLAWPORT_DESKTOP_GEOMETRY: `${this.config.desktopGeometry.width}x${this.config.desktopGeometry.height}`,
       },
+      workloadProcs: cgroup.workloadBinds(),
       command,
     })
     // bwrap reads its arguments from fd 5: inside the sandbox its pid 1's command line would
@@ -327,7 +364,7 @@ export class LocalDriver implements InstanceDriver {
     await fs.writeFile(argsFile, `${args.slice(0, sep).join('\0')}\0`, { mode: 0o600 })
     const cmd = wrapForHost(
       ['--args', '5', ...args.slice(sep)],
-      this.isRoot ? { uid: spec.hostUid, cgroupProcs: cgroup.procsFiles() } : null,
+      this.isRoot ? { uid: spec.hostUid, cgroupProcs: cgroup.procsFiles('door') } : null,
       SYNC_FD,
       this.config.sandboxOpenFiles,
     )
@@ -397,6 +434,8 @@ export class LocalDriver implements InstanceDriver {
   async inspect(id: string): Promise<SandboxState> {
     const rec = await this.readRecord(id)
     if (!rec) return { running: false }
+    // Also how a restarted server takes back the watch over sandboxes it did not start.
+    if (this.payloadRunning(rec)) this.watcher.watch(id, this.cgroup(id))
     if (this.payloadRunning(rec)) {
       if (await this.keepNetwork(id, rec)) return { running: true, pid: rec.pid, startedAt: rec.startedAt }
       await this.stop(id, 0)
@@ -452,6 +491,7 @@ export class LocalDriver implements InstanceDriver {
 
   async stop(id: string, graceMs = 5000): Promise<void> {
     await this.init()
+    this.watcher.unwatch(id)
     const rec = await this.readRecord(id)
     if (rec && this.alive(rec)) {
       // The payload is the child of the namespace's init (bwrap's reaper); init exits with it.
@@ -540,4 +580,11 @@ async function networkTools(tools = ['slirp4netns', 'nft', 'nsenter', 'unshare']
     if (!found) return false
   }
   return true
+}
+
+/** Tells the clawlet where to place what it starts: the workload cgroup's procs files inside. */
+function workloadEnv(cgroup: InstanceCgroup): Record<string, string> {
+  const binds = cgroup.workloadBinds()
+  if (!binds.length) return {}
+  return { CLAWLET_WORKLOAD_PROCS: binds.map((b) => `${SANDBOX_WORKLOAD_CGROUP}/${b.name}`).join(':') }
 }

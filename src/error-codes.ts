@@ -52,6 +52,11 @@ export const ERROR_CODES: Record<string, ErrorCodeInfo> = {
   terminal_session_not_found: { status: 404, meaning: 'No such terminal session (it may have ended).' },
   inbox_message_not_found: { status: 404, meaning: 'No such inbox message.' },
   swarm_not_found: { status: 404, meaning: 'No such swarm.' },
+  channel_not_found: { status: 404, meaning: 'The instance has no channel of that name; PUT it first.' },
+  pairing_request_not_found: {
+    status: 404,
+    meaning: 'No such pending pairing request: it expired (after 1 hour), was decided, or never was.',
+  },
   pipeline_not_found: { status: 404, meaning: 'No such pipeline.' },
   pipeline_run_not_found: { status: 404, meaning: 'No such pipeline run.' },
   webhook_not_found: { status: 404, meaning: 'No such webhook of yours.' },
@@ -61,6 +66,11 @@ export const ERROR_CODES: Record<string, ErrorCodeInfo> = {
   },
   instance_stopping: { status: 409, meaning: 'The instance stopped during the turn.' },
   invalid_state: { status: 409, meaning: 'The instance cannot do that in its current status.' },
+  channel_not_running: {
+    status: 409,
+    meaning:
+      "The channel is not running in the instance's agent (stopped, or added since it started); start or reboot the instance.",
+  },
   conflict: { status: 409, meaning: 'The request conflicts with the current state.' },
   setup_done: { status: 409, meaning: 'The administrator already has a password; sign in instead.' },
   user_exists: { status: 409, meaning: 'A user with that email already exists.' },
@@ -97,6 +107,14 @@ export const ERROR_CODES: Record<string, ErrorCodeInfo> = {
   },
   invalid_path: { status: 422, meaning: 'The path is not valid (too long, a loop, outside the instance).' },
   plan_not_found: { status: 422, meaning: 'There is no plan with that name.' },
+  channel_unsupported: {
+    status: 422,
+    meaning: "This server's OpenClaw has no such channel (`details.available` lists those it has).",
+  },
+  channel_settings_invalid: {
+    status: 422,
+    meaning: 'The channel settings do not fit together (`details.field` names the one to change).',
+  },
   network_not_allowed: {
     status: 422,
     meaning: 'The plan (`details.plan`) does not allow that network (`details.network`); ask for `off`.',

@@ -132,6 +132,21 @@ export const errors = {
   inboxMessageNotFound: (id: string) =>
     new AppError(404, 'inbox_message_not_found', `Inbox message ${id} was not found.`),
   swarmNotFound: (id: string) => new AppError(404, 'swarm_not_found', `Swarm ${id} was not found.`),
+  channelNotFound: (name: string) =>
+    new AppError(404, 'channel_not_found', `The instance has no ${name} channel.`),
+  channelUnsupported: (name: string, available: readonly string[]) =>
+    new AppError(
+      422,
+      'channel_unsupported',
+      `This server has no "${name}" channel; it offers ${available.join(', ')}.`,
+      { available: [...available] },
+    ),
+  channelSettingsInvalid: (field: string, message: string) =>
+    new AppError(422, 'channel_settings_invalid', message, { field }),
+  channelNotRunning: (name: string, why: string) =>
+    new AppError(409, 'channel_not_running', `The ${name} channel is not running: ${why}.`),
+  pairingRequestNotFound: (id: string) =>
+    new AppError(404, 'pairing_request_not_found', `No pending pairing request ${id}.`),
   pipelineNotFound: (id: string) => new AppError(404, 'pipeline_not_found', `Pipeline ${id} was not found.`),
   pipelineRunNotFound: (id: string) =>
     new AppError(404, 'pipeline_run_not_found', `Pipeline run ${id} was not found.`),

@@ -1,4 +1,5 @@
 import { type IncomingMessage, request } from 'node:http'
+import type { z } from 'zod'
 import { type DoorEndpoint, doorConnector } from '../door/connect.js'
 import { type AppError, errors, isAppError } from '../errors.js'
 import {
@@ -11,6 +12,12 @@ import {
   TimeCap,
   translateError,
 } from './answers.js'
+import {
+  ChannelsStateWire,
+  type PairingDecisionWire,
+  PairingDoneWire,
+  PairingListWire,
+} from './channel-protocol.js'
 import { type GatewaySettings, GatewayState, type TurnRequest, WireTurnEvent } from './gateway-protocol.js'
 
 /** The control plane's calls to the gateway routes of one instance's clawlet (its socket). */
@@ -34,6 +41,28 @@ export class GatewayClient {
   /** Sends the gateway's settings (its token); the clawlet starts it unless it already runs. */
   configure(settings: GatewaySettings): Promise<GatewayState> {
     return this.json('PUT', '/v1/gateway', settings).then((v) => GatewayState.parse(v))
+  }
+
+  /** The instance's chat channels as its gateway reports them. */
+  channels(): Promise<ChannelsStateWire> {
+    return this.json('GET', '/v1/gateway/channels').then((v) => this.shape(ChannelsStateWire, v))
+  }
+
+  /** A channel's pending DM pairing requests. */
+  pairing(channel: string): Promise<PairingListWire> {
+    const path = `/v1/gateway/pairing?channel=${encodeURIComponent(channel)}`
+    return this.json('GET', path).then((v) => this.shape(PairingListWire, v))
+  }
+
+  /** Approves or dismisses a pending DM pairing request. */
+  decidePairing(decision: PairingDecisionWire): Promise<PairingDoneWire> {
+    return this.json('POST', '/v1/gateway/pairing', decision).then((v) => this.shape(PairingDoneWire, v))
+  }
+
+  private shape<T>(schema: z.ZodType<T>, value: unknown): T {
+    const parsed = schema.safeParse(value)
+    if (!parsed.success) throw badAnswer(this.label, 'sent channel state that is not valid.')
+    return parsed.data
   }
 
   /** Stops the gateway until `wake` (its settings and state are kept). */

@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { ChannelsWire } from './channel-protocol.js'
 
 /**
  * The clawlet's wire shapes for the OpenClaw gateway it supervises: its state, the settings
@@ -25,6 +26,8 @@ export type GatewayState = z.infer<typeof GatewayState>
 /** What the control plane sends to start the gateway; the token never leaves the instance. */
 export const GatewaySettings = z.object({
   token: z.string().min(16).max(256),
+  /** The instance's chat channels; absent or empty: the gateway starts none. */
+  channels: ChannelsWire.optional(),
 })
 export type GatewaySettings = z.infer<typeof GatewaySettings>
 

@@ -8,7 +8,7 @@ import { runGatewayTurn } from './gateway-turn.js'
 type Handler = (ctx: { req: IncomingMessage; res: ServerResponse }) => Promise<void>
 
 /** Parses a small JSON body (settings, a turn) against its schema. */
-async function readBody<T>(req: IncomingMessage, schema: z.ZodType<T>): Promise<T> {
+export async function readBody<T>(req: IncomingMessage, schema: z.ZodType<T>): Promise<T> {
   const chunks: Buffer[] = []
   let size = 0
   for await (const chunk of req as AsyncIterable<Buffer>) {

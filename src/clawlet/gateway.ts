@@ -2,6 +2,8 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { closeSync, existsSync, openSync } from 'node:fs'
 import { chmod, mkdir, rename, writeFile } from 'node:fs/promises'
 import { request } from 'node:http'
+import type { ChannelsWire } from './channel-protocol.js'
+import { channelsEnv, withChannels } from './gateway-channels.js'
 import { type GatewayPaths, gatewayConfig, gatewayEnv, gatewayPaths } from './gateway-config.js'
 import { brokerServesEmbeddings } from './gateway-features.js'
 import { GATEWAY_PORT, type GatewaySettings, type GatewayState } from './gateway-protocol.js'
@@ -59,6 +61,11 @@ export class GatewaySupervisor {
     this.paths = gatewayPaths(opts.home)
   }
 
+  /** The chat channels the gateway was started with. */
+  get channels(): ChannelsWire | undefined {
+    return this.settings?.channels
+  }
+
   /** The gateway's token, for the clawlet's own connections to it. */
   get token(): string | undefined {
     return this.settings?.token
@@ -89,13 +96,14 @@ export class GatewaySupervisor {
     const p = this.paths
     for (const dir of [p.stateDir, `${p.stateDir}/logs`, p.tmpDir])
       await mkdir(dir, { recursive: true, mode: 0o700 })
-    const config = gatewayConfig({
+    const base = gatewayConfig({
       token: settings.token,
       port: this.port,
       workspace: this.opts.workspace,
       logFile: p.logFile,
       features: { display: this.opts.baseEnv.DISPLAY, embeddings: await brokerServesEmbeddings() },
     })
+    const config = withChannels(base, settings.channels)
     await writeFile(`${p.configFile}.tmp`, JSON.stringify(config, null, 2), { mode: 0o600 })
     await chmod(`${p.configFile}.tmp`, 0o600)
     await rename(`${p.configFile}.tmp`, p.configFile)
@@ -140,7 +148,7 @@ export class GatewaySupervisor {
       ])
       child = spawn(file, args, {
         cwd: this.opts.workspace,
-        env: gatewayEnv(p, this.opts.baseEnv),
+        env: channelsEnv(gatewayEnv(p, this.opts.baseEnv), this.settings?.channels),
         stdio: ['ignore', out, out],
         // Its own process group, so a stop reaches its workers too.
         detached: true,

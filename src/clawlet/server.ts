@@ -15,6 +15,7 @@ import {
   writeFile,
 } from './files.js'
 import type { GatewaySupervisor } from './gateway.js'
+import { gatewayChannelRoutes } from './gateway-channel-routes.js'
 import { gatewayRoutes } from './gateway-routes.js'
 import { encodePng } from './png.js'
 import { ExecRequest, type Health } from './protocol.js'
@@ -110,6 +111,7 @@ function routes(opts: ClawletServerOptions): Map<string, Handler> {
   const started = performance.now()
   return new Map<string, Handler>([
     ...(opts.gateway ? gatewayRoutes(opts.gateway) : []),
+    ...(opts.gateway ? gatewayChannelRoutes(opts.gateway) : []),
     [
       'GET /v1/health',
       async ({ res }) => {

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import type { Caller } from '../broker/broker.js'
 import type { ControlSockets } from '../broker/control-sockets.js'
 import { cleanText } from '../clawlet/answers.js'
+import type { ChannelsWire } from '../clawlet/channel-protocol.js'
 import { GatewayClient } from '../clawlet/gateway-client.js'
 import type { GatewayState } from '../clawlet/gateway-protocol.js'
 import type { Config } from '../config.js'
@@ -33,6 +34,9 @@ export class InstanceGateway {
     private readonly log: Logger,
   ) {}
 
+  /** The instance's chat channels, with their tokens, for its gateway's start. */
+  channelsFor?: (instanceId: string) => Promise<ChannelsWire | undefined>
+
   get enabled(): boolean {
     return this.config.gateway === 'on'
   }
@@ -62,7 +66,11 @@ export class InstanceGateway {
     if (!this.enabled) return
     const started = performance.now()
     const client = this.client(row.id)
-    let state = await client.configure({ token: randomBytes(32).toString('base64url') })
+    const channels = await this.channelsFor?.(row.id)
+    let state = await client.configure({
+      token: randomBytes(32).toString('base64url'),
+      ...(channels ? { channels } : {}),
+    })
     const deadline = started + this.config.gatewayReadyTimeoutMs
     while (state.status !== 'ready') {
       // The instance's words end up in its status and logs: made safe and bounded first.

@@ -15,6 +15,7 @@ import { InboxService } from './automation/inbox.js'
 import { PipelineRunner } from './automation/pipeline-runner.js'
 import { PipelineService } from './automation/pipelines.js'
 import { SwarmService } from './automation/swarms.js'
+import { ChannelService } from './channels/channels.js'
 import { ChatService } from './chat/chat-service.js'
 import { closeInterruptedTurns } from './chat/recovery.js'
 import { DesktopService } from './desktop.js'
@@ -45,6 +46,8 @@ export interface Services {
   keys: KeyService
   invites: InviteService
   instances: InstanceService
+  /** Instances' chat channels (Telegram), tokens sealed, and their DM pairing. */
+  channels: ChannelService
   /** Provision, boot, stop, remove; `onTransition` reports every status change. */
   lifecycle: InstanceLifecycle
   /** Users' model settings (their own upstream, the key sealed) over the operator's default. */
@@ -110,6 +113,8 @@ export async function createServices(
   const pool = new WarmPool(store, lifecycle, agent, config, log.child({ component: 'pool' }))
   const admission = new InstanceAdmission(store, invites, lifecycle, pool, config, instanceLog)
   const instances = new InstanceService(store, scope, lifecycle, admission, supervisor)
+  const channels = new ChannelService(store, instances, gateway, SecretBox.open(config.dataDir))
+  gateway.channelsFor = (id) => channels.wireFor(id)
   const workspace = new WorkspaceService(instances, config)
   const chat = new ChatService(store, instances, agent, log.child({ component: 'chat' }))
   // Before anything can start a turn: turns a killed process left open are closed first.
@@ -145,6 +150,7 @@ export async function createServices(
     keys,
     invites,
     instances,
+    channels,
     lifecycle,
     models,
     broker,

@@ -2,6 +2,7 @@ import { type Kysely, sql } from 'kysely'
 import type { PlanSpec } from '../config.js'
 import { kyselyAuditStore } from './audit-store.js'
 import { kyselyAutomationStore } from './automation-store.js'
+import { kyselyChannelsStore } from './channels-store.js'
 import { kyselyEventsStore } from './events-store.js'
 import type { Database } from './schema.js'
 import type { Store } from './store.js'
@@ -391,6 +392,12 @@ export class KyselyStore implements Store {
   get audit(): Store['audit'] {
     this.auditStore ??= kyselyAuditStore(this.db)
     return this.auditStore
+  }
+
+  private channelsStore?: Store['channels']
+  get channels(): Store['channels'] {
+    this.channelsStore ??= kyselyChannelsStore(this.db)
+    return this.channelsStore
   }
 
   private eventsStore?: Store['events']

@@ -1,6 +1,7 @@
 import type { PlanSpec } from '../config.js'
 import type { AuditRow, AuditStore, NewAuditRow } from './audit-store.js'
 import type { AutomationStore } from './automation-store.js'
+import type { ChannelsStore } from './channels-store.js'
 import type { EventsStore } from './events-store.js'
 import type {
   ApiKeyRow,
@@ -158,6 +159,8 @@ export interface Store {
   automation: AutomationStore
   /** Who did what: the write requests to the API. */
   audit: AuditStore
+  /** The chat channels of instances' OpenClaw (tokens sealed). */
+  channels: ChannelsStore
   /** Instances' lifecycle events, the owners' webhooks and their delivery queue. */
   events: EventsStore
   /** Runs fn in one transaction; the store passed to fn sees and writes inside it. */

@@ -119,6 +119,11 @@ export const ERROR_CODES: Record<string, ErrorCodeInfo> = {
     status: 422,
     meaning: 'The plan (`details.plan`) does not allow that network (`details.network`); ask for `off`.',
   },
+  invalid_allowed_host: {
+    status: 422,
+    meaning:
+      'An entry of `allowed_hosts` (`details.host`) is not a host name (`details.problem`): `example.com` or `*.example.com`, at most 64.',
+  },
   model_url_not_allowed: {
     status: 422,
     meaning:

@@ -83,6 +83,11 @@ export const errors = {
         : `This instance has no plan, so no network "${network}".`,
       { network, plan },
     ),
+  invalidAllowedHost: (host: string, problem: string) =>
+    new AppError(422, 'invalid_allowed_host', `"${host}" cannot be an allowed host: ${problem}.`, {
+      host,
+      problem,
+    }),
   conflict: (message: string, code = 'conflict') => new AppError(409, code, message),
   validation: (message: string, details?: Record<string, unknown>) =>
     new AppError(422, 'validation_failed', message, details),

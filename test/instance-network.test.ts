@@ -47,7 +47,7 @@ describe("an instance's network mode", () => {
     expect(res.body).toMatchObject({ code: 'network_not_allowed', status: 422, details: { plan: 'pro' } })
     expect((await p.inject('GET', '/api/instances', proKey)).body).toEqual([])
 
-    const bad = await p.inject('POST', '/api/instances', netKey, { network: 'allowlist' })
+    const bad = await p.inject('POST', '/api/instances', netKey, { network: 'everything' })
     expect(bad.status).toBe(422)
     expect(bad.body.code).toBe('validation_failed')
   })

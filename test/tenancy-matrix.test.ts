@@ -136,6 +136,9 @@ describe('tenancy matrix: every route, every kind of foreign caller', () => {
     const msg = await api('POST', `/api/instances/${ids.outside}/inbox`, aliceKey, { message: 'hi' })
     expect(msg.status).toBe(202)
     ids.message = msg.body.id
+    const hook = await api('POST', '/api/webhooks', aliceKey, { url: 'https://example.com/hook' })
+    expect(hook.status).toBe(201)
+    ids.webhook = hook.body.id
     doc = (await app.inject({ method: 'GET', url: '/api/openapi.json' })).json()
     ops = operations(doc)
     door = await doorClient(doorHandler(), { instanceId: ids.member, userId: alice.id }, dataDir)
@@ -159,6 +162,7 @@ describe('tenancy matrix: every route, every kind of foreign caller', () => {
       if (op.path.startsWith('/api/swarms/')) return ids.otherSwarm as string
       if (op.path.startsWith('/api/pipelines/')) return ids.pipeline as string
       if (op.path.startsWith('/api/keys/')) return ids.aliceKey as string
+      if (op.path.startsWith('/api/webhooks/')) return ids.webhook as string
       if (op.path.startsWith('/api/admin/users/')) return ids.alice as string
       throw new Error(`the matrix does not know what {${name}} of ${op.operationId} names: add it`)
     }
@@ -176,7 +180,15 @@ describe('tenancy matrix: every route, every kind of foreign caller', () => {
   }
 
   const foreign = () =>
-    [ids.outside, ids.otherMember, ids.otherSwarm, ids.pipeline, ids.run, ids.message] as string[]
+    [
+      ids.outside,
+      ids.otherMember,
+      ids.otherSwarm,
+      ids.pipeline,
+      ids.run,
+      ids.message,
+      ids.webhook,
+    ] as string[]
 
   it('covers every documented route, and lists the public ones explicitly', () => {
     expect(ops.length).toBeGreaterThan(50)

@@ -11,6 +11,7 @@ const USAGE = `Usage: node clawport.mjs <command> [options]
   root                                   what the server offers (no key needed)
   instances list
   instances create [--name N] [--invite-code C] [--wait]
+  instances events [--after CURSOR]      status history with reasons (crashes, OOM kills)
   chat sessions                          list the instance's chat sessions
   chat new [--title T]                   create a session
   chat send <message> [--session S] [--stream]
@@ -187,6 +188,8 @@ async function run(argv) {
       })
       return opts.wait ? waitReady(inst.id) : inst
     }
+    case 'instances events':
+      return call('GET', `/instances/${await instanceId(opts)}/events?after=${q(opts.after || '0')}`)
     case 'chat sessions':
       return call('GET', `/instances/${await instanceId(opts)}/chat/sessions`)
     case 'chat new':

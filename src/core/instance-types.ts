@@ -30,8 +30,11 @@ export const Instance = z.object({
   name: z.string().nullable(),
   resources: Resources,
   network: NetworkMode.describe(
-    'What the sandbox may reach: "public" the internet (never the host, private ranges or other instances), "off" nothing',
+    'What the sandbox may reach: "public" the internet (never the host, private ranges or other instances), "allowlist" only what allowed_hosts resolve to (within public), "off" nothing',
   ),
+  allowed_hosts: z
+    .array(z.string())
+    .describe('Host names an "allowlist" network reaches: exact, or "*.example.com" for the names below it'),
   started_at: z.string().nullable(),
   error: z.string().nullable(),
 })

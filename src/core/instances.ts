@@ -18,6 +18,7 @@ const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 /** What an owner may change of an instance. */
 export interface UpdateInstanceInput {
   network?: NetworkMode
+  allowed_hosts?: string[]
 }
 
 /**
@@ -78,8 +79,10 @@ export class InstanceService {
   /** Changes what an instance's sandbox may reach, within its plan; only while it is stopped. */
   async update(actor: Actor, id: string, input: UpdateInstanceInput): Promise<Instance> {
     const row = await this.owned(actor, id)
-    if (input.network === undefined || input.network === row.network) return toPublic(row)
-    return toPublic(await this.lifecycle.changeNetwork(row, input.network))
+    const network = input.network ?? row.network
+    const hosts = input.allowed_hosts
+    if (network === row.network && hosts === undefined) return toPublic(row)
+    return toPublic(await this.lifecycle.changeNetwork(row, network, hosts))
   }
 
   /** Destroys the sandbox and its workspace, then forgets the instance. */

@@ -19,6 +19,8 @@ import { ChannelService } from './channels/channels.js'
 import { ChatService } from './chat/chat-service.js'
 import { closeInterruptedTurns } from './chat/recovery.js'
 import { DesktopService } from './desktop.js'
+import { createEventRuntime, type EventService } from './events/index.js'
+import { recordBootFailure, recordCrash, recordTransition } from './events/transition-events.js'
 import { InstanceGateway } from './instance-gateway.js'
 import { InstanceLogService } from './instance-logs.js'
 import { InstanceMetricsService } from './instance-metrics.js'
@@ -77,6 +79,8 @@ export interface Services {
   pipelines: PipelineService
   /** Who did what: every write request, written after its answer. */
   audit: AuditService
+  /** Instances' lifecycle events (`events.record(id, type, {reason, data})`) and the webhooks. */
+  events: EventService
   /** Instances' own log files, tailed or followed. */
   instanceLogs: InstanceLogService
   /** Instances' resource usage (cgroups, disk, network). */
@@ -113,6 +117,14 @@ export async function createServices(
   const pool = new WarmPool(store, lifecycle, agent, config, log.child({ component: 'pool' }))
   const admission = new InstanceAdmission(store, invites, lifecycle, pool, config, instanceLog)
   const instances = new InstanceService(store, scope, lifecycle, admission, supervisor)
+  const eventRuntime = createEventRuntime(store, instances, config, log.child({ component: 'events' }), {
+    oomKills: async (id) => (await driver.oomKills?.(id)) ?? null,
+  })
+  const { events } = eventRuntime
+  lifecycle.onTransition((t) => recordTransition(events, t))
+  lifecycle.onBootFailure((id, err, step) => recordBootFailure(events, driver, id, err, step))
+  supervisor.onCrash((id, state, attempt) => recordCrash(events, id, state, attempt))
+  if (opts.withDriver) eventRuntime.start()
   const channels = new ChannelService(store, instances, gateway, SecretBox.open(config.dataDir))
   gateway.channelsFor = (id) => channels.wireFor(id)
   const workspace = new WorkspaceService(instances, config)
@@ -168,6 +180,7 @@ export async function createServices(
     swarms,
     pipelines,
     audit,
+    events,
     instanceLogs: new InstanceLogService(instances, driver),
     metrics: new InstanceMetricsService(instances, driver),
     async close() {
@@ -177,6 +190,7 @@ export async function createServices(
       relays.closeAll(CLOSE_CODES.serverStopping, 'server shutting down')
       await chat.close()
       await instances.close()
+      await eventRuntime.close()
       await controlSockets.closeAll()
       await audit.close()
       await store.close()

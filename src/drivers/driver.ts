@@ -9,7 +9,9 @@ export interface InstanceResources {
   disk_mb: number
 }
 
-export function resourcesFromPlan(plan: PlanSpec): InstanceResources {
+export function resourcesFromPlan(
+  plan: Pick<PlanSpec, 'memory_mb' | 'cpus' | 'pids_max' | 'disk_mb'>,
+): InstanceResources {
   return { memory_mb: plan.memory_mb, cpus: plan.cpus, pids_max: plan.pids_max, disk_mb: plan.disk_mb }
 }
 

@@ -41,6 +41,7 @@ import { execRoutes } from './routes/exec.js'
 import { fileRoutes } from './routes/files/index.js'
 import { transferRoutes } from './routes/files/transfer.js'
 import { inboxRoutes } from './routes/inbox.js'
+import { instanceEventRoutes } from './routes/instance-events.js'
 import { instanceActionRoutes } from './routes/instances/actions.js'
 import { channelRoutes } from './routes/instances/channels.js'
 import { instanceRoutes } from './routes/instances/index.js'
@@ -55,6 +56,7 @@ import { desktopRoutes } from './routes/realtime/desktop.js'
 import { terminalRoutes } from './routes/realtime/terminal.js'
 import { ticketRoutes } from './routes/realtime/tickets.js'
 import { swarmRoutes } from './routes/swarms.js'
+import { webhookRoutes } from './routes/webhooks.js'
 import { endStreamsOnRevoke } from './sse.js'
 
 /** Builds the HTTP app around already-created services; routes only call core services. */
@@ -172,6 +174,8 @@ export async function buildApp(services: Services, log: Logger): Promise<Fastify
   await app.register(adminAccountRoutes, { services })
   await app.register(chatCursorRoutes, { services })
   await app.register(auditRoutes, { services })
+  await app.register(instanceEventRoutes, { services })
+  await app.register(webhookRoutes, { services })
   // Last: its wildcard answers every GET no other route takes.
   await app.register(dashboardRoutes, { services })
   return app

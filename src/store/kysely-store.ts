@@ -55,6 +55,7 @@ export class KyselyStore implements Store {
           pids_max: p.pids_max,
           disk_mb: p.disk_mb,
           network: p.network,
+          allowed_hosts: JSON.stringify(p.allowed_hosts ?? []),
         }
         await this.db
           .insertInto('plans')

@@ -35,6 +35,8 @@ export interface PlansTable {
   disk_mb: number
   /** The most network the plan's instances may have, and their default. */
   network: ColumnType<NetworkMode, NetworkMode | undefined, NetworkMode>
+  /** JSON array: the host names its `allowlist` instances get by default. */
+  allowed_hosts: ColumnType<string, string | undefined, string>
 }
 
 export interface SubscriptionsTable {
@@ -79,6 +81,8 @@ export interface InstancesTable {
   plan: string | null
   /** What the sandbox may reach from its next start; rows made before networking have `off`. */
   network: ColumnType<NetworkMode, NetworkMode | undefined, NetworkMode>
+  /** JSON array of checked host names: what `allowlist` reaches. */
+  allowed_hosts: ColumnType<string, string | undefined, string>
   error: string | null
   created_at: string
   updated_at: string

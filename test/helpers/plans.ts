@@ -10,6 +10,16 @@ export const TEST_PLANS = JSON.stringify([
   { name: 'tiny', instance_limit: 2, memory_mb: 160, cpus: 0.5, pids_max: 64, disk_mb: 64, network: 'off' },
   { name: 'team', instance_limit: 10, memory_mb: 512, cpus: 1, pids_max: 256, disk_mb: 512, network: 'off' },
   { name: 'net', instance_limit: 3, memory_mb: 512, cpus: 1, pids_max: 256, disk_mb: 256, network: 'public' },
+  {
+    name: 'allow',
+    instance_limit: 3,
+    memory_mb: 512,
+    cpus: 1,
+    pids_max: 256,
+    disk_mb: 256,
+    network: 'allowlist',
+    allowed_hosts: ['pkg.test'],
+  },
 ])
 
 /** The fast tests run instances without the OpenClaw gateway (it takes seconds and ~0.7 GB). */

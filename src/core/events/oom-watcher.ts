@@ -6,9 +6,9 @@ const POLL_MS = 2_000
 /** Statuses in which an instance's processes may run and be killed. */
 const WATCHED = new Set(['provisioning', 'starting', 'rebooting', 'ready'])
 
-/** Reads how many processes the kernel OOM-killed in an instance's memory cgroup so far. */
+/** Reads how many processes the kernel OOM-killed in an instance's memory cgroup so far (null: not running). */
 export interface OomCounter {
-  oomKills(id: string): Promise<number>
+  oomKills(id: string): Promise<number | null>
 }
 
 /**
@@ -46,6 +46,7 @@ export class OomWatcher {
       for (const row of rows) {
         if (!WATCHED.has(row.status)) continue
         const total = await this.counter.oomKills(row.id)
+        if (total === null) continue
         const before = this.seen.get(row.id) ?? (row.created_at >= this.startedAt ? 0 : total)
         this.seen.set(row.id, total)
         if (total <= before) continue

@@ -10,7 +10,7 @@ import { DELIVERIES_KEPT, type WebhookService } from './webhooks.js'
 
 /** Attempts per delivery before it is marked failed. */
 export const MAX_ATTEMPTS = 8
-/** The wait before the second attempt; each later wait is four times the one before (1 s ... ~4.5 h). */
+/** The wait before the second attempt; each later one is four times longer (1 s, 4 s ... 68 min; 1.5 h in all). */
 export const RETRY_BASE_MS = 1000
 const RETRY_FACTOR = 4
 /** A receiver has this long to answer; its body is read to at most RESPONSE_READ_BYTES. */

@@ -3,7 +3,7 @@ import { resourcesFromPlan } from '../../drivers/driver.js'
 import { errors } from '../../errors.js'
 import type { Logger } from '../../log.js'
 import type { InstanceRow, PlanRow, Store, UserRow } from '../../store/index.js'
-import { networkWithin } from '../instance-network.js'
+import { allowedHostsFor, networkWithin } from '../instance-network.js'
 import type { InviteService } from '../invites.js'
 import { nowIso } from '../time.js'
 import type { WarmPool } from '../warm-pool.js'
@@ -14,6 +14,8 @@ export interface CreateInstanceInput {
   name?: string
   /** Absent: the plan's own. */
   network?: NetworkMode
+  /** The names an `allowlist` network reaches; absent: the plan's defaults. */
+  allowed_hosts?: string[]
 }
 
 /**
@@ -40,7 +42,9 @@ export class InstanceAdmission {
       const plan = await this.planForCreate(tx, user.id, input.invite_code)
       const resources = resourcesFromPlan(plan)
       const network = networkWithin(plan, input.network)
-      const claimed = await this.pool?.take(tx, resources, network)
+      const allowedHosts = allowedHostsFor(plan, network, input.allowed_hosts)
+      // Pooled instances run with their plan's defaults: an allowlist starts cold.
+      const claimed = network === 'allowlist' ? undefined : await this.pool?.take(tx, resources, network)
       if (claimed) {
         const row = await tx.instances.update(claimed.id, {
           user_id: user.id,
@@ -55,6 +59,7 @@ export class InstanceAdmission {
         ownerId: user.id,
         resources,
         network,
+        allowedHosts,
         name: input.name ?? null,
         plan: plan.name,
       })

@@ -7,7 +7,7 @@ import { errors } from '../../errors.js'
 import type { Logger } from '../../log.js'
 import type { InstanceRow, Store } from '../../store/index.js'
 import type { InstanceGateway } from '../instance-gateway.js'
-import { networkWithin } from '../instance-network.js'
+import { allowedHostsFor, networkUnder, networkWithin } from '../instance-network.js'
 import type { InstanceStatus, InstanceStatusDetail } from '../instance-types.js'
 import { KeyedLock } from '../keyed-lock.js'
 import { Semaphore } from '../semaphore.js'
@@ -22,6 +22,8 @@ export interface NewInstance {
   ownerId: string
   resources: InstanceResources
   network: NetworkMode
+  /** Checked host names of an `allowlist` network; absent: none. */
+  allowedHosts?: string[]
   name: string | null
   /** The plan it follows from then on; null: none (it keeps these resources). */
   plan: string | null
@@ -76,6 +78,7 @@ export class InstanceLifecycle {
       resources: JSON.stringify(n.resources),
       plan: n.plan,
       network: n.network,
+      allowed_hosts: JSON.stringify(n.allowedHosts ?? []),
       error: null,
       created_at: at,
       updated_at: at,
@@ -168,10 +171,14 @@ export class InstanceLifecycle {
     },
   }
 
-  /** Changes what an instance's sandbox may reach, within its plan; only while it is stopped. */
-  async changeNetwork(row: InstanceRow, network: NetworkMode): Promise<InstanceRow> {
+  /**
+   * Changes what an instance's sandbox may reach (its mode, its allowlist's names), within its
+   * plan; only while it is stopped.
+   */
+  async changeNetwork(row: InstanceRow, network: NetworkMode, hosts?: readonly string[]): Promise<InstanceRow> {
     const plan = row.plan ? await this.store.plans.get(row.plan) : undefined
     networkWithin(plan, network)
+    const allowed = JSON.stringify(allowedHostsFor(plan, network, hosts, JSON.parse(row.allowed_hosts)))
     // Read and written in one transaction, so a start cannot slip in between the check and the change.
     const updated = await this.store.transaction(async (tx) => {
       const current = await tx.instances.get(row.id)
@@ -181,10 +188,10 @@ export class InstanceLifecycle {
           `Instance ${row.id} is ${current.status}; shut it down to change its network, then start it again.`,
         )
       }
-      return tx.instances.update(row.id, { network, updated_at: nowIso() })
+      return tx.instances.update(row.id, { network, allowed_hosts: allowed, updated_at: nowIso() })
     })
     if (!updated) throw errors.instanceNotFound(row.id)
-    this.log.info({ instanceId: row.id, network }, 'instance network changed')
+    this.log.info({ instanceId: row.id, network, allowedHosts: allowed }, 'instance network changed')
     return updated
   }
 
@@ -311,10 +318,14 @@ export class InstanceLifecycle {
     if (!row.plan) return row
     const plan = await this.store.plans.get(row.plan)
     if (!plan) return row
-    if (row.network === 'public' && plan.network !== 'public') {
-      // The operator took the plan's network away: the instance starts without.
-      this.log.info({ instanceId: row.id, plan: plan.name }, 'instance network follows its plan')
-      row = (await this.store.instances.update(row.id, { network: 'off', updated_at: nowIso() })) ?? row
+    const network = networkUnder(plan, row.network)
+    if (network !== row.network) {
+      // The operator narrowed the plan's network: the instance starts with what it allows.
+      this.log.info({ instanceId: row.id, plan: plan.name, network }, 'instance network follows its plan')
+      const allowed = JSON.stringify(allowedHostsFor(plan, network, undefined, JSON.parse(row.allowed_hosts)))
+      row =
+        (await this.store.instances.update(row.id, { network, allowed_hosts: allowed, updated_at: nowIso() })) ??
+        row
     }
     const wanted = resourcesFromPlan(plan)
     if (sameResources(row.resources, wanted)) return row

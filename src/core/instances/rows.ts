@@ -13,6 +13,7 @@ export function toPublic(row: InstanceRow): Instance {
     name: row.name,
     resources: JSON.parse(row.resources) as InstanceResources,
     network: row.network,
+    allowed_hosts: JSON.parse(row.allowed_hosts) as string[],
     started_at: row.started_at,
     error: row.error,
   }
@@ -25,5 +26,6 @@ export function specOf(row: InstanceRow): InstanceSpec {
     hostUid: row.host_uid,
     resources: JSON.parse(row.resources) as InstanceResources,
     network: row.network,
+    allowedHosts: JSON.parse(row.allowed_hosts) as string[],
   }
 }

@@ -1,5 +1,5 @@
 import type { Config } from '../../config.js'
-import type { InstanceDriver } from '../../drivers/driver.js'
+import type { InstanceDriver, SandboxState } from '../../drivers/driver.js'
 import type { Logger } from '../../log.js'
 import type { InstanceRow, Store } from '../../store/index.js'
 import type { InstanceStatus } from '../instance-types.js'
@@ -23,6 +23,7 @@ export class InstanceSupervisor {
   /** Instances being checked for a dead sandbox, so that two checks never restart one twice. */
   private readonly checking = new Set<string>()
   private monitor?: NodeJS.Timeout
+  private readonly crashListeners = new Set<(id: string, state: SandboxState, attempt: number) => void>()
 
   constructor(
     private readonly store: Store,
@@ -54,6 +55,11 @@ export class InstanceSupervisor {
         }
       }
     }
+  }
+
+  /** Calls `fn` with how a sandbox ended each time one is found dead by itself, before its restart. */
+  onCrash(fn: (id: string, state: SandboxState, attempt: number) => void): void {
+    this.crashListeners.add(fn)
   }
 
   /** Watches ready instances and restarts a sandbox that died by itself. */
@@ -90,6 +96,7 @@ export class InstanceSupervisor {
       const n = this.crashed(row.id)
       const reason = `sandbox exited unexpectedly${state.reason ? ` (${state.reason})` : ''}`
       this.log.warn({ instanceId: row.id, reason, attempt: n }, 'instance sandbox died')
+      for (const fn of this.crashListeners) fn(row.id, state, n)
       this.lifecycle.lost(row.id, 'stopped unexpectedly')
       if (n > MAX_AUTO_RESTARTS) {
         const windowS = Math.round(this.config.restartWindowMs / 1000)

@@ -35,6 +35,23 @@ function limitOrNull(n: number | null): number | null {
   return n === null || n >= 2 ** 62 ? null : n
 }
 
+/**
+ * Every pid in the cgroups and the groups below them (an instance's door and workload live in
+ * child groups, and a group's cgroup.procs lists only its own).
+ */
+export async function treePids(dirs: string[], depth = 3): Promise<number[]> {
+  const all = new Set<number>()
+  const walk = async (dir: string, left: number): Promise<void> => {
+    const text = await readText(path.join(dir, 'cgroup.procs'))
+    for (const line of text?.split('\n') ?? []) if (line.trim()) all.add(Number(line))
+    if (left === 0) return
+    const entries = await fs.readdir(dir, { withFileTypes: true }).catch(() => [])
+    for (const e of entries) if (e.isDirectory()) await walk(path.join(dir, e.name), left - 1)
+  }
+  for (const dir of dirs) await walk(dir, depth)
+  return [...all]
+}
+
 /** CPU time of the processes themselves (utime + stime, and their reaped children's), in us. */
 export async function procCpuUs(pids: number[]): Promise<number | null> {
   if (pids.length === 0) return null

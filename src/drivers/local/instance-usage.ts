@@ -1,6 +1,6 @@
 import fs from 'node:fs/promises'
 import type { ResourceSample } from '../instance-metrics.js'
-import { cgroupUsage, tapCounters } from './cgroup-usage.js'
+import { cgroupUsage, tapCounters, treePids } from './cgroup-usage.js'
 import type { InstanceCgroup } from './cgroups.js'
 import { isMounted } from './disk.js'
 import type { InstanceLayout } from './layout.js'
@@ -19,7 +19,7 @@ export async function sampleInstance(
   sandboxPid: number | undefined,
 ): Promise<ResourceSample> {
   const at = Date.now()
-  const inGroup = cgroup.version === 'none' ? [] : await cgroup.pids()
+  const inGroup = await treePids(cgroup.dirs())
   const pids = inGroup.length ? inGroup : sandboxPid ? [sandboxPid] : []
   // The sandbox's own processes are in its network namespace; bwrap's outer one is not, so the
   // newest pids come first.

@@ -174,11 +174,12 @@ export async function spawnSandbox(o: SpawnSandboxOptions): Promise<LaunchRecord
       }
       const tail = readTail(o.logFile, 4096).trim().split('\n').slice(-5).join('\n')
       const log = tail ? `its log ends: ${tail}` : 'it wrote nothing to its log'
-      throw new Error(
+      const err = new Error(
         exited === undefined
           ? `sandbox did not start within ${o.timeoutMs ?? 10_000} ms (${stuck ?? 'its launcher was gone'}); ${log}`
           : `sandbox failed to start (exit ${exited}); ${log}`,
       )
+      throw Object.assign(err, { code: exited === undefined ? 'ESANDBOXTIMEOUT' : 'ESANDBOXEXIT' })
     }
     await new Promise((r) => setTimeout(r, 1))
   }

@@ -14,6 +14,7 @@ import type {
   RunawayReport,
   SandboxState,
 } from '../driver.js'
+import { sandboxExit } from '../sandbox-exit.js'
 import { buildSandboxArgs, SANDBOX_WORKLOAD_CGROUP, sandboxEnv, wrapForHost } from './bwrap.js'
 import { type CgroupVersion, cpuCap, detectCgroup, InstanceCgroup, prepareCgroupParent } from './cgroups.js'
 import { ensureDisk, probeDiskQuota, unmountAll } from './disk.js'
@@ -431,6 +432,10 @@ export class LocalDriver implements InstanceDriver {
     return { slirp, keeper: path.join(path.dirname(slirp), 'keeper.log') }
   }
 
+  oomKills(id: string): Promise<number | null> {
+    return this.cgroupVersion === 'none' ? Promise.resolve(null) : this.cgroup(id).oomKills()
+  }
+
   async inspect(id: string): Promise<SandboxState> {
     const rec = await this.readRecord(id)
     if (!rec) return { running: false }
@@ -443,9 +448,7 @@ export class LocalDriver implements InstanceDriver {
     }
     if (rec.stopped && !this.alive(rec)) return { running: false, reason: 'stopped' }
     const { exitCode } = readStatus(instanceLayout(this.config.dataDir, id).status)
-    const oom = (await this.cgroup(id).oomKills()) > rec.oomAtStart
-    const base = exitCode === undefined ? 'killed' : `exited with code ${exitCode}`
-    return { running: false, reason: oom ? `${base} (out of memory)` : base }
+    return sandboxExit(exitCode, (await this.cgroup(id).oomKills()) > rec.oomAtStart)
   }
 
   /**

@@ -31,6 +31,25 @@ type, data, created_at}\` after the cursor, at most \`limit\`, waiting up to \`w
 the first one (long polling). Keep the highest \`cursor\` you processed and pass it as
 \`after\` next time.
 
+### Instance lifecycle events (\`GET /api/instances/{id}/events\`)
+
+Same recipe as chat events: a JSON array of LifecycleEvent \`{cursor, instance_id, type,
+reason, data, created_at}\` after \`after=\` (with \`wait_ms\` to long-poll), or with
+\`Accept: text/event-stream\` the stored ones then live ones, \`id:\` the cursor and
+\`event:\` the type, resumed with \`Last-Event-ID\`. Types include \`crashed\` (\`data.exit_code\`,
+\`data.signal\`, \`data.oom_killed\`), \`oom_killed\`, \`start_timeout\`, \`restarted\` and every
+status (\`starting\`, \`ready\`, \`stopped\`, \`error\`, ...); ignore types you do not know.
+
+### Webhooks (\`POST /api/webhooks\`)
+
+Each of your instances' events whose type the webhook asks for is POSTed to its URL as that
+JSON event (plus \`id: "evt_<cursor>"\`), with headers \`X-Clawport-Event\`, \`X-Clawport-Delivery\`
+(one id per delivery, the same on retries) and \`X-Clawport-Signature: t=<unix seconds>,v1=<hex>\`:
+\`v1\` is HMAC-SHA256 keyed with the webhook's secret (shown once, in the create answer) over
+\`<t>.<raw body>\`. Verify it with a constant-time compare and refuse an old \`t\`. Anything
+but a 2xx within 10 s is retried with exponential backoff (1 s, then 4x each time, 8 attempts);
+\`GET /api/webhooks/{id}/deliveries\` is the log. Redirects are not followed.
+
 ### Terminal (\`GET /api/instances/{id}/terminal/ws\`, WebSocket)
 
 Authenticate with \`Authorization: Bearer <key>\`, or (browsers) \`?ticket=\` from

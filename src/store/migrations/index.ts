@@ -10,6 +10,7 @@ import { instancePlan } from './0008-instance-plan.js'
 import { runScope } from './0009-run-scope.js'
 import { auditAddress } from './0010-audit-address.js'
 import { instanceNetwork } from './0011-instance-network.js'
+import { allowedHosts } from './0012-allowed-hosts.js'
 import { instanceChannels } from './0013-instance-channels.js'
 import { embeddingModel } from './0016-embedding-model.js'
 import { lifecycleEvents } from './0014-lifecycle-events.js'
@@ -30,6 +31,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0009_run_scope': runScope,
   '0010_audit_address': auditAddress,
   '0011_instance_network': instanceNetwork,
+  '0012_allowed_hosts': allowedHosts,
   '0013_instance_channels': instanceChannels,
   '0016_embedding_model': embeddingModel,
   '0014_lifecycle_events': lifecycleEvents,

@@ -5,6 +5,7 @@ import { usePoll } from '../poll'
 import { Link, navigate, useTitle } from '../router'
 import { InstanceActions } from './Instances'
 import { ChatTab } from './instance/Chat'
+import { EventsSection } from './instance/Events'
 import { FilesTab } from './instance/Files'
 import { NetworkControl } from './instance/Network'
 import '../instance.css'
@@ -93,6 +94,7 @@ export function InstancePage({ id, tab }: { id: string; tab: string }) {
           </Suspense>
         )}
       </div>
+      <EventsSection id={id} />
     </section>
   )
 }

@@ -6,16 +6,25 @@ import type { Services } from '../../../core/services.js'
 import { callerOf } from '../../plugins/auth.js'
 import { ErrorBody, errorResponses, InstanceParams } from '../../schemas.js'
 
+/** Checked by the service, so that a bad name gets its own code (invalid_allowed_host). */
+const AllowedHostsBody = z.array(z.string().max(300)).max(1000)
+
 const CreateInstanceBody = z
   .object({
     invite_code: z.string().trim().min(1).max(200).optional(),
     name: z.string().trim().min(1).max(100).optional(),
     network: NetworkMode.optional().describe("Absent: the plan's own; more than the plan allows is a 422"),
+    allowed_hosts: AllowedHostsBody.optional().describe(
+      "Host names an allowlist network reaches (example.com, *.example.com; at most 64). Absent: the plan's defaults",
+    ),
   })
   .nullish()
 
 const UpdateInstanceBody = z.object({
   network: NetworkMode.optional().describe('Applies at the next start; only while the instance is stopped'),
+  allowed_hosts: AllowedHostsBody.optional().describe(
+    'Replaces the host names an allowlist network reaches (example.com, *.example.com; at most 64)',
+  ),
 })
 
 /** List, create, get, change and delete instances. */
@@ -73,8 +82,9 @@ export const instanceRoutes: FastifyPluginAsyncZod<{ services: Services }> = asy
     {
       schema: {
         operationId: 'instances.update',
-        summary: "Change a stopped instance's network, within its plan",
-        description: '409 unless the instance is stopped; 422 for a network its plan does not allow.',
+        summary: "Change a stopped instance's network or its allowlist, within its plan",
+        description:
+          '409 unless the instance is stopped; 422 for a network its plan does not allow (network_not_allowed) or a host name that is not one (invalid_allowed_host).',
         tags: ['instances'],
         params: InstanceParams,
         body: UpdateInstanceBody,

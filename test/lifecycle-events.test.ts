@@ -1,0 +1,142 @@
+import { createHmac, timingSafeEqual } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { childrenOf } from '../src/drivers/local/launch.js'
+import { TEST_ENV } from './helpers/plans.js'
+import { startServer, type TestServer } from './helpers/server.js'
+import { waitFor } from './helpers/wait.js'
+
+interface Received {
+  path: string
+  headers: IncomingHttpHeaders
+  body: string
+  answered: number
+}
+
+/** A receiver's own check of a delivery, written from the documented scheme alone. */
+function signedBy(secret: string, r: Received): boolean {
+  const header = String(r.headers['x-clawport-signature'])
+  const m = /^t=(\d+),v1=([0-9a-f]{64})$/.exec(header)
+  if (!m) return false
+  const [, t, v1] = m as unknown as [string, string, string]
+  if (Math.abs(Date.now() / 1000 - Number(t)) > 300) return false
+  const want = createHmac('sha256', secret).update(`${t}.${r.body}`).digest()
+  return timingSafeEqual(want, Buffer.from(v1, 'hex'))
+}
+
+describe('lifecycle events of real instances, delivered to webhooks', () => {
+  let s: TestServer
+  let receiver: Server
+  let base: string
+  const received: Received[] = []
+  /** Paths whose first delivery is answered 500. */
+  const failFirst = new Set<string>(['/flaky'])
+  const ids: Array<{ id: string; key: string }> = []
+
+  beforeAll(async () => {
+    receiver = createServer((req, res) => {
+      const chunks: Buffer[] = []
+      req.on('data', (c: Buffer) => chunks.push(c))
+      req.on('end', () => {
+        const path = req.url ?? '/'
+        const answered = failFirst.delete(path) ? 500 : 200
+        received.push({ path, headers: req.headers, body: Buffer.concat(chunks).toString(), answered })
+        res.writeHead(answered).end(answered === 200 ? 'ok' : 'not now')
+      })
+    })
+    await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r))
+    base = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`
+    // The receiver is on loopback: the operator setting that allows private model URLs allows it.
+    s = await startServer({ ...TEST_ENV, CLAWPORT_MODEL_PRIVATE_URLS: 'allow' })
+  }, 90_000)
+  afterAll(async () => {
+    for (const { id, key } of ids) await s?.api('DELETE', `/api/instances/${id}`, { key }).catch(() => {})
+    await s?.destroy()
+    receiver?.closeAllConnections()
+    receiver?.close()
+  })
+
+  const eventsOf = async (id: string, key = s.adminKey) =>
+    (await s.api('GET', `/api/instances/${id}/events`, { key })).body as Array<{
+      type: string
+      reason: string | null
+      data: Record<string, unknown>
+      cursor: number
+    }>
+
+  it('reports a crash (the clawlet killed from the host) as an event and as a signed webhook', async () => {
+    const hook = await s.api('POST', '/api/webhooks', { body: { url: `${base}/crash`, events: ['crashed'] } })
+    expect(hook.status).toBe(201)
+    const { id } = await s.readyInstance()
+    ids.push({ id, key: s.adminKey })
+    const before = (await s.api('GET', `/api/instances/${id}/status`)).body
+    const [init] = await childrenOf(before.sandbox.pid)
+    const [clawlet] = await childrenOf(init as number)
+    expect(readFileSync(`/proc/${clawlet}/cmdline`, 'utf8')).toContain('dist/clawlet/main.js')
+    process.kill(clawlet as number, 'SIGKILL')
+    const crashed = await waitFor(async () => (await eventsOf(id)).find((e) => e.type === 'crashed'), 30_000)
+    expect(crashed.reason).toMatch(/SIGKILL/)
+    expect(crashed.data).toMatchObject({ signal: 'SIGKILL', oom_killed: false })
+    // The supervisor starts it again, and says so.
+    await waitFor(async () => {
+      const types = (await eventsOf(id)).filter((e) => e.cursor > crashed.cursor).map((e) => e.type)
+      return types.includes('restarted') && types.includes('ready') ? types : undefined
+    }, 60_000)
+    const got = await waitFor(async () => received.find((r) => r.path === '/crash'), 30_000)
+    expect(signedBy(hook.body.secret, got)).toBe(true)
+    expect(signedBy('whsec_wrong', got)).toBe(false)
+    expect(got.headers['x-clawport-event']).toBe('crashed')
+    const body = JSON.parse(got.body)
+    expect(body).toMatchObject({
+      type: 'crashed',
+      instance_id: id,
+      cursor: crashed.cursor,
+      reason: crashed.reason,
+    })
+    const log = (await s.api('GET', `/api/webhooks/${hook.body.id}/deliveries`)).body
+    expect(log[0]).toMatchObject({
+      event_type: 'crashed',
+      status: 'delivered',
+      attempts: 1,
+      last_status: 200,
+    })
+    expect(JSON.stringify(log)).not.toContain(hook.body.secret)
+  }, 150_000)
+
+  it('reports an OOM kill as such', async () => {
+    const key = await s.user('tiny@example.com', 'tiny')
+    const { id } = await s.readyInstance(key)
+    ids.push({ id, key })
+    // `tail` keeps a line in memory until it ends, and /dev/zero has no newline.
+    const hog = await s.exec(id, 'head -c 1000m /dev/zero | tail > /dev/null', {}, key)
+    expect(hog.exit_code).not.toBe(0)
+    const oom = await waitFor(
+      async () => (await eventsOf(id, key)).find((e) => e.type === 'oom_killed'),
+      30_000,
+    )
+    expect(oom.reason).toMatch(/out of memory/)
+    expect(oom.data).toMatchObject({ memory_limit_mb: 160 })
+    expect(Number(oom.data.kills)).toBeGreaterThanOrEqual(1)
+  }, 120_000)
+
+  it('retries a delivery the receiver first answers 500, with the same signed body', async () => {
+    const hook = await s.api('POST', '/api/webhooks', { body: { url: `${base}/flaky`, events: ['stopped'] } })
+    const { id } = ids[0] as { id: string }
+    expect((await s.api('POST', `/api/instances/${id}/shutdown`)).status).toBeLessThan(300)
+    const tries = await waitFor(async () => {
+      const r = received.filter((x) => x.path === '/flaky')
+      return r.length >= 2 ? r : undefined
+    }, 30_000)
+    expect(tries.map((r) => r.answered)).toEqual([500, 200])
+    expect(tries[1]?.body).toBe(tries[0]?.body)
+    expect(tries[1]?.headers['x-clawport-delivery']).toBe(tries[0]?.headers['x-clawport-delivery'])
+    for (const r of tries) expect(signedBy(hook.body.secret, r)).toBe(true)
+    const log = await waitFor(async () => {
+      const l = (await s.api('GET', `/api/webhooks/${hook.body.id}/deliveries`)).body
+      return l[0]?.status === 'delivered' ? l : undefined
+    }, 10_000)
+    expect(log[0]).toMatchObject({ event_type: 'stopped', attempts: 2, last_status: 200, last_error: null })
+  }, 60_000)
+})

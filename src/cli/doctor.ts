@@ -3,6 +3,7 @@ import fs from 'node:fs'
 import { createDriver } from '../drivers/index.js'
 import { createLogger } from '../log.js'
 import { COMMON_OPTIONS, configFrom, parseFlags } from './args.js'
+import { headroomChecks } from './doctor-headroom.js'
 import { openclawChecks } from './doctor-openclaw.js'
 
 type Level = 'ok' | 'warn' | 'fail'
@@ -107,6 +108,7 @@ export async function doctor(argv: string[]): Promise<number> {
         },
   )
   checks.push(...openclawChecks(config))
+  checks.push(...headroomChecks(config))
   try {
     fs.mkdirSync(config.dataDir, { recursive: true })
     fs.accessSync(config.dataDir, fs.constants.W_OK)

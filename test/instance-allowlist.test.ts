@@ -91,7 +91,9 @@ describe("an instance's allowlist", () => {
   it('changes the names of a stopped instance only, and keeps them across mode switches', async () => {
     const { body: inst } = await p.inject('POST', '/api/instances', allowKey, { network: 'off' })
     await settled(allowKey, inst.id, 'ready')
-    const running = await p.inject('PATCH', `/api/instances/${inst.id}`, allowKey, { allowed_hosts: ['a.test'] })
+    const running = await p.inject('PATCH', `/api/instances/${inst.id}`, allowKey, {
+      allowed_hosts: ['a.test'],
+    })
     expect(running.body).toMatchObject({ status: 409, code: 'invalid_state' })
     await p.inject('POST', `/api/instances/${inst.id}/shutdown`, allowKey)
     await settled(allowKey, inst.id, 'stopped')

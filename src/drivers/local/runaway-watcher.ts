@@ -81,8 +81,8 @@ export class RunawayWatcher {
     const prev = w.last
     w.last = s ?? undefined
     if (!s || !prev) return
-    // Forks refused in the last second: it is at its limit, whatever it holds at this instant.
-    if (s.pidsHits > prev.pidsHits) {
+    const forksRefused = s.pidsHits > prev.pidsHits && s.pidsCurrent >= s.pidsMax - 2
+    if (forksRefused) {
       if (w.pidsStreak++ === 0) w.pidsFrom = prev
     } else w.pidsStreak = 0
     const atLimit = s.memoryHits > prev.memoryHits && s.memoryBytes >= s.memoryLimitBytes * AT_LIMIT

@@ -159,6 +159,13 @@ describe('runaway workloads', () => {
     expect(kill?.reason).toBe('pids_limit')
     expect(kill?.processes_killed as number).toBeGreaterThan(10)
     expect(kill?.pids_limit).toBe(40)
+    // The owner reads it in the instance's lifecycle events.
+    const events = await s.api('GET', `/api/instances/${bomb}/events?after=0`, { key })
+    const event = (events.body as Array<{ type: string; data: Record<string, unknown> }>).find(
+      (e) => e.type === 'runaway_processes_killed',
+    )
+    expect(event?.data).toMatchObject({ reason: 'pids_limit', pids_limit: 40 })
+    expect(event?.data.processes_killed).toBe(kill?.processes_killed)
     console.log(
       `fork bomb ended after ${tookMs} ms; neighbour exec + list max ${Math.max(...latencies).toFixed(0)} ms over ${latencies.length} rounds`,
     )

@@ -121,6 +121,13 @@ export async function createServices(
     oomKills: async (id) => (await driver.oomKills?.(id)) ?? null,
   })
   const { events } = eventRuntime
+  driver.onRunaway?.((id, report) => {
+    const limit = report.reason === 'pids_limit' ? 'its process limit' : 'its memory limit, thrashing'
+    void events.record(id, 'runaway_processes_killed', {
+      reason: `the workload stayed at ${limit}: ${report.processes_killed} processes ended`,
+      data: { ...report },
+    })
+  })
   lifecycle.onTransition((t) => recordTransition(events, t))
   lifecycle.onBootFailure((id, err, step) => recordBootFailure(events, driver, id, err, step))
   supervisor.onCrash((id, state, attempt) => recordCrash(events, id, state, attempt))

@@ -5,11 +5,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian packages: a C compiler for the native socket helper (make, g++), the sandbox
-# (bubblewrap, setpriv), instances' network (slirp4netns, nftables; iproute2 for the tests' hosts), disk quotas (mkfs.ext4), folder
+# (bubblewrap, setpriv), instances' network (slirp4netns, nftables; dnsmasq-base, the resolver of
+# allowlist instances, without the system service of the dnsmasq package; iproute2 for the tests'
+# hosts), disk quotas (mkfs.ext4), folder
 # downloads (tar, gzip), every instance's desktop (Xtigervnc, openbox; screenshots are taken
 # over RFB, so no image tools), and what the tests use (procps, python3; chromium and a font
 # for the dashboard's browser tests).
-PACKAGES=(make g++ bubblewrap util-linux slirp4netns nftables iproute2 e2fsprogs tar gzip tigervnc-standalone-server openbox procps python3 ca-certificates chromium fonts-dejavu-core)
+PACKAGES=(make g++ bubblewrap util-linux slirp4netns nftables dnsmasq-base iproute2 e2fsprogs tar gzip tigervnc-standalone-server openbox procps python3 ca-certificates chromium fonts-dejavu-core)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")

@@ -1,11 +1,10 @@
 import type { InstanceDriver, SandboxState } from '../../drivers/driver.js'
-import type { InstanceStatus } from '../instance-types.js'
 import type { InstanceTransition } from '../instances/transitions.js'
 import type { EventService } from './event-service.js'
 import type { LifecycleEventType } from './types.js'
 
-/** Which event a stored status change is; null: none (a deletion is `deleted` from its start). */
-const BY_STATUS: Partial<Record<InstanceStatus, LifecycleEventType>> = {
+/** Which event a status change is (a deletion is `deleted` from its start); others: none. */
+const BY_STATUS: Partial<Record<string, LifecycleEventType>> = {
   starting: 'starting',
   rebooting: 'rebooting',
   ready: 'ready',

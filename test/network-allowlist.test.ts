@@ -4,6 +4,8 @@ import type { InstanceSpec } from '../src/drivers/driver.js'
 import type { LaunchRecord } from '../src/drivers/local/launch.js'
 import { makeDriver, runIn } from './helpers/driver.js'
 import { startInternet, type TestInternet } from './helpers/internet.js'
+import { TEST_ENV } from './helpers/plans.js'
+import { startServer } from './helpers/server.js'
 import { waitFor } from './helpers/wait.js'
 
 const isRoot = process.getuid?.() === 0
@@ -210,4 +212,36 @@ except OSError:
     expect(state).toMatchObject({ running: false })
     expect(fs.existsSync(`/proc/${first.childPid}`)).toBe(false)
   }, 90_000)
+
+  it('keeps an adopted instance networked across a server restart, restarting what died meanwhile', async () => {
+    const s = await startServer({ ...TEST_ENV, CLAWPORT_NETWORK_DNS: inet.ip })
+    try {
+      const key = await s.user('allow@example.com', 'allow')
+      const inst = (await s.readyInstance(key)) as { id: string; network: string; allowed_hosts: string[] }
+      expect(inst).toMatchObject({ network: 'allowlist', allowed_hosts: ['pkg.test'] })
+      const probe = `${get('http://pkg.test/hello.txt', 'pkg')}; ${resolve('other.test')}`
+      const before = (await s.exec(inst.id, probe, {}, key)).stdout
+      expect(before).toContain('pkg:hello from the internet')
+      expect(before).toContain('dns-other.test:\n')
+      const file = `${s.dataDir}/instances/${inst.id}/state/sandbox.json`
+      const rec = JSON.parse(fs.readFileSync(file, 'utf8')) as LaunchRecord
+      await s.kill9()
+      // Its slirp4netns dies while no server watches.
+      process.kill(rec.slirpPid as number, 'SIGKILL')
+      await s.start()
+      await s.waitStatus(inst.id, 'ready', key)
+      const after = (await s.exec(inst.id, probe, {}, key)).stdout
+      expect(after).toContain('pkg:hello from the internet')
+      expect(after).toContain('dns-other.test:\n')
+      const now = JSON.parse(fs.readFileSync(file, 'utf8')) as LaunchRecord
+      // The same sandbox, taken back, with a new slirp4netns and the same resolver.
+      expect(now.childPid).toBe(rec.childPid)
+      expect(now.slirpPid).not.toBe(rec.slirpPid)
+      expect(now.keeperPid).toBe(rec.keeperPid)
+      expect((await s.api('DELETE', `/api/instances/${inst.id}`, { key })).status).toBeLessThan(300)
+      await until(() => !fs.existsSync(`/proc/${now.slirpPid}`) && !fs.existsSync(`/proc/${now.keeperPid}`))
+    } finally {
+      await s.destroy()
+    }
+  }, 120_000)
 })

@@ -71,14 +71,18 @@ export async function startInternet(tag: string): Promise<TestInternet> {
     ])
     for (let i = 0; ; i++) {
       try {
-        execFileSync('ip', [
-          'netns',
-          'exec',
-          ns,
-          'python3',
-          '-c',
-          `import socket; socket.create_connection(("${ip}", 80), 1); socket.create_connection(("${ip}", 53), 1)`,
-        ])
+        execFileSync(
+          'ip',
+          [
+            'netns',
+            'exec',
+            ns,
+            'python3',
+            '-c',
+            `import socket; socket.create_connection(("${ip}", 80), 1); socket.create_connection(("${ip}", 53), 1)`,
+          ],
+          { stdio: 'ignore' },
+        )
         break
       } catch (err) {
         if (i > 100) throw err

@@ -143,7 +143,7 @@ export class LocalDriver implements InstanceDriver {
           : 'no instance network without root',
       )
     else if (!this.resolver)
-      notes.push('allowlist instances start without a network: install dnsmasq (`apt-get install dnsmasq`)')
+      notes.push('allowlist instances start without a network: install dnsmasq (`apt-get install dnsmasq-base`)')
     const cg = await detectCgroup()
     const prepared = cg.version === 'none' ? null : await prepareCgroupParent(cg.version, this.cpuCapCores())
     this.cgroupVersion = prepared ? 'none' : cg.version

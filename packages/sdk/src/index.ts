@@ -27,6 +27,8 @@ export type ChatEvent = Exclude<Result<'chat.events'>, string>[number]
 export type ExecResult = Result<'terminal.exec'>
 export type FileList = Result<'files.list'>
 export type FileContent = Result<'files.read'>
+export type LifecycleEvent = Exclude<Result<'instances.events'>, string>[number]
+export type Webhook = Result<'webhooks.create'>
 
 /** Every non-2xx answer: `message` for people, `code` for programs. */
 export class ClawportError extends Error {
@@ -140,6 +142,9 @@ export class Clawport {
     reboot: (id: string) => this.request('post', '/api/instances/{id}/reboot', { params: { id } }),
     shutdown: (id: string) => this.request('post', '/api/instances/{id}/shutdown', { params: { id } }),
     start: (id: string) => this.request('post', '/api/instances/{id}/start', { params: { id } }),
+    /** Its lifecycle events after a cursor (status changes, crashes, OOM kills, with reasons). */
+    events: (id: string, query: QueryOf<paths['/api/instances/{id}/events']['get']> = {}) =>
+      this.request('get', '/api/instances/{id}/events', { params: { id }, query }) as Promise<LifecycleEvent[]>,
     /** Polls until the instance is ready; throws if it fails or time runs out. */
     waitReady: async (id: string, timeoutMs = 600_000): Promise<Instance> => {
       const deadline = Date.now() + timeoutMs
@@ -153,6 +158,14 @@ export class Clawport {
     },
     /** The first ready instance, if any. */
     findReady: async (): Promise<Instance | undefined> => (await this.instances.list()).find((i) => i.status === 'ready'),
+  }
+
+  /** Where your instances' events are sent, signed with the secret `create` answers once. */
+  readonly webhooks = {
+    list: () => this.request('get', '/api/webhooks'),
+    create: (body: BodyOf<paths['/api/webhooks']['post']>) => this.request('post', '/api/webhooks', { body }),
+    delete: (id: string) => this.request('delete', '/api/webhooks/{id}', { params: { id } }),
+    deliveries: (id: string) => this.request('get', '/api/webhooks/{id}/deliveries', { params: { id } }),
   }
 
   readonly chat = {

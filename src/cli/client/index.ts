@@ -7,8 +7,9 @@ OPENCLAW_API_KEY; --instance ID or OPENCLAW_INSTANCE_ID, else the first ready in
 --json for output meant for programs):
 
   clawport instances [list|create|get|delete|reboot|shutdown|start] [id] [--wait] [--name N] [--invite-code C]
-                    [--network public|off]
-  clawport instances update <id> --network public|off   while stopped; applies at the next start
+                    [--network public|allowlist|off] [--allow-hosts pypi.org,*.example.com]
+  clawport instances update <id> [--network public|allowlist|off] [--allow-hosts H,H]
+                                        while stopped; applies at the next start
   clawport instances sleep|wake <id> [--wait]            stop its agent and desktop until needed; wake it
   clawport instances stop|start --all     every user's instances (an administrator's key), or with
                                           --data-dir D and no server running, stop those of a folder
@@ -39,6 +40,7 @@ const COMMON = {
   name: { type: 'string' },
   'invite-code': { type: 'string' },
   network: { type: 'string' },
+  'allow-hosts': { type: 'string' },
   session: { type: 'string', short: 's' },
   'no-stream': { type: 'boolean' },
   title: { type: 'string' },

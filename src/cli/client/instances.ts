@@ -9,13 +9,23 @@ interface Instance {
   error?: string | null
 }
 
-const NETWORKS = ['public', 'off']
+const NETWORKS = ['public', 'allowlist', 'off']
 
-/** The --network flag, checked here so that a typo is a usage error rather than a 422. */
-function networkFlag(value: string | undefined): { network?: string } {
-  if (value === undefined) return {}
-  if (!NETWORKS.includes(value)) throw new UsageError(`--network is public or off, not "${value}"`)
-  return { network: value }
+/**
+ * The --network flag, checked here so that a typo is a usage error rather than a 422, and
+ * --allow-hosts (comma-separated; "" for none), checked by the server.
+ */
+function networkFlag(
+  value: string | undefined,
+  hosts?: string,
+): { network?: string; allowed_hosts?: string[] } {
+  if (value !== undefined && !NETWORKS.includes(value))
+    throw new UsageError(`--network is public, allowlist or off, not "${value}"`)
+  const list = hosts?.split(',').map((h) => h.trim())
+  return {
+    ...(value === undefined ? {} : { network: value }),
+    ...(list === undefined ? {} : { allowed_hosts: list.filter(Boolean) }),
+  }
 }
 
 const row = (i: Instance) => `${i.id}  ${i.status.padEnd(12)}  ${i.name ?? ''}`
@@ -48,7 +58,7 @@ export async function run(ctx: Ctx): Promise<number | undefined> {
       const body = {
         ...(flags.name ? { name: flags.name } : {}),
         ...(flags['invite-code'] ? { invite_code: flags['invite-code'] } : {}),
-        ...networkFlag(flags.network),
+        ...networkFlag(flags.network, flags['allow-hosts']),
       }
       let inst = await api.json<Instance>('POST', '/instances', { body })
       if (flags.wait) inst = await waitReady(ctx, inst.id)
@@ -64,8 +74,9 @@ export async function run(ctx: Ctx): Promise<number | undefined> {
       return
     }
     case 'update': {
-      if (flags.network === undefined) throw new UsageError('say what to change: --network public|off')
-      const body = networkFlag(flags.network)
+      if (flags.network === undefined && flags['allow-hosts'] === undefined)
+        throw new UsageError('say what to change: --network public|allowlist|off, --allow-hosts a.com,b.com')
+      const body = networkFlag(flags.network, flags['allow-hosts'])
       ctx.out(await api.json<Instance>('PATCH', `/instances/${await id()}`, { body }), row)
       return
     }

@@ -10,7 +10,7 @@ const USAGE = `Usage: node clawport.mjs <command> [options]
 
   root                                   what the server offers (no key needed)
   instances list
-  instances create [--name N] [--invite-code C] [--wait]
+  instances create [--name N] [--invite-code C] [--network public|allowlist|off] [--allow-hosts H,H] [--wait]
   instances events [--after CURSOR]      status history with reasons (crashes, OOM kills)
   chat sessions                          list the instance's chat sessions
   chat new [--title T]                   create a session
@@ -185,6 +185,10 @@ async function run(argv) {
       const inst = await call('POST', '/instances', {
         ...(opts.name ? { name: opts.name } : {}),
         ...(opts['invite-code'] ? { invite_code: opts['invite-code'] } : {}),
+        ...(opts.network ? { network: opts.network } : {}),
+        ...(opts['allow-hosts'] !== undefined
+          ? { allowed_hosts: opts['allow-hosts'].split(',').map((h) => h.trim()).filter(Boolean) }
+          : {}),
       })
       return opts.wait ? waitReady(inst.id) : inst
     }

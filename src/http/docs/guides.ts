@@ -119,6 +119,11 @@ curl -s ${auth} ${api}/instances | jq -r '.[] | "\\(.id) \\(.status)"'
 - \`stopped\`: \`POST .../start\` it and wait for \`ready\` rather than creating another.
 - \`provisioning\`, \`starting\`, \`rebooting\`: poll \`GET .../instances/{id}\` every 1-2 s.
 - \`error\`: read \`error\`, then reboot it or delete it (\`DELETE .../instances/{id}\`).
+- An instance reaches the internet (\`network: "public"\`), only the host names it lists
+  (\`"allowlist"\` with \`allowed_hosts\`: \`pypi.org\`, \`*.example.com\`), or nothing
+  (\`"off"\`), as its plan allows. A fetch or install that fails with NXDOMAIN or a refused
+  connection on an allowlist instance needs that host added (\`PATCH .../instances/{id}\` while
+  stopped), not retries.
 - Create (\`POST ${api}/instances\`) only when none fits. A 403 \`subscription_required\` or
   \`invite_*\` means this user cannot create instances (ask the human for an invite code);
   403 \`instance_limit_reached\` means reuse or delete one; 503 \`no_capacity\` means the server

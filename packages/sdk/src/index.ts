@@ -27,6 +27,7 @@ export type ChatEvent = Exclude<Result<'chat.events'>, string>[number]
 export type ExecResult = Result<'terminal.exec'>
 export type FileList = Result<'files.list'>
 export type FileContent = Result<'files.read'>
+export type Channel = Result<'channels.get'>
 export type LifecycleEvent = Exclude<Result<'instances.events'>, string>[number]
 export type Webhook = Result<'webhooks.create'>
 
@@ -237,6 +238,28 @@ export class Clawport {
       ws.binaryType = 'arraybuffer'
       return ws
     },
+  }
+
+  /** The instance's chat channels (Telegram): tokens are never answered (`token_set`). */
+  readonly channels = {
+    list: (id: string) => this.request('get', '/api/instances/{id}/channels', { params: { id } }),
+    get: (id: string, name: string) => this.request('get', '/api/instances/{id}/channels/{name}', { params: { id, name } }),
+    /** Connects or changes a channel; applies at the instance's next start (reboot it). */
+    put: (id: string, name: string, body: BodyOf<paths['/api/instances/{id}/channels/{name}']['put']>) =>
+      this.request('put', '/api/instances/{id}/channels/{name}', { params: { id, name }, body }),
+    delete: (id: string, name: string) =>
+      this.request('delete', '/api/instances/{id}/channels/{name}', { params: { id, name } }),
+    /** DM pairing requests waiting for approval. */
+    pairing: (id: string, name: string) =>
+      this.request('get', '/api/instances/{id}/channels/{name}/pairing', { params: { id, name } }),
+    approve: (id: string, name: string, requestId: string) =>
+      this.request('post', '/api/instances/{id}/channels/{name}/pairing/{request_id}/approve', {
+        params: { id, name, request_id: requestId },
+      }),
+    dismiss: (id: string, name: string, requestId: string) =>
+      this.request('post', '/api/instances/{id}/channels/{name}/pairing/{request_id}/dismiss', {
+        params: { id, name, request_id: requestId },
+      }),
   }
 
   readonly desktop = {

@@ -15,6 +15,10 @@ OPENCLAW_API_KEY; --instance ID or OPENCLAW_INSTANCE_ID, else the first ready in
                                           --data-dir D and no server running, stop those of a folder
   clawport instances events <id> [--follow] [--after C]   status history with reasons (crashes, OOM kills)
   clawport webhooks [list|create <url> [--events a,b]|delete <id>|deliveries <id>]
+  clawport channels [list|get <name>|delete <name>]   the instance's chat channels and their state
+  clawport channels set telegram --token T|- [--dm-policy pairing|allowlist|open|disabled] [--allow-from ids]
+                    [--group-policy P] [--groups ids] [--require-mention true|false]   applies at the next start
+  clawport channels pairing telegram | approve|dismiss telegram <request-id>   DM pairing requests
   clawport chat send <message> [--session S] [--no-stream]
   clawport chat sessions [new --title T]
   clawport chat history [--session S] [--limit N]
@@ -54,6 +58,12 @@ const COMMON = {
   events: { type: 'string' },
   follow: { type: 'boolean', short: 'f' },
   after: { type: 'string' },
+  token: { type: 'string' },
+  'dm-policy': { type: 'string' },
+  'allow-from': { type: 'string' },
+  'group-policy': { type: 'string' },
+  groups: { type: 'string' },
+  'require-mention': { type: 'string' },
 } as const
 
 export type Flags = ReturnType<typeof parse>['values']
@@ -82,6 +92,7 @@ const COMMANDS: Record<string, () => Promise<{ run(ctx: Ctx): Promise<number | u
   terminal: () => import('./terminal.js'),
   mcp: () => import('./mcp.js'),
   webhooks: () => import('./webhooks.js'),
+  channels: () => import('./channels.js'),
 }
 
 export function isClientCommand(name: string | undefined): boolean {

@@ -50,6 +50,20 @@ JSON event (plus \`id: "evt_<cursor>"\`), with headers \`X-Clawport-Event\`, \`X
 but a 2xx within 10 s is retried with exponential backoff (1 s, then 4x each time, 8 attempts);
 \`GET /api/webhooks/{id}/deliveries\` is the log. Redirects are not followed.
 
+### Chat channels (\`/api/instances/{id}/channels/{name}\`)
+
+\`PUT\` stores a channel (\`telegram\`; \`GET /api/instances/{id}/channels\` lists them), its
+token sealed and never answered again (\`token_set\`). The instance's OpenClaw starts it at
+its next start: until then \`state\` is \`restart_required\`; a running one reports
+\`connected\`, \`pairing\` (connected, with DM pairing requests waiting), \`starting\`,
+\`error\` (\`reason\` says why, e.g. the network policy refused the connection) or
+\`stopped\`. The bot reaches its service from inside the instance: it needs a network.
+With \`dm_policy: "pairing"\` a sender the bot does not know gets a code and waits up to an
+hour (3 at most at once): list them with \`GET .../pairing\` and approve or dismiss each by
+its \`request_id\` (\`POST .../pairing/{request_id}/approve\`); 404
+\`pairing_request_not_found\` once it expired or was decided, 409 \`channel_not_running\`
+while the agent does not run the channel.
+
 ### Terminal (\`GET /api/instances/{id}/terminal/ws\`, WebSocket)
 
 Authenticate with \`Authorization: Bearer <key>\`, or (browsers) \`?ticket=\` from

@@ -4,6 +4,7 @@ import { ErrorNote, Spinner, StatusBadge, useLoad } from '../components/ui'
 import { usePoll } from '../poll'
 import { Link, navigate, useTitle } from '../router'
 import { InstanceActions } from './Instances'
+import { ChannelsTab } from './instance/Channels'
 import { ChatTab } from './instance/Chat'
 import { EventsSection } from './instance/Events'
 import { FilesTab } from './instance/Files'
@@ -19,6 +20,7 @@ const TABS = [
   { id: 'terminal', label: 'Terminal' },
   { id: 'desktop', label: 'Desktop' },
   { id: 'files', label: 'Files' },
+  { id: 'channels', label: 'Channels' },
 ]
 
 /** One instance: its status and actions, and the chat, terminal, desktop and files tabs. */
@@ -75,7 +77,10 @@ export function InstancePage({ id, tab }: { id: string; tab: string }) {
         ))}
       </div>
       <div role="tabpanel" aria-label={tab}>
-        {!ready ? (
+        {tab === 'channels' ? (
+          // Settings are kept while stopped, and apply at the next start.
+          <ChannelsTab id={id} />
+        ) : !ready ? (
           <div className="empty">
             {inst.status === 'stopped' ? (
               'This instance is shut down. Start it to use it.'

@@ -12,6 +12,10 @@ const USAGE = `Usage: node clawport.mjs <command> [options]
   instances list
   instances create [--name N] [--invite-code C] [--network public|allowlist|off] [--allow-hosts H,H] [--wait]
   instances events [--after CURSOR]      status history with reasons (crashes, OOM kills)
+  channels list                          the instance's chat channels (Telegram) and their state
+  channels set telegram --token T [--dm-policy pairing|allowlist|open|disabled]   applies at the next start
+  channels pairing telegram              DM pairing requests waiting for approval
+  channels approve telegram <request-id>
   chat sessions                          list the instance's chat sessions
   chat new [--title T]                   create a session
   chat send <message> [--session S] [--stream]
@@ -194,6 +198,20 @@ async function run(argv) {
     }
     case 'instances events':
       return call('GET', `/instances/${await instanceId(opts)}/events?after=${q(opts.after || '0')}`)
+    case 'channels list':
+      return call('GET', `/instances/${await instanceId(opts)}/channels`)
+    case 'channels set':
+      return call('PUT', `/instances/${await instanceId(opts)}/channels/${q(need(rest[0], 'channel'))}`, {
+        ...(opts.token ? { bot_token: opts.token } : {}),
+        ...(opts['dm-policy'] ? { dm_policy: opts['dm-policy'] } : {}),
+      })
+    case 'channels pairing':
+      return call('GET', `/instances/${await instanceId(opts)}/channels/${q(need(rest[0], 'channel'))}/pairing`)
+    case 'channels approve': {
+      const path = `/channels/${q(need(rest[0], 'channel'))}/pairing/${q(need(rest[1], 'request id'))}/approve`
+      await call('POST', `/instances/${await instanceId(opts)}${path}`)
+      return { approved: rest[1] }
+    }
     case 'chat sessions':
       return call('GET', `/instances/${await instanceId(opts)}/chat/sessions`)
     case 'chat new':

@@ -310,6 +310,19 @@ describe('the dashboard sets an instance network', () => {
     })
     const saved = await server.api('GET', `/api/instances/${id}`, { key })
     expect(saved.body).toMatchObject({ status: 'stopped', network: 'public' })
+    const hosts = page.getByLabel('Allowed hosts', { exact: true })
+    await step(page, 'network-allowlist', async () => {
+      await hosts.fill('10.0.0.1')
+      await page.getByRole('button', { name: 'Use allowlist' }).click()
+      await page.getByText('"10.0.0.1" cannot be an allowed host').waitFor()
+      await hosts.fill('PyPI.org, *.example.com')
+      await page.getByRole('button', { name: 'Use allowlist' }).click()
+      await mode.filter({ hasText: 'Allowlist: only the listed hosts' }).waitFor()
+      await page.getByRole('button', { name: 'Save allowlist' }).waitFor()
+      expect(await hosts.inputValue()).toBe('pypi.org, *.example.com')
+    })
+    const listed = await server.api('GET', `/api/instances/${id}`, { key })
+    expect(listed.body).toMatchObject({ network: 'allowlist', allowed_hosts: ['pypi.org', '*.example.com'] })
   }, 180_000)
 
   it('offers only no network on a plan without one', async () => {

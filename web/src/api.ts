@@ -85,7 +85,7 @@ export function qs(params: Record<string, string | number | boolean | undefined>
 }
 
 /** What an instance's sandbox may reach: the internet (never the host or private ranges), or nothing. */
-export type NetworkMode = 'public' | 'off'
+export type NetworkMode = 'public' | 'allowlist' | 'off'
 
 export interface Me {
   id: string
@@ -117,6 +117,8 @@ export interface Instance {
   error?: string | null
   resources?: Record<string, unknown>
   network: NetworkMode
+  /** Host names an `allowlist` network reaches. */
+  allowed_hosts: string[]
 }
 
 export interface ApiKey {

@@ -1,3 +1,4 @@
+import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { z } from 'zod'
@@ -32,6 +33,11 @@ export const PlanSpec = z.object({
   network: NetworkMode.default('public'),
   /** The host names an `allowlist` instance of the plan gets when its create lists none. */
   allowed_hosts: AllowedHosts.optional(),
+  /**
+   * Warm instances kept ready for the plan. Absent: CLAWPORT_POOL_SIZE for a plan that can
+   * have instances, as far as CLAWPORT_POOL_MEMORY_MB goes (see pool-plans.ts).
+   */
+  pool: z.number().int().min(0).optional(),
 })
 export type PlanSpec = z.infer<typeof PlanSpec>
 
@@ -116,6 +122,7 @@ const EnvSchema = z.object({
   CLAWPORT_SCHEDULE_MIN_INTERVAL_S: z.coerce.number().int().min(1).default(60),
   CLAWPORT_POOL_SIZE: intFrom(1),
   CLAWPORT_POOL_PLAN: z.string().min(1).optional(),
+  CLAWPORT_POOL_MEMORY_MB: z.coerce.number().int().min(0).optional(),
   CLAWPORT_BOOT_CONCURRENCY: z.coerce.number().int().min(1).default(2),
   CLAWPORT_SIGNUP: z.enum(['open', 'off']).default('off'),
   CLAWPORT_SESSION_TTL_HOURS: z.coerce
@@ -197,10 +204,12 @@ export interface Config {
   turnTimeoutMs: number
   /** A pipeline's schedule may fire at most once this often. */
   scheduleMinIntervalS: number
-  /** Ready, unassigned instances kept for instant creates (0: none). */
+  /** Ready, unassigned instances kept per plan for instant creates, where a plan names none (0: none). */
   poolSize: number
-  /** Whose resources pooled instances have; a create on another plan starts cold. */
-  poolPlan: string
+  /** Only this plan has a pool; absent: every plan (see pool-plans.ts). */
+  poolPlan?: string
+  /** The memory the default pools may hold at rest, all plans together. */
+  poolMemoryMb: number
   /** Instances that may boot (their gateway) at the same time; the rest wait their turn. */
   bootConcurrency: number
   /** `open`: anyone may create an account in the dashboard (with the default plan). */
@@ -276,7 +285,9 @@ export function loadConfig(env: NodeJS.ProcessEnv, overrides: Partial<Config> = 
     turnTimeoutMs: e.CLAWPORT_TURN_TIMEOUT_MS,
     scheduleMinIntervalS: e.CLAWPORT_SCHEDULE_MIN_INTERVAL_S,
     poolSize: e.CLAWPORT_POOL_SIZE,
-    poolPlan: e.CLAWPORT_POOL_PLAN ?? largestPlan(e.CLAWPORT_PLANS),
+    poolPlan: e.CLAWPORT_POOL_PLAN,
+    // A quarter of the host: warm instances serve nobody until they are claimed.
+    poolMemoryMb: e.CLAWPORT_POOL_MEMORY_MB ?? Math.floor(os.totalmem() / 4 / 2 ** 20),
     bootConcurrency: e.CLAWPORT_BOOT_CONCURRENCY,
     signup: e.CLAWPORT_SIGNUP,
     sessionTtlMs: Math.round(e.CLAWPORT_SESSION_TTL_HOURS * 3_600_000),
@@ -289,13 +300,13 @@ export function loadConfig(env: NodeJS.ProcessEnv, overrides: Partial<Config> = 
       `invalid configuration:\n  CLAWPORT_DEFAULT_PLAN: no plan named "${config.defaultPlan}"`,
     )
   }
-  if (!config.plans.some((p) => p.name === config.poolPlan)) {
+  if (config.poolPlan && !config.plans.some((p) => p.name === config.poolPlan)) {
     throw new ConfigError(`invalid configuration:\n  CLAWPORT_POOL_PLAN: no plan named "${config.poolPlan}"`)
   }
   return config
 }
 
-/** The plan with the most instances: what the first administrator gets, and the pool's default. */
+/** The plan with the most instances: what the first administrator gets. */
 export function largestPlan(plans: PlanSpec[]): string {
   return [...plans].sort((a, b) => b.instance_limit - a.instance_limit)[0]?.name ?? 'free'
 }

@@ -1,10 +1,12 @@
-import type { Config, NetworkMode } from '../config.js'
+import { z } from 'zod'
+import { type Config, NetworkMode, type PlanSpec } from '../config.js'
 import type { InstanceResources } from '../drivers/driver.js'
 import { resourcesFromPlan, sameResources } from '../drivers/driver.js'
 import type { Logger } from '../log.js'
 import type { InstanceRow, Store } from '../store/index.js'
 import type { AgentRunner } from './agent.js'
 import type { InstanceLifecycle } from './instances/lifecycle.js'
+import { type PlanPool, planPools } from './pool-plans.js'
 import { nowIso } from './time.js'
 
 /** The system account that owns pooled instances until a user claims one; it cannot sign in. */
@@ -14,22 +16,40 @@ const WARMUP_SESSION = 'clawport-warmup'
 const WARMUP_MESSAGE = 'Reply with the single word: ready'
 const RETRY_MS = 10_000
 
-/** What an administrator sees of the pool. */
-export interface PoolStatus {
-  size: number
-  plan: string
-  ready: number
-  warming: number
-}
+/** What an administrator sees of one plan's pool. */
+export const PlanPoolStatus = z.object({
+  plan: z.string(),
+  size: z.number().int().describe('Warm instances kept for this plan'),
+  network: NetworkMode.describe(
+    'The network its warm instances have: a create asking for another starts cold',
+  ),
+  ready: z.number().int(),
+  warming: z.number().int(),
+})
+export type PlanPoolStatus = z.infer<typeof PlanPoolStatus>
+
+/** What an administrator sees of the pool: totals, then each plan's. */
+export const PoolStatus = z.object({
+  size: z.number().int().describe('All plans together'),
+  ready: z.number().int(),
+  warming: z.number().int(),
+  plans: z.array(PlanPoolStatus),
+})
+export type PoolStatus = z.infer<typeof PoolStatus>
 
 /**
- * Ready, unassigned instances, so that creating one is instant: an OpenClaw gateway takes
- * seconds to boot. Refilled in the background one instance at a time; each gateway gets a
- * first turn before it joins, so a user's first turn is a warm one.
+ * Ready, unassigned instances of every plan, so that creating one is instant: an OpenClaw
+ * gateway takes seconds to boot. Each pooled instance is made exactly as a cold create of its
+ * plan would be (resources, network), so a claim changes nothing but its owner. Refilled in the
+ * background, at most CLAWPORT_BOOT_CONCURRENCY at a time; each gateway gets a first turn before
+ * it joins, so a user's first turn is a warm one.
  */
 export class WarmPool {
+  /** Pooled instances ready to be claimed, by id. */
   private readonly warm = new Set<string>()
+  private readonly pools: PlanPool[]
   private filling?: Promise<void>
+  private again = false
   private closed = false
   private retry?: NodeJS.Timeout
 
@@ -39,11 +59,13 @@ export class WarmPool {
     private readonly agent: AgentRunner | undefined,
     private readonly config: Config,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.pools = planPools(config)
+  }
 
   /** Creates the pool account if needed, takes back pooled instances that are ready, and fills. */
   async start(): Promise<void> {
-    if (this.config.poolSize === 0) return
+    if (!this.pools.some((p) => p.size > 0)) return
     if (!(await this.store.users.byId(POOL_USER_ID))) {
       const at = nowIso()
       await this.store.users.create({
@@ -55,43 +77,47 @@ export class WarmPool {
         updated_at: at,
       })
     }
-    // Warm again after a restart, unless the pool's plan changed meanwhile (fill replaces those).
-    const plan = this.config.plans.find((p) => p.name === this.config.poolPlan)
+    // Warm again after a restart, unless their plan changed meanwhile (fill replaces those).
     for (const row of await this.store.instances.listByUser(POOL_USER_ID)) {
-      if (row.status === 'ready' && plan && this.fits(row, resourcesFromPlan(plan), plan.network))
-        this.warm.add(row.id)
+      if (row.status === 'ready' && this.poolOf(row)) this.warm.add(row.id)
     }
     this.refill()
   }
 
   async status(): Promise<PoolStatus> {
-    const rows = this.config.poolSize ? await this.store.instances.listByUser(POOL_USER_ID) : []
-    const ready = rows.filter((r) => r.status === 'ready' && this.warm.has(r.id)).length
-    return { size: this.config.poolSize, plan: this.config.poolPlan, ready, warming: rows.length - ready }
+    const rows = await this.store.instances.listByUser(POOL_USER_ID)
+    const plans = this.pools.map(({ plan, size }): PlanPoolStatus => {
+      const mine = rows.filter((r) => r.plan === plan.name)
+      const ready = mine.filter((r) => r.status === 'ready' && this.warm.has(r.id)).length
+      return { plan: plan.name, size, network: plan.network, ready, warming: mine.length - ready }
+    })
+    const ready = plans.reduce((n, p) => n + p.ready, 0)
+    return { size: plans.reduce((n, p) => n + p.size, 0), ready, warming: rows.length - ready, plans }
   }
 
   /**
-   * A warm pooled instance with exactly these resources and this network, if one is ready; call
-   * inside the create transaction.
+   * Claims a warm instance of this plan with exactly these resources and this network, if one
+   * is ready; call inside the create transaction, and `release` it if that transaction fails.
    */
   async take(
     tx: Store,
+    plan: string,
     resources: InstanceResources,
     network: NetworkMode,
   ): Promise<InstanceRow | undefined> {
-    if (this.config.poolSize === 0) return undefined
     for (const row of await tx.instances.listByUser(POOL_USER_ID)) {
-      if (row.status !== 'ready' || !this.warm.has(row.id)) continue
-      if (!this.fits(row, resources, network)) continue
+      if (row.status !== 'ready' || row.plan !== plan || !this.warm.has(row.id)) continue
+      if (!fits(row, resources, network)) continue
+      // Taken out before any await: two creates never claim one instance.
       this.warm.delete(row.id)
       return row
     }
     return undefined
   }
 
-  /** Whether a pooled instance is what a create with these resources and network would make. */
-  private fits(row: InstanceRow, resources: InstanceResources, network: NetworkMode): boolean {
-    return row.network === network && sameResources(row.resources, resources)
+  /** Gives back a claimed instance whose create did not go through. */
+  release(id: string): void {
+    this.warm.add(id)
   }
 
   /** True when a warm instance is waiting: creating from it needs no new capacity. */
@@ -99,9 +125,13 @@ export class WarmPool {
     return this.warm.size > 0
   }
 
-  /** Starts filling the pool in the background unless it is already being filled. */
+  /** Starts filling the pool in the background; a call while it fills makes it look again. */
   refill(): void {
-    if (this.closed || this.config.poolSize === 0 || this.filling) return
+    if (this.closed || !this.pools.some((p) => p.size > 0)) return
+    if (this.filling) {
+      this.again = true
+      return
+    }
     this.filling = this.fill()
       .catch((err: unknown) => {
         this.log.error({ err }, 'pool refill failed')
@@ -113,46 +143,89 @@ export class WarmPool {
       })
   }
 
+  /** The pool a pooled instance belongs to, if it is still what a create of that plan makes. */
+  private poolOf(row: InstanceRow): PlanPool | undefined {
+    const pool = this.pools.find((p) => p.plan.name === row.plan && p.size > 0)
+    return pool && fits(row, resourcesFromPlan(pool.plan), pool.plan.network) ? pool : undefined
+  }
+
   private async fill(): Promise<void> {
-    const plan = this.config.plans.find((p) => p.name === this.config.poolPlan)
-    if (!plan) return
     for (;;) {
+      this.again = false
       if (this.closed) return
-      const rows = await this.store.instances.listByUser(POOL_USER_ID)
-      for (const row of rows.filter((r) => r.status === 'error')) {
-        this.log.warn({ instanceId: row.id, error: row.error }, 'pooled instance failed; replacing it')
-        await this.lifecycle.remove(row.id)
+      const rows = await this.sweep()
+      // Round robin: every plan gets its first warm instance before any gets a second.
+      const queue: PlanSpec[] = []
+      const need = this.pools.map((p) => p.size - rows.filter((r) => r.plan === p.plan.name).length)
+      for (let round = 0; round < Math.max(0, ...need); round++) {
+        this.pools.forEach((p, i) => {
+          if ((need[i] ?? 0) > round) queue.push(p.plan)
+        })
       }
-      // After a change of the pool's plan (its resources or network) a warm instance no create
-      // would match only takes room: replace it.
-      const want = resourcesFromPlan(plan)
-      for (const row of rows.filter((r) => r.status !== 'error')) {
-        if (this.fits(row, want, plan.network)) continue
-        // No create takes it (take() matches exactly), so no race with one.
-        this.warm.delete(row.id)
-        this.log.info({ instanceId: row.id }, "pooled instance has another plan's limits; replacing it")
-        await this.lifecycle.remove(row.id)
+      if (!queue.length && !this.again) return
+      let failed = 0
+      let full = false
+      const worker = async () => {
+        for (let plan = queue.shift(); plan && !this.closed && !full; plan = queue.shift()) {
+          const outcome = await this.warmOne(plan)
+          if (outcome === 'full') full = true
+          else if (outcome === 'failed') failed++
+        }
       }
-      const live = (await this.store.instances.listByUser(POOL_USER_ID)).filter((r) => r.status !== 'error')
-      if (live.length >= this.config.poolSize) return
-      if ((await this.store.instances.countAll()) >= this.config.maxInstances) return
-      const started = performance.now()
-      const created = await this.lifecycle.create({
-        ownerId: POOL_USER_ID,
-        resources: want,
-        network: plan.network,
-        name: null,
-        plan: null,
-      })
-      const row = await this.lifecycle.waitSettled(created.id)
-      if (row?.status !== 'ready') continue
-      await this.warmUp(row.id)
-      this.warm.add(row.id)
-      this.log.info(
-        { instanceId: row.id, ms: Math.round(performance.now() - started) },
-        'pooled instance warm',
-      )
+      const workers = Math.min(this.config.bootConcurrency, queue.length)
+      await Promise.all(Array.from({ length: workers }, worker))
+      if (failed) throw new Error(`${failed} pooled instance(s) did not become ready`)
+      // The host is at CLAWPORT_MAX_INSTANCES: the next claim or delete refills.
+      if (full) return
     }
+  }
+
+  /** Removes pooled instances that failed or that no create would claim; returns the rest. */
+  private async sweep(): Promise<InstanceRow[]> {
+    const rows = await this.store.instances.listByUser(POOL_USER_ID)
+    const kept: InstanceRow[] = []
+    for (const row of rows) {
+      const surplus =
+        this.warm.has(row.id) &&
+        kept.filter((k) => k.plan === row.plan).length >= (this.poolOf(row)?.size ?? 0)
+      if (row.status === 'error') {
+        this.log.warn({ instanceId: row.id, error: row.error }, 'pooled instance failed; replacing it')
+      } else if (!this.poolOf(row)) {
+        // After a change of its plan (its resources or network) no create matches it, so no
+        // create can be claiming it: it only takes room.
+        this.log.info({ instanceId: row.id }, "pooled instance has another plan's limits; replacing it")
+      } else if (surplus) {
+        this.log.info({ instanceId: row.id, plan: row.plan }, 'pool is smaller now; removing a warm instance')
+      } else {
+        kept.push(row)
+        continue
+      }
+      this.warm.delete(row.id)
+      await this.lifecycle.remove(row.id)
+    }
+    return kept
+  }
+
+  /** Boots one instance of the plan into the pool. */
+  private async warmOne(plan: PlanSpec): Promise<'warm' | 'failed' | 'full'> {
+    if ((await this.store.instances.countAll()) >= this.config.maxInstances) return 'full'
+    const started = performance.now()
+    const created = await this.lifecycle.create({
+      ownerId: POOL_USER_ID,
+      resources: resourcesFromPlan(plan),
+      network: plan.network,
+      name: null,
+      plan: plan.name,
+    })
+    const row = await this.lifecycle.waitSettled(created.id)
+    if (row?.status !== 'ready') return 'failed'
+    await this.warmUp(row.id)
+    this.warm.add(row.id)
+    this.log.info(
+      { instanceId: row.id, plan: plan.name, ms: Math.round(performance.now() - started) },
+      'pooled instance warm',
+    )
+    return 'warm'
   }
 
   /** One first turn, so the gateway has loaded what a turn needs; without a model it is skipped. */
@@ -177,4 +250,9 @@ export class WarmPool {
     this.closed = true
     if (this.retry) clearTimeout(this.retry)
   }
+}
+
+/** Whether a pooled instance is what a create with these resources and network would make. */
+function fits(row: InstanceRow, resources: InstanceResources, network: NetworkMode): boolean {
+  return row.network === network && sameResources(row.resources, resources)
 }

@@ -1,16 +1,9 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
-import { z } from 'zod'
 import type { Services } from '../../core/services.js'
+import { PoolStatus } from '../../core/warm-pool.js'
 import { errors } from '../../errors.js'
 import { callerOf } from '../plugins/auth.js'
 import { ErrorBody, errorResponses } from '../schemas.js'
-
-const PoolStatus = z.object({
-  size: z.number().int(),
-  plan: z.string(),
-  ready: z.number().int(),
-  warming: z.number().int(),
-})
 
 /** Operator views; administrators only. */
 export const adminRoutes: FastifyPluginAsyncZod<{ services: Services }> = async (app, { services }) => {
@@ -19,7 +12,7 @@ export const adminRoutes: FastifyPluginAsyncZod<{ services: Services }> = async 
     {
       schema: {
         operationId: 'admin.pool',
-        summary: 'The warm pool: its size, plan, and how many instances are ready or warming',
+        summary: "The warm pool: each plan's size, and how many instances are ready or warming",
         tags: ['admin'],
         response: { 200: PoolStatus, 403: ErrorBody, ...errorResponses() },
       },

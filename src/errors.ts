@@ -139,7 +139,7 @@ export const errors = {
   swarmNotFound: (id: string) => new AppError(404, 'swarm_not_found', `Swarm ${id} was not found.`),
   channelNotFound: (name: string) =>
     new AppError(404, 'channel_not_found', `The instance has no ${name} channel.`),
-  channelUnsupported: (name: string, available: readonly string[]) =>
+  channelUnsupported: (name: string, available: readonly string[] = []) =>
     new AppError(
       422,
       'channel_unsupported',

@@ -41,9 +41,9 @@ describe('lifecycle events of real instances, delivered to webhooks', () => {
       req.on('data', (c: Buffer) => chunks.push(c))
       req.on('end', () => {
         const path = req.url ?? '/'
-        const answered = failFirst.delete(path) ? 500 : 200
+        const answered = path === '/redirect' ? 307 : failFirst.delete(path) ? 500 : 200
         received.push({ path, headers: req.headers, body: Buffer.concat(chunks).toString(), answered })
-        res.writeHead(answered).end(answered === 200 ? 'ok' : 'not now')
+        res.writeHead(answered, { location: '/redirected' }).end(answered === 200 ? 'ok' : 'not now')
       })
     })
     await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r))
@@ -123,6 +123,9 @@ describe('lifecycle events of real instances, delivered to webhooks', () => {
 
   it('retries a delivery the receiver first answers 500, with the same signed body', async () => {
     const hook = await s.api('POST', '/api/webhooks', { body: { url: `${base}/flaky`, events: ['stopped'] } })
+    const moved = await s.api('POST', '/api/webhooks', {
+      body: { url: `${base}/redirect`, events: ['stopped'] },
+    })
     const { id } = ids[0] as { id: string }
     expect((await s.api('POST', `/api/instances/${id}/shutdown`)).status).toBeLessThan(300)
     const tries = await waitFor(async () => {
@@ -138,5 +141,55 @@ describe('lifecycle events of real instances, delivered to webhooks', () => {
       return l[0]?.status === 'delivered' ? l : undefined
     }, 10_000)
     expect(log[0]).toMatchObject({ event_type: 'stopped', attempts: 2, last_status: 200, last_error: null })
+    // A redirect is an answer that is not 2xx: it is never followed.
+    const redirected = (await s.api('GET', `/api/webhooks/${moved.body.id}/deliveries`)).body
+    expect(redirected[0]).toMatchObject({ status: 'pending', last_status: 307 })
+    expect(received.some((r) => r.path === '/redirected')).toBe(false)
+    await s.api('DELETE', `/api/webhooks/${moved.body.id}`)
   }, 60_000)
+
+  it('keeps undelivered events queued in the store through a kill -9 of the server', async () => {
+    // A port nothing listens on yet: every attempt fails until the receiver is there.
+    const spare = createServer()
+    await new Promise<void>((r) => spare.listen(0, '127.0.0.1', r))
+    const port = (spare.address() as AddressInfo).port
+    await new Promise((r) => spare.close(r))
+    const hook = await s.api('POST', '/api/webhooks', {
+      body: { url: `http://127.0.0.1:${port}/later`, events: ['ready'] },
+    })
+    const { id } = ids[0] as { id: string }
+    expect((await s.api('POST', `/api/instances/${id}/start`)).status).toBeLessThan(300)
+    const failed = await waitFor(async () => {
+      const l = (await s.api('GET', `/api/webhooks/${hook.body.id}/deliveries`)).body
+      return l[0]?.attempts >= 1 ? l[0] : undefined
+    }, 60_000)
+    expect(failed).toMatchObject({ status: 'pending', last_status: null })
+    expect(failed.last_error).toMatch(/ECONNREFUSED/)
+    await s.kill9()
+    const later: string[] = []
+    const late = createServer((req, res) => {
+      let body = ''
+      req.on('data', (c: Buffer) => {
+        body += c.toString()
+      })
+      req.on('end', () => {
+        later.push(body)
+        res.end('ok')
+      })
+    })
+    await new Promise<void>((r) => late.listen(port, '127.0.0.1', r))
+    try {
+      await s.start()
+      await waitFor(async () => (later.length ? true : undefined), 30_000)
+      expect(JSON.parse(later[0] as string)).toMatchObject({ type: 'ready', instance_id: id })
+      const log = await waitFor(async () => {
+        const l = (await s.api('GET', `/api/webhooks/${hook.body.id}/deliveries`)).body
+        return l[0]?.status === 'delivered' ? l : undefined
+      }, 10_000)
+      expect(log[0].attempts).toBeGreaterThanOrEqual(2)
+    } finally {
+      late.closeAllConnections()
+      late.close()
+    }
+  }, 120_000)
 })

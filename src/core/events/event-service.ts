@@ -7,6 +7,8 @@
  *
  * It never rejects and never waits for a webhook receiver: call it with `void` from anywhere in
  * the state machine. Events of one instance are stored in the order `record` was called.
+ * Status changes (`sleeping`, `waking` included) are already recorded from the lifecycle's
+ * `onTransition` (see transition-events.ts): call `record` only for what is not one.
  */
 import type { Logger } from '../../log.js'
 import type { InstanceEventRow } from '../../store/events-store.js'

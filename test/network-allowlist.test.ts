@@ -176,6 +176,9 @@ except OSError:
       expect(fs.readlinkSync(`/proc/${pid}/ns/mnt`)).not.toBe(fs.readlinkSync('/proc/self/ns/mnt'))
       expect(fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8')).toContain('--conf-file=/dev/null')
     }
+    expect(resolvers).toContain(rec.resolverPid)
+    // A resolver whose keeper died is an orphan holding the namespace: stop ends it all the same.
+    process.kill(rec.keeperPid as number, 'SIGKILL')
     await env.driver.stop(a.id, 100)
     await until(
       () => pidsOf('dnsmasq').every((p) => netnsOf(p) !== netns) && !fs.existsSync(`/proc/${rec.slirpPid}`),
@@ -238,8 +241,18 @@ except OSError:
       expect(now.childPid).toBe(rec.childPid)
       expect(now.slirpPid).not.toBe(rec.slirpPid)
       expect(now.keeperPid).toBe(rec.keeperPid)
+      // Its resolver dies while the server runs: the server's next check restarts it.
+      process.kill(now.resolverPid as number, 'SIGKILL')
+      const mended = await waitFor(async () => {
+        const r = JSON.parse(fs.readFileSync(file, 'utf8')) as LaunchRecord
+        return r.keeperPid !== now.keeperPid && r.resolverPid ? r : undefined
+      }, 20_000)
+      expect(mended.childPid).toBe(rec.childPid)
+      expect((await s.exec(inst.id, probe, {}, key)).stdout).toContain('pkg:hello from the internet')
       expect((await s.api('DELETE', `/api/instances/${inst.id}`, { key })).status).toBeLessThan(300)
-      await until(() => !fs.existsSync(`/proc/${now.slirpPid}`) && !fs.existsSync(`/proc/${now.keeperPid}`))
+      await until(
+        () => !fs.existsSync(`/proc/${mended.slirpPid}`) && !fs.existsSync(`/proc/${mended.resolverPid}`),
+      )
     } finally {
       await s.destroy()
     }

@@ -24,6 +24,8 @@ export interface LaunchRecord {
   slirpStart?: string
   keeperPid?: number
   keeperStart?: string
+  resolverPid?: number
+  resolverStart?: string
   /** Set by stop(), so inspect can tell a requested stop from a crash. */
   stopped?: boolean
 }

@@ -519,7 +519,7 @@ export class LocalDriver implements InstanceDriver {
       while (this.alive(rec) && Date.now() < outerDeadline) await sleep(5)
       signalProcess(rec.pid, rec.pidStart, 'SIGKILL')
       // They leave by themselves once the sandbox's sync pipe closes; this makes sure.
-      await disconnectSandbox(rec)
+      disconnectSandbox(rec)
       await this.cgroup(id).killAll()
       while (this.alive(rec)) await sleep(5)
       // Give the monitor's parent a moment to reap it, so no zombie of the uid lingers.
@@ -529,6 +529,8 @@ export class LocalDriver implements InstanceDriver {
       this.log.info({ instanceId: id }, 'sandbox stopped')
     } else {
       await this.cgroup(id).killAll()
+      // A resolver its keeper left behind outlives the sandbox: it holds the namespace.
+      if (rec) disconnectSandbox(rec)
     }
     if (rec && !rec.stopped) await this.writeRecord(id, { ...rec, stopped: true })
   }

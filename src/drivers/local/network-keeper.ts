@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process'
 import { closeSync, constants, openSync, readFileSync, readlinkSync } from 'node:fs'
 import fs from 'node:fs/promises'
 import { readTail } from './instance-files.js'
-import { procStartTime } from './launch.js'
+import { childrenOf, procStartTime } from './launch.js'
 import { ALLOWED_SET } from './network.js'
 
 /**
@@ -71,10 +71,12 @@ export function resolverCommand(hosts: string[], upstream: string): string[] {
   return args
 }
 
-/** A running keeper, recorded to be found again after a restart of the control plane. */
+/** A running keeper (and its resolver), recorded to be found again after a restart. */
 export interface KeeperProcess {
   pid: number
   start: string
+  resolverPid?: number
+  resolverStart?: string
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
@@ -139,7 +141,13 @@ export async function startKeeper(
     }
     await sleep(2)
   }
-  return { pid: keeperPid, start: procStartTime(keeperPid) ?? '' }
+  const keeper = { pid: keeperPid, start: procStartTime(keeperPid) ?? '' }
+  for (const pid of resolver ? await childrenOf(keeperPid) : []) {
+    const comm = await fs.readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '')
+    if (comm.trim() === 'dnsmasq')
+      return { ...keeper, resolverPid: pid, resolverStart: procStartTime(pid) ?? '' }
+  }
+  return keeper
 }
 
 /**
@@ -165,17 +173,4 @@ export function netnsOf(pid: number): string | null {
   } catch {
     return null
   }
-}
-
-/** SIGKILLs every host process in network namespace `netns` (a sandbox's, once it is down). */
-export async function killNamespace(netns: string): Promise<number> {
-  let killed = 0
-  for (const name of await fs.readdir('/proc')) {
-    if (!/^\d+$/.test(name) || netnsOf(Number(name)) !== netns) continue
-    try {
-      process.kill(Number(name), 'SIGKILL')
-      killed++
-    } catch {}
-  }
-  return killed
 }

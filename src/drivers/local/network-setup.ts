@@ -4,7 +4,7 @@ import type { LaunchRecord } from './launch.js'
 import { sameProcess, signalProcess } from './launch.js'
 import { applyRuleset, hostNetworks, networkRuleset, startSlirp, waitForLoopback } from './network.js'
 import {
-  killNamespace,
+  type KeeperProcess,
   netnsOf,
   RESOLVER_ADDRESS,
   reopenPipe,
@@ -72,8 +72,7 @@ export async function connectSandbox(
   ])
   if (slirp.status === 'fulfilled')
     Object.assign(record, { slirpPid: slirp.value.pid, slirpStart: slirp.value.start })
-  if (keeper.status === 'fulfilled')
-    Object.assign(record, { keeperPid: keeper.value.pid, keeperStart: keeper.value.start })
+  if (keeper.status === 'fulfilled') Object.assign(record, keeperFields(keeper.value))
   for (const r of [slirp, keeper]) if (r.status === 'rejected') throw r.reason
 }
 
@@ -105,7 +104,7 @@ export async function repairNetwork(record: LaunchRecord, logs: NetworkLogs): Pr
       // What the dead keeper started (a resolver without it) goes first: it holds the port.
       if (record.netns) await killResolvers(record)
       const keeper = await startKeeper(record.childPid, fd, resolverOf(plan), logs.keeper)
-      Object.assign(record, { keeperPid: keeper.pid, keeperStart: keeper.start })
+      Object.assign(record, keeperFields(keeper))
     }
   } finally {
     closeSync(fd)
@@ -125,16 +124,25 @@ async function killResolvers(record: LaunchRecord): Promise<void> {
   }
 }
 
+const keeperFields = (k: KeeperProcess) => ({
+  keeperPid: k.pid,
+  keeperStart: k.start,
+  resolverPid: k.resolverPid,
+  resolverStart: k.resolverStart,
+})
+
 /**
- * Stops a sandbox's network helpers once the sandbox itself is down: slirp4netns, the keeper
- * and anything else of the host's left in the sandbox's network namespace.
+ * Stops a sandbox's network helpers (slirp4netns, the keeper and its process group, the
+ * resolver, even one its keeper left behind), each only while it is still the recorded
+ * process: once they are gone, their namespace's number may belong to another sandbox.
  */
-export async function disconnectSandbox(record: LaunchRecord): Promise<void> {
+export function disconnectSandbox(record: LaunchRecord): void {
   if (record.slirpPid && record.slirpStart) signalProcess(record.slirpPid, record.slirpStart, 'SIGKILL')
   if (record.keeperPid && record.keeperStart && sameProcess(record.keeperPid, record.keeperStart)) {
     try {
       process.kill(-record.keeperPid, 'SIGKILL')
     } catch {}
   }
-  if (record.netns) await killNamespace(record.netns)
+  if (record.resolverPid && record.resolverStart)
+    signalProcess(record.resolverPid, record.resolverStart, 'SIGKILL')
 }

@@ -182,6 +182,12 @@ export class ChatService {
     return rows.map(messageFromRow)
   }
 
+  /** Where the instance's event log ends now (the instance's own id, however the caller spelt it). */
+  async cursor(actor: Actor, instanceId: string): Promise<number> {
+    const inst = await this.instances.owned(actor, instanceId)
+    return this.store.chat.lastCursor(inst.id)
+  }
+
   /** Persisted events after a cursor; with wait_ms, waits that long at most for the first one. */
   async listEvents(actor: Actor, instanceId: string, q: EventQuery): Promise<ChatEvent[]> {
     const inst = await this.instances.owned(actor, instanceId)
@@ -196,12 +202,6 @@ export class ChatService {
     const timer = setTimeout(() => follower.close(), waitMs)
     try {
       for await (const _ of follower) break
-  /** Where the instance's event log ends now (the instance's own id, however the caller spelt it). */
-  async cursor(actor: Actor, instanceId: string): Promise<number> {
-    const inst = await this.instances.owned(actor, instanceId)
-    return this.store.chat.lastCursor(inst.id)
-  }
-
     } finally {
       clearTimeout(timer)
       follower.close()

@@ -119,6 +119,8 @@ curl -s ${auth} ${api}/instances | jq -r '.[] | "\\(.id) \\(.status)"'
 - \`stopped\`: \`POST .../start\` it and wait for \`ready\` rather than creating another.
 - \`provisioning\`, \`starting\`, \`rebooting\`: poll \`GET .../instances/{id}\` every 1-2 s.
 - \`error\`: read \`error\`, then reboot it or delete it (\`DELETE .../instances/{id}\`).
+  \`GET .../instances/{id}/events\` tells why it stopped, crashed or ran out of memory
+  (\`crashed\`, \`oom_killed\`, \`start_timeout\`, each with a \`reason\`).
 - An instance reaches the internet (\`network: "public"\`), only the host names it lists
   (\`"allowlist"\` with \`allowed_hosts\`: \`pypi.org\`, \`*.example.com\`), or nothing
   (\`"off"\`), as its plan allows. A fetch or install that fails with NXDOMAIN or a refused

@@ -12,6 +12,7 @@ const LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/
 /** Why `host` is not a valid entry, or null when it is (`host` already lowercased). */
 export function allowedHostProblem(host: string): string | null {
   if (host.length === 0) return 'it is empty'
+  if (/[/:@?#\s]/.test(host)) return 'it must be a bare host name, without a scheme, port, path or spaces'
   const name = host.startsWith('*.') ? host.slice(2) : host
   if (name.length > 253) return 'it is longer than 253 characters'
   if (name.includes('*')) return 'a wildcard may only be the first label, as in *.example.com'

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { type CgroupChild, type InstanceCgroup, procsOf } from './cgroups.js'
@@ -9,8 +9,10 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 /**
  * Ends every process of an instance's cgroup, or of one of its children, even one that forks as
  * fast as it can: each round freezes the cgroup (a frozen process cannot fork), SIGKILLs all it
- * holds (v2's cgroup.kill where the kernel has it) and thaws it so the signals land. Returns how
- * many processes it signalled and those still left after `timeoutMs`.
+ * holds (v2's cgroup.kill where the kernel has it) and thaws it so the signals land. A whole
+ * instance is emptied; a child is rid of what it held and what that forked, while a command
+ * that joined it meanwhile (the clawlet answering again) is spared. Returns how many processes
+ * it signalled and those of them still left after `timeoutMs`.
  */
 export async function freezeAndKill(
   cg: InstanceCgroup,
@@ -26,15 +28,19 @@ export async function freezeAndKill(
   const target = freezer ? at(freezer) : undefined
   const signalled = new Set<number>()
   const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const before = await procsOf(listed)
-    if (before.length === 0) return { killed: signalled.size, left: [] }
+  const doomed = async () => {
+    const pids = await procsOf(listed)
+    if (!child || signalled.size === 0) return pids
+    return pids.filter((pid) => signalled.has(pid) || signalled.has(parentOf(pid)))
+  }
+  for (let round = 0; ; round++) {
+    if ((await doomed()).length === 0) return { killed: signalled.size, left: [] }
     if (target) await freeze(cg.version, target, true)
     try {
       const kill = target && cg.version === 'v2' ? path.join(target, 'cgroup.kill') : undefined
-      if (kill && existsSync(kill)) await fs.writeFile(kill, '1').catch(() => {})
+      if (round === 0 && kill && existsSync(kill)) await fs.writeFile(kill, '1').catch(() => {})
       // Listed again once frozen: nothing forks between this read and the signals.
-      for (const pid of await procsOf(listed)) {
+      for (const pid of await doomed()) {
         signalled.add(pid)
         try {
           process.kill(pid, 'SIGKILL')
@@ -43,10 +49,7 @@ export async function freezeAndKill(
     } finally {
       if (target) await freeze(cg.version, target, false)
     }
-    if (Date.now() > deadline) {
-      const left = await procsOf(listed)
-      return { killed: signalled.size, left }
-    }
+    if (Date.now() > deadline) return { killed: signalled.size, left: await doomed() }
     await sleep(10)
   }
 }
@@ -68,5 +71,15 @@ async function freeze(version: 'v1' | 'v2' | 'none', dir: string, on: boolean): 
       : (await fs.readFile(file, 'utf8').catch(() => '')).trim() === 'FROZEN'
     if (frozen) return
     await sleep(5)
+  }
+}
+
+/** A host pid's parent, or -1 when it is gone. */
+function parentOf(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
+  } catch {
+    return -1
   }
 }

@@ -6,10 +6,14 @@ import { sampleWorkload, type WorkloadSample } from './workload-stats.js'
 
 /** One look per second at every running instance's workload. */
 export const WATCH_INTERVAL_MS = 1000
-/** Seconds in a row of refused forks at the pids limit that make a runaway. */
-const PIDS_STREAK = 3
-/** Seconds in a row at the memory limit, with the kernel hitting it, before thrashing is judged. */
-const MEMORY_STREAK = 5
+/** Seconds with forks refused at the pids limit, of the last PIDS_WINDOW, that make a runaway. */
+const PIDS_SECONDS = 3
+const PIDS_WINDOW = 4
+/** Or: seconds in a row holding the limit itself, with forks refused at least once meanwhile. */
+const PIDS_HELD_SECONDS = 5
+/** Seconds at the memory limit, of the last MEMORY_WINDOW, before thrashing is judged. */
+const MEMORY_SECONDS = 5
+const MEMORY_WINDOW = 6
 /** Over such a streak: this many OOM kills (a hog restarted over and over) ... */
 const MEMORY_OOM_KILLS = 3
 /** ... or pages refaulted per second (its working set no longer fits: it thrashes) ... */
@@ -20,13 +24,19 @@ const MEMORY_FULL_PCT = 40
 const AT_LIMIT = 0.95
 const KILL_TIMEOUT_MS = 5000
 
+/** One second of a workload: what changed since the look before. */
+interface Look {
+  from: WorkloadSample
+  to: WorkloadSample
+  forksRefused: boolean
+  atMemoryLimit: boolean
+}
+
 interface Watched {
   cgroup: InstanceCgroup
   last?: WorkloadSample
-  pidsStreak: number
-  pidsFrom?: WorkloadSample
-  memoryStreak: number
-  memoryFrom?: WorkloadSample
+  /** The latest looks, newest last (a bomb pauses now and then: a window, not a streak). */
+  looks: Look[]
 }
 
 /**
@@ -48,7 +58,7 @@ export class RunawayWatcher {
   /** Starts watching an instance (a no-op when it is watched already). */
   watch(id: string, cgroup: InstanceCgroup): void {
     if (cgroup.version === 'none' || this.watched.has(id)) return
-    this.watched.set(id, { cgroup, pidsStreak: 0, memoryStreak: 0 })
+    this.watched.set(id, { cgroup, looks: [] })
     if (!this.timer) {
       this.timer = setInterval(() => void this.tick(), this.intervalMs)
       this.timer.unref()
@@ -81,17 +91,31 @@ export class RunawayWatcher {
     const prev = w.last
     w.last = s ?? undefined
     if (!s || !prev) return
-    const forksRefused = s.pidsHits > prev.pidsHits && s.pidsCurrent >= s.pidsMax - 2
-    if (forksRefused) {
-      if (w.pidsStreak++ === 0) w.pidsFrom = prev
-    } else w.pidsStreak = 0
-    const atLimit = s.memoryHits > prev.memoryHits && s.memoryBytes >= s.memoryLimitBytes * AT_LIMIT
-    if (atLimit || s.oomKills > prev.oomKills) {
-      if (w.memoryStreak++ === 0) w.memoryFrom = prev
-    } else w.memoryStreak = 0
-    if (w.pidsStreak >= PIDS_STREAK && w.pidsFrom) return this.end(id, w, 'pids_limit', w.pidsFrom, s)
-    if (w.memoryStreak >= MEMORY_STREAK && w.memoryFrom && thrashing(w.memoryFrom, s))
-      return this.end(id, w, 'memory_limit', w.memoryFrom, s)
+    w.looks.push({
+      from: prev,
+      to: s,
+      // Forks refused in the last second: it is at its limit, whatever it holds at this instant.
+      forksRefused: s.pidsHits > prev.pidsHits,
+      atMemoryLimit:
+        (s.memoryHits > prev.memoryHits && s.memoryBytes >= s.memoryLimitBytes * AT_LIMIT) ||
+        s.oomKills > prev.oomKills,
+    })
+    if (w.looks.length > Math.max(PIDS_WINDOW, PIDS_HELD_SECONDS, MEMORY_WINDOW)) w.looks.shift()
+    const pids = w.looks.slice(-PIDS_WINDOW)
+    if (pids.filter((l) => l.forksRefused).length >= PIDS_SECONDS)
+      return this.end(id, w, 'pids_limit', (pids[0] as Look).from, s)
+    // A bomb of processes that back off between retries (bash sleeps) refuses forks in bursts.
+    const held = w.looks.slice(-PIDS_HELD_SECONDS)
+    if (
+      held.length === PIDS_HELD_SECONDS &&
+      held.every((l) => l.to.pidsCurrent >= l.to.pidsMax - 1) &&
+      held.some((l) => l.forksRefused)
+    )
+      return this.end(id, w, 'pids_limit', (held[0] as Look).from, s)
+    const memory = w.looks.slice(-MEMORY_WINDOW)
+    const from = (memory[0] as Look).from
+    if (memory.filter((l) => l.atMemoryLimit).length >= MEMORY_SECONDS && thrashing(from, s))
+      return this.end(id, w, 'memory_limit', from, s)
   }
 
   private async end(
@@ -102,9 +126,8 @@ export class RunawayWatcher {
     s: WorkloadSample,
   ): Promise<void> {
     const { killed, left } = await freezeAndKill(w.cgroup, 'workload', KILL_TIMEOUT_MS)
-    w.pidsStreak = 0
-    w.memoryStreak = 0
     // Counters keep rising from where the kill left them: the next look starts afresh.
+    w.looks = []
     w.last = undefined
     const report: RunawayReport = {
       reason,

@@ -117,7 +117,8 @@ export const ERROR_CODES: Record<string, ErrorCodeInfo> = {
   },
   network_not_allowed: {
     status: 422,
-    meaning: 'The plan (`details.plan`) does not allow that network (`details.network`); ask for `off`.',
+    meaning:
+      'The plan (`details.plan`) does not allow that network (`details.network`); ask for a lesser one (public > allowlist > off).',
   },
   invalid_allowed_host: {
     status: 422,

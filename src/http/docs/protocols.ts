@@ -37,7 +37,10 @@ Same recipe as chat events: a JSON array of LifecycleEvent \`{cursor, instance_i
 reason, data, created_at}\` after \`after=\` (with \`wait_ms\` to long-poll), or with
 \`Accept: text/event-stream\` the stored ones then live ones, \`id:\` the cursor and
 \`event:\` the type, resumed with \`Last-Event-ID\`. Types include \`crashed\` (\`data.exit_code\`,
-\`data.signal\`, \`data.oom_killed\`), \`oom_killed\`, \`start_timeout\`, \`restarted\` and every
+\`data.signal\`, \`data.oom_killed\`), \`oom_killed\`, \`start_timeout\`, \`restarted\`,
+\`runaway_processes_killed\` (the host ended the instance's commands, terminals and gateway
+because they kept it at its process or memory limit: \`data.reason\` \`pids_limit\` or
+\`memory_limit\`, \`data.processes_killed\`; the instance answers again at once) and every
 status (\`starting\`, \`ready\`, \`stopped\`, \`error\`, ...); ignore types you do not know.
 
 ### Webhooks (\`POST /api/webhooks\`)

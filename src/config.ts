@@ -130,6 +130,7 @@ const EnvSchema = z.object({
     .positive()
     .default(24 * 14),
   CLAWPORT_WEB_DIR: z.string().min(1).optional(),
+  CLAWPORT_METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
 })
 
 /** The shared OpenClaw runtime installed by scripts/setup.sh (`<repo>/runtime/openclaw`). */
@@ -218,6 +219,8 @@ export interface Config {
   sessionTtlMs: number
   /** Static files of the dashboard; served with an SPA fallback for non-/api paths. */
   webDir: string
+  /** A bearer token that may read GET /metrics besides an administrator's key. */
+  metricsToken: string | null
 }
 
 export class ConfigError extends Error {}
@@ -292,6 +295,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, overrides: Partial<Config> = 
     signup: e.CLAWPORT_SIGNUP,
     sessionTtlMs: Math.round(e.CLAWPORT_SESSION_TTL_HOURS * 3_600_000),
     webDir: path.resolve(e.CLAWPORT_WEB_DIR ?? DEFAULT_WEB_DIR),
+    metricsToken: e.CLAWPORT_METRICS_TOKEN ?? null,
     ...overrides,
   }
   if (overrides.dataDir) config.dataDir = path.resolve(overrides.dataDir)

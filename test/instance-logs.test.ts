@@ -1,6 +1,7 @@
-import { execFileSync } from 'node:child_process'
+import { execFile, execFileSync } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
+import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { LOG_LINE_MAX_CHARS, LOG_READ_MAX_BYTES } from '../src/drivers/instance-logs.js'
 import { instanceLayout } from '../src/drivers/local/layout.js'
@@ -148,6 +149,29 @@ describe('GET /api/instances/{id}/logs', () => {
     expect((await sse.next(5000))?.data.lines).toEqual(['after rotation'])
     abort.abort()
     await sse.cancel()
+  })
+
+  it('prints a tail from the CLI', async () => {
+    fs.writeFileSync(path.join(run, 'clawlet.log'), 'first\nsecond\nthird\n')
+    const address = t.app.server.address() as { port: number }
+    // Not execFileSync: the server answering it runs in this process.
+    const { stdout: out } = await promisify(execFile)(
+      process.execPath,
+      [
+        path.join(import.meta.dirname, '../bin/clawport.js'),
+        'instances',
+        'logs',
+        id,
+        '--tail',
+        '2',
+        '--base-url',
+        `http://127.0.0.1:${address.port}`,
+        '--api-key',
+        key,
+      ],
+      { encoding: 'utf8' },
+    )
+    expect(out).toBe('second\nthird\n')
   })
 
   it('answers 404 before any stream for an instance of another user', async () => {

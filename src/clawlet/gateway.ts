@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process'
-import { closeSync, existsSync, openSync } from 'node:fs'
+import { closeSync, existsSync, fstatSync, ftruncateSync, openSync } from 'node:fs'
 import { chmod, mkdir, rename, writeFile } from 'node:fs/promises'
 import { request } from 'node:http'
 import type { ChannelsWire } from './channel-protocol.js'
@@ -16,6 +16,8 @@ const RESTART_MAX_MS = 30_000
 const STABLE_AFTER_MS = 60_000
 const READY_POLL_MS = 200
 const STOP_GRACE_MS = 5_000
+/** gateway.out (the gateway's stdout and stderr, served as the instance's gateway log) is kept under this. */
+const OUT_MAX_BYTES = 8 * 1024 * 1024
 /**
  * Liveness once ready: a gateway that gives no answer at all (a hung event loop, a stopped
  * process) this many times in a row, one look every interval, is killed and restarted. Any
@@ -136,6 +138,8 @@ export class GatewaySupervisor {
   private spawn(): void {
     const p = this.paths
     const out = openSync(p.outFile, 'a', 0o600)
+    // The output of every run is appended: past its cap it starts over.
+    if (fstatSync(out).size > OUT_MAX_BYTES) ftruncateSync(out, 0)
     let child: ChildProcess
     try {
       // With the instance's workload: its tools are what a runaway kill ends, never the clawlet.

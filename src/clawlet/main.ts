@@ -8,6 +8,7 @@ import { Desktop } from './desktop.js'
 import { BASE_ENV, instanceEnv } from './exec.js'
 import { GatewaySupervisor } from './gateway.js'
 import { CONTROL_PORT } from './gateway-protocol.js'
+import { RotatingLogFile } from './log-file.js'
 import { WORKSPACE } from './protocol.js'
 import { createClawletServer } from './server.js'
 import { attachSockets } from './sockets.js'
@@ -32,8 +33,20 @@ function desktopGeometry(env: NodeJS.ProcessEnv): { width: number; height: numbe
   return m ? { width: Number(m[1]), height: Number(m[2]) } : { width: 1280, height: 800 }
 }
 
-function log(level: 'info' | 'error', msg: string, extra: Record<string, unknown> = {}): void {
-  process.stderr.write(`${JSON.stringify({ level, time: new Date().toISOString(), msg, ...extra })}\n`)
+/** The clawlet's and the desktop's own logs, beside the socket on the instance's disk. */
+const logDir = path.dirname(process.env.CLAWLET_SOCKET || DEFAULT_SOCKET)
+const clawletLog = new RotatingLogFile(path.join(logDir, 'clawlet.log'))
+const desktopLog = new RotatingLogFile(path.join(logDir, 'desktop.log'))
+
+function log(
+  level: 'info' | 'error',
+  msg: string,
+  extra: Record<string, unknown> = {},
+  file: RotatingLogFile = clawletLog,
+): void {
+  const line = `${JSON.stringify({ level, time: new Date().toISOString(), msg, ...extra })}\n`
+  process.stderr.write(line)
+  file.write(line)
 }
 
 function readVersion(): string {
@@ -65,7 +78,7 @@ async function main(): Promise<void> {
         display: DESKTOP_DISPLAY,
         vncSocket: path.join(path.dirname(socketPath), 'vnc.sock'),
         env: baseEnv,
-        log: (msg, extra) => log('info', msg, extra),
+        log: (msg, extra) => log('info', msg, extra, desktopLog),
       })
     : undefined
   desktop?.start()

@@ -7,7 +7,7 @@ Commands:
   serve     Run the server (--port 8080 --host 127.0.0.1 --data-dir ./.clawport)
   admin     Manage users, keys, plans and invites (clawport admin --help)
   doctor    Check this host for what sandboxes need, and say how to fix what is missing
-  instances, webhooks, chat, files, exec, terminal, mcp
+  instances, webhooks, channels, chat, files, exec, terminal, mcp
             Drive a Clawport server as a client (clawport instances --help)
 
 Every setting can also come from CLAWPORT_* environment variables (see README).`
@@ -28,6 +28,7 @@ async function main(argv: string[]): Promise<number> {
     case 'terminal':
     case 'mcp':
     case 'webhooks':
+    case 'channels':
       return (await import('./client/index.js')).client(command, rest)
     case undefined:
     case 'help':

@@ -1,5 +1,7 @@
 import type { PlanSpec } from '../config.js'
 import type { DoorEndpoint } from '../door/connect.js'
+import type { LogChunk, LogRead } from './instance-logs.js'
+import type { ResourceSample } from './instance-metrics.js'
 
 /** Resource limits applied to one instance's sandbox, taken from its owner's plan. */
 export interface InstanceResources {
@@ -99,6 +101,10 @@ export interface InstanceDriver {
   inspect(id: string): Promise<SandboxState>
   /** The clawlet endpoint of an instance (whether or not it is running). */
   endpoint(id: string): ClawletEndpoint
+  /** A bounded read of one of the instance's log files, on its own disk. */
+  readLog?(id: string, read: LogRead): LogChunk
+  /** The running instance's usage counters; null when it is not running. */
+  sampleResources?(id: string): Promise<ResourceSample | null>
   /** Calls `fn` each time the driver ended an instance's runaway workload (drivers that watch). */
   onRunaway?(fn: (instanceId: string, report: RunawayReport) => void): void
   /** A host uid for a new instance, none of `taken` (the uids instances hold already). */

@@ -14,6 +14,8 @@ OPENCLAW_API_KEY; --instance ID or OPENCLAW_INSTANCE_ID, else the first ready in
   clawport instances stop|start --all     every user's instances (an administrator's key), or with
                                           --data-dir D and no server running, stop those of a folder
   clawport instances events <id> [--follow] [--after C]   status history with reasons (crashes, OOM kills)
+  clawport instances logs <id> [--source boot|clawlet|gateway|desktop] [--tail N] [--follow]
+  clawport instances metrics <id>         CPU, memory, disk, processes, network and gateway right now
   clawport webhooks [list|create <url> [--events a,b]|delete <id>|deliveries <id>]
   clawport channels [list|get <name>|delete <name>]   the instance's chat channels and their state
   clawport channels set telegram --token T|- [--dm-policy pairing|allowlist|open|disabled] [--allow-from ids]
@@ -57,6 +59,8 @@ const COMMON = {
   url: { type: 'string' },
   events: { type: 'string' },
   follow: { type: 'boolean', short: 'f' },
+  source: { type: 'string' },
+  tail: { type: 'string' },
   after: { type: 'string' },
   token: { type: 'string' },
   'dm-policy': { type: 'string' },

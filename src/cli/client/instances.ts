@@ -42,7 +42,7 @@ export async function waitReady(ctx: Ctx, id: string, timeoutMs = 600_000): Prom
   }
 }
 
-/** `clawport instances [list|create|get|update|delete|reboot|shutdown|start|sleep|wake] [id]` */
+/** `clawport instances [list|create|get|update|delete|reboot|shutdown|start|sleep|wake|events|logs|metrics] [id]` */
 export async function run(ctx: Ctx): Promise<number | undefined> {
   const { api, flags } = ctx
   const [action = 'list', idArg] = ctx.args
@@ -109,6 +109,10 @@ export async function run(ctx: Ctx): Promise<number | undefined> {
     }
     case 'events':
       return (await import('./webhooks.js')).events(ctx, await id())
+    case 'logs':
+      return (await import('./logs.js')).logs(ctx, await id())
+    case 'metrics':
+      return (await import('./logs.js')).metrics(ctx, await id())
     default:
       throw new UsageError(`unknown instances action "${action}"`)
   }

@@ -14,12 +14,16 @@ import type {
   RunawayReport,
   SandboxState,
 } from '../driver.js'
+import type { LogChunk, LogRead } from '../instance-logs.js'
+import type { ResourceSample } from '../instance-metrics.js'
 import { sandboxExit } from '../sandbox-exit.js'
 import { buildSandboxArgs, SANDBOX_WORKLOAD_CGROUP, sandboxEnv, wrapForHost } from './bwrap.js'
 import { type CgroupVersion, cpuCap, detectCgroup, InstanceCgroup, prepareCgroupParent } from './cgroups.js'
 import { ensureDisk, probeDiskQuota, unmountAll } from './disk.js'
 import { registerDataFolder } from './host-registry.js'
 import { openSandboxLog } from './instance-files.js'
+import { readInstanceLog } from './instance-log-reader.js'
+import { sampleInstance } from './instance-usage.js'
 import {
   childrenOf,
   type LaunchRecord,
@@ -434,6 +438,18 @@ export class LocalDriver implements InstanceDriver {
 
   oomKills(id: string): Promise<number | null> {
     return this.cgroupVersion === 'none' ? Promise.resolve(null) : this.cgroup(id).oomKills()
+  }
+
+  /** A bounded read of one of the instance's log files, on its own disk. */
+  readLog(id: string, read: LogRead): LogChunk {
+    return readInstanceLog(this.layout(id), read)
+  }
+
+  /** The running instance's usage counters; null when it is not running. */
+  async sampleResources(id: string): Promise<ResourceSample | null> {
+    const rec = await this.readRecord(id)
+    if (!rec || !this.payloadRunning(rec)) return null
+    return sampleInstance(this.layout(id), this.cgroup(id), rec.pid)
   }
 
   async inspect(id: string): Promise<SandboxState> {

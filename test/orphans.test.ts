@@ -4,6 +4,7 @@ import fs from 'node:fs/promises'
 import path from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { startInternet, type TestInternet } from './helpers/internet.js'
 import { TEST_ENV } from './helpers/plans.js'
 import { REPO, startServer, type TestServer } from './helpers/server.js'
 
@@ -41,13 +42,20 @@ function leftOf(id: string): { cgroups: string[]; mounts: string[]; loops: strin
 
 describe('doctor --orphans', () => {
   let s: TestServer
+  let inet: TestInternet
   let id = ''
+  /** An instance with an allowlist network: slirp4netns, a keeper and a resolver on the host. */
+  let netId = ''
   beforeAll(async () => {
-    s = await startServer(TEST_ENV)
+    inet = await startInternet('o')
+    s = await startServer({ ...TEST_ENV, CLAWPORT_NETWORK_DNS: inet.ip })
     id = (await s.readyInstance()).id
+    const key = await s.user('net@example.com', 'net')
+    netId = (await s.readyInstance(key, { network: 'allowlist', allowed_hosts: ['pkg.test'] })).id
   })
   afterAll(async () => {
     await s?.destroy()
+    inet?.stop()
   })
 
   it('finds nothing of a data folder that exists, even with its server stopped', async () => {
@@ -72,6 +80,8 @@ describe('doctor --orphans', () => {
     expect(listed.out).toContain(`cgroup   ${before.cgroups[0]} (instance ${id}`)
     expect(listed.out).toMatch(new RegExp(`mount +\\S+/instances/${id}/disk`))
     expect(listed.out).toMatch(new RegExp(`loop +/dev/loop\\d+ -> \\S+/instances/${id}/disk.img`))
+    for (const helper of ['slirp4netns', 'dnsmasq', 'bash'])
+      expect(listed.out).toMatch(new RegExp(`process +\\d+ ${helper} \\(network of instance ${netId}\\)`))
     expect(listed.out).toContain('--clean')
     // Listing changes nothing.
     expect(leftOf(id).cgroups).toEqual(before.cgroups)
@@ -80,9 +90,12 @@ describe('doctor --orphans', () => {
     expect(cleaned.out).toContain('none remain')
     expect(cleaned.code).toBe(0)
     // Loop devices free themselves once their lazily unmounted disk has no user left.
-    for (let i = 0; i < 100 && leftOf(id).loops.length; i++) await new Promise((r) => setTimeout(r, 50))
-    expect(leftOf(id)).toEqual({ cgroups: [], mounts: [], loops: [] })
-    expect((await doctorOrphans()).out).not.toContain(id)
+    for (let i = 0; i < 100 && (leftOf(id).loops.length || leftOf(netId).loops.length); i++)
+      await new Promise((r) => setTimeout(r, 50))
+    for (const gone of [id, netId]) expect(leftOf(gone)).toEqual({ cgroups: [], mounts: [], loops: [] })
+    const after = (await doctorOrphans()).out
+    expect(after).not.toContain(id)
+    expect(after).not.toContain(netId)
   })
 
   it('needs root and says so', async () => {

@@ -110,30 +110,30 @@ export async function findOrphans(o: { cgroupRoot?: string; registry?: string } 
     const backingFile = readFileSync(file, 'utf8').trim()
     const m = DISK_IMAGE.exec(backingFile)
     if (!m) continue
-    const [, dataDir, id, deleted] = m as unknown as [string, string, string, string | undefined]
-    if (deleted || !sameFolder(dataDir, id))
-      out.push({ kind: 'loop', id, device: `/dev/${dev}`, backingFile })
+    // A deleted image alone says nothing: a live server deletes it first when it removes one.
+    const [, dataDir, id] = m as unknown as [string, string, string]
+    if (!sameFolder(dataDir, id)) out.push({ kind: 'loop', id, device: `/dev/${dev}`, backingFile })
   }
-  // Network helpers run on the host, outside the instance's cgroup: slirp4netns names the
-  // sandbox's pid on its command line, a DNS filter shares the sandbox's network namespace.
+  // Network helpers run on the host's behalf outside the instance's cgroup: slirp4netns names
+  // the sandbox's pid on its command line; the keeper and resolver share its network namespace.
   const orphanNets = new Map<string, string>()
+  const hostNet = netns(process.pid)
   for (const [pid, id] of orphanPids) {
     const ns = netns(pid)
-    if (ns) orphanNets.set(ns, id)
+    if (ns && ns !== hostNet) orphanNets.set(ns, id)
   }
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue
     const pid = Number(name)
     if (orphanPids.has(pid)) continue
-    const comm = await fs.readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '')
-    const command = comm.trim()
-    if (command !== 'slirp4netns' && command !== 'dnsmasq') continue
-    const cmdline = await fs.readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')
-    const target = /\/proc\/(\d+)\/ns\/net/.exec(cmdline)
-    const id =
-      (target ? orphanPids.get(Number(target[1])) : undefined) ??
-      orphanNets.get(netns(pid) ?? '') ??
-      undefined
+    const ns = netns(pid)
+    let id = ns ? orphanNets.get(ns) : undefined
+    const command = (await fs.readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '')).trim()
+    if (!id && command === 'slirp4netns') {
+      const cmdline = await fs.readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')
+      const target = /\/proc\/(\d+)\/ns\/net/.exec(cmdline)
+      id = target ? orphanPids.get(Number(target[1])) : undefined
+    }
     if (id) out.push({ kind: 'process', id, pid, command })
   }
   return out

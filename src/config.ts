@@ -34,6 +34,11 @@ export const PlanSpec = z.object({
   /** The host names an `allowlist` instance of the plan gets when its create lists none. */
   allowed_hosts: AllowedHosts.optional(),
   /**
+   * Minutes without use after which an instance's gateway and desktop stop until it is needed
+   * again; fractions allowed, 0 never. Absent: DEFAULT_IDLE_SLEEP_MINUTES.
+   */
+  idle_sleep_minutes: z.number().min(0).optional(),
+  /**
    * Warm instances kept ready for the plan. Absent: CLAWPORT_POOL_SIZE for a plan that can
    * have instances, as far as CLAWPORT_POOL_MEMORY_MB goes (see pool-plans.ts).
    */
@@ -47,6 +52,9 @@ export const DEFAULT_PLANS: PlanSpec[] = [
   { name: 'pro', instance_limit: 3, memory_mb: 4096, cpus: 2, pids_max: 2048, disk_mb: 10240 },
   { name: 'team', instance_limit: 10, memory_mb: 4096, cpus: 2, pids_max: 2048, disk_mb: 20480 },
 ].map((p): PlanSpec => ({ ...p, network: 'public' }))
+
+/** How long a plan's instances may sit unused before they sleep, when it does not say. */
+export const DEFAULT_IDLE_SLEEP_MINUTES = 30
 
 const intFrom = (def: number) => z.coerce.number().int().min(0).default(def)
 
@@ -107,6 +115,7 @@ const EnvSchema = z.object({
     }),
   CLAWPORT_OPENCLAW_DIR: z.string().min(1).optional(),
   CLAWPORT_GATEWAY_READY_TIMEOUT_MS: intFrom(180_000),
+  CLAWPORT_WAKE_WAIT_MS: intFrom(60_000),
   CLAWPORT_LLM_BASE_URL: z.url().optional(),
   CLAWPORT_LLM_API_KEY: z.string().optional(),
   CLAWPORT_LLM_MODEL: z.string().min(1).optional(),
@@ -191,6 +200,8 @@ export interface Config {
   /** The shared OpenClaw runtime folder (holds node_modules/openclaw), bound read-only inside. */
   openclawDir: string
   gatewayReadyTimeoutMs: number
+  /** How long a request that needs a sleeping instance's agent waits for its wake before a 409. */
+  wakeWaitMs: number
   /** The operator's model upstream (OpenAI-compatible); users may set their own. */
   llm: { baseUrl?: string; apiKey?: string; model?: string }
   /** The broker's own limits on an upstream call. */
@@ -269,6 +280,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, overrides: Partial<Config> = 
     gatewayReadyTimeoutMs: e.CLAWPORT_GATEWAY_READY_TIMEOUT_MS,
     llm: {
       baseUrl: e.CLAWPORT_LLM_BASE_URL,
+    wakeWaitMs: e.CLAWPORT_WAKE_WAIT_MS,
       apiKey: e.CLAWPORT_LLM_API_KEY || undefined,
       model: e.CLAWPORT_LLM_MODEL,
     },

@@ -71,6 +71,11 @@ export const ERROR_CODES: Record<string, ErrorCodeInfo> = {
     meaning:
       "The channel is not running in the instance's agent (stopped, or added since it started); start or reboot the instance.",
   },
+  instance_waking: {
+    status: 409,
+    meaning:
+      'The instance was asleep and its agent is still booting after the request waited; retry after `Retry-After` seconds.',
+  },
   conflict: { status: 409, meaning: 'The request conflicts with the current state.' },
   setup_done: { status: 409, meaning: 'The administrator already has a password; sign in instead.' },
   user_exists: { status: 409, meaning: 'A user with that email already exists.' },

@@ -74,6 +74,14 @@ export const errors = {
   instanceNotReady: (id: string, status: string) =>
     new AppError(409, 'instance_not_ready', `Instance ${id} is ${status}, not ready.`, { status }),
   invalidState: (message: string) => new AppError(409, 'invalid_state', message),
+  instanceWaking: (id: string, retryAfterS: number) =>
+    new AppError(
+      409,
+      'instance_waking',
+      `Instance ${id} is waking up from sleep and is not ready yet; retry in ${retryAfterS} s.`,
+      { retry_after_s: retryAfterS },
+      { 'retry-after': String(retryAfterS) },
+    ),
   networkNotAllowed: (network: string, plan: string | null) =>
     new AppError(
       422,

@@ -77,7 +77,9 @@ function parse(argv) {
 async function instanceId(opts) {
   const id = opts.instance || process.env.OPENCLAW_INSTANCE_ID
   if (id) return id
-  const ready = (await call('GET', '/instances')).find((i) => i.status === 'ready')
+  const list = await call('GET', '/instances')
+  // A sleeping instance wakes for whatever needs its agent: better than none.
+  const ready = list.find((i) => i.status === 'ready') ?? list.find((i) => i.status === 'sleeping')
   if (!ready) throw new HttpError(409, 'No ready instance; create one with: node clawport.mjs instances create --wait')
   return ready.id
 }

@@ -10,6 +10,10 @@ export const InstanceStatus = z.enum([
   'starting',
   'error',
   'deleting',
+  /** Idle: its gateway and desktop are stopped (exec and files still work) until it is needed. */
+  'sleeping',
+  /** Its gateway and desktop are starting again; work that needs the agent waits for `ready`. */
+  'waking',
 ])
 export type InstanceStatus = z.infer<typeof InstanceStatus>
 

@@ -31,6 +31,7 @@ import { InstanceService } from './instances.js'
 import { InviteService } from './invites.js'
 import { KeyService } from './keys.js'
 import { InstanceScope } from './scope.js'
+import { SleepService } from './sleep/sleep-service.js'
 import { CLOSE_CODES, RelayRegistry } from './socket-relay.js'
 import { TerminalService } from './terminal.js'
 import { WarmPool } from './warm-pool.js'
@@ -85,6 +86,8 @@ export interface Services {
   instanceLogs: InstanceLogService
   /** Instances' resource usage (cgroups, disk, network). */
   metrics: InstanceMetricsService
+  /** Idle instances sleep; work that needs their agent or desktop wakes them. */
+  sleep: SleepService
   close(): Promise<void>
 }
 
@@ -141,18 +144,33 @@ export async function createServices(
   const relays = new RelayRegistry()
   instances.onStop((id, reason) => relays.closeInstance(id, CLOSE_CODES.instanceStopping, reason))
   instances.onStop((id, reason) => chat.abortInstance(id, reason))
-  const terminal = new TerminalService(instances, relays)
-  const desktop = new DesktopService(instances, relays)
+  const sleep = new SleepService(
+    store,
+    instances,
+    lifecycle,
+    gateway,
+    relays,
+    config,
+    log.child({ component: 'sleep' }),
+  )
+  sleep.onSleep((id, reason) => chat.abortInstance(id, reason))
+  chat.attachSleep(sleep)
+  if (opts.withDriver) sleep.start()
+  const terminal = new TerminalService(instances, relays, sleep)
+  const desktop = new DesktopService(instances, relays, sleep)
   const wsTickets = new WsTicketService(instances, keys, config.wsTicketTtlMs)
   const inbox = new InboxService(store, instances, chat, log.child({ component: 'inbox' }))
+  inbox.attachSleep(sleep)
   if (opts.withDriver) await inbox.start()
   const swarms = new SwarmService(store, instances, inbox, scope, log.child({ component: 'swarms' }))
   const pipelineLog = log.child({ component: 'pipelines' })
+  const pipelineRunner = new PipelineRunner(store, chat, workspace, scope, pipelineLog)
+  pipelineRunner.attachSleep(sleep)
   const pipelines = new PipelineService(
     store,
     instances,
     scope,
-    new PipelineRunner(store, chat, workspace, scope, pipelineLog),
+    pipelineRunner,
     config.publicUrl,
     pipelineLog,
     config.scheduleMinIntervalS * 1000,
@@ -190,7 +208,9 @@ export async function createServices(
     events,
     instanceLogs: new InstanceLogService(instances, driver),
     metrics: new InstanceMetricsService(instances, driver),
+    sleep,
     async close() {
+      sleep.close()
       pool.close()
       await pipelines.close()
       await inbox.close()

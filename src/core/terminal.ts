@@ -2,6 +2,7 @@ import { z } from 'zod'
 import type { TerminalSessionInfo } from '../clawlet/protocol.js'
 import type { InstanceService } from './instances.js'
 import type { Actor } from './scope.js'
+import type { SleepService } from './sleep/sleep-service.js'
 import type { Relay, RelayRegistry } from './socket-relay.js'
 
 /** What a client may ask of a terminal socket. */
@@ -22,6 +23,7 @@ export class TerminalService {
   constructor(
     private readonly instances: InstanceService,
     private readonly relays: RelayRegistry,
+    private readonly sleep?: SleepService,
   ) {}
 
   async list(actor: Actor, id: string): Promise<TerminalSessionInfo[]> {
@@ -37,6 +39,8 @@ export class TerminalService {
    * so an unknown session or an instance that is not ready is answered as plain HTTP.
    */
   async open(actor: Actor, id: string, q: TerminalQuery): Promise<Relay> {
+    // The shell needs no agent: a sleeping instance starts waking, the terminal opens at once.
+    await this.sleep?.awake(await this.instances.owned(actor, id), 'none')
     const client = await this.instances.readyClient(actor, id)
     const params = new URLSearchParams()
     if (q.session_id) params.set('session_id', q.session_id)

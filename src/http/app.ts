@@ -23,6 +23,7 @@ import { registerAudit } from './plugins/audit.js'
 import { registerAuth } from './plugins/auth.js'
 import { clientErrorHandler, registerBodyTimeouts, serverTimeouts } from './plugins/body-timeout.js'
 import { registerErrorHandling, toAppError } from './plugins/errors.js'
+import { registerIdleActivity } from './plugins/idle-activity.js'
 import { registerInstanceDoor } from './plugins/instance-door.js'
 import { registerInstanceRateLimit } from './plugins/instance-rate-limit.js'
 import { sessionCredential } from './plugins/session-auth.js'
@@ -46,6 +47,7 @@ import { instanceActionRoutes } from './routes/instances/actions.js'
 import { channelRoutes } from './routes/instances/channels.js'
 import { instanceRoutes } from './routes/instances/index.js'
 import { instanceLogRoutes } from './routes/instances/logs.js'
+import { instanceSleepRoutes } from './routes/instances/sleep.js'
 import { keyRoutes } from './routes/keys.js'
 import { registerMetrics } from './routes/metrics.js'
 import { modelRoutes } from './routes/model.js'
@@ -145,6 +147,7 @@ export async function buildApp(services: Services, log: Logger): Promise<Fastify
     errorResponseBuilder: (_req, ctx) => errors.rateLimited(Math.max(1, Math.ceil(ctx.ttl / 1000))),
   })
   registerInstanceRateLimit(app, config.instanceRateLimitPerMin)
+  registerIdleActivity(app, services.sleep.tracker)
 
   registerMetrics(app, services)
   await app.register(discoveryRoutes, { services })
@@ -153,7 +156,7 @@ export async function buildApp(services: Services, log: Logger): Promise<Fastify
   await app.register(modelRoutes, { services })
   await app.register(instanceRoutes, { services })
   await app.register(instanceActionRoutes, { services })
-  await app.register(instanceLogRoutes, { services })
+  await app.register(instanceSleepRoutes, { services })
   await app.register(channelRoutes, { services })
   await app.register(instanceLogRoutes, { services })
   await app.register(fileRoutes, { services })

@@ -55,3 +55,18 @@ export function gatewayEnv(
     ...extra,
   }
 }
+
+/** A gateway plan whose instances go to sleep after 15 s unused (idle_sleep_minutes may be a fraction). */
+export const SLEEP_PLANS = JSON.stringify([
+  { name: 'free', instance_limit: 0, network: 'off' },
+  {
+    name: 'nap',
+    instance_limit: 1,
+    memory_mb: 2048,
+    cpus: 2,
+    pids_max: 1024,
+    disk_mb: 1024,
+    network: 'off',
+    idle_sleep_minutes: 0.25,
+  },
+])

@@ -1,7 +1,14 @@
 import { useEffect } from 'react'
 
 /** Instance states that are on their way somewhere: pages poll faster while one shows. */
-export const BUSY_STATUSES = new Set(['provisioning', 'starting', 'rebooting', 'stopping', 'deleting'])
+export const BUSY_STATUSES = new Set([
+  'provisioning',
+  'starting',
+  'rebooting',
+  'stopping',
+  'deleting',
+  'waking',
+])
 
 /** Calls `reload` every `fastMs` while `fast`, every `slowMs` otherwise. */
 export function usePoll(reload: () => void, fast: boolean, fastMs = 1000, slowMs = 5000): void {

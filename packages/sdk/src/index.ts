@@ -148,6 +148,10 @@ export class Clawport {
       this.request('get', '/api/instances/{id}/events', { params: { id }, query }) as Promise<LifecycleEvent[]>,
     /** Polls until the instance is ready; throws if it fails or time runs out. */
     waitReady: async (id: string, timeoutMs = 600_000): Promise<Instance> => {
+    /** Stops its agent and desktop until they are needed (exec and files keep working). */
+    sleep: (id: string) => this.request('post', '/api/instances/{id}/sleep', { params: { id } }),
+    /** Starts waking a sleeping instance; `waitReady` for the end. A chat turn also wakes it. */
+    wake: (id: string) => this.request('post', '/api/instances/{id}/wake', { params: { id } }),
       const deadline = Date.now() + timeoutMs
       for (;;) {
         const inst = await this.instances.get(id)
@@ -157,8 +161,11 @@ export class Clawport {
         await new Promise((r) => setTimeout(r, 500))
       }
     },
-    /** The first ready instance, if any. */
-    findReady: async (): Promise<Instance | undefined> => (await this.instances.list()).find((i) => i.status === 'ready'),
+    /** The first ready instance, else the first sleeping one (it wakes for a turn), if any. */
+    findReady: async (): Promise<Instance | undefined> => {
+      const list = await this.instances.list()
+      return list.find((i) => i.status === 'ready') ?? list.find((i) => i.status === 'sleeping')
+    },
   }
 
   /** Where your instances' events are sent, signed with the secret `create` answers once. */

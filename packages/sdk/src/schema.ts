@@ -237,6 +237,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/instances/{id}/sleep": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Put a ready instance to sleep now: its gateway and desktop stop, its workspace stays
+         * @description Answers once they have stopped, with status "sleeping" (a sleeping instance answers at once). Exec and files keep working without waking it; chat, the terminal, the desktop and inbox messages wake it. A turn running on it ends. 409 unless the instance is ready or sleeping.
+         */
+        post: operations["instances.sleep"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/instances/{id}/wake": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Wake a sleeping instance
+         * @description Answers at once with status "waking" (or "ready" if it was awake); poll GET /api/instances/{id} until "ready". A chat turn sent meanwhile waits for the wake. 409 unless the instance is sleeping, waking or ready.
+         */
+        post: operations["instances.wake"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/instances/{id}/channels": {
         parameters: {
             query?: never;
@@ -2808,8 +2848,12 @@ export interface operations {
                         base_url: string | null;
                         model: string | null;
                         api_key_set: boolean;
+                        /** @description The embedding model memory search uses; null: keyword only */
                         embedding_model: string | null;
-                        /** @enum {string} */
+                        /**
+                         * @description Whose embedding model it is
+                         * @enum {string}
+                         */
                         embedding_source: "user" | "operator" | "none";
                     };
                 };
@@ -2857,6 +2901,7 @@ export interface operations {
                     base_url: string;
                     model: string;
                     api_key?: string;
+                    /** @description An embedding model at the same URL, with the same key, for the agent’s memory search */
                     embedding_model?: string;
                 };
             };
@@ -2874,8 +2919,12 @@ export interface operations {
                         base_url: string | null;
                         model: string | null;
                         api_key_set: boolean;
+                        /** @description The embedding model memory search uses; null: keyword only */
                         embedding_model: string | null;
-                        /** @enum {string} */
+                        /**
+                         * @description Whose embedding model it is
+                         * @enum {string}
+                         */
                         embedding_source: "user" | "operator" | "none";
                     };
                 };
@@ -2930,8 +2979,12 @@ export interface operations {
                         base_url: string | null;
                         model: string | null;
                         api_key_set: boolean;
+                        /** @description The embedding model memory search uses; null: keyword only */
                         embedding_model: string | null;
-                        /** @enum {string} */
+                        /**
+                         * @description Whose embedding model it is
+                         * @enum {string}
+                         */
                         embedding_source: "user" | "operator" | "none";
                     };
                 };
@@ -3778,6 +3831,190 @@ export interface operations {
             };
             /** @description Default Response */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "instances.sleep": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Instance id (UUID) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** Format: uuid */
+                        id: string;
+                        /** @enum {string} */
+                        status: "provisioning" | "ready" | "rebooting" | "stopping" | "stopped" | "starting" | "error" | "deleting" | "sleeping" | "waking";
+                        sandbox_id: string;
+                        created_at: string;
+                        updated_at: string;
+                        name: string | null;
+                        resources: {
+                            memory_mb: number;
+                            cpus: number;
+                            pids_max: number;
+                            disk_mb: number;
+                        };
+                        /**
+                         * @description What the sandbox may reach: "public" the internet (never the host, private ranges or other instances), "allowlist" only what allowed_hosts resolve to (within public), "off" nothing
+                         * @enum {string}
+                         */
+                        network: "public" | "allowlist" | "off";
+                        /** @description Host names an "allowlist" network reaches: exact, or "*.example.com" for the names below it */
+                        allowed_hosts: string[];
+                        started_at: string | null;
+                        error: string | null;
+                    };
+                };
+            };
+            /** @description Default Response */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "instances.wake": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Instance id (UUID) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** Format: uuid */
+                        id: string;
+                        /** @enum {string} */
+                        status: "provisioning" | "ready" | "rebooting" | "stopping" | "stopped" | "starting" | "error" | "deleting" | "sleeping" | "waking";
+                        sandbox_id: string;
+                        created_at: string;
+                        updated_at: string;
+                        name: string | null;
+                        resources: {
+                            memory_mb: number;
+                            cpus: number;
+                            pids_max: number;
+                            disk_mb: number;
+                        };
+                        /**
+                         * @description What the sandbox may reach: "public" the internet (never the host, private ranges or other instances), "allowlist" only what allowed_hosts resolve to (within public), "off" nothing
+                         * @enum {string}
+                         */
+                        network: "public" | "allowlist" | "off";
+                        /** @description Host names an "allowlist" network reaches: exact, or "*.example.com" for the names below it */
+                        allowed_hosts: string[];
+                        started_at: string | null;
+                        error: string | null;
+                    };
+                };
+            };
+            /** @description Default Response */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

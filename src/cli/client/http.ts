@@ -89,12 +89,13 @@ export class Api {
     return (await res.json()) as T
   }
 
-  /** The instance to act on: the flag, OPENCLAW_INSTANCE_ID, or the first ready instance. */
+  /** The instance to act on: the flag, OPENCLAW_INSTANCE_ID, or the first ready (else sleeping) instance. */
   async instanceId(flag?: string, env = process.env): Promise<string> {
     const id = flag ?? env.OPENCLAW_INSTANCE_ID
     if (id) return id
     const list = await this.json<Array<{ id: string; status: string }>>('GET', '/instances')
-    const ready = list.find((i) => i.status === 'ready')
+    // A sleeping instance wakes for whatever needs its agent: better than none.
+    const ready = list.find((i) => i.status === 'ready') ?? list.find((i) => i.status === 'sleeping')
     if (!ready)
       throw new ClientError(409, 'No ready instance; create one with: clawport instances create --wait')
     return ready.id

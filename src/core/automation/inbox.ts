@@ -8,6 +8,7 @@ import type { InstanceService } from '../instances.js'
 import { KeyedLock } from '../keyed-lock.js'
 import type { Caller } from '../keys.js'
 import { asUser } from '../scope.js'
+import type { SleepService } from '../sleep/sleep-service.js'
 import { nowIso } from '../time.js'
 import {
   type InboxMessage,
@@ -51,6 +52,7 @@ export class InboxService {
   private timer?: NodeJS.Timeout
   private ticking = false
   private closed = false
+  private sleep?: SleepService
 
   constructor(
     private readonly store: Store,
@@ -58,6 +60,11 @@ export class InboxService {
     private readonly chat: ChatService,
     private readonly log: Logger,
   ) {}
+
+  /** Messages wake sleeping targets. */
+  attachSleep(sleep: SleepService): void {
+    this.sleep = sleep
+  }
 
   /** Sends a message from a caller (a key's user, or an instance through its door). */
   async send(
@@ -101,6 +108,7 @@ export class InboxService {
       updated_at: at,
     })
     const message = inboxFromRow(row)
+    this.sleep?.tracker.touch(m.targetId)
     if (created) {
       await this.publish(row, 'queued')
       this.kick()
@@ -190,8 +198,10 @@ export class InboxService {
       await this.settle(row, { status: 'failed', error: 'The server stopped before the agent replied.' })
       return
     }
-    const target = await this.store.instances.get(row.target_id)
-    if (!target) return
+    const found = await this.store.instances.get(row.target_id)
+    if (!found) return
+    // A sleeping target wakes for its message; one that takes longer is retried.
+    const target = this.sleep ? await this.sleep.awake(found, 'agent').catch(() => found) : found
     if (target.status !== 'ready') return this.retry(row, `instance ${target.id} is ${target.status}`)
     const sessionId = await this.inboxSession(target)
     let started: Awaited<ReturnType<ChatService['start']>>

@@ -3,6 +3,7 @@ import type { Logger } from '../../log.js'
 import type { Store } from '../../store/index.js'
 import type { ChatService } from '../chat/chat-service.js'
 import { type Actor, asUser, type InstanceScope } from '../scope.js'
+import type { SleepService } from '../sleep/sleep-service.js'
 import { nowIso } from '../time.js'
 import type { WorkspaceService } from '../workspace.js'
 import {
@@ -32,6 +33,7 @@ export class PipelineRunner {
   private readonly listeners = new Map<string, Set<(e: RunEvent) => void>>()
   private readonly tasks = new Set<Promise<unknown>>()
   private closed = false
+  private sleep?: SleepService
 
   constructor(
     private readonly store: Store,
@@ -201,6 +203,11 @@ export class PipelineRunner {
     }
   }
 
+  /** Steps count as use of their instances (a chat step also wakes one, through the chat service). */
+  attachSleep(sleep: SleepService): void {
+    this.sleep = sleep
+  }
+
   private async perform(actor: Actor, step: PipelineStep, fill: (t: string) => string): Promise<string> {
     switch (step.type) {
       case 'chat': {
@@ -215,6 +222,8 @@ export class PipelineRunner {
           ...(step.cwd ? { cwd: fill(step.cwd) } : {}),
           ...(step.timeout_ms ? { timeout_ms: step.timeout_ms } : {}),
         })
+        // Touched once the instance is known to be the actor's, never on a stranger's id.
+        this.sleep?.tracker.touch(id)
         if (r.timed_out) throw new Error('the command timed out')
         if (r.exit_code !== 0) throw new Error(`exit code ${r.exit_code}: ${r.stderr.trim().slice(0, 2000)}`)
         return r.stdout.replace(/\n$/, '')
@@ -224,6 +233,7 @@ export class PipelineRunner {
         const to = await this.target(actor, step.to)
         const file = await this.workspace.read(actor, from, fill(step.from.path))
         const written = await this.workspace.write(actor, to, fill(step.to.path), file.content, file.encoding)
+        for (const used of [from, to]) this.sleep?.tracker.touch(used)
         return written.path
       }
     }

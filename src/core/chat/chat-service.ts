@@ -6,6 +6,7 @@ import type { AgentRunner } from '../agent.js'
 import type { InstanceService } from '../instances.js'
 import { KeyedLock } from '../keyed-lock.js'
 import type { Actor } from '../scope.js'
+import type { SleepService } from '../sleep/sleep-service.js'
 import { nowIso } from '../time.js'
 import { ChatEventLog } from './event-log.js'
 import { ChatFollower } from './follower.js'
@@ -69,6 +70,7 @@ export class ChatService {
   private readonly running = new Map<string, { turn: ChatTurn; outcome: Promise<TurnOutcome> }>()
   private readonly lock = new KeyedLock()
   private readonly tasks = new Set<Promise<unknown>>()
+  private sleep?: SleepService
 
   constructor(
     private readonly store: Store,
@@ -78,6 +80,11 @@ export class ChatService {
     private readonly coalesce: CoalesceOptions = DEFAULT_COALESCE,
   ) {
     this.events = new ChatEventLog(store)
+  }
+
+  /** Turns wake sleeping instances and keep them awake while they run. */
+  attachSleep(sleep: SleepService): void {
+    this.sleep = sleep
   }
 
   async listSessions(actor: Actor, instanceId: string): Promise<ChatSession[]> {
@@ -92,7 +99,9 @@ export class ChatService {
 
   /** Starts a turn: checks, stores the user message and the turn's first events, then runs it. */
   async start(actor: Actor, instanceId: string, input: SendInput): Promise<StartedTurn> {
-    const inst = await this.instances.owned(actor, instanceId)
+    const owned = await this.instances.owned(actor, instanceId)
+    // A sleeping instance is woken first: the turn waits for its agent (bounded).
+    const inst = this.sleep ? await this.sleep.awake(owned, 'agent') : owned
     if (inst.status !== 'ready') throw errors.instanceNotReady(inst.id, inst.status)
     const explicit =
       input.session_id === undefined ? undefined : await this.session(inst.id, input.session_id)
@@ -128,7 +137,12 @@ export class ChatService {
         },
         { instanceId: inst.id, sessionId: session.id, sessionKey: session.session_key, userMessage },
       )
-      const outcome = turn.run().finally(() => this.running.delete(session.id))
+      // A running turn keeps its instance awake, however long it takes.
+      const release = this.sleep?.tracker.hold(inst.id)
+      const outcome = turn.run().finally(() => {
+        this.running.delete(session.id)
+        release?.()
+      })
       this.running.set(session.id, { turn, outcome })
       this.track(outcome)
       return {

@@ -238,7 +238,11 @@ export class InstanceLifecycle {
     await this.gateway
       ?.attach(row)
       .catch((err: unknown) => this.log.error({ instanceId: row.id, err }, 'control socket not reopened'))
-    if (row.status !== 'ready')
+    // A sleeping instance stays asleep; one the previous process was waking is asleep again
+    // (the next request that needs it wakes it).
+    if (row.status === 'waking')
+      await this.statuses.set(row.id, 'sleeping', {}, 'its wake was cut by a control-plane restart')
+    else if (row.status !== 'ready' && row.status !== 'sleeping')
       await this.statuses.set(row.id, 'ready', { error: null, started_at: nowIso() })
     this.log.info({ instanceId: row.id }, 'instance re-adopted')
   }
@@ -277,7 +281,9 @@ export class InstanceLifecycle {
 
   /** The clawlet of a ready instance; 409 when it is not ready. */
   readyClient(row: InstanceRow): ClawletClient {
-    if (row.status !== 'ready') throw errors.instanceNotReady(row.id, row.status)
+    // Asleep, its clawlet still runs: commands, files and shells need no agent.
+    if (row.status !== 'ready' && row.status !== 'sleeping' && row.status !== 'waking')
+      throw errors.instanceNotReady(row.id, row.status)
     return this.clients.get(row.id)
   }
 

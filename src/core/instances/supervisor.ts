@@ -85,14 +85,15 @@ export class InstanceSupervisor {
   }
 
   private async checkOne(row: InstanceRow): Promise<void> {
-    if (row.status !== 'ready' || this.checking.has(row.id)) return
+    // A sleeping instance is healthy without its gateway, but its sandbox must still run.
+    if ((row.status !== 'ready' && row.status !== 'sleeping') || this.checking.has(row.id)) return
     this.checking.add(row.id)
     try {
       const state = await this.driver.inspect(row.id)
       if (state.running) return
       // Re-read: a stop or reboot asked for meanwhile is not a crash.
       const current = await this.lifecycle.row(row.id)
-      if (current?.status !== 'ready') return
+      if (current?.status !== row.status) return
       const n = this.crashed(row.id)
       const reason = `sandbox exited unexpectedly${state.reason ? ` (${state.reason})` : ''}`
       this.log.warn({ instanceId: row.id, reason, attempt: n }, 'instance sandbox died')

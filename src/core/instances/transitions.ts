@@ -29,8 +29,8 @@ export interface ActionRule {
 
 /** What each asked-for action may do; a new action (or status) is a new row here. */
 export const ACTIONS = {
-  reboot: { from: ['ready', 'error', 'stopped'], via: 'rebooting' },
-  shutdown: { from: ['ready', 'error'], via: 'stopping', done: 'stopped' },
+  reboot: { from: ['ready', 'sleeping', 'error', 'stopped'], via: 'rebooting' },
+  shutdown: { from: ['ready', 'sleeping', 'error'], via: 'stopping', done: 'stopped' },
   start: { from: ['stopped', 'error'], via: 'starting', done: 'ready' },
 } as const satisfies Record<string, ActionRule>
 

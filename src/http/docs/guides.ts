@@ -117,7 +117,10 @@ curl -s ${auth} ${api}/instances | jq -r '.[] | "\\(.id) \\(.status)"'
 \`\`\`
 
 - \`stopped\`: \`POST .../start\` it and wait for \`ready\` rather than creating another.
-- \`provisioning\`, \`starting\`, \`rebooting\`: poll \`GET .../instances/{id}\` every 1-2 s.
+- \`provisioning\`, \`starting\`, \`rebooting\`, \`waking\`: poll \`GET .../instances/{id}\` every 1-2 s.
+- \`sleeping\`: use it as it is. It slept after being unused; a chat turn wakes it (the request
+  waits for the agent, or answers 409 \`instance_waking\` with \`Retry-After\` after 60 s), and
+  files and exec work without waking it.
 - \`error\`: read \`error\`, then reboot it or delete it (\`DELETE .../instances/{id}\`).
   \`GET .../instances/{id}/events\` tells why it stopped, crashed or ran out of memory
   (\`crashed\`, \`oom_killed\`, \`start_timeout\`, each with a \`reason\`).

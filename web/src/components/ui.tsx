@@ -241,7 +241,9 @@ const STATUS_TONE: Record<string, string> = {
   rebooting: 'busy',
   stopping: 'busy',
   deleting: 'busy',
+  waking: 'busy',
   stopped: 'idle',
+  sleeping: 'idle',
   error: 'bad',
 }
 

@@ -8,7 +8,9 @@ import { ChannelsTab } from './instance/Channels'
 import { ChatTab } from './instance/Chat'
 import { EventsSection } from './instance/Events'
 import { FilesTab } from './instance/Files'
+import { LogsTab } from './instance/Logs'
 import { NetworkControl } from './instance/Network'
+import { ResourcesSection } from './instance/Resources'
 import '../instance.css'
 
 // Code-split: xterm.js and noVNC load only when their tab opens.
@@ -21,6 +23,7 @@ const TABS = [
   { id: 'desktop', label: 'Desktop' },
   { id: 'files', label: 'Files' },
   { id: 'channels', label: 'Channels' },
+  { id: 'logs', label: 'Logs' },
 ]
 
 /** One instance: its status and actions, and the chat, terminal, desktop and files tabs. */
@@ -77,7 +80,10 @@ export function InstancePage({ id, tab }: { id: string; tab: string }) {
         ))}
       </div>
       <div role="tabpanel" aria-label={tab}>
-        {tab === 'channels' ? (
+        {tab === 'logs' ? (
+          // Logs stay on the instance's disk: they are readable while it is stopped.
+          <LogsTab id={id} />
+        ) : tab === 'channels' ? (
           // Settings are kept while stopped, and apply at the next start.
           <ChannelsTab id={id} />
         ) : !ready ? (
@@ -99,6 +105,7 @@ export function InstancePage({ id, tab }: { id: string; tab: string }) {
           </Suspense>
         )}
       </div>
+      <ResourcesSection id={id} running={usable} />
       <EventsSection id={id} />
     </section>
   )

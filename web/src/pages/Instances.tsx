@@ -1,6 +1,12 @@
 import { type FormEvent, useState } from 'react'
-import { del, get, type Instance, type NetworkMode, post } from '../api'
+import { del, formatTime, get, type Instance, type NetworkMode, post } from '../api'
 import { useAuth } from '../auth'
+import {
+  InstanceId,
+  InstanceListTools,
+  useInstanceFilter,
+  useUsageFollowsList,
+} from '../components/InstanceList'
 import {
   ConfirmButton,
   Empty,
@@ -22,9 +28,10 @@ export function useInstances() {
   return res
 }
 
-/** Reboot, shut down or start, and delete, each confirmed. */
+/** Sleep or wake, reboot, shut down or start, and delete (each but sleep and wake confirmed). */
 export function InstanceActions({ inst, onChange }: { inst: Instance; onChange: () => void }) {
   const { busy, error, run } = useAction()
+  const { refresh } = useAuth()
   const act = (path: string) =>
     run(async () => {
       await post(`/api/instances/${inst.id}/${path}`)
@@ -33,6 +40,22 @@ export function InstanceActions({ inst, onChange }: { inst: Instance; onChange: 
   const stopped = inst.status === 'stopped' || inst.status === 'error'
   return (
     <div className="row">
+      {inst.status === 'ready' && (
+        <button
+          type="button"
+          className="secondary small"
+          disabled={busy}
+          title="Stop its agent and desktop until they are needed; files and commands keep working"
+          onClick={() => void act('sleep')}
+        >
+          Sleep
+        </button>
+      )}
+      {inst.status === 'sleeping' && (
+        <button type="button" className="secondary small" disabled={busy} onClick={() => void act('wake')}>
+          Wake
+        </button>
+      )}
       {stopped ? (
         <button type="button" className="secondary small" disabled={busy} onClick={() => void act('start')}>
           Start
@@ -41,7 +64,7 @@ export function InstanceActions({ inst, onChange }: { inst: Instance; onChange: 
         <>
           <ConfirmButton
             className="secondary small"
-            disabled={busy || inst.status !== 'ready'}
+            disabled={busy || (inst.status !== 'ready' && inst.status !== 'sleeping')}
             title="Reboot this instance?"
             message="Running commands, terminals and chat turns are interrupted. The workspace is kept."
             confirmLabel="Reboot"
@@ -72,6 +95,8 @@ export function InstanceActions({ inst, onChange }: { inst: Instance; onChange: 
           void run(async () => {
             await del(`/api/instances/${inst.id}`)
             onChange()
+            // The plan's usage count changes with it.
+            void refresh()
           })
         }
       >
@@ -144,6 +169,8 @@ function CreateForm({ onCreated }: { onCreated: () => void }) {
 export function InstancesPage() {
   useTitle('Instances')
   const { data, error, reload } = useInstances()
+  const filter = useInstanceFilter(data)
+  useUsageFollowsList(data)
   return (
     <section>
       <h1>Instances</h1>
@@ -154,46 +181,58 @@ export function InstancesPage() {
       ) : data.length === 0 ? (
         <Empty>No instances yet. Create one above.</Empty>
       ) : (
-        <div className="card table-wrap">
-          <table aria-label="Your instances">
-            <thead>
-              <tr>
-                <th>Name</th>
-                <th>Status</th>
-                <th>Network</th>
-                <th className="hide-narrow">Created</th>
-                <th>
-                  <span className="visually-hidden">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {data.map((i) => (
-                <tr key={i.id} data-instance={i.id}>
-                  <td>
-                    <Link href={`/instances/${i.id}`}>{i.name || i.id.slice(0, 8)}</Link>
-                    {i.error && <div className="error">{i.error}</div>}
-                  </td>
-                  <td>
-                    <StatusBadge status={i.status} />
-                  </td>
-                  <td className="muted" data-network={i.network}>
-                    {NETWORK_SHORT[i.network]}
-                  </td>
-                  <td className="muted hide-narrow">{new Date(i.created_at).toLocaleString()}</td>
-                  <td>
-                    <div className="row end">
-                      <button type="button" className="small" onClick={() => navigate(`/instances/${i.id}`)}>
-                        Open
-                      </button>
-                      <InstanceActions inst={i} onChange={reload} />
-                    </div>
-                  </td>
+        <>
+          <InstanceListTools {...filter} total={data.length} />
+          <div className="card table-wrap">
+            <table aria-label="Your instances">
+              <thead>
+                <tr>
+                  <th>Name</th>
+                  <th>Status</th>
+                  <th>Network</th>
+                  <th className="hide-narrow">Created</th>
+                  <th>
+                    <span className="visually-hidden">Actions</span>
+                  </th>
                 </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+              </thead>
+              <tbody>
+                {filter.shown.map((i) => (
+                  <tr key={i.id} data-instance={i.id}>
+                    <td className="inst-name">
+                      <Link href={`/instances/${i.id}`} title={i.name || i.id}>
+                        {i.name || i.id.slice(0, 8)}
+                      </Link>
+                      <InstanceId id={i.id} />
+                      {i.error && <div className="error">{i.error}</div>}
+                    </td>
+                    <td>
+                      <StatusBadge status={i.status} />
+                    </td>
+                    <td className="muted" data-network={i.network}>
+                      {NETWORK_SHORT[i.network]}
+                    </td>
+                    <td className="muted hide-narrow">
+                      <time dateTime={i.created_at}>{formatTime(i.created_at)}</time>
+                    </td>
+                    <td>
+                      <div className="row end inst-actions">
+                        <button
+                          type="button"
+                          className="small"
+                          onClick={() => navigate(`/instances/${i.id}`)}
+                        >
+                          Open
+                        </button>
+                        <InstanceActions inst={i} onChange={reload} />
+                      </div>
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        </>
       )}
     </section>
   )

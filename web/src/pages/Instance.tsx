@@ -30,6 +30,8 @@ const TABS = [
 export function InstancePage({ id, tab }: { id: string; tab: string }) {
   const { data: inst, error, reload } = useLoad((s) => get<Instance>(`/api/instances/${id}`, s), [id])
   const ready = inst?.status === 'ready'
+  // Asleep, it still has its files and shell; chat, the terminal and the desktop wake it.
+  const usable = ready || inst?.status === 'sleeping' || inst?.status === 'waking'
   useTitle(inst ? `${inst.name || id.slice(0, 8)} · ${tab}` : 'Instance')
   usePoll(reload, !ready)
   if (error && !inst)
@@ -66,6 +68,13 @@ export function InstancePage({ id, tab }: { id: string; tab: string }) {
       <p className="muted mono">{inst.id}</p>
       <NetworkControl inst={inst} onChange={reload} />
       {inst.error && <p className="error">{inst.error}</p>}
+      {!ready && usable && (
+        <p className="muted">
+          {inst.status === 'sleeping'
+            ? 'Asleep after being unused: a chat message, the terminal or the desktop wakes it; files work as they are.'
+            : 'Waking up: its agent answers in a few seconds.'}
+        </p>
+      )}
       <div className="tabs" role="tablist" aria-label="Instance views" onKeyDown={onKey}>
         {TABS.map((t) => (
           <Link
@@ -86,7 +95,7 @@ export function InstancePage({ id, tab }: { id: string; tab: string }) {
         ) : tab === 'channels' ? (
           // Settings are kept while stopped, and apply at the next start.
           <ChannelsTab id={id} />
-        ) : !ready ? (
+        ) : !usable ? (
           <div className="empty">
             {inst.status === 'stopped' ? (
               'This instance is shut down. Start it to use it.'

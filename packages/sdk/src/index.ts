@@ -139,6 +139,11 @@ export class Clawport {
     update: (id: string, body: BodyOf<paths['/api/instances/{id}']['patch']>) =>
       this.request('patch', '/api/instances/{id}', { params: { id }, body }),
     status: (id: string) => this.request('get', '/api/instances/{id}/status', { params: { id } }),
+    /** The last lines of one of its logs (`source`: boot, clawlet, gateway or desktop). */
+    logs: (id: string, query: QueryOf<paths['/api/instances/{id}/logs']['get']> = {}) =>
+      this.request('get', '/api/instances/{id}/logs', { params: { id }, query }),
+    /** Its CPU, memory, disk, processes, network and gateway right now. */
+    metrics: (id: string) => this.request('get', '/api/instances/{id}/metrics', { params: { id } }),
     delete: (id: string) => this.request('delete', '/api/instances/{id}', { params: { id } }),
     reboot: (id: string) => this.request('post', '/api/instances/{id}/reboot', { params: { id } }),
     shutdown: (id: string) => this.request('post', '/api/instances/{id}/shutdown', { params: { id } }),

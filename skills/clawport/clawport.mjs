@@ -12,6 +12,8 @@ const USAGE = `Usage: node clawport.mjs <command> [options]
   instances list
   instances create [--name N] [--invite-code C] [--network public|allowlist|off] [--allow-hosts H,H] [--wait]
   instances events [--after CURSOR]      status history with reasons (crashes, OOM kills)
+  instances logs [--source clawlet|gateway|desktop|boot] [--tail N]   the instance's own logs
+  instances metrics                      CPU, memory, disk, processes, network right now
   channels list                          the instance's chat channels (Telegram) and their state
   channels set telegram --token T [--dm-policy pairing|allowlist|open|disabled]   applies at the next start
   channels pairing telegram              DM pairing requests waiting for approval
@@ -200,6 +202,13 @@ async function run(argv) {
     }
     case 'instances events':
       return call('GET', `/instances/${await instanceId(opts)}/events?after=${q(opts.after || '0')}`)
+    case 'instances logs':
+      return call(
+        'GET',
+        `/instances/${await instanceId(opts)}/logs?source=${q(opts.source || 'clawlet')}&tail=${q(opts.tail || '200')}`,
+      )
+    case 'instances metrics':
+      return call('GET', `/instances/${await instanceId(opts)}/metrics`)
     case 'channels list':
       return call('GET', `/instances/${await instanceId(opts)}/channels`)
     case 'channels set':

@@ -124,6 +124,9 @@ curl -s ${auth} ${api}/instances | jq -r '.[] | "\\(.id) \\(.status)"'
 - \`error\`: read \`error\`, then reboot it or delete it (\`DELETE .../instances/{id}\`).
   \`GET .../instances/{id}/events\` tells why it stopped, crashed or ran out of memory
   (\`crashed\`, \`oom_killed\`, \`start_timeout\`, each with a \`reason\`).
+  \`GET .../instances/{id}/logs?source=gateway&tail=200\` shows what the agent itself printed
+  (\`source\`: \`clawlet\`, \`gateway\`, \`desktop\`, \`boot\`; \`follow=true\` streams it as SSE), and
+  \`GET .../instances/{id}/metrics\` its CPU, memory, disk and processes against its limits.
 - An instance reaches the internet (\`network: "public"\`), only the host names it lists
   (\`"allowlist"\` with \`allowed_hosts\`: \`pypi.org\`, \`*.example.com\`), or nothing
   (\`"off"\`), as its plan allows. A fetch or install that fails with NXDOMAIN or a refused

@@ -18,7 +18,12 @@ export const ModelSettingsInput = z.object({
   model: z.string().min(1).max(200),
   api_key: z.string().min(1).max(4096).optional(),
   /** An embedding model at the same URL (memory search); without one, the operator's if any. */
-  embedding_model: z.string().min(1).max(200).optional(),
+  embedding_model: z
+    .string()
+    .min(1)
+    .max(200)
+    .optional()
+    .describe('An embedding model at the same URL, with the same key, for the agent’s memory search'),
 })
 export type ModelSettingsInput = z.infer<typeof ModelSettingsInput>
 
@@ -29,8 +34,11 @@ export const ModelSettingsView = z.object({
   model: z.string().nullable(),
   api_key_set: z.boolean(),
   /** The embedding model memory search uses, and whose it is; none: keyword search only. */
-  embedding_model: z.string().nullable(),
-  embedding_source: z.enum(['user', 'operator', 'none']),
+  embedding_model: z
+    .string()
+    .nullable()
+    .describe('The embedding model memory search uses; null: keyword only'),
+  embedding_source: z.enum(['user', 'operator', 'none']).describe('Whose embedding model it is'),
 })
 export type ModelSettingsView = z.infer<typeof ModelSettingsView>
 

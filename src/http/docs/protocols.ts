@@ -90,4 +90,19 @@ Authenticate with \`Authorization: Bearer <key>\`, or (browsers) \`?ticket=\` fr
 Binary frames carry the RFB (VNC) protocol both ways with security type None (the socket is
 already authenticated, as for the terminal); noVNC connects to it directly. For a single
 image use \`GET .../desktop/screenshot\` (PNG).
+
+### The agent's memory and browser
+
+The agent in every instance has OpenClaw's \`memory_search\` and \`memory_get\` tools over
+\`MEMORY.md\` and \`memory/*.md\` in its workspace (write notes there with
+\`POST .../files/write\`), and a \`browser\` tool. Memory search is semantic when an embedding
+model is configured (the operator's \`CLAWPORT_EMBEDDING_MODEL\`, or \`embedding_model\` in
+\`PUT /api/me/model\`, served at your \`base_url\` with your key; \`GET /api/me/model\` shows
+\`embedding_model\` and \`embedding_source\`), keyword-only otherwise; embedding calls are
+metered in \`GET /api/me/usage\` like chat, and a changed setting applies at the instance's
+next start. The browser is Chromium on the instance's desktop (headless when the server runs
+instances without one): watch it over \`/vnc/ws\` or \`GET .../desktop/screenshot\`. It may
+open pages the agent serves on the instance's own \`127.0.0.1\`; beyond that the instance's
+\`network\` decides what it reaches. In a turn's \`tool\` events, a tool the agent found through
+OpenClaw's tool search shows as \`tool_call\` with the tool's name in \`arguments.id\`.
 `

@@ -8,6 +8,7 @@ import { createServices, type Services } from '../src/core/services.js'
 import { buildApp } from '../src/http/app.js'
 import { createLogger } from '../src/log.js'
 import { type ModelServer, startModelServer } from './fixtures/model-server.js'
+import { CLI, clientEnv, runNode } from './helpers/clients.js'
 import { gatewayEnv } from './helpers/plans.js'
 import { buildOnce } from './helpers/sandbox.js'
 import { tempDataDir } from './helpers/server.js'
@@ -63,6 +64,8 @@ describe('chat channels of an instance, on a real gateway with no network', () =
       ...gatewayEnv(model.baseUrl, 'sk-upstream-channels'),
       CLAWPORT_DEFAULT_PLAN: 'free',
       CLAWPORT_DATA_DIR: dataDir,
+      // Boots here share two cores with other suites' gateways.
+      CLAWPORT_GATEWAY_READY_TIMEOUT_MS: '420000',
     })
     const sink = new Writable({
       write(chunk, _enc, done) {
@@ -73,13 +76,14 @@ describe('chat channels of an instance, on a real gateway with no network', () =
     const log = createLogger('debug', sink, { pretty: false })
     services = await createServices(config, log)
     app = await buildApp(services, log)
+    await app.listen({ port: 0, host: '127.0.0.1' })
     const user = await services.accounts.createUser({ email: 'bot-owner@example.com', plan: 'agent' })
     owner = { id: user.id, key: (await services.keys.create(user.id, 'test')).key }
     const stranger = await services.accounts.createUser({ email: 'stranger@example.com', plan: 'agent' })
     other = (await services.keys.create(stranger.id, 'test')).key
     id = (await services.instances.create(user, {})).id
     await waitReady()
-  }, 240_000)
+  }, 480_000)
 
   afterAll(async () => {
     if (services && id) await services.instances.remove(asUser(owner.id), id).catch(() => {})
@@ -160,7 +164,7 @@ describe('chat channels of an instance, on a real gateway with no network', () =
     await waitReady()
     expect(await gatewayEnvNames()).not.toMatch(/^OPENCLAW_SKIP_CHANNELS$/m)
     let channel: any
-    const deadline = Date.now() + 90_000
+    const deadline = Date.now() + 120_000
     while (Date.now() < deadline) {
       channel = (await call('GET', channelUrl(), owner.key)).body
       if (channel.state === 'error') break
@@ -172,7 +176,7 @@ describe('chat channels of an instance, on a real gateway with no network', () =
     const list = (await call('GET', `/api/instances/${id}/channels`, owner.key)).body
     expect(list).toHaveLength(1)
     expect(list[0]).toMatchObject({ name: 'telegram', state: 'error' })
-  }, 180_000)
+  }, 600_000)
 
   it('lists pending pairing requests and refuses an unknown one', async () => {
     const pending = await call('GET', `${channelUrl()}/pairing`, owner.key)
@@ -192,6 +196,23 @@ describe('chat channels of an instance, on a real gateway with no network', () =
     expect(inside.stdout.trim()).toBe('')
     const config = await exec(`grep -cF '${TOKEN_SECRET}' ~/.openclaw/openclaw.json`)
     expect(config.stdout.trim()).toBe('1')
+  })
+
+  it('is driven from the CLI, the token read from stdin and never printed', async () => {
+    const address = app.server.address() as { port: number }
+    const cli = (args: string[], input?: string) =>
+      runNode(CLI, args, { env: clientEnv(`http://127.0.0.1:${address.port}`, owner.key, id), input })
+    const list = await cli(['channels', 'list', '--json'])
+    expect(list.code, list.stderr).toBe(0)
+    expect(JSON.parse(list.stdout)).toMatchObject([{ name: 'telegram', token_set: true, state: 'error' }])
+    const set = await cli(['channels', 'set', 'telegram', '--token', '-', '--dm-policy', 'open'], BOT_TOKEN)
+    expect(set.code, set.stderr).toBe(0)
+    expect(set.stdout).toContain('restart_required')
+    const refused = await cli(['channels', 'approve', 'telegram', 'no-such-request'])
+    expect(refused.code).toBe(1)
+    expect(refused.stderr).toContain('HTTP 409')
+    for (const r of [list, set, refused]) expect(r.stdout + r.stderr).not.toContain(TOKEN_SECRET)
+    expect((await call('GET', channelUrl(), owner.key)).body.settings.dm_policy).toBe('open')
   })
 
   it('deletes a channel; deleting the instance takes its channels along', async () => {

@@ -28,19 +28,12 @@ function cpuTimes(): { idle: number; total: number } {
   return { idle, total: cols.reduce((a, b) => a + b, 0) }
 }
 
-/** CPU seconds used so far by the processes in an instance's workload cgroup (v1 or v2). */
-function workloadCpuSeconds(id: string): number {
-  const v1 = `/sys/fs/cgroup/pids/clawport/${id}/workload/cgroup.procs`
-  const procs = fs.existsSync(v1) ? v1 : `/sys/fs/cgroup/clawport/${id}/workload/cgroup.procs`
-  let ticks = 0
-  for (const pid of fs.readFileSync(procs, 'utf8').split('\n').filter(Boolean)) {
-    try {
-      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-      ticks += Number(f[11]) + Number(f[12])
-    } catch {}
-  }
-  return ticks / 100
+/** CPU seconds an instance used so far (v1 cpuacct, v2 cpu.stat). */
+function instanceCpuSeconds(id: string): number {
+  const v1 = `/sys/fs/cgroup/cpuacct/clawport/${id}/cpuacct.usage`
+  if (fs.existsSync(v1)) return Number(fs.readFileSync(v1, 'utf8')) / 1e9
+  const stat = fs.readFileSync(`/sys/fs/cgroup/clawport/${id}/cpu.stat`, 'utf8')
+  return Number(/^usage_usec (\d+)$/m.exec(stat)?.[1]) / 1e6
 }
 
 const server = await startServer({
@@ -87,7 +80,11 @@ try {
 
   const idle = await phase(SECONDS)
   await server.exec(burner, BURN, {}, key)
-  const burnStart = { at: performance.now(), cpu: workloadCpuSeconds(burner) }
+  const cpuStart = {
+    at: performance.now(),
+    burner: instanceCpuSeconds(burner),
+    bomb: instanceCpuSeconds(bomb),
+  }
   let seen = kills()
   let bombs = 1
   await server.exec(bomb, BOMB, {}, key)
@@ -98,7 +95,9 @@ try {
     await server.exec(bomb, BOMB, {}, key)
   })
   const ended = kills()
-  const burnCores = (workloadCpuSeconds(burner) - burnStart.cpu) / ((performance.now() - burnStart.at) / 1000)
+  const elapsedS = (performance.now() - cpuStart.at) / 1000
+  const burnCores = (instanceCpuSeconds(burner) - cpuStart.burner) / elapsedS
+  const bombCores = (instanceCpuSeconds(bomb) - cpuStart.bomb) / elapsedS
   await server.exec(burner, 'pkill python3; true', {}, key)
 
   const ratio = (a: Summary, b: Summary) =>
@@ -114,7 +113,7 @@ try {
     `exec loaded/idle: ${ratio(load.exec, idle.exec)}; API loaded/idle: ${ratio(load.api, idle.api)}`,
   )
   console.log(
-    `CPU burner (4 busy processes, plan cpus 2): ${burnCores.toFixed(2)} cores of ${os.availableParallelism()}`,
+    `CPU taken by the burner ${burnCores.toFixed(2)} and the bomb ${bombCores.toFixed(2)} cores of ${os.availableParallelism()}: ${((100 * (burnCores + bombCores)) / os.availableParallelism()).toFixed(1)}% of the host (the rest was the host's own and other load)`,
   )
   console.log(
     `bombs started ${bombs}, ended by the host ${ended}; failed calls ${idle.failures + load.failures}`,

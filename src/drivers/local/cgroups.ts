@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs'
+import { existsSync, realpathSync } from 'node:fs'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import type { InstanceResources } from '../driver.js'
@@ -47,12 +47,26 @@ export async function detectCgroup(root = CGROUP_ROOT): Promise<{ version: Cgrou
   return { version: 'v1' }
 }
 
-/** The v1 hierarchies instances use on this host (the freezer when mounted). */
+/** Counts each instance's CPU time where it is mounted apart from cpu (not a link to cpu,cpuacct). */
+const V1_CPUACCT = 'cpuacct'
+
+/** The v1 hierarchies instances use on this host (the freezer and a separate cpuacct when mounted). */
 function v1Hierarchies(root: string): string[] {
+  const known = hierarchies.get(root)
+  if (known) return known
   const all: string[] = [...V1_CONTROLLERS]
   if (existsSync(path.join(root, V1_FREEZER, 'cgroup.procs'))) all.push(V1_FREEZER)
+  const acct = path.join(root, V1_CPUACCT)
+  if (
+    existsSync(path.join(acct, 'cgroup.procs')) &&
+    realpathSync(acct) !== realpathSync(path.join(root, 'cpu'))
+  )
+    all.push(V1_CPUACCT)
+  // Mounts do not change while the server runs; a host without a hierarchy is not cached.
+  if (existsSync(path.join(root, 'pids', 'cgroup.procs'))) hierarchies.set(root, all)
   return all
 }
+const hierarchies = new Map<string, string[]>()
 
 /** The most CPU any instance, and all of them together, may use: the host's cores less the reserve. */
 export function cpuCap(cores: number, reserve: number): number {

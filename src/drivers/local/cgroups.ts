@@ -109,7 +109,7 @@ export async function prepareCgroupParent(
 export function doorReserve(r: InstanceResources): { pids: number; memoryMb: number } {
   return {
     pids: Math.min(128, Math.max(24, Math.round(r.pids_max / 4))),
-    memoryMb: Math.min(512, Math.max(64, Math.round(r.memory_mb / 4))),
+    memoryMb: Math.min(256, Math.max(64, Math.round(r.memory_mb / 4))),
   }
 }
 

@@ -18,6 +18,9 @@ type Handler = (ctx: { req: IncomingMessage; res: ServerResponse; query: URLSear
 const ACCOUNT_ID = 'default'
 /** How long a probe of the channel's service may take (a getMe call for Telegram). */
 const PROBE_TIMEOUT_MS = 3_000
+/** A probe's answer is reused this long: a dashboard polls, the channel's service need not be asked each time. */
+const PROBE_REUSE_MS = 30_000
+const probes = new Map<string, { at: number; error?: string }>()
 
 function send(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body)
@@ -98,7 +101,14 @@ async function channelStates(gateway: GatewaySupervisor): Promise<ChannelsStateW
       const out: ChannelStateWire[] = []
       for (const name of names) {
         let a = await account(conn, name, false)
-        if (a && !a.connected && !a.lastError) a = await account(conn, name, true)
+        if (a && !a.connected && !a.lastError) {
+          const last = probes.get(name)
+          if (last && Date.now() - last.at < PROBE_REUSE_MS) a = { ...a, lastError: last.error }
+          else {
+            a = await account(conn, name, true)
+            probes.set(name, { at: Date.now(), ...(a?.lastError ? { error: a.lastError } : {}) })
+          }
+        }
         const requests = await pending(conn, name).catch(() => [])
         out.push({
           ...base(name),

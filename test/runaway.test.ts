@@ -3,6 +3,7 @@ import fs from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { TEST_ENV } from './helpers/plans.js'
 import { startServer, type TestServer } from './helpers/server.js'
+import { Term } from './helpers/ws.js'
 
 const V1 = !fs.existsSync('/sys/fs/cgroup/cgroup.controllers')
 /** An instance's cgroup folder of one hierarchy (v1: pids, memory, cpu, freezer; v2: the one). */
@@ -108,6 +109,13 @@ describe('runaway workloads', () => {
       .find((pid) => fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('clawlet/main.js'))
     expect(clawlet).toBeDefined()
     expect(fs.readFileSync(`/proc/${clawlet}/cgroup`, 'utf8')).toContain(`/clawport/${bomb}/door`)
+    // A terminal's shell is the workload's too.
+    const term = await Term.open(`${s.url.replace(/^http/, 'ws')}/api/instances/${bomb}/terminal/ws`, {
+      authorization: `Bearer ${key}`,
+    })
+    term.type('cat /proc/$$/cgroup\r')
+    await term.waitOutput(new RegExp(`:/clawport/${bomb}/workload`))
+    term.ws.close()
   })
 
   it('cannot raise its limits or move itself out of its cgroups', async () => {

@@ -1,4 +1,5 @@
 /** The dashboard's client of the Clawport API: same origin, the session cookie, the CSRF header. */
+import { plainMessage } from './errors'
 
 export interface ApiErrorBody {
   message: string
@@ -12,6 +13,8 @@ export class ApiError extends Error {
     readonly status: number,
     readonly code: string,
     message: string,
+    /** The server's own message, for logs; `message` is the sentence shown to people. */
+    readonly serverMessage = message,
   ) {
     super(message)
   }
@@ -42,9 +45,11 @@ export async function errorOf(res: Response): Promise<ApiError> {
     // Not JSON: the status line is all there is.
   }
   if (res.status === 401) onUnauthorized()
+  const code = body.code ?? 'http_error'
   return new ApiError(
     res.status,
-    body.code ?? 'http_error',
+    code,
+    plainMessage(res.status, code, body.message, body.details),
     body.message ?? `${res.status} ${res.statusText}`,
   )
 }

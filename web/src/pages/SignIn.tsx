@@ -14,7 +14,12 @@ export function SignInPage() {
   const [password, setPassword] = useState('')
   const [apiKey, setApiKey] = useState('')
   const [invite, setInvite] = useState('')
-  const { busy, error, run } = useAction()
+  const { busy, error, setError, run } = useAction()
+  // An error belongs to the form that caused it: another form starts clean.
+  const switchTo = (next: Mode) => {
+    setError(undefined)
+    setMode(next)
+  }
   useTitle(mode === 'setup' ? 'Set up' : mode === 'signup' ? 'Sign up' : 'Sign in')
 
   const submit = async (e: FormEvent) => {
@@ -109,17 +114,17 @@ export function SignInPage() {
         </button>
         <div className="auth-links">
           {mode === 'login' && state?.signup === 'open' && (
-            <button type="button" className="link" onClick={() => setMode('signup')}>
+            <button type="button" className="link" onClick={() => switchTo('signup')}>
               No account? Sign up
             </button>
           )}
           {mode === 'signup' && (
-            <button type="button" className="link" onClick={() => setMode('login')}>
+            <button type="button" className="link" onClick={() => switchTo('login')}>
               Have an account? Sign in
             </button>
           )}
           {mode === 'setup' && (
-            <button type="button" className="link" onClick={() => setMode('login')}>
+            <button type="button" className="link" onClick={() => switchTo('login')}>
               Sign in with another account
             </button>
           )}

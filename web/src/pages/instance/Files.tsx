@@ -1,5 +1,5 @@
 import { type DragEvent, useRef, useState } from 'react'
-import { del, type FileEntry, formatBytes, get, post, qs } from '../../api'
+import { del, type FileEntry, formatBytes, formatTime, get, post, qs } from '../../api'
 import {
   ConfirmButton,
   Empty,
@@ -174,7 +174,7 @@ export function FilesTab({ id }: { id: string }) {
                     </button>
                   </td>
                   <td className="muted">{e.type === 'dir' ? '' : formatBytes(e.size)}</td>
-                  <td className="muted">{new Date(e.modified_at).toLocaleString()}</td>
+                  <td className="muted">{formatTime(e.modified_at)}</td>
                   <td>
                     <div className="row end">
                       <a className="button small" href={`${base}/download${qs({ path: e.path })}`} download>

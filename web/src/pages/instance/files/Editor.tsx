@@ -1,6 +1,7 @@
-import { useEffect, useState } from 'react'
-import { formatBytes, get, post, qs } from '../../../api'
-import { ErrorNote, Spinner, useAction } from '../../../components/ui'
+import { useEffect, useId, useRef, useState } from 'react'
+import { ApiError, formatBytes, get, post, qs } from '../../../api'
+import { ErrorNote, messageOf, Spinner, useAction } from '../../../components/ui'
+import { useLeaveWarning } from '../../../components/useLeaveWarning'
 
 interface ReadResult {
   path: string
@@ -9,27 +10,53 @@ interface ReadResult {
   size: number
 }
 
-/** Opens a file: text is editable and saved with files/write; binary is offered for download. */
+/** Opens a file: text is editable and saved with files/write; binary or large files are offered for download. */
 export function Editor({ id, path, onClose }: { id: string; path: string; onClose: () => void }) {
   const [file, setFile] = useState<ReadResult | null>(null)
+  const [loadError, setLoadError] = useState<{ message: string; tooLarge: boolean } | null>(null)
   const [text, setText] = useState('')
+  // What the server holds now: the text as read, then as last saved.
+  const [stored, setStored] = useState('')
   const [saved, setSaved] = useState(false)
-  const load = useAction()
   const save = useAction()
-  const { run } = load
+  const ask = useRef<HTMLDialogElement>(null)
+  const askTitle = useId()
+  const download = `/api/instances/${id}/files/download${qs({ path })}`
   useEffect(() => {
-    void run(async () => {
-      const f = await get<ReadResult>(`/api/instances/${id}/files/read${qs({ path })}`)
-      setFile(f)
-      setText(f.encoding === 'utf8' ? f.content : '')
-    })
-  }, [id, path, run])
+    let live = true
+    setFile(null)
+    setLoadError(null)
+    get<ReadResult>(`/api/instances/${id}/files/read${qs({ path })}`)
+      .then((f) => {
+        if (!live) return
+        setFile(f)
+        const content = f.encoding === 'utf8' ? f.content : ''
+        setText(content)
+        setStored(content)
+      })
+      .catch((e: unknown) => {
+        if (live)
+          setLoadError({
+            message: messageOf(e),
+            tooLarge: e instanceof ApiError && e.code === 'file_too_large',
+          })
+      })
+    return () => {
+      live = false
+    }
+  }, [id, path])
+  const dirty = file?.encoding === 'utf8' && text !== stored
+  useLeaveWarning(dirty)
   const onSave = async () => {
     setSaved(false)
-    const ok = await save.run(() => post(`/api/instances/${id}/files/write`, { path, content: text }))
-    if (ok) setSaved(true)
+    const content = text
+    const ok = await save.run(() => post(`/api/instances/${id}/files/write`, { path, content }))
+    if (ok) {
+      setStored(content)
+      setSaved(true)
+    }
   }
-  const dirty = file?.encoding === 'utf8' && text !== file.content && !saved
+  const close = () => (dirty ? ask.current?.showModal() : onClose())
   return (
     <section className="card editor" aria-label={`Editing ${path}`}>
       <div className="row between">
@@ -47,16 +74,26 @@ export function Editor({ id, path, onClose }: { id: string; path: string; onClos
               {save.busy ? 'Saving…' : 'Save'}
             </button>
           )}
-          <a className="button small" href={`/api/instances/${id}/files/download${qs({ path })}`} download>
+          <a className="button small" href={download} download>
             Download
           </a>
-          <button type="button" className="small secondary" onClick={onClose}>
+          <button type="button" className="small secondary" onClick={close}>
             Close
           </button>
         </div>
       </div>
-      <ErrorNote error={load.error ?? save.error} />
-      {!file && !load.error && <Spinner />}
+      {loadError && (
+        <div className="error" role="alert" data-code={loadError.tooLarge ? 'file_too_large' : undefined}>
+          {loadError.message}{' '}
+          {loadError.tooLarge && (
+            <a className="button small primary" href={download} download>
+              Download the file
+            </a>
+          )}
+        </div>
+      )}
+      <ErrorNote error={save.error} />
+      {!file && !loadError && <Spinner />}
       {file?.encoding === 'base64' && (
         <p className="muted">A binary file ({formatBytes(file.size)}): download it to open it.</p>
       )}
@@ -81,10 +118,29 @@ export function Editor({ id, path, onClose }: { id: string; path: string; onClos
             }}
           />
           <small className="muted" role="status">
-            {saved ? 'Saved.' : dirty ? 'Unsaved changes (Ctrl+S saves).' : ''}
+            {dirty ? 'Unsaved changes (Ctrl+S saves).' : saved ? 'Saved.' : ''}
           </small>
         </>
       )}
+      <dialog ref={ask} aria-labelledby={askTitle} className="confirm">
+        <form
+          method="dialog"
+          onSubmit={(e) => {
+            if ((e.nativeEvent as SubmitEvent).submitter?.getAttribute('value') === 'discard') onClose()
+          }}
+        >
+          <h2 id={askTitle}>Discard unsaved changes?</h2>
+          <p>Your edits to {path} are not saved. Closing throws them away.</p>
+          <div className="row end">
+            <button type="submit" className="primary" value="keep">
+              Keep editing
+            </button>
+            <button type="submit" className="danger" value="discard">
+              Discard changes
+            </button>
+          </div>
+        </form>
+      </dialog>
     </section>
   )
 }

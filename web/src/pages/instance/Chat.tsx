@@ -1,6 +1,7 @@
 import { type FormEvent, type KeyboardEvent, useEffect, useRef, useState } from 'react'
-import { type ChatMessage, type ChatSession, get, post } from '../../api'
+import { type ChatMessage, type ChatSession, formatTime, get, post } from '../../api'
 import { Empty, ErrorNote, Spinner, useAction, useLoad } from '../../components/ui'
+import '../../work.css'
 import { Markdown } from './chat/Markdown'
 import { useChat } from './chat/useChat'
 
@@ -33,9 +34,15 @@ function Message({ m }: { m: ChatMessage }) {
       </div>
     )
   return (
-    <div className={`msg ${m.role} ${m.status}`} data-role={m.role}>
-      <Markdown text={m.content} />
-      {m.status !== 'complete' && <small className="muted">({m.status})</small>}
+    <div className={`msg ${m.role} ${m.status}`} data-role={m.role} data-status={m.status}>
+      {m.content && <Markdown text={m.content} />}
+      {m.status === 'aborted' ? (
+        <small className="stopped-marker" title="You stopped this turn">
+          stopped
+        </small>
+      ) : (
+        m.status !== 'complete' && <small className="muted">({m.status})</small>
+      )}
     </div>
   )
 }
@@ -111,7 +118,7 @@ export function ChatTab({ id }: { id: string }) {
               <button type="button" aria-current={s.id === sessionId} onClick={() => setSelected(s.id)}>
                 {s.title || 'Untitled chat'}
                 <br />
-                <small className="muted">{new Date(s.last_activity).toLocaleString()}</small>
+                <small className="muted">{formatTime(s.last_activity)}</small>
               </button>
             </li>
           ))}

@@ -1,5 +1,6 @@
 import { useCallback, useEffect, useRef, useState } from 'react'
 import { apiHeaders, type ChatMessage, errorOf, get, post, qs } from '../../../api'
+import { turnErrorMessage } from '../../../errors'
 import { readSse } from './sse'
 
 const PAGE = 50
@@ -26,6 +27,21 @@ export interface ChatState {
   live: 'connecting' | 'live' | 'reconnecting'
   error?: string
   hasEarlier: boolean
+}
+
+/** A stopped turn that left no text: a local entry so the history still shows where it stopped. */
+function stoppedMarker(sessionId: string, lastSeq: number, cursor: number | undefined): ChatMessage {
+  const at = new Date().toISOString()
+  return {
+    id: `stopped-${cursor ?? at}`,
+    session_id: sessionId,
+    seq: lastSeq + 0.5,
+    role: 'assistant',
+    content: '',
+    status: 'aborted',
+    created_at: at,
+    updated_at: at,
+  }
 }
 
 function upsert(list: ChatMessage[], m: ChatMessage): ChatMessage[] {
@@ -101,11 +117,17 @@ export function useChat(instanceId: string, sessionId: string | undefined, onTur
           case 'done':
           case 'error': {
             const final = typeof d.message === 'object' ? d.message : d.partial
+            // A turn its user stopped is not a failure: the history marks it instead.
+            const stopped = type === 'error' && d.code === 'aborted'
             const error =
-              type === 'error' ? (typeof d.message === 'string' ? d.message : 'The turn failed.') : undefined
+              type === 'error' && !stopped
+                ? turnErrorMessage(d.code, typeof d.message === 'string' ? d.message : undefined)
+                : undefined
+            const marker = stopped && !final ? stoppedMarker(sessionId ?? '', lastSeq, cursor) : undefined
+            const withFinal = final ? upsert(s.messages, final) : s.messages
             return {
               ...s,
-              messages: final ? upsert(s.messages, final) : s.messages,
+              messages: marker ? upsert(withFinal, marker) : withFinal,
               streaming: null,
               running: false,
               error,
@@ -144,11 +166,17 @@ export function useChat(instanceId: string, sessionId: string | undefined, onTur
           running: last?.role === 'user',
         }))
         es = new EventSource(`${base}/events${qs({ stream: true, session_id: sessionId, after: cursor })}`)
+        const source = es
         es.onopen = () => setState((s) => ({ ...s, live: 'live' }))
-        es.onerror = () => setState((s) => ({ ...s, live: 'reconnecting' }))
         for (const type of ['message', 'delta', 'tool', 'done', 'error']) {
           es.addEventListener(type, (e) => {
+            // A turn's `error` event and a dropped connection share the name: only the first has data.
+            if (!(e instanceof MessageEvent)) {
+              if (source.readyState !== EventSource.OPEN) setState((s) => ({ ...s, live: 'reconnecting' }))
+              return
+            }
             const ev = e as MessageEvent<string>
+            setState((s) => (s.live === 'live' ? s : { ...s, live: 'live' }))
             apply(type, Number(ev.lastEventId) || undefined, JSON.parse(ev.data) as EventData)
           })
         }

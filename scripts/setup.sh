@@ -9,8 +9,9 @@ cd "$(dirname "$0")/.."
 # allowlist instances, without the system service of the dnsmasq package; iproute2 for the tests'
 # hosts), disk quotas (mkfs.ext4), folder
 # downloads (tar, gzip), every instance's desktop (Xtigervnc, openbox; screenshots are taken
-# over RFB, so no image tools), and what the tests use (procps, python3; chromium and a font
-# for the dashboard's browser tests).
+# over RFB, so no image tools), the agent's browser (chromium, run from /usr/lib/chromium on the
+# instance's desktop, and a font), and what the tests use (procps, python3; chromium also drives
+# the dashboard's browser tests).
 PACKAGES=(make g++ bubblewrap util-linux slirp4netns nftables dnsmasq-base iproute2 e2fsprogs tar gzip tigervnc-standalone-server openbox procps python3 ca-certificates chromium fonts-dejavu-core)
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -101,7 +101,8 @@ describe('every endpoint under hostile input (generated from the OpenAPI documen
       const hasBody = !!op.requestBody
       // Lifecycle actions on the owned instance would boot a real sandbox: aim them elsewhere.
       const lifecycle =
-        /\/(start|reboot|shutdown)$/.test(path) || (method === 'DELETE' && path === '/api/instances/{id}')
+        /\/(start|reboot|shutdown|sleep|wake)$/.test(path) ||
+        (method === 'DELETE' && path === '/api/instances/{id}')
       await fc
         .assert(
           fc.asyncProperty(
@@ -112,9 +113,11 @@ describe('every endpoint under hostile input (generated from the OpenAPI documen
               body: hasBody ? bodyFor(op) : fc.constant(undefined),
             }),
             async ({ id, other, query, body }) => {
-              let url = path
-                .replace('{id}', encodeURIComponent(id))
-                .replace(/\{[^}]+\}/g, encodeURIComponent(other))
+              // A bare `.` or `..` segment is resolved by the URL parser before it reaches the
+              // server (`.../channels/..` is the instance itself): send it escaped, as a literal.
+              const segment = (v: string) =>
+                /^\.{1,2}$/.test(v) ? v.replaceAll('.', '%2E') : encodeURIComponent(v)
+              let url = path.replace('{id}', segment(id)).replace(/\{[^}]+\}/g, segment(other))
               const qs = new URLSearchParams(query as Record<string, string>).toString()
               if (qs) url += `?${qs}`
               const res = await t.app.inject({

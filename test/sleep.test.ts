@@ -3,6 +3,7 @@ import { type ModelServer, startModelServer } from './fixtures/model-server.js'
 import { gatewayEnv, SLEEP_PLANS } from './helpers/plans.js'
 import { buildOnce } from './helpers/sandbox.js'
 import { startServer, type TestServer } from './helpers/server.js'
+import { waitFor } from './helpers/wait.js'
 import { Term } from './helpers/ws.js'
 
 /**
@@ -34,6 +35,13 @@ describe('idle instances sleep and wake', () => {
   const gatewayProcesses = () => count('[o]penclaw')
   const desktopProcesses = () => count('^[X]tigervnc')
   const asleep = () => s.waitStatus(id, 'sleeping', key, 90_000)
+  /** The status says `sleeping` as the stop begins; its processes are gone within seconds. */
+  const stopped = () =>
+    waitFor(
+      async () => ((await gatewayProcesses()) + (await desktopProcesses()) === 0 ? true : undefined),
+      30_000,
+      500,
+    )
 
   beforeAll(async () => {
     buildOnce()
@@ -75,6 +83,7 @@ describe('idle instances sleep and wake', () => {
       clearInterval(poke)
     }
     expect((await api('GET', '/files', undefined, otherKey)).status).toBe(404)
+    await stopped()
     const status = (await api('GET', '/status')).body
     expect(status).toMatchObject({ status: 'sleeping', ready: false, clawlet: { ok: true } })
     expect(status.gateway.status).toBe('sleeping')

@@ -128,7 +128,7 @@ export const ERROR_CODES: Record<string, ErrorCodeInfo> = {
   invalid_allowed_host: {
     status: 422,
     meaning:
-      'An entry of `allowed_hosts` (`details.host`) is not a host name (`details.problem`): `example.com` or `*.example.com`, at most 64.',
+      'An entry of `allowed_hosts` (`details.host`) is not a host name (`details.problem`): `pypi.org` or `*.pythonhosted.org`, at most 64.',
   },
   model_url_not_allowed: {
     status: 422,

@@ -128,7 +128,7 @@ curl -s ${auth} ${api}/instances | jq -r '.[] | "\\(.id) \\(.status)"'
   (\`source\`: \`clawlet\`, \`gateway\`, \`desktop\`, \`boot\`; \`follow=true\` streams it as SSE), and
   \`GET .../instances/{id}/metrics\` its CPU, memory, disk and processes against its limits.
 - An instance reaches the internet (\`network: "public"\`), only the host names it lists
-  (\`"allowlist"\` with \`allowed_hosts\`: \`pypi.org\`, \`*.example.com\`), or nothing
+  (\`"allowlist"\` with \`allowed_hosts\`: \`pypi.org\`, \`*.pythonhosted.org\`), or nothing
   (\`"off"\`), as its plan allows. A fetch or install that fails with NXDOMAIN or a refused
   connection on an allowlist instance needs that host added (\`PATCH .../instances/{id}\` while
   stopped), not retries.

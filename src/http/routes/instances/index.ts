@@ -15,7 +15,7 @@ const CreateInstanceBody = z
     name: z.string().trim().min(1).max(100).optional(),
     network: NetworkMode.optional().describe("Absent: the plan's own; more than the plan allows is a 422"),
     allowed_hosts: AllowedHostsBody.optional().describe(
-      "Host names an allowlist network reaches (example.com, *.example.com; at most 64). Absent: the plan's defaults",
+      "Host names an allowlist network reaches (pypi.org, *.pythonhosted.org; at most 64). Absent: the plan's defaults",
     ),
   })
   .nullish()
@@ -23,7 +23,7 @@ const CreateInstanceBody = z
 const UpdateInstanceBody = z.object({
   network: NetworkMode.optional().describe('Applies at the next start; only while the instance is stopped'),
   allowed_hosts: AllowedHostsBody.optional().describe(
-    'Replaces the host names an allowlist network reaches (example.com, *.example.com; at most 64)',
+    'Replaces the host names an allowlist network reaches (pypi.org, *.pythonhosted.org; at most 64)',
   ),
 })
 

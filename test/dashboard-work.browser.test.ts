@@ -55,10 +55,19 @@ describe('the dashboard keeps work and speaks plainly', () => {
     const created = await server.api('POST', '/api/instances', { body: { name: 'work box', network: 'off' } })
     if (created.status !== 201) throw new Error(`create failed: ${JSON.stringify(created.body)}`)
     instanceId = created.body.id
+    const setup = await server.api('POST', '/api/auth/setup', {
+      key: null,
+      body: { api_key: server.adminKey, password: PASSWORD },
+    })
+    if (setup.status !== 200) throw new Error(`setup failed: ${JSON.stringify(setup.body)}`)
     browser = await launchBrowser()
     page = await (await newContext(browser, server.url)).newPage()
     await page.setViewportSize({ width: 1440, height: 900 })
-  }, 120_000)
+    // Each test opens its own page, so one that fails leaves the next a signed-in browser.
+    const login = await page.request.post('/api/auth/login', { data: { email: EMAIL, password: PASSWORD } })
+    if (!login.ok()) throw new Error(`sign-in failed: ${await login.text()}`)
+    await server.waitStatus(instanceId, 'ready', server.adminKey, 200_000)
+  }, 330_000)
 
   afterAll(async () => {
     await browser?.close()
@@ -67,38 +76,31 @@ describe('the dashboard keeps work and speaks plainly', () => {
   })
 
   it('clears an error when switching between the sign-in forms, and says it in plain words', async () => {
-    const alert = page.getByRole('alert')
-    await step(page, 'auth-errors', async () => {
-      await page.goto('/')
-      await page.getByLabel('First-start API key').fill('sk_live_not-the-key')
-      await page.getByLabel('New password').fill(PASSWORD)
-      await page.getByRole('button', { name: 'Set password and sign in' }).click()
+    const context = await newContext(browser, server.url)
+    const signIn = await context.newPage()
+    const alert = signIn.getByRole('alert')
+    await step(signIn, 'auth-errors', async () => {
+      await signIn.goto('/')
+      await signIn.getByLabel('Email').fill(EMAIL)
+      await signIn.getByLabel('Password').fill('wrong-password')
+      await signIn.getByRole('button', { name: 'Sign in' }).click()
       await alert.waitFor()
-      await page.getByRole('button', { name: 'Sign in with another account' }).click()
-      await page.getByRole('heading', { name: 'Sign in' }).waitFor()
+      await signIn.getByRole('button', { name: 'No account? Sign up' }).click()
+      await signIn.getByRole('heading', { name: 'Create an account' }).waitFor()
       expect(await alert.count()).toBe(0)
-      await page.getByLabel('Email').fill(EMAIL)
-      await page.getByLabel('Password').fill('wrong-password')
-      await page.getByRole('button', { name: 'Sign in' }).click()
+      await signIn.getByRole('button', { name: 'Have an account? Sign in' }).click()
+      await signIn.getByLabel('Email').fill(EMAIL)
+      await signIn.getByLabel('Password').fill('wrong-password')
+      await signIn.getByRole('button', { name: 'Sign in' }).click()
       await alert
         .filter({ hasText: 'The email or password is not right. Check them and try again.' })
         .waitFor()
-      await page.getByRole('button', { name: 'No account? Sign up' }).click()
-      await page.getByRole('heading', { name: 'Create an account' }).waitFor()
-      expect(await alert.count()).toBe(0)
+      await signIn.getByLabel('Email').fill(EMAIL)
+      await signIn.getByLabel('Password').fill(PASSWORD)
+      await signIn.getByRole('button', { name: 'Sign in' }).click()
+      await signIn.getByRole('heading', { name: 'Instances', exact: true }).waitFor()
     })
-    const setup = await server.api('POST', '/api/auth/setup', {
-      key: null,
-      body: { api_key: server.adminKey, password: PASSWORD },
-    })
-    expect(setup.status).toBe(200)
-    await step(page, 'sign-in', async () => {
-      await page.goto('/')
-      await page.getByLabel('Email').fill(EMAIL)
-      await page.getByLabel('Password').fill(PASSWORD)
-      await page.getByRole('button', { name: 'Sign in' }).click()
-      await page.getByRole('heading', { name: 'Instances', exact: true }).waitFor()
-    })
+    await context.close()
   })
 
   it('says the allowed range when an invite has too many uses', async () => {
@@ -115,7 +117,6 @@ describe('the dashboard keeps work and speaks plainly', () => {
   })
 
   it('asks before closing a file with unsaved edits, and warns on leaving the page', async () => {
-    await server.waitStatus(instanceId, 'ready', server.adminKey, 200_000)
     const write = await server.api('POST', `${base()}/files/write`, {
       body: { path: '/workspace/notes.txt', content: 'first line\n' },
     })
@@ -149,7 +150,7 @@ describe('the dashboard keeps work and speaks plainly', () => {
     })
     const read = await server.api('GET', `${base()}/files/read?path=/workspace/notes.txt`)
     expect(read.body.content).toBe('first line\n')
-  }, 240_000)
+  })
 
   it('offers the download for a file too large to open, in plain words', async () => {
     const made = await server.exec(instanceId, 'truncate -s 40M /workspace/big.bin')
@@ -181,7 +182,7 @@ describe('the dashboard keeps work and speaks plainly', () => {
       ).filter((s) => !s.exited)
     const connected = page.getByText('● connected')
     await step(page, 'terminal-first', async () => {
-      await page.getByRole('tab', { name: 'Terminal' }).click()
+      await page.goto(`/instances/${instanceId}/terminal`)
       await connected.waitFor({ timeout: 30_000 })
       await page.getByTestId('terminal').click()
       await page.keyboard.type('export MARK=kept-$((40+2)); echo first-shell\n')
@@ -226,7 +227,7 @@ describe('the dashboard keeps work and speaks plainly', () => {
   it('after Stop: live again, a "stopped" marker in the history, and the next turn works', async () => {
     const status = page.locator('.thread .live')
     await step(page, 'chat-stop', async () => {
-      await page.getByRole('tab', { name: 'Chat' }).click()
+      await page.goto(`/instances/${instanceId}/chat`)
       const input = page.getByLabel('Message', { exact: true })
       await input.fill('please stall')
       await input.press('Enter')
@@ -234,13 +235,13 @@ describe('the dashboard keeps work and speaks plainly', () => {
         .locator('[data-role=assistant-streaming]', { hasText: 'stalling' })
         .waitFor({ timeout: 90_000 })
       await page.getByRole('button', { name: 'Stop' }).click()
-      const stopped = page.locator('.msg[data-role=assistant][data-status=aborted]')
-      await stopped.locator('.stopped-marker', { hasText: 'stopped' }).waitFor({ timeout: 30_000 })
-      await page.getByRole('button', { name: 'Send' }).waitFor()
+      await page.getByRole('button', { name: 'Send' }).waitFor({ timeout: 30_000 })
       // Give a wrongly "reconnecting" label time to show.
       await new Promise((r) => setTimeout(r, 1500))
       expect(await status.textContent()).toBe('● live')
       expect(await page.getByRole('alert').count()).toBe(0)
+      const stopped = page.locator('.msg[data-role=assistant][data-status=aborted]')
+      await stopped.locator('.stopped-marker', { hasText: 'stopped' }).waitFor({ timeout: 30_000 })
       await artifact(page, 'chat-after-stop')
       await input.fill('after the stop')
       await input.press('Enter')

@@ -38,7 +38,9 @@ export const Instance = z.object({
   ),
   allowed_hosts: z
     .array(z.string())
-    .describe('Host names an "allowlist" network reaches: exact, or "*.pythonhosted.org" for the names below it'),
+    .describe(
+      'Host names an "allowlist" network reaches: exact, or "*.pythonhosted.org" for the names below it',
+    ),
   started_at: z.string().nullable(),
   error: z.string().nullable(),
 })

@@ -1,12 +1,11 @@
-// How many instances fit on a host: resident memory (PSS of every process of the instance's
-// uid) of an instance whose gateway is ready, after a turn, and asleep; how long a wake takes
+// How many instances fit on a host: resident memory (PSS of the instance's sandbox and every
+// process in it) of an instance whose gateway is ready, after a turn, and asleep; how long a wake takes
 // (to `ready`, and a chat turn sent to a sleeping instance); and, from those figures, how many
 // idle and how many sleeping instances fit in a given memory. The model is the scripted test
 // model server. Run as root after set-up:
 //   node bench/density.ts [instances=2] [wakes per instance=3] [memory GiB, default this host's]
 
-import { execFileSync } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 import { startModelServer } from '../test/fixtures/model-server.ts'
 import { startServer } from '../test/helpers/server.ts'
 import { line, summarize } from './stats.ts'
@@ -41,26 +40,29 @@ const server = await startServer({
   CLAWPORT_LLM_API_KEY: 'sk-bench',
 })
 
-/** Proportional memory (PSS) of every process of a host uid, in MiB. */
-function memoryOfUid(uid: number): number {
+/** Proportional memory (PSS) of a sandbox: its first process and every descendant, in MiB. */
+function memoryOfTree(root: number): number {
+  const children = new Map<number, number[]>()
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      // The parent pid is the 2nd field after the command, which is in parentheses.
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8')
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)])
+    } catch {}
+  }
   let kb = 0
-  let pids: string[] = []
-  try {
-    pids = execFileSync('pgrep', ['-u', String(uid)], { encoding: 'utf8' })
-      .split('\n')
-      .filter(Boolean)
-  } catch {}
-  for (const pid of pids) {
+  const todo = [root]
+  while (todo.length) {
+    const pid = todo.pop() as number
+    todo.push(...(children.get(pid) ?? []))
     try {
       const m = /^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))
       kb += Number(m?.[1] ?? 0)
     } catch {}
   }
   return kb / 1024
-}
-
-function uidOf(pid: number): number {
-  return Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1])
 }
 
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms))
@@ -83,16 +85,16 @@ try {
   for (let i = 0; i < N; i++) {
     const { id } = await server.readyInstance(server.adminKey, {}, 240_000)
     ids.push(id)
-    const uid = uidOf((await call('GET', `/api/instances/${id}/status`)).sandbox.pid)
+    const root = (await call('GET', `/api/instances/${id}/status`)).sandbox.pid as number
     await pause(SETTLE_MS)
-    ready.push(memoryOfUid(uid))
+    ready.push(memoryOfTree(root))
     await call('POST', `/api/instances/${id}/chat`, { message: 'hello bench' })
     await pause(2_000)
-    afterTurn.push(memoryOfUid(uid))
+    afterTurn.push(memoryOfTree(root))
     for (let k = 0; k < WAKES; k++) {
       await call('POST', `/api/instances/${id}/sleep`)
       await pause(3_000)
-      if (k === 0) sleeping.push(memoryOfUid(uid))
+      if (k === 0) sleeping.push(memoryOfTree(root))
       const t = performance.now()
       if (k % 2 === 0) {
         await call('POST', `/api/instances/${id}/wake`)

@@ -204,6 +204,8 @@ export interface Config {
   wakeWaitMs: number
   /** The operator's model upstream (OpenAI-compatible); users may set their own. */
   llm: { baseUrl?: string; apiKey?: string; model?: string }
+  /** The operator's embedding model (memory search); at the chat model's URL unless set apart. */
+  embedding: { baseUrl?: string; apiKey?: string; model?: string }
   /** The broker's own limits on an upstream call. */
   /** Audit entries older than this many days are removed; 0 keeps them forever. */
   auditRetentionDays: number
@@ -278,9 +280,9 @@ export function loadConfig(env: NodeJS.ProcessEnv, overrides: Partial<Config> = 
     wsTicketTtlMs: e.CLAWPORT_WS_TICKET_TTL_MS,
     openclawDir: path.resolve(e.CLAWPORT_OPENCLAW_DIR ?? DEFAULT_OPENCLAW_DIR),
     gatewayReadyTimeoutMs: e.CLAWPORT_GATEWAY_READY_TIMEOUT_MS,
+    wakeWaitMs: e.CLAWPORT_WAKE_WAIT_MS,
     llm: {
       baseUrl: e.CLAWPORT_LLM_BASE_URL,
-    wakeWaitMs: e.CLAWPORT_WAKE_WAIT_MS,
       apiKey: e.CLAWPORT_LLM_API_KEY || undefined,
       model: e.CLAWPORT_LLM_MODEL,
     },

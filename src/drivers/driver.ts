@@ -57,6 +57,10 @@ export interface SandboxState {
   startedAt?: string
   /** Why it is not running, when it stopped by itself (exit code, OOM, ...). */
   reason?: string
+  /** How it ended by itself, when known: its exit code, the signal that killed it, an OOM kill. */
+  exitCode?: number
+  signal?: string
+  oomKilled?: boolean
 }
 
 /** What the host did about an instance whose workload ran away (at its pids or memory limit). */
@@ -101,6 +105,8 @@ export interface InstanceDriver {
   inspect(id: string): Promise<SandboxState>
   /** The clawlet endpoint of an instance (whether or not it is running). */
   endpoint(id: string): ClawletEndpoint
+  /** How many processes of the instance the kernel OOM-killed so far; null when this host cannot tell. */
+  oomKills?(id: string): Promise<number | null>
   /** A bounded read of one of the instance's log files, on its own disk. */
   readLog?(id: string, read: LogRead): LogChunk
   /** The running instance's usage counters; null when it is not running. */

@@ -148,15 +148,15 @@ export class Clawport {
     reboot: (id: string) => this.request('post', '/api/instances/{id}/reboot', { params: { id } }),
     shutdown: (id: string) => this.request('post', '/api/instances/{id}/shutdown', { params: { id } }),
     start: (id: string) => this.request('post', '/api/instances/{id}/start', { params: { id } }),
+    /** Stops its agent and desktop until they are needed (exec and files keep working). */
+    sleep: (id: string) => this.request('post', '/api/instances/{id}/sleep', { params: { id } }),
+    /** Starts waking a sleeping instance; `waitReady` for the end. A chat turn also wakes it. */
+    wake: (id: string) => this.request('post', '/api/instances/{id}/wake', { params: { id } }),
     /** Its lifecycle events after a cursor (status changes, crashes, OOM kills, with reasons). */
     events: (id: string, query: QueryOf<paths['/api/instances/{id}/events']['get']> = {}) =>
       this.request('get', '/api/instances/{id}/events', { params: { id }, query }) as Promise<LifecycleEvent[]>,
     /** Polls until the instance is ready; throws if it fails or time runs out. */
     waitReady: async (id: string, timeoutMs = 600_000): Promise<Instance> => {
-    /** Stops its agent and desktop until they are needed (exec and files keep working). */
-    sleep: (id: string) => this.request('post', '/api/instances/{id}/sleep', { params: { id } }),
-    /** Starts waking a sleeping instance; `waitReady` for the end. A chat turn also wakes it. */
-    wake: (id: string) => this.request('post', '/api/instances/{id}/wake', { params: { id } }),
       const deadline = Date.now() + timeoutMs
       for (;;) {
         const inst = await this.instances.get(id)

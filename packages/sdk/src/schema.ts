@@ -1943,7 +1943,7 @@ export interface components {
                  * @enum {string}
                  */
                 network: "public" | "allowlist" | "off";
-                /** @description Host names an "allowlist" network reaches: exact, or "*.example.com" for the names below it */
+                /** @description Host names an "allowlist" network reaches: exact, or "*.pythonhosted.org" for the names below it */
                 allowed_hosts: string[];
                 started_at: string | null;
                 error: string | null;
@@ -1976,7 +1976,7 @@ export interface components {
                  * @enum {string}
                  */
                 network: "public" | "allowlist" | "off";
-                /** @description Host names an "allowlist" network reaches: exact, or "*.example.com" for the names below it */
+                /** @description Host names an "allowlist" network reaches: exact, or "*.pythonhosted.org" for the names below it */
                 allowed_hosts: string[];
                 started_at: string | null;
                 error: string | null;
@@ -2491,7 +2491,7 @@ export interface components {
                  * @enum {string}
                  */
                 network: "public" | "allowlist" | "off";
-                /** @description Host names an "allowlist" network reaches: exact, or "*.example.com" for the names below it */
+                /** @description Host names an "allowlist" network reaches: exact, or "*.pythonhosted.org" for the names below it */
                 allowed_hosts: string[];
                 started_at: string | null;
                 error: string | null;
@@ -2524,7 +2524,7 @@ export interface components {
                  * @enum {string}
                  */
                 network: "public" | "allowlist" | "off";
-                /** @description Host names an "allowlist" network reaches: exact, or "*.example.com" for the names below it */
+                /** @description Host names an "allowlist" network reaches: exact, or "*.pythonhosted.org" for the names below it */
                 allowed_hosts: string[];
                 started_at: string | null;
                 error: string | null;
@@ -3104,7 +3104,7 @@ export interface operations {
                          * @enum {string}
                          */
                         network: "public" | "allowlist" | "off";
-                        /** @description Host names an "allowlist" network reaches: exact, or "*.example.com" for the names below it */
+                        /** @description Host names an "allowlist" network reaches: exact, or "*.pythonhosted.org" for the names below it */
                         allowed_hosts: string[];
                         started_at: string | null;
                         error: string | null;
@@ -3157,7 +3157,7 @@ export interface operations {
                      * @enum {string}
                      */
                     network?: "public" | "allowlist" | "off";
-                    /** @description Host names an allowlist network reaches (example.com, *.example.com; at most 64). Absent: the plan's defaults */
+                    /** @description Host names an allowlist network reaches (pypi.org, *.pythonhosted.org; at most 64). Absent: the plan's defaults */
                     allowed_hosts?: string[];
                 } | null;
             };
@@ -3189,7 +3189,7 @@ export interface operations {
                          * @enum {string}
                          */
                         network: "public" | "allowlist" | "off";
-                        /** @description Host names an "allowlist" network reaches: exact, or "*.example.com" for the names below it */
+                        /** @description Host names an "allowlist" network reaches: exact, or "*.pythonhosted.org" for the names below it */
                         allowed_hosts: string[];
                         started_at: string | null;
                         error: string | null;
@@ -3281,7 +3281,7 @@ export interface operations {
                          * @enum {string}
                          */
                         network: "public" | "allowlist" | "off";
-                        /** @description Host names an "allowlist" network reaches: exact, or "*.example.com" for the names below it */
+                        /** @description Host names an "allowlist" network reaches: exact, or "*.pythonhosted.org" for the names below it */
                         allowed_hosts: string[];
                         started_at: string | null;
                         error: string | null;
@@ -3401,7 +3401,7 @@ export interface operations {
                      * @enum {string}
                      */
                     network?: "public" | "allowlist" | "off";
-                    /** @description Replaces the host names an allowlist network reaches (example.com, *.example.com; at most 64) */
+                    /** @description Replaces the host names an allowlist network reaches (pypi.org, *.pythonhosted.org; at most 64) */
                     allowed_hosts?: string[];
                 };
             };
@@ -3433,7 +3433,7 @@ export interface operations {
                          * @enum {string}
                          */
                         network: "public" | "allowlist" | "off";
-                        /** @description Host names an "allowlist" network reaches: exact, or "*.example.com" for the names below it */
+                        /** @description Host names an "allowlist" network reaches: exact, or "*.pythonhosted.org" for the names below it */
                         allowed_hosts: string[];
                         started_at: string | null;
                         error: string | null;
@@ -3525,7 +3525,7 @@ export interface operations {
                          * @enum {string}
                          */
                         network: "public" | "allowlist" | "off";
-                        /** @description Host names an "allowlist" network reaches: exact, or "*.example.com" for the names below it */
+                        /** @description Host names an "allowlist" network reaches: exact, or "*.pythonhosted.org" for the names below it */
                         allowed_hosts: string[];
                         started_at: string | null;
                         error: string | null;
@@ -3617,7 +3617,7 @@ export interface operations {
                          * @enum {string}
                          */
                         network: "public" | "allowlist" | "off";
-                        /** @description Host names an "allowlist" network reaches: exact, or "*.example.com" for the names below it */
+                        /** @description Host names an "allowlist" network reaches: exact, or "*.pythonhosted.org" for the names below it */
                         allowed_hosts: string[];
                         started_at: string | null;
                         error: string | null;
@@ -3709,7 +3709,7 @@ export interface operations {
                          * @enum {string}
                          */
                         network: "public" | "allowlist" | "off";
-                        /** @description Host names an "allowlist" network reaches: exact, or "*.example.com" for the names below it */
+                        /** @description Host names an "allowlist" network reaches: exact, or "*.pythonhosted.org" for the names below it */
                         allowed_hosts: string[];
                         started_at: string | null;
                         error: string | null;
@@ -3896,7 +3896,7 @@ export interface operations {
                          * @enum {string}
                          */
                         network: "public" | "allowlist" | "off";
-                        /** @description Host names an "allowlist" network reaches: exact, or "*.example.com" for the names below it */
+                        /** @description Host names an "allowlist" network reaches: exact, or "*.pythonhosted.org" for the names below it */
                         allowed_hosts: string[];
                         started_at: string | null;
                         error: string | null;
@@ -3988,7 +3988,7 @@ export interface operations {
                          * @enum {string}
                          */
                         network: "public" | "allowlist" | "off";
-                        /** @description Host names an "allowlist" network reaches: exact, or "*.example.com" for the names below it */
+                        /** @description Host names an "allowlist" network reaches: exact, or "*.pythonhosted.org" for the names below it */
                         allowed_hosts: string[];
                         started_at: string | null;
                         error: string | null;

@@ -6,6 +6,7 @@ import { resourcesFromPlan, sameResources } from '../../drivers/driver.js'
 import { errors } from '../../errors.js'
 import type { Logger } from '../../log.js'
 import type { InstanceRow, Store } from '../../store/index.js'
+import type { BootStep } from '../events/transition-events.js'
 import type { InstanceGateway } from '../instance-gateway.js'
 import { allowedHostsFor, networkUnder, networkWithin } from '../instance-network.js'
 import type { InstanceStatus, InstanceStatusDetail } from '../instance-types.js'
@@ -40,6 +41,7 @@ export class InstanceLifecycle {
   private readonly boots: Semaphore
   private readonly statuses: StatusWriter
   private readonly stopListeners = new Set<(id: string, reason: string) => void>()
+  private readonly bootFailureListeners = new Set<(id: string, err: unknown, step: BootStep) => void>()
   readonly clients: ClawletClients
 
   constructor(
@@ -58,6 +60,11 @@ export class InstanceLifecycle {
   /** Calls `listener` after every stored status change, in order; its errors are only logged. */
   onTransition(listener: TransitionListener): void {
     this.statuses.listen(listener)
+  }
+
+  /** Calls `fn` when a boot fails, with the step it was at, before the instance is left in `error`. */
+  onBootFailure(fn: (id: string, err: unknown, step: BootStep) => void): void {
+    this.bootFailureListeners.add(fn)
   }
 
   /** Calls `fn` whenever an instance is stopped, rebooted, deleted or found dead. */
@@ -175,7 +182,11 @@ export class InstanceLifecycle {
    * Changes what an instance's sandbox may reach (its mode, its allowlist's names), within its
    * plan; only while it is stopped.
    */
-  async changeNetwork(row: InstanceRow, network: NetworkMode, hosts?: readonly string[]): Promise<InstanceRow> {
+  async changeNetwork(
+    row: InstanceRow,
+    network: NetworkMode,
+    hosts?: readonly string[],
+  ): Promise<InstanceRow> {
     const plan = row.plan ? await this.store.plans.get(row.plan) : undefined
     networkWithin(plan, network)
     const allowed = JSON.stringify(allowedHostsFor(plan, network, hosts, JSON.parse(row.allowed_hosts)))
@@ -294,11 +305,14 @@ export class InstanceLifecycle {
   /** Starts the sandbox and waits for its clawlet; ends in `ready` or `error`. */
   private async boot(row: InstanceRow, from: InstanceStatus): Promise<void> {
     const started = performance.now()
+    let step: BootStep = 'sandbox'
     try {
       row = await this.followPlan(row)
       await this.gateway?.attach(row)
       await this.driver.start(specOf(row))
+      step = 'clawlet'
       await waitForHealth(this.clients.get(row.id), this.config.readyTimeoutMs)
+      step = 'gateway'
       // Ready means the agent answers too: its gateway takes seconds to boot, and several
       // booting at once starve the host, so they take turns.
       await this.boots.run(async () => this.gateway?.start(row))
@@ -310,6 +324,7 @@ export class InstanceLifecycle {
     } catch (err) {
       const reason = err instanceof Error ? err.message : String(err)
       this.log.error({ instanceId: row.id, err }, 'instance failed to start')
+      for (const fn of this.bootFailureListeners) fn(row.id, err, step)
       await this.driver.stop(row.id, 0).catch(() => {})
       await this.statuses.set(row.id, 'error', { error: reason }, reason)
     }
@@ -330,8 +345,11 @@ export class InstanceLifecycle {
       this.log.info({ instanceId: row.id, plan: plan.name, network }, 'instance network follows its plan')
       const allowed = JSON.stringify(allowedHostsFor(plan, network, undefined, JSON.parse(row.allowed_hosts)))
       row =
-        (await this.store.instances.update(row.id, { network, allowed_hosts: allowed, updated_at: nowIso() })) ??
-        row
+        (await this.store.instances.update(row.id, {
+          network,
+          allowed_hosts: allowed,
+          updated_at: nowIso(),
+        })) ?? row
     }
     const wanted = resourcesFromPlan(plan)
     if (sameResources(row.resources, wanted)) return row

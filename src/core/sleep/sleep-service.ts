@@ -114,7 +114,10 @@ export class SleepService {
       this.tracker.retain(new Set(rows.map((r) => r.id)))
       for (const row of rows) {
         if (this.closed) return
-        if (row.status === 'ready' && this.idleEnough(row)) await this.putToSleep(row.id, true)
+        if (row.status !== 'ready' || !this.idleEnough(row)) continue
+        // A chat channel answers people who never touch the API: its bot must stay up.
+        if ((await this.store.channels.list(row.id)).length > 0) continue
+        await this.putToSleep(row.id, true)
       }
     } catch (err) {
       this.log.error({ err }, 'idle sweep failed')

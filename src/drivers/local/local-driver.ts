@@ -147,7 +147,9 @@ export class LocalDriver implements InstanceDriver {
           : 'no instance network without root',
       )
     else if (!this.resolver)
-      notes.push('allowlist instances start without a network: install dnsmasq (`apt-get install dnsmasq-base`)')
+      notes.push(
+        'allowlist instances start without a network: install dnsmasq (`apt-get install dnsmasq-base`)',
+      )
     const cg = await detectCgroup()
     const prepared = cg.version === 'none' ? null : await prepareCgroupParent(cg.version, this.cpuCapCores())
     this.cgroupVersion = prepared ? 'none' : cg.version
@@ -436,10 +438,6 @@ export class LocalDriver implements InstanceDriver {
     return { slirp, keeper: path.join(path.dirname(slirp), 'keeper.log') }
   }
 
-  oomKills(id: string): Promise<number | null> {
-    return this.cgroupVersion === 'none' ? Promise.resolve(null) : this.cgroup(id).oomKills()
-  }
-
   /** A bounded read of one of the instance's log files, on its own disk. */
   readLog(id: string, read: LogRead): LogChunk {
     return readInstanceLog(this.layout(id), read)
@@ -450,6 +448,10 @@ export class LocalDriver implements InstanceDriver {
     const rec = await this.readRecord(id)
     if (!rec || !this.payloadRunning(rec)) return null
     return sampleInstance(this.layout(id), this.cgroup(id), rec.pid)
+  }
+
+  oomKills(id: string): Promise<number | null> {
+    return this.cgroupVersion === 'none' ? Promise.resolve(null) : this.cgroup(id).oomKills()
   }
 
   async inspect(id: string): Promise<SandboxState> {

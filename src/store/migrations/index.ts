@@ -12,8 +12,8 @@ import { auditAddress } from './0010-audit-address.js'
 import { instanceNetwork } from './0011-instance-network.js'
 import { allowedHosts } from './0012-allowed-hosts.js'
 import { instanceChannels } from './0013-instance-channels.js'
-import { embeddingModel } from './0016-embedding-model.js'
 import { lifecycleEvents } from './0014-lifecycle-events.js'
+import { embeddingModel } from './0016-embedding-model.js'
 
 /**
  * Versioned migrations, applied in name order at start. One file per migration; never edit
@@ -33,8 +33,8 @@ const MIGRATIONS: Record<string, Migration> = {
   '0011_instance_network': instanceNetwork,
   '0012_allowed_hosts': allowedHosts,
   '0013_instance_channels': instanceChannels,
-  '0016_embedding_model': embeddingModel,
   '0014_lifecycle_events': lifecycleEvents,
+  '0016_embedding_model': embeddingModel,
 }
 
 export const migrationProvider: MigrationProvider = {

@@ -113,10 +113,9 @@ describe('every endpoint under hostile input (generated from the OpenAPI documen
               body: hasBody ? bodyFor(op) : fc.constant(undefined),
             }),
             async ({ id, other, query, body }) => {
-              // A bare `.` or `..` segment is resolved by the URL parser before it reaches the
-              // server (`.../channels/..` is the instance itself): send it escaped, as a literal.
-              const segment = (v: string) =>
-                /^\.{1,2}$/.test(v) ? v.replaceAll('.', '%2E') : encodeURIComponent(v)
+              // A bare `.` or `..` segment (escaped or not) is resolved by every URL parser before
+              // a request is sent (`.../channels/..` is the instance itself): keep it a name.
+              const segment = (v: string) => encodeURIComponent(/^\.{1,2}$/.test(v) ? `${v}/` : v)
               let url = path.replace('{id}', segment(id)).replace(/\{[^}]+\}/g, segment(other))
               const qs = new URLSearchParams(query as Record<string, string>).toString()
               if (qs) url += `?${qs}`

@@ -78,4 +78,41 @@ describe('the dashboard shows an instance its events', () => {
       await section.getByRole('cell', { name: 'restarted', exact: true }).waitFor()
     })
   }, 120_000)
+
+  it('shows a failed instance plainly: no spinner, the reason, and what to do', async () => {
+    const key =
+      (await server.admin('key', 'create', '--email', 'ev@clawport.test')).trim().split('\n').at(-1) ?? ''
+    const { id } = await server.readyInstance(key)
+    // A clawlet that keeps dying uses up the restart budget: the instance is left in error.
+    const failed = await waitFor(async () => {
+      const inst = (await server.api('GET', `/api/instances/${id}`, { key })).body
+      if (inst.status === 'error') return inst
+      const status = (await server.api('GET', `/api/instances/${id}/status`, { key })).body
+      if (inst.status === 'ready' && status.sandbox?.pid) {
+        const [init] = await childrenOf(status.sandbox.pid)
+        const [clawlet] = init ? await childrenOf(init) : []
+        if (clawlet) process.kill(clawlet, 'SIGKILL')
+      }
+      return undefined
+    }, 90_000)
+    expect(failed.error).toBeTruthy()
+    const page = await (await newContext(browser, server.url)).newPage()
+    await step(page, 'failed-instance', async () => {
+      await page.goto('/')
+      await page.getByLabel('Email').fill('ev@clawport.test')
+      await page.getByLabel('Password').fill(PASSWORD)
+      await page.getByRole('button', { name: 'Sign in' }).click()
+      await page.getByRole('heading', { name: 'Instances', exact: true }).waitFor()
+      await page.goto(`/instances/${id}/chat`)
+      const note = page.getByRole('alert').filter({ hasText: 'This instance failed.' })
+      await note.waitFor()
+      expect(await note.innerText()).toContain(failed.error)
+      expect(await note.getByRole('link', { name: 'boot log' }).getAttribute('href')).toBe(
+        `/instances/${id}/logs`,
+      )
+      expect(await page.getByRole('tabpanel').locator('.spinner').count()).toBe(0)
+      expect(await page.getByRole('tabpanel').innerText()).not.toContain('The instance is error')
+      await page.getByRole('button', { name: 'Start', exact: true }).waitFor()
+    })
+  }, 150_000)
 })

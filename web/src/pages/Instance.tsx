@@ -67,7 +67,7 @@ export function InstancePage({ id, tab }: { id: string; tab: string }) {
       </div>
       <p className="muted mono">{inst.id}</p>
       <NetworkControl inst={inst} onChange={reload} />
-      {inst.error && <p className="error">{inst.error}</p>}
+      {inst.error && inst.status !== 'error' && <p className="error">{inst.error}</p>}
       {!ready && usable && (
         <p className="muted">
           {inst.status === 'sleeping'
@@ -95,6 +95,8 @@ export function InstancePage({ id, tab }: { id: string; tab: string }) {
         ) : tab === 'channels' ? (
           // Settings are kept while stopped, and apply at the next start.
           <ChannelsTab id={id} />
+        ) : inst.status === 'error' ? (
+          <FailedNote id={id} reason={inst.error} />
         ) : !usable ? (
           <div className="empty">
             {inst.status === 'stopped' ? (
@@ -117,5 +119,20 @@ export function InstancePage({ id, tab }: { id: string; tab: string }) {
       <ResourcesSection id={id} running={usable} />
       <EventsSection id={id} />
     </section>
+  )
+}
+
+/** A failed instance says so plainly, why, and what to do; nothing spins. */
+function FailedNote({ id, reason }: { id: string; reason: string | null | undefined }) {
+  return (
+    <div className="empty" role="alert">
+      <p>
+        <strong>This instance failed.</strong> {reason || 'It stopped without saying why.'}
+      </p>
+      <p>
+        Start it again with <em>Start</em> above; if it fails again, its{' '}
+        <Link href={`/instances/${id}/logs`}>boot log</Link> and the status history below say why.
+      </p>
+    </div>
   )
 }

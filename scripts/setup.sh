@@ -10,9 +10,9 @@ cd "$(dirname "$0")/.."
 # hosts), disk quotas (mkfs.ext4), folder
 # downloads (tar, gzip), every instance's desktop (Xtigervnc, openbox; screenshots are taken
 # over RFB, so no image tools), the agent's browser (chromium, run from /usr/lib/chromium on the
-# instance's desktop, and a font), and what the tests use (procps, python3; chromium also drives
-# the dashboard's browser tests).
-PACKAGES=(make g++ bubblewrap util-linux slirp4netns nftables dnsmasq-base iproute2 e2fsprogs tar gzip tigervnc-standalone-server openbox procps python3 ca-certificates chromium fonts-dejavu-core)
+# instance's desktop, and a font), and what the tests use (procps, python3; curl and python3-pip inside instances, for the
+# network and package tests; chromium also drives the dashboard's browser tests).
+PACKAGES=(make g++ bubblewrap util-linux slirp4netns nftables dnsmasq-base iproute2 e2fsprogs tar gzip tigervnc-standalone-server openbox procps python3 python3-pip curl ca-certificates chromium fonts-dejavu-core)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")

@@ -441,7 +441,10 @@ describe('lifecycle', () => {
     expect(err).toMatchObject({ status: 503, code: 'instance_unavailable' })
     expect(sb.stderr()).toContain('clawlet stopping')
     // What stays is its own logs (clawlet.log, desktop.log): no socket.
-    const left = execFileSync('ls', [path.join(sb.root, 'run')]).toString().split('\n').filter(Boolean)
+    const left = execFileSync('ls', [path.join(sb.root, 'run')])
+      .toString()
+      .split('\n')
+      .filter(Boolean)
     expect(left.filter((f) => !f.endsWith('.log'))).toEqual([])
   })
 })

@@ -153,7 +153,17 @@ export function describeOrphan(o: Orphan): string {
   }
 }
 
+/** Thaws a cgroup and those below it: a frozen process takes no SIGKILL (v1 freezer, v2 cgroup.freeze). */
+async function thawSubtree(dir: string): Promise<void> {
+  if (!existsSync(dir)) return
+  await fs.writeFile(path.join(dir, 'freezer.state'), 'THAWED').catch(() => {})
+  await fs.writeFile(path.join(dir, 'cgroup.freeze'), '0').catch(() => {})
+  for (const e of readdirSync(dir, { withFileTypes: true }))
+    if (e.isDirectory()) await thawSubtree(path.join(dir, e.name))
+}
+
 async function killSubtree(dir: string, timeoutMs = 5000): Promise<void> {
+  await thawSubtree(dir)
   const kill = path.join(dir, 'cgroup.kill')
   const deadline = Date.now() + timeoutMs
   for (;;) {

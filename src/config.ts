@@ -1,3 +1,4 @@
+import crypto from 'node:crypto'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -64,7 +65,13 @@ const EnvSchema = z.object({
   CLAWPORT_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   CLAWPORT_PUBLIC_URL: z.url().optional(),
   CLAWPORT_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  CLAWPORT_STORE: z.enum(['sqlite']).default('sqlite'),
+  CLAWPORT_DATABASE_URL: z
+    .url({ protocol: /^postgres(ql)?$/, error: 'must be a postgres:// or postgresql:// URL' })
+    .optional(),
+  CLAWPORT_SECRET_KEY: z
+    .string()
+    .regex(/^[A-Za-z0-9+/]{43}=?$/, 'must be 32 bytes in base64 (openssl rand -base64 32)')
+    .optional(),
   CLAWPORT_DRIVER: z.enum(['local']).default('local'),
   CLAWPORT_MAX_INSTANCES: intFrom(20),
   CLAWPORT_PLANS: z
@@ -158,7 +165,20 @@ export interface Config {
   port: number
   publicUrl?: string
   logLevel: z.infer<typeof EnvSchema>['CLAWPORT_LOG_LEVEL']
-  store: 'sqlite'
+  /** SQLite in the data folder (embedded), or PostgreSQL when `databaseUrl` is set (replicas). */
+  store: 'sqlite' | 'postgres'
+  /** CLAWPORT_DATABASE_URL: the PostgreSQL every replica shares. */
+  databaseUrl?: string
+  /**
+   * CLAWPORT_SECRET_KEY: the key that seals provider and channel secrets, shared by every
+   * replica; without it the key is a file in the data folder (one server).
+   */
+  secretKey?: string
+  /**
+   * This process among the replicas: who owns a turn, a lease or a lock. Unique per process
+   * (host name, pid and a random part), never reused after a restart.
+   */
+  replicaId: string
   driver: 'local'
   maxInstances: number
   plans: PlanSpec[]
@@ -252,7 +272,10 @@ export function loadConfig(env: NodeJS.ProcessEnv, overrides: Partial<Config> = 
     port: e.CLAWPORT_PORT,
     publicUrl: e.CLAWPORT_PUBLIC_URL,
     logLevel: e.CLAWPORT_LOG_LEVEL,
-    store: e.CLAWPORT_STORE,
+    store: e.CLAWPORT_DATABASE_URL ? 'postgres' : 'sqlite',
+    databaseUrl: e.CLAWPORT_DATABASE_URL,
+    secretKey: e.CLAWPORT_SECRET_KEY,
+    replicaId: `${os.hostname()}-${process.pid}-${crypto.randomBytes(3).toString('hex')}`,
     driver: e.CLAWPORT_DRIVER,
     maxInstances: e.CLAWPORT_MAX_INSTANCES,
     plans: e.CLAWPORT_PLANS,

@@ -34,7 +34,9 @@ export async function serve(argv: string[]): Promise<number> {
   const config = configFrom(values)
   const log = createLogger(config.logLevel)
   try {
-    lockDataFolder(config.dataDir)
+    // The embedded SQLite store has one server per data folder; replicas on PostgreSQL share
+    // the host's folder and coordinate through leases instead.
+    if (config.store === 'sqlite') lockDataFolder(config.dataDir)
   } catch (err) {
     if (!(err instanceof DataFolderLockedError)) throw err
     process.stderr.write(`clawport: ${err.message}\n`)

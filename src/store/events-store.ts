@@ -89,27 +89,34 @@ type Tables = {
 }
 
 /** The lifecycle events and webhook store over the main database's Kysely instance. */
-export function kyselyEventsStore(base: Kysely<Database>): EventsStore {
+export function kyselyEventsStore(
+  base: Kysely<Database>,
+  serialised: <T>(key: string, fn: (db: Kysely<Database>) => Promise<T>) => Promise<T>,
+): EventsStore {
   const db = base.withTables<Tables>()
   return {
-    async append(row, keep) {
-      const inserted = await db
-        .insertInto('instance_events')
-        .values(row)
-        .returningAll()
-        .executeTakeFirstOrThrow()
-      // The oldest beyond `keep` go: bounded per instance, found through its index.
-      await db
-        .deleteFrom('instance_events')
-        .where('instance_id', '=', row.instance_id)
-        .where(
-          'cursor',
-          '<=',
-          sql<number>`(select cursor from instance_events where instance_id = ${row.instance_id} order by cursor desc limit 1 offset ${keep})`,
-        )
-        .execute()
-      return inserted
-    },
+    // Under one lock for every instance: cursors come from one sequence, and followers read
+    // "after cursor N", so a cursor must never commit after a higher one.
+    append: (row, keep) =>
+      serialised('instance_events', async (locked) => {
+        const db = locked.withTables<Tables>()
+        const inserted = await db
+          .insertInto('instance_events')
+          .values(row)
+          .returningAll()
+          .executeTakeFirstOrThrow()
+        // The oldest beyond `keep` go: bounded per instance, found through its index.
+        await db
+          .deleteFrom('instance_events')
+          .where('instance_id', '=', row.instance_id)
+          .where(
+            'cursor',
+            '<=',
+            sql<number>`(select cursor from instance_events where instance_id = ${row.instance_id} order by cursor desc limit 1 offset ${keep})`,
+          )
+          .execute()
+        return inserted
+      }),
     list(instanceId, after, limit) {
       return db
         .selectFrom('instance_events')

@@ -10,6 +10,11 @@ export async function openStore(config: Config): Promise<Store> {
       const { openSqliteStore } = await import('./sqlite.js')
       return openSqliteStore(config.dataDir)
     }
+    case 'postgres': {
+      const { openPostgresStore } = await import('./postgres.js')
+      if (!config.databaseUrl) throw new Error('the postgres store needs CLAWPORT_DATABASE_URL')
+      return openPostgresStore(config.databaseUrl)
+    }
     default: {
       const never: never = config.store
       throw new Error(`unknown store ${String(never)}`)

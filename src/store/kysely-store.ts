@@ -12,7 +12,29 @@ export class KyselyStore implements Store {
   constructor(
     private readonly db: Kysely<Database>,
     private readonly onClose: () => Promise<void> = async () => db.destroy(),
+    readonly dialect: 'sqlite' | 'postgres' = 'sqlite',
   ) {}
+
+  /**
+   * Runs fn in a transaction that holds `key` until it ends: PostgreSQL takes an advisory
+   * transaction lock (writers of one key wait for each other, so what they number commits in
+   * number order); SQLite's single writer already serialises every transaction.
+   */
+  private serialised<T>(key: string, fn: (db: Kysely<Database>) => Promise<T>): Promise<T> {
+    if (this.dialect === 'sqlite') return fn(this.db)
+    const locked = async (trx: Kysely<Database>) => {
+      await sql`select pg_advisory_xact_lock(hashtextextended(${key}, 0))`.execute(trx)
+      return fn(trx)
+    }
+    if (this.db.isTransaction) return locked(this.db)
+    return this.db.transaction().execute(locked)
+  }
+
+  lock: Store['lock'] = async (key) => {
+    if (this.dialect === 'sqlite') return
+    if (!this.db.isTransaction) throw new Error('store.lock is only meaningful inside a transaction')
+    await sql`select pg_advisory_xact_lock(hashtextextended(${key}, 0))`.execute(this.db)
+  }
 
   users: Store['users'] = {
     create: async (row) => {
@@ -249,41 +271,43 @@ export class KyselyStore implements Store {
     },
     // The next seq is computed in the same statement, so concurrent writers cannot share one.
     appendMessage: (row) =>
-      this.db
-        .insertInto('chat_messages')
-        .columns([
-          'id',
-          'session_id',
-          'instance_id',
-          'seq',
-          'role',
-          'content',
-          'tool',
-          'status',
-          'created_at',
-          'updated_at',
-          'from_instance',
-        ])
-        .expression((eb) =>
-          eb
-            .selectFrom('chat_messages')
-            .select([
-              eb.val(row.id).as('id'),
-              eb.val(row.session_id).as('session_id'),
-              eb.val(row.instance_id).as('instance_id'),
-              sql<number>`coalesce(max(seq), 0) + 1`.as('seq'),
-              eb.val(row.role).as('role'),
-              eb.val(row.content).as('content'),
-              eb.val(row.tool ?? null).as('tool'),
-              eb.val(row.status).as('status'),
-              eb.val(row.created_at).as('created_at'),
-              eb.val(row.updated_at).as('updated_at'),
-              eb.val(row.from_instance ?? null).as('from_instance'),
-            ])
-            .where('session_id', '=', row.session_id),
-        )
-        .returningAll()
-        .executeTakeFirstOrThrow(),
+      this.serialised(`chat_messages:${row.session_id}`, (db) =>
+        db
+          .insertInto('chat_messages')
+          .columns([
+            'id',
+            'session_id',
+            'instance_id',
+            'seq',
+            'role',
+            'content',
+            'tool',
+            'status',
+            'created_at',
+            'updated_at',
+            'from_instance',
+          ])
+          .expression((eb) =>
+            eb
+              .selectFrom('chat_messages')
+              .select([
+                eb.val(row.id).as('id'),
+                eb.val(row.session_id).as('session_id'),
+                eb.val(row.instance_id).as('instance_id'),
+                sql<number>`coalesce(max(seq), 0) + 1`.as('seq'),
+                eb.val(row.role).as('role'),
+                eb.val(row.content).as('content'),
+                eb.val(row.tool ?? null).as('tool'),
+                eb.val(row.status).as('status'),
+                eb.val(row.created_at).as('created_at'),
+                eb.val(row.updated_at).as('updated_at'),
+                eb.val(row.from_instance ?? null).as('from_instance'),
+              ])
+              .where('session_id', '=', row.session_id),
+          )
+          .returningAll()
+          .executeTakeFirstOrThrow(),
+      ),
     updateMessage: async (id, patch) => {
       await this.db.updateTable('chat_messages').set(patch).where('id', '=', id).execute()
       return this.db.selectFrom('chat_messages').selectAll().where('id', '=', id).executeTakeFirst()
@@ -299,24 +323,26 @@ export class KyselyStore implements Store {
       return q.tail ? rows.reverse() : rows
     },
     appendEvent: (row) =>
-      this.db
-        .insertInto('chat_events')
-        .columns(['instance_id', 'cursor', 'session_id', 'type', 'data', 'created_at'])
-        .expression((eb) =>
-          eb
-            .selectFrom('chat_events')
-            .select([
-              eb.val(row.instance_id).as('instance_id'),
-              sql<number>`coalesce(max(cursor), 0) + 1`.as('cursor'),
-              eb.val(row.session_id).as('session_id'),
-              eb.val(row.type).as('type'),
-              eb.val(row.data).as('data'),
-              eb.val(row.created_at).as('created_at'),
-            ])
-            .where('instance_id', '=', row.instance_id),
-        )
-        .returningAll()
-        .executeTakeFirstOrThrow(),
+      this.serialised(`chat_events:${row.instance_id}`, (db) =>
+        db
+          .insertInto('chat_events')
+          .columns(['instance_id', 'cursor', 'session_id', 'type', 'data', 'created_at'])
+          .expression((eb) =>
+            eb
+              .selectFrom('chat_events')
+              .select([
+                eb.val(row.instance_id).as('instance_id'),
+                sql<number>`coalesce(max(cursor), 0) + 1`.as('cursor'),
+                eb.val(row.session_id).as('session_id'),
+                eb.val(row.type).as('type'),
+                eb.val(row.data).as('data'),
+                eb.val(row.created_at).as('created_at'),
+              ])
+              .where('instance_id', '=', row.instance_id),
+          )
+          .returningAll()
+          .executeTakeFirstOrThrow(),
+      ),
     listEvents: (instanceId, q) => {
       let query = this.db
         .selectFrom('chat_events')
@@ -403,14 +429,14 @@ export class KyselyStore implements Store {
 
   private eventsStore?: Store['events']
   get events(): Store['events'] {
-    this.eventsStore ??= kyselyEventsStore(this.db)
+    this.eventsStore ??= kyselyEventsStore(this.db, (key, fn) => this.serialised(key, fn))
     return this.eventsStore
   }
 
   transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T> {
     return this.db
       .transaction()
-      .execute((trx) => fn(new KyselyStore(trx as Kysely<Database>, async () => {})))
+      .execute((trx) => fn(new KyselyStore(trx as Kysely<Database>, async () => {}, this.dialect)))
   }
 
   close(): Promise<void> {

@@ -25,7 +25,7 @@ export async function openSqliteStore(dataDir: string): Promise<KyselyStore> {
     await db.destroy()
     throw new Error(`store migration ${failed?.migrationName ?? ''} failed: ${String(error)}`)
   }
-  return new KyselyStore(db)
+  return new KyselyStore(db, async () => db.destroy(), 'sqlite')
 }
 
 /** Distinct SQL texts whose prepared statements are kept (queries are built, not concatenated). */

@@ -163,6 +163,14 @@ export interface Store {
   channels: ChannelsStore
   /** Instances' lifecycle events, the owners' webhooks and their delivery queue. */
   events: EventsStore
+  /** Which database: SQL that differs (locks, SKIP LOCKED) asks. */
+  readonly dialect: 'sqlite' | 'postgres'
+  /**
+   * Inside a transaction: waits until no other transaction holds `key`, then holds it until this
+   * one ends (a PostgreSQL advisory transaction lock; SQLite's single writer needs none). For
+   * check-then-write races between replicas: capacity, host uids, claims.
+   */
+  lock(key: string): Promise<void>
   /** Runs fn in one transaction; the store passed to fn sees and writes inside it. */
   transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T>
   close(): Promise<void>

@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely'
 import type { Migration } from 'kysely/migration'
+import { serialKey } from './columns.js'
 
 /** Per-user model settings (the provider key encrypted) and token usage per instance and user. */
 export const modelSettings: Migration = {
@@ -14,7 +15,7 @@ export const modelSettings: Migration = {
       .execute()
     await db.schema
       .createTable('model_usage')
-      .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+      .addColumn('id', 'integer', serialKey(db))
       .addColumn('instance_id', 'text', (c) => c.notNull())
       .addColumn('user_id', 'text', (c) => c.notNull())
       .addColumn('model', 'text', (c) => c.notNull())

@@ -1,12 +1,13 @@
 import { type Kysely, sql } from 'kysely'
 import type { Migration } from 'kysely/migration'
+import { serialKey } from './columns.js'
 
 /** The audit log of write requests, read per user newest first (optionally per instance). */
 export const audit: Migration = {
   async up(db: Kysely<unknown>) {
     await db.schema
       .createTable('audit_log')
-      .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+      .addColumn('id', 'integer', serialKey(db))
       .addColumn('created_at', 'text', (c) => c.notNull())
       .addColumn('user_id', 'text', (c) => c.notNull().references('users.id').onDelete('cascade'))
       .addColumn('actor', 'text', (c) => c.notNull())

@@ -1,5 +1,6 @@
 import { type Kysely, sql } from 'kysely'
 import type { Migration } from 'kysely/migration'
+import { isPostgres, serialKey } from './columns.js'
 
 const COLUMNS = sql.raw(
   'id, created_at, user_id, actor, actor_id, action, method, route, instance_id, status',
@@ -9,7 +10,7 @@ const COLUMNS = sql.raw(
 async function createAuditTable(db: Kysely<unknown>, name: string, ipNullable: boolean): Promise<void> {
   await db.schema
     .createTable(name)
-    .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+    .addColumn('id', 'integer', serialKey(db))
     .addColumn('created_at', 'text', (c) => c.notNull())
     .addColumn('user_id', 'text', (c) => c.notNull().references('users.id').onDelete('cascade'))
     .addColumn('actor', 'text', (c) => c.notNull())
@@ -36,10 +37,22 @@ async function createIndexes(db: Kysely<unknown>): Promise<void> {
 /**
  * A call through an instance's door has no network address (it came over a Unix socket; its
  * actor names the instance): the address becomes nullable. SQLite cannot drop NOT NULL in place,
- * so the table is rebuilt with its rows and indexes.
+ * so the table is rebuilt with its rows and indexes; PostgreSQL alters the column.
  */
 export const auditAddress: Migration = {
   async up(db: Kysely<unknown>) {
+    if (isPostgres(db)) {
+      await db.schema
+        .alterTable('audit_log')
+        .alterColumn('ip', (c) => c.dropNotNull())
+        .execute()
+      await sql`UPDATE audit_log SET ip = NULL WHERE ip = ''`.execute(db)
+      await db.schema
+        .alterTable('audit_log')
+        .alterColumn('ip', (c) => c.dropDefault())
+        .execute()
+      return
+    }
     await createAuditTable(db, 'audit_log_next', true)
     await sql`INSERT INTO audit_log_next (${COLUMNS}, ip) SELECT ${COLUMNS}, NULLIF(ip, '') FROM audit_log`.execute(
       db,
@@ -49,6 +62,18 @@ export const auditAddress: Migration = {
     await createIndexes(db)
   },
   async down(db: Kysely<unknown>) {
+    if (isPostgres(db)) {
+      await sql`UPDATE audit_log SET ip = '' WHERE ip IS NULL`.execute(db)
+      await db.schema
+        .alterTable('audit_log')
+        .alterColumn('ip', (c) => c.setDefault(''))
+        .execute()
+      await db.schema
+        .alterTable('audit_log')
+        .alterColumn('ip', (c) => c.setNotNull())
+        .execute()
+      return
+    }
     await createAuditTable(db, 'audit_log_prev', false)
     await sql`INSERT INTO audit_log_prev (${COLUMNS}, ip) SELECT ${COLUMNS}, COALESCE(ip, '') FROM audit_log`.execute(
       db,

@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely'
 import type { Migration } from 'kysely/migration'
+import { serialKey } from './columns.js'
 
 /**
  * Lifecycle events of instances (read per instance after a cursor), the owners' webhooks and
@@ -9,7 +10,7 @@ export const lifecycleEvents: Migration = {
   async up(db: Kysely<unknown>) {
     await db.schema
       .createTable('instance_events')
-      .addColumn('cursor', 'integer', (c) => c.primaryKey().autoIncrement())
+      .addColumn('cursor', 'integer', serialKey(db))
       // No foreign key: the `deleted` event outlives its instance's row until it is handed on.
       .addColumn('instance_id', 'text', (c) => c.notNull())
       .addColumn('user_id', 'text', (c) => c.notNull().references('users.id').onDelete('cascade'))

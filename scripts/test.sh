@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+# shellcheck source=scripts/test-postgres.sh
+source scripts/test-postgres.sh
 echo "test: type-checking"
 npx --no-install tsc -p tsconfig.test.json
 echo "test: linting"

@@ -1,5 +1,6 @@
 import type { RawData, WebSocket } from 'ws'
 import type { ClawletSocket } from '../clawlet/client.js'
+import type { EventBus } from './shared/bus.js'
 
 /** Close codes the public sockets end with (besides the upstream's own 1000 "shell exited"). */
 export const CLOSE_CODES = {
@@ -138,11 +139,48 @@ export class Relay {
   }
 }
 
-/** Every live relay, by instance, so an instance that stops closes its sockets clearly. */
+/** Statuses in which an instance's sockets have nothing left to relay. */
+const GONE = new Set(['rebooting', 'stopping', 'stopped', 'deleting', 'error'])
+
+/**
+ * Why an instance's relays close, told from its status (as `InstanceLifecycle` tells its own
+ * replica's sockets), for replicas that hear only that they must.
+ */
+export function stopReason(id: string, status: string | undefined): string {
+  switch (status) {
+    case undefined:
+    case 'deleting':
+      return `instance ${id} is being deleted`
+    case 'rebooting':
+      return `instance ${id} is rebooting`
+    case 'stopping':
+    case 'stopped':
+      return `instance ${id} is shutting down`
+    default:
+      return `instance ${id} stopped unexpectedly`
+  }
+}
+
+/**
+ * Every live relay, by instance, so an instance that stops closes its sockets clearly, on every
+ * replica: the one that stops it announces `relay_close`, and each closes its own.
+ */
 export class RelayRegistry {
   private readonly byInstance = new Map<string, Set<Relay>>()
+  private bus?: EventBus
+  private unsubscribe?: () => void
 
   constructor(private readonly keepaliveMs = KEEPALIVE_MS) {}
+
+  /**
+   * Closes this replica's relays of instances stopped on any replica. `status` reads an
+   * instance's status (undefined: it is gone), for the close reason and to find, after the bus
+   * lost wake-ups, which instances stopped meanwhile.
+   */
+  follow(bus: EventBus, status: (id: string) => Promise<string | undefined>): void {
+    this.bus = bus
+    this.unsubscribe = bus.subscribe('relay_close', (id) => void this.onRelayClose(id, status))
+  }
 
   add(instanceId: string, upstream: ClawletSocket): Relay {
     const relay = new Relay(instanceId, upstream, (r) => this.remove(r), this.keepaliveMs)
@@ -163,8 +201,32 @@ export class RelayRegistry {
     for (const r of [...(this.byInstance.get(instanceId) ?? [])]) r.close(code, reason)
   }
 
+  /** The instance is stopping: its relays close here at once, and on the other replicas. */
+  stopInstance(instanceId: string, reason: string): void {
+    this.closeInstance(instanceId, CLOSE_CODES.instanceStopping, reason)
+    this.bus?.publish('relay_close', instanceId).catch(() => {
+      // Their relays still end when the instance's sockets do, only less clearly.
+    })
+  }
+
   closeAll(code: number, reason: string): void {
+    this.unsubscribe?.()
     for (const id of [...this.byInstance.keys()]) this.closeInstance(id, code, reason)
+  }
+
+  private async onRelayClose(id: string, status: (id: string) => Promise<string | undefined>): Promise<void> {
+    const ids = id === '*' ? [...this.byInstance.keys()] : this.byInstance.has(id) ? [id] : []
+    for (const instanceId of ids) {
+      let now: string | undefined
+      try {
+        now = await status(instanceId)
+      } catch {
+        now = 'error'
+      }
+      // After lost wake-ups only those that stopped meanwhile; a named one closes whatever it shows.
+      if (id === '*' && now !== undefined && !GONE.has(now)) continue
+      this.closeInstance(instanceId, CLOSE_CODES.instanceStopping, stopReason(instanceId, now))
+    }
   }
 
   private remove(r: Relay): void {

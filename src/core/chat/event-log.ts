@@ -1,22 +1,38 @@
 import type { Store } from '../../store/index.js'
 import { KeyedLock } from '../keyed-lock.js'
+import { type EventBus, MemoryBus } from '../shared/bus.js'
+import { LiveTails } from '../shared/live-tail.js'
 import { nowIso } from '../time.js'
 import { type ChatEvent, eventFromRow } from './types.js'
 
 type Listener = (e: ChatEvent) => void
 
 /**
- * The durable chat event log and its live fan-out. Appends of one instance are serialised, and
- * each event is written to the store before it is published, so listeners see every event in
- * cursor order and anything they see can also be read back from the store.
+ * The durable chat event log and its live fan-out. Each event is written to the store before it
+ * is delivered or announced on the bus, so anything a listener sees can be read back, and
+ * listeners see every event of the instance in cursor order, whichever replica appended it.
+ * Appends of one instance here are serialised, so this replica's own usually go out at once.
  */
 export class ChatEventLog {
-  private readonly listeners = new Map<string, Set<Listener>>()
   private readonly lock = new KeyedLock()
+  private readonly tails: LiveTails<ChatEvent>
 
-  constructor(private readonly store: Store) {}
+  constructor(
+    private readonly store: Store,
+    bus: EventBus = new MemoryBus(),
+  ) {
+    this.tails = new LiveTails(
+      {
+        after: (id, cursor, limit) => this.list(id, cursor, undefined, limit),
+        last: (id) => store.chat.lastCursor(id),
+      },
+      bus,
+      // An instance's chat cursors are consecutive (numbered under its lock).
+      { channel: 'chat_event', dense: true },
+    )
+  }
 
-  /** Persists an event with the instance's next cursor, then publishes it. */
+  /** Persists an event with the instance's next cursor, then delivers and announces it. */
   append(
     instanceId: string,
     sessionId: string,
@@ -32,13 +48,7 @@ export class ChatEventLog {
         created_at: nowIso(),
       })
       const event = eventFromRow(row)
-      for (const fn of this.listeners.get(instanceId) ?? []) {
-        try {
-          fn(event)
-        } catch {
-          // One broken listener must not stop the others or the turn.
-        }
-      }
+      void this.tails.appended(instanceId, event)
       return event
     })
   }
@@ -54,24 +64,23 @@ export class ChatEventLog {
     return rows.map(eventFromRow)
   }
 
-  /** Calls fn with every event published for the instance from now on; returns the unsubscribe. */
+  /** Calls fn with every event of the instance from now on; returns the unsubscribe. */
   subscribe(instanceId: string, fn: Listener): () => void {
-    let set = this.listeners.get(instanceId)
-    if (!set) {
-      set = new Set()
-      this.listeners.set(instanceId, set)
-    }
-    set.add(fn)
-    return () => {
-      const s = this.listeners.get(instanceId)
-      if (!s) return
-      s.delete(fn)
-      if (s.size === 0) this.listeners.delete(instanceId)
-    }
+    return this.tails.subscribe(instanceId, fn)
+  }
+
+  /** Resolves once live events follow on from what a store read returns from now (see LiveTails). */
+  ready(instanceId: string): Promise<void> {
+    return this.tails.ready(instanceId)
   }
 
   /** How many listeners follow the instance (for tests and status). */
   listenerCount(instanceId: string): number {
-    return this.listeners.get(instanceId)?.size ?? 0
+    return this.tails.listenerCount(instanceId)
+  }
+
+  /** Stops hearing the bus. */
+  close(): void {
+    this.tails.close()
   }
 }

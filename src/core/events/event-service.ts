@@ -15,6 +15,8 @@ import type { InstanceEventRow } from '../../store/events-store.js'
 import type { Store } from '../../store/index.js'
 import { KeyedLock } from '../keyed-lock.js'
 import type { Actor } from '../scope.js'
+import { type EventBus, MemoryBus } from '../shared/bus.js'
+import { LiveTails } from '../shared/live-tail.js'
 import { nowIso } from '../time.js'
 import { EventFollower, type EventSource } from './follower.js'
 import type { EventDetail, LifecycleEvent, LifecycleEventType } from './types.js'
@@ -33,18 +35,26 @@ export interface InstanceLookup {
 type Listener = (e: LifecycleEvent) => void
 
 export class EventService implements EventSource {
-  private readonly listeners = new Map<string, Set<Listener>>()
   private readonly lock = new KeyedLock()
+  private readonly tails: LiveTails<LifecycleEvent>
 
   constructor(
     private readonly store: Store,
     private readonly instances: InstanceLookup,
     readonly webhooks: WebhookService,
     private readonly log: Logger,
+    bus: EventBus = new MemoryBus(),
     private readonly keep = EVENTS_KEPT_PER_INSTANCE,
-  ) {}
+  ) {
+    // Cursors come from one sequence for every instance: local events are read back too.
+    this.tails = new LiveTails(
+      { after: (id, cursor, limit) => this.list(id, cursor, limit), last: (id) => this.lastCursor(id) },
+      bus,
+      { channel: 'instance_event', dense: false, log },
+    )
+  }
 
-  /** Stores an event, publishes it to followers and queues it for the owner's webhooks. */
+  /** Stores an event, delivers it to followers (on every replica) and queues it for the owner's webhooks. */
   record(
     instanceId: string,
     type: LifecycleEventType,
@@ -66,13 +76,8 @@ export class EventService implements EventSource {
           this.keep,
         )
         const event = fromRow(row)
-        for (const fn of this.listeners.get(instanceId) ?? []) {
-          try {
-            fn(event)
-          } catch {
-            // One broken follower must not stop the others.
-          }
-        }
+        // Delivered here before a `deleted` takes the instance's history with it.
+        await this.tails.appended(instanceId, event)
         await this.webhooks.enqueue(userId, event)
         // A deleted instance's history goes with it, once its last event is handed on.
         if (type === 'deleted') await this.store.events.removeInstance(instanceId)
@@ -90,16 +95,25 @@ export class EventService implements EventSource {
   }
 
   subscribe(instanceId: string, fn: Listener): () => void {
-    let set = this.listeners.get(instanceId)
-    if (!set) {
-      set = new Set()
-      this.listeners.set(instanceId, set)
-    }
-    set.add(fn)
-    return () => {
-      const s = this.listeners.get(instanceId)
-      s?.delete(fn)
-      if (s?.size === 0) this.listeners.delete(instanceId)
+    return this.tails.subscribe(instanceId, fn)
+  }
+
+  ready(instanceId: string): Promise<void> {
+    return this.tails.ready(instanceId)
+  }
+
+  /** Stops hearing the bus. */
+  close(): void {
+    this.tails.close()
+  }
+
+  /** The instance's highest cursor; it keeps `keep` events at most, so this is one short read. */
+  private async lastCursor(instanceId: string): Promise<number> {
+    let last = 0
+    for (;;) {
+      const page = await this.store.events.list(instanceId, last, this.keep)
+      last = page.at(-1)?.cursor ?? last
+      if (page.length < this.keep) return last
     }
   }
 
@@ -110,17 +124,23 @@ export class EventService implements EventSource {
     q: { after: number; limit: number; wait_ms?: number },
   ): Promise<LifecycleEvent[]> {
     const { id: instanceId } = await this.instances.owned(actor, id)
-    const first = await this.list(instanceId, q.after, q.limit)
     const waitMs = Math.min(q.wait_ms ?? 0, MAX_EVENTS_WAIT_MS)
-    if (first.length || waitMs <= 0) return first
+    if (waitMs <= 0) return this.list(instanceId, q.after, q.limit)
+    // Heard from before the first read on, so an event between the two still wakes the wait.
     let unsubscribe = () => {}
-    let timer: NodeJS.Timeout | undefined
-    await new Promise<void>((resolve) => {
+    const heard = new Promise<void>((resolve) => {
       unsubscribe = this.subscribe(instanceId, () => resolve())
-      timer = setTimeout(resolve, waitMs)
     })
-    unsubscribe()
-    clearTimeout(timer)
+    let timer: NodeJS.Timeout | undefined
+    try {
+      await this.ready(instanceId)
+      const first = await this.list(instanceId, q.after, q.limit)
+      if (first.length) return first
+      await Promise.race([heard, new Promise<void>((resolve) => (timer = setTimeout(resolve, waitMs)))])
+    } finally {
+      unsubscribe()
+      clearTimeout(timer)
+    }
     return this.list(instanceId, q.after, q.limit)
   }
 

@@ -8,6 +8,7 @@ import type { InstanceRow, Store } from '../../store/index.js'
 import type { InstanceGateway } from '../instance-gateway.js'
 import type { Instance, InstanceStatus } from '../instance-types.js'
 import type { Actor } from '../scope.js'
+import { type EventBus, MemoryBus } from '../shared/bus.js'
 import type { RelayRegistry } from '../socket-relay.js'
 import { POOL_USER_ID } from '../warm-pool.js'
 import { IdleTracker } from './idle-tracker.js'
@@ -20,6 +21,8 @@ const RETRY_AFTER_S = 5
 const POLL_MS = 250
 const SWEEP_MIN_MS = 1_000
 const SWEEP_MAX_MS = 30_000
+/** A wake another replica runs is re-read this often even without a status wake-up. */
+const OTHERS_WAKE_POLL_MS = 5_000
 
 /** How sleep finds an actor's instance (404 when it is not theirs) and shows it. */
 export interface SleepLookup {
@@ -75,6 +78,7 @@ export class SleepService {
     private readonly relays: RelayRegistry,
     private readonly config: Config,
     private readonly log: Logger,
+    private readonly bus: EventBus = new MemoryBus(),
   ) {}
 
   /** How long an instance may sit unused before it sleeps; 0: never (pooled instances never do). */
@@ -212,8 +216,15 @@ export class SleepService {
     })
     const done = this.lifecycle
       .exclusive(id, async () => {
+        let elsewhere = false
         try {
-          const row = await this.store.instances.get(id)
+          let row = await this.store.instances.get(id)
+          if (row?.status === 'waking' && this.store.dialect === 'postgres') {
+            markStarted()
+            elsewhere = true
+            row = await this.othersWake(id)
+            elsewhere = false
+          }
           if (!row || !asleep(row.status)) return
           const t0 = performance.now()
           await this.lifecycle.setStatus(id, 'waking', { error: null })
@@ -230,10 +241,12 @@ export class SleepService {
         } catch (err) {
           const why = reason(err)
           this.log.warn({ instanceId: id, err }, 'instance did not wake')
-          // Still asleep: the next request that needs it tries again.
-          await this.lifecycle
-            .setStatus(id, 'sleeping', { error: `it did not wake: ${why}` }, why)
-            .catch(() => {})
+          // Still asleep: the next request that needs it tries again (another replica's failed
+          // wake has said so already).
+          if (!elsewhere)
+            await this.lifecycle
+              .setStatus(id, 'sleeping', { error: `it did not wake: ${why}` }, why)
+              .catch(() => {})
           throw err
         } finally {
           markStarted()
@@ -246,6 +259,41 @@ export class SleepService {
     const wake = { started, desktop, done }
     this.wakes.set(id, wake)
     return wake
+  }
+
+  /**
+   * Waits while another replica wakes the instance: until its status moves (heard on the bus),
+   * its failure is thrown as ours. One still `waking` past a gateway boot's time was left by a
+   * replica that died: it is answered as it is, and woken here.
+   */
+  private async othersWake(id: string): Promise<InstanceRow | undefined> {
+    const deadline = performance.now() + this.config.gatewayReadyTimeoutMs + this.config.wakeWaitMs
+    let changed = () => {}
+    const unsubscribe = this.bus.subscribe('instance_status', (x) => {
+      if (x === id || x === '*') changed()
+    })
+    try {
+      for (;;) {
+        const heard = new Promise<void>((r) => {
+          changed = r
+        })
+        const row = await this.store.instances.get(id)
+        if (row?.status === 'sleeping' && row.error)
+          throw new Error(row.error.replace(/^it did not wake: /, ''))
+        const leftMs = deadline - performance.now()
+        if (row?.status !== 'waking' || this.closed || leftMs <= 0) return row
+        let timer: NodeJS.Timeout | undefined
+        await Promise.race([
+          heard,
+          new Promise((r) => {
+            timer = setTimeout(r, Math.min(leftMs, OTHERS_WAKE_POLL_MS))
+          }),
+        ])
+        clearTimeout(timer)
+      }
+    } finally {
+      unsubscribe()
+    }
   }
 
   /** Starts the sleeping gateway again and waits until it is ready (its boot timeout at most). */

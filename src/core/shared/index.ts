@@ -1,0 +1,24 @@
+import type { Config } from '../../config.js'
+import type { Logger } from '../../log.js'
+import { type EventBus, MemoryBus } from './bus.js'
+
+export { type BusChannel, type EventBus, MemoryBus } from './bus.js'
+
+/** The one factory: the in-process bus for one server (SQLite), LISTEN/NOTIFY for replicas. */
+export async function createBus(config: Config, log: Logger): Promise<EventBus> {
+  switch (config.store) {
+    case 'sqlite':
+      return new MemoryBus()
+    case 'postgres': {
+      if (!config.databaseUrl) throw new Error('the postgres store needs CLAWPORT_DATABASE_URL')
+      const { PgBus } = await import('./pg-bus.js')
+      const bus = new PgBus(config.databaseUrl, log)
+      await bus.start()
+      return bus
+    }
+    default: {
+      const never: never = config.store
+      throw new Error(`unknown store ${String(never)}`)
+    }
+  }
+}

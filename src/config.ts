@@ -258,6 +258,10 @@ export interface Config {
 
 export class ConfigError extends Error {}
 
+/** Why PostgreSQL needs CLAWPORT_SECRET_KEY: each replica's own key file would seal with another key. */
+export const SECRET_KEY_REQUIRED =
+  'invalid configuration:\n  CLAWPORT_SECRET_KEY: required with CLAWPORT_DATABASE_URL; set it to the same value on every replica (generate one with: openssl rand -base64 32)'
+
 /** Parses and validates every CLAWPORT_* variable; throws a readable list of what is wrong. */
 export function loadConfig(env: NodeJS.ProcessEnv, overrides: Partial<Config> = {}): Config {
   const parsed = EnvSchema.safeParse(env)
@@ -344,6 +348,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, overrides: Partial<Config> = 
   if (config.poolPlan && !config.plans.some((p) => p.name === config.poolPlan)) {
     throw new ConfigError(`invalid configuration:\n  CLAWPORT_POOL_PLAN: no plan named "${config.poolPlan}"`)
   }
+  if (config.store === 'postgres' && !config.secretKey) throw new ConfigError(SECRET_KEY_REQUIRED)
   return config
 }
 

@@ -1,10 +1,37 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
+import { type Config, ConfigError, SECRET_KEY_REQUIRED } from '../config.js'
 
-/** Encrypts small secrets (users' provider keys) with AES-256-GCM and a key file in the data folder. */
+/**
+ * Encrypts small secrets (users' provider keys, channel tokens, webhook secrets) with
+ * AES-256-GCM, under CLAWPORT_SECRET_KEY or else a key file in the data folder.
+ */
 export class SecretBox {
   private constructor(private readonly key: Buffer) {}
+
+  /**
+   * The box every service of this process shares: CLAWPORT_SECRET_KEY when set (required with
+   * PostgreSQL, which loadConfig checks: replicas must all seal with one key), else the data
+   * folder's key file.
+   */
+  static forConfig(config: Pick<Config, 'secretKey' | 'store' | 'dataDir'>): SecretBox {
+    if (!config.secretKey) {
+      if (config.store === 'postgres') throw new ConfigError(SECRET_KEY_REQUIRED)
+      return SecretBox.open(config.dataDir)
+    }
+    const key = Buffer.from(config.secretKey, 'base64')
+    if (key.length !== 32) throw new ConfigError('CLAWPORT_SECRET_KEY must be 32 bytes in base64')
+    // A key file that sealed this server's secrets so far, and a different key now, would
+    // leave every stored secret unreadable.
+    const file = path.join(config.dataDir, 'secret.key')
+    if (config.store === 'sqlite' && fs.existsSync(file) && !fs.readFileSync(file).equals(key)) {
+      throw new ConfigError(
+        `CLAWPORT_SECRET_KEY differs from ${file}, which sealed the secrets stored so far: set it to that file's key (base64 -w0 ${file}) or unset it`,
+      )
+    }
+    return new SecretBox(key)
+  }
 
   /** Opens `<dataDir>/secret.key` (0600), creating it on first use. */
   static open(dataDir: string): SecretBox {

@@ -101,6 +101,8 @@ export async function createServices(
   log: Logger,
   opts: ServiceOptions = {},
 ): Promise<Services> {
+  // First: without a shared key on PostgreSQL, nothing else should start.
+  const box = SecretBox.forConfig(config)
   const store = await openStore(config)
   await store.plans.sync(config.plans)
   const driver = await createDriver(config, log)
@@ -108,7 +110,7 @@ export async function createServices(
   const accounts = new AccountService(store, config)
   const keys = new KeyService(store)
   const invites = new InviteService(store)
-  const models = new ModelSettings(store, config, SecretBox.open(config.dataDir))
+  const models = new ModelSettings(store, config, box)
   const broker = new ModelBroker(models, store, config, log.child({ component: 'broker' }))
   const controlSockets = new ControlSockets(broker, log.child({ component: 'control' }))
   const gateway = new InstanceGateway(config, driver, controlSockets, log.child({ component: 'gateway' }))
@@ -120,7 +122,7 @@ export async function createServices(
   const pool = new WarmPool(store, lifecycle, agent, config, log.child({ component: 'pool' }))
   const admission = new InstanceAdmission(store, invites, lifecycle, pool, config, instanceLog)
   const instances = new InstanceService(store, scope, lifecycle, admission, supervisor)
-  const eventRuntime = createEventRuntime(store, instances, config, log.child({ component: 'events' }), {
+  const eventRuntime = createEventRuntime(store, instances, config, box, log.child({ component: 'events' }), {
     oomKills: async (id) => (await driver.oomKills?.(id)) ?? null,
   })
   const { events } = eventRuntime
@@ -135,7 +137,7 @@ export async function createServices(
   lifecycle.onBootFailure((id, err, step) => recordBootFailure(events, driver, id, err, step))
   supervisor.onCrash((id, state, attempt) => recordCrash(events, id, state, attempt))
   if (opts.withDriver) eventRuntime.start()
-  const channels = new ChannelService(store, instances, gateway, SecretBox.open(config.dataDir))
+  const channels = new ChannelService(store, instances, gateway, box)
   gateway.channelsFor = (id) => channels.wireFor(id)
   const workspace = new WorkspaceService(instances, config)
   const chat = new ChatService(store, instances, agent, log.child({ component: 'chat' }))
@@ -158,7 +160,7 @@ export async function createServices(
   if (opts.withDriver) sleep.start()
   const terminal = new TerminalService(instances, relays, sleep)
   const desktop = new DesktopService(instances, relays, sleep)
-  const wsTickets = new WsTicketService(instances, keys, config.wsTicketTtlMs)
+  const wsTickets = new WsTicketService(store, instances, keys, config.wsTicketTtlMs)
   const inbox = new InboxService(store, instances, chat, log.child({ component: 'inbox' }))
   inbox.attachSleep(sleep)
   if (opts.withDriver) await inbox.start()

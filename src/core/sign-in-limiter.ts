@@ -1,4 +1,5 @@
 import { isIP } from 'node:net'
+import type { Store } from '../store/index.js'
 
 /** Wrong passwords one address may try on one account before each further try must wait. */
 const PAIR_FREE_FAILURES = 3
@@ -55,9 +56,63 @@ interface Bucket {
   at: number
 }
 
-/** A reserved sign-in try: settled once the password is known to be right or wrong. */
+/** A reserved sign-in try: settled once the password is known to be right. */
 export interface SignInAttempt {
-  succeeded(): void
+  succeeded(): void | Promise<void>
+}
+
+/** A try counted, or how many ms to wait before one is allowed (nothing counted then). */
+export type SignInTry = SignInAttempt | { retryAfterMs: number }
+
+/** Counts sign-in tries per address and account: in this process, or in the store for replicas. */
+export interface SignInThrottle {
+  reserve(address: string, account: string, now?: number): SignInTry | Promise<SignInTry>
+}
+
+/** What one try of an account from an address reads and writes. */
+interface TryRecords {
+  pair: Pair
+  /** This address has signed in to this account before: exempt from the account's budget. */
+  known: boolean
+  address: Bucket
+  account: Bucket
+}
+
+/**
+ * Brings the buckets up to `now` and counts a try in the records, in place; or answers the wait
+ * when one is due (the buckets are then only refilled, which a later read repeats harmlessly).
+ */
+function countTry(r: TryRecords, now: number): number {
+  refill(r.address, now, ADDRESS_BURST, ADDRESS_REFILL_PER_MS)
+  refill(r.account, now, ACCOUNT_BURST, ACCOUNT_REFILL_PER_MS)
+  const waitMs = Math.max(
+    r.pair.blockedUntil - now,
+    waitFor(r.address, ADDRESS_REFILL_PER_MS),
+    r.known ? 0 : waitFor(r.account, ACCOUNT_REFILL_PER_MS),
+  )
+  if (waitMs > 0) return waitMs
+  r.pair.failures++
+  if (r.pair.failures > PAIR_FREE_FAILURES) {
+    const doublings = Math.min(r.pair.failures - PAIR_FREE_FAILURES - 1, 16)
+    r.pair.blockedUntil = now + Math.min(PAIR_FIRST_DELAY_MS * 2 ** doublings, PAIR_MAX_DELAY_MS)
+  }
+  r.address.tokens--
+  if (!r.known) r.account.tokens--
+  return 0
+}
+
+/** The right password costs nothing: the owner never uses up their own budget. */
+function refund(address: Bucket, account: Bucket | undefined): void {
+  address.tokens = Math.min(ADDRESS_BURST, address.tokens + 1)
+  if (account) account.tokens = Math.min(ACCOUNT_BURST, account.tokens + 1)
+}
+
+/** How long each record is kept after it is written. */
+const KEEP_MS = {
+  pair: PAIR_FORGET_MS,
+  address: ADDRESS_BURST / ADDRESS_REFILL_PER_MS,
+  account: ACCOUNT_BURST / ACCOUNT_REFILL_PER_MS,
+  known: KNOWN_ADDRESS_MS,
 }
 
 /**
@@ -66,8 +121,9 @@ export interface SignInAttempt {
  * off (a short delay that doubles, to a cap) after a few wrong passwords; each address has a
  * budget across accounts; each account has a budget for addresses that never signed in to it.
  * A flood from one address therefore slows only that address, never the owner elsewhere.
+ * Kept in this process's memory (one server).
  */
-export class SignInLimiter {
+export class SignInLimiter implements SignInThrottle {
   private readonly pairs: BoundedMap<Pair>
   private readonly addresses: BoundedMap<Bucket>
   private readonly accounts: BoundedMap<Bucket>
@@ -89,50 +145,128 @@ export class SignInLimiter {
    * Counts a try of `account` from `address`, or answers how many ms to wait before one is
    * allowed (nothing is counted then).
    */
-  reserve(address: string, account: string, now = Date.now()): SignInAttempt | { retryAfterMs: number } {
+  reserve(address: string, account: string, now = Date.now()): SignInTry {
     const from = clientKey(address)
     const pairKey = `${from}|${account}`
-    const pair = this.pairs.get(pairKey, now) ?? { failures: 0, blockedUntil: 0 }
-    const known = this.known.get(pairKey, now) === true
-    const addressBucket = refill(this.addresses.get(from, now), now, ADDRESS_BURST, ADDRESS_REFILL_PER_MS)
-    const accountBucket = refill(this.accounts.get(account, now), now, ACCOUNT_BURST, ACCOUNT_REFILL_PER_MS)
-    const waitMs = Math.max(
-      pair.blockedUntil - now,
-      waitFor(addressBucket, ADDRESS_REFILL_PER_MS),
-      known ? 0 : waitFor(accountBucket, ACCOUNT_REFILL_PER_MS),
-    )
+    const r: TryRecords = {
+      pair: this.pairs.get(pairKey, now) ?? { failures: 0, blockedUntil: 0 },
+      known: this.known.get(pairKey, now) === true,
+      address: this.addresses.get(from, now) ?? { tokens: ADDRESS_BURST, at: now },
+      account: this.accounts.get(account, now) ?? { tokens: ACCOUNT_BURST, at: now },
+    }
+    const waitMs = countTry(r, now)
     if (waitMs > 0) return { retryAfterMs: waitMs }
-
-    pair.failures++
-    if (pair.failures > PAIR_FREE_FAILURES) {
-      const doublings = Math.min(pair.failures - PAIR_FREE_FAILURES - 1, 16)
-      pair.blockedUntil = now + Math.min(PAIR_FIRST_DELAY_MS * 2 ** doublings, PAIR_MAX_DELAY_MS)
-    }
-    this.pairs.set(pairKey, pair, now + PAIR_FORGET_MS)
-    addressBucket.tokens--
-    this.addresses.set(from, addressBucket, now + ADDRESS_BURST / ADDRESS_REFILL_PER_MS)
-    if (!known) {
-      accountBucket.tokens--
-      this.accounts.set(account, accountBucket, now + ACCOUNT_BURST / ACCOUNT_REFILL_PER_MS)
-    }
+    this.pairs.set(pairKey, r.pair, now + KEEP_MS.pair)
+    this.addresses.set(from, r.address, now + KEEP_MS.address)
+    if (!r.known) this.accounts.set(account, r.account, now + KEEP_MS.account)
     return {
-      // The right password costs nothing: the owner never uses up their own budget.
+      // The stored buckets are these objects, so the refund reaches them.
       succeeded: () => {
         this.pairs.delete(pairKey)
-        addressBucket.tokens = Math.min(ADDRESS_BURST, addressBucket.tokens + 1)
-        if (!known) accountBucket.tokens = Math.min(ACCOUNT_BURST, accountBucket.tokens + 1)
-        this.known.set(pairKey, true, Date.now() + KNOWN_ADDRESS_MS)
+        refund(r.address, r.known ? undefined : r.account)
+        this.known.set(pairKey, true, Date.now() + KEEP_MS.known)
       },
     }
   }
 }
 
-/** Brings a bucket up to `now` in place, so a later refund reaches the stored one. */
-function refill(b: Bucket | undefined, now: number, burst: number, perMs: number): Bucket {
-  if (!b) return { tokens: burst, at: now }
+/** Expired records are deleted from the store at most this often per process. */
+const PRUNE_INTERVAL_MS = 60_000
+
+/**
+ * The same limits kept in the store, so every replica counts one address and one account
+ * alike. A try reads and writes its records in one transaction holding the address's and then
+ * the account's lock (always in that order, so two tries never wait on each other in a cycle).
+ */
+export class SharedSignInLimiter implements SignInThrottle {
+  private lastPruneMs = 0
+
+  constructor(private readonly store: Store) {}
+
+  async reserve(address: string, account: string, now = Date.now()): Promise<SignInTry> {
+    const from = clientKey(address)
+    const keys = recordKeys(from, account)
+    if (now - this.lastPruneMs >= PRUNE_INTERVAL_MS) {
+      this.lastPruneMs = now
+      void this.store.sharedState.signIn.prune(now).catch(() => {})
+    }
+    const allowed = await this.locked(
+      from,
+      account,
+      async (state): Promise<{ retryAfterMs: number } | { known: boolean }> => {
+        const rows = await state.get(Object.values(keys), now)
+        const r: TryRecords = {
+          pair: readJson<Pair>(rows.get(keys.pair)) ?? { failures: 0, blockedUntil: 0 },
+          known: rows.has(keys.known),
+          address: readJson<Bucket>(rows.get(keys.address)) ?? { tokens: ADDRESS_BURST, at: now },
+          account: readJson<Bucket>(rows.get(keys.account)) ?? { tokens: ACCOUNT_BURST, at: now },
+        }
+        const waitMs = countTry(r, now)
+        if (waitMs > 0) return { retryAfterMs: waitMs }
+        await state.put([
+          record(keys.pair, r.pair, now + KEEP_MS.pair),
+          record(keys.address, r.address, now + KEEP_MS.address),
+          ...(r.known ? [] : [record(keys.account, r.account, now + KEEP_MS.account)]),
+        ])
+        return { known: r.known }
+      },
+    )
+    if ('retryAfterMs' in allowed) return allowed
+    return { succeeded: () => this.settle(from, account, allowed.known) }
+  }
+
+  /** The right password: the pair starts over, the try is refunded, the address becomes known. */
+  private async settle(from: string, account: string, known: boolean): Promise<void> {
+    const keys = recordKeys(from, account)
+    await this.locked(from, account, async (state) => {
+      const now = Date.now()
+      const rows = await state.get([keys.address, keys.account], now)
+      const address = readJson<Bucket>(rows.get(keys.address))
+      const accountBucket = known ? undefined : readJson<Bucket>(rows.get(keys.account))
+      if (address) refund(address, accountBucket)
+      await state.remove(keys.pair)
+      await state.put([
+        record(keys.known, true, now + KEEP_MS.known),
+        ...(address ? [record(keys.address, address, now + KEEP_MS.address)] : []),
+        ...(accountBucket ? [record(keys.account, accountBucket, now + KEEP_MS.account)] : []),
+      ])
+    })
+  }
+
+  private locked<T>(
+    from: string,
+    account: string,
+    fn: (state: Store['sharedState']['signIn']) => Promise<T>,
+  ) {
+    return this.store.transaction(async (tx) => {
+      await tx.lock(`sign-in:address:${from}`)
+      await tx.lock(`sign-in:account:${account}`)
+      return fn(tx.sharedState.signIn)
+    })
+  }
+}
+
+function recordKeys(from: string, account: string) {
+  return {
+    pair: `pair:${from}|${account}`,
+    known: `known:${from}|${account}`,
+    address: `address:${from}`,
+    account: `account:${account}`,
+  }
+}
+
+function record(key: string, value: unknown, expiresAtMs: number) {
+  return { key, value: JSON.stringify(value), expires_at_ms: Math.ceil(expiresAtMs) }
+}
+
+function readJson<T>(text: string | undefined): T | undefined {
+  return text === undefined ? undefined : (JSON.parse(text) as T)
+}
+
+/** Brings a bucket up to `now` in place. */
+function refill(b: Bucket, now: number, burst: number, perMs: number): void {
   b.tokens = Math.min(burst, b.tokens + (now - b.at) * perMs)
   b.at = now
-  return b
 }
 
 function waitFor(b: Bucket, perMs: number): number {

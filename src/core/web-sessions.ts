@@ -6,7 +6,7 @@ import type { AccountService } from './accounts.js'
 import type { InviteService } from './invites.js'
 import type { Caller, KeyService } from './keys.js'
 import { hashPassword, verifyPassword } from './passwords.js'
-import { SignInLimiter } from './sign-in-limiter.js'
+import { SharedSignInLimiter, SignInLimiter, type SignInThrottle } from './sign-in-limiter.js'
 import { nowIso } from './time.js'
 
 /** Sliding expiry is written at most this often per session, so reads stay reads. */
@@ -61,8 +61,11 @@ export function csrfMatches(sent: string | undefined, csrfHash: string): boolean
 
 /** Dashboard sign-in: email and password, sessions stored hashed, first-run password, sign-up. */
 export class WebSessionService {
-  /** Sign-in tries per address and account (bounded in memory). */
-  readonly signInLimiter = new SignInLimiter()
+  /**
+   * Sign-in tries per address and account: bounded in memory for one server, in the store when
+   * replicas share PostgreSQL (a guesser spreading tries over replicas gains nothing).
+   */
+  readonly signInLimiter: SignInThrottle
 
   constructor(
     private readonly store: Store,
@@ -70,18 +73,20 @@ export class WebSessionService {
     private readonly keys: KeyService,
     private readonly invites: InviteService,
     private readonly config: Config,
-  ) {}
+  ) {
+    this.signInLimiter = store.dialect === 'postgres' ? new SharedSignInLimiter(store) : new SignInLimiter()
+  }
 
   /** Signs in from `clientAddress`; the try is counted before the password is checked. */
   async login(email: string, password: string, clientAddress = 'unknown'): Promise<WebLogin> {
     const normalized = email.trim().toLowerCase()
-    const attempt = this.signInLimiter.reserve(clientAddress, normalized)
+    const attempt = await this.signInLimiter.reserve(clientAddress, normalized)
     if ('retryAfterMs' in attempt)
       throw sessionErrors.tooManyAttempts(Math.max(1, Math.ceil(attempt.retryAfterMs / 1000)))
     const user = await this.store.users.byEmail(normalized)
     const ok = await verifyPassword(password, user?.password_hash ?? (await DUMMY_HASH))
     if (!user?.password_hash || !ok) throw sessionErrors.badCredentials()
-    attempt.succeeded()
+    await attempt.succeeded()
     return this.open(user)
   }
 

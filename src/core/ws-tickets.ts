@@ -1,6 +1,7 @@
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import { z } from 'zod'
 import { errors } from '../errors.js'
+import type { Store } from '../store/index.js'
 import type { InstanceService } from './instances.js'
 import type { Caller, KeyService } from './keys.js'
 
@@ -13,20 +14,18 @@ export const WsTicket = z.object({
 })
 export type WsTicket = z.infer<typeof WsTicket>
 
-interface Entry {
-  caller: Caller
-  instanceId: string
-  expiresAt: number
+function hashTicket(ticket: string): string {
+  return createHash('sha256').update(ticket).digest('hex')
 }
 
 /**
  * Single-use, short-lived credentials for WebSockets opened where no Authorization header can
- * be set (browsers). Kept in memory: a restart simply invalidates them.
+ * be set (browsers). Stored hashed, so a ticket issued by one replica opens a socket on any
+ * other, once: redeeming deletes the row in the same statement that reads it.
  */
 export class WsTicketService {
-  private readonly tickets = new Map<string, Entry>()
-
   constructor(
+    private readonly store: Store,
     private readonly instances: InstanceService,
     private readonly keys: KeyService,
     private readonly ttlMs: number,
@@ -35,11 +34,21 @@ export class WsTicketService {
   /** A ticket for one socket of one of the caller's instances (404 for anyone else's). */
   async issue(caller: Caller, instanceId: string): Promise<WsTicket> {
     const row = await this.instances.owned(caller, instanceId)
-    this.sweep(caller.user.id)
+    const now = Date.now()
+    // Room for the new one within the cap.
+    await this.store.sharedState.tickets.prune(caller.user.id, MAX_PER_USER - 1, now)
     const ticket = `wst_${randomBytes(24).toString('base64url')}`
-    const expiresAt = Date.now() + this.ttlMs
-    this.tickets.set(ticket, { caller, instanceId: row.id, expiresAt })
-    return { ticket, expires_at: new Date(expiresAt).toISOString() }
+    const expiresAtMs = now + this.ttlMs
+    await this.store.sharedState.tickets.insert({
+      hash: hashTicket(ticket),
+      user_id: caller.user.id,
+      key_id: caller.keyId,
+      caller_instance_id: caller.instanceId ?? null,
+      instance_id: row.id,
+      created_at_ms: now,
+      expires_at_ms: expiresAtMs,
+    })
+    return { ticket, expires_at: new Date(expiresAtMs).toISOString() }
   }
 
   /**
@@ -47,23 +56,17 @@ export class WsTicketService {
    * key or sign-in that issued it has been revoked since.
    */
   async redeem(ticket: string, instanceId: string): Promise<Caller> {
-    const entry = this.tickets.get(ticket)
-    this.tickets.delete(ticket)
-    if (!entry || entry.expiresAt <= Date.now() || entry.instanceId !== instanceId.toLowerCase()) {
-      throw errors.invalidTicket()
+    if (!ticket.startsWith('wst_') || ticket.length > 200) throw errors.invalidTicket()
+    const row = await this.store.sharedState.tickets.consume(hashTicket(ticket), Date.now())
+    if (!row || row.instance_id !== instanceId.toLowerCase()) throw errors.invalidTicket()
+    const user = await this.store.users.byId(row.user_id)
+    if (!user) throw errors.invalidTicket()
+    const caller: Caller = {
+      user,
+      keyId: row.key_id,
+      ...(row.caller_instance_id ? { instanceId: row.caller_instance_id } : {}),
     }
-    if (!(await this.keys.isCurrent(entry.caller))) throw errors.invalidTicket()
-    return entry.caller
-  }
-
-  /** Drops expired tickets, and the oldest of this user's past the cap. */
-  private sweep(userId: string): void {
-    const now = Date.now()
-    const mine: string[] = []
-    for (const [t, e] of this.tickets) {
-      if (e.expiresAt <= now) this.tickets.delete(t)
-      else if (e.caller.user.id === userId) mine.push(t)
-    }
-    for (const t of mine.slice(0, Math.max(0, mine.length - MAX_PER_USER + 1))) this.tickets.delete(t)
+    if (!(await this.keys.isCurrent(caller))) throw errors.invalidTicket()
+    return caller
   }
 }

@@ -13,6 +13,7 @@ import {
   serializerCompiler,
   validatorCompiler,
 } from 'fastify-type-provider-zod'
+import { sharedRateCounter } from '../core/rate-counter.js'
 import type { Services } from '../core/services.js'
 import { errors } from '../errors.js'
 import type { Logger } from '../log.js'
@@ -28,6 +29,7 @@ import { registerInstanceDoor } from './plugins/instance-door.js'
 import { registerInstanceRateLimit } from './plugins/instance-rate-limit.js'
 import { sessionCredential } from './plugins/session-auth.js'
 import { socketCredentials } from './plugins/socket-auth.js'
+import { rateLimitStore } from './rate-limit-store.js'
 import { adminRoutes } from './routes/admin.js'
 import { adminAccountRoutes } from './routes/admin-accounts.js'
 import { adminFleetRoutes } from './routes/admin-fleet.js'
@@ -138,6 +140,8 @@ export async function buildApp(services: Services, log: Logger): Promise<Fastify
   )
   registerAudit(app, services.audit)
   endStreamsOnRevoke(app, services.keys.watch)
+  // Counted in the store when replicas share PostgreSQL; in this process otherwise.
+  const sharedCounter = sharedRateCounter(services.store)
   await app.register(rateLimit, {
     global: true,
     hook: 'preHandler',
@@ -145,8 +149,9 @@ export async function buildApp(services: Services, log: Logger): Promise<Fastify
     timeWindow: 60_000,
     keyGenerator: (req) => req.caller?.keyId ?? req.ip,
     errorResponseBuilder: (_req, ctx) => errors.rateLimited(Math.max(1, Math.ceil(ctx.ttl / 1000))),
+    ...(sharedCounter ? { store: rateLimitStore(sharedCounter) } : {}),
   })
-  registerInstanceRateLimit(app, config.instanceRateLimitPerMin)
+  registerInstanceRateLimit(app, config.instanceRateLimitPerMin, sharedCounter)
   registerIdleActivity(app, services.sleep.tracker)
 
   registerMetrics(app, services)

@@ -5,6 +5,7 @@ import { kyselyAutomationStore } from './automation-store.js'
 import { kyselyChannelsStore } from './channels-store.js'
 import { kyselyEventsStore } from './events-store.js'
 import type { Database } from './schema.js'
+import { kyselySharedStateStore } from './shared-state-store.js'
 import type { Store } from './store.js'
 
 /** The Store over Kysely; dialect-neutral SQL so every database shares it. */
@@ -431,6 +432,12 @@ export class KyselyStore implements Store {
   get events(): Store['events'] {
     this.eventsStore ??= kyselyEventsStore(this.db, (key, fn) => this.serialised(key, fn))
     return this.eventsStore
+  }
+
+  private sharedStateStore?: Store['sharedState']
+  get sharedState(): Store['sharedState'] {
+    this.sharedStateStore ??= kyselySharedStateStore(this.db)
+    return this.sharedStateStore
   }
 
   transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T> {

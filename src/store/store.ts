@@ -22,6 +22,7 @@ import type {
   UserSettingsRow,
   WebSessionRow,
 } from './schema.js'
+import type { SharedStateStore } from './shared-state-store.js'
 
 export type {
   ApiKeyRow,
@@ -163,6 +164,8 @@ export interface Store {
   channels: ChannelsStore
   /** Instances' lifecycle events, the owners' webhooks and their delivery queue. */
   events: EventsStore
+  /** WebSocket tickets, rate counters and sign-in throttling, shared by every replica. */
+  sharedState: SharedStateStore
   /** Which database: SQL that differs (locks, SKIP LOCKED) asks. */
   readonly dialect: 'sqlite' | 'postgres'
   /**

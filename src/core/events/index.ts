@@ -1,4 +1,4 @@
-import { SecretBox } from '../../broker/secret-box.js'
+import type { SecretBox } from '../../broker/secret-box.js'
 import type { Config } from '../../config.js'
 import type { Logger } from '../../log.js'
 import type { Store } from '../../store/index.js'
@@ -25,10 +25,11 @@ export function createEventRuntime(
   store: Store,
   instances: InstanceLookup,
   config: Config,
+  box: SecretBox,
   log: Logger,
   oom?: OomCounter,
 ): EventRuntime {
-  const webhooks = new WebhookService(store, SecretBox.open(config.dataDir), config.modelPrivateUrls)
+  const webhooks = new WebhookService(store, box, config.modelPrivateUrls)
   const events = new EventService(store, instances, webhooks, log)
   const dispatcher = new WebhookDispatcher(store, webhooks, config.modelPrivateUrls, log)
   const watcher = oom ? new OomWatcher(store, oom, events, log) : undefined

@@ -14,6 +14,7 @@ import { allowedHosts } from './0012-allowed-hosts.js'
 import { instanceChannels } from './0013-instance-channels.js'
 import { lifecycleEvents } from './0014-lifecycle-events.js'
 import { embeddingModel } from './0016-embedding-model.js'
+import { sharedState } from './0020-shared-state.js'
 
 /**
  * Versioned migrations, applied in name order at start. One file per migration; never edit
@@ -35,6 +36,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0013_instance_channels': instanceChannels,
   '0014_lifecycle_events': lifecycleEvents,
   '0016_embedding_model': embeddingModel,
+  '0020_shared_state': sharedState,
 }
 
 export const migrationProvider: MigrationProvider = {

@@ -26,6 +26,7 @@ export class TestServer {
   readonly env: Record<string, string>
   /** More `clawport serve` flags. */
   serveArgs: string[] = []
+  private dropDatabase?: () => Promise<void>
 
   // Plain fields (no parameter properties) so bench scripts can run this file with Node's type stripping.
   constructor(dataDir: string, env: Record<string, string> = {}) {
@@ -39,6 +40,14 @@ export class TestServer {
 
   async start(): Promise<this> {
     this.output = ''
+    // CLAWPORT_TEST_STORE=postgres runs every test server on its own PostgreSQL database.
+    if (process.env.CLAWPORT_TEST_STORE === 'postgres' && !this.env.CLAWPORT_DATABASE_URL) {
+      const { freshDatabase } = await import('./postgres.ts')
+      const db = await freshDatabase('server')
+      this.env.CLAWPORT_DATABASE_URL = db.url
+      this.env.CLAWPORT_SECRET_KEY ??= TEST_SECRET_KEY
+      this.dropDatabase = db.drop
+    }
     this.proc = spawn(
       process.execPath,
       [BIN, 'serve', '--port', '0', '--data-dir', this.dataDir, ...this.serveArgs],
@@ -180,9 +189,13 @@ export class TestServer {
         env: { ...process.env, ...this.env },
       }).catch((err) => console.error('cleanup failed', err))
       fs.rmSync(this.dataDir, { recursive: true, force: true })
+      await this.dropDatabase?.().catch((err) => console.error('dropping the test database failed', err))
     }
   }
 }
+
+/** The secret-box key test replicas share (32 bytes, base64). */
+export const TEST_SECRET_KEY = Buffer.alloc(32, 7).toString('base64')
 
 export function tempDataDir(prefix = 'clawport-test-'): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix))

@@ -17,7 +17,7 @@ import { PipelineService } from './automation/pipelines.js'
 import { SwarmService } from './automation/swarms.js'
 import { ChannelService } from './channels/channels.js'
 import { ChatService } from './chat/chat-service.js'
-import { closeInterruptedTurns } from './chat/recovery.js'
+import { closeInterruptedTurns, staleBefore } from './chat/recovery.js'
 import { DesktopService } from './desktop.js'
 import { createEventRuntime, type EventService } from './events/index.js'
 import { recordBootFailure, recordCrash, recordTransition } from './events/transition-events.js'
@@ -140,9 +140,17 @@ export async function createServices(
   const channels = new ChannelService(store, instances, gateway, box)
   gateway.channelsFor = (id) => channels.wireFor(id)
   const workspace = new WorkspaceService(instances, config)
-  const chat = new ChatService(store, instances, agent, log.child({ component: 'chat' }))
-  // Before anything can start a turn: turns a killed process left open are closed first.
-  if (opts.withDriver) await closeInterruptedTurns(store, chat.events, log.child({ component: 'chat' }))
+  const chatLog = log.child({ component: 'chat' })
+  const chat = new ChatService(store, instances, agent, chatLog, { replicaId: config.replicaId })
+  // Before anything can start a turn: turns a killed process left open are closed first (with
+  // replicas, only those whose owner stopped beating; later ones are swept while serving).
+  if (opts.withDriver) {
+    await closeInterruptedTurns(store, chat.events, chatLog, {
+      owner: config.replicaId,
+      ...(store.dialect === 'postgres' ? { stale: staleBefore() } : {}),
+    })
+    chat.watchDeadOwners()
+  }
   const relays = new RelayRegistry()
   instances.onStop((id, reason) => relays.closeInstance(id, CLOSE_CODES.instanceStopping, reason))
   instances.onStop((id, reason) => chat.abortInstance(id, reason))

@@ -7,6 +7,7 @@ import { kyselyEventsStore } from './events-store.js'
 import type { Database } from './schema.js'
 import { kyselySharedStateStore } from './shared-state-store.js'
 import type { Store } from './store.js'
+import { kyselyTurnsStore } from './turns-store.js'
 
 /** The Store over Kysely; dialect-neutral SQL so every database shares it. */
 export class KyselyStore implements Store {
@@ -432,6 +433,12 @@ export class KyselyStore implements Store {
   get events(): Store['events'] {
     this.eventsStore ??= kyselyEventsStore(this.db, (key, fn) => this.serialised(key, fn))
     return this.eventsStore
+  }
+
+  private turnsStore?: Store['turns']
+  get turns(): Store['turns'] {
+    this.turnsStore ??= kyselyTurnsStore(this.db)
+    return this.turnsStore
   }
 
   private sharedStateStore?: Store['sharedState']

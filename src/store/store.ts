@@ -23,6 +23,7 @@ import type {
   WebSessionRow,
 } from './schema.js'
 import type { SharedStateStore } from './shared-state-store.js'
+import type { TurnsStore } from './turns-store.js'
 
 export type {
   ApiKeyRow,
@@ -164,6 +165,8 @@ export interface Store {
   channels: ChannelsStore
   /** Instances' lifecycle events, the owners' webhooks and their delivery queue. */
   events: EventsStore
+  /** Which replica runs each session's chat turn, kept alive by its heartbeat. */
+  turns: TurnsStore
   /** WebSocket tickets, rate counters and sign-in throttling, shared by every replica. */
   sharedState: SharedStateStore
   /** Which database: SQL that differs (locks, SKIP LOCKED) asks. */

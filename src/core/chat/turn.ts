@@ -73,6 +73,18 @@ export class ChatTurn {
     this.controller.abort()
   }
 
+  private abandoned = false
+
+  /**
+   * Stops the turn without recording its end: another replica took the turn over (this one's
+   * heartbeat lapsed) and has closed it already, so a second end would only confuse followers.
+   */
+  abandon(): void {
+    if (this.controller.signal.aborted) return
+    this.abandoned = true
+    this.abort({ code: 'server_restarted', message: 'The turn was closed by another server.' })
+  }
+
   /** Runs the turn to its end; never throws. */
   async run(): Promise<TurnOutcome> {
     const signal = this.controller.signal
@@ -214,6 +226,12 @@ export class ChatTurn {
 
   /** Stores the assistant message (or the partial one) and the closing `done` or `error` event. */
   private async finish(end: Extract<TurnEvent, { type: 'done' | 'error' }>): Promise<TurnOutcome> {
+    if (this.abandoned) {
+      clearTimeout(this.timer)
+      const messages = [...this.messages.values()].sort((a, b) => a.seq - b.seq)
+      const reason = this.abortReason
+      return { ok: false, code: reason.code, error: reason.message, messages }
+    }
     this.flush()
     const ok = end.type === 'done'
     const content = ok ? end.text || this.text : this.text

@@ -14,6 +14,7 @@ import { allowedHosts } from './0012-allowed-hosts.js'
 import { instanceChannels } from './0013-instance-channels.js'
 import { lifecycleEvents } from './0014-lifecycle-events.js'
 import { embeddingModel } from './0016-embedding-model.js'
+import { chatTurns } from './0018-chat-turns.js'
 import { sharedState } from './0020-shared-state.js'
 
 /**
@@ -36,6 +37,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0013_instance_channels': instanceChannels,
   '0014_lifecycle_events': lifecycleEvents,
   '0016_embedding_model': embeddingModel,
+  '0018_chat_turns': chatTurns,
   '0020_shared_state': sharedState,
 }
 

@@ -1,0 +1,233 @@
+import { randomUUID } from 'node:crypto'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import pg from 'pg'
+import { pino } from 'pino'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { SecretBox } from '../src/broker/secret-box.js'
+import { ChatEventLog } from '../src/core/chat/event-log.js'
+import { ChatFollower } from '../src/core/chat/follower.js'
+import type { ChatEvent } from '../src/core/chat/types.js'
+import { EventService } from '../src/core/events/event-service.js'
+import { EventFollower } from '../src/core/events/follower.js'
+import { WebhookService } from '../src/core/events/webhooks.js'
+import { MemoryBus } from '../src/core/shared/bus.js'
+import { PgBus } from '../src/core/shared/pg-bus.js'
+import type { Store } from '../src/store/index.js'
+import { openPostgresStore } from '../src/store/postgres.js'
+import { openSqliteStore } from '../src/store/sqlite.js'
+import { freshDatabase, havePostgres } from './helpers/postgres.js'
+import { insertInstanceRow } from './helpers/rows.js'
+
+/**
+ * The bus between replicas and what rides on it: wake-ups over LISTEN/NOTIFY (and their loss
+ * when the listening connection dies), and chat and lifecycle events appended on two replicas'
+ * stores, followed on a third, every cursor once, in order.
+ */
+const log = pino({ level: 'silent' })
+const at = () => new Date().toISOString()
+
+async function until(what: string, ok: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!ok()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 10))
+  }
+}
+
+async function user(store: Store): Promise<string> {
+  const id = randomUUID()
+  await store.users.create({
+    id,
+    email: `${id}@example.com`,
+    password_hash: null,
+    is_admin: 0,
+    created_at: at(),
+    updated_at: at(),
+  })
+  return id
+}
+
+async function chatSession(store: Store, instanceId: string): Promise<string> {
+  const id = randomUUID()
+  await store.chat.createSession({
+    id,
+    instance_id: instanceId,
+    title: null,
+    session_key: `key-${id}`,
+    created_at: at(),
+    updated_at: at(),
+    last_activity: at(),
+  })
+  return id
+}
+
+/** Follows until `n` events came (or 10 s passed: the test then shows what was missing). */
+async function collect<E extends { cursor: number }>(
+  f: AsyncIterable<E> & { close(): void },
+  n: number,
+): Promise<number[]> {
+  const seen: number[] = []
+  const timer = setTimeout(() => f.close(), 10_000)
+  try {
+    for await (const e of f) {
+      seen.push(e.cursor)
+      if (seen.length >= n) break
+    }
+  } finally {
+    clearTimeout(timer)
+  }
+  return seen
+}
+
+const dense = (from: number, n: number) => Array.from({ length: n }, (_, i) => from + i)
+
+describe('chat events on one process (SQLite, MemoryBus): two logs on one bus', () => {
+  it('a follower on one log sees the other log appends too, every cursor once, in order', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'clawport-bus-'))
+    const store = await openSqliteStore(dir)
+    try {
+      const bus = new MemoryBus()
+      const [a, b] = [new ChatEventLog(store, bus), new ChatEventLog(store, bus)]
+      const instance = await insertInstanceRow(store, await user(store))
+      const s = await chatSession(store, instance)
+      const follower = new ChatFollower(b, { instanceId: instance, after: 0 })
+      const seen = collect(follower, 40)
+      await Promise.all(
+        Array.from({ length: 40 }, (_, i) => (i % 2 ? a : b).append(instance, s, 'delta', { i })),
+      )
+      expect(await seen).toEqual(dense(1, 40))
+      expect(b.listenerCount(instance)).toBe(0)
+    } finally {
+      await store.close()
+      fs.rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})
+
+describe.skipIf(!havePostgres())('event bus over PostgreSQL (two replicas)', () => {
+  let db: Awaited<ReturnType<typeof freshDatabase>>
+  let busA: PgBus
+  let busB: PgBus
+
+  beforeAll(async () => {
+    db = await freshDatabase('bus')
+    busA = new PgBus(db.url, log)
+    busB = new PgBus(db.url, log)
+    await Promise.all([busA.start(), busB.start()])
+  })
+
+  afterAll(async () => {
+    await busA?.close()
+    await busB?.close()
+    await db?.drop()
+  })
+
+  it('a publish on one replica wakes the subscribers of both, on that channel only', async () => {
+    const onA: string[] = []
+    const onB: string[] = []
+    const other: string[] = []
+    const stops = [
+      busA.subscribe('chat_event', (id) => onA.push(id)),
+      busB.subscribe('chat_event', (id) => onB.push(id)),
+      busB.subscribe('relay_close', (id) => other.push(id)),
+    ]
+    await busA.publish('chat_event', 'inst-1')
+    await busB.publish('chat_event', 'inst-2')
+    await until('both wake-ups on both replicas', () => onA.length === 2 && onB.length === 2)
+    expect(onA).toEqual(['inst-1', 'inst-2'])
+    expect(onB).toEqual(['inst-1', 'inst-2'])
+    expect(other).toEqual([])
+    for (const stop of stops) stop()
+  })
+
+  it('reconnects when its listening connection is killed, wakes everyone with *, and hears again', async () => {
+    const heard: string[] = []
+    const stop = busB.subscribe('instance_status', (id) => heard.push(id))
+    const pid = busB.listenerPid()
+    expect(pid).toBeTypeOf('number')
+    const admin = new pg.Client({ connectionString: db.url })
+    await admin.connect()
+    try {
+      const { rows } = await admin.query<{ ok: boolean }>('SELECT pg_terminate_backend($1) AS ok', [pid])
+      expect(rows[0]?.ok).toBe(true)
+    } finally {
+      await admin.end()
+    }
+    await until('the * wake-up after the reconnect', () => heard.includes('*'))
+    expect(busB.listenerPid()).not.toBe(pid)
+    await busA.publish('instance_status', 'inst-3')
+    await until('a wake-up through the new connection', () => heard.includes('inst-3'))
+    stop()
+  })
+})
+
+describe.skipIf(!havePostgres())('events appended on two replicas, followed on a third (PostgreSQL)', () => {
+  let db: Awaited<ReturnType<typeof freshDatabase>>
+  const stores: Store[] = []
+  const buses: PgBus[] = []
+  const dirs: string[] = []
+
+  beforeAll(async () => {
+    db = await freshDatabase('bus_events')
+    for (let i = 0; i < 3; i++) {
+      stores.push(await openPostgresStore(db.url))
+      const bus = new PgBus(db.url, log)
+      await bus.start()
+      buses.push(bus)
+    }
+  })
+
+  afterAll(async () => {
+    for (const bus of buses) await bus.close()
+    for (const store of stores) await store.close()
+    for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true })
+    await db?.drop()
+  })
+
+  it('chat: 60 concurrent appends from two replicas reach a follower on a third once each, in order', async () => {
+    const logs = stores.map((s, i) => new ChatEventLog(s, buses[i]))
+    const [a, b, c] = logs as [ChatEventLog, ChatEventLog, ChatEventLog]
+    const instance = await insertInstanceRow(stores[0] as Store, await user(stores[0] as Store))
+    const s = await chatSession(stores[0] as Store, instance)
+    // Followers on every replica, the appending ones included (their own appends and the others').
+    const seen = [a, b, c].map((log) =>
+      collect(new ChatFollower(log, { instanceId: instance, after: 0 }), 60),
+    )
+    const appended: ChatEvent[] = await Promise.all(
+      Array.from({ length: 60 }, (_, i) => (i % 2 ? a : b).append(instance, s, 'delta', { i })),
+    )
+    expect(appended.map((e) => e.cursor).sort((x, y) => x - y)).toEqual(dense(1, 60))
+    for (const cursors of await Promise.all(seen)) expect(cursors).toEqual(dense(1, 60))
+    // One that starts halfway: the backlog from its cursor, then what comes, on the third replica.
+    const late = collect(new ChatFollower(c, { instanceId: instance, after: 30 }), 40)
+    await Promise.all(
+      Array.from({ length: 10 }, (_, i) => (i % 2 ? a : b).append(instance, s, 'delta', { i })),
+    )
+    expect(await late).toEqual(dense(31, 40))
+    for (const log of logs) log.close()
+  })
+
+  it('lifecycle: events recorded on two replicas reach a follower on a third once each, in order', async () => {
+    const owner = await user(stores[0] as Store)
+    const instance = await insertInstanceRow(stores[0] as Store, owner)
+    const services = stores.map((store, i) => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'clawport-bus-'))
+      dirs.push(dir)
+      const webhooks = new WebhookService(store, SecretBox.open(dir), false)
+      const lookup = { owned: async () => ({ id: instance }) }
+      return new EventService(store, lookup, webhooks, log, buses[i])
+    })
+    const [a, b, c] = services as [EventService, EventService, EventService]
+    const seen = collect(new EventFollower(c, instance, 0), 30)
+    const recorded = await Promise.all(
+      Array.from({ length: 30 }, (_, i) =>
+        (i % 2 ? a : b).record(instance, 'restarted', { reason: `r${i}`, userId: owner }),
+      ),
+    )
+    const cursors = recorded.map((e) => e?.cursor ?? 0).sort((x, y) => x - y)
+    expect(await seen).toEqual(cursors)
+    for (const svc of services) svc.close()
+  })
+})

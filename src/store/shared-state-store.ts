@@ -1,8 +1,10 @@
-import { type Kysely, type Selectable, sql } from 'kysely'
+import { type Generated, type Insertable, type Kysely, type Selectable, sql } from 'kysely'
 import type { Database } from './schema.js'
 
 /** A WebSocket ticket, stored by the SHA-256 of its secret. */
 export interface WsTicketsTable {
+  /** Issue order. */
+  seq: Generated<number>
   hash: string
   user_id: string
   /** The key, sign-in (`web_...`) or instance door (`instance:...`) that issued it. */
@@ -30,11 +32,12 @@ export interface SignInStateTable {
 }
 
 export type WsTicketRow = Selectable<WsTicketsTable>
+export type NewWsTicket = Insertable<WsTicketsTable>
 
 /** State replicas share: what one process would otherwise keep in memory and another contradict. */
 export interface SharedStateStore {
   tickets: {
-    insert(row: WsTicketRow): Promise<void>
+    insert(row: NewWsTicket): Promise<void>
     /** Deletes and returns the ticket if it has not expired at `nowMs`; atomic, so it is used once. */
     consume(hash: string, nowMs: number): Promise<WsTicketRow | undefined>
     /** Drops expired tickets, and this user's oldest beyond the newest `keep`. */
@@ -73,21 +76,13 @@ export function kyselySharedStateStore(base: Kysely<Database>): SharedStateStore
         await db.insertInto('ws_tickets').values(row).execute()
       },
       // DELETE ... RETURNING: of two replicas redeeming one ticket at once, only one gets the row.
-      consume: async (hash, nowMs) => {
-        const row = await db
+      consume: (hash, nowMs) =>
+        db
           .deleteFrom('ws_tickets')
           .where('hash', '=', hash)
           .where('expires_at_ms', '>', nowMs)
           .returningAll()
-          .executeTakeFirst()
-        return (
-          row && {
-            ...row,
-            created_at_ms: Number(row.created_at_ms),
-            expires_at_ms: Number(row.expires_at_ms),
-          }
-        )
-      },
+          .executeTakeFirst(),
       prune: async (userId, keep, nowMs) => {
         await db.deleteFrom('ws_tickets').where('expires_at_ms', '<=', nowMs).execute()
         await db
@@ -100,8 +95,7 @@ export function kyselySharedStateStore(base: Kysely<Database>): SharedStateStore
               .selectFrom('ws_tickets')
               .select('hash')
               .where('user_id', '=', userId)
-              .orderBy('created_at_ms', 'desc')
-              .orderBy('hash')
+              .orderBy('seq', 'desc')
               .limit(keep),
           )
           .execute()

@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely'
 import type { Migration } from 'kysely/migration'
+import { isPostgres, serialKey } from './columns.js'
 
 /**
  * State every replica must see alike: WebSocket tickets (hashed, single use), fixed-window rate
@@ -10,7 +11,9 @@ export const sharedState: Migration = {
   async up(db: Kysely<unknown>) {
     await db.schema
       .createTable('ws_tickets')
-      .addColumn('hash', 'text', (c) => c.primaryKey())
+      // Issue order, to drop a user's oldest; bigint on PostgreSQL, where tickets churn for years.
+      .addColumn('seq', isPostgres(db) ? 'bigint' : 'integer', serialKey(db))
+      .addColumn('hash', 'text', (c) => c.notNull().unique())
       .addColumn('user_id', 'text', (c) => c.notNull().references('users.id').onDelete('cascade'))
       .addColumn('key_id', 'text', (c) => c.notNull())
       .addColumn('caller_instance_id', 'text')
@@ -18,11 +21,7 @@ export const sharedState: Migration = {
       .addColumn('created_at_ms', 'bigint', (c) => c.notNull())
       .addColumn('expires_at_ms', 'bigint', (c) => c.notNull())
       .execute()
-    await db.schema
-      .createIndex('ws_tickets_user')
-      .on('ws_tickets')
-      .columns(['user_id', 'created_at_ms'])
-      .execute()
+    await db.schema.createIndex('ws_tickets_user').on('ws_tickets').columns(['user_id', 'seq']).execute()
     await db.schema.createIndex('ws_tickets_expiry').on('ws_tickets').columns(['expires_at_ms']).execute()
     await db.schema
       .createTable('rate_counters')

@@ -1,0 +1,141 @@
+// Live chat-event latency across replicas: an event appended on replica A, seen by a follower on
+// replica B (two stores and two LISTEN/NOTIFY buses on one PostgreSQL), against a follower on A
+// itself and against one process on SQLite with the in-process bus (the single-server baseline).
+// Events are appended one at a time; each sample is append start to the follower's yield.
+// Build first (npx tsc -p tsconfig.build.json), then:
+//   CLAWPORT_TEST_DATABASE_URL=postgres://... node bench/bus.ts [events]   (a fresh database)
+//   CLAWPORT_BENCH_DATABASE_URL=postgres://... node bench/bus.ts [events]  (that database, as is)
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import type { Store } from '../src/store/index.ts'
+import { freshDatabase } from '../test/helpers/postgres.ts'
+import { insertInstanceRow } from '../test/helpers/rows.ts'
+import { line, type Summary, summarize } from './stats.ts'
+
+const N = Number(process.argv[2] ?? 500)
+const WARMUP = 20
+/** The target: what the bus may add to the p99 of a follower on another replica. */
+const ADDED_P99_TARGET_MS = 20
+
+const benchUrl = process.env.CLAWPORT_BENCH_DATABASE_URL
+if (!benchUrl && !process.env.CLAWPORT_TEST_DATABASE_URL) {
+  console.log(
+    'bench/bus: set CLAWPORT_TEST_DATABASE_URL (a role that may create databases) or CLAWPORT_BENCH_DATABASE_URL; skipped',
+  )
+  process.exit(0)
+}
+
+// The built modules (their own imports resolve only once compiled), typed from their sources.
+const dist = (m: string) => `../dist/${m}.js`
+const { ChatEventLog } = (await import(
+  dist('core/chat/event-log')
+)) as typeof import('../src/core/chat/event-log.ts')
+const { ChatFollower } = (await import(
+  dist('core/chat/follower')
+)) as typeof import('../src/core/chat/follower.ts')
+const { MemoryBus } = (await import(dist('core/shared/bus'))) as typeof import('../src/core/shared/bus.ts')
+const { PgBus } = (await import(dist('core/shared/pg-bus'))) as typeof import('../src/core/shared/pg-bus.ts')
+const { openPostgresStore } = (await import(
+  dist('store/postgres')
+)) as typeof import('../src/store/postgres.ts')
+const { openSqliteStore } = (await import(dist('store/sqlite'))) as typeof import('../src/store/sqlite.ts')
+const { createLogger } = (await import(dist('log'))) as typeof import('../src/log.ts')
+type Log = InstanceType<typeof ChatEventLog>
+
+const log = createLogger('silent')
+const at = () => new Date().toISOString()
+
+/** An instance with one chat session on the store: what chat events hang off. */
+async function instanceWithSession(store: Store): Promise<{ instance: string; session: string }> {
+  const userId = crypto.randomUUID()
+  await store.users.create({
+    id: userId,
+    email: `${userId}@example.com`,
+    password_hash: null,
+    is_admin: 0,
+    created_at: at(),
+    updated_at: at(),
+  })
+  const instance = await insertInstanceRow(store, userId)
+  const session = crypto.randomUUID()
+  await store.chat.createSession({
+    id: session,
+    instance_id: instance,
+    title: null,
+    session_key: `bench-${session}`,
+    created_at: at(),
+    updated_at: at(),
+    last_activity: at(),
+  })
+  return { instance, session }
+}
+
+/** Appends on `writer` one at a time; each sample ends when the follower on `reader` yields it. */
+async function measure(writer: Log, reader: Log, instance: string, session: string): Promise<Summary> {
+  const follower = new ChatFollower(reader, { instanceId: instance, after: await lastOf(reader, instance) })
+  const arrived = new Map<number, () => void>()
+  const seen = new Set<number>()
+  const loop = (async () => {
+    for await (const e of follower) {
+      seen.add(e.cursor)
+      arrived.get(e.cursor)?.()
+    }
+  })()
+  const samples: number[] = []
+  for (let i = 0; i < WARMUP + N; i++) {
+    const t0 = performance.now()
+    const e = await writer.append(instance, session, 'delta', { text: `d${i}` })
+    if (!seen.has(e.cursor)) await new Promise<void>((r) => arrived.set(e.cursor, r))
+    arrived.delete(e.cursor)
+    if (i >= WARMUP) samples.push(performance.now() - t0)
+  }
+  follower.close()
+  await loop
+  return summarize(samples)
+}
+
+async function lastOf(l: Log, instance: string): Promise<number> {
+  let after = 0
+  for (;;) {
+    const page = await l.list(instance, after, undefined, 1000)
+    if (page.length === 0) return after
+    after = page.at(-1)?.cursor ?? after
+  }
+}
+
+// The baseline: one process, SQLite, the in-process bus.
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'clawport-bench-bus-'))
+const sqlite = await openSqliteStore(dir)
+const local = new ChatEventLog(sqlite, new MemoryBus())
+const one = await instanceWithSession(sqlite)
+const base = await measure(local, local, one.instance, one.session)
+await sqlite.close()
+fs.rmSync(dir, { recursive: true, force: true })
+
+// Two replicas on PostgreSQL.
+const db = benchUrl ? { url: benchUrl, drop: async () => {} } : await freshDatabase('bench_bus')
+const [storeA, storeB] = [await openPostgresStore(db.url), await openPostgresStore(db.url)]
+const [busA, busB] = [new PgBus(db.url, log), new PgBus(db.url, log)]
+await Promise.all([busA.start(), busB.start()])
+const [a, b] = [new ChatEventLog(storeA, busA), new ChatEventLog(storeB, busB)]
+const two = await instanceWithSession(storeA)
+const sameReplica = await measure(a, a, two.instance, two.session)
+const otherReplica = await measure(a, b, two.instance, two.session)
+for (const l of [a, b]) l.close()
+await Promise.all([busA.close(), busB.close()])
+await Promise.all([storeA.close(), storeB.close()])
+await db.drop()
+
+console.log(`chat event, append to follower (${N} events one at a time, after ${WARMUP} warm-up)`)
+console.log(line('sqlite, one process (baseline)', base))
+console.log(line('postgres, follower on replica A', sameReplica))
+console.log(line('postgres, follower on replica B', otherReplica))
+const ratio = (x: number, y: number) => (y > 0 ? (x / y).toFixed(1) : 'n/a')
+console.log(
+  `B vs baseline: p50 x${ratio(otherReplica.p50, base.p50)}, p99 x${ratio(otherReplica.p99, base.p99)}`,
+)
+const added = otherReplica.p99 - sameReplica.p99
+console.log(
+  `added by the bus (B minus A): p50 ${(otherReplica.p50 - sameReplica.p50).toFixed(2)} ms, p99 ${added.toFixed(2)} ms (target <= ${ADDED_P99_TARGET_MS} ms: ${added <= ADDED_P99_TARGET_MS ? 'met' : 'missed'})`,
+)

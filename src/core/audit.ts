@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import type { Logger } from '../log.js'
 import type { AuditRow, NewAuditRow, Store } from '../store/index.js'
+import type { Locks } from './shared/locks.js'
 
 /** How long entries wait in memory before one batched insert, and how many force it sooner. */
 const FLUSH_MS = 200
@@ -61,13 +62,23 @@ export class AuditService {
     private readonly log: Logger,
     /** Entries older than this many days are removed; 0 keeps them forever. */
     private readonly retentionDays = 0,
+    /** With replicas: one prunes at a time, the others skip that round. */
+    private readonly locks?: Locks,
   ) {}
 
   /** Removes entries past the retention period now, then every hour. */
   startRetention(): void {
     if (this.retentionDays <= 0) return
-    void this.prune()
-    this.pruner = setInterval(() => void this.prune(), PRUNE_EVERY_MS)
+    const round = () => {
+      if (!this.locks) return void this.prune()
+      this.locks
+        .tryRun('audit:retention', async () => {
+          await this.prune()
+        })
+        .catch((err: unknown) => this.log.warn({ err }, 'audit retention skipped'))
+    }
+    round()
+    this.pruner = setInterval(round, PRUNE_EVERY_MS)
     this.pruner.unref()
   }
 

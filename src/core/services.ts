@@ -31,6 +31,7 @@ import { InstanceService } from './instances.js'
 import { InviteService } from './invites.js'
 import { KeyService } from './keys.js'
 import { InstanceScope } from './scope.js'
+import { createLocks, hostLockName, type Locks } from './shared/locks.js'
 import { SleepService } from './sleep/sleep-service.js'
 import { CLOSE_CODES, RelayRegistry } from './socket-relay.js'
 import { TerminalService } from './terminal.js'
@@ -43,6 +44,8 @@ import { WsTicketService } from './ws-tickets.js'
 export interface Services {
   config: Config
   store: Store
+  /** Leaderships and run-once work among replicas (in-process with SQLite). */
+  locks: Locks
   driver: InstanceDriver
   capabilities?: DriverCapabilities
   accounts: AccountService
@@ -104,6 +107,12 @@ export async function createServices(
   // First: without a shared key on PostgreSQL, nothing else should start.
   const box = SecretBox.forConfig(config)
   const store = await openStore(config)
+  const locks = await createLocks(config, log.child({ component: 'locks' }))
+  // Work done once per host (supervision, sleep, the pool, OOM kills) and once overall (webhook
+  // deliveries): the server takes part in both elections; tools that need only the store, in none.
+  const leads = opts.withDriver
+    ? { host: await locks.leader(hostLockName(config)), webhooks: await locks.leader('events:webhooks') }
+    : undefined
   await store.plans.sync(config.plans)
   const driver = await createDriver(config, log)
   const capabilities = opts.withDriver ? await driver.init() : undefined
@@ -117,9 +126,9 @@ export async function createServices(
   const scope = new InstanceScope(store)
   const instanceLog = log.child({ component: 'instances' })
   const lifecycle = new InstanceLifecycle(store, driver, config, instanceLog, gateway)
-  const supervisor = new InstanceSupervisor(store, driver, lifecycle, config, instanceLog)
+  const supervisor = new InstanceSupervisor(store, driver, lifecycle, config, instanceLog, leads?.host)
   const agent = new GatewayRunner(store, gateway, broker, config, log.child({ component: 'agent' }))
-  const pool = new WarmPool(store, lifecycle, agent, config, log.child({ component: 'pool' }))
+  const pool = new WarmPool(store, lifecycle, agent, config, log.child({ component: 'pool' }), leads?.host)
   const admission = new InstanceAdmission(store, invites, lifecycle, pool, config, instanceLog)
   const instances = new InstanceService(store, scope, lifecycle, admission, supervisor)
   const eventRuntime = createEventRuntime(store, instances, config, box, log.child({ component: 'events' }), {
@@ -127,6 +136,9 @@ export async function createServices(
   })
   const { events } = eventRuntime
   driver.onRunaway?.((id, report) => {
+    // Every replica's driver may end a runaway it watches; the host's leader (which watches
+    // them all) reports it once.
+    if (leads && !leads.host.isLeader()) return
     const limit = report.reason === 'pids_limit' ? 'its process limit' : 'its memory limit, thrashing'
     void events.record(id, 'runaway_processes_killed', {
       reason: `the workload stayed at ${limit}: ${report.processes_killed} processes ended`,
@@ -136,7 +148,7 @@ export async function createServices(
   lifecycle.onTransition((t) => recordTransition(events, t))
   lifecycle.onBootFailure((id, err, step) => recordBootFailure(events, driver, id, err, step))
   supervisor.onCrash((id, state, attempt) => recordCrash(events, id, state, attempt))
-  if (opts.withDriver) eventRuntime.start()
+  if (opts.withDriver) eventRuntime.start(leads)
   const channels = new ChannelService(store, instances, gateway, box)
   gateway.channelsFor = (id) => channels.wireFor(id)
   const workspace = new WorkspaceService(instances, config)
@@ -165,16 +177,16 @@ export async function createServices(
   )
   sleep.onSleep((id, reason) => chat.abortInstance(id, reason))
   chat.attachSleep(sleep)
-  if (opts.withDriver) sleep.start()
+  if (opts.withDriver) sleep.start(leads?.host)
   const terminal = new TerminalService(instances, relays, sleep)
   const desktop = new DesktopService(instances, relays, sleep)
   const wsTickets = new WsTicketService(store, instances, keys, config.wsTicketTtlMs)
-  const inbox = new InboxService(store, instances, chat, log.child({ component: 'inbox' }))
+  const inbox = new InboxService(store, instances, chat, log.child({ component: 'inbox' }), config.replicaId)
   inbox.attachSleep(sleep)
   if (opts.withDriver) await inbox.start()
   const swarms = new SwarmService(store, instances, inbox, scope, log.child({ component: 'swarms' }))
   const pipelineLog = log.child({ component: 'pipelines' })
-  const pipelineRunner = new PipelineRunner(store, chat, workspace, scope, pipelineLog)
+  const pipelineRunner = new PipelineRunner(store, chat, workspace, scope, pipelineLog, config.replicaId)
   pipelineRunner.attachSleep(sleep)
   const pipelines = new PipelineService(
     store,
@@ -186,11 +198,12 @@ export async function createServices(
     config.scheduleMinIntervalS * 1000,
   )
   if (opts.withDriver) await pipelines.start()
-  const audit = new AuditService(store, log.child({ component: 'audit' }), config.auditRetentionDays)
+  const audit = new AuditService(store, log.child({ component: 'audit' }), config.auditRetentionDays, locks)
   const webSessions = new WebSessionService(store, accounts, keys, invites, config)
   return {
     config,
     store,
+    locks,
     driver,
     capabilities,
     accounts,
@@ -230,6 +243,8 @@ export async function createServices(
       await eventRuntime.close()
       await controlSockets.closeAll()
       await audit.close()
+      // Last: leaderships end only once their work has stopped.
+      await locks.close()
       await store.close()
     },
   }

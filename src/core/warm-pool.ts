@@ -5,8 +5,10 @@ import { resourcesFromPlan, sameResources } from '../drivers/driver.js'
 import type { Logger } from '../log.js'
 import type { InstanceRow, Store } from '../store/index.js'
 import type { AgentRunner } from './agent.js'
+import { ADMISSION_LOCK } from './instances/admission.js'
 import type { InstanceLifecycle } from './instances/lifecycle.js'
 import { type PlanPool, planPools } from './pool-plans.js'
+import type { Leadership } from './shared/locks.js'
 import { nowIso } from './time.js'
 
 /** The system account that owns pooled instances until a user claims one; it cannot sign in. */
@@ -42,16 +44,16 @@ export type PoolStatus = z.infer<typeof PoolStatus>
  * gateway takes seconds to boot. Each pooled instance is made exactly as a cold create of its
  * plan would be (resources, network), so a claim changes nothing but its owner. Refilled in the
  * background, at most CLAWPORT_BOOT_CONCURRENCY at a time; each gateway gets a first turn before
- * it joins, so a user's first turn is a warm one.
+ * it joins, so a user's first turn is a warm one. Which instances are warm is in the store
+ * (`warm_at`), so a create on any replica claims one; the host's leader alone fills the pool.
  */
 export class WarmPool {
-  /** Pooled instances ready to be claimed, by id. */
-  private readonly warm = new Set<string>()
   private readonly pools: PlanPool[]
   private filling?: Promise<void>
   private again = false
   private closed = false
   private retry?: NodeJS.Timeout
+  private stopLeading?: () => void
 
   constructor(
     private readonly store: Store,
@@ -59,36 +61,69 @@ export class WarmPool {
     private readonly agent: AgentRunner | undefined,
     private readonly config: Config,
     private readonly log: Logger,
+    /** The host's leadership; absent: this process is alone (tools, tests). */
+    private readonly leadership?: Leadership,
   ) {
     this.pools = planPools(config)
   }
 
-  /** Creates the pool account if needed, takes back pooled instances that are ready, and fills. */
+  /**
+   * Creates the pool account if needed; while leading, takes back pooled instances that are
+   * ready, fills, and looks again every few seconds (creates on other replicas claim too).
+   */
   async start(): Promise<void> {
     if (!this.pools.some((p) => p.size > 0)) return
     if (!(await this.store.users.byId(POOL_USER_ID))) {
       const at = nowIso()
-      await this.store.users.create({
-        id: POOL_USER_ID,
-        email: POOL_EMAIL,
-        password_hash: null,
-        is_admin: 0,
-        created_at: at,
-        updated_at: at,
-      })
+      await this.store.users
+        .create({
+          id: POOL_USER_ID,
+          email: POOL_EMAIL,
+          password_hash: null,
+          is_admin: 0,
+          created_at: at,
+          updated_at: at,
+        })
+        .catch(async (err: unknown) => {
+          // Another replica starting at the same time made it first.
+          if (!(await this.store.users.byId(POOL_USER_ID))) throw err
+        })
     }
-    // Warm again after a restart, unless their plan changed meanwhile (fill replaces those).
+    if (!this.leadership) {
+      await this.takeBack()
+      this.refill()
+      return
+    }
+    this.stopLeading = this.leadership.onLead(() => {
+      void this.takeBack()
+        .then(() => this.refill())
+        .catch((err: unknown) => this.log.error({ err }, 'pool not taken back'))
+      const timer = setInterval(() => this.refill(), RETRY_MS)
+      timer.unref()
+      return () => clearInterval(timer)
+    })
+  }
+
+  /**
+   * Warm again after a restart (or a leader's death), unless their plan changed meanwhile (fill
+   * replaces those): a ready pooled instance's warm-up was cut, it needs none to be claimed.
+   */
+  private async takeBack(): Promise<void> {
     for (const row of await this.store.instances.listByUser(POOL_USER_ID)) {
-      if (row.status === 'ready' && this.poolOf(row)) this.warm.add(row.id)
+      if (row.status === 'ready' && !row.warm_at && this.poolOf(row))
+        await this.store.instances.update(row.id, { warm_at: nowIso() })
     }
-    this.refill()
+  }
+
+  private leads(): boolean {
+    return this.leadership?.isLeader() ?? true
   }
 
   async status(): Promise<PoolStatus> {
     const rows = await this.store.instances.listByUser(POOL_USER_ID)
     const plans = this.pools.map(({ plan, size }): PlanPoolStatus => {
       const mine = rows.filter((r) => r.plan === plan.name)
-      const ready = mine.filter((r) => r.status === 'ready' && this.warm.has(r.id)).length
+      const ready = mine.filter((r) => r.status === 'ready' && r.warm_at).length
       return { plan: plan.name, size, network: plan.network, ready, warming: mine.length - ready }
     })
     const ready = plans.reduce((n, p) => n + p.ready, 0)
@@ -97,37 +132,31 @@ export class WarmPool {
 
   /**
    * Claims a warm instance of this plan with exactly these resources and this network, if one
-   * is ready; call inside the create transaction, and `release` it if that transaction fails.
+   * is ready; call inside the create transaction: if it fails, the claim is rolled back with it.
+   * One conditional update (SKIP LOCKED on PostgreSQL): two creates never claim one instance.
    */
-  async take(
+  take(
     tx: Store,
     plan: string,
     resources: InstanceResources,
     network: NetworkMode,
   ): Promise<InstanceRow | undefined> {
-    for (const row of await tx.instances.listByUser(POOL_USER_ID)) {
-      if (row.status !== 'ready' || row.plan !== plan || !this.warm.has(row.id)) continue
-      if (!fits(row, resources, network)) continue
-      // Taken out before any await: two creates never claim one instance.
-      this.warm.delete(row.id)
-      return row
-    }
-    return undefined
-  }
-
-  /** Gives back a claimed instance whose create did not go through. */
-  release(id: string): void {
-    this.warm.add(id)
+    // The JSON a pooled instance of this plan was stored with (lifecycle.insert writes it so).
+    const match = { plan, network, resources: JSON.stringify(resourcesFromPlan(resources)) }
+    return tx.instances.claimWarm(POOL_USER_ID, match, { updated_at: nowIso() })
   }
 
   /** True when a warm instance is waiting: creating from it needs no new capacity. */
-  hasReady(): boolean {
-    return this.warm.size > 0
+  async hasReady(tx: Store): Promise<boolean> {
+    return (await tx.instances.listByUser(POOL_USER_ID)).some((r) => r.status === 'ready' && r.warm_at)
   }
 
-  /** Starts filling the pool in the background; a call while it fills makes it look again. */
+  /**
+   * Starts filling the pool in the background, on the host's leader only; a call while it fills
+   * makes it look again.
+   */
   refill(): void {
-    if (this.closed || !this.pools.some((p) => p.size > 0)) return
+    if (this.closed || !this.pools.some((p) => p.size > 0) || !this.leads()) return
     if (this.filling) {
       this.again = true
       return
@@ -152,7 +181,7 @@ export class WarmPool {
   private async fill(): Promise<void> {
     for (;;) {
       this.again = false
-      if (this.closed) return
+      if (this.closed || !this.leads()) return
       const rows = await this.sweep()
       // Round robin: every plan gets its first warm instance before any gets a second.
       const queue: PlanSpec[] = []
@@ -186,7 +215,7 @@ export class WarmPool {
     const kept: InstanceRow[] = []
     for (const row of rows) {
       const surplus =
-        this.warm.has(row.id) &&
+        Boolean(row.warm_at) &&
         kept.filter((k) => k.plan === row.plan).length >= (this.poolOf(row)?.size ?? 0)
       if (row.status === 'error') {
         this.log.warn({ instanceId: row.id, error: row.error }, 'pooled instance failed; replacing it')
@@ -200,7 +229,8 @@ export class WarmPool {
         kept.push(row)
         continue
       }
-      this.warm.delete(row.id)
+      // A warm one is claimed first: a create on another replica may be taking it right now.
+      if (row.warm_at && !(await this.store.instances.claimWarm(POOL_USER_ID, { id: row.id }, {}))) continue
       await this.lifecycle.remove(row.id)
     }
     return kept
@@ -208,19 +238,28 @@ export class WarmPool {
 
   /** Boots one instance of the plan into the pool. */
   private async warmOne(plan: PlanSpec): Promise<'warm' | 'failed' | 'full'> {
-    if ((await this.store.instances.countAll()) >= this.config.maxInstances) return 'full'
     const started = performance.now()
-    const created = await this.lifecycle.create({
-      ownerId: POOL_USER_ID,
-      resources: resourcesFromPlan(plan),
-      network: plan.network,
-      name: null,
-      plan: plan.name,
+    // As a create does: capacity and host uid are checked and taken under the admission lock.
+    const created = await this.store.transaction(async (tx) => {
+      await tx.lock(ADMISSION_LOCK)
+      if ((await tx.instances.countAll()) >= this.config.maxInstances) return undefined
+      return this.lifecycle.insert(tx, {
+        ownerId: POOL_USER_ID,
+        resources: resourcesFromPlan(plan),
+        network: plan.network,
+        name: null,
+        plan: plan.name,
+      })
     })
+    if (!created) return 'full'
+    this.lifecycle.launch(created)
     const row = await this.lifecycle.waitSettled(created.id)
     if (row?.status !== 'ready') return 'failed'
     await this.warmUp(row.id)
-    this.warm.add(row.id)
+    // Only if it is still the pool's and ready: it may have failed or gone meanwhile.
+    const warm = await this.store.instances.get(row.id)
+    if (warm?.user_id !== POOL_USER_ID || warm.status !== 'ready') return 'failed'
+    await this.store.instances.update(row.id, { warm_at: nowIso() })
     this.log.info(
       { instanceId: row.id, plan: plan.name, ms: Math.round(performance.now() - started) },
       'pooled instance warm',
@@ -248,6 +287,7 @@ export class WarmPool {
 
   close(): void {
     this.closed = true
+    this.stopLeading?.()
     if (this.retry) clearTimeout(this.retry)
   }
 }

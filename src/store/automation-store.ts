@@ -25,6 +25,9 @@ export interface InboxMessagesTable {
   updated_at: string
   delivered_at: string | null
   replied_at: string | null
+  /** The replica delivering it (from its claim until its outcome), and until when. */
+  lease_owner?: string | null
+  lease_expires_at?: string | null
 }
 
 export interface InboxSessionsTable {
@@ -79,6 +82,9 @@ export interface PipelineRunsTable {
   finished_at: string | null
   /** The instance whose door started the run: the run is confined to that instance's scope. */
   scope_instance_id: string | null
+  /** The replica executing it, and until when (its heartbeat renews it); expired: anyone may resume it. */
+  lease_owner?: string | null
+  lease_expires_at?: string | null
 }
 
 type AutomationTables = {
@@ -106,8 +112,22 @@ export interface AutomationStore {
     insert(row: Insertable<InboxMessagesTable>): Promise<{ row: InboxRow; created: boolean }>
     get(id: string): Promise<InboxRow | undefined>
     update(id: string, patch: InboxUpdate): Promise<InboxRow | undefined>
-    /** Pending messages due at `now`, oldest first. */
+    /** Pending messages due at `now` that no replica is delivering, oldest first. */
     due(now: string, limit: number): Promise<InboxRow[]>
+    /**
+     * Takes a due pending message for `owner` until `until`, if nobody else has it: one
+     * conditional update, so two replicas never both deliver it. Undefined when it was not taken.
+     */
+    claim(id: string, owner: string, now: string, until: string): Promise<InboxRow | undefined>
+    /** Extends the leases `owner` holds on messages not settled yet. */
+    renew(owner: string, until: string): Promise<void>
+    /** Gives a message's lease back (its delivery by `owner` ended, whatever its outcome). */
+    release(id: string, owner: string): Promise<void>
+    /**
+     * Fails delivered messages whose deliverer's lease expired before `now` (it died waiting
+     * for the reply); returns those it failed, each failed by one caller only.
+     */
+    failAbandoned(now: string, error: string): Promise<InboxRow[]>
     byStatus(status: string): Promise<InboxRow[]>
     /** Messages sent to or from an instance, newest first. */
     listFor(instanceId: string, limit: number): Promise<InboxRow[]>
@@ -136,12 +156,21 @@ export interface AutomationStore {
     claimSchedule(id: string, expected: string, next: string | null): Promise<boolean>
     scheduled(): Promise<PipelineRow[]>
     remove(id: string): Promise<void>
-    insertRun(row: PipelineRunRow): Promise<void>
+    insertRun(row: Insertable<PipelineRunsTable>): Promise<void>
     getRun(id: string): Promise<PipelineRunRow | undefined>
     listRuns(pipelineId: string, limit: number): Promise<PipelineRunRow[]>
     updateRun(id: string, patch: PipelineRunUpdate): Promise<void>
     /** Runs not finished (queued or running), oldest first. */
     unfinishedRuns(): Promise<PipelineRunRow[]>
+    /**
+     * Takes an unfinished run for `owner` until `until` if its lease is free, expired at `now`
+     * or already owner's (`force`: whatever its lease); true when taken. One conditional update.
+     */
+    claimRun(id: string, owner: string, now: string, until: string, force?: boolean): Promise<boolean>
+    /** Extends owner's leases on these unfinished runs; returns the ids still owner's. */
+    renewRuns(owner: string, ids: string[], until: string): Promise<string[]>
+    /** Frees owner's leases on unfinished runs (a stop): another replica may resume them at once. */
+    releaseRuns(owner: string): Promise<void>
   }
 }
 
@@ -175,8 +204,52 @@ export function kyselyAutomationStore(base: Kysely<Database>): AutomationStore {
           .selectAll()
           .where('status', '=', 'pending')
           .where('next_attempt_at', '<=', now)
+          .where((eb) => eb.or([eb('lease_expires_at', 'is', null), eb('lease_expires_at', '<', now)]))
           .orderBy('created_at')
           .limit(limit)
+          .execute(),
+      claim: (id, owner, now, until) =>
+        // Under READ COMMITTED a second claimer waits for the first's row lock, then finds the
+        // lease taken when it re-checks the condition: only one update matches.
+        db
+          .updateTable('inbox_messages')
+          .set({ lease_owner: owner, lease_expires_at: until })
+          .where('id', '=', id)
+          .where('status', '=', 'pending')
+          .where('next_attempt_at', '<=', now)
+          .where((eb) => eb.or([eb('lease_expires_at', 'is', null), eb('lease_expires_at', '<', now)]))
+          .returningAll()
+          .executeTakeFirst(),
+      async renew(owner, until) {
+        await db
+          .updateTable('inbox_messages')
+          .set({ lease_expires_at: until })
+          .where('lease_owner', '=', owner)
+          .where('status', 'in', ['pending', 'delivered'])
+          .execute()
+      },
+      async release(id, owner) {
+        await db
+          .updateTable('inbox_messages')
+          .set({ lease_owner: null, lease_expires_at: null })
+          .where('id', '=', id)
+          .where('lease_owner', '=', owner)
+          .execute()
+      },
+      failAbandoned: (now, error) =>
+        db
+          .updateTable('inbox_messages')
+          .set({
+            status: 'failed',
+            error,
+            reply: null,
+            lease_owner: null,
+            lease_expires_at: null,
+            updated_at: now,
+          })
+          .where('status', '=', 'delivered')
+          .where((eb) => eb.or([eb('lease_expires_at', 'is', null), eb('lease_expires_at', '<', now)]))
+          .returningAll()
           .execute(),
       byStatus: (status) =>
         db
@@ -304,6 +377,45 @@ export function kyselyAutomationStore(base: Kysely<Database>): AutomationStore {
           .where('status', 'in', ['queued', 'running'])
           .orderBy('created_at')
           .execute(),
+      async claimRun(id, owner, now, until, force = false) {
+        const r = await db
+          .updateTable('pipeline_runs')
+          .set({ lease_owner: owner, lease_expires_at: until })
+          .where('id', '=', id)
+          .where('status', 'in', ['queued', 'running'])
+          .$if(!force, (q) =>
+            q.where((eb) =>
+              eb.or([
+                eb('lease_owner', 'is', null),
+                eb('lease_owner', '=', owner),
+                eb('lease_expires_at', 'is', null),
+                eb('lease_expires_at', '<', now),
+              ]),
+            ),
+          )
+          .executeTakeFirst()
+        return Number(r.numUpdatedRows) === 1
+      },
+      async renewRuns(owner, ids, until) {
+        if (!ids.length) return []
+        const rows = await db
+          .updateTable('pipeline_runs')
+          .set({ lease_expires_at: until })
+          .where('id', 'in', ids)
+          .where('lease_owner', '=', owner)
+          .where('status', 'in', ['queued', 'running'])
+          .returning('id')
+          .execute()
+        return rows.map((r) => r.id)
+      },
+      async releaseRuns(owner) {
+        await db
+          .updateTable('pipeline_runs')
+          .set({ lease_owner: null, lease_expires_at: null })
+          .where('lease_owner', '=', owner)
+          .where('status', 'in', ['queued', 'running'])
+          .execute()
+      },
     },
   }
 }

@@ -6,7 +6,7 @@ import { kyselyChannelsStore } from './channels-store.js'
 import { kyselyEventsStore } from './events-store.js'
 import type { Database } from './schema.js'
 import { kyselySharedStateStore } from './shared-state-store.js'
-import type { Store } from './store.js'
+import type { Store, WarmMatch } from './store.js'
 import { kyselyTurnsStore } from './turns-store.js'
 
 /** The Store over Kysely; dialect-neutral SQL so every database shares it. */
@@ -201,6 +201,32 @@ export class KyselyStore implements Store {
     },
     remove: async (id) => {
       await this.db.deleteFrom('instances').where('id', '=', id).execute()
+    },
+    claimWarm: (poolUserId, match, patch) => {
+      const candidate = this.db
+        .selectFrom('instances')
+        .select('id')
+        .where('user_id', '=', poolUserId)
+        .where('status', '=', 'ready')
+        .where('warm_at', 'is not', null)
+        .$if('id' in match, (q) => q.where('id', '=', (match as { id: string }).id))
+        .$if(!('id' in match), (q) => {
+          const m = match as Exclude<WarmMatch, { id: string }>
+          return q
+            .where('plan', '=', m.plan)
+            .where('network', '=', m.network)
+            .where('resources', '=', m.resources)
+        })
+        .orderBy('warm_at')
+        .limit(1)
+        .$if(this.dialect === 'postgres', (q) => q.forUpdate().skipLocked())
+      return this.db
+        .updateTable('instances')
+        .set({ ...patch, warm_at: null })
+        .where('id', '=', candidate)
+        .where('warm_at', 'is not', null)
+        .returningAll()
+        .executeTakeFirst()
     },
   }
 
@@ -448,6 +474,8 @@ export class KyselyStore implements Store {
   }
 
   transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T> {
+    // Inside a transaction already: the work joins it (commits or rolls back with it).
+    if (this.db.isTransaction) return fn(this)
     return this.db
       .transaction()
       .execute((trx) => fn(new KyselyStore(trx as Kysely<Database>, async () => {}, this.dialect)))

@@ -87,6 +87,8 @@ export interface InstancesTable {
   created_at: string
   updated_at: string
   started_at: string | null
+  /** When a pooled instance became warm (ready, warmed up, claimable); null (or absent) otherwise. */
+  warm_at?: string | null
 }
 
 /** A user's own model upstream; the key is AES-256-GCM encrypted with the data folder's key. */
@@ -166,7 +168,8 @@ export type PlanRow = Selectable<PlansTable>
 export type SubscriptionRow = Selectable<SubscriptionsTable>
 export type ApiKeyRow = Selectable<ApiKeysTable>
 export type InviteRow = Selectable<InvitesTable>
-export type InstanceRow = Selectable<InstancesTable>
+/** `warm_at` may be left out of a row made in code (it is only ever set on the pool's). */
+export type InstanceRow = Omit<Selectable<InstancesTable>, 'warm_at'> & { warm_at?: string | null }
 export type NewInstance = Insertable<InstancesTable>
 export type InstanceUpdate = Updateable<InstancesTable>
 export type UserSettingsRow = Selectable<UserSettingsTable>

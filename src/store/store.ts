@@ -47,6 +47,9 @@ export type {
   WebSessionRow,
 }
 
+/** Which warm pooled instance a claim takes: that one, or any made exactly so (resources: the row's JSON). */
+export type WarmMatch = { id: string } | { plan: string; network: InstanceRow['network']; resources: string }
+
 /**
  * Persistence seen by core services. One implementation per database (SQLite today); core
  * code only ever sees this interface.
@@ -97,6 +100,12 @@ export interface Store {
     countAll(): Promise<number>
     usedHostUids(): Promise<number[]>
     update(id: string, patch: InstanceUpdate): Promise<InstanceRow | undefined>
+    /**
+     * Claims one warm pooled instance (the pool's, ready, `warm_at` set) that matches, writing
+     * `patch` and clearing `warm_at` in one statement; concurrent claims on PostgreSQL skip each
+     * other's row (FOR UPDATE SKIP LOCKED). Undefined when none is free.
+     */
+    claimWarm(poolUserId: string, match: WarmMatch, patch: InstanceUpdate): Promise<InstanceRow | undefined>
     remove(id: string): Promise<void>
   }
   userSettings: {

@@ -19,6 +19,10 @@ import {
 } from './inbox-types.js'
 
 const TICK_MS = 1_000
+/** How long a delivery stays this replica's without a heartbeat; renewed every third of it. */
+export const DELIVERY_LEASE_MS = 30_000
+const HEARTBEAT_MS = DELIVERY_LEASE_MS / 3
+const STOPPED_BEFORE_REPLY = 'The server stopped before the agent replied.'
 const BATCH = 50
 const MAX_BACKOFF_MS = 30_000
 /** Codes of a turn that could not start now but may later: the message waits and is retried. */
@@ -43,6 +47,9 @@ export interface NewInboxMessage {
  * with backoff until then). The chat message takes the inbox message's id, so a delivery
  * repeated after a crash cannot add it twice. The agent's reply goes to `reply_to`'s inbox.
  * Each step is an `inbox` event in the chat streams of the target and of the sending instance.
+ * Every replica delivers: a message is claimed first (a lease, taken by one conditional update),
+ * so only one replica ever delivers it; the lease is renewed until its reply, and a message whose
+ * deliverer died waiting for the reply fails once the lease has expired.
  */
 export class InboxService {
   private readonly busy = new Set<string>()
@@ -50,6 +57,7 @@ export class InboxService {
   private readonly listeners = new Set<(m: InboxMessage) => void>()
   private readonly tasks = new Set<Promise<unknown>>()
   private timer?: NodeJS.Timeout
+  private heartbeat?: NodeJS.Timeout
   private ticking = false
   private closed = false
   private sleep?: SleepService
@@ -59,6 +67,8 @@ export class InboxService {
     private readonly instances: InstanceService,
     private readonly chat: ChatService,
     private readonly log: Logger,
+    /** This replica, as deliveries' lease owner. */
+    private readonly owner = 'local',
   ) {}
 
   /** Messages wake sleeping targets. */
@@ -151,20 +161,47 @@ export class InboxService {
     })
   }
 
-  /** Starts delivering: messages interrupted by a stop are settled, pending ones resume. */
+  /**
+   * Starts delivering: messages interrupted by a stop are settled, pending ones resume. One
+   * server on SQLite is alone with its data folder, so every delivered message it finds was cut
+   * by its own stop; replicas fail only those whose deliverer's lease expired.
+   */
   async start(): Promise<void> {
-    for (const row of await this.store.automation.inbox.byStatus('delivered')) {
-      await this.settle(row, { status: 'failed', error: 'The server stopped before the agent replied.' })
-    }
+    if (this.store.dialect === 'sqlite') {
+      for (const row of await this.store.automation.inbox.byStatus('delivered')) {
+        await this.settle(row, { status: 'failed', error: STOPPED_BEFORE_REPLY })
+      }
+    } else await this.failAbandoned()
     this.timer = setInterval(() => this.kick(), TICK_MS)
     this.timer.unref()
+    this.heartbeat = setInterval(() => void this.beat(), HEARTBEAT_MS)
+    this.heartbeat.unref()
     this.kick()
   }
 
   async close(): Promise<void> {
     this.closed = true
     if (this.timer) clearInterval(this.timer)
+    if (this.heartbeat) clearInterval(this.heartbeat)
     await Promise.allSettled([...this.tasks])
+  }
+
+  /** Renews this replica's deliveries; on PostgreSQL also fails those a dead replica left. */
+  private async beat(): Promise<void> {
+    try {
+      await this.store.automation.inbox.renew(this.owner, leaseUntil())
+      if (this.store.dialect === 'postgres') await this.failAbandoned()
+    } catch (err) {
+      this.log.error({ err }, 'inbox heartbeat failed')
+    }
+  }
+
+  /** Delivered messages whose deliverer's lease expired: the reply it waited for is lost. */
+  private async failAbandoned(): Promise<void> {
+    for (const row of await this.store.automation.inbox.failAbandoned(nowIso(), STOPPED_BEFORE_REPLY)) {
+      this.log.warn({ messageId: row.id }, 'inbox message failed: its deliverer stopped before the reply')
+      await this.publish(row, 'failed')
+    }
   }
 
   private kick(): void {
@@ -178,12 +215,26 @@ export class InboxService {
   }
 
   private async tick(): Promise<void> {
-    for (const row of await this.store.automation.inbox.due(nowIso(), BATCH)) {
-      if (this.busy.has(row.target_id) || this.closed) continue
-      this.busy.add(row.target_id)
+    for (const due of await this.store.automation.inbox.due(nowIso(), BATCH)) {
+      if (this.busy.has(due.target_id) || this.closed) continue
+      this.busy.add(due.target_id)
+      // Claimed before anything else: another replica that saw it due too finds it taken.
+      const row = await this.store.automation.inbox
+        .claim(due.id, this.owner, nowIso(), leaseUntil())
+        .catch((err: unknown) => {
+          this.log.error({ err, messageId: due.id }, 'inbox claim failed')
+          return undefined
+        })
+      if (!row) {
+        this.busy.delete(due.target_id)
+        continue
+      }
       const task = this.deliver(row)
         .catch((err: unknown) => this.log.error({ err, messageId: row.id }, 'inbox delivery failed'))
-        .finally(() => {
+        .finally(async () => {
+          await this.store.automation.inbox
+            .release(row.id, this.owner)
+            .catch((err: unknown) => this.log.warn({ err, messageId: row.id }, 'inbox lease not released'))
           this.busy.delete(row.target_id)
           this.tasks.delete(task)
           this.kick()
@@ -195,7 +246,7 @@ export class InboxService {
   private async deliver(row: InboxRow): Promise<void> {
     // Delivered before a crash, but not marked: the chat message carries the inbox id.
     if (await this.store.automation.inbox.chatMessageExists(row.id)) {
-      await this.settle(row, { status: 'failed', error: 'The server stopped before the agent replied.' })
+      await this.settle(row, { status: 'failed', error: STOPPED_BEFORE_REPLY })
       return
     }
     const found = await this.store.instances.get(row.target_id)
@@ -310,4 +361,8 @@ export class InboxService {
       await this.chat.events.append(inst.id, sessionId, 'inbox', { state, direction, message })
     }
   }
+}
+
+function leaseUntil(): string {
+  return new Date(Date.now() + DELIVERY_LEASE_MS).toISOString()
 }

@@ -23,15 +23,24 @@ export type RunEvent = { type: 'run'; run: PipelineRun } | { type: 'step'; step:
 
 class Canceled extends Error {}
 
+/** How long a run stays this replica's without a heartbeat; renewed every third of it. */
+export const RUN_LEASE_MS = 30_000
+const HEARTBEAT_MS = RUN_LEASE_MS / 3
+
 /**
  * Executes pipeline runs, stage by stage (steps of a stage at the same time), writing each
  * step's state to the store as it moves, so a run can be followed, cancelled, and resumed where
- * it stood after a restart (steps that had finished are not run again).
+ * it stood after a restart (steps that had finished are not run again). A run is executed by the
+ * replica holding its lease (`lease_owner`, renewed by a heartbeat); when that replica dies, the
+ * lease expires and another one resumes the run.
  */
 export class PipelineRunner {
   private readonly active = new Map<string, AbortController>()
+  /** Runs whose lease another replica took (this one stalled): they end here without a write. */
+  private readonly lost = new Set<string>()
   private readonly listeners = new Map<string, Set<(e: RunEvent) => void>>()
   private readonly tasks = new Set<Promise<unknown>>()
+  private heartbeat?: NodeJS.Timeout
   private closed = false
   private sleep?: SleepService
 
@@ -41,11 +50,18 @@ export class PipelineRunner {
     private readonly workspace: WorkspaceService,
     private readonly scope: InstanceScope,
     private readonly log: Logger,
+    /** This replica, as runs' lease owner. */
+    readonly owner = 'local',
   ) {}
 
-  /** Starts executing a stored run in the background. */
+  /** The lease a run stored now by this replica starts with. */
+  lease(): { lease_owner: string; lease_expires_at: string } {
+    return { lease_owner: this.owner, lease_expires_at: leaseUntil() }
+  }
+
+  /** Starts executing a stored run, whose lease this replica holds, in the background. */
   launch(runId: string): void {
-    if (this.active.has(runId)) return
+    if (this.active.has(runId) || this.closed) return
     const ctl = new AbortController()
     this.active.set(runId, ctl)
     const task = this.execute(runId, ctl.signal)
@@ -57,11 +73,44 @@ export class PipelineRunner {
     this.tasks.add(task)
   }
 
-  /** Resumes the runs a previous process left unfinished. */
-  async resume(): Promise<void> {
+  /**
+   * Resumes the unfinished runs nobody holds: those of a replica that died (its lease expired),
+   * then renews this replica's leases every few seconds and takes over expired ones. One server
+   * on SQLite is alone with its data folder: every unfinished run is its own at start.
+   */
+  async start(): Promise<void> {
+    await this.resume(this.store.dialect === 'sqlite')
+    this.heartbeat = setInterval(() => void this.beat(), HEARTBEAT_MS)
+    this.heartbeat.unref()
+  }
+
+  /** Launches each unfinished run whose lease this replica could take. */
+  async resume(force = false): Promise<void> {
+    const now = nowIso()
     for (const row of await this.store.automation.pipelines.unfinishedRuns()) {
-      this.log.info({ runId: row.id }, 'pipeline run resumed')
+      if (this.active.has(row.id) || this.closed) continue
+      if (!(await this.store.automation.pipelines.claimRun(row.id, this.owner, now, leaseUntil(), force)))
+        continue
+      this.log.info({ runId: row.id, previousOwner: row.lease_owner ?? null }, 'pipeline run resumed')
       this.launch(row.id)
+    }
+  }
+
+  /** Renews the leases of the runs executing here; a run whose lease was lost stops here. */
+  private async beat(): Promise<void> {
+    if (this.closed) return
+    try {
+      const ids = [...this.active.keys()]
+      const kept = new Set(await this.store.automation.pipelines.renewRuns(this.owner, ids, leaseUntil()))
+      for (const id of ids) {
+        if (kept.has(id) || !this.active.has(id)) continue
+        this.log.warn({ runId: id }, 'pipeline run lease lost; another replica resumes it')
+        this.lost.add(id)
+        this.active.get(id)?.abort()
+      }
+      if (this.store.dialect === 'postgres') await this.resume()
+    } catch (err) {
+      this.log.error({ err }, 'pipeline run heartbeat failed')
     }
   }
 
@@ -85,10 +134,21 @@ export class PipelineRunner {
     }
   }
 
-  /** Stops starting steps; runs stay `running` in the store and the next process resumes them. */
+  /**
+   * Stops starting steps; runs stay `running` in the store, their leases freed once the steps
+   * under way have ended (or 5 s), so that another replica (or the next process) resumes them.
+   */
   async close(): Promise<void> {
     this.closed = true
-    await Promise.race([Promise.allSettled([...this.tasks]), new Promise((r) => setTimeout(r, 5_000))])
+    clearInterval(this.heartbeat)
+    const settled = Promise.allSettled([...this.tasks]).then(() => true)
+    const all = await Promise.race([settled, new Promise<false>((r) => setTimeout(() => r(false), 5_000))])
+    // Steps still under way keep their lease until it expires: nobody runs them twice meanwhile.
+    if (all) {
+      await this.store.automation.pipelines
+        .releaseRuns(this.owner)
+        .catch((err: unknown) => this.log.warn({ err }, 'pipeline run leases not released'))
+    }
   }
 
   private emit(runId: string, e: RunEvent): void {
@@ -138,6 +198,7 @@ export class PipelineRunner {
       await save({ status: 'succeeded', finished_at: nowIso() })
     } catch (err) {
       if (this.closed && !signal.aborted) return // the next process resumes it
+      if (this.lost.delete(run.id)) return // the replica that took it over carries on
       const canceled = signal.aborted
       for (const s of run.steps)
         if (s.status === 'pending' || s.status === 'running') s.status = canceled ? 'canceled' : 'skipped'
@@ -252,6 +313,10 @@ export class PipelineRunner {
     if (!m) throw errors.validation(`Swarm ${swarm.id} has no member ${String(t.member ?? 1)}.`)
     return m.instance_id
   }
+}
+
+function leaseUntil(): string {
+  return new Date(Date.now() + RUN_LEASE_MS).toISOString()
 }
 
 /** Rejects when the signal aborts, whatever the work does. */

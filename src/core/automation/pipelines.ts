@@ -158,9 +158,13 @@ export class PipelineService {
     return this.runner.subscribe(runId, fn)
   }
 
-  /** Resumes unfinished runs and starts the schedule clock. */
+  /**
+   * Resumes unfinished runs nobody holds and starts the schedule clock. Every replica runs the
+   * clock: `claimSchedule` moves a schedule forward with a compare-and-set (a second replica's
+   * update finds `next_run_at` already changed), so each due time starts one run.
+   */
   async start(): Promise<void> {
-    await this.runner.resume()
+    await this.runner.start()
     this.timer = setInterval(() => {
       this.fireSchedules().catch((err: unknown) => this.log.error({ err }, 'pipeline schedule failed'))
     }, SCHEDULE_TICK_MS)
@@ -223,6 +227,8 @@ export class PipelineService {
       started_at: null,
       finished_at: null,
       scope_instance_id: scopeInstanceId ?? null,
+      // Executed here: its lease is this replica's from the start.
+      ...this.runner.lease(),
     }
     await this.store.automation.pipelines.insertRun(run)
     this.log.info({ pipelineId: row.id, runId: run.id, trigger }, 'pipeline run started')

@@ -2,6 +2,7 @@ import type { SecretBox } from '../../broker/secret-box.js'
 import type { Config } from '../../config.js'
 import type { Logger } from '../../log.js'
 import type { Store } from '../../store/index.js'
+import type { Leadership } from '../shared/locks.js'
 import { EventService, type InstanceLookup } from './event-service.js'
 import { type OomCounter, OomWatcher } from './oom-watcher.js'
 import { WebhookDispatcher } from './webhook-dispatcher.js'
@@ -12,8 +13,11 @@ export { EventService } from './event-service.js'
 /** The event log, the webhooks and the background work that feeds and drains them. */
 export interface EventRuntime {
   events: EventService
-  /** Starts sending queued deliveries and watching for OOM kills (the server only). */
-  start(): void
+  /**
+   * Starts sending queued deliveries and watching for OOM kills (the server only); with
+   * leaderships (replicas), each only while this process holds its own.
+   */
+  start(lead?: { webhooks: Leadership; host: Leadership }): void
   close(): Promise<void>
 }
 
@@ -31,17 +35,43 @@ export function createEventRuntime(
 ): EventRuntime {
   const webhooks = new WebhookService(store, box, config.modelPrivateUrls)
   const events = new EventService(store, instances, webhooks, log)
-  const dispatcher = new WebhookDispatcher(store, webhooks, config.modelPrivateUrls, log)
+  let dispatcher: WebhookDispatcher | undefined
+  const stopping = new Set<Promise<void>>()
+  let closed = false
+  // A dispatcher ends for good when it closes: each leadership term gets a fresh one.
+  const dispatch = () => {
+    if (closed) return undefined
+    const d = new WebhookDispatcher(store, webhooks, config.modelPrivateUrls, log)
+    dispatcher = d
+    d.start()
+    return () => {
+      if (dispatcher === d) dispatcher = undefined
+      const done = d.close().finally(() => stopping.delete(done))
+      stopping.add(done)
+    }
+  }
   const watcher = oom ? new OomWatcher(store, oom, events, log) : undefined
+  const watch = () => {
+    if (closed || !watcher) return undefined
+    watcher.start()
+    return () => watcher.close()
+  }
   return {
     events,
-    start() {
-      dispatcher.start()
-      watcher?.start()
+    start(lead) {
+      if (!lead) {
+        dispatch()
+        watch()
+        return
+      }
+      lead.webhooks.onLead(dispatch)
+      lead.host.onLead(watch)
     },
     async close() {
+      closed = true
       watcher?.close()
-      await dispatcher.close()
+      await dispatcher?.close()
+      await Promise.allSettled([...stopping])
     },
   }
 }

@@ -9,6 +9,12 @@ import { nowIso } from '../time.js'
 import type { WarmPool } from '../warm-pool.js'
 import type { InstanceLifecycle } from './lifecycle.js'
 
+/**
+ * Held (a transaction lock) by every insert of an instance: the capacity check and the choice of
+ * a host uid see every other replica's creates that committed before.
+ */
+export const ADMISSION_LOCK = 'instances:admission'
+
 export interface CreateInstanceInput {
   invite_code?: string
   name?: string
@@ -34,46 +40,41 @@ export class InstanceAdmission {
   ) {}
 
   async create(user: UserRow, input: CreateInstanceInput): Promise<InstanceRow> {
-    let claimedId: string | undefined
-    const { row, pooled } = await this.store
-      .transaction(async (tx) => {
-        const full = (await tx.instances.countAll()) >= this.config.maxInstances
-        // A warm pooled instance needs no new capacity; without one a full host is a 503
-        // before any invite is spent.
-        if (full && !this.pool?.hasReady()) throw errors.noCapacity()
-        const plan = await this.planForCreate(tx, user.id, input.invite_code)
-        const resources = resourcesFromPlan(plan)
-        const network = networkWithin(plan, input.network)
-        const allowedHosts = allowedHostsFor(plan, network, input.allowed_hosts)
-        // Pooled instances run with their plan's defaults: an allowlist starts cold.
-        const claimed =
-          network === 'allowlist' ? undefined : await this.pool?.take(tx, plan.name, resources, network)
-        claimedId = claimed?.id
-        if (claimed) {
-          const row = await tx.instances.update(claimed.id, {
-            user_id: user.id,
-            name: input.name ?? null,
-            plan: plan.name,
-            updated_at: nowIso(),
-          })
-          return { row: row as InstanceRow, pooled: true }
-        }
-        if (full) throw errors.noCapacity()
-        const row = await this.lifecycle.insert(tx, {
-          ownerId: user.id,
-          resources,
-          network,
-          allowedHosts,
+    const { row, pooled } = await this.store.transaction(async (tx) => {
+      // First: creates on every replica check capacity and pick host uids one at a time.
+      await tx.lock(ADMISSION_LOCK)
+      const full = (await tx.instances.countAll()) >= this.config.maxInstances
+      // A warm pooled instance needs no new capacity; without one a full host is a 503
+      // before any invite is spent.
+      if (full && !(await this.pool?.hasReady(tx))) throw errors.noCapacity()
+      const plan = await this.planForCreate(tx, user.id, input.invite_code)
+      const resources = resourcesFromPlan(plan)
+      const network = networkWithin(plan, input.network)
+      const allowedHosts = allowedHostsFor(plan, network, input.allowed_hosts)
+      // Pooled instances run with their plan's defaults: an allowlist starts cold.
+      // Rolled back with the transaction if the create fails: it stays the pool's.
+      const claimed =
+        network === 'allowlist' ? undefined : await this.pool?.take(tx, plan.name, resources, network)
+      if (claimed) {
+        const row = await tx.instances.update(claimed.id, {
+          user_id: user.id,
           name: input.name ?? null,
           plan: plan.name,
+          updated_at: nowIso(),
         })
-        return { row, pooled: false }
+        return { row: row as InstanceRow, pooled: true }
+      }
+      if (full) throw errors.noCapacity()
+      const row = await this.lifecycle.insert(tx, {
+        ownerId: user.id,
+        resources,
+        network,
+        allowedHosts,
+        name: input.name ?? null,
+        plan: plan.name,
       })
-      .catch((err: unknown) => {
-        // Rolled back: the claimed instance is still the pool's.
-        if (claimedId) this.pool?.release(claimedId)
-        throw err
-      })
+      return { row, pooled: false }
+    })
     if (pooled) {
       await this.lifecycle.handOver(row)
       this.log.info({ instanceId: row.id, userId: user.id }, 'instance created from the pool')

@@ -3,6 +3,7 @@ import type { InstanceDriver, SandboxState } from '../../drivers/driver.js'
 import type { Logger } from '../../log.js'
 import type { InstanceRow, Store } from '../../store/index.js'
 import type { InstanceStatus } from '../instance-types.js'
+import type { Leadership } from '../shared/locks.js'
 import type { InstanceLifecycle } from './lifecycle.js'
 import { ASKED_STATUSES } from './transitions.js'
 
@@ -12,17 +13,24 @@ const MONITOR_INTERVAL_MS = 2_000
  * (`CLAWPORT_RESTART_WINDOW_MS`): then it is left in `error`. Crashes weeks apart never add up.
  */
 const MAX_AUTO_RESTARTS = 3
+/** Statuses no lifecycle work is under way in. */
+const SETTLED = new Set<string>(['ready', 'sleeping', 'stopped', 'error'])
 
 /**
  * Keeps instances as they should be: takes running sandboxes back after a control-plane start,
- * and restarts a sandbox that died by itself, within a restart budget.
+ * and restarts a sandbox that died by itself, within a restart budget. Of the replicas sharing a
+ * host, only the one leading it (`leadership`) supervises: the others serve API calls for its
+ * instances and leave recovery, restarts and monitoring to it; a replica that takes over from a
+ * leader that died recovers first, as after a restart.
  */
 export class InstanceSupervisor {
   /** Recent crash times per instance; a start, stop, reboot or delete asked for clears them. */
   private readonly crashes = new Map<string, number[]>()
   /** Instances being checked for a dead sandbox, so that two checks never restart one twice. */
   private readonly checking = new Set<string>()
-  private monitor?: NodeJS.Timeout
+  private stopLeading?: () => void
+  /** Whether `recover` ran while this process led: the first term of the monitor skips it. */
+  private recovered = false
   private readonly crashListeners = new Set<(id: string, state: SandboxState, attempt: number) => void>()
 
   constructor(
@@ -31,6 +39,8 @@ export class InstanceSupervisor {
     private readonly lifecycle: InstanceLifecycle,
     private readonly config: Config,
     private readonly log: Logger,
+    /** The host's leadership; absent: this process is alone (tools, tests). */
+    private readonly leadership?: Leadership,
   ) {
     lifecycle.clients.onUnreachable((id) => this.suspect(id))
     lifecycle.onTransition((t) => {
@@ -42,9 +52,15 @@ export class InstanceSupervisor {
    * Re-adopts instances after a control-plane start: running sandboxes are taken back as they
    * are, interrupted work is finished, and instances that should run but do not are started.
    */
-  async recover(): Promise<void> {
+  async recover(opts: { takeover?: boolean } = {}): Promise<void> {
+    if (!this.leads()) return
+    this.recovered = true
+    // Taking over from a leader that died, other replicas are still at work: an instance one of
+    // them changed lately may be theirs to finish (a boot, a stop), so only older ones count.
+    const busySince = Date.now() - (this.config.readyTimeoutMs + this.config.gatewayReadyTimeoutMs)
     for (const row of await this.store.instances.listAll()) {
       const status = row.status as InstanceStatus
+      if (opts.takeover && !SETTLED.has(status) && Date.parse(row.updated_at) > busySince) continue
       if (status === 'deleting' || status === 'stopping') this.lifecycle.finishInterrupted(row)
       else if (row.desired_state === 'running' && status !== 'error') {
         if (await this.lifecycle.healthy(row.id)) await this.lifecycle.adopt(row)
@@ -62,10 +78,31 @@ export class InstanceSupervisor {
     this.crashListeners.add(fn)
   }
 
-  /** Watches ready instances and restarts a sandbox that died by itself. */
+  /** Watches ready instances and restarts a sandbox that died by itself, while leading. */
   startMonitor(): void {
-    this.monitor = setInterval(() => void this.checkAll(), MONITOR_INTERVAL_MS)
-    this.monitor.unref()
+    const term = () => {
+      const monitor = setInterval(() => void this.checkAll(), MONITOR_INTERVAL_MS)
+      monitor.unref()
+      return () => clearInterval(monitor)
+    }
+    if (!this.leadership) {
+      this.stopLeading = term()
+      return
+    }
+    let skipRecover = this.recovered && this.leadership.isLeader()
+    this.stopLeading = this.leadership.onLead(() => {
+      if (!skipRecover) {
+        void this.recover({ takeover: true }).catch((err: unknown) =>
+          this.log.error({ err }, 'instance recovery failed'),
+        )
+      }
+      skipRecover = false
+      return term()
+    })
+  }
+
+  private leads(): boolean {
+    return this.leadership?.isLeader() ?? true
   }
 
   private async checkAll(): Promise<void> {
@@ -78,6 +115,7 @@ export class InstanceSupervisor {
 
   /** A call found the clawlet unreachable: look at that instance now rather than at the next round. */
   private suspect(id: string): void {
+    if (!this.leads()) return
     void (async () => {
       const row = await this.lifecycle.row(id)
       if (row) await this.checkOne(row)
@@ -87,6 +125,7 @@ export class InstanceSupervisor {
   private async checkOne(row: InstanceRow): Promise<void> {
     // A sleeping instance is healthy without its gateway, but its sandbox must still run.
     if ((row.status !== 'ready' && row.status !== 'sleeping') || this.checking.has(row.id)) return
+    if (!this.leads()) return
     this.checking.add(row.id)
     try {
       const state = await this.driver.inspect(row.id)
@@ -123,6 +162,6 @@ export class InstanceSupervisor {
   }
 
   close(): void {
-    if (this.monitor) clearInterval(this.monitor)
+    this.stopLeading?.()
   }
 }

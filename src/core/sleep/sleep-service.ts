@@ -9,6 +9,7 @@ import type { InstanceGateway } from '../instance-gateway.js'
 import type { Instance, InstanceStatus } from '../instance-types.js'
 import type { Actor } from '../scope.js'
 import { type EventBus, MemoryBus } from '../shared/bus.js'
+import type { Leadership } from '../shared/locks.js'
 import type { RelayRegistry } from '../socket-relay.js'
 import { POOL_USER_ID } from '../warm-pool.js'
 import { IdleTracker } from './idle-tracker.js'
@@ -93,15 +94,24 @@ export class SleepService {
     this.sleepListeners.add(fn)
   }
 
-  /** Looks for idle instances, a few times per the shortest idle period of any plan. */
-  start(): void {
+  /**
+   * Looks for idle instances, a few times per the shortest idle period of any plan; with a
+   * leadership (replicas sharing a host), only while this process leads the host.
+   */
+  start(leadership?: Leadership): void {
     const limits = this.config.plans
       .map((p) => (p.idle_sleep_minutes ?? DEFAULT_IDLE_SLEEP_MINUTES) * 60_000)
       .filter((ms) => ms > 0)
     if (limits.length === 0) return
     const every = Math.min(SWEEP_MAX_MS, Math.max(SWEEP_MIN_MS, Math.min(...limits) / 4))
-    this.timer = setInterval(() => void this.sweep(), every)
-    this.timer.unref()
+    const term = () => {
+      const timer = setInterval(() => void this.sweep(), every)
+      timer.unref()
+      this.timer = timer
+      return () => clearInterval(timer)
+    }
+    if (leadership) leadership.onLead(term)
+    else term()
   }
 
   close(): void {

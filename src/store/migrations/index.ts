@@ -15,6 +15,7 @@ import { instanceChannels } from './0013-instance-channels.js'
 import { lifecycleEvents } from './0014-lifecycle-events.js'
 import { embeddingModel } from './0016-embedding-model.js'
 import { chatTurns } from './0018-chat-turns.js'
+import { runLeases } from './0019-run-leases.js'
 import { sharedState } from './0020-shared-state.js'
 
 /**
@@ -38,6 +39,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0014_lifecycle_events': lifecycleEvents,
   '0016_embedding_model': embeddingModel,
   '0018_chat_turns': chatTurns,
+  '0019_run_leases': runLeases,
   '0020_shared_state': sharedState,
 }
 

@@ -147,6 +147,10 @@ const EnvSchema = z.object({
     .default(24 * 14),
   CLAWPORT_WEB_DIR: z.string().min(1).optional(),
   CLAWPORT_METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  CLAWPORT_TRUST_PROXY: z
+    .string()
+    .regex(/^[0-9a-fA-F.:/, ]+$/, 'must be a comma-separated list of proxy addresses or CIDR ranges')
+    .optional(),
 })
 
 /** The shared OpenClaw runtime installed by scripts/setup.sh (`<repo>/runtime/openclaw`). */
@@ -179,6 +183,11 @@ export interface Config {
    * (host name, pid and a random part), never reused after a restart.
    */
   replicaId: string
+  /**
+   * CLAWPORT_TRUST_PROXY: the reverse proxies (addresses or CIDR ranges) whose X-Forwarded-For
+   * and X-Forwarded-Proto are believed; none by default, so a client cannot forge its address.
+   */
+  trustProxy: string[]
   driver: 'local'
   maxInstances: number
   plans: PlanSpec[]
@@ -337,6 +346,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, overrides: Partial<Config> = 
     sessionTtlMs: Math.round(e.CLAWPORT_SESSION_TTL_HOURS * 3_600_000),
     webDir: path.resolve(e.CLAWPORT_WEB_DIR ?? DEFAULT_WEB_DIR),
     metricsToken: e.CLAWPORT_METRICS_TOKEN ?? null,
+    trustProxy: e.CLAWPORT_TRUST_PROXY?.split(',').map((a) => a.trim()).filter(Boolean) ?? [],
     ...overrides,
   }
   if (overrides.dataDir) config.dataDir = path.resolve(overrides.dataDir)

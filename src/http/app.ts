@@ -73,7 +73,8 @@ export async function buildApp(services: Services, log: Logger): Promise<Fastify
     // registerAccessLog writes one line per request instead: Fastify's own lines carry the
     // full URL, whose query may hold a ticket or token.
     logController: new LogController({ disableRequestLogging: true }),
-    trustProxy: false,
+    // Only the configured proxies' forwarded headers are believed (audit, rate limits by address).
+    trustProxy: config.trustProxy.length ? config.trustProxy : false,
     // Slow headers are cut by Node, slow bodies by registerBodyTimeouts; both answer 408.
     http: serverTimeouts(config),
     clientErrorHandler,

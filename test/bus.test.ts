@@ -1,10 +1,13 @@
 import { randomUUID } from 'node:crypto'
 import fs from 'node:fs'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import pg from 'pg'
 import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { WebSocket, WebSocketServer } from 'ws'
 import { SecretBox } from '../src/broker/secret-box.js'
 import { ChatEventLog } from '../src/core/chat/event-log.js'
 import { ChatFollower } from '../src/core/chat/follower.js'
@@ -14,6 +17,7 @@ import { EventFollower } from '../src/core/events/follower.js'
 import { WebhookService } from '../src/core/events/webhooks.js'
 import { MemoryBus } from '../src/core/shared/bus.js'
 import { PgBus } from '../src/core/shared/pg-bus.js'
+import { CLOSE_CODES, RelayRegistry } from '../src/core/socket-relay.js'
 import type { Store } from '../src/store/index.js'
 import { openPostgresStore } from '../src/store/postgres.js'
 import { openSqliteStore } from '../src/store/sqlite.js'
@@ -160,6 +164,42 @@ describe.skipIf(!havePostgres())('event bus over PostgreSQL (two replicas)', () 
     await busA.publish('instance_status', 'inst-3')
     await until('a wake-up through the new connection', () => heard.includes('inst-3'))
     stop()
+  })
+
+  it("an instance stopped on one replica closes the other replica's relays, with the stop's code", async () => {
+    // One local WebSocket server plays the instance's socket and the public side both.
+    const server = createServer()
+    const wss = new WebSocketServer({ server })
+    const accepted: WebSocket[] = []
+    wss.on('connection', (ws) => accepted.push(ws))
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+    const url = `ws://127.0.0.1:${(server.address() as AddressInfo).port}`
+    const open = async () => {
+      const ws = new WebSocket(url)
+      await new Promise((r, j) => ws.once('open', r).once('error', j))
+      await until('the server side', () => accepted.length > 0)
+      return { ws, peer: accepted.shift() as WebSocket }
+    }
+    const [regA, regB] = [new RelayRegistry(60_000), new RelayRegistry(60_000)]
+    regA.follow(busA, async () => 'stopping')
+    regB.follow(busB, async () => 'stopping')
+    try {
+      const upstream = await open()
+      const relay = regB.add('inst-r', { ws: upstream.ws, takeEarly: () => [] })
+      const pub = await open()
+      relay.attach(pub.peer)
+      const closed = new Promise<[number, string]>((r) =>
+        pub.ws.once('close', (c, why) => r([c, why.toString()])),
+      )
+      regA.stopInstance('inst-r', 'instance inst-r is shutting down')
+      expect(await closed).toEqual([CLOSE_CODES.instanceStopping, 'instance inst-r is shutting down'])
+      expect(regB.count('inst-r')).toBe(0)
+    } finally {
+      regA.closeAll(1001, 'test over')
+      regB.closeAll(1001, 'test over')
+      for (const ws of wss.clients) ws.terminate()
+      await new Promise((r) => server.close(r))
+    }
   })
 })
 

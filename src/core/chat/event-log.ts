@@ -64,7 +64,7 @@ export class ChatEventLog {
     return rows.map(eventFromRow)
   }
 
-  /** Calls fn with every event of the instance from now on; returns the unsubscribe. */
+  /** Calls fn with every event of the instance stored from `ready(instanceId)` on; returns the unsubscribe. */
   subscribe(instanceId: string, fn: Listener): () => void {
     return this.tails.subscribe(instanceId, fn)
   }

@@ -64,7 +64,10 @@ export class LiveTails<E extends { cursor: number }> {
     this.unsubscribe = bus.subscribe(opts.channel, (id) => this.onWake(id))
   }
 
-  /** Calls fn with every event of the instance from now on; returns the unsubscribe. */
+  /**
+   * Calls fn with every event of the instance stored after `ready(instanceId)` resolves (and
+   * maybe some before); returns the unsubscribe. Followers read the store after `ready`.
+   */
   subscribe(instanceId: string, fn: Listener<E>): () => void {
     let tail = this.tails.get(instanceId)
     if (!tail) {

@@ -101,7 +101,7 @@ describe('clawlet health and routing', () => {
   })
 
   it('turns a missing socket into 503 instance_unavailable', async () => {
-    const dead = new ClawletClient({ socketPath: path.join(sb.root, 'none.sock'), label: 'inst-x' })
+    const dead = new ClawletClient({ transport: { unix: path.join(sb.root, 'none.sock') }, label: 'inst-x' })
     const err = await expectError(dead.health(), 503, 'instance_unavailable')
     expect(err.message).toContain('inst-x')
     dead.close()

@@ -27,8 +27,8 @@ let gateway: GatewayClient
 
 beforeAll(async () => {
   fake = await startFakeClawlet()
-  client = new ClawletClient({ socketPath: fake.socketPath, label: 'inst-h', limits: LIMITS })
-  gateway = new GatewayClient({ socketPath: fake.socketPath }, 'inst-h', LIMITS)
+  client = new ClawletClient({ transport: { unix: fake.socketPath }, label: 'inst-h', limits: LIMITS })
+  gateway = new GatewayClient({ unix: fake.socketPath }, 'inst-h', LIMITS)
 })
 afterAll(async () => {
   client?.close()

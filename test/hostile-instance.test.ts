@@ -114,18 +114,18 @@ while True:
 
   it("refuses a clawlet that is not the instance's own, on every connection", async () => {
     // A's expected peer against B's real clawlet: the uid and pid namespace differ.
-    const ea = driver.endpoint(a)
-    const eb = driver.endpoint(b)
-    const wrong = new ClawletClient({ socketPath: eb.socketPath, checkPeer: ea.checkPeer, label: a })
+    const ea = driver.unixEndpoint(a)
+    const eb = driver.unixEndpoint(b)
+    const wrong = new ClawletClient({ transport: { unix: eb.unix, checkPeer: ea.checkPeer }, label: a })
     await expect(wrong.exec({ command: 'cat /workspace/marker-b.txt' })).rejects.toMatchObject({
       code: 'instance_unavailable',
     })
     wrong.close()
-    const right = new ClawletClient({ socketPath: ea.socketPath, checkPeer: ea.checkPeer, label: a })
+    const right = new ClawletClient({ transport: ea, label: a })
     expect((await right.exec({ command: 'cat /workspace/marker-a.txt' })).stdout).toContain('only-in-a')
     right.close()
     // The sockets the server uses are in folders only root can write, outside every bind.
-    for (const p of [path.dirname(ea.socketPath), path.dirname(ea.controlPath)]) {
+    for (const p of [path.dirname(ea.unix), path.dirname(driver.controlPath(a))]) {
       const st = fs.lstatSync(p)
       expect(st.isDirectory()).toBe(true)
       if (isRoot) expect(st.uid).toBe(0)
@@ -134,7 +134,7 @@ while True:
   })
 
   it.skipIf(!isRoot)("answers on an instance's control socket only its own uid", async () => {
-    const controlPath = driver.endpoint(a).controlPath
+    const controlPath = driver.controlPath(a)
     // Root is not the instance: the kernel's account of the peer is checked, not only the mode.
     const answer = await new Promise<string>((resolve) => {
       const c = net.connect(controlPath, () => c.write('GET /api/self HTTP/1.1\r\nHost: x\r\n\r\n'))

@@ -293,14 +293,8 @@ describe('local driver sandboxes', () => {
     const a = env.spec('clawlet')
     const t0 = performance.now()
     const endpoint = await env.driver.start(a)
-    expect(endpoint.socketPath).toBe(
-      path.join(env.config.dataDir, 'instances', a.id, 'state', 'clawlet.sock'),
-    )
-    const client = new ClawletClient({
-      socketPath: endpoint.socketPath,
-      checkPeer: endpoint.checkPeer,
-      label: a.id,
-    })
+    expect(endpoint.unix).toBe(path.join(env.config.dataDir, 'instances', a.id, 'state', 'clawlet.sock'))
+    const client = new ClawletClient({ transport: endpoint, label: a.id })
     await waitForHealth(client, 15_000)
     console.log(`clawlet start -> healthy: ${Math.round(performance.now() - t0)} ms`)
     const res = await client.exec({ command: 'id -u; pwd; echo $HOME' })

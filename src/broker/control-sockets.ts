@@ -1,8 +1,6 @@
-import fs from 'node:fs/promises'
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
-import type { Socket } from 'node:net'
-import path from 'node:path'
-import { peerCredentials } from '../door/unix-socket.js'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { DoorHandler } from '../door/listen.js'
+import type { InstanceDoors } from '../drivers/driver.js'
 import type { Logger } from '../log.js'
 import type { Caller, ModelBroker } from './broker.js'
 
@@ -10,15 +8,15 @@ import type { Caller, ModelBroker } from './broker.js'
 export type InstanceApiHandler = (caller: Caller, req: IncomingMessage, res: ServerResponse) => void
 
 /**
- * One Unix socket per instance in its door folder (`<root>/door/control.sock`, root's, bound
- * read-only inside at /run/clawport-door/control.sock): the instance's way back to the control
- * plane. Whoever connects
- * on an instance's socket is that instance, so no credential ever needs to be inside it.
- * It serves the model broker under `/v1/` and the Clawport API, scoped to the instance's owner
- * (or its swarm), under `/api/`.
+ * Every instance's door back to the control plane: the driver listens where the instance can
+ * reach it (the local driver: a Unix socket in the instance's door folder, bound read-only
+ * inside at /run/clawport-door/control.sock) and vouches that whoever calls is that instance,
+ * so no credential ever needs to be inside it. Here, its calls are routed: the model broker
+ * under `/v1/`, the Clawport API scoped to the instance's owner (or its swarm) under `/api/`.
  */
 export class ControlSockets {
-  private readonly servers = new Map<string, { server: Server; path: string }>()
+  /** The doors open now, each with the driver that holds it. */
+  private readonly opened = new Map<string, InstanceDoors>()
   private api?: InstanceApiHandler
 
   constructor(
@@ -26,17 +24,37 @@ export class ControlSockets {
     private readonly log: Logger,
   ) {}
 
-  /** Mounts the scoped Clawport API on every instance's socket. */
+  /** Mounts the scoped Clawport API on every instance's door. */
   serveApi(handler: InstanceApiHandler): void {
     this.api = handler
   }
 
-  /** Listens on `socketPath` for instance `caller.instanceId` (again, if it already did). */
-  async open(caller: Caller, socketPath: string, hostUid: number | null): Promise<void> {
-    const existing = this.servers.get(caller.instanceId)
-    if (existing?.path === socketPath && existing.server.listening) return
-    await this.close(caller.instanceId)
-    const server = createServer({ requestTimeout: 0, keepAliveTimeout: 60_000 }, (req, res) => {
+  /**
+   * Has `doors` (the instance's driver) open the door of instance `caller.instanceId`, run as
+   * host uid `hostUid`, and routes its calls here (again, if it already is open).
+   */
+  async open(caller: Caller, hostUid: number, doors: InstanceDoors): Promise<void> {
+    const held = this.opened.get(caller.instanceId)
+    if (held && held !== doors) await this.close(caller.instanceId)
+    await doors.openDoor(caller.instanceId, hostUid, this.route(caller))
+    this.opened.set(caller.instanceId, doors)
+    this.log.debug({ instanceId: caller.instanceId }, 'control socket open')
+  }
+
+  /** Closes an instance's door; calls in flight are cut. */
+  async close(instanceId: string): Promise<void> {
+    const doors = this.opened.get(instanceId)
+    if (!doors) return
+    this.opened.delete(instanceId)
+    await doors.closeDoor(instanceId)
+  }
+
+  async closeAll(): Promise<void> {
+    await Promise.all([...this.opened.keys()].map((id) => this.close(id)))
+  }
+
+  private route(caller: Caller): DoorHandler {
+    return (req, res) => {
       const path = new URL(req.url ?? '/', 'http://control').pathname
       if (path.startsWith('/v1/')) {
         void this.broker.handle(caller, req, res, path)
@@ -48,65 +66,6 @@ export class ControlSockets {
       }
       res.writeHead(404, { 'content-type': 'application/json' })
       res.end(JSON.stringify({ error: { message: `No route ${req.method} ${path}.`, code: 'not_found' } }))
-    })
-    // Whoever connects must be the instance's own uid: the socket's mode says so, and so does
-    // the kernel's account of the peer, checked before a byte of the request is read.
-    server.prependListener('connection', (socket: Socket) => {
-      const why = peerMismatch(socket, hostUid ?? process.getuid?.() ?? -1)
-      if (!why) return
-      this.log.warn({ instanceId: caller.instanceId, why }, 'control socket peer refused')
-      socket.destroy()
-    })
-    // Root calls below go by path: only in a folder no instance can write into.
-    if (process.getuid?.() === 0) await assertRootFolder(path.dirname(socketPath))
-    // A socket file left by an earlier control-plane process would make listen fail.
-    await fs.rm(socketPath, { force: true })
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject)
-      server.listen(socketPath, () => {
-        server.off('error', reject)
-        resolve()
-      })
-    })
-    // Only the instance's own uid may connect.
-    if (hostUid !== null) await fs.lchown(socketPath, hostUid, hostUid)
-    await fs.chmod(socketPath, 0o600)
-    this.servers.set(caller.instanceId, { server, path: socketPath })
-    this.log.debug({ instanceId: caller.instanceId }, 'control socket open')
+    }
   }
-
-  /** Stops listening for an instance; calls in flight are cut. */
-  async close(instanceId: string): Promise<void> {
-    const entry = this.servers.get(instanceId)
-    if (!entry) return
-    this.servers.delete(instanceId)
-    await new Promise<void>((resolve) => {
-      entry.server.close(() => resolve())
-      entry.server.closeAllConnections()
-    })
-    await fs.rm(entry.path, { force: true }).catch(() => {})
-  }
-
-  async closeAll(): Promise<void> {
-    await Promise.all([...this.servers.keys()].map((id) => this.close(id)))
-  }
-}
-
-/** Why the peer of an accepted connection is not `uid`, or null when it is. */
-function peerMismatch(socket: Socket, uid: number): string | null {
-  try {
-    const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd
-    if (typeof fd !== 'number' || fd < 0) return 'no descriptor'
-    const peer = peerCredentials(fd)
-    return peer.uid === uid ? null : `peer uid ${peer.uid}, not ${uid}`
-  } catch (err) {
-    return err instanceof Error ? err.message : String(err)
-  }
-}
-
-/** Refuses a folder an unprivileged user could rename things in (not root's, or writable by others). */
-async function assertRootFolder(dir: string): Promise<void> {
-  const st = await fs.lstat(dir)
-  if (!st.isDirectory() || st.uid !== 0 || (st.mode & 0o022) !== 0)
-    throw new Error(`refusing to listen in ${dir}: it is not a folder only root can write`)
 }

@@ -1,8 +1,9 @@
-import { Agent, request as httpRequest, type IncomingMessage } from 'node:http'
+import type { IncomingMessage } from 'node:http'
 import { Readable } from 'node:stream'
-import WebSocket from 'ws'
+import type WebSocket from 'ws'
 import { z } from 'zod'
-import { type DoorEndpoint, doorConnector, PeerRejectedError } from '../door/connect.js'
+import { PeerRejectedError } from '../door/connect.js'
+import { LinkHolder, type TransportLink, type TransportSource } from '../door/transport.js'
 import { AppError, errors } from '../errors.js'
 import {
   badAnswer,
@@ -32,10 +33,11 @@ import {
 
 /** How to reach one instance's clawlet. */
 export interface ClawletClientOptions {
-  /** The clawlet's Unix socket on the host. */
-  socketPath: string
-  /** Checks who listens at the other end of every new connection (see `DoorEndpoint`). */
-  checkPeer?: DoorEndpoint['checkPeer']
+  /**
+   * Where the clawlet is: its Unix socket on this host or a runner's URL, or the resolver that
+   * says so (asked on first use and again after a connection failed).
+   */
+  transport: TransportSource
   /** Names the instance in errors (its id); never a host path. */
   label?: string
   /** Called when the clawlet cannot be reached or its connection breaks. */
@@ -88,24 +90,21 @@ export interface ClawletSocket {
 /** Pause between health probes while waiting for a clawlet to come up. */
 const HEALTH_POLL_MS = 10
 
-/** Typed calls to an instance's clawlet over its Unix socket, on one keep-alive connection pool. */
+/**
+ * Typed calls to an instance's clawlet over its transport (created at once, connected on first
+ * use), on one keep-alive connection pool.
+ */
 export class ClawletClient {
-  readonly socketPath: string
   readonly label: string
-  private readonly agent: Agent
-  private readonly connector: ReturnType<typeof doorConnector>
+  private readonly links: LinkHolder
   private readonly onUnreachable?: () => void
   private readonly limits: ClawletLimits
 
   constructor(opts: ClawletClientOptions) {
-    this.socketPath = opts.socketPath
     this.label = opts.label ?? 'instance'
     this.onUnreachable = opts.onUnreachable
     this.limits = { ...CLAWLET_LIMITS, ...opts.limits }
-    this.agent = new Agent({ keepAlive: true, maxSockets: 64, maxFreeSockets: 8 })
-    this.connector = doorConnector({ socketPath: opts.socketPath, checkPeer: opts.checkPeer })
-    // Pooled or new, every connection is a checked one.
-    ;(this.agent as unknown as { createConnection: unknown }).createConnection = this.connector
+    this.links = new LinkHolder(opts.transport, { keepAlive: true, maxSockets: 64, maxFreeSockets: 8 })
   }
 
   health(opts: { signal?: AbortSignal } = {}): Promise<Health> {
@@ -224,13 +223,13 @@ export class ClawletClient {
    * once it is open; a refusal becomes the clawlet's own error, so callers can answer it
    * before upgrading their client.
    */
-  openSocket(path: string): Promise<ClawletSocket> {
+  async openSocket(path: string): Promise<ClawletSocket> {
+    const link = await this.link()
     return new Promise((resolve, reject) => {
-      const ws = new WebSocket(`ws+unix://${this.socketPath}:${path}`, {
+      const ws = link.webSocket(path, {
         perMessageDeflate: false,
         maxPayload: this.limits.frameBytes,
         handshakeTimeout: this.limits.callMs,
-        createConnection: this.connector as unknown as WebSocket.ClientOptions['createConnection'],
       })
       const early: Array<[Buffer, boolean]> = []
       const collect = (data: WebSocket.RawData, isBinary: boolean) => {
@@ -253,6 +252,11 @@ export class ClawletClient {
         })
       })
       ws.once('unexpected-response', (req, res) => {
+        if (link.remote && res.statusCode === 401) {
+          req.destroy()
+          reject(this.mapError(new TokenRefusedError()))
+          return
+        }
         this.errorFrom(res).then((err) => {
           req.destroy()
           reject(err)
@@ -264,7 +268,17 @@ export class ClawletClient {
 
   /** Closes the pooled connections; in-flight requests finish. */
   close(): void {
-    this.agent.destroy()
+    this.links.close()
+  }
+
+  /** The link to the clawlet, found first when there is none yet or the last one failed. */
+  private async link(): Promise<TransportLink> {
+    try {
+      return await this.links.get()
+    } catch (err) {
+      if (err instanceof AppError) throw err
+      throw errors.instanceUnavailable(this.label, 'where its clawlet runs could not be found.')
+    }
   }
 
   private json<T>(schema: z.ZodType<T>, method: string, path: string, opts: CallOptions = {}): Promise<T> {
@@ -318,35 +332,40 @@ export class ClawletClient {
 
   /** Sends one request and resolves with the response head; retries once on a stale pooled socket. */
   private async send(method: string, path: string, opts: SendOptions = {}): Promise<IncomingMessage> {
+    const link = await this.link()
     try {
-      return await this.attempt(method, path, opts)
+      return await this.attempt(link, method, path, opts)
     } catch (err) {
       const retryable = opts.body === undefined || Buffer.isBuffer(opts.body)
       if (!(err instanceof StaleSocketError) || !retryable)
         throw this.mapError(err instanceof StaleSocketError ? err.cause : err, opts.signal)
       try {
-        return await this.attempt(method, path, opts)
+        return await this.attempt(link, method, path, opts)
       } catch (again) {
         throw this.mapError(again instanceof StaleSocketError ? again.cause : again, opts.signal)
       }
     }
   }
 
-  private attempt(method: string, path: string, opts: SendOptions): Promise<IncomingMessage> {
+  private attempt(
+    link: TransportLink,
+    method: string,
+    path: string,
+    opts: SendOptions,
+  ): Promise<IncomingMessage> {
     return new Promise((resolve, reject) => {
-      const req = httpRequest({
-        agent: this.agent,
-        socketPath: this.socketPath,
-        method,
-        path,
-        headers: opts.headers,
-        signal: opts.signal,
-      })
+      const req = link.request({ method, path, headers: opts.headers, signal: opts.signal })
       let answered = false
       let source: Readable | undefined
       let sourceError: Error | undefined
       req.once('response', (res) => {
         answered = true
+        if (link.remote && res.statusCode === 401) {
+          // The runner in front of the clawlet refused the token: nothing of the call was run.
+          req.destroy()
+          reject(new TokenRefusedError())
+          return
+        }
         if (source && (res.statusCode ?? 500) >= 300 && !source.readableEnded) {
           // The clawlet refused the upload early: stop sending, and drop the connection once
           // the error answer has been read.
@@ -426,6 +445,10 @@ export class ClawletClient {
     // The upload's own source failed: that is the caller's error, not the instance's.
     if (err instanceof UploadSourceError) return err.cause
     if (signal?.aborted || (err instanceof Error && err.name === 'AbortError')) return err
+    // Whatever failed below, the next call asks where the clawlet is again.
+    this.links.forget()
+    if (err instanceof TokenRefusedError)
+      return errors.instanceUnavailable(this.label, "its runner refused the control plane's token.")
     if (err instanceof PeerRejectedError) {
       this.onUnreachable?.()
       return errors.instanceUnavailable(this.label, `its clawlet could not be verified: ${err.message}.`)
@@ -447,6 +470,13 @@ export class ClawletClient {
 class UploadSourceError extends Error {
   constructor(override readonly cause: unknown) {
     super('upload source failed')
+  }
+}
+
+/** The runner in front of a clawlet answered 401: the token it was sent is not (or no longer) valid. */
+class TokenRefusedError extends Error {
+  constructor() {
+    super('token refused')
   }
 }
 

@@ -1,6 +1,6 @@
-import { type IncomingMessage, request } from 'node:http'
+import type { IncomingMessage } from 'node:http'
 import type { z } from 'zod'
-import { type DoorEndpoint, doorConnector } from '../door/connect.js'
+import { LinkHolder, type TransportSource } from '../door/transport.js'
 import { type AppError, errors, isAppError } from '../errors.js'
 import {
   badAnswer,
@@ -20,18 +20,19 @@ import {
 } from './channel-protocol.js'
 import { type GatewaySettings, GatewayState, type TurnRequest, WireTurnEvent } from './gateway-protocol.js'
 
-/** The control plane's calls to the gateway routes of one instance's clawlet (its socket). */
+/** The control plane's calls to the gateway routes of one instance's clawlet (over its transport). */
 export class GatewayClient {
-  private readonly connector: ReturnType<typeof doorConnector>
+  private readonly links: LinkHolder
   private readonly limits: ClawletLimits
 
   constructor(
-    endpoint: DoorEndpoint,
+    transport: TransportSource,
     private readonly label: string,
     limits: Partial<ClawletLimits> = {},
   ) {
     this.limits = { ...CLAWLET_LIMITS, ...limits }
-    this.connector = doorConnector(endpoint)
+    // One connection per call: a turn's stream holds its own for as long as it runs.
+    this.links = new LinkHolder(transport, { keepAlive: false })
   }
 
   state(): Promise<GatewayState> {
@@ -148,28 +149,41 @@ export class GatewayClient {
     return errors.instanceUnavailable(this.label, `its clawlet did not answer within ${ms} ms.`)
   }
 
-  private open(method: string, path: string, body?: unknown, signal?: AbortSignal) {
+  private async open(method: string, path: string, body?: unknown, signal?: AbortSignal) {
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body))
+    const link = await this.links.get().catch((err: unknown) => {
+      if (isAppError(err)) throw err
+      throw errors.instanceUnavailable(this.label, 'where its clawlet runs could not be found.')
+    })
     return new Promise<IncomingMessage>((resolve, reject) => {
-      const req = request(
-        {
-          createConnection: this.connector as never,
-          method,
-          path,
-          signal,
-          headers: payload ? { 'content-type': 'application/json', 'content-length': payload.length } : {},
-        },
-        resolve,
-      )
+      const req = link.request({
+        method,
+        path,
+        signal,
+        headers: payload ? { 'content-type': 'application/json', 'content-length': payload.length } : {},
+      })
+      req.once('response', (res) => {
+        if (link.remote && res.statusCode === 401) {
+          // The runner in front of the clawlet refused the token: nothing of the call was run.
+          this.links.forget()
+          req.destroy()
+          reject(errors.instanceUnavailable(this.label, "its runner refused the control plane's token."))
+          return
+        }
+        resolve(res)
+      })
       req.on('error', (err) => {
-        if (signal?.aborted) reject(err)
-        else
-          reject(
-            errors.instanceUnavailable(
-              this.label,
-              `its clawlet did not answer (${(err as { code?: string }).code ?? err.message}).`,
-            ),
-          )
+        if (signal?.aborted) {
+          reject(err)
+          return
+        }
+        this.links.forget()
+        reject(
+          errors.instanceUnavailable(
+            this.label,
+            `its clawlet did not answer (${(err as { code?: string }).code ?? err.message}).`,
+          ),
+        )
       })
       req.end(payload)
     })

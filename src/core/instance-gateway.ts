@@ -41,20 +41,14 @@ export class InstanceGateway {
     return this.config.gateway === 'on'
   }
 
-  /** The instance's door back to the control plane, where the driver says it is. */
-  controlSocketPath(id: string): string {
-    return this.driver.endpoint(id).controlPath
-  }
-
   client(id: string): GatewayClient {
-    return new GatewayClient(this.driver.endpoint(id), id)
+    return new GatewayClient(() => this.driver.endpoint(id), id)
   }
 
-  /** Opens the instance's control socket (before its sandbox starts, or when adopting it). */
+  /** Opens the instance's door back to the control plane (before its sandbox starts, or when adopting it). */
   async attach(row: InstanceRow): Promise<void> {
     const caller: Caller = { instanceId: row.id, userId: row.user_id }
-    const asRoot = process.getuid?.() === 0
-    await this.sockets.open(caller, this.controlSocketPath(row.id), asRoot ? row.host_uid : null)
+    await this.sockets.open(caller, row.host_uid, this.driver)
   }
 
   async detach(id: string): Promise<void> {

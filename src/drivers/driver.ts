@@ -1,5 +1,6 @@
 import type { PlanSpec } from '../config.js'
-import type { DoorEndpoint } from '../door/connect.js'
+import type { DoorHandler } from '../door/listen.js'
+import type { ClawletTransport } from '../door/transport.js'
 import type { LogChunk, LogRead } from './instance-logs.js'
 import type { ResourceSample } from './instance-metrics.js'
 
@@ -41,12 +42,17 @@ export interface InstanceSpec {
 }
 
 /**
- * How the control plane reaches an instance's clawlet (its one door), and where it listens for
- * the instance's own calls back (the control socket). Both live where no instance can write.
+ * Where the control plane listens for an instance's own calls back (its door: the model broker
+ * and the scoped API). The driver vouches for the caller: only that instance can reach its door.
  */
-export interface ClawletEndpoint extends DoorEndpoint {
-  /** The control socket's host path, in a folder bound read-only into the sandbox. */
-  controlPath: string
+export interface InstanceDoors {
+  /**
+   * Starts answering instance `instanceId` (run as host uid `hostUid`) with `handler`, before
+   * its sandbox starts or when adopting it; a no-op when its door is open already.
+   */
+  openDoor(instanceId: string, hostUid: number, handler: DoorHandler): Promise<void>
+  /** Stops answering an instance; calls in flight are cut. A no-op when its door is not open. */
+  closeDoor(instanceId: string): Promise<void>
 }
 
 /** What the driver sees of a sandbox right now. */
@@ -85,26 +91,29 @@ export interface DriverCapabilities {
 }
 
 /**
- * Provisions, starts, stops and destroys instances and hands back their clawlet endpoint.
- * Everything else (exec, files, terminal, gateway) goes through the clawlet, so every driver
- * shares it.
+ * Provisions, starts, stops and destroys instances, says how to reach their clawlet and opens
+ * their door back. Everything else (exec, files, terminal, gateway) goes through the clawlet, so
+ * every driver shares it.
  */
-export interface InstanceDriver {
+export interface InstanceDriver extends InstanceDoors {
   readonly name: string
   /** Checks the host once at start; throws with a readable reason when it cannot run sandboxes. */
   init(): Promise<DriverCapabilities>
   /** Creates the instance's persistent folders (workspace, home) and limits; idempotent. */
   provision(spec: InstanceSpec): Promise<void>
   /** Starts the sandbox with the clawlet inside; resolves once the process is launched. */
-  start(spec: InstanceSpec): Promise<ClawletEndpoint>
+  start(spec: InstanceSpec): Promise<ClawletTransport>
   /** Stops the sandbox (SIGTERM, then SIGKILL after graceMs); the workspace is kept. */
   stop(id: string, graceMs?: number): Promise<void>
   /** Stops and removes every trace of the instance, workspace included. */
   destroy(id: string): Promise<void>
   /** Looks at a sandbox that may have been started by an earlier control-plane process. */
   inspect(id: string): Promise<SandboxState>
-  /** The clawlet endpoint of an instance (whether or not it is running). */
-  endpoint(id: string): ClawletEndpoint
+  /**
+   * How to reach an instance's clawlet now (whether or not it is running): a Unix socket on this
+   * host, or a runner's URL and token. Asked when a client first connects and after a failure.
+   */
+  endpoint(id: string): Promise<ClawletTransport>
   /** How many processes of the instance the kernel OOM-killed so far; null when this host cannot tell. */
   oomKills?(id: string): Promise<number | null>
   /** A bounded read of one of the instance's log files, on its own disk. */

@@ -105,7 +105,7 @@ export async function startSandbox(
     stderr += chunk.toString()
   })
   const socketPath = path.join(run, 'clawlet.sock')
-  const client = new ClawletClient({ socketPath, label: 'test-instance' })
+  const client = new ClawletClient({ transport: { unix: socketPath }, label: 'test-instance' })
   const stop = async () => {
     client.close()
     if (proc.exitCode === null && proc.signalCode === null) {

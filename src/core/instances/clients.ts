@@ -11,10 +11,9 @@ export class ClawletClients {
   get(id: string): ClawletClient {
     let c = this.clients.get(id)
     if (!c) {
-      const endpoint = this.driver.endpoint(id)
+      // Asked on first use and after a failure: the instance may run elsewhere by then.
       c = new ClawletClient({
-        socketPath: endpoint.socketPath,
-        checkPeer: endpoint.checkPeer,
+        transport: () => this.driver.endpoint(id),
         label: id,
         onUnreachable: () => {
           for (const fn of this.unreachable) fn(id)

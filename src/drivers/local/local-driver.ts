@@ -3,11 +3,12 @@ import fs from 'node:fs/promises'
 import { availableParallelism } from 'node:os'
 import path from 'node:path'
 import type { Config } from '../../config.js'
+import { type DoorHandler, listenUnixDoor, type UnixDoor } from '../../door/listen.js'
+import type { UnixTransport } from '../../door/transport.js'
 import type { PeerCredentials } from '../../door/unix-socket.js'
 import { bindSocket, makePipe, NATIVE_DIR, requireNative } from '../../door/unix-socket.js'
 import type { Logger } from '../../log.js'
 import type {
-  ClawletEndpoint,
   DriverCapabilities,
   InstanceDriver,
   InstanceSpec,
@@ -88,6 +89,8 @@ export class LocalDriver implements InstanceDriver {
   private resolver = false
   /** Network repairs under way, so that two inspections never start two of a helper. */
   private readonly repairs = new Map<string, Promise<void>>()
+  /** Instances' open doors (their control sockets), by instance id. */
+  private readonly doors = new Map<string, UnixDoor>()
 
   constructor(
     private readonly config: Config,
@@ -198,11 +201,15 @@ export class LocalDriver implements InstanceDriver {
     return uid
   }
 
-  endpoint(id: string): ClawletEndpoint {
-    const l = instanceLayout(this.config.dataDir, id)
+  /** The instance's clawlet socket, in a folder no instance can write, with its peer check. */
+  async endpoint(id: string): Promise<UnixTransport> {
+    return this.unixEndpoint(id)
+  }
+
+  /** `endpoint`, synchronously: this host's sockets are always where the layout puts them. */
+  unixEndpoint(id: string): UnixTransport {
     return {
-      socketPath: l.socketPath,
-      controlPath: l.controlPath,
+      unix: instanceLayout(this.config.dataDir, id).socketPath,
       checkPeer: (peer) => {
         const why = this.checkPeer(id, peer)
         if (why)
@@ -210,6 +217,34 @@ export class LocalDriver implements InstanceDriver {
         return why
       },
     }
+  }
+
+  /** The host path of an instance's control socket, in its door folder (bound read-only inside). */
+  controlPath(id: string): string {
+    return instanceLayout(this.config.dataDir, id).controlPath
+  }
+
+  /** Listens on the instance's control socket; only its own uid may connect (see `listenUnixDoor`). */
+  async openDoor(id: string, hostUid: number, handler: DoorHandler): Promise<void> {
+    const socketPath = this.controlPath(id)
+    const existing = this.doors.get(id)
+    if (existing?.socketPath === socketPath && existing.listening) return
+    await this.closeDoor(id)
+    const door = await listenUnixDoor({
+      socketPath,
+      // Not root: every sandbox runs as our own uid, and the socket stays ours.
+      hostUid: this.isRoot ? hostUid : null,
+      handler,
+      onRefused: (why) => this.log.warn({ instanceId: id, why }, 'control socket peer refused'),
+    })
+    this.doors.set(id, door)
+  }
+
+  async closeDoor(id: string): Promise<void> {
+    const door = this.doors.get(id)
+    if (!door) return
+    this.doors.delete(id)
+    await door.close()
   }
 
   /**
@@ -297,13 +332,13 @@ export class LocalDriver implements InstanceDriver {
     })
   }
 
-  async start(spec: InstanceSpec): Promise<ClawletEndpoint> {
+  async start(spec: InstanceSpec): Promise<UnixTransport> {
     const command = this.options.payload ?? CLAWLET_COMMAND
     if (!this.options.payload && !existsSync(path.join(REPO_ROOT, 'dist', 'clawlet', 'main.js'))) {
       throw new Error('dist/clawlet/main.js is missing: build the project first')
     }
     await this.launch(spec, command, { listen: true })
-    return this.endpoint(spec.id)
+    return this.unixEndpoint(spec.id)
   }
 
   /**

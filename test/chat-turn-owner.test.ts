@@ -11,7 +11,7 @@ import {
 } from '../src/core/chat/recovery.js'
 import type { InstanceService } from '../src/core/instances.js'
 import { asUser } from '../src/core/scope.js'
-import { MemoryBus } from '../src/core/shared/bus.js'
+import { PgBus } from '../src/core/shared/pg-bus.js'
 import { createLogger } from '../src/log.js'
 import type { Store } from '../src/store/index.js'
 import { openPostgresStore } from '../src/store/postgres.js'
@@ -52,6 +52,7 @@ const endless: AgentRunner = {
 
 describe.skipIf(!havePostgres())('chat turns owned across replicas (postgres)', () => {
   let drop: () => Promise<void>
+  let url: string
   let a: Store
   let b: Store
   let eventsA: ChatEventLog
@@ -62,6 +63,7 @@ describe.skipIf(!havePostgres())('chat turns owned across replicas (postgres)', 
   beforeAll(async () => {
     const db = await freshDatabase('turns')
     drop = db.drop
+    url = db.url
     ;[a, b] = await Promise.all([openPostgresStore(db.url), openPostgresStore(db.url)])
     eventsA = new ChatEventLog(a)
     eventsB = new ChatEventLog(b)
@@ -160,10 +162,11 @@ describe.skipIf(!havePostgres())('chat turns owned across replicas (postgres)', 
       ({
         owned: async (_actor: unknown, id: string) => store.instances.get(id),
       }) as unknown as InstanceService
-    // What the replicas share: the store's database and the bus.
-    const bus = new MemoryBus()
-    const chatA = new ChatService(a, instances(a), endless, log, { replicaId: 'replica-a', bus })
-    const chatB = new ChatService(b, instances(b), endless, log, { replicaId: 'replica-b', bus })
+    // What the replicas share: the database, for the store and the bus.
+    const [busA, busB] = [new PgBus(url, log), new PgBus(url, log)]
+    await Promise.all([busA.start(), busB.start()])
+    const chatA = new ChatService(a, instances(a), endless, log, { replicaId: 'replica-a', bus: busA })
+    const chatB = new ChatService(b, instances(b), endless, log, { replicaId: 'replica-b', bus: busB })
     const actor = asUser(userId)
     try {
       const s = await newSession(a, instanceId)
@@ -189,9 +192,32 @@ describe.skipIf(!havePostgres())('chat turns owned across replicas (postgres)', 
       chatA.abortInstance(instanceId, 'the instance stopped')
       expect(await second.outcome).toMatchObject({ ok: false, code: 'instance_stopping' })
       expect(await a.turns.get(s)).toBeUndefined()
+
+      // A session whose owner died mid-turn: a new start takes the stale row over and ends the
+      // dead turn before its own begins, so the log never shows two open turns.
+      const orphan = await newSession(a, instanceId)
+      expect(await claim(a, orphan, 'replica-gone', TURN_STALE_MS + 5_000)).toBe(true)
+      await eventsA.append(instanceId, orphan, 'session', { session_id: orphan })
+      await eventsA.append(instanceId, orphan, 'delta', { text: 'cut ' })
+      const third = await chatB.start(actor, instanceId, { message: 'after', session_id: orphan })
+      expect((await b.turns.get(orphan))?.owner).toBe('replica-b')
+      expect(await chatA.abort(actor, instanceId, orphan)).toEqual({ session_id: orphan, aborted: true })
+      expect(await third.outcome).toMatchObject({ ok: false, code: 'aborted' })
+      const types = (await eventsA.list(instanceId, 0, orphan, 1000)).map((e) =>
+        e.type === 'error' ? `error:${e.data.code}` : e.type,
+      )
+      expect(types.filter((t) => t !== 'delta')).toEqual([
+        'session',
+        'error:server_restarted',
+        'session',
+        'message',
+        'error:aborted',
+      ])
     } finally {
       await chatA.close()
       await chatB.close()
+      await busA.close()
+      await busB.close()
     }
   })
 })

@@ -420,7 +420,8 @@ export class ChatService {
     while (Date.now() < deadline) {
       if (Date.now() - askedAt >= REMOTE_ABORT_REPEAT_MS) {
         askedAt = Date.now()
-        await this.bus.publish('turn_abort', `${instanceId}/${sessionId}`)
+        // A failed publish is asked again; the wait stays bounded either way.
+        await this.bus.publish('turn_abort', `${instanceId}/${sessionId}`).catch(() => {})
       }
       await new Promise((resolve) => setTimeout(resolve, REMOTE_ABORT_POLL_MS))
       const row = await this.store.turns.get(sessionId)

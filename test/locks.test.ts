@@ -251,6 +251,62 @@ describe.skipIf(!havePostgres())('claims replicas race for (two stores on one Po
     expect(again.filter(Boolean)).toHaveLength(1)
   })
 
+  it('leases a pipeline run to one replica; another resumes it only once the lease expired', async () => {
+    const owner = await user(one)
+    const at = new Date().toISOString()
+    const pipelineId = randomUUID()
+    await one.automation.pipelines.insert({
+      id: pipelineId,
+      user_id: owner,
+      name: 'leased',
+      spec: JSON.stringify({ steps: [] }),
+      schedule: null,
+      next_run_at: null,
+      webhook_hash: null,
+      created_at: at,
+      updated_at: at,
+    })
+    const runId = randomUUID()
+    await one.automation.pipelines.insertRun({
+      id: runId,
+      pipeline_id: pipelineId,
+      user_id: owner,
+      trigger: 'manual',
+      status: 'running',
+      input: '{}',
+      steps: '[]',
+      error: null,
+      created_at: at,
+      updated_at: at,
+      started_at: at,
+      finished_at: null,
+      scope_instance_id: null,
+      lease_owner: 'r1',
+      lease_expires_at: new Date(Date.now() + 30_000).toISOString(),
+    })
+    const soon = new Date(Date.now() + 30_000).toISOString()
+    const runs = one.automation.pipelines
+    // Held and alive: nobody else takes it; its owner renews it.
+    expect(await two.automation.pipelines.claimRun(runId, 'r2', new Date().toISOString(), soon)).toBe(false)
+    expect(await runs.renewRuns('r1', [runId], soon)).toEqual([runId])
+    expect(await two.automation.pipelines.renewRuns('r2', [runId], soon)).toEqual([])
+    // Its owner died: once the lease has expired, one of the racing replicas takes it over.
+    const later = new Date(Date.now() + 60_000).toISOString()
+    const until = new Date(Date.now() + 90_000).toISOString()
+    const takeovers = await Promise.all([
+      runs.claimRun(runId, 'r2', later, until),
+      two.automation.pipelines.claimRun(runId, 'r3', later, until),
+    ])
+    expect(takeovers.filter(Boolean)).toHaveLength(1)
+    const holder = (await runs.getRun(runId))?.lease_owner
+    expect(['r2', 'r3']).toContain(holder)
+    // The old owner's heartbeat no longer renews it: it stops executing it.
+    expect(await runs.renewRuns('r1', [runId], until)).toEqual([])
+    // A stop frees the lease at once.
+    await runs.releaseRuns(holder as string)
+    expect(await two.automation.pipelines.claimRun(runId, 'r4', new Date().toISOString(), soon)).toBe(true)
+  })
+
   it('never hands one warm pooled instance to two creates (SKIP LOCKED)', async () => {
     await user(one, POOL_USER_ID)
     const resources = JSON.stringify({ memory_mb: 256, cpus: 1, pids_max: 128, disk_mb: 64 })

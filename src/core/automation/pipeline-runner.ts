@@ -68,6 +68,7 @@ export class PipelineRunner {
       .catch((err: unknown) => this.log.error({ err, runId }, 'pipeline run failed'))
       .finally(() => {
         this.active.delete(runId)
+        this.lost.delete(runId)
         this.tasks.delete(task)
       })
     this.tasks.add(task)

@@ -7,9 +7,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { SecretBox } from '../src/broker/secret-box.js'
 import { ConfigError, loadConfig } from '../src/config.js'
 import type { Caller } from '../src/core/keys.js'
+import { hashPassword } from '../src/core/passwords.js'
 import { StoreRateCounter } from '../src/core/rate-counter.js'
 import { createServices, type Services } from '../src/core/services.js'
 import { SharedSignInLimiter } from '../src/core/sign-in-limiter.js'
+import { nowIso } from '../src/core/time.js'
 import { WsTicketService } from '../src/core/ws-tickets.js'
 import { buildApp } from '../src/http/app.js'
 import { rateLimitStore } from '../src/http/rate-limit-store.js'
@@ -215,7 +217,7 @@ for (const backend of backends) {
   })
 }
 
-describe.skipIf(!havePostgres())('shared limits through the API (postgres)', () => {
+describe.skipIf(!havePostgres())('shared limits through the API and sign-in (postgres)', () => {
   let r: Replicas
   let key: string
   let otherKey: string
@@ -257,6 +259,25 @@ describe.skipIf(!havePostgres())('shared limits through the API (postgres)', () 
     const keyOver = await get(one, '/api/keys', otherKey)
     expect(keyOver.statusCode).toBe(429)
     expect(Number(keyOver.headers['retry-after'])).toBeGreaterThanOrEqual(1)
+  })
+
+  it('holds a guessing address back on every replica, and lets the owner in elsewhere', async () => {
+    const user = await r.a.accounts.createUser({ email: 'guessed@example.com' })
+    await r.a.store.users.setPassword(user.id, await hashPassword('the-right-password'), nowIso())
+    expect(r.b.webSessions.signInLimiter).toBeInstanceOf(SharedSignInLimiter)
+    for (let i = 0; i < 4; i++) {
+      const replica = i % 2 ? r.a : r.b
+      await expect(
+        replica.webSessions.login('guessed@example.com', 'wrong', '203.0.113.60'),
+      ).rejects.toMatchObject({
+        code: 'invalid_credentials',
+      })
+    }
+    await expect(
+      r.a.webSessions.login('guessed@example.com', 'the-right-password', '203.0.113.60'),
+    ).rejects.toMatchObject({ status: 429, code: 'rate_limited' })
+    const owner = await r.b.webSessions.login('guessed@example.com', 'the-right-password', '198.51.100.61')
+    expect(owner.user.id).toBe(user.id)
   })
 })
 

@@ -31,6 +31,7 @@ import { InstanceService } from './instances.js'
 import { InviteService } from './invites.js'
 import { KeyService } from './keys.js'
 import { InstanceScope } from './scope.js'
+import { createBus, type EventBus } from './shared/index.js'
 import { createLocks, hostLockName, type Locks } from './shared/locks.js'
 import { SleepService } from './sleep/sleep-service.js'
 import { CLOSE_CODES, RelayRegistry } from './socket-relay.js'
@@ -46,6 +47,8 @@ export interface Services {
   store: Store
   /** Leaderships and run-once work among replicas (in-process with SQLite). */
   locks: Locks
+  /** Wake-ups between replicas (in-process with SQLite). */
+  bus: EventBus
   driver: InstanceDriver
   capabilities?: DriverCapabilities
   accounts: AccountService
@@ -113,6 +116,7 @@ export async function createServices(
   const leads = opts.withDriver
     ? { host: await locks.leader(hostLockName(config)), webhooks: await locks.leader('events:webhooks') }
     : undefined
+  const bus = await createBus(config, log.child({ component: 'bus' }))
   await store.plans.sync(config.plans)
   const driver = await createDriver(config, log)
   const capabilities = opts.withDriver ? await driver.init() : undefined
@@ -131,9 +135,17 @@ export async function createServices(
   const pool = new WarmPool(store, lifecycle, agent, config, log.child({ component: 'pool' }), leads?.host)
   const admission = new InstanceAdmission(store, invites, lifecycle, pool, config, instanceLog)
   const instances = new InstanceService(store, scope, lifecycle, admission, supervisor)
-  const eventRuntime = createEventRuntime(store, instances, config, box, log.child({ component: 'events' }), {
-    oomKills: async (id) => (await driver.oomKills?.(id)) ?? null,
-  })
+  const eventRuntime = createEventRuntime(
+    store,
+    instances,
+    config,
+    box,
+    log.child({ component: 'events' }),
+    {
+      oomKills: async (id) => (await driver.oomKills?.(id)) ?? null,
+    },
+    bus,
+  )
   const { events } = eventRuntime
   driver.onRunaway?.((id, report) => {
     // Every replica's driver may end a runaway it watches; the host's leader (which watches
@@ -146,6 +158,8 @@ export async function createServices(
     })
   })
   lifecycle.onTransition((t) => recordTransition(events, t))
+  // What waits for a status held on another replica hears it changed (see SleepService).
+  lifecycle.onTransition((t) => void bus.publish('instance_status', t.instanceId).catch(() => {}))
   lifecycle.onBootFailure((id, err, step) => recordBootFailure(events, driver, id, err, step))
   supervisor.onCrash((id, state, attempt) => recordCrash(events, id, state, attempt))
   if (opts.withDriver) eventRuntime.start(leads)
@@ -153,7 +167,7 @@ export async function createServices(
   gateway.channelsFor = (id) => channels.wireFor(id)
   const workspace = new WorkspaceService(instances, config)
   const chatLog = log.child({ component: 'chat' })
-  const chat = new ChatService(store, instances, agent, chatLog, { replicaId: config.replicaId })
+  const chat = new ChatService(store, instances, agent, chatLog, { replicaId: config.replicaId, bus })
   // Before anything can start a turn: turns a killed process left open are closed first (with
   // replicas, only those whose owner stopped beating; later ones are swept while serving).
   if (opts.withDriver) {
@@ -164,7 +178,8 @@ export async function createServices(
     chat.watchDeadOwners()
   }
   const relays = new RelayRegistry()
-  instances.onStop((id, reason) => relays.closeInstance(id, CLOSE_CODES.instanceStopping, reason))
+  relays.follow(bus, async (id) => (await store.instances.get(id))?.status)
+  instances.onStop((id, reason) => relays.stopInstance(id, reason))
   instances.onStop((id, reason) => chat.abortInstance(id, reason))
   const sleep = new SleepService(
     store,
@@ -174,6 +189,7 @@ export async function createServices(
     relays,
     config,
     log.child({ component: 'sleep' }),
+    bus,
   )
   sleep.onSleep((id, reason) => chat.abortInstance(id, reason))
   chat.attachSleep(sleep)
@@ -204,6 +220,7 @@ export async function createServices(
     config,
     store,
     locks,
+    bus,
     driver,
     capabilities,
     accounts,
@@ -243,6 +260,7 @@ export async function createServices(
       await eventRuntime.close()
       await controlSockets.closeAll()
       await audit.close()
+      await bus.close()
       // Last: leaderships end only once their work has stopped.
       await locks.close()
       await store.close()

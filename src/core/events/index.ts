@@ -2,6 +2,7 @@ import type { SecretBox } from '../../broker/secret-box.js'
 import type { Config } from '../../config.js'
 import type { Logger } from '../../log.js'
 import type { Store } from '../../store/index.js'
+import type { EventBus } from '../shared/bus.js'
 import type { Leadership } from '../shared/locks.js'
 import { EventService, type InstanceLookup } from './event-service.js'
 import { type OomCounter, OomWatcher } from './oom-watcher.js'
@@ -32,9 +33,10 @@ export function createEventRuntime(
   box: SecretBox,
   log: Logger,
   oom?: OomCounter,
+  bus?: EventBus,
 ): EventRuntime {
   const webhooks = new WebhookService(store, box, config.modelPrivateUrls)
-  const events = new EventService(store, instances, webhooks, log)
+  const events = new EventService(store, instances, webhooks, log, bus)
   let dispatcher: WebhookDispatcher | undefined
   const stopping = new Set<Promise<void>>()
   let closed = false
@@ -70,6 +72,7 @@ export function createEventRuntime(
     async close() {
       closed = true
       watcher?.close()
+      events.close()
       await dispatcher?.close()
       await Promise.allSettled([...stopping])
     },

@@ -268,6 +268,14 @@ describe.skipIf(!havePostgres())('events appended on two replicas, followed on a
     )
     const cursors = recorded.map((e) => e?.cursor ?? 0).sort((x, y) => x - y)
     expect(await seen).toEqual(cursors)
+    // The last one of a deleted instance reaches the other replicas before its history goes.
+    const last = new EventFollower(c, instance, cursors.at(-1) ?? 0)
+    const deleted = (async () => {
+      for await (const e of last) return e.type
+    })()
+    await a.record(instance, 'deleted', { userId: owner })
+    expect(await deleted).toBe('deleted')
+    expect(await c.list(instance, 0, 10)).toEqual([])
     for (const svc of services) svc.close()
   })
 })

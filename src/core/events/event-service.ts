@@ -26,6 +26,8 @@ import type { WebhookService } from './webhooks.js'
 export const EVENTS_KEPT_PER_INSTANCE = 500
 /** The longest a JSON read may wait for its first event. */
 export const MAX_EVENTS_WAIT_MS = 60_000
+/** How long a deleted instance's events stay for followers on other replicas to read. */
+const DELETED_GRACE_MS = 2_000
 
 /** How the event log finds an actor's instance (404 when it is not theirs). */
 export interface InstanceLookup {
@@ -79,8 +81,12 @@ export class EventService implements EventSource {
         // Delivered here before a `deleted` takes the instance's history with it.
         await this.tails.appended(instanceId, event)
         await this.webhooks.enqueue(userId, event)
-        // A deleted instance's history goes with it, once its last event is handed on.
-        if (type === 'deleted') await this.store.events.removeInstance(instanceId)
+        // A deleted instance's history goes with it, once its last event is handed on (other
+        // replicas' followers read it from the store on their wake-up: they get a moment).
+        if (type === 'deleted') {
+          if (this.store.dialect === 'postgres') await new Promise((r) => setTimeout(r, DELETED_GRACE_MS))
+          await this.store.events.removeInstance(instanceId)
+        }
         this.log.debug({ instanceId, type, reason: event.reason }, 'instance event')
         return event
       })

@@ -5,6 +5,7 @@ import path from 'node:path'
 import pg from 'pg'
 import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { bootstrapAdmin } from '../src/cli/bootstrap.js'
 import { loadConfig } from '../src/config.js'
 import { AccountService } from '../src/core/accounts.js'
 import { InstanceAdmission } from '../src/core/instances/admission.js'
@@ -344,6 +345,23 @@ describe.skipIf(!havePostgres())('claims replicas race for (two stores on one Po
       })
       .catch(() => {})
     expect((await two.instances.get(back))?.warm_at).not.toBeNull()
+  })
+
+  it('creates one administrator when two replicas start together on an empty database', async () => {
+    const empty = await freshDatabase('bootstrap')
+    const stores = [await openPostgresStore(empty.url), await openPostgresStore(empty.url)]
+    try {
+      const config = loadConfig({ ...TEST_ENV, CLAWPORT_DATA_DIR: dataDir, CLAWPORT_LOG_LEVEL: 'silent' })
+      for (const store of stores) await store.plans.sync(config.plans)
+      const firsts = await Promise.all(
+        [0, 1, 0, 1].map((i) => bootstrapAdmin({ store: stores[i] as Store, config })),
+      )
+      expect(firsts.filter(Boolean)).toHaveLength(1)
+      expect(await (stores[0] as Store).users.count()).toBe(1)
+    } finally {
+      for (const store of stores) await store.close()
+      await empty.drop()
+    }
   })
 
   it('admits concurrent creates on two replicas one at a time: distinct host uids, capacity kept', async () => {

@@ -11,7 +11,7 @@ export const BOOTSTRAP_EMAIL = 'admin@clawport.local'
  * starting together on an empty database create one: the check and the insert hold one lock.
  */
 export async function bootstrapAdmin(
-  services: Services,
+  services: Pick<Services, 'store' | 'config'>,
 ): Promise<{ email: string; key: string } | undefined> {
   return services.store.transaction(async (tx) => {
     await tx.lock('bootstrap:admin')

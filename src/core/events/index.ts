@@ -37,20 +37,24 @@ export function createEventRuntime(
 ): EventRuntime {
   const webhooks = new WebhookService(store, box, config.modelPrivateUrls)
   const events = new EventService(store, instances, webhooks, log, bus)
-  let dispatcher: WebhookDispatcher | undefined
-  const stopping = new Set<Promise<void>>()
+  /** Each dispatcher's close, once: a term's end and the runtime's close may both ask. */
+  const dispatchers = new Map<WebhookDispatcher, Promise<void> | undefined>()
   let closed = false
+  const stop = (d: WebhookDispatcher) => {
+    let done = dispatchers.get(d)
+    if (!done) {
+      done = d.close().catch((err: unknown) => log.warn({ err }, 'webhook dispatcher did not close'))
+      dispatchers.set(d, done)
+    }
+    return done
+  }
   // A dispatcher ends for good when it closes: each leadership term gets a fresh one.
   const dispatch = () => {
     if (closed) return undefined
     const d = new WebhookDispatcher(store, webhooks, config.modelPrivateUrls, log)
-    dispatcher = d
+    dispatchers.set(d, undefined)
     d.start()
-    return () => {
-      if (dispatcher === d) dispatcher = undefined
-      const done = d.close().finally(() => stopping.delete(done))
-      stopping.add(done)
-    }
+    return () => void stop(d)
   }
   const watcher = oom ? new OomWatcher(store, oom, events, log) : undefined
   const watch = () => {
@@ -73,8 +77,7 @@ export function createEventRuntime(
       closed = true
       watcher?.close()
       events.close()
-      await dispatcher?.close()
-      await Promise.allSettled([...stopping])
+      await Promise.all([...dispatchers.keys()].map(stop))
     },
   }
 }

@@ -7,7 +7,7 @@ import { ClawletClient } from '../src/clawlet/client.js'
 import { GatewayClient } from '../src/clawlet/gateway-client.js'
 import type { ClawletTransport } from '../src/door/transport.js'
 import { AppError } from '../src/errors.js'
-import { answer } from './helpers/fake-clawlet.js'
+import { answer, startFakeClawlet } from './helpers/fake-clawlet.js'
 
 const TOKEN = 'runner-token-0123456789abcdef'
 /** The runner serves each instance's clawlet under a prefix of its own. */
@@ -193,6 +193,37 @@ describe('a clawlet behind a runner (url transport)', () => {
       expect(err.message).toContain('inst-r')
     } finally {
       client.close()
+    }
+  })
+})
+
+describe('a clawlet on this host (unix transport)', () => {
+  it('checks the peer before a byte is sent, through a resolver too', async () => {
+    const fake = await startFakeClawlet()
+    let hits = 0
+    fake.handle = (_req, res) => {
+      hits++
+      answer(res, 200, { ok: true, pid: 1, uptime_ms: 1, version: 'test' })
+    }
+    let refuse = true
+    const client = new ClawletClient({
+      transport: async () => ({
+        unix: fake.socketPath,
+        checkPeer: (peer) => (refuse ? `its peer runs as uid ${peer.uid}` : null),
+      }),
+      label: 'inst-u',
+    })
+    try {
+      const err = await failure(client.health())
+      expect(err.code).toBe('instance_unavailable')
+      expect(err.message).toContain('could not be verified')
+      expect(hits).toBe(0)
+      refuse = false
+      expect((await client.health()).ok).toBe(true)
+      expect(hits).toBe(1)
+    } finally {
+      client.close()
+      await fake.stop()
     }
   })
 })

@@ -44,13 +44,14 @@ export interface LinkRequest {
   signal?: AbortSignal
 }
 
+/** Whether a transport goes through a runner's URL (else: a Unix socket on this host). */
 export function isUrlTransport(t: ClawletTransport): t is UrlTransport {
   return 'url' in t
 }
 
-/** What makes two transports the same place: a link is rebuilt only when this changes. */
+/** What makes two transports the same place: a link (its pool) is rebuilt only when this changes. */
 function placeOf(t: ClawletTransport): string {
-  return isUrlTransport(t) ? `url:${t.url}\n${t.token}` : `unix:${t.unix}`
+  return isUrlTransport(t) ? `url:${t.url}` : `unix:${t.unix}`
 }
 
 /**
@@ -78,7 +79,7 @@ export class TransportLink {
       this.agent = new Agent({ keepAlive, maxSockets, maxFreeSockets })
     } else {
       this.agent = new http.Agent({ keepAlive, maxSockets, maxFreeSockets })
-      // Read at every connect, so a re-resolved check applies to new connections at once.
+      // Read at every connect, so a re-resolved check applies to the next connection.
       this.connector = (options, callback) =>
         doorConnector(this.transport as UnixTransport)(options, callback)
       // Pooled or new, every connection is a checked one.
@@ -86,7 +87,7 @@ export class TransportLink {
     }
   }
 
-  /** Takes a re-resolved transport of the same place (a unix link's new peer check). */
+  /** Takes a re-resolved transport of the same place (a new token, a unix link's new peer check). */
   update(transport: ClawletTransport): void {
     if (placeOf(transport) === this.place) this.transport = transport
   }

@@ -11,16 +11,9 @@ import type { SleepService } from '../sleep/sleep-service.js'
 import { nowIso } from '../time.js'
 import { ChatEventLog } from './event-log.js'
 import { ChatFollower } from './follower.js'
-import {
-  closeDeadTurn,
-  closeStaleTurns,
-  closeTurn,
-  type RecoveryDeps,
-  staleBefore,
-  TURN_HEARTBEAT_MS,
-} from './recovery.js'
 import { ChatTurn, type CoalesceOptions, DEFAULT_COALESCE, type TurnOutcome } from './turn.js'
 import { turnError } from './turn-errors.js'
+import { TurnOwners } from './turn-owners.js'
 import {
   type ChatEvent,
   type ChatMessage,
@@ -34,11 +27,6 @@ const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 const TITLE_CHARS = 80
 /** The longest a JSON events request may wait for its first event. */
 export const MAX_WAIT_MS = 30_000
-/** The longest an abort waits for another replica to record its turn's end. */
-const REMOTE_ABORT_WAIT_MS = 10_000
-/** How often an abort looks whether another replica's turn has ended, and asks it again. */
-const REMOTE_ABORT_POLL_MS = 100
-const REMOTE_ABORT_REPEAT_MS = 2_000
 
 export interface ChatOptions {
   coalesce?: CoalesceOptions
@@ -90,18 +78,13 @@ export interface EventQuery {
  */
 export class ChatService {
   readonly events: ChatEventLog
-  /** The owner of this process's turns. */
-  readonly owner: string
+  /** This replica's hold on the turns it runs, and aborts to and from the others. */
+  readonly owners: TurnOwners
   private readonly running = new Map<string, { turn: ChatTurn; outcome: Promise<TurnOutcome> }>()
   private readonly lock = new KeyedLock()
   private readonly tasks = new Set<Promise<unknown>>()
   private readonly coalesce: CoalesceOptions
-  private readonly bus: EventBus
-  private readonly unsubscribe: () => void
   private sleep?: SleepService
-  private heartbeat?: NodeJS.Timeout
-  private reaper?: NodeJS.Timeout
-  private closed = false
 
   constructor(
     private readonly store: Store,
@@ -110,11 +93,18 @@ export class ChatService {
     private readonly log: Logger,
     opts: ChatOptions = {},
   ) {
-    this.bus = opts.bus ?? new MemoryBus()
-    this.events = new ChatEventLog(store, this.bus)
+    const bus = opts.bus ?? new MemoryBus()
+    this.events = new ChatEventLog(store, bus)
     this.coalesce = opts.coalesce ?? DEFAULT_COALESCE
-    this.owner = opts.replicaId ?? `chat-${randomUUID()}`
-    this.unsubscribe = this.bus.subscribe('turn_abort', (id) => this.onAbortMessage(id))
+    this.owners = new TurnOwners(store, this.events, bus, log, opts.replicaId ?? `chat-${randomUUID()}`, {
+      sessions: () => [...this.running.keys()],
+      abort: (instanceId, sessionId) => {
+        const run = this.running.get(sessionId)
+        if (run?.turn.ctx.instanceId === instanceId) run.turn.abort()
+      },
+      abortInstance: (instanceId, reason) => this.abortLocal(instanceId, reason),
+      abandon: (sessionId) => this.running.get(sessionId)?.turn.abandon(),
+    })
   }
 
   /** Turns wake sleeping instances and keep them awake while they run. */
@@ -146,12 +136,11 @@ export class ChatService {
       if (this.running.has(session.id)) throw errors.turnInProgress(session.id)
       const at = nowIso()
       // The session's turn row, taken atomically: a live turn on any replica holds it.
-      const claim = { instance_id: inst.id, session_id: session.id, owner: this.owner, now: at }
-      if (!(await this.store.turns.claim(claim, staleBefore()))) throw errors.turnInProgress(session.id)
+      if (!(await this.owners.claim(inst.id, session.id, at))) throw errors.turnInProgress(session.id)
       try {
         return await this.begin(inst.id, session, input, at)
       } catch (err) {
-        await this.releaseTurn(session.id)
+        await this.owners.release(session.id)
         throw err
       }
     })
@@ -164,16 +153,6 @@ export class ChatService {
     input: SendInput,
     at: string,
   ): Promise<StartedTurn> {
-    // A turn a dead owner left open (its row taken over just now) ends before this one starts.
-    const open = await this.store.turns.openTurn(session.id)
-    if (open !== undefined) {
-      await closeTurn(this.store, this.events, {
-        instance_id: instanceId,
-        session_id: session.id,
-        cursor: open,
-      })
-      this.log.warn({ instanceId, sessionId: session.id }, 'interrupted turn closed')
-    }
     const userRow = await this.store.chat.appendMessage({
       id: input.message_id ?? randomUUID(),
       from_instance: input.from_instance ?? null,
@@ -205,14 +184,14 @@ export class ChatService {
     const release = this.sleep?.tracker.hold(instanceId)
     // The row goes once the end is stored, and before the session is free here.
     const outcome = turn.run().then(async (out) => {
-      await this.releaseTurn(session.id)
+      await this.owners.release(session.id)
       this.running.delete(session.id)
       release?.()
       return out
     })
     this.running.set(session.id, { turn, outcome })
     this.track(outcome)
-    this.beatWhileRunning()
+    this.owners.beat()
     return {
       instanceId,
       session: sessionFromRow({ ...session, title, last_activity: at, updated_at: at }),
@@ -249,20 +228,7 @@ export class ChatService {
       await run.outcome
       return { session_id: session.id, aborted: true }
     }
-    const row = await this.store.turns.get(session.id)
-    if (!row) return { session_id: session.id, aborted: false }
-    const stale = staleBefore()
-    // Its owner is gone: the turn is closed here (server_restarted), as any replica would.
-    if (row.heartbeat_at < stale) {
-      const aborted = await closeDeadTurn(
-        this.recoveryDeps(),
-        { instance_id: inst.id, session_id: session.id },
-        stale,
-      )
-      return { session_id: session.id, aborted }
-    }
-    await this.abortRemote(inst.id, session.id, row.started_at)
-    return { session_id: session.id, aborted: true }
+    return { session_id: session.id, aborted: await this.owners.abortElsewhere(inst.id, session.id) }
   }
 
   /** A window of a session's messages (the most recent session when none is named), oldest first. */
@@ -335,28 +301,12 @@ export class ChatService {
   /** Ends the instance's running turns on every replica, when it stops, sleeps or is deleted. */
   abortInstance(instanceId: string, reason: string): void {
     this.abortLocal(instanceId, reason)
-    this.bus.publish('turn_abort', instanceId).catch((err: unknown) => {
-      this.log.warn({ err, instanceId }, 'turn abort not published')
-    })
+    this.owners.abortInstance(instanceId)
   }
 
-  /**
-   * Closes, every heartbeat, the turns of replicas that stopped beating (killed), so their
-   * followers see them end; the server runs it, one-shot tools need not.
-   */
+  /** Sweeps, while serving, the turns of replicas that were killed (see TurnOwners). */
   watchDeadOwners(): void {
-    if (this.reaper || this.closed) return
-    let busy = false
-    this.reaper = setInterval(() => {
-      if (busy) return
-      busy = true
-      closeStaleTurns(this.recoveryDeps())
-        .catch((err: unknown) => this.log.warn({ err }, 'closing dead turns failed'))
-        .finally(() => {
-          busy = false
-        })
-    }, TURN_HEARTBEAT_MS)
-    this.reaper.unref()
+    this.owners.watchDeadOwners()
   }
 
   /** Whether a turn is running on the session. */
@@ -366,107 +316,20 @@ export class ChatService {
 
   /** Ends running turns (their partial text is stored) and waits for them to be recorded. */
   async close(): Promise<void> {
-    this.closed = true
-    this.unsubscribe()
-    clearInterval(this.reaper)
+    this.owners.stopWatching()
     for (const run of this.running.values())
       run.turn.abort({
         code: 'server_stopping',
         message: 'The server stopped during the turn; its text so far is kept.',
       })
     await Promise.allSettled([...this.tasks])
-    clearInterval(this.heartbeat)
-  }
-
-  private recoveryDeps(): RecoveryDeps {
-    return { store: this.store, events: this.events, log: this.log, owner: this.owner }
-  }
-
-  private async releaseTurn(sessionId: string): Promise<void> {
-    try {
-      await this.store.turns.release(sessionId, this.owner)
-    } catch (err) {
-      // Left behind, the row goes stale and another replica's sweep removes it.
-      this.log.warn({ err, sessionId }, 'turn row not released')
-    }
+    this.owners.close()
   }
 
   private abortLocal(instanceId: string, reason: string): void {
     for (const run of this.running.values())
       if (run.turn.ctx.instanceId === instanceId)
         run.turn.abort({ code: 'instance_stopping', message: `The turn ended: ${reason}.` })
-  }
-
-  /** `turn_abort` from any replica (this one's included): `instance/session`, or `instance`. */
-  private onAbortMessage(id: string): void {
-    if (id === '*') return
-    const [instanceId, sessionId] = id.split('/')
-    if (!instanceId) return
-    if (sessionId === undefined) {
-      this.abortLocal(instanceId, 'the instance is stopping')
-      return
-    }
-    const run = this.running.get(sessionId)
-    if (run && run.turn.ctx.instanceId === instanceId) run.turn.abort()
-  }
-
-  /**
-   * Asks the replica running the turn to abort it and waits until its row is gone (its end is
-   * stored), asking again now and then in case a wake-up was lost; bounded.
-   */
-  private async abortRemote(instanceId: string, sessionId: string, startedAt: string): Promise<void> {
-    const deadline = Date.now() + REMOTE_ABORT_WAIT_MS
-    let askedAt = 0
-    while (Date.now() < deadline) {
-      if (Date.now() - askedAt >= REMOTE_ABORT_REPEAT_MS) {
-        askedAt = Date.now()
-        // A failed publish is asked again; the wait stays bounded either way.
-        await this.bus.publish('turn_abort', `${instanceId}/${sessionId}`).catch(() => {})
-      }
-      await new Promise((resolve) => setTimeout(resolve, REMOTE_ABORT_POLL_MS))
-      const row = await this.store.turns.get(sessionId)
-      if (!row || row.started_at !== startedAt) return
-    }
-    this.log.warn({ instanceId, sessionId }, 'aborted turn not ended in time')
-  }
-
-  /**
-   * While turns run here, refreshes their rows' heartbeat; a turn whose row another replica took
-   * over (this process stalled past the stale mark) stops without recording a second end.
-   */
-  private beatWhileRunning(): void {
-    if (this.heartbeat) return
-    let busy = false
-    this.heartbeat = setInterval(() => {
-      if (this.running.size === 0) {
-        clearInterval(this.heartbeat)
-        this.heartbeat = undefined
-        return
-      }
-      if (busy) return
-      busy = true
-      const beating = [...this.running.keys()]
-      this.store.turns
-        .beat(this.owner, nowIso())
-        .then((owned) => {
-          const held = new Set(owned)
-          for (const sessionId of beating) {
-            if (held.has(sessionId)) continue
-            const run = this.running.get(sessionId)
-            if (!run) continue
-            this.log.warn(
-              { instanceId: run.turn.ctx.instanceId, sessionId },
-              'turn taken over by another server',
-            )
-            run.turn.abandon()
-          }
-        })
-        .catch((err: unknown) => this.log.warn({ err }, 'turn heartbeat failed'))
-        .finally(() => {
-          busy = false
-        })
-    }, TURN_HEARTBEAT_MS)
-    this.heartbeat.unref()
   }
 
   private async session(instanceId: string, id: string): Promise<ChatSessionRow> {

@@ -110,15 +110,31 @@ describe.skipIf(!havePostgres())('chat turns owned across replicas (postgres)', 
     const s = await newSession(a, instanceId)
     expect(await claim(a, s, 'replica-a', TURN_STALE_MS - 3_000)).toBe(true)
     expect(await claim(b, s, 'replica-b')).toBe(false)
-    expect(await a.turns.beat('replica-a', at(TURN_STALE_MS + 1_000))).toEqual([s])
+    expect(await a.turns.beat('replica-a', [s], at(TURN_STALE_MS + 1_000))).toEqual([s])
     // Stale now: two replicas race to take it over; one does.
     const both = await Promise.all([claim(a, s, 'replica-c'), claim(b, s, 'replica-b')])
     expect(both.filter(Boolean)).toHaveLength(1)
     const owner = (await a.turns.get(s))?.owner
     expect(owner).toBe(both[0] ? 'replica-c' : 'replica-b')
     // The old owner's next heartbeat finds it holds nothing any more.
-    expect(await a.turns.beat('replica-a', at())).toEqual([])
+    expect(await a.turns.beat('replica-a', [s], at())).toEqual([])
     await a.turns.release(s, owner ?? '')
+  })
+
+  it('beats only the turns an owner still runs: a row it failed to release goes stale', async () => {
+    const [running, leftover] = [await newSession(a, instanceId), await newSession(a, instanceId)]
+    expect(await claim(a, running, 'replica-a')).toBe(true)
+    expect(await claim(a, leftover, 'replica-a', TURN_STALE_MS + 1_000)).toBe(true)
+    expect(await a.turns.beat('replica-a', [running], at())).toEqual([running])
+    expect((await b.turns.stale(staleBefore())).map((r) => r.session_id)).toEqual([leftover])
+    // Its own sweep leaves what it runs alone, whatever the row says.
+    const deps = { store: a, events: eventsA, log, owner: 'replica-a' }
+    expect(await closeStaleTurns(deps, staleBefore(Date.now() + TURN_STALE_MS), new Set([running]))).toBe(0)
+    expect((await a.turns.get(running))?.owner).toBe('replica-a')
+    expect(await a.turns.get(leftover)).toBeUndefined()
+    expect(await claim(b, leftover, 'replica-b')).toBe(true)
+    await b.turns.release(leftover, 'replica-b')
+    await a.turns.release(running, 'replica-a')
   })
 
   it('closes a dead owner turn at start and while serving, and never a live one', async () => {
@@ -145,7 +161,7 @@ describe.skipIf(!havePostgres())('chat turns owned across replicas (postgres)', 
 
     // Owner a is killed: its last heartbeat ages past the mark; both replicas' sweeps see it
     // stale, and its turn ends once.
-    expect(await a.turns.beat('replica-a', at(TURN_STALE_MS + 1_000))).toEqual([live])
+    expect(await a.turns.beat('replica-a', [live], at(TURN_STALE_MS + 1_000))).toEqual([live])
     const swept = await Promise.all([
       closeStaleTurns({ store: a, events: eventsA, log, owner: 'replica-c' }),
       closeStaleTurns({ store: b, events: eventsB, log, owner: 'replica-b' }),

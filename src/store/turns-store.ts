@@ -25,8 +25,8 @@ export interface TurnsStore {
     staleBefore: string,
   ): Promise<boolean>
   get(sessionId: string): Promise<ChatTurnRow | undefined>
-  /** Refreshes the heartbeat of every turn `owner` holds; returns their sessions. */
-  beat(owner: string, now: string): Promise<string[]>
+  /** Refreshes the heartbeat of these sessions' turns that `owner` still holds; returns those. */
+  beat(owner: string, sessionIds: string[], now: string): Promise<string[]>
   /** Drops the owner's row of the session (nothing when another owner took it over). */
   release(sessionId: string, owner: string): Promise<void>
   /** Rows whose heartbeat is older than `staleBefore`, oldest first. */
@@ -68,11 +68,13 @@ export function kyselyTurnsStore(base: Kysely<Database>): TurnsStore {
     },
     get: (sessionId) =>
       db.selectFrom('chat_turns').selectAll().where('session_id', '=', sessionId).executeTakeFirst(),
-    beat: async (owner, now) => {
+    beat: async (owner, sessionIds, now) => {
+      if (sessionIds.length === 0) return []
       const rows = await db
         .updateTable('chat_turns')
         .set({ heartbeat_at: now })
         .where('owner', '=', owner)
+        .where('session_id', 'in', sessionIds)
         .returning('session_id')
         .execute()
       return rows.map((r) => r.session_id)

@@ -108,10 +108,18 @@ export async function closeDeadTurn(
   }
 }
 
-/** Closes the turns whose owner's heartbeat is older than `stale` (killed replicas); how many. */
-export async function closeStaleTurns(deps: RecoveryDeps, stale = staleBefore()): Promise<number> {
+/**
+ * Closes the turns whose owner's heartbeat is older than `stale` (killed replicas), but those
+ * of the sessions in `except`; how many.
+ */
+export async function closeStaleTurns(
+  deps: RecoveryDeps,
+  stale = staleBefore(),
+  except: ReadonlySet<string> = new Set(),
+): Promise<number> {
   let closed = 0
-  for (const row of await deps.store.turns.stale(stale)) if (await closeDeadTurn(deps, row, stale)) closed++
+  for (const row of await deps.store.turns.stale(stale))
+    if (!except.has(row.session_id) && (await closeDeadTurn(deps, row, stale))) closed++
   return closed
 }
 

@@ -138,7 +138,7 @@ export class TurnOwners {
       if (busy) return
       busy = true
       this.store.turns
-        .beat(this.owner, nowIso())
+        .beat(this.owner, beating, nowIso())
         .then((owned) => {
           const held = new Set(owned)
           for (const sessionId of beating) {
@@ -165,7 +165,8 @@ export class TurnOwners {
     this.sweeper = setInterval(() => {
       if (busy) return
       busy = true
-      closeStaleTurns(this.recoveryDeps())
+      // This process's own running turns are alive whatever their row says (a late beat).
+      closeStaleTurns(this.recoveryDeps(), staleBefore(), new Set(this.local.sessions()))
         .catch((err: unknown) => this.log.warn({ err }, 'closing dead turns failed'))
         .finally(() => {
           busy = false

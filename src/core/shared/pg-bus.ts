@@ -96,12 +96,12 @@ export class PgBus implements EventBus {
     })
     // Without a listener an error event would end the process; `end` follows it.
     client.on('error', () => {})
+    client.on('notification', (m) => this.onNotification(m))
     try {
       await client.connect()
       await client.query(`LISTEN ${client.escapeIdentifier(this.channel)}`)
       const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')
       if (this.closed) throw new Error('the bus is closed')
-      client.on('notification', (m) => this.onNotification(m))
       client.once('end', () => this.lost(client))
       this.client = client
       this.pid = rows[0]?.pid

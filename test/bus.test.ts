@@ -9,6 +9,7 @@ import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { WebSocket, WebSocketServer } from 'ws'
 import { SecretBox } from '../src/broker/secret-box.js'
+import { loadConfig } from '../src/config.js'
 import { ChatEventLog } from '../src/core/chat/event-log.js'
 import { ChatFollower } from '../src/core/chat/follower.js'
 import type { ChatEvent } from '../src/core/chat/types.js'
@@ -17,8 +18,9 @@ import { EventFollower } from '../src/core/events/follower.js'
 import { WebhookService } from '../src/core/events/webhooks.js'
 import { MemoryBus } from '../src/core/shared/bus.js'
 import { PgBus } from '../src/core/shared/pg-bus.js'
+import { type SleepLifecycle, SleepService } from '../src/core/sleep/sleep-service.js'
 import { CLOSE_CODES, RelayRegistry } from '../src/core/socket-relay.js'
-import type { Store } from '../src/store/index.js'
+import type { InstanceRow, Store } from '../src/store/index.js'
 import { openPostgresStore } from '../src/store/postgres.js'
 import { openSqliteStore } from '../src/store/sqlite.js'
 import { freshDatabase, havePostgres } from './helpers/postgres.js'
@@ -277,5 +279,69 @@ describe.skipIf(!havePostgres())('events appended on two replicas, followed on a
     expect(await deleted).toBe('deleted')
     expect(await c.list(instance, 0, 10)).toEqual([])
     for (const svc of services) svc.close()
+  })
+
+  it("a wake another replica runs is waited for on the bus, its outcome taken as the replica's own", async () => {
+    const [storeA, storeB] = stores as [Store, Store]
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'clawport-bus-'))
+    dirs.push(dir)
+    const config = loadConfig({}, { dataDir: dir, wakeWaitMs: 10_000 })
+    // Replica A's lifecycle: status writes announced on its bus, as the services wire it.
+    const setStatus = async (id: string, status: string, extra: Partial<InstanceRow> = {}) => {
+      const row = await storeA.instances.update(id, { ...extra, status, updated_at: at() })
+      await buses[0]?.publish('instance_status', id)
+      return row
+    }
+    // Replica B must not wake it itself: its clawlet calls fail loudly.
+    let bWoke = false
+    const lifecycleB: SleepLifecycle = {
+      exclusive: (_id, fn) => fn(),
+      setStatus: async () => {
+        bWoke = true
+        return undefined
+      },
+      clawlet: () => {
+        bWoke = true
+        throw new Error('replica B woke the instance itself')
+      },
+    }
+    const lookup = {
+      owned: async () => {
+        throw new Error('unused')
+      },
+      toPublic: () => {
+        throw new Error('unused')
+      },
+    }
+    const sleepB = new SleepService(
+      storeB,
+      lookup,
+      lifecycleB,
+      undefined,
+      new RelayRegistry(),
+      config,
+      log,
+      buses[1],
+    )
+    const owner = await user(storeA)
+    for (const outcome of ['ready', 'failed'] as const) {
+      const id = await insertInstanceRow(storeA, owner, 'waking')
+      const waking = (await storeB.instances.get(id)) as InstanceRow
+      const t0 = performance.now()
+      const awake = sleepB.awake(waking, 'agent').then(
+        (row) => row.status,
+        (err: Error) => err.message,
+      )
+      await new Promise((r) => setTimeout(r, 300))
+      if (outcome === 'ready') await setStatus(id, 'ready', { error: null })
+      else await setStatus(id, 'sleeping', { error: 'it did not wake: the gateway said no' })
+      const result = await awake
+      // Well within the 5 s a missed wake-up would cost.
+      expect(performance.now() - t0).toBeLessThan(3_000)
+      if (outcome === 'ready') expect(result).toBe('ready')
+      else expect(result).toMatch(/cannot be reached: it did not wake: the gateway said no$/)
+    }
+    expect(bWoke).toBe(false)
+    sleepB.close()
   })
 })

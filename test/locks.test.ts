@@ -306,6 +306,14 @@ describe.skipIf(!havePostgres())('claims replicas race for (two stores on one Po
     // A stop frees the lease at once.
     await runs.releaseRuns(holder as string)
     expect(await two.automation.pipelines.claimRun(runId, 'r4', new Date().toISOString(), soon)).toBe(true)
+    // Canceled through another replica: the store ends it, and its executor's next write fails.
+    expect(await one.automation.pipelines.updateRun(runId, { updated_at: at }, 'r4')).toBe(true)
+    expect(await one.automation.pipelines.cancelRun(runId, { status: 'canceled', finished_at: at })).toBe(
+      true,
+    )
+    expect(await two.automation.pipelines.updateRun(runId, { status: 'running' }, 'r4')).toBe(false)
+    expect(await two.automation.pipelines.cancelRun(runId, { status: 'canceled' })).toBe(false)
+    expect((await one.automation.pipelines.getRun(runId))?.status).toBe('canceled')
   })
 
   it('never hands one warm pooled instance to two creates (SKIP LOCKED)', async () => {

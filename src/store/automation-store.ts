@@ -159,7 +159,13 @@ export interface AutomationStore {
     insertRun(row: Insertable<PipelineRunsTable>): Promise<void>
     getRun(id: string): Promise<PipelineRunRow | undefined>
     listRuns(pipelineId: string, limit: number): Promise<PipelineRunRow[]>
-    updateRun(id: string, patch: PipelineRunUpdate): Promise<void>
+    /** Writes a run; with `owner`, only while owner holds its lease (false: it does not). */
+    updateRun(id: string, patch: PipelineRunUpdate, owner?: string): Promise<boolean>
+    /**
+     * Ends an unfinished run with `patch` whoever executes it, freeing its lease: its executor's
+     * next write (or heartbeat) finds the lease gone and stops. False when it had finished.
+     */
+    cancelRun(id: string, patch: PipelineRunUpdate): Promise<boolean>
     /** Runs not finished (queued or running), oldest first. */
     unfinishedRuns(): Promise<PipelineRunRow[]>
     /**
@@ -367,8 +373,23 @@ export function kyselyAutomationStore(base: Kysely<Database>): AutomationStore {
           .orderBy('created_at', 'desc')
           .limit(limit)
           .execute(),
-      async updateRun(id, patch) {
-        await db.updateTable('pipeline_runs').set(patch).where('id', '=', id).execute()
+      async updateRun(id, patch, owner) {
+        const r = await db
+          .updateTable('pipeline_runs')
+          .set(patch)
+          .where('id', '=', id)
+          .$if(owner !== undefined, (q) => q.where('lease_owner', '=', owner as string))
+          .executeTakeFirst()
+        return Number(r.numUpdatedRows) === 1
+      },
+      async cancelRun(id, patch) {
+        const r = await db
+          .updateTable('pipeline_runs')
+          .set({ ...patch, lease_owner: null, lease_expires_at: null })
+          .where('id', '=', id)
+          .where('status', 'in', ['queued', 'running'])
+          .executeTakeFirst()
+        return Number(r.numUpdatedRows) === 1
       },
       unfinishedRuns: () =>
         db

@@ -1,5 +1,6 @@
 import { errors } from '../../errors.js'
 import type { Logger } from '../../log.js'
+import type { PipelineRunRow } from '../../store/automation-store.js'
 import type { Store } from '../../store/index.js'
 import type { ChatService } from '../chat/chat-service.js'
 import { type Actor, asUser, type InstanceScope } from '../scope.js'
@@ -105,7 +106,7 @@ export class PipelineRunner {
       const kept = new Set(await this.store.automation.pipelines.renewRuns(this.owner, ids, leaseUntil()))
       for (const id of ids) {
         if (kept.has(id) || !this.active.has(id)) continue
-        this.log.warn({ runId: id }, 'pipeline run lease lost; another replica resumes it')
+        this.log.warn({ runId: id }, 'pipeline run no longer held here (canceled or taken over elsewhere)')
         this.lost.add(id)
         this.active.get(id)?.abort()
       }
@@ -120,6 +121,25 @@ export class PipelineRunner {
     const ctl = this.active.get(runId)
     ctl?.abort()
     return ctl !== undefined
+  }
+
+  /**
+   * Cancels a run executed elsewhere (another replica) or nowhere yet: it is ended in the store,
+   * and its executor stops at its next write or heartbeat. False when it had finished.
+   */
+  async cancelElsewhere(row: PipelineRunRow): Promise<boolean> {
+    const run = runFromRow(row)
+    for (const s of run.steps) if (s.status === 'pending' || s.status === 'running') s.status = 'canceled'
+    const at = nowIso()
+    const ended = await this.store.automation.pipelines.cancelRun(row.id, {
+      status: 'canceled',
+      steps: JSON.stringify(run.steps),
+      error: 'The run was canceled.',
+      finished_at: at,
+      updated_at: at,
+    })
+    if (ended) this.emit(row.id, { type: 'run', run: { ...run, status: 'canceled', finished_at: at } })
+    return ended
   }
 
   subscribe(runId: string, fn: (e: RunEvent) => void): () => void {
@@ -172,14 +192,24 @@ export class PipelineRunner {
     for (const s of run.steps) if (s.status === 'running') s.status = 'pending'
     const save = async (patch: Partial<PipelineRun> = {}) => {
       Object.assign(run, patch)
-      await this.store.automation.pipelines.updateRun(run.id, {
-        status: run.status,
-        steps: JSON.stringify(run.steps),
-        error: run.error,
-        started_at: run.started_at,
-        finished_at: run.finished_at,
-        updated_at: nowIso(),
-      })
+      const held = await this.store.automation.pipelines.updateRun(
+        run.id,
+        {
+          status: run.status,
+          steps: JSON.stringify(run.steps),
+          error: run.error,
+          started_at: run.started_at,
+          finished_at: run.finished_at,
+          updated_at: nowIso(),
+        },
+        this.owner,
+      )
+      // Canceled on another replica, or taken over after this one stalled: it stops here.
+      if (!held) {
+        this.lost.add(run.id)
+        this.active.get(run.id)?.abort() // its other steps under way stop too
+        throw new Canceled()
+      }
     }
     await save({ status: 'running', started_at: run.started_at ?? nowIso() })
     this.emit(run.id, { type: 'run', run })

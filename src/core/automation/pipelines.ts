@@ -149,6 +149,9 @@ export class PipelineService {
         }
       })
       await ended
+      // Not executing here: another replica is (or none yet); the store ends it for them.
+      const row = await this.store.automation.pipelines.getRun(run.id)
+      if (row && (row.status === 'queued' || row.status === 'running')) await this.runner.cancelElsewhere(row)
     }
     return this.run(caller, id, runId)
   }

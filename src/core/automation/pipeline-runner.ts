@@ -60,7 +60,7 @@ export class PipelineRunner {
     return { lease_owner: this.owner, lease_expires_at: leaseUntil() }
   }
 
-  /** Starts executing a stored run, whose lease this replica holds, in the background. */
+  /** Starts executing a stored run in the background, unless another replica holds its lease. */
   launch(runId: string): void {
     if (this.active.has(runId) || this.closed) return
     const ctl = new AbortController()
@@ -177,6 +177,8 @@ export class PipelineRunner {
   }
 
   private async execute(runId: string, signal: AbortSignal): Promise<void> {
+    // Held here already (stored or resumed by this replica), or free: anyone else's stays theirs.
+    if (!(await this.store.automation.pipelines.claimRun(runId, this.owner, nowIso(), leaseUntil()))) return
     const row = await this.store.automation.pipelines.getRun(runId)
     const pipeline = row ? await this.store.automation.pipelines.get(row.pipeline_id) : undefined
     if (!row || !pipeline) return

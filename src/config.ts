@@ -346,7 +346,10 @@ export function loadConfig(env: NodeJS.ProcessEnv, overrides: Partial<Config> = 
     sessionTtlMs: Math.round(e.CLAWPORT_SESSION_TTL_HOURS * 3_600_000),
     webDir: path.resolve(e.CLAWPORT_WEB_DIR ?? DEFAULT_WEB_DIR),
     metricsToken: e.CLAWPORT_METRICS_TOKEN ?? null,
-    trustProxy: e.CLAWPORT_TRUST_PROXY?.split(',').map((a) => a.trim()).filter(Boolean) ?? [],
+    trustProxy:
+      e.CLAWPORT_TRUST_PROXY?.split(',')
+        .map((a) => a.trim())
+        .filter(Boolean) ?? [],
     ...overrides,
   }
   if (overrides.dataDir) config.dataDir = path.resolve(overrides.dataDir)

@@ -76,7 +76,7 @@ describe('every endpoint under hostile input (generated from the OpenAPI documen
       status: 'stopped',
       desired_state: 'stopped',
       host_uid: 299_999,
-      resources: JSON.stringify({ memory_mb: 256, cpus: 1, pids_max: 64, disk_mb: 64 }),
+      resources: { memory_mb: 256, cpus: 1, pids_max: 64, disk_mb: 64 },
       error: null,
       created_at: at,
       updated_at: at,

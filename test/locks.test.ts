@@ -318,7 +318,7 @@ describe.skipIf(!havePostgres())('claims replicas race for (two stores on one Po
 
   it('never hands one warm pooled instance to two creates (SKIP LOCKED)', async () => {
     await user(one, POOL_USER_ID)
-    const resources = JSON.stringify({ memory_mb: 256, cpus: 1, pids_max: 128, disk_mb: 64 })
+    const resources = { memory_mb: 256, cpus: 1, pids_max: 128, disk_mb: 64 }
     const warm = new Set<string>()
     for (let i = 0; i < 5; i++) {
       const id = await insertInstanceRow(one, POOL_USER_ID)

@@ -127,7 +127,7 @@ for (const backend of backends) {
 
     it('upserts plans and reads them back', async () => {
       const plan = await b.plans.get('starter')
-      expect(plan).toMatchObject({ instance_limit: 2, network: 'off', allowed_hosts: '["example.com"]' })
+      expect(plan).toMatchObject({ instance_limit: 2, network: 'off', allowed_hosts: ['example.com'] })
       await a.plans.sync([{ ...(await planSpec(a)), instance_limit: 3 }])
       expect((await b.plans.get('starter'))?.instance_limit).toBe(3)
     })
@@ -375,7 +375,7 @@ async function planSpec(store: Store) {
     pids_max: p.pids_max,
     disk_mb: p.disk_mb,
     network: p.network,
-    allowed_hosts: JSON.parse(p.allowed_hosts) as string[],
+    allowed_hosts: p.allowed_hosts,
   }
 }
 
@@ -392,7 +392,7 @@ async function insertInstanceRowWithId(
     status: 'stopped',
     desired_state: 'stopped',
     host_uid: uid,
-    resources: JSON.stringify({ memory_mb: 256, cpus: 1, pids_max: 128, disk_mb: 64 }),
+    resources: { memory_mb: 256, cpus: 1, pids_max: 128, disk_mb: 64 },
     error: null,
     created_at: at(),
     updated_at: at(),

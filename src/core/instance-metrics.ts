@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import type { InstanceDriver, InstanceResources } from '../drivers/driver.js'
+import type { InstanceDriver } from '../drivers/driver.js'
 import type { ResourceSample } from '../drivers/instance-metrics.js'
 import { errors } from '../errors.js'
 import { InstanceStatus } from './instance-types.js'
@@ -73,7 +73,7 @@ export class InstanceMetricsService {
   /** An instance's resources for its owner, with CPU over the time since the last look. */
   async get(actor: Actor, id: string): Promise<InstanceMetrics> {
     const row = await this.instances.owned(actor, id)
-    const resources = JSON.parse(row.resources) as InstanceResources
+    const resources = row.resources
     let now = await this.sample(row.id)
     let before = this.last.get(row.id)
     if (now && (!before || now.at_ms - before.at_ms > SAMPLE_FRESH_MS || now.at_ms - before.at_ms < 100)) {

@@ -31,7 +31,7 @@ export function checkAllowedHosts(hosts: readonly string[]): string[] {
 
 /** A plan's default host names (none without a plan). */
 export function planAllowedHosts(plan: PlanRow | undefined): string[] {
-  return plan ? (JSON.parse(plan.allowed_hosts) as string[]) : []
+  return plan ? plan.allowed_hosts : []
 }
 
 /**

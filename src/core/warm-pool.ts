@@ -141,8 +141,7 @@ export class WarmPool {
     resources: InstanceResources,
     network: NetworkMode,
   ): Promise<InstanceRow | undefined> {
-    // The JSON a pooled instance of this plan was stored with (lifecycle.insert writes it so).
-    const match = { plan, network, resources: JSON.stringify(resourcesFromPlan(resources)) }
+    const match = { plan, network, resources: resourcesFromPlan(resources) }
     return tx.instances.claimWarm(POOL_USER_ID, match, { updated_at: nowIso() })
   }
 

@@ -18,9 +18,8 @@ export function resourcesFromPlan(
   return { memory_mb: plan.memory_mb, cpus: plan.cpus, pids_max: plan.pids_max, disk_mb: plan.disk_mb }
 }
 
-/** Whether an instance's stored resources (its row's JSON) are exactly these. */
-export function sameResources(stored: string, r: InstanceResources): boolean {
-  const s = JSON.parse(stored) as InstanceResources
+/** Whether an instance's stored resources are exactly these. */
+export function sameResources(s: InstanceResources, r: InstanceResources): boolean {
   return (
     s.memory_mb === r.memory_mb && s.cpus === r.cpus && s.pids_max === r.pids_max && s.disk_mb === r.disk_mb
   )
@@ -53,6 +52,11 @@ export interface InstanceDoors {
   openDoor(instanceId: string, hostUid: number, handler: DoorHandler): Promise<void>
   /** Stops answering an instance; calls in flight are cut. A no-op when its door is not open. */
   closeDoor(instanceId: string): Promise<void>
+  /**
+   * Whether anyone (this process or another replica) answers the instance's door now; false
+   * only when it is certainly dead, so that a live door is never taken from another replica.
+   */
+  doorAlive(instanceId: string): Promise<boolean>
 }
 
 /** What the driver sees of a sandbox right now. */

@@ -1,10 +1,11 @@
-import { type Kysely, sql } from 'kysely'
+import { type Kysely, type Selectable, sql, type Updateable } from 'kysely'
 import type { PlanSpec } from '../config.js'
 import { kyselyAuditStore } from './audit-store.js'
 import { kyselyAutomationStore } from './automation-store.js'
 import { kyselyChannelsStore } from './channels-store.js'
+import { decodeJson, encodeResources, StoredHosts, StoredResources } from './codecs.js'
 import { kyselyEventsStore } from './events-store.js'
-import type { Database } from './schema.js'
+import type { Database, InstanceRow, InstancesTable, InstanceUpdate, PlanRow, PlansTable } from './schema.js'
 import { kyselySharedStateStore } from './shared-state-store.js'
 import type { Store, WarmMatch } from './store.js'
 import { kyselyTurnsStore } from './turns-store.js'
@@ -88,8 +89,12 @@ export class KyselyStore implements Store {
           .execute()
       }
     },
-    get: (name) => this.db.selectFrom('plans').selectAll().where('name', '=', name).executeTakeFirst(),
-    list: () => this.db.selectFrom('plans').selectAll().orderBy('instance_limit').execute(),
+    get: async (name) => {
+      const row = await this.db.selectFrom('plans').selectAll().where('name', '=', name).executeTakeFirst()
+      return row && decodePlan(row)
+    },
+    list: async () =>
+      (await this.db.selectFrom('plans').selectAll().orderBy('instance_limit').execute()).map(decodePlan),
   }
 
   subscriptions: Store['subscriptions'] = {
@@ -164,18 +169,32 @@ export class KyselyStore implements Store {
 
   instances: Store['instances'] = {
     insert: async (row) => {
-      await this.db.insertInto('instances').values(row).execute()
+      const { resources, allowed_hosts, ...rest } = row
+      await this.db
+        .insertInto('instances')
+        .values({
+          ...rest,
+          resources: encodeResources(resources),
+          ...(allowed_hosts === undefined ? {} : { allowed_hosts: JSON.stringify(allowed_hosts) }),
+        })
+        .execute()
     },
-    get: (id) => this.db.selectFrom('instances').selectAll().where('id', '=', id).executeTakeFirst(),
-    listByUser: (userId) =>
-      this.db
-        .selectFrom('instances')
-        .selectAll()
-        .where('user_id', '=', userId)
-        .orderBy('created_at', 'desc')
-        .orderBy('id', 'desc')
-        .execute(),
-    listAll: () => this.db.selectFrom('instances').selectAll().orderBy('created_at').execute(),
+    get: async (id) => {
+      const row = await this.db.selectFrom('instances').selectAll().where('id', '=', id).executeTakeFirst()
+      return row && decodeInstance(row)
+    },
+    listByUser: async (userId) =>
+      (
+        await this.db
+          .selectFrom('instances')
+          .selectAll()
+          .where('user_id', '=', userId)
+          .orderBy('created_at', 'desc')
+          .orderBy('id', 'desc')
+          .execute()
+      ).map(decodeInstance),
+    listAll: async () =>
+      (await this.db.selectFrom('instances').selectAll().orderBy('created_at').execute()).map(decodeInstance),
     countByUser: async (userId) => {
       const r = await this.db
         .selectFrom('instances')
@@ -196,13 +215,22 @@ export class KyselyStore implements Store {
       return rows.map((r) => r.host_uid)
     },
     update: async (id, patch) => {
-      await this.db.updateTable('instances').set(patch).where('id', '=', id).execute()
+      await this.db.updateTable('instances').set(encodeInstanceUpdate(patch)).where('id', '=', id).execute()
       return this.instances.get(id)
     },
     remove: async (id) => {
       await this.db.deleteFrom('instances').where('id', '=', id).execute()
     },
-    claimWarm: (poolUserId, match, patch) => {
+    markUsed: async (ids, atMs) => {
+      if (ids.length === 0) return
+      await this.db
+        .updateTable('instances')
+        .set({ last_used_at: atMs })
+        .where('id', 'in', ids)
+        .where((eb) => eb.or([eb('last_used_at', 'is', null), eb('last_used_at', '<', atMs)]))
+        .execute()
+    },
+    claimWarm: async (poolUserId, match, patch) => {
       const candidate = this.db
         .selectFrom('instances')
         .select('id')
@@ -215,18 +243,19 @@ export class KyselyStore implements Store {
           return q
             .where('plan', '=', m.plan)
             .where('network', '=', m.network)
-            .where('resources', '=', m.resources)
+            .where('resources', '=', encodeResources(m.resources))
         })
         .orderBy('warm_at')
         .limit(1)
         .$if(this.dialect === 'postgres', (q) => q.forUpdate().skipLocked())
-      return this.db
+      const row = await this.db
         .updateTable('instances')
-        .set({ ...patch, warm_at: null })
+        .set({ ...encodeInstanceUpdate(patch), warm_at: null })
         .where('id', '=', candidate)
         .where('warm_at', 'is not', null)
         .returningAll()
         .executeTakeFirst()
+      return row && decodeInstance(row)
     },
   }
 
@@ -483,5 +512,32 @@ export class KyselyStore implements Store {
 
   close(): Promise<void> {
     return this.onClose()
+  }
+}
+
+/** A stored instance with its JSON columns decoded. */
+function decodeInstance(row: Selectable<InstancesTable>): InstanceRow {
+  return {
+    ...row,
+    resources: decodeJson(StoredResources, row.resources, 'instances.resources', row.id),
+    allowed_hosts: decodeJson(StoredHosts, row.allowed_hosts, 'instances.allowed_hosts', row.id),
+  }
+}
+
+/** An instance patch with its JSON columns encoded. */
+function encodeInstanceUpdate(patch: InstanceUpdate): Updateable<InstancesTable> {
+  const { resources, allowed_hosts, ...rest } = patch
+  return {
+    ...rest,
+    ...(resources === undefined ? {} : { resources: encodeResources(resources) }),
+    ...(allowed_hosts === undefined ? {} : { allowed_hosts: JSON.stringify(allowed_hosts) }),
+  }
+}
+
+/** A stored plan with its JSON columns decoded. */
+function decodePlan(row: Selectable<PlansTable>): PlanRow {
+  return {
+    ...row,
+    allowed_hosts: decodeJson(StoredHosts, row.allowed_hosts, 'plans.allowed_hosts', row.name),
   }
 }

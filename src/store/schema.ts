@@ -1,5 +1,6 @@
 import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely'
 import type { NetworkMode } from '../config.js'
+import type { InstanceResources } from '../drivers/driver.js'
 
 /** Table types of the store, shared by every SQL dialect. Booleans are 0/1, times ISO-8601 text. */
 export interface Database {
@@ -89,6 +90,8 @@ export interface InstancesTable {
   started_at: string | null
   /** When a pooled instance became warm (ready, warmed up, claimable); null (or absent) otherwise. */
   warm_at?: string | null
+  /** When a replica last saw the instance used (epoch ms; written on PostgreSQL only); null: not recorded. */
+  last_used_at?: number | null
 }
 
 /** A user's own model upstream; the key is AES-256-GCM encrypted with the data folder's key. */
@@ -164,14 +167,31 @@ export interface WebSessionsTable {
 }
 
 export type UserRow = Selectable<UsersTable>
-export type PlanRow = Selectable<PlansTable>
+/** A plan as core sees it: `allowed_hosts` decoded. */
+export type PlanRow = Omit<Selectable<PlansTable>, 'allowed_hosts'> & { allowed_hosts: string[] }
 export type SubscriptionRow = Selectable<SubscriptionsTable>
 export type ApiKeyRow = Selectable<ApiKeysTable>
 export type InviteRow = Selectable<InvitesTable>
-/** `warm_at` may be left out of a row made in code (it is only ever set on the pool's). */
-export type InstanceRow = Omit<Selectable<InstancesTable>, 'warm_at'> & { warm_at?: string | null }
-export type NewInstance = Insertable<InstancesTable>
-export type InstanceUpdate = Updateable<InstancesTable>
+/** The instance columns the store keeps as JSON text and hands core decoded. */
+type InstanceJson = 'resources' | 'allowed_hosts'
+/**
+ * An instance as core sees it: `resources` and `allowed_hosts` decoded. `warm_at` may be left
+ * out of a row made in code (it is only ever set on the pool's).
+ */
+export type InstanceRow = Omit<Selectable<InstancesTable>, 'warm_at' | 'last_used_at' | InstanceJson> & {
+  warm_at?: string | null
+  last_used_at?: number | null
+  resources: InstanceResources
+  allowed_hosts: string[]
+}
+export type NewInstance = Omit<Insertable<InstancesTable>, InstanceJson> & {
+  resources: InstanceResources
+  allowed_hosts?: string[]
+}
+export type InstanceUpdate = Omit<Updateable<InstancesTable>, InstanceJson> & {
+  resources?: InstanceResources
+  allowed_hosts?: string[]
+}
 export type UserSettingsRow = Selectable<UserSettingsTable>
 export type ModelUsageRow = Selectable<ModelUsageTable>
 export type NewModelUsage = Insertable<ModelUsageTable>

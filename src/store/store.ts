@@ -47,8 +47,10 @@ export type {
   WebSessionRow,
 }
 
-/** Which warm pooled instance a claim takes: that one, or any made exactly so (resources: the row's JSON). */
-export type WarmMatch = { id: string } | { plan: string; network: InstanceRow['network']; resources: string }
+/** Which warm pooled instance a claim takes: that one, or any made exactly so. */
+export type WarmMatch =
+  | { id: string }
+  | { plan: string; network: InstanceRow['network']; resources: InstanceRow['resources'] }
 
 /**
  * Persistence seen by core services. One implementation per database (SQLite today); core
@@ -107,6 +109,8 @@ export interface Store {
      */
     claimWarm(poolUserId: string, match: WarmMatch, patch: InstanceUpdate): Promise<InstanceRow | undefined>
     remove(id: string): Promise<void>
+    /** Records that instances `ids` were used at `atMs` (epoch ms); a later use already recorded stays. */
+    markUsed(ids: string[], atMs: number): Promise<void>
   }
   userSettings: {
     get(userId: string): Promise<UserSettingsRow | undefined>

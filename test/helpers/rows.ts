@@ -16,7 +16,7 @@ export async function insertInstanceRow(store: Store, userId: string, status = '
     status,
     desired_state: running ? 'running' : 'stopped',
     host_uid: 400_000 + Math.floor(Math.random() * 50_000),
-    resources: JSON.stringify({ memory_mb: 256, cpus: 1, pids_max: 128, disk_mb: 64 }),
+    resources: { memory_mb: 256, cpus: 1, pids_max: 128, disk_mb: 64 },
     error: null,
     created_at: at,
     updated_at: at,

@@ -50,7 +50,7 @@ export class OomWatcher {
         const before = this.seen.get(row.id) ?? (row.created_at >= this.startedAt ? 0 : total)
         this.seen.set(row.id, total)
         if (total <= before) continue
-        const { memory_mb } = JSON.parse(row.resources) as { memory_mb: number }
+        const { memory_mb } = row.resources
         const kills = total - before
         void this.events.record(row.id, 'oom_killed', {
           reason: `out of memory: the kernel killed ${kills === 1 ? 'a process' : `${kills} processes`} of the instance at its ${memory_mb} MiB limit`,

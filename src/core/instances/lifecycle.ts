@@ -82,10 +82,10 @@ export class InstanceLifecycle {
       status: 'provisioning',
       desired_state: 'running',
       host_uid: this.driver.allocateUid(await tx.instances.usedHostUids()),
-      resources: JSON.stringify(n.resources),
+      resources: n.resources,
       plan: n.plan,
       network: n.network,
-      allowed_hosts: JSON.stringify(n.allowedHosts ?? []),
+      allowed_hosts: n.allowedHosts ?? [],
       error: null,
       created_at: at,
       updated_at: at,
@@ -189,7 +189,7 @@ export class InstanceLifecycle {
   ): Promise<InstanceRow> {
     const plan = row.plan ? await this.store.plans.get(row.plan) : undefined
     networkWithin(plan, network)
-    const allowed = JSON.stringify(allowedHostsFor(plan, network, hosts, JSON.parse(row.allowed_hosts)))
+    const allowed = allowedHostsFor(plan, network, hosts, row.allowed_hosts)
     // Read and written in one transaction, so a start cannot slip in between the check and the change.
     const updated = await this.store.transaction(async (tx) => {
       const current = await tx.instances.get(row.id)
@@ -343,7 +343,7 @@ export class InstanceLifecycle {
     if (network !== row.network) {
       // The operator narrowed the plan's network: the instance starts with what it allows.
       this.log.info({ instanceId: row.id, plan: plan.name, network }, 'instance network follows its plan')
-      const allowed = JSON.stringify(allowedHostsFor(plan, network, undefined, JSON.parse(row.allowed_hosts)))
+      const allowed = allowedHostsFor(plan, network, undefined, row.allowed_hosts)
       row =
         (await this.store.instances.update(row.id, {
           network,
@@ -354,12 +354,12 @@ export class InstanceLifecycle {
     const wanted = resourcesFromPlan(plan)
     if (sameResources(row.resources, wanted)) return row
     this.log.info(
-      { instanceId: row.id, plan: plan.name, from: JSON.parse(row.resources), to: wanted },
+      { instanceId: row.id, plan: plan.name, from: row.resources, to: wanted },
       'instance resources follow its plan',
     )
     const updated =
       (await this.store.instances.update(row.id, {
-        resources: JSON.stringify(wanted),
+        resources: wanted,
         updated_at: nowIso(),
       })) ?? row
     // The door listens in the instance's run folder, on its disk: closed for a moment, the disk

@@ -1,4 +1,4 @@
-import type { InstanceResources, InstanceSpec } from '../../drivers/driver.js'
+import type { InstanceSpec } from '../../drivers/driver.js'
 import type { InstanceRow } from '../../store/index.js'
 import type { Instance, InstanceStatus } from '../instance-types.js'
 
@@ -11,9 +11,9 @@ export function toPublic(row: InstanceRow): Instance {
     created_at: row.created_at,
     updated_at: row.updated_at,
     name: row.name,
-    resources: JSON.parse(row.resources) as InstanceResources,
+    resources: row.resources,
     network: row.network,
-    allowed_hosts: JSON.parse(row.allowed_hosts) as string[],
+    allowed_hosts: row.allowed_hosts,
     started_at: row.started_at,
     error: row.error,
   }
@@ -24,8 +24,8 @@ export function specOf(row: InstanceRow): InstanceSpec {
   return {
     id: row.id,
     hostUid: row.host_uid,
-    resources: JSON.parse(row.resources) as InstanceResources,
+    resources: row.resources,
     network: row.network,
-    allowedHosts: JSON.parse(row.allowed_hosts) as string[],
+    allowedHosts: row.allowed_hosts,
   }
 }

@@ -5,9 +5,10 @@ import { createServices, type Services } from '../../src/core/services.js'
 import { buildApp } from '../../src/http/app.js'
 import { createLogger } from '../../src/log.js'
 import { captureDoor } from './route-matrix.js'
-import { tempDataDir } from './server.js'
+import { freshDatabase } from './postgres.js'
+import { TEST_SECRET_KEY, tempDataDir } from './server.js'
 
-/** An in-process app over a temporary SQLite store, for fast tests through app.inject(). */
+/** An in-process app over a temporary store (SQLite, or PostgreSQL: see inProcess), for fast tests through app.inject(). */
 export interface InProcess {
   app: FastifyInstance
   services: Services
@@ -32,6 +33,13 @@ export interface InProcess {
 
 export async function inProcess(env: Record<string, string> = {}): Promise<InProcess> {
   const dataDir = tempDataDir('clawport-app-')
+  // CLAWPORT_TEST_STORE=postgres: the app's store is a fresh PostgreSQL database instead.
+  let dropDatabase: (() => Promise<void>) | undefined
+  if (process.env.CLAWPORT_TEST_STORE === 'postgres' && !env.CLAWPORT_DATABASE_URL) {
+    const db = await freshDatabase('app')
+    env = { CLAWPORT_SECRET_KEY: TEST_SECRET_KEY, ...env, CLAWPORT_DATABASE_URL: db.url }
+    dropDatabase = db.drop
+  }
   const config = loadConfig({ ...env, CLAWPORT_DATA_DIR: dataDir, CLAWPORT_LOG_LEVEL: 'silent' })
   const log = createLogger('silent')
   const services = await createServices(config, log)
@@ -46,6 +54,7 @@ export async function inProcess(env: Record<string, string> = {}): Promise<InPro
       await app.close()
       await services.close()
       fs.rmSync(dataDir, { recursive: true, force: true })
+      await dropDatabase?.()
     },
     async user(email, plan) {
       const u = await services.accounts.createUser({ email, plan })

@@ -54,7 +54,7 @@ async function instanceWithSession(store: Store): Promise<{ instance: string; se
     id: userId,
     email: `${userId}@example.com`,
     password_hash: null,
-    is_admin: 0,
+    is_admin: false,
     created_at: at(),
     updated_at: at(),
   })

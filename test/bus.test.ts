@@ -48,7 +48,7 @@ async function user(store: Store): Promise<string> {
     id,
     email: `${id}@example.com`,
     password_hash: null,
-    is_admin: 0,
+    is_admin: false,
     created_at: at(),
     updated_at: at(),
   })

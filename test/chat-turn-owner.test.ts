@@ -72,7 +72,7 @@ describe.skipIf(!havePostgres())('chat turns owned across replicas (postgres)', 
       id: userId,
       email: `${userId}@example.com`,
       password_hash: null,
-      is_admin: 0,
+      is_admin: false,
       created_at: at(),
       updated_at: at(),
     })

@@ -24,7 +24,7 @@ describe('store codecs', () => {
       id: owner,
       email: 'codecs@example.com',
       password_hash: null,
-      is_admin: 0,
+      is_admin: false,
       created_at: at,
       updated_at: at,
     })

@@ -66,7 +66,7 @@ async function user(store: Store, email = `${randomUUID()}@example.com`): Promis
     id,
     email,
     password_hash: null,
-    is_admin: 0,
+    is_admin: false,
     created_at: at(),
     updated_at: at(),
   })
@@ -114,13 +114,13 @@ for (const backend of backends) {
       expect(a.dialect).toBe(backend.name)
     })
 
-    it('keeps users, counts and booleans as SQLite gives them', async () => {
+    it('keeps users and counts, and hands flags back as booleans', async () => {
       const before = await a.users.count()
       const id = await user(a, `Case.${randomUUID()}@Example.com`)
       expect(await b.users.count()).toBe(before + 1)
       await a.users.setAdmin(id, true, at())
       const row = await b.users.byId(id)
-      expect(row?.is_admin).toBe(1)
+      expect(row?.is_admin).toBe(true)
       expect(typeof (await a.users.count())).toBe('number')
       expect(await a.users.byEmail(row?.email as string)).toMatchObject({ id })
     })

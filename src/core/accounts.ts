@@ -59,7 +59,7 @@ export class AccountService {
       id: randomUUID(),
       email,
       password_hash: input.password ? await hashPassword(input.password) : null,
-      is_admin: input.admin ? 1 : 0,
+      is_admin: input.admin === true,
       created_at: at,
       updated_at: at,
     }
@@ -68,7 +68,7 @@ export class AccountService {
       await tx.subscriptions.upsert({
         user_id: user.id,
         plan,
-        active: input.plan ? 1 : 0,
+        active: Boolean(input.plan),
         source: input.plan ? 'admin' : 'default',
         created_at: at,
         updated_at: at,
@@ -92,7 +92,7 @@ export class AccountService {
     await this.store.subscriptions.upsert({
       user_id: user.id,
       plan,
-      active: active ? 1 : 0,
+      active,
       source: 'admin',
       created_at: at,
       updated_at: at,
@@ -105,11 +105,11 @@ export class AccountService {
     const sub = await this.store.subscriptions.get(userId)
     const planName = sub?.plan ?? this.config.defaultPlan
     const plan = await this.store.plans.get(planName)
-    const active = sub?.active === 1
+    const active = sub?.active === true
     return {
       id: user.id,
       email: user.email,
-      is_admin: user.is_admin === 1,
+      is_admin: user.is_admin,
       plan: planName,
       subscription_active: active,
       instance_limit: active ? (plan?.instance_limit ?? 0) : 0,

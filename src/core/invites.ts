@@ -61,7 +61,7 @@ export class InviteService {
     await tx.subscriptions.upsert({
       user_id: userId,
       plan: plan.name,
-      active: 1,
+      active: true,
       source: `invite:${invite.code}`,
       created_at: now,
       updated_at: now,

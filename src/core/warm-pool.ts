@@ -80,7 +80,7 @@ export class WarmPool {
           id: POOL_USER_ID,
           email: POOL_EMAIL,
           password_hash: null,
-          is_admin: 0,
+          is_admin: false,
           created_at: at,
           updated_at: at,
         })

@@ -93,7 +93,7 @@ export class WebSessionService {
   /** The first-run screen: needed while no administrator has a password. */
   async setupRequired(): Promise<boolean> {
     const users = await this.store.users.list()
-    const admins = users.filter((u) => u.is_admin === 1)
+    const admins = users.filter((u) => u.is_admin)
     return admins.length > 0 && admins.every((u) => !u.password_hash)
   }
 

@@ -5,7 +5,16 @@ import { kyselyAutomationStore } from './automation-store.js'
 import { kyselyChannelsStore } from './channels-store.js'
 import { decodeJson, encodeResources, StoredHosts, StoredResources } from './codecs.js'
 import { kyselyEventsStore } from './events-store.js'
-import type { Database, InstanceRow, InstancesTable, InstanceUpdate, PlanRow, PlansTable } from './schema.js'
+import type {
+  Database,
+  InstanceRow,
+  InstancesTable,
+  InstanceUpdate,
+  PlanRow,
+  PlansTable,
+  UserRow,
+  UsersTable,
+} from './schema.js'
 import { kyselySharedStateStore } from './shared-state-store.js'
 import type { Store, WarmMatch } from './store.js'
 import { kyselyTurnsStore } from './turns-store.js'
@@ -41,10 +50,19 @@ export class KyselyStore implements Store {
 
   users: Store['users'] = {
     create: async (row) => {
-      await this.db.insertInto('users').values(row).execute()
+      await this.db
+        .insertInto('users')
+        .values({ ...row, is_admin: row.is_admin ? 1 : 0 })
+        .execute()
     },
-    byId: (id) => this.db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst(),
-    byEmail: (email) => this.db.selectFrom('users').selectAll().where('email', '=', email).executeTakeFirst(),
+    byId: async (id) => {
+      const row = await this.db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst()
+      return row && decodeUser(row)
+    },
+    byEmail: async (email) => {
+      const row = await this.db.selectFrom('users').selectAll().where('email', '=', email).executeTakeFirst()
+      return row && decodeUser(row)
+    },
     count: async () => {
       const r = await this.db
         .selectFrom('users')
@@ -59,7 +77,10 @@ export class KyselyStore implements Store {
         .where('id', '=', id)
         .execute()
     },
-    list: () => this.db.selectFrom('users').selectAll().orderBy('created_at').orderBy('id').execute(),
+    list: async () =>
+      (await this.db.selectFrom('users').selectAll().orderBy('created_at').orderBy('id').execute()).map(
+        decodeUser,
+      ),
     setAdmin: async (id, isAdmin, at) => {
       await this.db
         .updateTable('users')
@@ -98,16 +119,23 @@ export class KyselyStore implements Store {
   }
 
   subscriptions: Store['subscriptions'] = {
-    get: (userId) =>
-      this.db.selectFrom('subscriptions').selectAll().where('user_id', '=', userId).executeTakeFirst(),
+    get: async (userId) => {
+      const row = await this.db
+        .selectFrom('subscriptions')
+        .selectAll()
+        .where('user_id', '=', userId)
+        .executeTakeFirst()
+      return row && { ...row, active: row.active === 1 }
+    },
     upsert: async (row) => {
+      const active = row.active ? 1 : 0
       await this.db
         .insertInto('subscriptions')
-        .values(row)
+        .values({ ...row, active })
         .onConflict((oc) =>
           oc.column('user_id').doUpdateSet({
             plan: row.plan,
-            active: row.active,
+            active,
             source: row.source,
             updated_at: row.updated_at,
           }),
@@ -532,6 +560,11 @@ function encodeInstanceUpdate(patch: InstanceUpdate): Updateable<InstancesTable>
     ...(resources === undefined ? {} : { resources: encodeResources(resources) }),
     ...(allowed_hosts === undefined ? {} : { allowed_hosts: JSON.stringify(allowed_hosts) }),
   }
+}
+
+/** A stored user with its 0/1 flag a boolean. */
+function decodeUser(row: Selectable<UsersTable>): UserRow {
+  return { ...row, is_admin: row.is_admin === 1 }
 }
 
 /** A stored plan with its JSON columns decoded. */

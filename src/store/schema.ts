@@ -166,10 +166,12 @@ export interface WebSessionsTable {
   expires_at: string
 }
 
-export type UserRow = Selectable<UsersTable>
+/** A user as core sees it: `is_admin` a boolean. */
+export type UserRow = Omit<Selectable<UsersTable>, 'is_admin'> & { is_admin: boolean }
 /** A plan as core sees it: `allowed_hosts` decoded. */
 export type PlanRow = Omit<Selectable<PlansTable>, 'allowed_hosts'> & { allowed_hosts: string[] }
-export type SubscriptionRow = Selectable<SubscriptionsTable>
+/** A subscription as core sees it: `active` a boolean. */
+export type SubscriptionRow = Omit<Selectable<SubscriptionsTable>, 'active'> & { active: boolean }
 export type ApiKeyRow = Selectable<ApiKeysTable>
 export type InviteRow = Selectable<InvitesTable>
 /** The instance columns the store keeps as JSON text and hands core decoded. */

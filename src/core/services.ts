@@ -130,7 +130,15 @@ export async function createServices(
   const scope = new InstanceScope(store)
   const instanceLog = log.child({ component: 'instances' })
   const lifecycle = new InstanceLifecycle(store, driver, config, instanceLog, gateway)
-  const supervisor = new InstanceSupervisor(store, driver, lifecycle, config, instanceLog, leads?.host)
+  const supervisor = new InstanceSupervisor(
+    store,
+    driver,
+    lifecycle,
+    config,
+    instanceLog,
+    leads?.host,
+    gateway,
+  )
   const agent = new GatewayRunner(store, gateway, broker, config, log.child({ component: 'agent' }))
   const pool = new WarmPool(store, lifecycle, agent, config, log.child({ component: 'pool' }), leads?.host)
   const admission = new InstanceAdmission(store, invites, lifecycle, pool, config, instanceLog)

@@ -1,8 +1,10 @@
 import fs from 'node:fs/promises'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
-import type { Socket } from 'node:net'
+import { connect, type Socket } from 'node:net'
 import path from 'node:path'
 import { peerCredentials } from './unix-socket.js'
+
+const PROBE_TIMEOUT_MS = 2_000
 
 /** Answers the requests an instance makes through its door (the control plane's routing). */
 export type DoorHandler = (req: IncomingMessage, res: ServerResponse) => void
@@ -32,10 +34,13 @@ export interface UnixDoorOptions {
 export async function listenUnixDoor(opts: UnixDoorOptions): Promise<UnixDoor> {
   const { socketPath, hostUid } = opts
   const server: Server = createServer({ requestTimeout: 0, keepAliveTimeout: 60_000 }, opts.handler)
+  const uid = hostUid ?? process.getuid?.() ?? -1
   server.prependListener('connection', (socket: Socket) => {
-    const why = peerMismatch(socket, hostUid ?? process.getuid?.() ?? -1)
-    if (!why) return
-    opts.onRefused?.(why)
+    const peer = peerUid(socket)
+    if (peer === uid) return
+    // Root is a control-plane process asking whether the door lives (`unixDoorAnswers`): it is
+    // dropped like any other stranger, but it is no cause for a warning.
+    if (peer !== 0) opts.onRefused?.(typeof peer === 'number' ? `peer uid ${peer}, not ${uid}` : peer)
     socket.destroy()
   })
   // Root calls below go by path: only in a folder no instance can write into.
@@ -52,6 +57,8 @@ export async function listenUnixDoor(opts: UnixDoorOptions): Promise<UnixDoor> {
   // Only the instance's own uid may connect.
   if (hostUid !== null) await fs.lchown(socketPath, hostUid, hostUid)
   await fs.chmod(socketPath, 0o600)
+  // Which file is ours: another replica that took the door over has put its own at this path.
+  const { ino } = await fs.lstat(socketPath)
   return {
     socketPath,
     get listening() {
@@ -62,18 +69,40 @@ export async function listenUnixDoor(opts: UnixDoorOptions): Promise<UnixDoor> {
         server.close(() => resolve())
         server.closeAllConnections()
       })
-      await fs.rm(socketPath, { force: true }).catch(() => {})
+      const now = await fs.lstat(socketPath).catch(() => undefined)
+      if (now?.ino === ino) await fs.rm(socketPath, { force: true }).catch(() => {})
     },
   }
 }
 
-/** Why the peer of an accepted connection is not `uid`, or null when it is. */
-function peerMismatch(socket: Socket, uid: number): string | null {
+/**
+ * Whether a door listens at `socketPath` (whichever process holds it): a listening server
+ * accepts the connection, then drops it (root is no instance). Only a refused connection or no
+ * socket file at all says it is dead; anything else counts as alive, so a live door is never
+ * taken over.
+ */
+export function unixDoorAnswers(socketPath: string, timeoutMs = PROBE_TIMEOUT_MS): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(socketPath)
+    const done = (alive: boolean) => {
+      clearTimeout(timer)
+      socket.destroy()
+      resolve(alive)
+    }
+    const timer = setTimeout(() => done(true), timeoutMs)
+    socket.once('connect', () => done(true))
+    socket.once('error', (err: NodeJS.ErrnoException) =>
+      done(err.code !== 'ECONNREFUSED' && err.code !== 'ENOENT'),
+    )
+  })
+}
+
+/** The uid of the peer of an accepted connection, or why it is not known. */
+function peerUid(socket: Socket): number | string {
   try {
     const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd
     if (typeof fd !== 'number' || fd < 0) return 'no descriptor'
-    const peer = peerCredentials(fd)
-    return peer.uid === uid ? null : `peer uid ${peer.uid}, not ${uid}`
+    return peerCredentials(fd).uid
   } catch (err) {
     return err instanceof Error ? err.message : String(err)
   }

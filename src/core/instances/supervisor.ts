@@ -2,6 +2,7 @@ import type { Config } from '../../config.js'
 import type { InstanceDriver, SandboxState } from '../../drivers/driver.js'
 import type { Logger } from '../../log.js'
 import type { InstanceRow, Store } from '../../store/index.js'
+import type { InstanceGateway } from '../instance-gateway.js'
 import type { InstanceStatus } from '../instance-types.js'
 import type { Leadership } from '../shared/locks.js'
 import type { InstanceLifecycle } from './lifecycle.js'
@@ -13,6 +14,8 @@ const MONITOR_INTERVAL_MS = 2_000
  * (`CLAWPORT_RESTART_WINDOW_MS`): then it is left in `error`. Crashes weeks apart never add up.
  */
 const MAX_AUTO_RESTARTS = 3
+/** A door found dead is looked at again this much later before it is taken over (see `keepDoor`). */
+const DOOR_RECHECK_MS = 1_000
 /** Statuses no lifecycle work is under way in. */
 const SETTLED = new Set<string>(['ready', 'sleeping', 'stopped', 'error'])
 
@@ -21,7 +24,8 @@ const SETTLED = new Set<string>(['ready', 'sleeping', 'stopped', 'error'])
  * and restarts a sandbox that died by itself, within a restart budget. Of the replicas sharing a
  * host, only the one leading it (`leadership`) supervises: the others serve API calls for its
  * instances and leave recovery, restarts and monitoring to it; a replica that takes over from a
- * leader that died recovers first, as after a restart.
+ * leader that died recovers first, as after a restart. An instance's door is listened on by the
+ * replica that booted or adopted it; the leader re-opens one whose replica died.
  */
 export class InstanceSupervisor {
   /** Recent crash times per instance; a start, stop, reboot or delete asked for clears them. */
@@ -41,6 +45,8 @@ export class InstanceSupervisor {
     private readonly log: Logger,
     /** The host's leadership; absent: this process is alone (tools, tests). */
     private readonly leadership?: Leadership,
+    /** Opens instances' doors; absent: doors are not looked after. */
+    private readonly doors?: Pick<InstanceGateway, 'attach'>,
   ) {
     lifecycle.clients.onUnreachable((id) => this.suspect(id))
     lifecycle.onTransition((t) => {
@@ -129,7 +135,10 @@ export class InstanceSupervisor {
     this.checking.add(row.id)
     try {
       const state = await this.driver.inspect(row.id)
-      if (state.running) return
+      if (state.running) {
+        await this.keepDoor(row)
+        return
+      }
       // Re-read: a stop or reboot asked for meanwhile is not a crash.
       const current = await this.lifecycle.row(row.id)
       if (current?.status !== row.status) return
@@ -149,6 +158,25 @@ export class InstanceSupervisor {
       await this.lifecycle.restart(row, reason, { provision: false, error: reason })
     } finally {
       this.checking.delete(row.id)
+    }
+  }
+
+  /**
+   * Re-opens the door of a running instance that nobody answers (the replica that listened on
+   * it died). A live door, whichever replica holds it, is left alone.
+   */
+  private async keepDoor(row: InstanceRow): Promise<void> {
+    if (!this.doors || (await this.driver.doorAlive(row.id))) return
+    // A door being re-opened (a hand-over) is dead for a moment: only one dead twice is taken.
+    await new Promise((r) => setTimeout(r, DOOR_RECHECK_MS))
+    const current = await this.lifecycle.row(row.id)
+    if ((current?.status !== 'ready' && current?.status !== 'sleeping') || !this.leads()) return
+    if (await this.driver.doorAlive(row.id)) return
+    try {
+      await this.doors.attach(current)
+      this.log.info({ instanceId: row.id }, 'instance door taken over')
+    } catch (err) {
+      this.log.warn({ instanceId: row.id, err }, 'instance door not re-opened')
     }
   }
 

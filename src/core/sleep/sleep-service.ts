@@ -24,6 +24,11 @@ const SWEEP_MIN_MS = 1_000
 const SWEEP_MAX_MS = 30_000
 /** A wake another replica runs is re-read this often even without a status wake-up. */
 const OTHERS_WAKE_POLL_MS = 5_000
+/**
+ * With replicas (PostgreSQL), each writes the use it saw this often; idle periods are minutes,
+ * so the sweeping leader seeing another replica's use this much late does not matter.
+ */
+const USE_FLUSH_MS = 5_000
 
 /** How sleep finds an actor's instance (404 when it is not theirs) and shows it. */
 export interface SleepLookup {
@@ -68,6 +73,7 @@ export class SleepService {
   private readonly wakes = new Map<string, Wake>()
   private readonly sleepListeners = new Set<(id: string, reason: string) => void>()
   private timer?: NodeJS.Timeout
+  private flushTimer?: NodeJS.Timeout
   private sweeping = false
   private closed = false
 
@@ -103,6 +109,11 @@ export class SleepService {
       .map((p) => (p.idle_sleep_minutes ?? DEFAULT_IDLE_SLEEP_MINUTES) * 60_000)
       .filter((ms) => ms > 0)
     if (limits.length === 0) return
+    // Every replica passes its use on: whichever leads sweeps with all of it.
+    if (this.store.dialect === 'postgres') {
+      this.flushTimer = setInterval(() => void this.flushUse(), USE_FLUSH_MS)
+      this.flushTimer.unref()
+    }
     const every = Math.min(SWEEP_MAX_MS, Math.max(SWEEP_MIN_MS, Math.min(...limits) / 4))
     const term = () => {
       const timer = setInterval(() => void this.sweep(), every)
@@ -117,6 +128,23 @@ export class SleepService {
   close(): void {
     this.closed = true
     if (this.timer) clearInterval(this.timer)
+    if (this.flushTimer) clearInterval(this.flushTimer)
+  }
+
+  /**
+   * Writes, as used now, the instances this replica saw used since the last flush, those it
+   * holds (running turns and steps) and those it has terminal or desktop sockets open to.
+   */
+  async flushUse(): Promise<void> {
+    const ids = new Set(this.tracker.takeUsed())
+    for (const id of this.tracker.known()) if (this.relays.count(id) > 0) ids.add(id)
+    if (ids.size === 0) return
+    try {
+      await this.store.instances.markUsed([...ids], Date.now())
+    } catch (err) {
+      this.tracker.untake(ids)
+      this.log.warn({ err }, 'instance use not recorded')
+    }
   }
 
   /** Puts every ready instance that has been idle long enough to sleep. */
@@ -142,7 +170,10 @@ export class SleepService {
 
   private idleEnough(row: InstanceRow): boolean {
     const limit = this.idleLimitMs(row)
-    return limit > 0 && this.relays.count(row.id) === 0 && this.tracker.idleMs(row.id) >= limit
+    if (limit <= 0 || this.relays.count(row.id) > 0) return false
+    // Other replicas' use, as they last wrote it (up to a flush late: see USE_FLUSH_MS).
+    const elsewhereMs = row.last_used_at == null ? Number.POSITIVE_INFINITY : Date.now() - row.last_used_at
+    return Math.min(this.tracker.idleMs(row.id), elsewhereMs) >= limit
   }
 
   /** POST /instances/{id}/sleep: a ready instance sleeps now, whatever it was doing. */

@@ -3,7 +3,7 @@ import fs from 'node:fs/promises'
 import { availableParallelism } from 'node:os'
 import path from 'node:path'
 import type { Config } from '../../config.js'
-import { type DoorHandler, listenUnixDoor, type UnixDoor } from '../../door/listen.js'
+import { type DoorHandler, listenUnixDoor, type UnixDoor, unixDoorAnswers } from '../../door/listen.js'
 import type { UnixTransport } from '../../door/transport.js'
 import type { PeerCredentials } from '../../door/unix-socket.js'
 import { bindSocket, makePipe, NATIVE_DIR, requireNative } from '../../door/unix-socket.js'
@@ -245,6 +245,12 @@ export class LocalDriver implements InstanceDriver {
     if (!door) return
     this.doors.delete(id)
     await door.close()
+  }
+
+  async doorAlive(id: string): Promise<boolean> {
+    const door = this.doors.get(id)
+    if (door?.listening) return true
+    return unixDoorAnswers(this.controlPath(id))
   }
 
   /**

@@ -17,6 +17,7 @@ import { embeddingModel } from './0016-embedding-model.js'
 import { chatTurns } from './0018-chat-turns.js'
 import { runLeases } from './0019-run-leases.js'
 import { sharedState } from './0020-shared-state.js'
+import { instanceUse } from './0021-instance-use.js'
 
 /**
  * Versioned migrations, applied in name order at start. One file per migration; never edit
@@ -41,6 +42,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0018_chat_turns': chatTurns,
   '0019_run_leases': runLeases,
   '0020_shared_state': sharedState,
+  '0021_instance_use': instanceUse,
 }
 
 export const migrationProvider: MigrationProvider = {

@@ -45,7 +45,7 @@ describe('closing interrupted turns at start (in process)', () => {
       instance_id: id,
       role: 'tool',
       content: '',
-      tool: JSON.stringify({ name: 'exec', arguments: null }),
+      tool: { name: 'exec', arguments: null },
       status: 'running',
       created_at: nowIso(),
       updated_at: nowIso(),

@@ -66,4 +66,47 @@ describe('store codecs', () => {
     await expect(store.instances.get(id)).rejects.toThrow(`store: instances.resources of ${id} is not JSON`)
     await store.instances.remove(id)
   })
+
+  it('decodes chat tool calls and event data, and names a malformed one', async () => {
+    const instance = await insertInstanceRow(store, owner)
+    const at = new Date().toISOString()
+    const session = 'session-codecs'
+    await store.chat.createSession({
+      id: session,
+      instance_id: instance,
+      title: null,
+      session_key: 'k',
+      created_at: at,
+      updated_at: at,
+      last_activity: at,
+    })
+    const message = {
+      id: 'message-codecs',
+      session_id: session,
+      instance_id: instance,
+      role: 'tool',
+      content: '',
+      status: 'running',
+      created_at: at,
+      updated_at: at,
+    }
+    const tool = { name: 'exec', arguments: { cmd: 'ls' }, call_id: 'c1' }
+    expect((await store.chat.appendMessage({ ...message, tool })).tool).toEqual(tool)
+    const event = await store.chat.appendEvent({
+      instance_id: instance,
+      session_id: session,
+      type: 'delta',
+      data: { text: 'hi' },
+      created_at: at,
+    })
+    expect(event.data).toEqual({ text: 'hi' })
+    raw.prepare('update chat_messages set tool = ? where id = ?').run('{"arguments":1}', message.id)
+    await expect(store.chat.listMessages(session, { limit: 10 })).rejects.toThrow(
+      `store: chat_messages.tool of ${message.id} is malformed: name`,
+    )
+    raw.prepare('update chat_events set data = ? where instance_id = ?').run('[1]', instance)
+    await expect(store.chat.listEvents(instance, { after: 0, limit: 10 })).rejects.toThrow(
+      'store: chat_events.data of',
+    )
+  })
 })

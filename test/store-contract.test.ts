@@ -172,7 +172,7 @@ for (const backend of backends) {
             instance_id: instance,
             session_id: s,
             type: 'delta',
-            data: JSON.stringify({ i }),
+            data: { i },
             created_at: at(),
           }),
         ),
@@ -216,7 +216,7 @@ for (const backend of backends) {
       const open = await session(a, instance)
       const done = await session(a, instance)
       const ev = (s: string, type: string) =>
-        a.chat.appendEvent({ instance_id: instance, session_id: s, type, data: '{}', created_at: at() })
+        a.chat.appendEvent({ instance_id: instance, session_id: s, type, data: {}, created_at: at() })
       await ev(done, 'session')
       await ev(done, 'done')
       const started = await ev(open, 'session')
@@ -263,7 +263,7 @@ for (const backend of backends) {
               user_id: owner,
               type: 'started',
               reason: `r${i}`,
-              data: '{}',
+              data: {},
               created_at: at(),
             },
             8,

@@ -9,12 +9,25 @@ export const StoredResources = z.object({
   disk_mb: z.number(),
 }) satisfies z.ZodType<InstanceResources>
 
-/** Checked host names as stored in an `allowed_hosts` column. */
-export const StoredHosts = z.array(z.string())
+/** A list of names: checked host names (`allowed_hosts`), a webhook's event types. */
+export const StringList = z.array(z.string())
+
+/** A JSON object column: event data. */
+export const JsonObject = z.record(z.string(), z.unknown())
+
+/** The tool call a chat `tool` message carries. */
+export const ChatToolJson = z.object({
+  name: z.string(),
+  arguments: z.unknown(),
+  result: z.unknown().optional(),
+  call_id: z.string().optional(),
+})
+export type StoredChatTool = z.infer<typeof ChatToolJson>
 
 /**
  * Parses a JSON text column into its domain value; a malformed value fails here, naming the
- * column and its row, rather than deep in core.
+ * column and its row, rather than deep in core. The value is checked, then handed on as parsed
+ * (keys in their stored order, none dropped): what the API answers stays byte for byte the same.
  */
 export function decodeJson<T>(schema: z.ZodType<T>, text: string, column: string, key: string): T {
   let value: unknown
@@ -30,7 +43,17 @@ export function decodeJson<T>(schema: z.ZodType<T>, text: string, column: string
       `store: ${column} of ${key} is malformed: ${issue?.path.join('.') || '(root)'} ${issue?.message}`,
     )
   }
-  return r.data
+  return value as T
+}
+
+/** `decodeJson` for a nullable column (empty, as null, holds nothing). */
+export function decodeNullableJson<T>(
+  schema: z.ZodType<T>,
+  text: string | null,
+  column: string,
+  key: string,
+): T | null {
+  return text ? decodeJson(schema, text, column, key) : null
 }
 
 /** The `resources` column's text, keys always in one order (a warm claim matches it as text). */

@@ -1,4 +1,5 @@
 import { type Generated, type Insertable, type Kysely, type Selectable, sql } from 'kysely'
+import { decodeJson, JsonObject, StringList } from './codecs.js'
 import type { Database } from './schema.js'
 
 /** One lifecycle event of an instance; `cursor` increases with every event of every instance. */
@@ -45,9 +46,15 @@ export interface WebhookDeliveriesTable {
   delivered_at: string | null
 }
 
-export type InstanceEventRow = Selectable<InstanceEventsTable>
-export type NewInstanceEvent = Insertable<InstanceEventsTable>
-export type WebhookRow = Selectable<WebhooksTable>
+/** An event as core sees it: `data` decoded. */
+export type InstanceEventRow = Omit<Selectable<InstanceEventsTable>, 'data'> & {
+  data: Record<string, unknown>
+}
+export type NewInstanceEvent = Omit<Insertable<InstanceEventsTable>, 'data'> & {
+  data: Record<string, unknown>
+}
+/** A webhook as core sees it: `events` decoded (its secret stays sealed). */
+export type WebhookRow = Omit<Selectable<WebhooksTable>, 'events'> & { events: string[] }
 export type WebhookDeliveryRow = Selectable<WebhookDeliveriesTable>
 export type DeliveryUpdate = Partial<
   Pick<
@@ -102,7 +109,7 @@ export function kyselyEventsStore(
         const db = locked.withTables<Tables>()
         const inserted = await db
           .insertInto('instance_events')
-          .values(row)
+          .values({ ...row, data: JSON.stringify(row.data) })
           .returningAll()
           .executeTakeFirstOrThrow()
         // The oldest beyond `keep` go: bounded per instance, found through its index.
@@ -115,10 +122,10 @@ export function kyselyEventsStore(
             sql<number>`(select cursor from instance_events where instance_id = ${row.instance_id} order by cursor desc limit 1 offset ${keep})`,
           )
           .execute()
-        return inserted
+        return decodeEvent(inserted)
       }),
-    list(instanceId, after, limit) {
-      return db
+    async list(instanceId, after, limit) {
+      const rows = await db
         .selectFrom('instance_events')
         .selectAll()
         .where('instance_id', '=', instanceId)
@@ -126,17 +133,31 @@ export function kyselyEventsStore(
         .orderBy('cursor')
         .limit(limit)
         .execute()
+      return rows.map(decodeEvent)
     },
     async removeInstance(instanceId) {
       await db.deleteFrom('instance_events').where('instance_id', '=', instanceId).execute()
     },
     webhooks: {
       async insert(row) {
-        await db.insertInto('webhooks').values(row).execute()
+        await db
+          .insertInto('webhooks')
+          .values({ ...row, events: JSON.stringify(row.events) })
+          .execute()
       },
-      get: (id) => db.selectFrom('webhooks').selectAll().where('id', '=', id).executeTakeFirst(),
-      listByUser: (userId) =>
-        db.selectFrom('webhooks').selectAll().where('user_id', '=', userId).orderBy('created_at').execute(),
+      async get(id) {
+        const row = await db.selectFrom('webhooks').selectAll().where('id', '=', id).executeTakeFirst()
+        return row && decodeWebhook(row)
+      },
+      async listByUser(userId) {
+        const rows = await db
+          .selectFrom('webhooks')
+          .selectAll()
+          .where('user_id', '=', userId)
+          .orderBy('created_at')
+          .execute()
+        return rows.map(decodeWebhook)
+      },
       async countByUser(userId) {
         const r = await db
           .selectFrom('webhooks')
@@ -193,4 +214,14 @@ export function kyselyEventsStore(
       },
     },
   }
+}
+
+/** A stored lifecycle event with its data decoded. */
+function decodeEvent(row: Selectable<InstanceEventsTable>): InstanceEventRow {
+  return { ...row, data: decodeJson(JsonObject, row.data, 'instance_events.data', String(row.cursor)) }
+}
+
+/** A stored webhook with its event types decoded. */
+function decodeWebhook(row: Selectable<WebhooksTable>): WebhookRow {
+  return { ...row, events: decodeJson(StringList, row.events, 'webhooks.events', row.id) }
 }

@@ -3,9 +3,21 @@ import type { PlanSpec } from '../config.js'
 import { kyselyAuditStore } from './audit-store.js'
 import { kyselyAutomationStore } from './automation-store.js'
 import { kyselyChannelsStore } from './channels-store.js'
-import { decodeJson, encodeResources, StoredHosts, StoredResources } from './codecs.js'
+import {
+  ChatToolJson,
+  decodeJson,
+  decodeNullableJson,
+  encodeResources,
+  JsonObject,
+  StoredResources,
+  StringList,
+} from './codecs.js'
 import { kyselyEventsStore } from './events-store.js'
 import type {
+  ChatEventRow,
+  ChatEventsTable,
+  ChatMessageRow,
+  ChatMessagesTable,
   Database,
   InstanceRow,
   InstancesTable,
@@ -355,47 +367,59 @@ export class KyselyStore implements Store {
       await this.db.updateTable('chat_sessions').set(patch).where('id', '=', id).execute()
     },
     // The next seq is computed in the same statement, so concurrent writers cannot share one.
-    appendMessage: (row) =>
-      this.serialised(`chat_messages:${row.session_id}`, (db) =>
-        db
-          .insertInto('chat_messages')
-          .columns([
-            'id',
-            'session_id',
-            'instance_id',
-            'seq',
-            'role',
-            'content',
-            'tool',
-            'status',
-            'created_at',
-            'updated_at',
-            'from_instance',
-          ])
-          .expression((eb) =>
-            eb
-              .selectFrom('chat_messages')
-              .select([
-                eb.val(row.id).as('id'),
-                eb.val(row.session_id).as('session_id'),
-                eb.val(row.instance_id).as('instance_id'),
-                sql<number>`coalesce(max(seq), 0) + 1`.as('seq'),
-                eb.val(row.role).as('role'),
-                eb.val(row.content).as('content'),
-                eb.val(row.tool ?? null).as('tool'),
-                eb.val(row.status).as('status'),
-                eb.val(row.created_at).as('created_at'),
-                eb.val(row.updated_at).as('updated_at'),
-                eb.val(row.from_instance ?? null).as('from_instance'),
-              ])
-              .where('session_id', '=', row.session_id),
-          )
-          .returningAll()
-          .executeTakeFirstOrThrow(),
+    appendMessage: async (row) =>
+      decodeMessage(
+        await this.serialised(`chat_messages:${row.session_id}`, (db) =>
+          db
+            .insertInto('chat_messages')
+            .columns([
+              'id',
+              'session_id',
+              'instance_id',
+              'seq',
+              'role',
+              'content',
+              'tool',
+              'status',
+              'created_at',
+              'updated_at',
+              'from_instance',
+            ])
+            .expression((eb) =>
+              eb
+                .selectFrom('chat_messages')
+                .select([
+                  eb.val(row.id).as('id'),
+                  eb.val(row.session_id).as('session_id'),
+                  eb.val(row.instance_id).as('instance_id'),
+                  sql<number>`coalesce(max(seq), 0) + 1`.as('seq'),
+                  eb.val(row.role).as('role'),
+                  eb.val(row.content).as('content'),
+                  eb.val(row.tool ? JSON.stringify(row.tool) : null).as('tool'),
+                  eb.val(row.status).as('status'),
+                  eb.val(row.created_at).as('created_at'),
+                  eb.val(row.updated_at).as('updated_at'),
+                  eb.val(row.from_instance ?? null).as('from_instance'),
+                ])
+                .where('session_id', '=', row.session_id),
+            )
+            .returningAll()
+            .executeTakeFirstOrThrow(),
+        ),
       ),
     updateMessage: async (id, patch) => {
-      await this.db.updateTable('chat_messages').set(patch).where('id', '=', id).execute()
-      return this.db.selectFrom('chat_messages').selectAll().where('id', '=', id).executeTakeFirst()
+      const { tool, ...rest } = patch
+      await this.db
+        .updateTable('chat_messages')
+        .set({ ...rest, ...(tool === undefined ? {} : { tool: tool && JSON.stringify(tool) }) })
+        .where('id', '=', id)
+        .execute()
+      const row = await this.db
+        .selectFrom('chat_messages')
+        .selectAll()
+        .where('id', '=', id)
+        .executeTakeFirst()
+      return row && decodeMessage(row)
     },
     listMessages: async (sessionId, q) => {
       let query = this.db.selectFrom('chat_messages').selectAll().where('session_id', '=', sessionId)
@@ -405,37 +429,39 @@ export class KyselyStore implements Store {
         .orderBy('seq', q.tail ? 'desc' : 'asc')
         .limit(q.limit)
         .execute()
-      return q.tail ? rows.reverse() : rows
+      return (q.tail ? rows.reverse() : rows).map(decodeMessage)
     },
-    appendEvent: (row) =>
-      this.serialised(`chat_events:${row.instance_id}`, (db) =>
-        db
-          .insertInto('chat_events')
-          .columns(['instance_id', 'cursor', 'session_id', 'type', 'data', 'created_at'])
-          .expression((eb) =>
-            eb
-              .selectFrom('chat_events')
-              .select([
-                eb.val(row.instance_id).as('instance_id'),
-                sql<number>`coalesce(max(cursor), 0) + 1`.as('cursor'),
-                eb.val(row.session_id).as('session_id'),
-                eb.val(row.type).as('type'),
-                eb.val(row.data).as('data'),
-                eb.val(row.created_at).as('created_at'),
-              ])
-              .where('instance_id', '=', row.instance_id),
-          )
-          .returningAll()
-          .executeTakeFirstOrThrow(),
+    appendEvent: async (row) =>
+      decodeChatEvent(
+        await this.serialised(`chat_events:${row.instance_id}`, (db) =>
+          db
+            .insertInto('chat_events')
+            .columns(['instance_id', 'cursor', 'session_id', 'type', 'data', 'created_at'])
+            .expression((eb) =>
+              eb
+                .selectFrom('chat_events')
+                .select([
+                  eb.val(row.instance_id).as('instance_id'),
+                  sql<number>`coalesce(max(cursor), 0) + 1`.as('cursor'),
+                  eb.val(row.session_id).as('session_id'),
+                  eb.val(row.type).as('type'),
+                  eb.val(JSON.stringify(row.data)).as('data'),
+                  eb.val(row.created_at).as('created_at'),
+                ])
+                .where('instance_id', '=', row.instance_id),
+            )
+            .returningAll()
+            .executeTakeFirstOrThrow(),
+        ),
       ),
-    listEvents: (instanceId, q) => {
+    listEvents: async (instanceId, q) => {
       let query = this.db
         .selectFrom('chat_events')
         .selectAll()
         .where('instance_id', '=', instanceId)
         .where('cursor', '>', q.after)
       if (q.sessionId) query = query.where('session_id', '=', q.sessionId)
-      return query.orderBy('cursor').limit(q.limit).execute()
+      return (await query.orderBy('cursor').limit(q.limit).execute()).map(decodeChatEvent)
     },
     lastCursor: async (instanceId) => {
       const r = await this.db
@@ -548,7 +574,7 @@ function decodeInstance(row: Selectable<InstancesTable>): InstanceRow {
   return {
     ...row,
     resources: decodeJson(StoredResources, row.resources, 'instances.resources', row.id),
-    allowed_hosts: decodeJson(StoredHosts, row.allowed_hosts, 'instances.allowed_hosts', row.id),
+    allowed_hosts: decodeJson(StringList, row.allowed_hosts, 'instances.allowed_hosts', row.id),
   }
 }
 
@@ -562,6 +588,19 @@ function encodeInstanceUpdate(patch: InstanceUpdate): Updateable<InstancesTable>
   }
 }
 
+/** A stored chat message with its tool call decoded. */
+function decodeMessage(row: Selectable<ChatMessagesTable>): ChatMessageRow {
+  return { ...row, tool: decodeNullableJson(ChatToolJson, row.tool, 'chat_messages.tool', row.id) }
+}
+
+/** A stored chat event with its data decoded. */
+function decodeChatEvent(row: Selectable<ChatEventsTable>): ChatEventRow {
+  return {
+    ...row,
+    data: decodeJson(JsonObject, row.data, 'chat_events.data', `${row.instance_id}#${row.cursor}`),
+  }
+}
+
 /** A stored user with its 0/1 flag a boolean. */
 function decodeUser(row: Selectable<UsersTable>): UserRow {
   return { ...row, is_admin: row.is_admin === 1 }
@@ -571,6 +610,6 @@ function decodeUser(row: Selectable<UsersTable>): UserRow {
 function decodePlan(row: Selectable<PlansTable>): PlanRow {
   return {
     ...row,
-    allowed_hosts: decodeJson(StoredHosts, row.allowed_hosts, 'plans.allowed_hosts', row.name),
+    allowed_hosts: decodeJson(StringList, row.allowed_hosts, 'plans.allowed_hosts', row.name),
   }
 }

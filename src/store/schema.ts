@@ -1,6 +1,7 @@
 import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely'
 import type { NetworkMode } from '../config.js'
 import type { InstanceResources } from '../drivers/driver.js'
+import type { StoredChatTool } from './codecs.js'
 
 /** Table types of the store, shared by every SQL dialect. Booleans are 0/1, times ISO-8601 text. */
 export interface Database {
@@ -198,8 +199,14 @@ export type UserSettingsRow = Selectable<UserSettingsTable>
 export type ModelUsageRow = Selectable<ModelUsageTable>
 export type NewModelUsage = Insertable<ModelUsageTable>
 export type ChatSessionRow = Selectable<ChatSessionsTable>
-export type ChatMessageRow = Selectable<ChatMessagesTable>
-export type NewChatMessage = Omit<Insertable<ChatMessagesTable>, 'seq'>
-export type ChatEventRow = Selectable<ChatEventsTable>
-export type NewChatEvent = Omit<Insertable<ChatEventsTable>, 'cursor'>
+/** A message as core sees it: `tool` decoded. */
+export type ChatMessageRow = Omit<Selectable<ChatMessagesTable>, 'tool'> & { tool: StoredChatTool | null }
+export type NewChatMessage = Omit<Insertable<ChatMessagesTable>, 'seq' | 'tool'> & {
+  tool?: StoredChatTool | null
+}
+/** An event as core sees it: `data` decoded. */
+export type ChatEventRow = Omit<Selectable<ChatEventsTable>, 'data'> & { data: Record<string, unknown> }
+export type NewChatEvent = Omit<Insertable<ChatEventsTable>, 'cursor' | 'data'> & {
+  data: Record<string, unknown>
+}
 export type WebSessionRow = Selectable<WebSessionsTable>

@@ -44,7 +44,7 @@ export class ChatEventLog {
         instance_id: instanceId,
         session_id: sessionId,
         type,
-        data: JSON.stringify(data),
+        data,
         created_at: nowIso(),
       })
       const event = eventFromRow(row)

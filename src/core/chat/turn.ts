@@ -191,7 +191,7 @@ export class ChatTurn {
         if (tool.arguments === null && prev) tool.arguments = prev.arguments
         row = await this.deps.store.chat.updateMessage(known, {
           content,
-          tool: JSON.stringify(tool),
+          tool,
           status,
           updated_at: at,
         })
@@ -202,7 +202,7 @@ export class ChatTurn {
           instance_id: this.ctx.instanceId,
           role: 'tool',
           content,
-          tool: JSON.stringify(tool),
+          tool,
           status,
           created_at: at,
           updated_at: at,

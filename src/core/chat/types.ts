@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { ChatToolJson } from '../../store/codecs.js'
 import type { ChatEventRow, ChatMessageRow, ChatSessionRow } from '../../store/index.js'
 
 /** A chat session of an instance. */
@@ -16,13 +17,8 @@ export type ChatSession = z.infer<typeof ChatSession>
 export const ChatRole = z.enum(['user', 'assistant', 'tool', 'system'])
 export type ChatRole = z.infer<typeof ChatRole>
 
-/** The tool call a `tool` message carries. */
-export const ChatTool = z.object({
-  name: z.string(),
-  arguments: z.unknown(),
-  result: z.unknown().optional(),
-  call_id: z.string().optional(),
-})
+/** The tool call a `tool` message carries (the store checks it as it reads it). */
+export const ChatTool = ChatToolJson
 export type ChatTool = z.infer<typeof ChatTool>
 
 /**
@@ -95,7 +91,7 @@ export function messageFromRow(r: ChatMessageRow): ChatMessage {
     role: r.role as ChatRole,
     content: r.content,
     status: r.status,
-    ...(r.tool ? { tool: JSON.parse(r.tool) as ChatTool } : {}),
+    ...(r.tool ? { tool: r.tool } : {}),
     ...(r.from_instance ? { from_instance: r.from_instance } : {}),
     created_at: r.created_at,
     updated_at: r.updated_at,
@@ -107,7 +103,7 @@ export function eventFromRow(r: ChatEventRow): ChatEvent {
     cursor: Number(r.cursor),
     session_id: r.session_id,
     type: r.type,
-    data: JSON.parse(r.data) as Record<string, unknown>,
+    data: r.data,
     created_at: r.created_at,
   }
 }

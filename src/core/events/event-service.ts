@@ -72,7 +72,7 @@ export class EventService implements EventSource {
             user_id: userId,
             type,
             reason: detail.reason ?? null,
-            data: JSON.stringify(detail.data ?? {}),
+            data: detail.data ?? {},
             created_at: nowIso(),
           },
           this.keep,
@@ -163,7 +163,7 @@ function fromRow(row: InstanceEventRow): LifecycleEvent {
     instance_id: row.instance_id,
     type: row.type as LifecycleEventType,
     reason: row.reason,
-    data: JSON.parse(row.data) as Record<string, unknown>,
+    data: row.data,
     created_at: row.created_at,
   }
 }

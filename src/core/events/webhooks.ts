@@ -65,7 +65,7 @@ export class WebhookService {
       id: randomUUID(),
       user_id: userId,
       url,
-      events: JSON.stringify(events),
+      events,
       secret: this.box.seal(secret),
       created_at: nowIso(),
     }
@@ -90,8 +90,7 @@ export class WebhookService {
   /** Queues the event for every webhook of its owner that asks for its type. */
   async enqueue(userId: string, e: LifecycleEvent): Promise<number> {
     const hooks = (await this.store.events.webhooks.listByUser(userId)).filter((h) => {
-      const events = JSON.parse(h.events) as string[]
-      return events.includes('*') || events.includes(e.type)
+      return h.events.includes('*') || h.events.includes(e.type)
     })
     if (!hooks.length) return 0
     const at = nowIso()
@@ -136,7 +135,7 @@ export class WebhookService {
 }
 
 function toPublic(row: WebhookRow): Webhook {
-  return { id: row.id, url: row.url, events: JSON.parse(row.events) as string[], created_at: row.created_at }
+  return { id: row.id, url: row.url, events: row.events, created_at: row.created_at }
 }
 
 function deliveryToPublic(row: WebhookDeliveryRow): WebhookDelivery {

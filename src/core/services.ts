@@ -207,6 +207,7 @@ export async function createServices(
   const wsTickets = new WsTicketService(store, instances, keys, config.wsTicketTtlMs)
   const inbox = new InboxService(store, instances, chat, log.child({ component: 'inbox' }), config.replicaId)
   inbox.attachSleep(sleep)
+  inbox.attachBus(bus)
   if (opts.withDriver) await inbox.start()
   const swarms = new SwarmService(store, instances, inbox, scope, log.child({ component: 'swarms' }))
   const pipelineLog = log.child({ component: 'pipelines' })

@@ -8,6 +8,7 @@ import type { InstanceService } from '../instances.js'
 import { KeyedLock } from '../keyed-lock.js'
 import type { Caller } from '../keys.js'
 import { asUser } from '../scope.js'
+import type { EventBus } from '../shared/bus.js'
 import type { SleepService } from '../sleep/sleep-service.js'
 import { nowIso } from '../time.js'
 import {
@@ -55,6 +56,10 @@ export class InboxService {
   private readonly busy = new Set<string>()
   private readonly sessionLock = new KeyedLock()
   private readonly listeners = new Set<(m: InboxMessage) => void>()
+  /** Messages a `waitSettled` here waits on, with how many waiters each. */
+  private readonly waited = new Map<string, number>()
+  private bus?: EventBus
+  private unsubscribeBus?: () => void
   private readonly tasks = new Set<Promise<unknown>>()
   private timer?: NodeJS.Timeout
   private heartbeat?: NodeJS.Timeout
@@ -74,6 +79,34 @@ export class InboxService {
   /** Messages wake sleeping targets. */
   attachSleep(sleep: SleepService): void {
     this.sleep = sleep
+  }
+
+  /**
+   * Replicas (PostgreSQL) tell each other of every change to a message over the bus: a new
+   * message wakes the deliverers at once instead of at their next poll, and a reply reached on
+   * one replica ends a `wait_ms` read waiting on another. One process needs none of it.
+   */
+  attachBus(bus: EventBus): void {
+    if (this.store.dialect !== 'postgres') return
+    this.bus = bus
+    this.unsubscribeBus = bus.subscribe('inbox', (id) => {
+      if (this.closed) return
+      this.kick()
+      void this.onRemoteChange(id).catch((err: unknown) =>
+        this.log.warn({ err, messageId: id }, 'inbox change from another replica not read'),
+      )
+    })
+  }
+
+  /** Hands the stored state of a message changed elsewhere to this replica's waiters. */
+  private async onRemoteChange(id: string): Promise<void> {
+    const ids = id === '*' ? [...this.waited.keys()] : this.waited.has(id) ? [id] : []
+    for (const waitedId of ids) {
+      const row = await this.store.automation.inbox.get(waitedId)
+      if (!row) continue
+      const message = inboxFromRow(row)
+      for (const fn of this.listeners) fn(message)
+    }
   }
 
   /** Sends a message from a caller (a key's user, or an instance through its door). */
@@ -145,10 +178,17 @@ export class InboxService {
     const current = await this.store.automation.inbox.get(id)
     if (!current) throw errors.inboxMessageNotFound(id)
     if (isSettled(inboxFromRow(current))) return inboxFromRow(current)
+    this.waited.set(id, (this.waited.get(id) ?? 0) + 1)
     return new Promise((resolve) => {
+      let ended = false
       const done = (m: InboxMessage) => {
+        if (ended) return
+        ended = true
         clearTimeout(timer)
         this.listeners.delete(fn)
+        const left = (this.waited.get(id) ?? 1) - 1
+        if (left > 0) this.waited.set(id, left)
+        else this.waited.delete(id)
         resolve(m)
       }
       const fn = (m: InboxMessage) => {
@@ -158,6 +198,11 @@ export class InboxService {
         void this.store.automation.inbox.get(id).then((r) => done(inboxFromRow(r ?? current)))
       }, timeoutMs)
       this.listeners.add(fn)
+      // Settled between the read above and now (here or on another replica): not missed.
+      void this.store.automation.inbox.get(id).then(
+        (r) => r && fn(inboxFromRow(r)),
+        () => {},
+      )
     })
   }
 
@@ -181,6 +226,7 @@ export class InboxService {
 
   async close(): Promise<void> {
     this.closed = true
+    this.unsubscribeBus?.()
     if (this.timer) clearInterval(this.timer)
     if (this.heartbeat) clearInterval(this.heartbeat)
     await Promise.allSettled([...this.tasks])
@@ -352,6 +398,9 @@ export class InboxService {
   private async publish(row: InboxRow, state: string): Promise<void> {
     const message = inboxFromRow(row)
     for (const fn of this.listeners) fn(message)
+    await this.bus
+      ?.publish('inbox', row.id)
+      .catch((err: unknown) => this.log.warn({ err, messageId: row.id }, 'inbox wake-up not sent'))
     const ends: Array<[string, string]> = [[row.target_id, 'received']]
     if (row.from_instance && row.from_instance !== row.target_id) ends.push([row.from_instance, 'sent'])
     for (const [instanceId, direction] of ends) {

@@ -24,7 +24,7 @@ export type BusChannel =
   | 'instance_event'
   /** Relays of an instance must close: it is stopping or sleeping (id: instance). */
   | 'relay_close'
-  /** An inbox message is due (id: target instance). */
+  /** An inbox message was stored or changed: queued, delivered, replied, failed (id: message). */
   | 'inbox'
   /** A pipeline run moved (id: run). */
   | 'pipeline_run'

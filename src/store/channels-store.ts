@@ -1,4 +1,5 @@
 import type { Kysely, Selectable } from 'kysely'
+import { decodeJson, JsonObject } from './codecs.js'
 import type { Database } from './schema.js'
 
 /** A chat channel of an instance's OpenClaw; its token is sealed with the data folder's key. */
@@ -14,7 +15,10 @@ export interface InstanceChannelsTable {
   updated_at: string
 }
 
-export type InstanceChannelRow = Selectable<InstanceChannelsTable>
+/** A channel as core sees it: `settings` decoded (its secrets stay sealed, for the channel service to open). */
+export type InstanceChannelRow = Omit<Selectable<InstanceChannelsTable>, 'settings'> & {
+  settings: Record<string, unknown>
+}
 
 export interface ChannelsStore {
   list(instanceId: string): Promise<InstanceChannelRow[]>
@@ -28,27 +32,32 @@ export interface ChannelsStore {
 export function kyselyChannelsStore(base: Kysely<Database>): ChannelsStore {
   const db = base.withTables<{ instance_channels: InstanceChannelsTable }>()
   return {
-    list: (instanceId) =>
-      db
-        .selectFrom('instance_channels')
-        .selectAll()
-        .where('instance_id', '=', instanceId)
-        .orderBy('name')
-        .execute(),
-    get: (instanceId, name) =>
-      db
+    list: async (instanceId) =>
+      (
+        await db
+          .selectFrom('instance_channels')
+          .selectAll()
+          .where('instance_id', '=', instanceId)
+          .orderBy('name')
+          .execute()
+      ).map(decodeChannel),
+    get: async (instanceId, name) => {
+      const row = await db
         .selectFrom('instance_channels')
         .selectAll()
         .where('instance_id', '=', instanceId)
         .where('name', '=', name)
-        .executeTakeFirst(),
+        .executeTakeFirst()
+      return row && decodeChannel(row)
+    },
     put: async (row) => {
+      const settings = JSON.stringify(row.settings)
       await db
         .insertInto('instance_channels')
-        .values(row)
+        .values({ ...row, settings })
         .onConflict((oc) =>
           oc.columns(['instance_id', 'name']).doUpdateSet({
-            settings: row.settings,
+            settings,
             secret_enc: row.secret_enc,
             updated_at: row.updated_at,
           }),
@@ -63,5 +72,18 @@ export function kyselyChannelsStore(base: Kysely<Database>): ChannelsStore {
         .executeTakeFirst()
       return Number(res.numDeletedRows) > 0
     },
+  }
+}
+
+/** A stored channel with its settings decoded. */
+function decodeChannel(row: Selectable<InstanceChannelsTable>): InstanceChannelRow {
+  return {
+    ...row,
+    settings: decodeJson(
+      JsonObject,
+      row.settings,
+      'instance_channels.settings',
+      `${row.instance_id}/${row.name}`,
+    ),
   }
 }

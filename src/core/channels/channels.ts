@@ -79,7 +79,7 @@ export class ChannelService {
     await this.store.channels.put({
       instance_id: row.id,
       name: channelName,
-      settings: JSON.stringify(ChannelSettings.parse(settings)),
+      settings: ChannelSettings.parse(settings),
       secret_enc: this.box.seal(JSON.stringify({ bot_token: token })),
       created_at: existing?.created_at ?? now,
       updated_at: now,
@@ -133,7 +133,7 @@ export class ChannelService {
   }
 
   private wireOf(row: InstanceChannelRow): TelegramWire {
-    return { ...ChannelSettings.parse(JSON.parse(row.settings)), bot_token: this.secretOf(row).bot_token }
+    return { ...ChannelSettings.parse(row.settings), bot_token: this.secretOf(row).bot_token }
   }
 
   private secretOf(row: InstanceChannelRow): { bot_token: string } {
@@ -181,7 +181,7 @@ export class ChannelService {
     const live = states.channels.find((c) => c.name === channel.name)
     const base = {
       name: channel.name,
-      settings: ChannelSettings.parse(JSON.parse(channel.settings)),
+      settings: ChannelSettings.parse(channel.settings),
       token_set: true,
       pending_pairings: live?.pending_pairings ?? 0,
       last_inbound_at: live?.last_inbound_at ? safe(live.last_inbound_at) : null,

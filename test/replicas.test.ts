@@ -231,4 +231,36 @@ describe.skipIf(!pg)('replicas on one PostgreSQL: work done once', () => {
     expect(both.map((r) => r.body.status).sort()).toEqual(['provisioning', 'ready'])
     for (const r of both) await a.waitStatus(r.body.id, 'ready', key, 120_000)
   }, 240_000)
+
+  it('streams on one replica the steps of a run the other executes', async () => {
+    const [a, b] = servers as [TestServer, TestServer]
+    const key = await a.user('runs@example.com', 'pro')
+    const instance = await a.readyInstance(key, {}, 120_000)
+    const created = await b.api('POST', '/api/pipelines', {
+      key,
+      body: {
+        name: 'across',
+        steps: [
+          { name: 'first', type: 'exec', instance_id: instance.id, command: 'sleep 1; echo one' },
+          { name: 'second', type: 'exec', instance_id: instance.id, command: 'sleep 1; echo two' },
+        ],
+      },
+    })
+    expect(created.status, JSON.stringify(created.body)).toBe(201)
+    // Started on A (so A executes it), followed on B.
+    const run = await a.api('POST', `/api/pipelines/${created.body.id}/runs`, { key, body: {} })
+    expect(run.status).toBe(202)
+    const res = await fetch(`${b.url}/api/pipelines/${created.body.id}/runs/${run.body.id}/events`, {
+      headers: { authorization: `Bearer ${key}` },
+    })
+    const events = await new SseReader(res).rest(60_000)
+    expect(events.at(-1)).toMatchObject({ event: 'run', data: { status: 'succeeded' } })
+    const finished = events
+      .filter((e) => e.event === 'step' && e.data.status === 'succeeded')
+      .map((e) => [e.data.name, e.data.output])
+    expect(finished).toEqual([
+      ['first', 'one'],
+      ['second', 'two'],
+    ])
+  }, 180_000)
 })

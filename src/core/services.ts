@@ -213,6 +213,7 @@ export async function createServices(
   const pipelineLog = log.child({ component: 'pipelines' })
   const pipelineRunner = new PipelineRunner(store, chat, workspace, scope, pipelineLog, config.replicaId)
   pipelineRunner.attachSleep(sleep)
+  pipelineRunner.attachBus(bus)
   const pipelines = new PipelineService(
     store,
     instances,

@@ -213,7 +213,13 @@ describe.skipIf(!pg)('replicas on one PostgreSQL: work done once', () => {
   )
 
   beforeAll(async () => {
-    servers = await replicas(2, { ...TEST_ENV, CLAWPORT_PLANS: plans, CLAWPORT_POOL_SIZE: '1' })
+    servers = await replicas(2, {
+      ...TEST_ENV,
+      CLAWPORT_PLANS: plans,
+      CLAWPORT_POOL_SIZE: '1',
+      // Schedules every 2 s, so a test sees several ticks.
+      CLAWPORT_SCHEDULE_MIN_INTERVAL_S: '1',
+    })
   }, 180_000)
   afterAll(() => teardown(servers))
 
@@ -231,6 +237,38 @@ describe.skipIf(!pg)('replicas on one PostgreSQL: work done once', () => {
     expect(both.map((r) => r.body.status).sort()).toEqual(['provisioning', 'ready'])
     for (const r of both) await a.waitStatus(r.body.id, 'ready', key, 120_000)
   }, 240_000)
+
+  it('fires each tick of a schedule once, though both replicas run the clock', async () => {
+    const [a, b] = servers as [TestServer, TestServer]
+    const key = await a.user('cron@example.com', 'pro')
+    const instance = await b.readyInstance(key, {}, 120_000)
+    const created = await a.api('POST', '/api/pipelines', {
+      key,
+      body: {
+        name: 'ticks',
+        schedule: '*/2 * * * * *',
+        steps: [{ name: 'tick', type: 'exec', instance_id: instance.id, command: 'echo tick' }],
+      },
+    })
+    expect(created.status, JSON.stringify(created.body)).toBe(201)
+    const runs = await waitFor(
+      async () => {
+        const list = (await b.api('GET', `/api/pipelines/${created.body.id}/runs`, { key })).body as Array<{
+          trigger: string
+          created_at: string
+        }>
+        return list.length >= 4 ? list : undefined
+      },
+      60_000,
+      250,
+    )
+    await a.api('DELETE', `/api/pipelines/${created.body.id}`, { key })
+    expect(runs.every((r) => r.trigger === 'schedule')).toBe(true)
+    // One run per tick: two replicas firing the same tick would start two runs milliseconds apart.
+    const times = runs.map((r) => Date.parse(r.created_at)).sort((x, y) => x - y)
+    for (let i = 1; i < times.length; i++)
+      expect((times[i] as number) - (times[i - 1] as number)).toBeGreaterThan(1000)
+  }, 180_000)
 
   it('streams on one replica the steps of a run the other executes', async () => {
     const [a, b] = servers as [TestServer, TestServer]

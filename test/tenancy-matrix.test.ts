@@ -279,8 +279,8 @@ describe('tenancy matrix: every route, every kind of foreign caller', () => {
       user_id: ids.alice as string,
       trigger: 'manual',
       status: 'queued',
-      input: '{}',
-      steps: JSON.stringify(steps),
+      input: {},
+      steps,
       error: null,
       created_at: at,
       updated_at: at,
@@ -295,6 +295,6 @@ describe('tenancy matrix: every route, every kind of foreign caller', () => {
       10_000,
     )
     const run = await services.store.automation.pipelines.getRun(runId)
-    expect(JSON.parse(run?.steps ?? '[]')[0].error).toBe(`Instance ${ids.outside} was not found.`)
+    expect(run?.steps[0]?.error).toBe(`Instance ${ids.outside} was not found.`)
   })
 })

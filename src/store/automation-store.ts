@@ -1,4 +1,12 @@
 import type { Insertable, Kysely, Selectable, Updateable } from 'kysely'
+import {
+  decodeJson,
+  JsonObject,
+  PipelineSpecJson,
+  StepStatesJson,
+  type StoredPipelineSpec,
+  type StoredStepStates,
+} from './codecs.js'
 import type { Database } from './schema.js'
 
 /** A message for an instance's agent, kept until it is delivered and answered. */
@@ -100,10 +108,14 @@ export type InboxRow = Selectable<InboxMessagesTable>
 export type InboxUpdate = Updateable<InboxMessagesTable>
 export type SwarmRow = Selectable<SwarmsTable>
 export type SwarmMemberRow = Selectable<SwarmMembersTable>
-export type PipelineRow = Selectable<PipelinesTable>
-export type PipelineUpdate = Updateable<PipelinesTable>
-export type PipelineRunRow = Selectable<PipelineRunsTable>
-export type PipelineRunUpdate = Updateable<PipelineRunsTable>
+/** A pipeline as core sees it: `spec` decoded. */
+export type PipelineRow = Omit<Selectable<PipelinesTable>, 'spec'> & { spec: StoredPipelineSpec }
+export type PipelineUpdate = Omit<Updateable<PipelinesTable>, 'spec'> & { spec?: StoredPipelineSpec }
+type RunJson = { input: Record<string, unknown>; steps: StoredStepStates }
+/** A run as core sees it: `input` and `steps` decoded. */
+export type PipelineRunRow = Omit<Selectable<PipelineRunsTable>, keyof RunJson> & RunJson
+export type NewPipelineRun = Omit<Insertable<PipelineRunsTable>, keyof RunJson> & RunJson
+export type PipelineRunUpdate = Omit<Updateable<PipelineRunsTable>, keyof RunJson> & Partial<RunJson>
 
 /** Persistence of the inbox, swarms and pipelines. */
 export interface AutomationStore {
@@ -156,7 +168,7 @@ export interface AutomationStore {
     claimSchedule(id: string, expected: string, next: string | null): Promise<boolean>
     scheduled(): Promise<PipelineRow[]>
     remove(id: string): Promise<void>
-    insertRun(row: Insertable<PipelineRunsTable>): Promise<void>
+    insertRun(row: NewPipelineRun): Promise<void>
     getRun(id: string): Promise<PipelineRunRow | undefined>
     listRuns(pipelineId: string, limit: number): Promise<PipelineRunRow[]>
     /** Writes a run; with `owner`, only while owner holds its lease (false: it does not). */
@@ -334,18 +346,31 @@ export function kyselyAutomationStore(base: Kysely<Database>): AutomationStore {
     },
     pipelines: {
       async insert(row) {
-        await db.insertInto('pipelines').values(row).execute()
+        await db
+          .insertInto('pipelines')
+          .values({ ...row, spec: JSON.stringify(row.spec) })
+          .execute()
       },
-      get: (id) => db.selectFrom('pipelines').selectAll().where('id', '=', id).executeTakeFirst(),
-      listByUser: (userId) =>
-        db
+      async get(id) {
+        const row = await db.selectFrom('pipelines').selectAll().where('id', '=', id).executeTakeFirst()
+        return row && decodePipeline(row)
+      },
+      async listByUser(userId) {
+        const rows = await db
           .selectFrom('pipelines')
           .selectAll()
           .where('user_id', '=', userId)
           .orderBy('created_at', 'desc')
-          .execute(),
+          .execute()
+        return rows.map(decodePipeline)
+      },
       async update(id, patch) {
-        await db.updateTable('pipelines').set(patch).where('id', '=', id).execute()
+        const { spec, ...rest } = patch
+        await db
+          .updateTable('pipelines')
+          .set({ ...rest, ...(spec === undefined ? {} : { spec: JSON.stringify(spec) }) })
+          .where('id', '=', id)
+          .execute()
       },
       async claimSchedule(id, expected, next) {
         const r = await db
@@ -356,27 +381,38 @@ export function kyselyAutomationStore(base: Kysely<Database>): AutomationStore {
           .executeTakeFirst()
         return Number(r.numUpdatedRows) === 1
       },
-      scheduled: () => db.selectFrom('pipelines').selectAll().where('next_run_at', 'is not', null).execute(),
+      scheduled: async () =>
+        (await db.selectFrom('pipelines').selectAll().where('next_run_at', 'is not', null).execute()).map(
+          decodePipeline,
+        ),
       async remove(id) {
         await db.deleteFrom('pipeline_runs').where('pipeline_id', '=', id).execute()
         await db.deleteFrom('pipelines').where('id', '=', id).execute()
       },
       async insertRun(row) {
-        await db.insertInto('pipeline_runs').values(row).execute()
+        await db
+          .insertInto('pipeline_runs')
+          .values({ ...row, input: JSON.stringify(row.input), steps: JSON.stringify(row.steps) })
+          .execute()
       },
-      getRun: (id) => db.selectFrom('pipeline_runs').selectAll().where('id', '=', id).executeTakeFirst(),
-      listRuns: (pipelineId, limit) =>
-        db
+      async getRun(id) {
+        const row = await db.selectFrom('pipeline_runs').selectAll().where('id', '=', id).executeTakeFirst()
+        return row && decodeRun(row)
+      },
+      async listRuns(pipelineId, limit) {
+        const rows = await db
           .selectFrom('pipeline_runs')
           .selectAll()
           .where('pipeline_id', '=', pipelineId)
           .orderBy('created_at', 'desc')
           .limit(limit)
-          .execute(),
+          .execute()
+        return rows.map(decodeRun)
+      },
       async updateRun(id, patch, owner) {
         const r = await db
           .updateTable('pipeline_runs')
-          .set(patch)
+          .set(encodeRunUpdate(patch))
           .where('id', '=', id)
           .$if(owner !== undefined, (q) => q.where('lease_owner', '=', owner as string))
           .executeTakeFirst()
@@ -385,19 +421,21 @@ export function kyselyAutomationStore(base: Kysely<Database>): AutomationStore {
       async cancelRun(id, patch) {
         const r = await db
           .updateTable('pipeline_runs')
-          .set({ ...patch, lease_owner: null, lease_expires_at: null })
+          .set({ ...encodeRunUpdate(patch), lease_owner: null, lease_expires_at: null })
           .where('id', '=', id)
           .where('status', 'in', ['queued', 'running'])
           .executeTakeFirst()
         return Number(r.numUpdatedRows) === 1
       },
-      unfinishedRuns: () =>
-        db
+      async unfinishedRuns() {
+        const rows = await db
           .selectFrom('pipeline_runs')
           .selectAll()
           .where('status', 'in', ['queued', 'running'])
           .orderBy('created_at')
-          .execute(),
+          .execute()
+        return rows.map(decodeRun)
+      },
       async claimRun(id, owner, now, until, force = false) {
         const r = await db
           .updateTable('pipeline_runs')
@@ -438,5 +476,29 @@ export function kyselyAutomationStore(base: Kysely<Database>): AutomationStore {
           .execute()
       },
     },
+  }
+}
+
+/** A stored pipeline with its spec decoded. */
+function decodePipeline(row: Selectable<PipelinesTable>): PipelineRow {
+  return { ...row, spec: decodeJson(PipelineSpecJson, row.spec, 'pipelines.spec', row.id) }
+}
+
+/** A stored run with its input and steps decoded. */
+function decodeRun(row: Selectable<PipelineRunsTable>): PipelineRunRow {
+  return {
+    ...row,
+    input: decodeJson(JsonObject, row.input, 'pipeline_runs.input', row.id),
+    steps: decodeJson(StepStatesJson, row.steps, 'pipeline_runs.steps', row.id),
+  }
+}
+
+/** A run patch with its JSON columns encoded. */
+function encodeRunUpdate(patch: PipelineRunUpdate): Updateable<PipelineRunsTable> {
+  const { input, steps, ...rest } = patch
+  return {
+    ...rest,
+    ...(input === undefined ? {} : { input: JSON.stringify(input) }),
+    ...(steps === undefined ? {} : { steps: JSON.stringify(steps) }),
   }
 }

@@ -24,6 +24,21 @@ export const ChatToolJson = z.object({
 })
 export type StoredChatTool = z.infer<typeof ChatToolJson>
 
+/** A pipeline step as stored: its `type` and `name` checked, the rest as the pipeline service wrote it. */
+const StoredStep = z.looseObject({ type: z.string(), name: z.string() })
+
+/** A pipeline's `spec`: its stages, each a step or steps run at the same time. */
+export const PipelineSpecJson = z.object({
+  steps: z.array(z.union([StoredStep, z.looseObject({ parallel: z.array(StoredStep) })])),
+})
+export type StoredPipelineSpec = z.infer<typeof PipelineSpecJson>
+
+/** A run's `steps`: the state of every step. */
+export const StepStatesJson = z.array(
+  z.looseObject({ name: z.string(), type: z.string(), stage: z.number(), status: z.string() }),
+)
+export type StoredStepStates = z.infer<typeof StepStatesJson>
+
 /**
  * Parses a JSON text column into its domain value; a malformed value fails here, naming the
  * column and its row, rather than deep in core. The value is checked, then handed on as parsed

@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import type { PipelineRunRow } from '../../store/automation-store.js'
+import type { PipelineRow, PipelineRunRow } from '../../store/automation-store.js'
 
 const StepName = z
   .string()
@@ -129,13 +129,19 @@ export function runFromRow(r: PipelineRunRow): PipelineRun {
     pipeline_id: r.pipeline_id,
     trigger: r.trigger as PipelineRun['trigger'],
     status: r.status as RunStatus,
-    input: JSON.parse(r.input) as Record<string, unknown>,
-    steps: JSON.parse(r.steps) as StepState[],
+    // Copies: a run's steps are changed in place as they move, never the stored row's.
+    input: structuredClone(r.input),
+    steps: structuredClone(r.steps) as StepState[],
     error: r.error,
     created_at: r.created_at,
     started_at: r.started_at,
     finished_at: r.finished_at,
   }
+}
+
+/** A stored pipeline's stages (the store checked their shape; the pipeline service wrote them). */
+export function stagesOf(row: PipelineRow): PipelineStage[] {
+  return row.spec.steps as PipelineStage[]
 }
 
 /** Every step of a pipeline with the index of its stage. */

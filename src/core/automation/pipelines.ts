@@ -13,9 +13,9 @@ import {
   type Pipeline,
   type PipelineCreateBody,
   type PipelineRun,
-  type PipelineStage,
   runFromRow,
   type StepState,
+  stagesOf,
   stepTargets,
 } from './pipeline-types.js'
 import { checkSchedule, parseSchedule } from './schedule.js'
@@ -62,7 +62,7 @@ export class PipelineService {
       id: randomUUID(),
       user_id: caller.user.id,
       name: body.name,
-      spec: JSON.stringify({ steps: body.steps }),
+      spec: { steps: body.steps },
       schedule,
       next_run_at: schedule ? nextRun(schedule, new Date()) : null,
       webhook_hash: secret ? hashSecret(secret) : null,
@@ -77,7 +77,7 @@ export class PipelineService {
   async list(caller: Caller): Promise<Pipeline[]> {
     const out: Pipeline[] = []
     for (const row of await this.store.automation.pipelines.listByUser(caller.user.id))
-      if (await this.scope.reachesAll(caller, stepTargets(specOf(row)))) out.push(this.toPublic(row))
+      if (await this.scope.reachesAll(caller, stepTargets(stagesOf(row)))) out.push(this.toPublic(row))
     return out
   }
 
@@ -113,7 +113,7 @@ export class PipelineService {
     if (!row || !ok) throw errors.pipelineNotFound(id)
     if (from?.instanceId) {
       if (from.user.id !== row.user_id) throw errors.pipelineNotFound(id)
-      await this.scope.checkTargets(from, stepTargets(specOf(row)), () => errors.pipelineNotFound(id))
+      await this.scope.checkTargets(from, stepTargets(stagesOf(row)), () => errors.pipelineNotFound(id))
     }
     return this.startRun(row, 'webhook', input, from?.instanceId)
   }
@@ -202,7 +202,7 @@ export class PipelineService {
     input: Record<string, unknown>,
     scopeInstanceId?: string,
   ) {
-    const stages = specOf(row)
+    const stages = stagesOf(row)
     const steps: StepState[] = flatSteps(stages).map(({ step, stage }) => ({
       name: step.name,
       type: step.type,
@@ -222,8 +222,8 @@ export class PipelineService {
       user_id: row.user_id,
       trigger,
       status: 'queued',
-      input: JSON.stringify(input),
-      steps: JSON.stringify(steps),
+      input,
+      steps,
       error: null,
       created_at: at,
       updated_at: at,
@@ -242,7 +242,7 @@ export class PipelineService {
   private async owned(caller: Caller, id: string): Promise<PipelineRow> {
     const row = UUID_RE.test(id) ? await this.store.automation.pipelines.get(id.toLowerCase()) : undefined
     if (!row || row.user_id !== caller.user.id) throw errors.pipelineNotFound(id)
-    await this.scope.checkTargets(caller, stepTargets(specOf(row)), () => errors.pipelineNotFound(id))
+    await this.scope.checkTargets(caller, stepTargets(stagesOf(row)), () => errors.pipelineNotFound(id))
     return row
   }
 
@@ -254,7 +254,7 @@ export class PipelineService {
     return {
       id: row.id,
       name: row.name,
-      steps: specOf(row),
+      steps: stagesOf(row),
       schedule: row.schedule,
       next_run_at: row.next_run_at,
       webhook: row.webhook_hash !== null,
@@ -262,10 +262,6 @@ export class PipelineService {
       updated_at: row.updated_at,
     }
   }
-}
-
-function specOf(row: PipelineRow): PipelineStage[] {
-  return (JSON.parse(row.spec) as { steps: PipelineStage[] }).steps
 }
 
 /** The next time a cron expression fires after `from`; 422 when it is not valid. */

@@ -4,6 +4,7 @@ import type { PipelineRunRow } from '../../store/automation-store.js'
 import type { Store } from '../../store/index.js'
 import type { ChatService } from '../chat/chat-service.js'
 import { type Actor, asUser, type InstanceScope } from '../scope.js'
+import type { EventBus } from '../shared/bus.js'
 import type { SleepService } from '../sleep/sleep-service.js'
 import { nowIso } from '../time.js'
 import type { WorkspaceService } from '../workspace.js'
@@ -44,6 +45,10 @@ export class PipelineRunner {
   private heartbeat?: NodeJS.Timeout
   private closed = false
   private sleep?: SleepService
+  private bus?: EventBus
+  private unsubscribeBus?: () => void
+  /** What followers here last saw of runs another replica executes, to tell what moved. */
+  private readonly seen = new Map<string, PipelineRun>()
 
   constructor(
     private readonly store: Store,
@@ -54,6 +59,39 @@ export class PipelineRunner {
     /** This replica, as runs' lease owner. */
     readonly owner = 'local',
   ) {}
+
+  /**
+   * Replicas (PostgreSQL): every move of a run is told over the bus, so a run followed on one
+   * replica and executed on another streams its steps all the same. A follower's replica reads
+   * the run from the store on each wake-up and sends what changed since it last looked.
+   */
+  attachBus(bus: EventBus): void {
+    if (this.store.dialect !== 'postgres') return
+    this.bus = bus
+    this.unsubscribeBus = bus.subscribe('pipeline_run', (id) => {
+      const ids = id === '*' ? [...this.listeners.keys()] : [id]
+      for (const runId of ids) {
+        // Executed here: its followers already had every event.
+        if (this.active.has(runId) || !this.listeners.has(runId)) continue
+        void this.relayRemote(runId).catch((err: unknown) =>
+          this.log.warn({ err, runId }, 'pipeline run moved elsewhere, not read'),
+        )
+      }
+    })
+  }
+
+  private async relayRemote(runId: string): Promise<void> {
+    const row = await this.store.automation.pipelines.getRun(runId)
+    if (!row || !this.listeners.has(runId)) return
+    const run = runFromRow(row)
+    const before = this.seen.get(runId)
+    this.seen.set(runId, run)
+    run.steps.forEach((step, i) => {
+      if (JSON.stringify(step) !== JSON.stringify(before?.steps[i]))
+        this.deliver(runId, { type: 'step', step })
+    })
+    if (!before || before.status !== run.status) this.deliver(runId, { type: 'run', run })
+  }
 
   /** The lease a run stored now by this replica starts with. */
   lease(): { lease_owner: string; lease_expires_at: string } {
@@ -149,9 +187,19 @@ export class PipelineRunner {
       this.listeners.set(runId, set)
     }
     set.add(fn)
+    // Followed from a replica that does not execute it: start from the stored run.
+    if (this.bus && !this.active.has(runId) && !this.seen.has(runId)) {
+      void this.store.automation.pipelines
+        .getRun(runId)
+        .then((row) => row && !this.seen.has(runId) && this.seen.set(runId, runFromRow(row)))
+        .catch(() => {})
+    }
     return () => {
       set.delete(fn)
-      if (set.size === 0) this.listeners.delete(runId)
+      if (set.size === 0) {
+        this.listeners.delete(runId)
+        this.seen.delete(runId)
+      }
     }
   }
 
@@ -161,6 +209,7 @@ export class PipelineRunner {
    */
   async close(): Promise<void> {
     this.closed = true
+    this.unsubscribeBus?.()
     clearInterval(this.heartbeat)
     const settled = Promise.allSettled([...this.tasks]).then(() => true)
     const all = await Promise.race([settled, new Promise<false>((r) => setTimeout(() => r(false), 5_000))])
@@ -173,6 +222,13 @@ export class PipelineRunner {
   }
 
   private emit(runId: string, e: RunEvent): void {
+    this.deliver(runId, e)
+    void this.bus
+      ?.publish('pipeline_run', runId)
+      .catch((err: unknown) => this.log.warn({ err, runId }, 'pipeline run wake-up not sent'))
+  }
+
+  private deliver(runId: string, e: RunEvent): void {
     for (const fn of this.listeners.get(runId) ?? []) fn(e)
   }
 

@@ -5,6 +5,7 @@
 // without the agent. Needs a PostgreSQL role that may create databases:
 //   CLAWPORT_TEST_DATABASE_URL=postgres://... node bench/replicas.ts [--replicas 3] [--duration 20]
 //                                                                     [--clients 24] [--instances 3]
+//                                                                     [--warmup 5]
 import { TEST_PLANS } from '../test/helpers/plans.ts'
 import { freshDatabase } from '../test/helpers/postgres.ts'
 import { TEST_SECRET_KEY, TestServer, tempDataDir } from '../test/helpers/server.ts'
@@ -18,6 +19,7 @@ const REPLICAS = arg('replicas', 3)
 const DURATION_S = arg('duration', 20)
 const CLIENTS = arg('clients', 24)
 const INSTANCES = arg('instances', 3)
+const WARMUP_S = arg('warmup', 5)
 
 if (!process.env.CLAWPORT_TEST_DATABASE_URL) {
   console.log('bench/replicas: set CLAWPORT_TEST_DATABASE_URL (a role that may create databases); skipped')
@@ -49,11 +51,16 @@ interface Result {
 }
 
 /** Runs the mix against `servers` (client c uses server c % n) for DURATION_S. */
-async function mix(servers: TestServer[], key: string, ids: string[]): Promise<Result> {
+async function mix(
+  servers: TestServer[],
+  key: string,
+  ids: string[],
+  durationS = DURATION_S,
+): Promise<Result> {
   const samples = Object.fromEntries(KINDS.map((k) => [k, [] as number[]])) as Record<Kind, number[]>
   const firstErrors: string[] = []
   let errors = 0
-  const deadline = Date.now() + DURATION_S * 1000
+  const deadline = Date.now() + durationS * 1000
   const started = performance.now()
   await Promise.all(
     Array.from({ length: CLIENTS }, async (_, c) => {
@@ -118,6 +125,8 @@ try {
   const ids: string[] = []
   for (let i = 0; i < INSTANCES; i++) ids.push((await first.readyInstance(key)).id)
   console.log(`${INSTANCES} instances ready; ${CLIENTS} clients, ${DURATION_S} s per run, PostgreSQL store`)
+  // Each run is warmed up first (JIT, connection pools, each replica's clawlet clients).
+  await mix([first], key, ids, WARMUP_S)
   const one = await mix([first], key, ids)
   print('one replica', one)
   for (let i = 1; i < REPLICAS; i++) {
@@ -125,6 +134,7 @@ try {
     r.adminKey = first.adminKey
     servers.push(r)
   }
+  await mix(servers, key, ids, WARMUP_S)
   const many = await mix(servers, key, ids)
   print(`${REPLICAS} replicas, round-robin`, many)
   console.log(

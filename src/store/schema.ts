@@ -3,7 +3,10 @@ import type { NetworkMode } from '../config.js'
 import type { InstanceResources } from '../drivers/driver.js'
 import type { StoredChatTool } from './codecs.js'
 
-/** Table types of the store, shared by every SQL dialect. Booleans are 0/1, times ISO-8601 text. */
+/**
+ * Table types of the store, shared by every SQL dialect. Booleans are 0/1, times ISO-8601 text,
+ * structured values JSON text; the `...Row` types below are what core gets, those decoded.
+ */
 export interface Database {
   users: UsersTable
   plans: PlansTable

@@ -53,8 +53,9 @@ export type WarmMatch =
   | { plan: string; network: InstanceRow['network']; resources: InstanceRow['resources'] }
 
 /**
- * Persistence seen by core services. One implementation per database (SQLite today); core
- * code only ever sees this interface.
+ * Persistence seen by core services. One implementation per database (SQLite, PostgreSQL); core
+ * code only ever sees this interface, and records decoded: JSON columns as values (checked by
+ * the schemas of codecs.ts as they are read), 0/1 flags as booleans.
  */
 export interface Store {
   users: {

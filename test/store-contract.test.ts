@@ -3,11 +3,15 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { isUnstorableText } from '../src/store/errors.js'
 import type { Store } from '../src/store/index.js'
 import { openPostgresStore } from '../src/store/postgres.js'
 import { openSqliteStore } from '../src/store/sqlite.js'
+import { inProcess } from './helpers/app.js'
+import { TEST_ENV } from './helpers/plans.js'
 import { freshDatabase, havePostgres } from './helpers/postgres.js'
 import { insertInstanceRow } from './helpers/rows.js'
+import { TEST_SECRET_KEY } from './helpers/server.js'
 
 /**
  * One contract, two databases: every store call core relies on, and the races that SQLite's
@@ -330,6 +334,16 @@ for (const backend of backends) {
       expect(await a.webSessions.byId('new')).toBeDefined()
     })
 
+    it('finds nothing for a value with a NUL, or refuses it as text it cannot store', async () => {
+      const found = await a.instances.get('hostile\u0000id').then(
+        (row) => ({ row }),
+        (err: unknown) => ({ err }),
+      )
+      if (backend.name === 'sqlite') expect(found).toEqual({ row: undefined })
+      // PostgreSQL's text has no NUL: the error says so, and the API answers it as invalid input.
+      else expect(isUnstorableText((found as { err: unknown }).err)).toBe(true)
+    })
+
     it('keeps inbox idempotency keys unique across writers', async () => {
       const owner = await user(a)
       const target = await insertInstanceRow(a, owner)
@@ -363,6 +377,36 @@ for (const backend of backends) {
     })
   })
 }
+
+describe.skipIf(!havePostgres())('the API on PostgreSQL, under hostile text', () => {
+  it('answers a NUL in an id or a body as invalid input, never as a server error', async () => {
+    const db = await freshDatabase('nul')
+    const t = await inProcess({
+      ...TEST_ENV,
+      CLAWPORT_DATABASE_URL: db.url,
+      CLAWPORT_SECRET_KEY: TEST_SECRET_KEY,
+    })
+    try {
+      const key = await t.user('nul@example.com', 'pro')
+      for (const [method, url] of [
+        ['GET', '/api/instances/%E2%80%AE%00/chat/cursor'],
+        ['DELETE', '/api/keys/%00'],
+        ['GET', '/api/instances/%00/files'],
+      ] as const) {
+        const res = await t.inject(method, url, key)
+        expect(res.status, `${method} ${url}`).toBeGreaterThanOrEqual(400)
+        expect(res.status, `${method} ${url}`).toBeLessThan(500)
+        expect(res.body).toMatchObject({ code: expect.any(String), status: res.status })
+      }
+      const named = await t.inject('POST', '/api/keys', key, { name: 'nul \u0000 inside' })
+      expect(named.status).toBe(422)
+      expect(named.body.message).toMatch(/NUL character/)
+    } finally {
+      await t.close()
+      await db.drop()
+    }
+  })
+})
 
 async function planSpec(store: Store) {
   const p = await store.plans.get('starter')

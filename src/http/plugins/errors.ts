@@ -2,6 +2,7 @@ import { validateHeaderName, validateHeaderValue } from 'node:http'
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify'
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod'
 import { AppError, errors, isAppError } from '../../errors.js'
+import { isUnstorableText } from '../../store/errors.js'
 
 const FASTIFY_CODES: Record<string, [number, string, string]> = {
   FST_ERR_CTP_BODY_TOO_LARGE: [
@@ -34,6 +35,10 @@ export function toAppError(err: FastifyError | Error): AppError {
       in: where,
       issues,
     })
+  }
+  if (isUnstorableText(err)) {
+    const message = 'Text in this request contains the NUL character (U+0000), which cannot be stored.'
+    return errors.validation(message, { issues: [{ path: '/', message }] })
   }
   const fe = err as FastifyError
   const known = fe.code ? FASTIFY_CODES[fe.code] : undefined

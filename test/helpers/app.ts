@@ -4,8 +4,8 @@ import { loadConfig } from '../../src/config.js'
 import { createServices, type Services } from '../../src/core/services.js'
 import { buildApp } from '../../src/http/app.js'
 import { createLogger } from '../../src/log.js'
-import { captureDoor } from './route-matrix.js'
 import { freshDatabase } from './postgres.js'
+import { captureDoor } from './route-matrix.js'
 import { TEST_SECRET_KEY, tempDataDir } from './server.js'
 
 /** An in-process app over a temporary store (SQLite, or PostgreSQL: see inProcess), for fast tests through app.inject(). */

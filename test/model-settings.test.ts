@@ -23,15 +23,24 @@ describe('model settings per user', () => {
   })
   afterAll(() => t?.close())
 
-  it("shows the operator's model until the user sets their own, never a key", async () => {
+  it("says the operator's model applies until the user sets their own, never a key", async () => {
     const view = await t.inject('GET', '/api/me/model', key)
+    // The operator's URL and model are the server's configuration: administrators only.
     expect(view.body).toEqual({
+      source: 'operator',
+      base_url: null,
+      model: null,
+      api_key_set: false,
+      embedding_model: null,
+      embedding_source: 'none',
+    })
+    const admin = await t.services.accounts.createUser({ email: 'models-admin@example.com', admin: true })
+    const adminKey = (await t.services.keys.create(admin.id, 'test')).key
+    expect((await t.inject('GET', '/api/me/model', adminKey)).body).toMatchObject({
       source: 'operator',
       base_url: 'http://127.0.0.1:9/v1',
       model: 'op-model',
       api_key_set: true,
-      embedding_model: null,
-      embedding_source: 'none',
     })
     const put = await t.inject('PUT', '/api/me/model', key, {
       base_url: 'https://llm.example.com/v1/',
@@ -57,7 +66,32 @@ describe('model settings per user', () => {
       source: 'user',
     })
     const cleared = await t.inject('DELETE', '/api/me/model', key)
-    expect(cleared.body.source).toBe('operator')
+    expect(cleared.body).toMatchObject({ source: 'operator', base_url: null, model: null })
+  })
+
+  it('keeps the saved key when saving again without one, for the same URL only', async () => {
+    const id = (await t.services.store.users.byEmail('models@example.com'))?.id as string
+    await t.inject('PUT', '/api/me/model', key, {
+      base_url: 'https://llm.example.com/v1',
+      model: 'mine',
+      api_key: 'sk-user-kept-789',
+    })
+    const again = await t.inject('PUT', '/api/me/model', key, {
+      base_url: 'https://llm.example.com/v1',
+      model: 'other',
+    })
+    expect(again.body).toMatchObject({ source: 'user', model: 'other', api_key_set: true })
+    expect(await t.services.broker.upstreamFor(id)).toMatchObject({
+      model: 'other',
+      apiKey: 'sk-user-kept-789',
+    })
+    const moved = await t.inject('PUT', '/api/me/model', key, {
+      base_url: 'https://other.example.com/v1',
+      model: 'x',
+    })
+    expect(moved.body).toMatchObject({ source: 'user', api_key_set: false })
+    expect((await t.services.broker.upstreamFor(id))?.apiKey).toBeUndefined()
+    await t.inject('DELETE', '/api/me/model', key)
   })
 
   it('stores the key encrypted with a 0600 key file in the data folder', async () => {

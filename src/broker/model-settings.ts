@@ -42,6 +42,11 @@ export const ModelSettingsView = z.object({
 })
 export type ModelSettingsView = z.infer<typeof ModelSettingsView>
 
+/** Who is looking at model settings: administrators also see the operator's. */
+export interface Viewer {
+  admin: boolean
+}
+
 /** How to configure a model, for `model_not_configured` answers. */
 export const HOW_TO_CONFIGURE_MODEL =
   'No model is configured. The operator sets CLAWPORT_LLM_BASE_URL and CLAWPORT_LLM_MODEL (and CLAWPORT_LLM_API_KEY) for everyone, or you set your own with PUT /api/me/model {"base_url", "model", "api_key"}.'
@@ -90,7 +95,12 @@ export class ModelSettings {
     return undefined
   }
 
-  async view(userId: string): Promise<ModelSettingsView> {
+  /**
+   * What a user sees of the model their instances use. The operator's URL, model and whether it
+   * has a key are the server's configuration: only administrators see them; others see only
+   * that the operator's model applies (`source: 'operator'`).
+   */
+  async view(userId: string, viewer: Viewer): Promise<ModelSettingsView> {
     const row = await this.store.userSettings.get(userId)
     const op = this.config.embedding
     const embedding: Pick<ModelSettingsView, 'embedding_model' | 'embedding_source'> =
@@ -109,25 +119,32 @@ export class ModelSettings {
       }
     const { baseUrl, model, apiKey } = this.config.llm
     if (baseUrl && model)
-      return { source: 'operator', base_url: baseUrl, model, api_key_set: !!apiKey, ...embedding }
+      return viewer.admin
+        ? { source: 'operator', base_url: baseUrl, model, api_key_set: !!apiKey, ...embedding }
+        : { source: 'operator', base_url: null, model: null, api_key_set: false, ...embedding }
     return { source: 'none', base_url: null, model: null, api_key_set: false, ...embedding }
   }
 
-  async put(userId: string, input: ModelSettingsInput): Promise<ModelSettingsView> {
+  /** Saves a user's own model; without `api_key`, a key saved for the same URL is kept. */
+  async put(userId: string, input: ModelSettingsInput, viewer: Viewer): Promise<ModelSettingsView> {
     if (!this.config.modelPrivateUrls) assertPublicUrl(input.base_url)
+    const baseUrl = input.base_url.replace(/\/+$/, '')
+    const saved = await this.store.userSettings.get(userId)
+    // A saved key only ever goes to the URL it was saved for.
+    const keptKey = saved?.llm_base_url === baseUrl ? (saved.llm_api_key_enc ?? null) : null
     await this.store.userSettings.put({
       user_id: userId,
-      llm_base_url: input.base_url.replace(/\/+$/, ''),
+      llm_base_url: baseUrl,
       llm_model: input.model,
-      llm_api_key_enc: input.api_key ? this.box.seal(input.api_key) : null,
+      llm_api_key_enc: input.api_key ? this.box.seal(input.api_key) : keptKey,
       llm_embedding_model: input.embedding_model ?? null,
       updated_at: new Date().toISOString(),
     })
-    return this.view(userId)
+    return this.view(userId, viewer)
   }
 
-  async clear(userId: string): Promise<ModelSettingsView> {
+  async clear(userId: string, viewer: Viewer): Promise<ModelSettingsView> {
     await this.store.userSettings.remove(userId)
-    return this.view(userId)
+    return this.view(userId, viewer)
   }
 }

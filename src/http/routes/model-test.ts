@@ -46,7 +46,17 @@ export const modelTestRoutes: FastifyPluginAsyncZod<{ services: Services }> = as
       const operators = current?.source === 'operator' && sameUpstream
       const guarded = !operators && !services.config.modelPrivateUrls
       if (guarded) assertPublicUrl(baseUrl)
-      return checkUpstream({ baseUrl, model, apiKey }, { publicOnly: guarded })
+      const check = await checkUpstream({ baseUrl, model, apiKey }, { publicOnly: guarded })
+      // The operator's URL and model are for administrators' eyes only (see GET /api/me/model).
+      if (!operators || user.is_admin) return check
+      return {
+        ...check,
+        message: check.ok
+          ? `the server's model answered in ${check.latency_ms} ms`
+          : check.model_listed === false
+            ? "the server's upstream does not list its model; tell the administrator"
+            : `the server's model did not answer (${check.status ? `HTTP ${check.status}` : 'unreachable'}); tell the administrator`,
+      }
     },
   )
 }

@@ -24,11 +24,16 @@ export const modelRoutes: FastifyPluginAsyncZod<{ services: Services }> = async 
       schema: {
         operationId: 'me.model.get',
         summary: 'Which model your instances use (never the key itself)',
+        description:
+          "`source: operator` means the server's model applies; its `base_url` and `model` are shown to administrators only.",
         tags: ['account'],
         response: { 200: ModelSettingsView, ...errorResponses() },
       },
     },
-    async (request) => services.models.view(callerOf(request).user.id),
+    async (request) => {
+      const { user } = callerOf(request)
+      return services.models.view(user.id, { admin: user.is_admin })
+    },
   )
 
   app.put(
@@ -44,7 +49,7 @@ export const modelRoutes: FastifyPluginAsyncZod<{ services: Services }> = async 
     },
     async (request) => {
       const { user } = callerOf(request)
-      const view = await services.models.put(user.id, request.body)
+      const view = await services.models.put(user.id, request.body, { admin: user.is_admin })
       request.log.info({ userId: user.id }, 'model settings changed')
       return view
     },
@@ -60,7 +65,10 @@ export const modelRoutes: FastifyPluginAsyncZod<{ services: Services }> = async 
         response: { 200: ModelSettingsView, ...errorResponses() },
       },
     },
-    async (request) => services.models.clear(callerOf(request).user.id),
+    async (request) => {
+      const { user } = callerOf(request)
+      return services.models.clear(user.id, { admin: user.is_admin })
+    },
   )
 
   app.get(

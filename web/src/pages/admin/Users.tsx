@@ -6,7 +6,7 @@ import type { AdminPlan } from './Plans'
 
 type AdminUser = Me & { has_password: boolean }
 
-function NewUser({ plans, onDone }: { plans: AdminPlan[]; onDone: () => void }) {
+function NewUser({ plans, onDone }: { plans: AdminPlan[]; onDone: (email: string) => void }) {
   const [email, setEmail] = useState('')
   const [password, setPassword] = useState('')
   const [plan, setPlan] = useState('')
@@ -17,7 +17,7 @@ function NewUser({ plans, onDone }: { plans: AdminPlan[]; onDone: () => void }) 
     if (await run(() => post('/api/admin/users', body))) {
       setEmail('')
       setPassword('')
-      onDone()
+      onDone(email)
     }
   }
   return (
@@ -72,14 +72,28 @@ export function UsersSection() {
   const users = useLoad((s) => get<AdminUser[]>('/api/admin/users', s), [])
   const plans = useLoad((s) => get<AdminPlan[]>('/api/admin/plans', s), [])
   const { error, run } = useAction()
-  const update = (u: AdminUser, body: Record<string, unknown>) =>
+  // What the last change did, said once it is saved.
+  const [done, setDone] = useState('')
+  const update = (u: AdminUser, body: Record<string, unknown>, said: string) => {
+    setDone('')
     void run(async () => {
       await patch(`/api/admin/users/${u.id}`, body)
       users.reload()
+      setDone(said)
     })
+  }
   return (
     <>
-      <NewUser plans={plans.data ?? []} onDone={users.reload} />
+      <NewUser
+        plans={plans.data ?? []}
+        onDone={(email) => {
+          setDone(`${email} was created.`)
+          users.reload()
+        }}
+      />
+      <p role="status" className="ok-text">
+        {done}
+      </p>
       <ErrorNote error={error ?? users.error} />
       {!users.data ? (
         <Spinner />
@@ -90,7 +104,7 @@ export function UsersSection() {
               <tr>
                 <th>Email</th>
                 <th>Plan</th>
-                <th>Active</th>
+                <th>Subscription active</th>
                 <th>Instances</th>
                 <th>Admin</th>
                 <th>
@@ -109,7 +123,13 @@ export function UsersSection() {
                     <select
                       aria-label={`Plan of ${u.email}`}
                       value={u.plan}
-                      onChange={(e) => update(u, { plan: e.target.value })}
+                      onChange={(e) =>
+                        update(
+                          u,
+                          { plan: e.target.value },
+                          `${u.email} is on the ${e.target.value} plan now.`,
+                        )
+                      }
                     >
                       {plans.data?.map((p) => (
                         <option key={p.name}>{p.name}</option>
@@ -121,7 +141,13 @@ export function UsersSection() {
                       type="checkbox"
                       aria-label={`Subscription of ${u.email} active`}
                       checked={u.subscription_active}
-                      onChange={(e) => update(u, { subscription_active: e.target.checked })}
+                      onChange={(e) =>
+                        update(
+                          u,
+                          { subscription_active: e.target.checked },
+                          `The subscription of ${u.email} is ${e.target.checked ? 'active' : 'inactive'} now.`,
+                        )
+                      }
                     />
                   </td>
                   <td>
@@ -133,7 +159,15 @@ export function UsersSection() {
                       aria-label={`${u.email} is an administrator`}
                       checked={u.is_admin}
                       disabled={u.id === me?.id}
-                      onChange={(e) => update(u, { is_admin: e.target.checked })}
+                      onChange={(e) =>
+                        update(
+                          u,
+                          { is_admin: e.target.checked },
+                          e.target.checked
+                            ? `${u.email} is an administrator now.`
+                            : `${u.email} is no longer an administrator.`,
+                        )
+                      }
                     />
                   </td>
                   <td>
@@ -144,7 +178,7 @@ export function UsersSection() {
                       type="password"
                       minLength={8}
                       submitLabel="Set password"
-                      onSubmit={(password) => update(u, { password })}
+                      onSubmit={(password) => update(u, { password }, `The password of ${u.email} is set.`)}
                     >
                       Set password
                     </PromptButton>

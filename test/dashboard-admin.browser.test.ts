@@ -17,7 +17,7 @@ const ARTIFACTS = path.join(REPO, 'test-artifacts')
 async function overflowing(page: Page): Promise<string[]> {
   return page.evaluate(() => {
     const width = document.documentElement.clientWidth
-    return [...document.querySelectorAll('body *')]
+    return Array.from(document.querySelectorAll('body *'))
       .map((el) => ({ el, right: el.getBoundingClientRect().right }))
       .filter(({ el, right }) => right > width + 0.5 && !el.closest('.table-wrap, .tabs'))
       .sort((a, b) => b.right - a.right)

@@ -1,8 +1,7 @@
 import { Kysely, PostgresDialect } from 'kysely'
-import { Migrator } from 'kysely/migration'
 import pg from 'pg'
 import { KyselyStore } from './kysely-store.js'
-import { migrationProvider } from './migrations/index.js'
+import { migrateToLatest } from './migrations/index.js'
 import type { Database } from './schema.js'
 
 /** Connections each replica keeps to PostgreSQL for store calls (LISTEN and locks hold their own). */
@@ -35,13 +34,7 @@ export async function openPostgresStore(url: string): Promise<KyselyStore> {
     await db.destroy()
     throw new Error(`cannot reach PostgreSQL at ${redactUrl(url)}: ${(err as Error).message}`)
   }
-  const migrator = new Migrator({ db, provider: migrationProvider })
-  const { error, results } = await migrator.migrateToLatest()
-  const failed = results?.find((r) => r.status === 'Error')
-  if (error || failed) {
-    await db.destroy()
-    throw new Error(`store migration ${failed?.migrationName ?? ''} failed: ${String(error)}`)
-  }
+  await migrateToLatest(db)
   return new KyselyStore(db, async () => db.destroy(), 'postgres')
 }
 

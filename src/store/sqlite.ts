@@ -2,9 +2,8 @@ import fs from 'node:fs'
 import path from 'node:path'
 import SQLite from 'better-sqlite3'
 import { Kysely, type SqliteDatabase, SqliteDialect } from 'kysely'
-import { Migrator } from 'kysely/migration'
 import { KyselyStore } from './kysely-store.js'
-import { migrationProvider } from './migrations/index.js'
+import { migrateToLatest } from './migrations/index.js'
 import type { Database } from './schema.js'
 
 /** Opens (and migrates) the embedded SQLite store in the data folder. */
@@ -18,13 +17,7 @@ export async function openSqliteStore(dataDir: string): Promise<KyselyStore> {
   sqlite.pragma('busy_timeout = 5000')
   sqlite.pragma('synchronous = NORMAL')
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) })
-  const migrator = new Migrator({ db, provider: migrationProvider })
-  const { error, results } = await migrator.migrateToLatest()
-  const failed = results?.find((r) => r.status === 'Error')
-  if (error || failed) {
-    await db.destroy()
-    throw new Error(`store migration ${failed?.migrationName ?? ''} failed: ${String(error)}`)
-  }
+  await migrateToLatest(db)
   return new KyselyStore(db, async () => db.destroy(), 'sqlite')
 }
 

@@ -31,21 +31,11 @@ export type BusChannel =
   /** Abort the running turn of a session (id: `instance/session`, or `instance` for all). */
   | 'turn_abort'
 
-/** The bus of one process (SQLite, a single server): subscribers are called in order. */
-export class MemoryBus implements EventBus {
+/** Who listens on which channel, shared by the buses; a subscriber that throws stops no other. */
+export class Subscribers {
   private readonly subs = new Map<BusChannel, Set<(id: string) => void>>()
 
-  async publish(channel: BusChannel, id: string): Promise<void> {
-    for (const fn of this.subs.get(channel) ?? []) {
-      try {
-        fn(id)
-      } catch {
-        // One broken subscriber must not stop the others.
-      }
-    }
-  }
-
-  subscribe(channel: BusChannel, fn: (id: string) => void): () => void {
+  add(channel: BusChannel, fn: (id: string) => void): () => void {
     let set = this.subs.get(channel)
     if (!set) {
       set = new Set()
@@ -55,6 +45,39 @@ export class MemoryBus implements EventBus {
     return () => {
       set.delete(fn)
     }
+  }
+
+  /** Calls every subscriber of `channel` with `id`, in order; `onError` hears of one that threw. */
+  call(channel: BusChannel, id: string, onError?: (err: unknown) => void): void {
+    for (const fn of [...(this.subs.get(channel) ?? [])]) {
+      try {
+        fn(id)
+      } catch (err) {
+        onError?.(err)
+      }
+    }
+  }
+
+  /** Calls every subscriber of every channel with `'*'`: wake-ups may have been lost. */
+  callAll(onError?: (channel: BusChannel, err: unknown) => void): void {
+    for (const channel of [...this.subs.keys()]) this.call(channel, '*', (err) => onError?.(channel, err))
+  }
+
+  clear(): void {
+    this.subs.clear()
+  }
+}
+
+/** The bus of one process (SQLite, a single server): subscribers are called in order. */
+export class MemoryBus implements EventBus {
+  private readonly subs = new Subscribers()
+
+  async publish(channel: BusChannel, id: string): Promise<void> {
+    this.subs.call(channel, id)
+  }
+
+  subscribe(channel: BusChannel, fn: (id: string) => void): () => void {
+    return this.subs.add(channel, fn)
   }
 
   async close(): Promise<void> {

@@ -1,7 +1,7 @@
 import pg from 'pg'
 import type { Logger } from '../../log.js'
 import { openPgPool } from '../../store/postgres.js'
-import type { BusChannel, EventBus } from './bus.js'
+import { type BusChannel, type EventBus, Subscribers } from './bus.js'
 
 /** The PostgreSQL channel every replica LISTENs on (one per database). */
 export const PG_BUS_CHANNEL = 'clawport_bus'
@@ -21,7 +21,7 @@ type Subscriber = (id: string) => void
  * it drops; subscribers are then called with `'*'`. Publishing goes through a pool of two.
  */
 export class PgBus implements EventBus {
-  private readonly subs = new Map<BusChannel, Set<Subscriber>>()
+  private readonly subs = new Subscribers()
   private readonly pool: pg.Pool
   private client?: pg.Client
   private pid?: number
@@ -61,15 +61,7 @@ export class PgBus implements EventBus {
   }
 
   subscribe(channel: BusChannel, fn: Subscriber): () => void {
-    let set = this.subs.get(channel)
-    if (!set) {
-      set = new Set()
-      this.subs.set(channel, set)
-    }
-    set.add(fn)
-    return () => {
-      set.delete(fn)
-    }
+    return this.subs.add(channel, fn)
   }
 
   async close(): Promise<void> {
@@ -125,14 +117,7 @@ export class PgBus implements EventBus {
   }
 
   private call(channel: BusChannel, id: string): void {
-    for (const fn of [...(this.subs.get(channel) ?? [])]) {
-      try {
-        fn(id)
-      } catch (err) {
-        // One broken subscriber must not stop the others.
-        this.log.error({ err, channel }, 'bus subscriber failed')
-      }
-    }
+    this.subs.call(channel, id, (err) => this.log.error({ err, channel }, 'bus subscriber failed'))
   }
 
   /** A half-open connection only shows when it is used. */
@@ -170,7 +155,7 @@ export class PgBus implements EventBus {
         await this.listen()
         this.log.info('bus reconnected')
         // Notifications sent while nobody listened are gone: everyone re-reads what they follow.
-        for (const channel of [...this.subs.keys()]) this.call(channel, '*')
+        this.subs.callAll((channel, err) => this.log.error({ err, channel }, 'bus subscriber failed'))
         return
       } catch (err) {
         if (this.closed) return

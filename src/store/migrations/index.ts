@@ -1,4 +1,6 @@
-import type { Migration, MigrationProvider } from 'kysely/migration'
+import type { Kysely } from 'kysely'
+import { type Migration, type MigrationProvider, Migrator } from 'kysely/migration'
+import type { Database } from '../schema.js'
 import { accounts } from './0001-accounts.js'
 import { modelSettings } from './0002-model-settings.js'
 import { chat } from './0003-chat.js'
@@ -49,4 +51,14 @@ export const migrationProvider: MigrationProvider = {
   async getMigrations() {
     return MIGRATIONS
   },
+}
+
+/** Applies every migration not yet applied; on failure closes the database and says which one failed. */
+export async function migrateToLatest(db: Kysely<Database>): Promise<void> {
+  const { error, results } = await new Migrator({ db, provider: migrationProvider }).migrateToLatest()
+  const failed = results?.find((r) => r.status === 'Error')
+  if (error || failed) {
+    await db.destroy()
+    throw new Error(`store migration ${failed?.migrationName ?? ''} failed: ${String(error)}`)
+  }
 }

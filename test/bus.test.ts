@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto'
 import fs from 'node:fs'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -24,7 +23,7 @@ import type { InstanceRow, Store } from '../src/store/index.js'
 import { openPostgresStore } from '../src/store/postgres.js'
 import { openSqliteStore } from '../src/store/sqlite.js'
 import { freshDatabase, havePostgres } from './helpers/postgres.js'
-import { insertInstanceRow } from './helpers/rows.js'
+import { insertChatSession, insertInstanceRow, insertUserRow } from './helpers/rows.js'
 
 /**
  * The bus between replicas and what rides on it: wake-ups over LISTEN/NOTIFY (and their loss
@@ -40,33 +39,6 @@ async function until(what: string, ok: () => boolean, timeoutMs = 10_000): Promi
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
     await new Promise((r) => setTimeout(r, 10))
   }
-}
-
-async function user(store: Store): Promise<string> {
-  const id = randomUUID()
-  await store.users.create({
-    id,
-    email: `${id}@example.com`,
-    password_hash: null,
-    is_admin: false,
-    created_at: at(),
-    updated_at: at(),
-  })
-  return id
-}
-
-async function chatSession(store: Store, instanceId: string): Promise<string> {
-  const id = randomUUID()
-  await store.chat.createSession({
-    id,
-    instance_id: instanceId,
-    title: null,
-    session_key: `key-${id}`,
-    created_at: at(),
-    updated_at: at(),
-    last_activity: at(),
-  })
-  return id
 }
 
 /** Follows until `n` events came (or 10 s passed: the test then shows what was missing). */
@@ -96,8 +68,8 @@ describe('chat events on one process (SQLite, MemoryBus): two logs on one bus', 
     try {
       const bus = new MemoryBus()
       const [a, b] = [new ChatEventLog(store, bus), new ChatEventLog(store, bus)]
-      const instance = await insertInstanceRow(store, await user(store))
-      const s = await chatSession(store, instance)
+      const instance = await insertInstanceRow(store, await insertUserRow(store))
+      const s = await insertChatSession(store, instance)
       const follower = new ChatFollower(b, { instanceId: instance, after: 0 })
       const seen = collect(follower, 40)
       await Promise.all(
@@ -231,8 +203,8 @@ describe.skipIf(!havePostgres())('events appended on two replicas, followed on a
   it('chat: 60 concurrent appends from two replicas reach a follower on a third once each, in order', async () => {
     const logs = stores.map((s, i) => new ChatEventLog(s, buses[i]))
     const [a, b, c] = logs as [ChatEventLog, ChatEventLog, ChatEventLog]
-    const instance = await insertInstanceRow(stores[0] as Store, await user(stores[0] as Store))
-    const s = await chatSession(stores[0] as Store, instance)
+    const instance = await insertInstanceRow(stores[0] as Store, await insertUserRow(stores[0] as Store))
+    const s = await insertChatSession(stores[0] as Store, instance)
     // Followers on every replica, the appending ones included (their own appends and the others').
     const seen = [a, b, c].map((log) =>
       collect(new ChatFollower(log, { instanceId: instance, after: 0 }), 60),
@@ -252,7 +224,7 @@ describe.skipIf(!havePostgres())('events appended on two replicas, followed on a
   })
 
   it('lifecycle: events recorded on two replicas reach a follower on a third once each, in order', async () => {
-    const owner = await user(stores[0] as Store)
+    const owner = await insertUserRow(stores[0] as Store)
     const instance = await insertInstanceRow(stores[0] as Store, owner)
     const services = stores.map((store, i) => {
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'clawport-bus-'))
@@ -323,7 +295,7 @@ describe.skipIf(!havePostgres())('events appended on two replicas, followed on a
       log,
       buses[1],
     )
-    const owner = await user(storeA)
+    const owner = await insertUserRow(storeA)
     for (const outcome of ['ready', 'failed'] as const) {
       const id = await insertInstanceRow(storeA, owner, 'waking')
       const waking = (await storeB.instances.get(id)) as InstanceRow

@@ -16,7 +16,7 @@ import { createLogger } from '../src/log.js'
 import type { Store } from '../src/store/index.js'
 import { openPostgresStore } from '../src/store/postgres.js'
 import { freshDatabase, havePostgres } from './helpers/postgres.js'
-import { insertInstanceRow } from './helpers/rows.js'
+import { insertInstanceRow, insertUserRow } from './helpers/rows.js'
 
 /**
  * Two replicas on one PostgreSQL: two stores (two pools) on one database, each with its own
@@ -67,15 +67,7 @@ describe.skipIf(!havePostgres())('chat turns owned across replicas (postgres)', 
     ;[a, b] = await Promise.all([openPostgresStore(db.url), openPostgresStore(db.url)])
     eventsA = new ChatEventLog(a)
     eventsB = new ChatEventLog(b)
-    userId = randomUUID()
-    await a.users.create({
-      id: userId,
-      email: `${userId}@example.com`,
-      password_hash: null,
-      is_admin: false,
-      created_at: at(),
-      updated_at: at(),
-    })
+    userId = await insertUserRow(a)
     instanceId = await insertInstanceRow(a, userId)
   })
   afterAll(async () => {

@@ -10,7 +10,7 @@ import { openSqliteStore } from '../src/store/sqlite.js'
 import { inProcess } from './helpers/app.js'
 import { TEST_ENV } from './helpers/plans.js'
 import { freshDatabase, havePostgres } from './helpers/postgres.js'
-import { insertInstanceRow } from './helpers/rows.js'
+import { insertChatSession, insertInstanceRow, insertUserRow } from './helpers/rows.js'
 import { TEST_SECRET_KEY } from './helpers/server.js'
 
 /**
@@ -64,33 +64,6 @@ const backends: Backend[] = [
 
 const at = () => new Date().toISOString()
 
-async function user(store: Store, email = `${randomUUID()}@example.com`): Promise<string> {
-  const id = randomUUID()
-  await store.users.create({
-    id,
-    email,
-    password_hash: null,
-    is_admin: false,
-    created_at: at(),
-    updated_at: at(),
-  })
-  return id
-}
-
-async function session(store: Store, instanceId: string): Promise<string> {
-  const id = randomUUID()
-  await store.chat.createSession({
-    id,
-    instance_id: instanceId,
-    title: null,
-    session_key: `key-${id}`,
-    created_at: at(),
-    updated_at: at(),
-    last_activity: at(),
-  })
-  return id
-}
-
 for (const backend of backends) {
   describe.skipIf(backend.skip)(`store contract: ${backend.name}`, () => {
     let a: Store
@@ -120,7 +93,7 @@ for (const backend of backends) {
 
     it('keeps users and counts, and hands flags back as booleans', async () => {
       const before = await a.users.count()
-      const id = await user(a, `Case.${randomUUID()}@Example.com`)
+      const id = await insertUserRow(a, `Case.${randomUUID()}@Example.com`)
       expect(await b.users.count()).toBe(before + 1)
       await a.users.setAdmin(id, true, at())
       const row = await b.users.byId(id)
@@ -154,7 +127,7 @@ for (const backend of backends) {
     })
 
     it('stores instances, their host uids and counts', async () => {
-      const owner = await user(a)
+      const owner = await insertUserRow(a)
       const id = await insertInstanceRow(a, owner)
       expect(await b.instances.countByUser(owner)).toBe(1)
       const uids = await b.instances.usedHostUids()
@@ -167,9 +140,9 @@ for (const backend of backends) {
     })
 
     it('numbers 40 concurrent chat events from two writers densely, in commit order', async () => {
-      const owner = await user(a)
+      const owner = await insertUserRow(a)
       const instance = await insertInstanceRow(a, owner)
-      const s = await session(a, instance)
+      const s = await insertChatSession(a, instance)
       const rows = await Promise.all(
         Array.from({ length: 40 }, (_, i) =>
           (i % 2 ? a : b).chat.appendEvent({
@@ -189,9 +162,9 @@ for (const backend of backends) {
     })
 
     it('numbers concurrent messages of a session densely', async () => {
-      const owner = await user(a)
+      const owner = await insertUserRow(a)
       const instance = await insertInstanceRow(a, owner)
-      const s = await session(a, instance)
+      const s = await insertChatSession(a, instance)
       const rows = await Promise.all(
         Array.from({ length: 20 }, (_, i) =>
           (i % 2 ? a : b).chat.appendMessage({
@@ -215,10 +188,10 @@ for (const backend of backends) {
     })
 
     it('finds unfinished turns', async () => {
-      const owner = await user(a)
+      const owner = await insertUserRow(a)
       const instance = await insertInstanceRow(a, owner)
-      const open = await session(a, instance)
-      const done = await session(a, instance)
+      const open = await insertChatSession(a, instance)
+      const done = await insertChatSession(a, instance)
       const ev = (s: string, type: string) =>
         a.chat.appendEvent({ instance_id: instance, session_id: s, type, data: {}, created_at: at() })
       await ev(done, 'session')
@@ -230,7 +203,7 @@ for (const backend of backends) {
     })
 
     it('sums token usage as numbers', async () => {
-      const owner = await user(a)
+      const owner = await insertUserRow(a)
       const instance = randomUUID()
       for (const n of [3, 4]) {
         await a.usage.record({
@@ -257,7 +230,7 @@ for (const backend of backends) {
     })
 
     it('keeps a bounded, ordered lifecycle log per instance under concurrent writers', async () => {
-      const owner = await user(a)
+      const owner = await insertUserRow(a)
       const instance = randomUUID()
       const rows = await Promise.all(
         Array.from({ length: 12 }, (_, i) =>
@@ -282,7 +255,7 @@ for (const backend of backends) {
     })
 
     it('rolls a failed transaction back whole', async () => {
-      const owner = await user(a)
+      const owner = await insertUserRow(a)
       const id = randomUUID()
       await expect(
         a.transaction(async (tx) => {
@@ -294,7 +267,7 @@ for (const backend of backends) {
     })
 
     it('serialises check-then-write under store.lock: concurrent creates keep the limit', async () => {
-      const owner = await user(a)
+      const owner = await insertUserRow(a)
       const limit = 2
       const attempts = await Promise.allSettled(
         Array.from({ length: 6 }, (_, i) =>
@@ -315,7 +288,7 @@ for (const backend of backends) {
     })
 
     it('prunes expired web sessions', async () => {
-      const owner = await user(a)
+      const owner = await insertUserRow(a)
       const base = { user_id: owner, csrf_hash: 'c', created_at: at(), last_seen_at: at() }
       await a.webSessions.create({
         ...base,
@@ -345,7 +318,7 @@ for (const backend of backends) {
     })
 
     it('keeps inbox idempotency keys unique across writers', async () => {
-      const owner = await user(a)
+      const owner = await insertUserRow(a)
       const target = await insertInstanceRow(a, owner)
       const row = (key: string) => ({
         id: randomUUID(),

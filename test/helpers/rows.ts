@@ -24,3 +24,34 @@ export async function insertInstanceRow(store: Store, userId: string, status = '
   })
   return id
 }
+
+/** Inserts a user row (no password, not an admin), for tests of the store alone. Returns its id. */
+export async function insertUserRow(store: Store, email?: string): Promise<string> {
+  const id = randomUUID()
+  const at = new Date().toISOString()
+  await store.users.create({
+    id,
+    email: email ?? `${id}@example.com`,
+    password_hash: null,
+    is_admin: false,
+    created_at: at,
+    updated_at: at,
+  })
+  return id
+}
+
+/** Inserts a chat session of an instance. Returns its id. */
+export async function insertChatSession(store: Store, instanceId: string): Promise<string> {
+  const id = randomUUID()
+  const at = new Date().toISOString()
+  await store.chat.createSession({
+    id,
+    instance_id: instanceId,
+    title: null,
+    session_key: `key-${id}`,
+    created_at: at,
+    updated_at: at,
+    last_activity: at,
+  })
+  return id
+}

@@ -25,9 +25,26 @@ pg_setup() {
     ver=$(ls /usr/lib/postgresql | sort -V | tail -1)
     pg_createcluster "$ver" main >/dev/null
   fi
+  # The tests' network namespaces (10.231.X.0/24, test/helpers/netns-hosts.ts) reach the cluster
+  # at their bridge's address: listen on every address, let only the test role in from there.
+  local conf=/etc/postgresql/$ver/main changed=''
+  local listen="listen_addresses = '*'"
+  local hba='host all clawport_test 10.231.0.0/16 scram-sha-256'
+  if [ "$(cat "$conf/conf.d/clawport-test.conf" 2>/dev/null)" != "$listen" ]; then
+    mkdir -p "$conf/conf.d"
+    echo "$listen" >"$conf/conf.d/clawport-test.conf"
+    changed=restart
+  fi
+  if ! grep -qxF "$hba" "$conf/pg_hba.conf"; then
+    echo "$hba" >>"$conf/pg_hba.conf"
+    changed=${changed:-reload}
+  fi
   if ! pg_lsclusters -h | awk -v v="$ver" '$1==v && $2=="main" {print $4}' | grep -q online; then
     echo "test: starting PostgreSQL $ver"
     pg_ctlcluster "$ver" main start
+  elif [ -n "$changed" ]; then
+    echo "test: PostgreSQL $ver: $changed for the tests' network namespaces"
+    pg_ctlcluster "$ver" main "$changed"
   fi
   local port
   port=$(pg_lsclusters -h | awk -v v="$ver" '$1==v && $2=="main" {print $3}')

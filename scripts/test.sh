@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+# The real helm the chart test renders with (runtime/helm/helm).
+bash scripts/install-helm.sh
 # shellcheck source=scripts/test-postgres.sh
 source scripts/test-postgres.sh
 echo "test: type-checking"

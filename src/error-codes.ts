@@ -20,6 +20,10 @@ export const ERROR_CODES: Record<string, ErrorCodeInfo> = {
   invalid_api_key: { status: 401, meaning: 'The key is unknown.' },
   api_key_revoked: { status: 401, meaning: 'The key was revoked; make a new one at /account.' },
   api_key_expired: { status: 401, meaning: 'The key expired; make a new one at /account.' },
+  user_disabled: {
+    status: 401,
+    meaning: "An administrator disabled the key's or sign-in's user; only an administrator can enable it.",
+  },
   invalid_credentials: { status: 401, meaning: 'The email or password is not right (dashboard sign-in).' },
   invalid_ticket: {
     status: 401,
@@ -79,6 +83,11 @@ export const ERROR_CODES: Record<string, ErrorCodeInfo> = {
   conflict: { status: 409, meaning: 'The request conflicts with the current state.' },
   setup_done: { status: 409, meaning: 'The administrator already has a password; sign in instead.' },
   user_exists: { status: 409, meaning: 'A user with that email already exists.' },
+  own_account: { status: 409, meaning: 'An administrator cannot disable or delete their own account.' },
+  user_has_instances: {
+    status: 409,
+    meaning: 'The user still has instances (`details.instances`); delete them before the user.',
+  },
   turn_in_progress: {
     status: 409,
     meaning: 'The chat session is already answering; wait for it (follow /chat/events) or abort it.',
@@ -163,6 +172,15 @@ export const ERROR_CODES: Record<string, ErrorCodeInfo> = {
   broadcast_failed: { status: 502, meaning: 'A swarm broadcast failed (an `error` event of its stream).' },
   gateway_error: { status: 502, meaning: "The instance's OpenClaw gateway failed the turn." },
   no_capacity: { status: 503, meaning: 'The server has no room for another instance; retry later.' },
+  no_runner: {
+    status: 503,
+    meaning:
+      'No runner is healthy, active and has room (memory, instances, labels) for the instance; retry later.',
+  },
+  runner_unavailable: {
+    status: 503,
+    meaning: 'The runner holding the instance is out of reach (its instances keep running); retry shortly.',
+  },
   instance_unavailable: { status: 503, meaning: 'The instance cannot be reached right now; retry shortly.' },
   instance_resources_exhausted: {
     status: 503,

@@ -40,6 +40,12 @@ export const errors = {
   invalidKey: () => new AppError(401, 'invalid_api_key', 'The API key is not valid.'),
   revokedKey: () => new AppError(401, 'api_key_revoked', 'The API key has been revoked.'),
   expiredKey: () => new AppError(401, 'api_key_expired', 'The API key has expired.'),
+  userDisabled: () =>
+    new AppError(
+      401,
+      'user_disabled',
+      'This account has been disabled by an administrator; ask them to enable it again.',
+    ),
   forbidden: (message: string, code = 'forbidden') => new AppError(403, code, message),
   adminOnly: () => new AppError(403, 'admin_required', 'This action needs an administrator.'),
   noSubscription: () =>
@@ -64,6 +70,17 @@ export const errors = {
       'no_capacity',
       'This server has no capacity for another instance right now; try again later.',
     ),
+  noRunner: (why: string) =>
+    new AppError(503, 'no_runner', `No runner can take another instance now: ${why}.`, { why }),
+  runnerUnavailable: (runner: string, reason: string) =>
+    new AppError(
+      503,
+      'runner_unavailable',
+      `The instance's runner ${runner} cannot be reached: ${reason}; retry shortly.`,
+      {
+        runner,
+      },
+    ),
   notFound: (message = 'Not found.') => new AppError(404, 'not_found', message),
   routeNotFound: (method: string, url: string) =>
     new AppError(404, 'route_not_found', `There is no route ${method} ${url}. See GET /api for the API.`),
@@ -74,6 +91,15 @@ export const errors = {
   instanceNotReady: (id: string, status: string) =>
     new AppError(409, 'instance_not_ready', `Instance ${id} is ${status}, not ready.`, { status }),
   invalidState: (message: string) => new AppError(409, 'invalid_state', message),
+  ownAccount: (action: string) =>
+    new AppError(409, 'own_account', `You cannot ${action} your own account; ask another administrator.`),
+  userHasInstances: (email: string, count: number) =>
+    new AppError(
+      409,
+      'user_has_instances',
+      `${email} still has ${count} instance${count === 1 ? '' : 's'}; delete ${count === 1 ? 'it' : 'them'} first, then the user.`,
+      { instances: count },
+    ),
   instanceWaking: (id: string, retryAfterS: number) =>
     new AppError(
       409,

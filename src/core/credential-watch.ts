@@ -52,6 +52,11 @@ export class CredentialWatch {
     for (const w of [...this.watchers]) if (w.caller.keyId === keyId) w.end(reason)
   }
 
+  /** Ends everything a user opened, whatever the credential (the user was disabled or deleted). */
+  endUser(userId: string, reason: string): void {
+    for (const w of [...this.watchers]) if (w.caller.user.id === userId) w.end(reason)
+  }
+
   private async recheck(): Promise<void> {
     const byKey = new Map<string, Watcher[]>()
     for (const w of this.watchers) byKey.set(w.caller.keyId, [...(byKey.get(w.caller.keyId) ?? []), w])

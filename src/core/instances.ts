@@ -9,9 +9,15 @@ import { toPublic } from './instances/rows.js'
 import type { InstanceSupervisor } from './instances/supervisor.js'
 import type { TransitionListener } from './instances/transitions.js'
 import type { Actor, InstanceScope } from './scope.js'
+import { POOL_USER_ID } from './warm-pool.js'
 
 export type { CreateInstanceInput } from './instances/admission.js'
 export type { InstanceTransition, TransitionListener } from './instances/transitions.js'
+
+/** An administrator acting as themselves, not through an instance's door. */
+function adminReach(actor: Actor): boolean {
+  return actor.user.is_admin === true && !actor.instanceId
+}
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
@@ -48,12 +54,32 @@ export class InstanceService {
   /**
    * The actor's instance, or 404 whether it does not exist, belongs to someone else or is outside
    * the actor's scope. Every service that reaches an instance for someone comes through here.
+   * An administrator calling with their own key or sign-in also reaches every user's instance
+   * (not the warm pool's), to look after it; never from inside an instance, and never internal
+   * work done for a user (`asUser` carries no role).
    */
   async owned(actor: Actor, id: string): Promise<InstanceRow> {
     const row = UUID_RE.test(id) ? await this.store.instances.get(id.toLowerCase()) : undefined
-    if (!row || row.user_id !== actor.user.id) throw errors.instanceNotFound(id)
+    if (!row) throw errors.instanceNotFound(id)
+    if (row.user_id !== actor.user.id && !(adminReach(actor) && row.user_id !== POOL_USER_ID))
+      throw errors.instanceNotFound(id)
     await this.scope.checkInstance(actor, row.id)
     return row
+  }
+
+  /**
+   * Only the actor's own instance, even for an administrator: for what ties an instance to the
+   * actor's other resources (a pipeline's steps, an inbox message), which stay within one user.
+   */
+  async own(actor: Actor, id: string): Promise<InstanceRow> {
+    const row = await this.owned(actor, id)
+    if (row.user_id !== actor.user.id) throw errors.instanceNotFound(id)
+    return row
+  }
+
+  /** Every instance of one user, newest first, for the admin pages. */
+  async listOfUser(userId: string): Promise<Instance[]> {
+    return (await this.store.instances.listByUser(userId)).map(toPublic)
   }
 
   async get(actor: Actor, id: string): Promise<Instance> {

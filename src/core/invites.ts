@@ -45,6 +45,17 @@ export class InviteService {
     return invite
   }
 
+  /** Every invite code, newest first. */
+  list(): Promise<Invite[]> {
+    return this.store.invites.list()
+  }
+
+  /** Deletes a code so it can no longer be redeemed; 404 when there is none. */
+  async remove(code: string): Promise<void> {
+    if (!(await this.store.invites.get(code))) throw errors.notFound('No such invite code.')
+    await this.store.invites.remove(code)
+  }
+
   /**
    * Redeems a code for a user inside the caller's transaction and returns the plan it grants.
    * The specific 403 tells the user why a code did not work.

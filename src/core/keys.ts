@@ -92,7 +92,8 @@ export class KeyService {
    * expired, the dashboard session not signed out or expired, the instance still its owner's.
    */
   async isCurrent(caller: Caller): Promise<boolean> {
-    if (!(await this.store.users.byId(caller.user.id))) return false
+    const user = await this.store.users.byId(caller.user.id)
+    if (!user || user.disabled_at) return false
     const now = Date.now()
     if (caller.keyId.startsWith('web_')) {
       const session = await this.store.webSessions.byId(caller.keyId.slice(4))
@@ -115,6 +116,7 @@ export class KeyService {
     if (row.expires_at && Date.parse(row.expires_at) <= Date.now()) throw errors.expiredKey()
     const user = await this.store.users.byId(row.user_id)
     if (!user) throw errors.invalidKey()
+    if (user.disabled_at) throw errors.userDisabled()
     const now = Date.now()
     if (now - (this.touched.get(row.id) ?? 0) > TOUCH_INTERVAL_MS) {
       this.touched.set(row.id, now)

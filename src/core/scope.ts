@@ -9,7 +9,8 @@ import type { StepTarget } from './automation/pipeline-types.js'
  * for a user (`asUser`).
  */
 export interface Actor {
-  user: { id: string }
+  /** `is_admin` is set only on a caller authenticated as that user (see InstanceService.owned). */
+  user: { id: string; is_admin?: boolean }
   instanceId?: string
 }
 

@@ -86,6 +86,8 @@ export class WebSessionService {
     const user = await this.store.users.byEmail(normalized)
     const ok = await verifyPassword(password, user?.password_hash ?? (await DUMMY_HASH))
     if (!user?.password_hash || !ok) throw sessionErrors.badCredentials()
+    // Said only to someone who knows the password: it reveals nothing to a guesser.
+    if (user.disabled_at) throw errors.userDisabled()
     await attempt.succeeded()
     return this.open(user)
   }
@@ -129,7 +131,8 @@ export class WebSessionService {
       return undefined
     }
     const user = await this.store.users.byId(row.user_id)
-    if (!user) return undefined
+    // Disabling removes a user's sessions; this covers one opened in the same moment.
+    if (!user || user.disabled_at) return undefined
     if (now - Date.parse(row.last_seen_at) > TOUCH_INTERVAL_MS) {
       await this.store.webSessions.touch(
         row.id,

@@ -100,6 +100,16 @@ export class KyselyStore implements Store {
         .where('id', '=', id)
         .execute()
     },
+    setDisabled: async (id, disabledAt, at) => {
+      await this.db
+        .updateTable('users')
+        .set({ disabled_at: disabledAt, updated_at: at })
+        .where('id', '=', id)
+        .execute()
+    },
+    remove: async (id) => {
+      await this.db.deleteFrom('users').where('id', '=', id).execute()
+    },
   }
 
   plans: Store['plans'] = {

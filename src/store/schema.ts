@@ -29,6 +29,8 @@ export interface UsersTable {
   is_admin: number
   created_at: string
   updated_at: string
+  /** When an administrator disabled the user; null while enabled. */
+  disabled_at: ColumnType<string | null, string | null | undefined, string | null>
 }
 
 export interface PlansTable {
@@ -170,8 +172,11 @@ export interface WebSessionsTable {
   expires_at: string
 }
 
-/** A user as core sees it: `is_admin` a boolean. */
-export type UserRow = Omit<Selectable<UsersTable>, 'is_admin'> & { is_admin: boolean }
+/** A user as core sees it: `is_admin` a boolean; `disabled_at` may be left out of a new one. */
+export type UserRow = Omit<Selectable<UsersTable>, 'is_admin' | 'disabled_at'> & {
+  is_admin: boolean
+  disabled_at?: string | null
+}
 /** A plan as core sees it: `allowed_hosts` decoded. */
 export type PlanRow = Omit<Selectable<PlansTable>, 'allowed_hosts'> & { allowed_hosts: string[] }
 /** A subscription as core sees it: `active` a boolean. */

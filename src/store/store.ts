@@ -67,6 +67,10 @@ export interface Store {
     /** Every user, oldest first. */
     list(): Promise<UserRow[]>
     setAdmin(id: string, isAdmin: boolean, at: string): Promise<void>
+    /** Disables the user from `disabledAt` on, or enables them again (null). */
+    setDisabled(id: string, disabledAt: string | null, at: string): Promise<void>
+    /** Deletes the user; rows keyed to it by a foreign key go with it. */
+    remove(id: string): Promise<void>
   }
   plans: {
     sync(plans: PlanSpec[]): Promise<void>

@@ -115,9 +115,10 @@ export class InboxService {
     targetId: string,
     body: InboxSendBody,
   ): Promise<{ message: InboxMessage; created: boolean }> {
-    const target = await this.instances.owned(caller, targetId)
+    // Messages stay between one user's instances, an administrator's too.
+    const target = await this.instances.own(caller, targetId)
     let replyTo = body.reply_to ?? caller.instanceId ?? null
-    if (replyTo) replyTo = (await this.instances.owned(caller, replyTo)).id
+    if (replyTo) replyTo = (await this.instances.own(caller, replyTo)).id
     return this.enqueue({
       userId: caller.user.id,
       targetId: target.id,

@@ -40,21 +40,7 @@ export class PipelineService {
   ) {}
 
   async create(caller: Caller, body: PipelineCreateBody): Promise<Pipeline> {
-    if (body.schedule) checkSchedule(body.schedule, this.scheduleMinIntervalMs)
-    const steps = flatSteps(body.steps)
-    const names = new Set<string>()
-    for (const { step } of steps) {
-      if (names.has(step.name)) throw errors.validation(`Two steps are named "${step.name}".`)
-      names.add(step.name)
-      const ends = step.type === 'copy' ? [step.from, step.to] : [step]
-      for (const t of ends) {
-        if (t.instance_id) {
-          t.instance_id = (await this.instances.owned(caller, t.instance_id)).id
-        } else if (t.swarm_id) {
-          await this.runner.target(caller, t)
-        } else throw errors.validation(`Step "${step.name}" needs instance_id, or swarm_id with member.`)
-      }
-    }
+    await this.checkBody(caller, body)
     const schedule = body.schedule ?? null
     const at = nowIso()
     const secret = body.webhook ? randomBytes(24).toString('base64url') : undefined
@@ -71,6 +57,53 @@ export class PipelineService {
     }
     await this.store.automation.pipelines.insert(row)
     return { ...this.toPublic(row), ...(secret ? { webhook_url: this.webhookUrl(row.id, secret) } : {}) }
+  }
+
+  /**
+   * Replaces a pipeline's name, steps, schedule and webhook; its runs stay. A webhook it had keeps
+   * its URL (`webhook: true`); a new one's URL is in this answer only. 409 while a run is unfinished.
+   */
+  async update(caller: Caller, id: string, body: PipelineCreateBody): Promise<Pipeline> {
+    const row = await this.owned(caller, id)
+    await this.checkBody(caller, body)
+    const busy = (await this.store.automation.pipelines.listRuns(row.id, 1000)).some(
+      (r) => r.status === 'queued' || r.status === 'running',
+    )
+    if (busy)
+      throw errors.conflict('A run of this pipeline has not finished; wait for it or cancel it, then edit.')
+    const schedule = body.schedule ?? null
+    const secret = body.webhook && !row.webhook_hash ? randomBytes(24).toString('base64url') : undefined
+    const patch = {
+      name: body.name,
+      spec: { steps: body.steps },
+      schedule,
+      next_run_at: schedule ? nextRun(schedule, new Date()) : null,
+      webhook_hash: body.webhook ? (secret ? hashSecret(secret) : row.webhook_hash) : null,
+      updated_at: nowIso(),
+    }
+    await this.store.automation.pipelines.update(row.id, patch)
+    const updated = { ...row, ...patch }
+    return { ...this.toPublic(updated), ...(secret ? { webhook_url: this.webhookUrl(row.id, secret) } : {}) }
+  }
+
+  /** 422 for a bad schedule or step; 404 for a step on an instance or swarm the caller does not reach. */
+  private async checkBody(caller: Caller, body: PipelineCreateBody): Promise<void> {
+    if (body.schedule) checkSchedule(body.schedule, this.scheduleMinIntervalMs)
+    const steps = flatSteps(body.steps)
+    const names = new Set<string>()
+    for (const { step } of steps) {
+      if (names.has(step.name)) throw errors.validation(`Two steps are named "${step.name}".`)
+      names.add(step.name)
+      const ends = step.type === 'copy' ? [step.from, step.to] : [step]
+      for (const t of ends) {
+        if (t.instance_id) {
+          // A pipeline runs as its user: only their own instances, an administrator's too.
+          t.instance_id = (await this.instances.own(caller, t.instance_id)).id
+        } else if (t.swarm_id) {
+          await this.runner.target(caller, t)
+        } else throw errors.validation(`Step "${step.name}" needs instance_id, or swarm_id with member.`)
+      }
+    }
   }
 
   /** The caller's pipelines; from inside a swarm, only those whose every step stays in the swarm. */

@@ -48,6 +48,7 @@ export function registerInstanceDoor(app: FastifyInstance, services: Services): 
     const row = await services.store.instances.get(door.instanceId)
     const user = row ? await services.store.users.byId(row.user_id) : undefined
     if (!row || !user) throw errors.unauthorized('This instance no longer exists.')
+    if (user.disabled_at) throw errors.userDisabled()
     const url = request.routeOptions.url
     const method = request.method
     if (!url || !ALLOWED.some((a) => a.url.test(url) && (!a.method || a.method === method)))

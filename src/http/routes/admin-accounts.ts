@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
+import { Instance } from '../../core/instance-types.js'
 import { Invite } from '../../core/invites.js'
 import type { Services } from '../../core/services.js'
 import { AdminPlan, AdminUser, UserAdmin } from '../../core/user-admin.js'
@@ -16,7 +17,7 @@ export const adminAccountRoutes: FastifyPluginAsyncZod<{ services: Services }> =
   app,
   { services },
 ) => {
-  const users = new UserAdmin(services.store, services.accounts)
+  const users = new UserAdmin(services)
   app.addHook('preHandler', async (request) => {
     if (!callerOf(request).user.is_admin) throw errors.adminOnly()
   })
@@ -79,6 +80,64 @@ export const adminAccountRoutes: FastifyPluginAsyncZod<{ services: Services }> =
   )
 
   app.get(
+    '/api/admin/users/:id/instances',
+    {
+      schema: {
+        ...route('admin.users.instances', "A user's instances, newest first"),
+        description:
+          "Each opens like one of your own: an administrator signed in (or with their own key) reaches every user's instance through /api/instances/{id}, never from inside an instance.",
+        params: UserParams,
+        response: { 200: z.array(Instance), ...denied },
+      },
+    },
+    async (request) => users.instances(request.params.id),
+  )
+
+  app.post(
+    '/api/admin/users/:id/disable',
+    {
+      schema: {
+        ...route('admin.users.disable', 'Disable a user'),
+        description:
+          'Their API keys and dashboard sign-ins stop at once (401 `user_disabled`, open streams end) and they cannot sign in; their instances, keys and data stay. 409 `own_account` for yourself.',
+        params: UserParams,
+        response: { 200: AdminUser, ...denied },
+      },
+    },
+    async (request) => users.disable(callerOf(request).user.id, request.params.id),
+  )
+
+  app.post(
+    '/api/admin/users/:id/enable',
+    {
+      schema: {
+        ...route('admin.users.enable', 'Enable a disabled user again'),
+        description: 'Their keys work again; they sign in afresh.',
+        params: UserParams,
+        response: { 200: AdminUser, ...denied },
+      },
+    },
+    async (request) => users.enable(request.params.id),
+  )
+
+  app.delete(
+    '/api/admin/users/:id',
+    {
+      schema: {
+        ...route('admin.users.delete', 'Delete a user'),
+        description:
+          'Deletes the user with their keys, sign-ins, settings, swarms and pipelines. Refused with 409 `user_has_instances` while they have instances (the safer choice: no workspace is destroyed as a side effect); delete those first. 409 `own_account` for yourself.',
+        params: UserParams,
+        response: { 204: z.null().describe('Deleted'), ...denied },
+      },
+    },
+    async (request, reply) => {
+      await users.remove(callerOf(request).user.id, request.params.id)
+      return reply.status(204).send(null)
+    },
+  )
+
+  app.get(
     '/api/admin/plans',
     {
       schema: {
@@ -97,7 +156,7 @@ export const adminAccountRoutes: FastifyPluginAsyncZod<{ services: Services }> =
         response: { 200: z.array(Invite), ...denied },
       },
     },
-    async () => services.store.invites.list(),
+    async () => services.invites.list(),
   )
 
   app.post(
@@ -134,9 +193,7 @@ export const adminAccountRoutes: FastifyPluginAsyncZod<{ services: Services }> =
       },
     },
     async (request, reply) => {
-      if (!(await services.store.invites.get(request.params.code)))
-        throw errors.notFound('No such invite code.')
-      await services.store.invites.remove(request.params.code)
+      await services.invites.remove(request.params.code)
       return reply.status(204).send(null)
     },
   )

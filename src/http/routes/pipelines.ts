@@ -55,6 +55,23 @@ export const pipelineRoutes: FastifyPluginAsyncZod<{ services: Services }> = asy
     async (req) => pipelines.get(callerOf(req), req.params.id),
   )
 
+  app.put(
+    '/api/pipelines/:id',
+    {
+      schema: {
+        operationId: 'pipelines.update',
+        summary: "Replace a pipeline's name, steps, schedule and webhook",
+        description:
+          'The same body as a create. Its runs stay. `webhook: true` keeps a webhook URL it had (a new one is shown only in this answer); without it the webhook is removed. 409 `conflict` while a run is queued or running.',
+        tags: ['pipelines'],
+        params: PipelineParams,
+        body: PipelineCreateBody,
+        response: { 200: Pipeline, ...errorResponses(404, 409) },
+      },
+    },
+    async (req) => pipelines.update(callerOf(req), req.params.id, req.body),
+  )
+
   app.delete(
     '/api/pipelines/:id',
     {

@@ -35,7 +35,8 @@ export interface NetnsHost {
   restore: () => Promise<void>
   /**
    * Starts a process in this host's network namespace only (mounts, cgroups and pids stay the
-   * machine's), detached in its own process group, which `cleanup()` kills.
+   * machine's), detached in its own process group, which `cleanup()` kills. nsenter execs the
+   * command, so the child's pid is the command's.
    */
   spawn: (cmd: string, args?: string[], opts?: SpawnOptions) => ChildProcess
   /** Runs a command to its end in this host's network namespace: exit code and output. */

@@ -120,7 +120,8 @@ export interface Instance {
   created_at: string
   updated_at: string
   error?: string | null
-  resources?: Record<string, unknown>
+  /** What its plan allots it. */
+  resources?: { memory_mb: number; cpus: number; pids_max: number; disk_mb: number }
   network: NetworkMode
   /** Host names an `allowlist` network reaches. */
   allowed_hosts: string[]

@@ -12,8 +12,20 @@ function subscribe(fn: () => void): () => void {
   }
 }
 
+/** Asked before the router moves to another page; one that answers false keeps the page. */
+const leaveGuards = new Set<(to: string) => boolean>()
+
+/** Adds a guard on leaving the page within the dashboard; returns its removal. */
+export function guardLeave(guard: (to: string) => boolean): () => void {
+  leaveGuards.add(guard)
+  return () => {
+    leaveGuards.delete(guard)
+  }
+}
+
 export function navigate(to: string, replace = false): void {
   if (to === location.pathname + location.search) return
+  for (const guard of leaveGuards) if (!guard(to)) return
   if (replace) history.replaceState(null, '', to)
   else history.pushState(null, '', to)
   for (const fn of listeners) fn()

@@ -1,7 +1,7 @@
-import { lazy, Suspense } from 'react'
+import { lazy, Suspense, useEffect, useState } from 'react'
 import { get, type Instance } from '../api'
 import { ErrorNote, Spinner, StatusBadge, useLoad } from '../components/ui'
-import { usePoll } from '../poll'
+import { BUSY_STATUSES, usePoll } from '../poll'
 import { Link, navigate, useTitle } from '../router'
 import { InstanceActions } from './Instances'
 import { ChannelsTab } from './instance/Channels'
@@ -10,6 +10,7 @@ import { EventsSection } from './instance/Events'
 import { FilesTab } from './instance/Files'
 import { LogsTab } from './instance/Logs'
 import { NetworkControl } from './instance/Network'
+import { Allotment, BOOTING, BootProgress } from './instance/Progress'
 import { ResourcesSection } from './instance/Resources'
 import '../instance.css'
 
@@ -34,6 +35,11 @@ export function InstancePage({ id, tab }: { id: string; tab: string }) {
   const usable = ready || inst?.status === 'sleeping' || inst?.status === 'waking'
   useTitle(inst ? `${inst.name || id.slice(0, 8)} · ${tab}` : 'Instance')
   usePoll(reload, !ready)
+  // Once opened, the files tab stays mounted (hidden) across tabs: its editor keeps unsaved edits.
+  const [filesOf, setFilesOf] = useState<string>()
+  useEffect(() => {
+    if (tab === 'files') setFilesOf(id)
+  }, [tab, id])
   if (error && !inst)
     return (
       <section>
@@ -66,13 +72,14 @@ export function InstancePage({ id, tab }: { id: string; tab: string }) {
         />
       </div>
       <p className="muted mono">{inst.id}</p>
+      <Allotment inst={inst} />
       <NetworkControl inst={inst} onChange={reload} />
       {inst.error && inst.status !== 'error' && <p className="error">{inst.error}</p>}
-      {!ready && usable && (
+      {BOOTING.has(inst.status) && <BootProgress inst={inst} />}
+      {inst.status === 'sleeping' && (
         <p className="muted">
-          {inst.status === 'sleeping'
-            ? 'Asleep after being unused: a chat message, the terminal or the desktop wakes it; files work as they are.'
-            : 'Waking up: its agent answers in a few seconds.'}
+          Asleep after being unused: a chat message, the terminal or the desktop wakes it; files work as they
+          are.
         </p>
       )}
       <div className="tabs" role="tablist" aria-label="Instance views" onKeyDown={onKey}>
@@ -101,6 +108,10 @@ export function InstancePage({ id, tab }: { id: string; tab: string }) {
           <div className="empty">
             {inst.status === 'stopped' ? (
               'This instance is shut down. Start it to use it.'
+            ) : BOOTING.has(inst.status) ? (
+              <>
+                <Spinner /> This opens once the instance is ready.
+              </>
             ) : (
               <>
                 <Spinner /> The instance is {inst.status}…
@@ -112,12 +123,16 @@ export function InstancePage({ id, tab }: { id: string; tab: string }) {
             {tab === 'chat' && <ChatTab id={id} />}
             {tab === 'terminal' && <TerminalTab id={id} />}
             {tab === 'desktop' && <DesktopTab id={id} />}
-            {tab === 'files' && <FilesTab id={id} />}
           </Suspense>
+        )}
+        {usable && (tab === 'files' || filesOf === id) && (
+          <div hidden={tab !== 'files'}>
+            <FilesTab key={id} id={id} />
+          </div>
         )}
       </div>
       <ResourcesSection id={id} running={usable} />
-      <EventsSection id={id} />
+      <EventsSection id={id} busy={BUSY_STATUSES.has(inst.status)} />
     </section>
   )
 }

@@ -37,8 +37,8 @@ function Message({ m }: { m: ChatMessage }) {
     <div className={`msg ${m.role} ${m.status}`} data-role={m.role} data-status={m.status}>
       {m.content && <Markdown text={m.content} />}
       {m.status === 'aborted' ? (
-        <small className="stopped-marker" title="You stopped this turn">
-          stopped
+        <small className="stopped-marker" title="This turn was stopped before it finished">
+          Stopped
         </small>
       ) : (
         m.status !== 'complete' && <small className="muted">({m.status})</small>

@@ -23,14 +23,14 @@ const TROUBLE: Record<string, string> = {
 
 const SHOWN = 20
 
-/** The instance's status history with reasons: crashes, OOM kills and failed starts included. */
-export function EventsSection({ id }: { id: string }) {
+/** The instance's status history with reasons: crashes, OOM kills and failed starts included; `busy` reads it often. */
+export function EventsSection({ id, busy = false }: { id: string; busy?: boolean }) {
   const [all, setAll] = useState(false)
   const { data, error, reload } = useLoad(
     (s) => get<LifecycleEvent[]>(`/api/instances/${id}/events?limit=500`, s),
     [id],
   )
-  usePoll(reload, false)
+  usePoll(reload, busy)
   const events = [...(data ?? [])].reverse()
   const shown = all ? events : events.slice(0, SHOWN)
   return (

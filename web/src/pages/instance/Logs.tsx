@@ -1,6 +1,7 @@
 import { useEffect, useRef, useState } from 'react'
 import { get, qs } from '../../api'
 import { ErrorNote, messageOf } from '../../components/ui'
+import { useSearch } from '../../router'
 
 const SOURCES = [
   { id: 'clawlet', label: 'Clawlet' },
@@ -12,9 +13,12 @@ const SOURCES = [
 /** Lines kept on the page while following: older ones scroll away. */
 const MAX_LINES = 2000
 
-/** The instance's own logs: a source picker, the last lines, and a live follow. */
+/** The instance's own logs: a source picker (`?source=` picks the first), the last lines, and a live follow. */
 export function LogsTab({ id }: { id: string }) {
-  const [source, setSource] = useState<string>('clawlet')
+  const asked = useSearch().get('source')
+  const [source, setSource] = useState<string>(
+    SOURCES.some((s) => s.id === asked) ? (asked as string) : 'clawlet',
+  )
   const [follow, setFollow] = useState(false)
   const [lines, setLines] = useState<string[]>([])
   const [error, setError] = useState<string>()

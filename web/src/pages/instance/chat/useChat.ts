@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useRef, useState } from 'react'
 import { apiHeaders, type ChatMessage, errorOf, get, post, qs } from '../../../api'
 import { turnErrorMessage } from '../../../errors'
+import { turnEndings } from './endings'
 import { readSse } from './sse'
 
 const PAGE = 50
@@ -157,13 +158,18 @@ export function useChat(instanceId: string, sessionId: string | undefined, onTur
         const history = await get<ChatMessage[]>(
           `${base}/messages${qs({ session_id: sessionId, tail: true, limit: PAGE })}`,
         )
+        // Turns stopped or failed before any text left no assistant message: the log says so.
+        const { entries, ended } = await turnEndings(base, sessionId, cursor, history).catch(() => ({
+          entries: [],
+          ended: new Set<string>(),
+        }))
         if (closed) return
         const last = history.at(-1)
         setState((s) => ({
           ...s,
-          messages: history,
+          messages: [...history, ...entries].sort((a, b) => a.seq - b.seq),
           hasEarlier: history.length === PAGE && (history[0]?.seq ?? 1) > 1,
-          running: last?.role === 'user',
+          running: last?.role === 'user' && !ended.has(last.id),
         }))
         es = new EventSource(`${base}/events${qs({ stream: true, session_id: sessionId, after: cursor })}`)
         const source = es

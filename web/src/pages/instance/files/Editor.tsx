@@ -46,7 +46,8 @@ export function Editor({ id, path, onClose }: { id: string; path: string; onClos
     }
   }, [id, path])
   const dirty = file?.encoding === 'utf8' && text !== stored
-  useLeaveWarning(dirty)
+  // The instance page keeps its files tab, and so this editor, mounted across its tabs.
+  useLeaveWarning(dirty, `/instances/${id}/`)
   const onSave = async () => {
     setSaved(false)
     const content = text

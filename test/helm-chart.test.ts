@@ -370,7 +370,7 @@ describe.skipIf(!HELM)('the Helm chart', () => {
     expect(pod.dnsPolicy).toBe('ClusterFirstWithHostNet')
   })
 
-  it('refuses to render without the secrets, or with a key the server would refuse', async () => {
+  it('refuses to render without the secrets, or with values the server or the schema refuses', async () => {
     expect(await renderError({})).toContain(
       'CLAWPORT_DATABASE_URL is required: set database.url or database.existingSecret',
     )
@@ -385,6 +385,16 @@ describe.skipIf(!HELM)('the Helm chart', () => {
     )
     expect(await renderError({ ...REQUIRED, database: { url: 'mysql://x@y/z' } })).toContain(
       'database.url must be a postgres:// or postgresql:// URL',
+    )
+    // values.schema.json: types, the runner's label syntax, and misspelt keys.
+    expect(await renderError({ ...REQUIRED, controlPlane: { replicas: 'two' } })).toContain(
+      "'/controlPlane/replicas': got string, want integer",
+    )
+    expect(await renderError({ ...REQUIRED, runner: { labels: { zone: 'eu 1' } } })).toContain(
+      "'/runner/labels/zone': 'eu 1' does not match pattern",
+    )
+    expect(await renderError({ ...REQUIRED, controlplane: { replicas: 3 } })).toContain(
+      "additional properties 'controlplane' not allowed",
     )
   })
 })

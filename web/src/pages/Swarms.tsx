@@ -14,6 +14,7 @@ import {
 import { BUSY_STATUSES, usePoll } from '../poll'
 import { Link, useTitle } from '../router'
 import { Broadcast } from './automation/Broadcast'
+import { type MemberSpec, MemberSpecs, resized, specsBody } from './automation/MemberSpecs'
 import type { Swarm } from './automation/types'
 import './automation/automation.css'
 
@@ -28,12 +29,16 @@ function CreateForm({ onCreated }: { onCreated: () => void }) {
   const { refresh } = useAuth()
   const [name, setName] = useState('')
   const [size, setSize] = useState('2')
+  const [specs, setSpecs] = useState<MemberSpec[]>(() => resized([], 2))
   const { busy, error, run } = useAction()
   const submit = async (e: FormEvent) => {
     e.preventDefault()
-    const created = await run(() => post<Swarm>('/api/swarms', { name: name.trim(), size: Number(size) }))
+    const created = await run(() =>
+      post<Swarm>('/api/swarms', { name: name.trim(), size: Number(size), members: specsBody(specs) }),
+    )
     if (created) {
       setName('')
+      setSpecs(resized([], Number(size)))
       onCreated()
       void refresh()
     }
@@ -64,11 +69,15 @@ function CreateForm({ onCreated }: { onCreated: () => void }) {
               max={100}
               required
               value={size}
-              onChange={(e) => setSize(e.target.value)}
+              onChange={(e) => {
+                setSize(e.target.value)
+                setSpecs((s) => resized(s, Number(e.target.value)))
+              }}
             />
           )}
         </Field>
       </div>
+      <MemberSpecs specs={specs} first={1} onChange={setSpecs} />
       <button type="submit" className="primary" disabled={busy}>
         {busy ? 'Creating…' : 'Create swarm'}
       </button>
@@ -79,30 +88,39 @@ function CreateForm({ onCreated }: { onCreated: () => void }) {
 
 function ScaleForm({ swarm, onChange }: { swarm: Swarm; onChange: () => void }) {
   const [size, setSize] = useState(String(swarm.size))
+  // Members added by growing get a role and instructions like those made with the swarm.
+  const [specs, setSpecs] = useState<MemberSpec[]>([])
   const { busy, error, run } = useAction()
   const submit = async (e: FormEvent) => {
     e.preventDefault()
-    const done = await run(() => post<Swarm>(`/api/swarms/${swarm.id}/scale`, { size: Number(size) }))
+    const body = { size: Number(size), ...(specs.length ? { members: specsBody(specs) } : {}) }
+    const done = await run(() => post<Swarm>(`/api/swarms/${swarm.id}/scale`, body))
     if (done) onChange()
   }
   return (
-    <form className="row scale-form" onSubmit={submit} aria-label={`Scale ${swarm.name}`}>
-      <Field label="Size">
-        {(id) => (
-          <input
-            id={id}
-            type="number"
-            min={0}
-            max={100}
-            required
-            value={size}
-            onChange={(e) => setSize(e.target.value)}
-          />
-        )}
-      </Field>
-      <button type="submit" className="secondary" disabled={busy || Number(size) === swarm.size}>
-        {busy ? 'Scaling…' : 'Scale'}
-      </button>
+    <form onSubmit={submit} aria-label={`Scale ${swarm.name}`}>
+      <div className="row scale-form">
+        <Field label="Size">
+          {(id) => (
+            <input
+              id={id}
+              type="number"
+              min={0}
+              max={100}
+              required
+              value={size}
+              onChange={(e) => {
+                setSize(e.target.value)
+                setSpecs((s) => resized(s, Number(e.target.value) - swarm.size))
+              }}
+            />
+          )}
+        </Field>
+        <button type="submit" className="secondary" disabled={busy || Number(size) === swarm.size}>
+          {busy ? 'Scaling…' : 'Scale'}
+        </button>
+      </div>
+      <MemberSpecs specs={specs} first={swarm.size + 1} onChange={setSpecs} />
       <ErrorNote error={error} />
     </form>
   )
@@ -150,6 +168,7 @@ function SwarmCard({ swarm, onChange }: { swarm: Swarm; onChange: () => void }) 
                 <th>#</th>
                 <th>Member</th>
                 <th>Role</th>
+                <th className="hide-narrow">Instructions</th>
                 <th>Status</th>
               </tr>
             </thead>
@@ -161,6 +180,9 @@ function SwarmCard({ swarm, onChange }: { swarm: Swarm; onChange: () => void }) 
                     <Link href={`/instances/${m.instance_id}`}>{m.name || m.instance_id.slice(0, 8)}</Link>
                   </td>
                   <td>{m.role ?? <span className="muted">—</span>}</td>
+                  <td className="hide-narrow member-instructions">
+                    {m.instructions ?? <span className="muted">—</span>}
+                  </td>
                   <td>
                     <StatusBadge status={m.status} />
                   </td>

@@ -1,10 +1,9 @@
-import { type FormEvent, useState } from 'react'
-import { get, type Me, patch, post } from '../../api'
+import { type FormEvent, Fragment, useState } from 'react'
+import { get, patch, post } from '../../api'
 import { useAuth } from '../../auth'
 import { ErrorNote, Field, PromptButton, Spinner, useAction, useLoad } from '../../components/ui'
 import type { AdminPlan } from './Plans'
-
-type AdminUser = Me & { has_password: boolean }
+import { type AdminUser, UserActions, UserInstances } from './UserActions'
 
 function NewUser({ plans, onDone }: { plans: AdminPlan[]; onDone: (email: string) => void }) {
   const [email, setEmail] = useState('')
@@ -66,7 +65,7 @@ function NewUser({ plans, onDone }: { plans: AdminPlan[]; onDone: (email: string
   )
 }
 
-/** Every user with plan and usage; change plan, subscription, role or password. */
+/** Every user with plan and usage; change plan, subscription, role or password; disable, delete; open their instances. */
 export function UsersSection() {
   const { me } = useAuth()
   const users = useLoad((s) => get<AdminUser[]>('/api/admin/users', s), [])
@@ -74,14 +73,18 @@ export function UsersSection() {
   const { error, run } = useAction()
   // What the last change did, said once it is saved.
   const [done, setDone] = useState('')
-  const update = (u: AdminUser, body: Record<string, unknown>, said: string) => {
+  // Whose instances are shown, under their row.
+  const [shown, setShown] = useState<string | undefined>(undefined)
+  const act = (action: () => Promise<unknown>, said: string) => {
     setDone('')
     void run(async () => {
-      await patch(`/api/admin/users/${u.id}`, body)
+      await action()
       users.reload()
       setDone(said)
     })
   }
+  const update = (u: AdminUser, body: Record<string, unknown>, said: string) =>
+    act(() => patch(`/api/admin/users/${u.id}`, body), said)
   return (
     <>
       <NewUser
@@ -114,76 +117,95 @@ export function UsersSection() {
             </thead>
             <tbody>
               {users.data.map((u) => (
-                <tr key={u.id}>
-                  <td>
-                    {u.email}
-                    {!u.has_password && <div className="muted">no password</div>}
-                  </td>
-                  <td>
-                    <select
-                      aria-label={`Plan of ${u.email}`}
-                      value={u.plan}
-                      onChange={(e) =>
-                        update(
-                          u,
-                          { plan: e.target.value },
-                          `${u.email} is on the ${e.target.value} plan now.`,
-                        )
-                      }
-                    >
-                      {plans.data?.map((p) => (
-                        <option key={p.name}>{p.name}</option>
-                      ))}
-                    </select>
-                  </td>
-                  <td>
-                    <input
-                      type="checkbox"
-                      aria-label={`Subscription of ${u.email} active`}
-                      checked={u.subscription_active}
-                      onChange={(e) =>
-                        update(
-                          u,
-                          { subscription_active: e.target.checked },
-                          `The subscription of ${u.email} is ${e.target.checked ? 'active' : 'inactive'} now.`,
-                        )
-                      }
-                    />
-                  </td>
-                  <td>
-                    {u.usage.instances} / {u.instance_limit}
-                  </td>
-                  <td>
-                    <input
-                      type="checkbox"
-                      aria-label={`${u.email} is an administrator`}
-                      checked={u.is_admin}
-                      disabled={u.id === me?.id}
-                      onChange={(e) =>
-                        update(
-                          u,
-                          { is_admin: e.target.checked },
-                          e.target.checked
-                            ? `${u.email} is an administrator now.`
-                            : `${u.email} is no longer an administrator.`,
-                        )
-                      }
-                    />
-                  </td>
-                  <td>
-                    <PromptButton
-                      className="small secondary"
-                      title={`New password for ${u.email}`}
-                      label="New password (at least 8 characters)"
-                      type="password"
-                      minLength={8}
-                      submitLabel="Set password"
-                      onSubmit={(password) => update(u, { password }, `The password of ${u.email} is set.`)}
-                    >
-                      Set password
-                    </PromptButton>
-                  </td>
-                </tr>
+                <Fragment key={u.id}>
+                  <tr data-user={u.email}>
+                    <td>
+                      {u.email}
+                      {!u.has_password && <div className="muted">no password</div>}
+                      {u.disabled_at && <div className="error">disabled</div>}
+                    </td>
+                    <td>
+                      <select
+                        aria-label={`Plan of ${u.email}`}
+                        value={u.plan}
+                        onChange={(e) =>
+                          update(
+                            u,
+                            { plan: e.target.value },
+                            `${u.email} is on the ${e.target.value} plan now.`,
+                          )
+                        }
+                      >
+                        {plans.data?.map((p) => (
+                          <option key={p.name}>{p.name}</option>
+                        ))}
+                      </select>
+                    </td>
+                    <td>
+                      <input
+                        type="checkbox"
+                        aria-label={`Subscription of ${u.email} active`}
+                        checked={u.subscription_active}
+                        onChange={(e) =>
+                          update(
+                            u,
+                            { subscription_active: e.target.checked },
+                            `The subscription of ${u.email} is ${e.target.checked ? 'active' : 'inactive'} now.`,
+                          )
+                        }
+                      />
+                    </td>
+                    <td>
+                      <button
+                        type="button"
+                        className="small secondary"
+                        aria-expanded={shown === u.id}
+                        aria-label={`Instances of ${u.email}: ${u.usage.instances} of ${u.instance_limit}`}
+                        onClick={() => setShown(shown === u.id ? undefined : u.id)}
+                      >
+                        {u.usage.instances} / {u.instance_limit}
+                      </button>
+                    </td>
+                    <td>
+                      <input
+                        type="checkbox"
+                        aria-label={`${u.email} is an administrator`}
+                        checked={u.is_admin}
+                        disabled={u.id === me?.id}
+                        onChange={(e) =>
+                          update(
+                            u,
+                            { is_admin: e.target.checked },
+                            e.target.checked
+                              ? `${u.email} is an administrator now.`
+                              : `${u.email} is no longer an administrator.`,
+                          )
+                        }
+                      />
+                    </td>
+                    <td>
+                      <PromptButton
+                        className="small secondary"
+                        title={`New password for ${u.email}`}
+                        label="New password (at least 8 characters)"
+                        type="password"
+                        minLength={8}
+                        submitLabel="Set password"
+                        onSubmit={(password) => update(u, { password }, `The password of ${u.email} is set.`)}
+                      >
+                        Set password
+                      </PromptButton>{' '}
+                      <UserActions user={u} self={u.id === me?.id} run={act} />
+                    </td>
+                  </tr>
+                  {shown === u.id && (
+                    <tr className="sub-row">
+                      <td colSpan={6}>
+                        <UserInstances user={u} />
+                      </td>
+                    </tr>
+                  )}
+                </Fragment>
               ))}
             </tbody>
           </table>

@@ -1,21 +1,43 @@
-import { useState } from 'react'
-import { formatTime, get, post } from '../../api'
-import { Empty, ErrorNote, Spinner, useAction, useLoad } from '../../components/ui'
+import { type ReactNode, useState } from 'react'
+import { del, formatTime, get, post } from '../../api'
+import { ConfirmButton, CopyButton, Empty, ErrorNote, Spinner, useAction, useLoad } from '../../components/ui'
 import { usePoll } from '../../poll'
-import { Link, useTitle } from '../../router'
+import { Link, navigate, useTitle } from '../../router'
+import { PipelineEditor } from './PipelineEditor'
 import { RunBadge } from './RunBadge'
 import { RunView } from './RunView'
-import { flatSteps, formatDuration, isFinished, type Pipeline, type PipelineRun, targetOf } from './types'
+import { TargetLink, type Targets, useTargets } from './targets'
+import { flatSteps, formatDuration, isFinished, type Pipeline, type PipelineRun } from './types'
 
-function stepDetail(s: ReturnType<typeof flatSteps>[number]['step']): string {
-  if (s.type === 'exec') return s.command ?? ''
-  if (s.type === 'chat') return s.message ?? ''
+function StepDetail({ s, targets }: { s: ReturnType<typeof flatSteps>[number]['step']; targets?: Targets }) {
+  if (s.type === 'exec') return <code>{s.command ?? ''}</code>
+  if (s.type === 'chat') return <code>{s.message ?? ''}</code>
   if (s.type === 'copy' && s.from && s.to)
-    return `${targetOf(s.from)}:${s.from.path} → ${targetOf(s.to)}:${s.to.path}`
-  return ''
+    return (
+      <>
+        <TargetLink target={s.from} targets={targets} />:<code>{s.from.path}</code> →{' '}
+        <TargetLink target={s.to} targets={targets} />:<code>{s.to.path}</code>
+      </>
+    )
+  return null
 }
 
-function Steps({ pipeline }: { pipeline: Pipeline }) {
+/** A webhook URL with its secret, which the server shows only once. */
+export function WebhookNote({ url, children }: { url: string; children: ReactNode }) {
+  return (
+    <div className="card" role="status">
+      <p>{children} Its webhook URL, shown only now (it holds the secret): POST to it to start a run.</p>
+      <div className="row">
+        <code className="grow" data-webhook-url>
+          {url}
+        </code>
+        <CopyButton text={url} />
+      </div>
+    </div>
+  )
+}
+
+function Steps({ pipeline, targets }: { pipeline: Pipeline; targets?: Targets }) {
   const steps = flatSteps(pipeline.steps)
   return (
     <div className="card table-wrap">
@@ -36,9 +58,11 @@ function Steps({ pipeline }: { pipeline: Pipeline }) {
               <td className="muted">{stage + 1}</td>
               <td>{step.name}</td>
               <td>{step.type}</td>
-              <td className="muted hide-narrow">{step.type === 'copy' ? '—' : targetOf(step)}</td>
+              <td className="hide-narrow">
+                {step.type === 'copy' ? '—' : <TargetLink target={step} targets={targets} />}
+              </td>
               <td>
-                <code>{stepDetail(step)}</code>
+                <StepDetail s={step} targets={targets} />
               </td>
             </tr>
           ))}
@@ -69,7 +93,10 @@ function Triggers({ pipeline }: { pipeline: Pipeline }) {
 export function PipelineDetail({ id }: { id: string }) {
   const pipeline = useLoad((signal) => get<Pipeline>(`/api/pipelines/${id}`, signal), [id])
   const runs = useLoad((signal) => get<PipelineRun[]>(`/api/pipelines/${id}/runs?limit=20`, signal), [id])
+  const targets = useTargets()
   const [selected, setSelected] = useState<string | undefined>(undefined)
+  const [editing, setEditing] = useState(false)
+  const [webhookUrl, setWebhookUrl] = useState<string | undefined>(undefined)
   const { busy, error, run } = useAction()
   useTitle(pipeline.data?.name ?? 'Pipeline')
 
@@ -98,9 +125,40 @@ export function PipelineDetail({ id }: { id: string }) {
         <button type="button" className="primary" disabled={busy} onClick={() => void start()}>
           {busy ? 'Starting…' : 'Start run'}
         </button>
+        <button type="button" className="secondary" disabled={editing} onClick={() => setEditing(true)}>
+          Edit
+        </button>
+        <ConfirmButton
+          danger
+          disabled={busy}
+          title={`Delete the pipeline ${p.name}?`}
+          message={<p>The pipeline and all its runs are deleted; a run in progress is canceled.</p>}
+          confirmLabel="Delete pipeline"
+          onConfirm={() =>
+            void run(async () => {
+              await del(`/api/pipelines/${id}`)
+              navigate('/pipelines')
+            })
+          }
+        >
+          Delete
+        </ConfirmButton>
       </div>
       <ErrorNote error={error} />
-      <Steps pipeline={p} />
+      {editing && (
+        <PipelineEditor
+          pipeline={p}
+          onCancel={() => setEditing(false)}
+          onSaved={(saved) => {
+            setEditing(false)
+            setWebhookUrl(saved.webhook_url)
+            pipeline.setData(saved)
+            targets.reload()
+          }}
+        />
+      )}
+      {webhookUrl && <WebhookNote url={webhookUrl}>Saved.</WebhookNote>}
+      <Steps pipeline={p} targets={targets.data} />
       <Triggers pipeline={p} />
       <div className="card table-wrap">
         <h2 id="runs-title">Runs</h2>
@@ -150,7 +208,16 @@ export function PipelineDetail({ id }: { id: string }) {
           </table>
         )}
       </div>
-      {shown && <RunView key={shown} pipelineId={id} runId={shown} onChange={runs.reload} />}
+      {shown && (
+        <RunView
+          key={shown}
+          pipeline={p}
+          targets={targets.data}
+          pipelineId={id}
+          runId={shown}
+          onChange={runs.reload}
+        />
+      )}
     </section>
   )
 }

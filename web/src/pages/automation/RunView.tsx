@@ -3,7 +3,15 @@ import { apiHeaders, errorOf, formatTime, get, post } from '../../api'
 import { ConfirmButton, ErrorNote, messageOf, Spinner, useAction } from '../../components/ui'
 import { readSse } from '../instance/chat/sse'
 import { RunBadge } from './RunBadge'
-import { formatDuration, isFinished, type PipelineRun, type StepState } from './types'
+import { TargetLink, type Targets } from './targets'
+import {
+  flatSteps,
+  formatDuration,
+  isFinished,
+  type Pipeline,
+  type PipelineRun,
+  type StepState,
+} from './types'
 
 /** Follows a run over its SSE events until it finishes; falls back to polling if the stream fails. */
 function useRun(pipelineId: string, runId: string, onChange: () => void) {
@@ -51,15 +59,38 @@ function useRun(pipelineId: string, runId: string, onChange: () => void) {
   return { run, setRun, error, live }
 }
 
-/** A run: its status and every step with status, output, timing, attempts and error; cancel. */
+/** Where a step of the run ran: its instance (both ends of a copy), by name, with a link. */
+function StepWhere({ name, pipeline, targets }: { name: string; pipeline?: Pipeline; targets?: Targets }) {
+  const step = pipeline && flatSteps(pipeline.steps).find((s) => s.step.name === name)?.step
+  if (!step) return null
+  if (step.type === 'copy' && step.from && step.to)
+    return (
+      <div>
+        <TargetLink target={step.from} targets={targets} /> →{' '}
+        <TargetLink target={step.to} targets={targets} />
+      </div>
+    )
+  return (
+    <div>
+      on <TargetLink target={step} targets={targets} />
+    </div>
+  )
+}
+
+/** A run: its status and every step with status, where it ran, output, timing, attempts and error; cancel. */
 export function RunView({
   pipelineId,
   runId,
   onChange,
+  pipeline,
+  targets,
 }: {
   pipelineId: string
   runId: string
   onChange: () => void
+  /** The pipeline as it is now, to name where each step runs. */
+  pipeline?: Pipeline
+  targets?: Targets
 }) {
   const { run, setRun, error, live } = useRun(pipelineId, runId, onChange)
   const cancel = useAction()
@@ -117,6 +148,7 @@ export function RunView({
                   <div className="muted">
                     {s.type} · stage {s.stage + 1}
                   </div>
+                  <StepWhere name={s.name} pipeline={pipeline} targets={targets} />
                 </td>
                 <td>
                   <RunBadge status={s.status} />

@@ -104,11 +104,3 @@ export function formatDuration(ms: number | null | undefined): string {
   if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`
   return `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`
 }
-
-/** Where a step runs, in words. */
-export function targetOf(t: StepTarget): string {
-  if (t.instance_id) return `instance ${t.instance_id.slice(0, 8)}`
-  if (t.swarm_id)
-    return `swarm ${t.swarm_id.slice(0, 8)}${t.member !== undefined ? ` member ${t.member}` : ''}`
-  return '—'
-}

@@ -44,6 +44,8 @@ export const PlanSpec = z.object({
    * have instances, as far as CLAWPORT_POOL_MEMORY_MB goes (see pool-plans.ts).
    */
   pool: z.number().int().min(0).optional(),
+  /** Runner labels its instances need (`{"gpu": "yes"}`): only runners with all of them take them. */
+  runner_labels: z.record(z.string(), z.string()).optional(),
 })
 export type PlanSpec = z.infer<typeof PlanSpec>
 
@@ -73,6 +75,32 @@ const EnvSchema = z.object({
     .regex(/^[A-Za-z0-9+/]{43}=?$/, 'must be 32 bytes in base64 (openssl rand -base64 32)')
     .optional(),
   CLAWPORT_DRIVER: z.enum(['local']).default('local'),
+  CLAWPORT_RUNNER_TOKEN: z
+    .string()
+    .min(32, 'must be at least 32 characters (openssl rand -hex 32)')
+    .optional(),
+  CLAWPORT_LOCAL_INSTANCES: z.enum(['auto', 'on', 'off']).default('auto'),
+  CLAWPORT_RUNNER_LABELS: z
+    .string()
+    .default('')
+    .transform((raw, ctx) => {
+      const labels: Record<string, string> = {}
+      for (const part of raw
+        .split(',')
+        .map((p) => p.trim())
+        .filter(Boolean)) {
+        const m = /^([A-Za-z0-9][A-Za-z0-9._/-]{0,62})=([A-Za-z0-9._-]{0,63})$/.exec(part)
+        if (!m) {
+          ctx.addIssue({
+            code: 'custom',
+            message: `"${part}" is not a label: use name=value, comma-separated`,
+          })
+          return z.NEVER
+        }
+        labels[m[1] as string] = m[2] as string
+      }
+      return labels
+    }),
   CLAWPORT_MAX_INSTANCES: intFrom(20),
   CLAWPORT_PLANS: z
     .string()
@@ -189,6 +217,18 @@ export interface Config {
    */
   trustProxy: string[]
   driver: 'local'
+  /**
+   * CLAWPORT_RUNNER_TOKEN: the secret every replica and runner share; replicas reach runners and
+   * runners reach replicas only with credentials derived from it. Unset: no remote runner.
+   */
+  runnerToken?: string
+  /**
+   * CLAWPORT_LOCAL_INSTANCES: whether this server also runs instances itself (its in-process
+   * runner): `auto` only while no runner is registered, `on` always, `off` never.
+   */
+  localInstances: 'auto' | 'on' | 'off'
+  /** CLAWPORT_RUNNER_LABELS (a runner's): `name=value` pairs plans may ask for. */
+  runnerLabels: Record<string, string>
   maxInstances: number
   plans: PlanSpec[]
   defaultPlan: string
@@ -272,7 +312,12 @@ export const SECRET_KEY_REQUIRED =
   'invalid configuration:\n  CLAWPORT_SECRET_KEY: required with CLAWPORT_DATABASE_URL; set it to the same value on every replica (generate one with: openssl rand -base64 32)'
 
 /** Parses and validates every CLAWPORT_* variable; throws a readable list of what is wrong. */
-export function loadConfig(env: NodeJS.ProcessEnv, overrides: Partial<Config> = {}): Config {
+export function loadConfig(
+  env: NodeJS.ProcessEnv,
+  overrides: Partial<Config> = {},
+  /** A runner seals nothing: the shared key never goes to an instance host. */
+  opts: { sealsSecrets?: boolean } = {},
+): Config {
   const parsed = EnvSchema.safeParse(env)
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => `  ${i.path.join('.') || '(env)'}: ${i.message}`)
@@ -290,6 +335,9 @@ export function loadConfig(env: NodeJS.ProcessEnv, overrides: Partial<Config> = 
     secretKey: e.CLAWPORT_SECRET_KEY,
     replicaId: `${os.hostname()}-${process.pid}-${crypto.randomBytes(3).toString('hex')}`,
     driver: e.CLAWPORT_DRIVER,
+    runnerToken: e.CLAWPORT_RUNNER_TOKEN,
+    localInstances: e.CLAWPORT_LOCAL_INSTANCES,
+    runnerLabels: e.CLAWPORT_RUNNER_LABELS,
     maxInstances: e.CLAWPORT_MAX_INSTANCES,
     plans: e.CLAWPORT_PLANS,
     defaultPlan: e.CLAWPORT_DEFAULT_PLAN,
@@ -361,7 +409,8 @@ export function loadConfig(env: NodeJS.ProcessEnv, overrides: Partial<Config> = 
   if (config.poolPlan && !config.plans.some((p) => p.name === config.poolPlan)) {
     throw new ConfigError(`invalid configuration:\n  CLAWPORT_POOL_PLAN: no plan named "${config.poolPlan}"`)
   }
-  if (config.store === 'postgres' && !config.secretKey) throw new ConfigError(SECRET_KEY_REQUIRED)
+  if (config.store === 'postgres' && !config.secretKey && opts.sealsSecrets !== false)
+    throw new ConfigError(SECRET_KEY_REQUIRED)
   return config
 }
 

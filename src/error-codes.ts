@@ -70,6 +70,10 @@ export const ERROR_CODES: Record<string, ErrorCodeInfo> = {
   },
   instance_stopping: { status: 409, meaning: 'The instance stopped during the turn.' },
   invalid_state: { status: 409, meaning: 'The instance cannot do that in its current status.' },
+  runner_has_instances: {
+    status: 409,
+    meaning: 'The runner still holds instances (their disks are there); delete them before removing it.',
+  },
   channel_not_running: {
     status: 409,
     meaning:
@@ -166,6 +170,7 @@ export const ERROR_CODES: Record<string, ErrorCodeInfo> = {
     status: 501,
     meaning: "This server's instance driver does not offer it (logs or metrics of another driver).",
   },
+  runner_failed: { status: 502, meaning: "The instance's runner failed the request; retry." },
   clawlet_bad_answer: { status: 502, meaning: 'The instance answered something unexpected; retry.' },
   model_error: { status: 502, meaning: 'The model failed the turn.' },
   agent_error: { status: 502, meaning: 'The agent failed the turn inside the instance.' },

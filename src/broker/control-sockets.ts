@@ -53,7 +53,8 @@ export class ControlSockets {
     await Promise.all([...this.opened.keys()].map((id) => this.close(id)))
   }
 
-  private route(caller: Caller): DoorHandler {
+  /** The routing of one instance's door calls (what its door serves). */
+  route(caller: Caller): DoorHandler {
     return (req, res) => {
       const path = new URL(req.url ?? '/', 'http://control').pathname
       if (path.startsWith('/v1/')) {

@@ -9,7 +9,11 @@ const HELP = `Usage: clawport admin <command> [options] [--data-dir ./.clawport]
   invite create [--uses N] [--plan NAME] [--expires-in DAYS]
                                                   prints the code on the last line
   plan set --email E --plan NAME                  puts the user on the plan (active subscription)
-  plan list`
+  plan list
+  runner list                                     runners with health, state, capacity and load
+  runner drain NAME                               keeps its instances, takes no new ones
+  runner undrain NAME                             takes new instances again
+  runner remove NAME                              forgets a runner that holds no instance`
 
 type Handler = (argv: string[]) => Promise<string[]>
 
@@ -109,6 +113,53 @@ const HANDLERS: Record<string, Handler> = {
       ),
     )
   },
+  'runner list': async (argv) => {
+    const { values: v } = parseFlags(argv, COMMON_OPTIONS)
+    return withServices(v['data-dir'], async (s) => {
+      const { local, runners } = await s.runners.overview()
+      const lines = runners.map(
+        (r) =>
+          `${r.name}  ${r.health}  ${r.state}  ${r.address}  ${r.used.instances}/${r.capacity.instances} instances  ` +
+          `${r.used.memory_mb}/${r.capacity.memory_mb} MB  heartbeat ${r.heartbeat_at}` +
+          (Object.keys(r.labels).length
+            ? `  ${Object.entries(r.labels)
+                .map(([k, val]) => `${k}=${val}`)
+                .join(',')}`
+            : ''),
+      )
+      lines.push(
+        `local (this server)  ${local.enabled ? 'takes new instances' : 'takes no new instances'}  ${local.used.instances} instances  ${local.used.memory_mb} MB`,
+      )
+      return runners.length ? lines : ['no runner is registered', ...lines]
+    })
+  },
+  ...runnerCommand('drain', async (s, name) => {
+    const r = await s.runners.setState(name, 'draining')
+    return `${r.name} is draining: it keeps its ${r.used.instances} instances and takes no new ones`
+  }),
+  ...runnerCommand('undrain', async (s, name) => {
+    const r = await s.runners.setState(name, 'active')
+    return `${r.name} takes new instances again`
+  }),
+  ...runnerCommand('remove', async (s, name) => {
+    await s.runners.remove(name)
+    return `${name} removed`
+  }),
+}
+
+/** `runner <verb> NAME`: one runner, named by its name or id. */
+function runnerCommand(
+  verb: string,
+  fn: (s: Services, name: string) => Promise<string>,
+): Record<string, Handler> {
+  return {
+    [`runner ${verb}`]: async (argv) => {
+      const [name, ...flags] = argv
+      if (!name || name.startsWith('-')) throw new UsageError(`usage: clawport admin runner ${verb} NAME`)
+      const { values: v } = parseFlags(flags, COMMON_OPTIONS)
+      return withServices(v['data-dir'], async (s) => [await fn(s, name)])
+    },
+  }
 }
 
 /** `clawport admin ...`: account administration straight on the store. */

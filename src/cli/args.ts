@@ -21,17 +21,20 @@ export function parseFlags<O extends Options>(argv: string[], options: O) {
 }
 
 /** The config from the environment, with command-line flags taking precedence. */
-export function configFrom(flags: {
-  'data-dir'?: string | boolean
-  port?: string | boolean
-  host?: string | boolean
-}): Config {
+export function configFrom(
+  flags: {
+    'data-dir'?: string | boolean
+    port?: string | boolean
+    host?: string | boolean
+  },
+  opts: { sealsSecrets?: boolean } = {},
+): Config {
   const env = { ...process.env }
   if (typeof flags['data-dir'] === 'string') env.CLAWPORT_DATA_DIR = flags['data-dir']
   if (typeof flags.port === 'string') env.CLAWPORT_PORT = flags.port
   if (typeof flags.host === 'string') env.CLAWPORT_HOST = flags.host
   try {
-    return loadConfig(env)
+    return loadConfig(env, {}, opts)
   } catch (err) {
     if (err instanceof ConfigError) throw new UsageError(err.message)
     throw err

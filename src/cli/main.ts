@@ -5,7 +5,8 @@ const USAGE = `Usage: clawport <command> [options]
 
 Commands:
   serve     Run the server (--port 8080 --host 127.0.0.1 --data-dir ./.clawport)
-  admin     Manage users, keys, plans and invites (clawport admin --help)
+  admin     Manage users, keys, plans, invites and runners (clawport admin --help)
+  runner    Run instances on this host for a control plane (clawport runner --help)
   doctor    Check this host for what sandboxes need, and say how to fix what is missing
   instances, webhooks, channels, chat, files, exec, terminal, mcp
             Drive a Clawport server as a client (clawport instances --help)
@@ -19,6 +20,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./serve.js')).serve(rest)
     case 'admin':
       return (await import('./admin.js')).admin(rest)
+    case 'runner':
+      return (await import('./runner.js')).runner(rest)
     case 'doctor':
       return (await import('./doctor.js')).doctor(rest)
     case 'instances':

@@ -56,7 +56,7 @@ export class InstanceLogService {
   /** The last `tail` lines of a log (none yet when the instance never wrote it). */
   async tail(actor: Actor, id: string, source: LogSource, tail: number): Promise<InstanceLogs> {
     const row = await this.instances.owned(actor, id)
-    const chunk = this.reader()(row.id, { source, tail })
+    const chunk = await this.reader()(row.id, { source, tail })
     return { instance_id: row.id, source, lines: chunk.lines }
   }
 
@@ -73,7 +73,7 @@ export class InstanceLogService {
   ): AsyncGenerator<LogBatch> {
     const row = await this.instances.owned(actor, id)
     const read = this.reader()
-    const first = read(row.id, { source, tail })
+    const first = await read(row.id, { source, tail })
     let cursor: LogCursor | null = first.cursor
     yield { lines: first.lines, skipped_bytes: 0 }
     let checked = Date.now()
@@ -84,7 +84,7 @@ export class InstanceLogService {
         await this.instances.owned(actor, row.id)
         checked = Date.now()
       }
-      const chunk = read(row.id, { source, cursor })
+      const chunk = await read(row.id, { source, cursor })
       cursor = chunk.cursor
       if (chunk.lines.length || chunk.skippedBytes)
         yield { lines: chunk.lines, skipped_bytes: chunk.skippedBytes }

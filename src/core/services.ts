@@ -4,7 +4,7 @@ import { ModelSettings } from '../broker/model-settings.js'
 import { SecretBox } from '../broker/secret-box.js'
 import type { Config } from '../config.js'
 import type { DriverCapabilities, InstanceDriver } from '../drivers/driver.js'
-import { createDriver } from '../drivers/index.js'
+import { createFleetDriver } from '../drivers/index.js'
 import type { Logger } from '../log.js'
 import { openStore, type Store } from '../store/index.js'
 import { AccountService } from './accounts.js'
@@ -30,6 +30,7 @@ import { InstanceSupervisor } from './instances/supervisor.js'
 import { InstanceService } from './instances.js'
 import { InviteService } from './invites.js'
 import { KeyService } from './keys.js'
+import { RunnerService } from './runners.js'
 import { InstanceScope } from './scope.js'
 import { createBus, type EventBus } from './shared/index.js'
 import { createLocks, hostLockName, type Locks } from './shared/locks.js'
@@ -94,6 +95,8 @@ export interface Services {
   metrics: InstanceMetricsService
   /** Idle instances sleep; work that needs their agent or desktop wakes them. */
   sleep: SleepService
+  /** The hosts running instances: health, load, drain, and their instances' door calls. */
+  runners: RunnerService
   close(): Promise<void>
 }
 
@@ -118,7 +121,7 @@ export async function createServices(
     : undefined
   const bus = await createBus(config, log.child({ component: 'bus' }))
   await store.plans.sync(config.plans)
-  const driver = await createDriver(config, log)
+  const driver = await createFleetDriver(config, log, store, bus)
   const capabilities = opts.withDriver ? await driver.init() : undefined
   const accounts = new AccountService(store, config)
   const keys = new KeyService(store)
@@ -259,6 +262,7 @@ export async function createServices(
     instanceLogs: new InstanceLogService(instances, driver),
     metrics: new InstanceMetricsService(instances, driver),
     sleep,
+    runners: new RunnerService(store, config),
     async close() {
       sleep.close()
       pool.close()
@@ -269,6 +273,7 @@ export async function createServices(
       await instances.close()
       await eventRuntime.close()
       await controlSockets.closeAll()
+      driver.close()
       await audit.close()
       await bus.close()
       // Last: leaderships end only once their work has stopped.

@@ -2,11 +2,13 @@ import { z } from 'zod'
 import { type Config, NetworkMode, type PlanSpec } from '../config.js'
 import type { InstanceResources } from '../drivers/driver.js'
 import { resourcesFromPlan, sameResources } from '../drivers/driver.js'
+import { AppError } from '../errors.js'
 import type { Logger } from '../log.js'
 import type { InstanceRow, Store } from '../store/index.js'
 import type { AgentRunner } from './agent.js'
 import { ADMISSION_LOCK } from './instances/admission.js'
 import type { InstanceLifecycle } from './instances/lifecycle.js'
+import { fleetFull } from './instances/placement.js'
 import { type PlanPool, planPools } from './pool-plans.js'
 import type { Leadership } from './shared/locks.js'
 import { nowIso } from './time.js'
@@ -241,14 +243,20 @@ export class WarmPool {
     // As a create does: capacity and host uid are checked and taken under the admission lock.
     const created = await this.store.transaction(async (tx) => {
       await tx.lock(ADMISSION_LOCK)
-      if ((await tx.instances.countAll()) >= this.config.maxInstances) return undefined
-      return this.lifecycle.insert(tx, {
-        ownerId: POOL_USER_ID,
-        resources: resourcesFromPlan(plan),
-        network: plan.network,
-        name: null,
-        plan: plan.name,
-      })
+      if (await fleetFull(tx, this.config)) return undefined
+      return this.lifecycle
+        .insert(tx, {
+          ownerId: POOL_USER_ID,
+          resources: resourcesFromPlan(plan),
+          network: plan.network,
+          name: null,
+          plan: plan.name,
+        })
+        .catch((err: unknown) => {
+          // No runner has room: the pool is full, as a full host would be.
+          if (err instanceof AppError && err.code === 'no_runner') return undefined
+          throw err
+        })
     })
     if (!created) return 'full'
     this.lifecycle.launch(created)

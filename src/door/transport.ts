@@ -1,5 +1,6 @@
 import http from 'node:http'
 import https from 'node:https'
+import type tls from 'node:tls'
 import WebSocket from 'ws'
 import { doorConnector } from './connect.js'
 import type { PeerCredentials } from './unix-socket.js'
@@ -18,6 +19,23 @@ export interface UnixTransport {
 export interface UrlTransport {
   url: string
   token: string
+  /**
+   * The runner's own certificate (PEM), the only one trusted for this URL, and its SHA-256
+   * fingerprint, which the peer's certificate must have: a runner is pinned, not named by a CA.
+   */
+  pinned?: { ca: string; fingerprint: string }
+}
+
+/** TLS options that accept exactly the pinned certificate (any host name: runners are pinned by key). */
+export function pinnedTls(pinned: UrlTransport['pinned']): tls.ConnectionOptions {
+  if (!pinned) return {}
+  return {
+    ca: pinned.ca,
+    checkServerIdentity: (_host, cert) =>
+      cert.fingerprint256 === pinned.fingerprint
+        ? undefined
+        : new Error(`the runner's certificate is not the one it registered (${cert.fingerprint256})`),
+  }
 }
 
 /** How the control plane reaches one instance's clawlet. */
@@ -75,8 +93,10 @@ export class TransportLink {
       if (base.protocol !== 'http:' && base.protocol !== 'https:')
         throw new Error(`a clawlet URL must be http or https, not ${base.protocol}`)
       this.base = base
-      const Agent = base.protocol === 'https:' ? https.Agent : http.Agent
-      this.agent = new Agent({ keepAlive, maxSockets, maxFreeSockets })
+      this.agent =
+        base.protocol === 'https:'
+          ? new https.Agent({ keepAlive, maxSockets, maxFreeSockets, ...pinnedTls(transport.pinned) })
+          : new http.Agent({ keepAlive, maxSockets, maxFreeSockets })
     } else {
       this.agent = new http.Agent({ keepAlive, maxSockets, maxFreeSockets })
       // Read at every connect, so a re-resolved check applies to the next connection.
@@ -138,6 +158,8 @@ export class TransportLink {
     return new WebSocket(`${scheme}//${base.host}${this.fullPath(path)}`, {
       ...options,
       followRedirects: false,
+      // Handed to tls.connect as they are (ws types the check its own way).
+      ...(pinnedTls(t.pinned) as WebSocket.ClientOptions),
       headers: { ...options.headers, authorization: `Bearer ${t.token}` },
     })
   }

@@ -121,11 +121,13 @@ export interface InstanceDriver extends InstanceDoors {
   /** How many processes of the instance the kernel OOM-killed so far; null when this host cannot tell. */
   oomKills?(id: string): Promise<number | null>
   /** A bounded read of one of the instance's log files, on its own disk. */
-  readLog?(id: string, read: LogRead): LogChunk
+  readLog?(id: string, read: LogRead): LogChunk | Promise<LogChunk>
   /** The running instance's usage counters; null when it is not running. */
   sampleResources?(id: string): Promise<ResourceSample | null>
   /** Calls `fn` each time the driver ended an instance's runaway workload (drivers that watch). */
   onRunaway?(fn: (instanceId: string, report: RunawayReport) => void): void
   /** A host uid for a new instance, none of `taken` (the uids instances hold already). */
   allocateUid(taken: number[]): number
+  /** Learns where a just-placed instance runs (drivers that span runners). */
+  place?(instanceId: string, runnerId: string | null): void
 }

@@ -1,6 +1,9 @@
 import type { Config } from '../config.js'
+import type { EventBus } from '../core/shared/index.js'
 import type { Logger } from '../log.js'
+import type { Store } from '../store/index.js'
 import type { InstanceDriver } from './driver.js'
+import { FleetDriver } from './fleet/fleet-driver.js'
 
 /** The one factory that picks the instance driver named in the config. */
 export async function createDriver(config: Config, log: Logger): Promise<InstanceDriver> {
@@ -14,4 +17,18 @@ export async function createDriver(config: Config, log: Logger): Promise<Instanc
       throw new Error(`unknown driver ${String(never)}`)
     }
   }
+}
+
+/**
+ * The server's driver: this host's (the in-process runner, unless CLAWPORT_LOCAL_INSTANCES=off)
+ * and every registered runner's, each instance on the one holding it.
+ */
+export async function createFleetDriver(
+  config: Config,
+  log: Logger,
+  store: Store,
+  bus: EventBus,
+): Promise<FleetDriver> {
+  const local = config.localInstances === 'off' ? undefined : await createDriver(config, log)
+  return new FleetDriver(local, store, bus, config.runnerToken, log.child({ component: 'driver.fleet' }))
 }

@@ -33,6 +33,7 @@ import { rateLimitStore } from './rate-limit-store.js'
 import { adminRoutes } from './routes/admin.js'
 import { adminAccountRoutes } from './routes/admin-accounts.js'
 import { adminFleetRoutes } from './routes/admin-fleet.js'
+import { adminRunnerRoutes } from './routes/admin-runners.js'
 import { agentDocRoutes } from './routes/agent-docs.js'
 import { auditRoutes } from './routes/audit.js'
 import { authRoutes } from './routes/auth.js'
@@ -61,6 +62,7 @@ import { terminalRoutes } from './routes/realtime/terminal.js'
 import { ticketRoutes } from './routes/realtime/tickets.js'
 import { swarmRoutes } from './routes/swarms.js'
 import { webhookRoutes } from './routes/webhooks.js'
+import { serverWithRunnerDoors } from './runner-door.js'
 import { endStreamsOnRevoke } from './sse.js'
 
 /** Builds the HTTP app around already-created services; routes only call core services. */
@@ -77,6 +79,8 @@ export async function buildApp(services: Services, log: Logger): Promise<Fastify
     trustProxy: config.trustProxy.length ? config.trustProxy : false,
     // Slow headers are cut by Node, slow bodies by registerBodyTimeouts; both answer 408.
     http: serverTimeouts(config),
+    // Runners' forwarded door calls are answered before the app (see runner-door.ts).
+    serverFactory: serverWithRunnerDoors(services, log.child({ component: 'runner-door' })),
     clientErrorHandler,
     // Router-level errors (a malformed URL, an over-long parameter) get the contract's shape too.
     frameworkErrors: (err, _request, reply) => {
@@ -178,6 +182,7 @@ export async function buildApp(services: Services, log: Logger): Promise<Fastify
   await app.register(ticketRoutes, { services })
   await app.register(adminRoutes, { services })
   await app.register(adminFleetRoutes, { services })
+  await app.register(adminRunnerRoutes, { services })
   await app.register(authRoutes, { services })
   await app.register(modelTestRoutes, { services })
   await app.register(adminAccountRoutes, { services })

@@ -12,6 +12,9 @@ export const StoredResources = z.object({
 /** A list of names: checked host names (`allowed_hosts`), a webhook's event types. */
 export const StringList = z.array(z.string())
 
+/** Names to values: a runner's labels. */
+export const StringRecord = z.record(z.string(), z.string())
+
 /** A JSON object column: event data. */
 export const JsonObject = z.record(z.string(), z.unknown())
 

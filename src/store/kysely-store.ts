@@ -13,6 +13,7 @@ import {
   StringList,
 } from './codecs.js'
 import { kyselyEventsStore } from './events-store.js'
+import { kyselyRunnersStore } from './runners-store.js'
 import type {
   ChatEventRow,
   ChatEventsTable,
@@ -558,6 +559,12 @@ export class KyselyStore implements Store {
   get turns(): Store['turns'] {
     this.turnsStore ??= kyselyTurnsStore(this.db)
     return this.turnsStore
+  }
+
+  private runnersStore?: Store['runners']
+  get runners(): Store['runners'] {
+    this.runnersStore ??= kyselyRunnersStore(this.db, this.dialect)
+    return this.runnersStore
   }
 
   private sharedStateStore?: Store['sharedState']

@@ -98,6 +98,8 @@ export interface InstancesTable {
   warm_at?: string | null
   /** When a replica last saw the instance used (epoch ms; written on PostgreSQL only); null: not recorded. */
   last_used_at?: number | null
+  /** The runner holding the instance's disk; null (or absent): the server's in-process runner. */
+  runner_id?: string | null
 }
 
 /** A user's own model upstream; the key is AES-256-GCM encrypted with the data folder's key. */
@@ -189,9 +191,13 @@ type InstanceJson = 'resources' | 'allowed_hosts'
  * An instance as core sees it: `resources` and `allowed_hosts` decoded. `warm_at` may be left
  * out of a row made in code (it is only ever set on the pool's).
  */
-export type InstanceRow = Omit<Selectable<InstancesTable>, 'warm_at' | 'last_used_at' | InstanceJson> & {
+export type InstanceRow = Omit<
+  Selectable<InstancesTable>,
+  'warm_at' | 'last_used_at' | 'runner_id' | InstanceJson
+> & {
   warm_at?: string | null
   last_used_at?: number | null
+  runner_id?: string | null
   resources: InstanceResources
   allowed_hosts: string[]
 }

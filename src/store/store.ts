@@ -3,6 +3,7 @@ import type { AuditRow, AuditStore, NewAuditRow } from './audit-store.js'
 import type { AutomationStore } from './automation-store.js'
 import type { ChannelsStore } from './channels-store.js'
 import type { EventsStore } from './events-store.js'
+import type { RunnersStore } from './runners-store.js'
 import type {
   ApiKeyRow,
   ChatEventRow,
@@ -185,6 +186,8 @@ export interface Store {
   events: EventsStore
   /** Which replica runs each session's chat turn, kept alive by its heartbeat. */
   turns: TurnsStore
+  /** The hosts that run instances (runners) and the lifecycle jobs they claim. */
+  runners: RunnersStore
   /** WebSocket tickets, rate counters and sign-in throttling, shared by every replica. */
   sharedState: SharedStateStore
   /** Which database: SQL that differs (locks, SKIP LOCKED) asks. */

@@ -64,15 +64,17 @@ export function recordBootFailure(
   const timedOut = step === 'clawlet' || (err as { code?: unknown })?.code === 'ESANDBOXTIMEOUT'
   if (!timedOut) return
   const message = err instanceof Error ? err.message : String(err)
-  let tail: string[] = []
-  try {
-    tail = driver.readLog?.(id, { source: 'boot', tail: 10 }).lines ?? []
-  } catch {
-    // No log to read is itself the answer: the reason says so.
-  }
-  const log = tail.length ? `its boot log ends: ${tail.join('\n')}` : 'its boot log is empty'
-  void events.record(id, 'start_timeout', {
-    reason: step === 'clawlet' ? `${message} ${log}` : message,
-    data: { step, boot_log: tail },
-  })
+  void (async () => {
+    let tail: string[] = []
+    try {
+      tail = (await driver.readLog?.(id, { source: 'boot', tail: 10 }))?.lines ?? []
+    } catch {
+      // No log to read is itself the answer: the reason says so.
+    }
+    const log = tail.length ? `its boot log ends: ${tail.join('\n')}` : 'its boot log is empty'
+    await events.record(id, 'start_timeout', {
+      reason: step === 'clawlet' ? `${message} ${log}` : message,
+      data: { step, boot_log: tail },
+    })
+  })().catch(() => {})
 }

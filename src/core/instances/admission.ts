@@ -8,6 +8,7 @@ import type { InviteService } from '../invites.js'
 import { nowIso } from '../time.js'
 import type { WarmPool } from '../warm-pool.js'
 import type { InstanceLifecycle } from './lifecycle.js'
+import { fleetFull } from './placement.js'
 
 /**
  * Held (a transaction lock) by every insert of an instance: the capacity check and the choice of
@@ -43,7 +44,7 @@ export class InstanceAdmission {
     const { row, pooled } = await this.store.transaction(async (tx) => {
       // First: creates on every replica check capacity and pick host uids one at a time.
       await tx.lock(ADMISSION_LOCK)
-      const full = (await tx.instances.countAll()) >= this.config.maxInstances
+      const full = await fleetFull(tx, this.config)
       // A warm pooled instance needs no new capacity; without one a full host is a 503
       // before any invite is spent.
       if (full && !(await this.pool?.hasReady(tx))) throw errors.noCapacity()

@@ -14,6 +14,7 @@ import { KeyedLock } from '../keyed-lock.js'
 import { Semaphore } from '../semaphore.js'
 import { nowIso } from '../time.js'
 import { ClawletClients } from './clients.js'
+import { placeInstance } from './placement.js'
 import { specOf } from './rows.js'
 import { statusDetail } from './status.js'
 import { ACTIONS, type InstanceAction, StatusWriter, type TransitionListener } from './transitions.js'
@@ -75,13 +76,23 @@ export class InstanceLifecycle {
   /** Records a new instance (`provisioning`) inside `tx`; `launch` it once `tx` is committed. */
   async insert(tx: Store, n: NewInstance): Promise<InstanceRow> {
     const at = nowIso()
+    const placed = await placeInstance(
+      tx,
+      this.config,
+      (taken) => this.driver.allocateUid(taken),
+      n.resources,
+      n.plan,
+    )
+    const id = randomUUID()
+    this.driver.place?.(id, placed.runner_id)
     const row: InstanceRow = {
-      id: randomUUID(),
+      id,
       user_id: n.ownerId,
       name: n.name,
       status: 'provisioning',
       desired_state: 'running',
-      host_uid: this.driver.allocateUid(await tx.instances.usedHostUids()),
+      host_uid: placed.host_uid,
+      runner_id: placed.runner_id,
       resources: n.resources,
       plan: n.plan,
       network: n.network,

@@ -1,5 +1,6 @@
 import type { Config } from '../../config.js'
 import type { InstanceDriver, SandboxState } from '../../drivers/driver.js'
+import { AppError } from '../../errors.js'
 import type { Logger } from '../../log.js'
 import type { InstanceRow, Store } from '../../store/index.js'
 import type { InstanceGateway } from '../instance-gateway.js'
@@ -125,7 +126,11 @@ export class InstanceSupervisor {
     void (async () => {
       const row = await this.lifecycle.row(id)
       if (row) await this.checkOne(row)
-    })().catch((err: unknown) => this.log.error({ err, instanceId: id }, 'instance check failed'))
+    })().catch((err: unknown) => {
+      // A runner out of reach is expected (its instances keep running); anything else is a bug.
+      if (err instanceof AppError) this.log.warn({ err, instanceId: id }, 'instance check failed')
+      else this.log.error({ err, instanceId: id }, 'instance check failed')
+    })
   }
 
   private async checkOne(row: InstanceRow): Promise<void> {

@@ -30,6 +30,10 @@ export type BusChannel =
   | 'pipeline_run'
   /** Abort the running turn of a session (id: `instance/session`, or `instance` for all). */
   | 'turn_abort'
+  /** A job was queued for a runner (id: runner). */
+  | 'runner_job'
+  /** A runner finished a job (id: job). */
+  | 'runner_job_done'
 
 /** Who listens on which channel, shared by the buses; a subscriber that throws stops no other. */
 export class Subscribers {

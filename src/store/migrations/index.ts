@@ -20,6 +20,7 @@ import { chatTurns } from './0018-chat-turns.js'
 import { runLeases } from './0019-run-leases.js'
 import { sharedState } from './0020-shared-state.js'
 import { instanceUse } from './0021-instance-use.js'
+import { runners } from './0022-runners.js'
 import { userDisabled } from './0023-user-disabled.js'
 
 /**
@@ -47,6 +48,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0020_shared_state': sharedState,
   '0021_instance_use': instanceUse,
   '0023_user_disabled': userDisabled,
+  '0022_runners': runners,
 }
 
 export const migrationProvider: MigrationProvider = {

@@ -1,0 +1,74 @@
+import http, { type IncomingMessage, type ServerResponse } from 'node:http'
+import https from 'node:https'
+import { pipeline } from 'node:stream/promises'
+import type { DoorHandler } from '../door/listen.js'
+import type { Logger } from '../log.js'
+import { RUNNER_HEADER } from './auth.js'
+
+/** Where runners send the instances' door calls on the control plane. */
+export const RUNNER_DOOR_PREFIX = '/_runner/door/'
+
+const HOP_HEADERS = new Set([
+  'connection',
+  'keep-alive',
+  'transfer-encoding',
+  'host',
+  'upgrade',
+  'authorization',
+])
+
+/**
+ * The handler of instances' doors on a runner: the host vouched for the caller (its uid, on the
+ * door's socket), so each call goes on to the control plane as that instance's, under the
+ * runner's credential, streamed both ways (a model's answer streams back as it comes).
+ */
+export function forwardDoor(
+  server: URL,
+  runner: { id: () => string; credential: () => string },
+  instanceId: string,
+  log: Logger,
+): DoorHandler {
+  const send = server.protocol === 'https:' ? https.request : http.request
+  const agent =
+    server.protocol === 'https:' ? new https.Agent({ keepAlive: true }) : new http.Agent({ keepAlive: true })
+  const base = server.pathname.replace(/\/+$/, '')
+  return (req: IncomingMessage, res: ServerResponse) => {
+    const headers: Record<string, string | string[]> = {}
+    for (const [name, value] of Object.entries(req.headers))
+      if (value !== undefined && !HOP_HEADERS.has(name)) headers[name] = value
+    headers.authorization = `Bearer ${runner.credential()}`
+    headers[RUNNER_HEADER] = runner.id()
+    const upstream = send({
+      agent,
+      protocol: server.protocol,
+      hostname: server.hostname.replace(/^\[(.*)\]$/, '$1'),
+      port: server.port || undefined,
+      method: req.method,
+      path: `${base}${RUNNER_DOOR_PREFIX}${instanceId}${req.url ?? '/'}`,
+      headers,
+    })
+    upstream.once('response', (answer) => {
+      const out: Record<string, string | string[]> = {}
+      for (const [name, value] of Object.entries(answer.headers))
+        if (value !== undefined && !HOP_HEADERS.has(name)) out[name] = value
+      res.writeHead(answer.statusCode ?? 502, out)
+      pipeline(answer, res).catch(() => res.destroy())
+    })
+    upstream.once('error', (err) => {
+      log.warn({ err, instanceId }, 'door call: the control plane is out of reach')
+      if (res.headersSent) return void res.destroy()
+      const body = JSON.stringify({
+        error: {
+          message: 'The control plane is out of reach; try again shortly.',
+          code: 'control_plane_unreachable',
+        },
+      })
+      res.writeHead(503, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) })
+      res.end(body)
+    })
+    res.once('close', () => {
+      if (!res.writableFinished) upstream.destroy()
+    })
+    pipeline(req, upstream).catch(() => upstream.destroy())
+  }
+}

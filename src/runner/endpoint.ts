@@ -1,0 +1,217 @@
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http'
+import https from 'node:https'
+import type { Duplex } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import { z } from 'zod'
+import { connectDoor } from '../door/connect.js'
+import { TransportLink } from '../door/transport.js'
+import type { LocalDriver } from '../drivers/local/local-driver.js'
+import type { Logger } from '../log.js'
+import { bearerMatches } from './auth.js'
+import type { RunnerIdentity } from './cert.js'
+
+/** Instance ids are UUIDs: nothing else reaches a path on this host. */
+const INSTANCE_PATH = /^\/v1\/instances\/([0-9a-f-]{36})(\/.*)?$/
+
+/** Headers of one hop, not forwarded (and the runner credential, which stays here). */
+const HOP_HEADERS = new Set([
+  'authorization',
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'upgrade',
+  'host',
+  'te',
+  'trailer',
+])
+
+const MAX_JSON_BODY = 64 * 1024
+
+/** What the endpoint does for an instance's door (the runner's own part). */
+export interface RunnerDoors {
+  open(instanceId: string, hostUid: number): Promise<void>
+  close(instanceId: string): Promise<void>
+  alive(instanceId: string): Promise<boolean>
+}
+
+export interface EndpointOptions {
+  identity: RunnerIdentity
+  /** What replicas present (`replicaCredential(token)`). */
+  credential: string
+  driver: LocalDriver
+  doors: RunnerDoors
+  log: Logger
+  health: () => Record<string, unknown>
+}
+
+/**
+ * The runner's one endpoint (HTTPS and WebSocket, its own pinned certificate, the replicas'
+ * credential on every request): any replica reaches every instance's clawlet on this host
+ * through it (exec, files, terminal, desktop, gateway), streamed both ways with backpressure,
+ * and asks the host about a sandbox (state, logs, usage) or its door.
+ */
+export function createEndpoint(opts: EndpointOptions): https.Server {
+  const { driver, log } = opts
+  const links = new Map<string, TransportLink>()
+  const linkOf = (id: string) => {
+    let link = links.get(id)
+    if (!link) {
+      link = new TransportLink(driver.unixEndpoint(id), { keepAlive: true, maxFreeSockets: 16 })
+      links.set(id, link)
+    }
+    return link
+  }
+  const server = https.createServer(
+    { key: opts.identity.key, cert: opts.identity.cert, requestTimeout: 0, keepAliveTimeout: 60_000 },
+    (req, res) => {
+      if (!bearerMatches(req.headers.authorization, opts.credential)) {
+        log.warn({ address: req.socket.remoteAddress }, 'runner endpoint: credential refused')
+        return sendJson(res, 401, { message: 'Not a replica of this control plane.', code: 'unauthorized' })
+      }
+      void route(req, res).catch((err: unknown) => {
+        const code = (err as NodeJS.ErrnoException).code
+        // A clawlet not up yet (a boot polls it) or gone (a stop) is no fault of the runner's.
+        const down = code === 'ECONNREFUSED' || code === 'ENOENT' || code === 'EPEERREJECTED'
+        if (down) log.debug({ code, url: req.url?.split('?')[0] }, 'runner endpoint: clawlet not answering')
+        else log.warn({ err, url: req.url?.split('?')[0] }, 'runner endpoint: request failed')
+        if (res.headersSent) return void res.destroy()
+        if (down)
+          sendJson(res, 503, {
+            message: "The instance's clawlet is not answering.",
+            code: 'instance_unavailable',
+          })
+        else sendJson(res, 502, { message: errorText(err), code: 'runner_failed' })
+      })
+    },
+  )
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', () => socket.destroy())
+    const m = INSTANCE_PATH.exec(new URL(req.url ?? '/', 'https://runner').pathname)
+    if (!bearerMatches(req.headers.authorization, opts.credential) || !m?.[2]?.startsWith('/clawlet/')) {
+      socket.end('HTTP/1.1 401 Unauthorized\r\nconnection: close\r\ncontent-length: 0\r\n\r\n')
+      return
+    }
+    const id = m[1] as string
+    const rest = (req.url as string).slice((req.url as string).indexOf('/clawlet/') + '/clawlet'.length)
+    connectDoor(driver.unixEndpoint(id), (err, upstream) => {
+      if (err || !upstream) {
+        socket.end('HTTP/1.1 502 Bad Gateway\r\nconnection: close\r\ncontent-length: 0\r\n\r\n')
+        return
+      }
+      // The upgrade request as the clawlet should see it, then the two sockets joined.
+      const lines = [
+        `${req.method} ${rest} HTTP/1.1`,
+        'host: clawlet',
+        'connection: Upgrade',
+        'upgrade: websocket',
+      ]
+      for (const [name, value] of headerPairs(req.headers)) lines.push(`${name}: ${value}`)
+      upstream.write(`${lines.join('\r\n')}\r\n\r\n`)
+      if (head.length) upstream.write(head)
+      upstream.on('error', () => socket.destroy())
+      socket.pipe(upstream).pipe(socket)
+      socket.on('close', () => upstream.destroy())
+      upstream.on('close', () => socket.destroy())
+    })
+  })
+
+  async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'https://runner')
+    if (url.pathname === '/v1/health' && req.method === 'GET') return sendJson(res, 200, opts.health())
+    const m = INSTANCE_PATH.exec(url.pathname)
+    if (!m)
+      return sendJson(res, 404, { message: `No route ${req.method} ${url.pathname}.`, code: 'not_found' })
+    const id = m[1] as string
+    const sub = m[2] ?? '/'
+    if (sub.startsWith('/clawlet/'))
+      return proxy(id, req, res, `${sub.slice('/clawlet'.length)}${url.search}`)
+    if (sub === '/state' && req.method === 'GET') return sendJson(res, 200, await driver.inspect(id))
+    if (sub === '/door') {
+      if (req.method === 'GET') return sendJson(res, 200, { alive: await opts.doors.alive(id) })
+      if (req.method === 'DELETE') {
+        await opts.doors.close(id)
+        return sendJson(res, 200, { ok: true })
+      }
+      if (req.method === 'PUT') {
+        const body = z.object({ host_uid: z.number().int().min(1) }).parse(await readJson(req))
+        await opts.doors.open(id, body.host_uid)
+        return sendJson(res, 200, { ok: true })
+      }
+    }
+    if (sub === '/log' && req.method === 'POST') {
+      const read = z
+        .object({
+          source: z.string(),
+          tail: z.number().int().min(0).max(100_000).optional(),
+          cursor: z.unknown().optional(),
+        })
+        .parse(await readJson(req))
+      return sendJson(res, 200, driver.readLog(id, read as Parameters<LocalDriver['readLog']>[1]))
+    }
+    if (sub === '/usage' && req.method === 'GET')
+      return sendJson(res, 200, { usage: await driver.sampleResources(id) })
+    if (sub === '/oom' && req.method === 'GET')
+      return sendJson(res, 200, { oom_kills: await driver.oomKills(id) })
+    return sendJson(res, 404, { message: `No route ${req.method} ${url.pathname}.`, code: 'not_found' })
+  }
+
+  async function proxy(id: string, req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
+    const headers: Record<string, string> = {}
+    for (const [name, value] of headerPairs(req.headers)) headers[name] = value
+    const upstream = linkOf(id).request({ method: req.method ?? 'GET', path, headers })
+    const answered = new Promise<void>((resolve, reject) => {
+      upstream.once('response', (answer) => {
+        const out: Record<string, string | string[]> = {}
+        for (const [name, value] of Object.entries(answer.headers))
+          if (value !== undefined && !HOP_HEADERS.has(name)) out[name] = value
+        res.writeHead(answer.statusCode ?? 502, out)
+        pipeline(answer, res).then(resolve, reject)
+      })
+      upstream.once('error', reject)
+    })
+    // A client that goes away cancels the clawlet's side too.
+    res.once('close', () => {
+      if (!res.writableFinished) upstream.destroy()
+    })
+    await Promise.all([pipeline(req, upstream), answered])
+  }
+
+  server.on('close', () => {
+    for (const link of links.values()) link.close()
+    links.clear()
+  })
+  return server
+}
+
+/** The headers worth passing on to the clawlet, as name/value pairs. */
+function headerPairs(headers: IncomingHttpHeaders): Array<[string, string]> {
+  const out: Array<[string, string]> = []
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined || HOP_HEADERS.has(name)) continue
+    out.push([name, Array.isArray(value) ? value.join(', ') : value])
+  }
+  return out
+}
+
+async function readJson(req: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length
+    if (size > MAX_JSON_BODY) throw new Error('request body too large')
+    chunks.push(chunk)
+  }
+  const text = Buffer.concat(chunks).toString('utf8')
+  return text ? JSON.parse(text) : {}
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body)
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) })
+  res.end(text)
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err)
+}

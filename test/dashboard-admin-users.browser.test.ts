@@ -107,6 +107,7 @@ describe('the dashboard: users administered, pipelines edited, swarm roles set',
         await dialog.getByRole('button', { name: 'Disable user' }).click()
         await said('vic@example.com is disabled').waitFor()
         await row('vic@example.com').getByText('disabled', { exact: true }).waitFor()
+        await screenshot(page, 'admin-user-disabled')
       })
       const byKey = await server.api('GET', '/api/instances', { key })
       expect(byKey.status).toBe(401)
@@ -177,6 +178,7 @@ describe('the dashboard: users administered, pipelines edited, swarm roles set',
       await form.getByLabel('Runs on (step 2)').selectOption({ label: 'worker' })
       await form.getByLabel('Command of step 2').fill('echo two')
       await form.getByLabel('Runs at the same time as step 1').check()
+      await screenshot(page, 'pipeline-editor')
       await form.getByRole('button', { name: 'Create pipeline' }).click()
       await page.getByRole('heading', { name: 'nightly' }).waitFor()
       id = new URL(page.url()).pathname.split('/').pop() as string
@@ -221,10 +223,14 @@ describe('the dashboard: users administered, pipelines edited, swarm roles set',
       await form.getByLabel('Pipeline name').fill('nightly-2')
       await form.getByLabel('Command of step 1').fill('echo uno')
       await form.getByLabel('Runs at the same time as step 1').uncheck()
+      await form.getByLabel('Can be started from a webhook URL').check()
       await form.getByRole('button', { name: 'Save pipeline' }).click()
       await page.getByRole('heading', { name: 'nightly-2' }).waitFor()
       await page.getByText('echo uno').waitFor()
     })
+    // A webhook made by the edit: its URL (with the secret) is shown this once.
+    const hookUrl = (await page.locator('[data-webhook-url]').textContent()) ?? ''
+    expect(hookUrl).toContain(`/api/pipelines/${id}/webhook/`)
     const edited = (await server.api('GET', `/api/pipelines/${id}`)).body
     expect(edited).toMatchObject({ id, name: 'nightly-2' })
     expect(edited.steps.map((s: { name: string; command: string }) => [s.name, s.command])).toEqual([
@@ -232,6 +238,8 @@ describe('the dashboard: users administered, pipelines edited, swarm roles set',
       ['second', 'echo two'],
     ])
     expect((await server.api('GET', `/api/pipelines/${id}/runs`)).body).toHaveLength(1)
+    const hooked = await server.api('POST', new URL(hookUrl, server.url).pathname, { key: null, body: {} })
+    expect(hooked.status).toBe(202)
 
     await step(page, 'pipeline-delete', async () => {
       await page.getByRole('button', { name: 'Delete' }).click()

@@ -2,15 +2,17 @@ import { useAuth } from '../../auth'
 import { Link, useTitle } from '../../router'
 import { InvitesSection } from './Invites'
 import { PlansSection } from './Plans'
+import { RunnersSection } from './Runners'
 import { UsersSection } from './Users'
 
 const SECTIONS = [
   { id: 'users', label: 'Users' },
   { id: 'plans', label: 'Plans' },
   { id: 'invites', label: 'Invite codes' },
+  { id: 'runners', label: 'Runners' },
 ]
 
-/** Administration: users, plans and invite codes (administrators only). */
+/** Administration: users, plans, invite codes and runners (administrators only). */
 export default function AdminPage({ section }: { section: string }) {
   useTitle('Admin')
   const { me } = useAuth()
@@ -39,6 +41,7 @@ export default function AdminPage({ section }: { section: string }) {
       {section === 'users' && <UsersSection />}
       {section === 'plans' && <PlansSection />}
       {section === 'invites' && <InvitesSection />}
+      {section === 'runners' && <RunnersSection />}
     </section>
   )
 }

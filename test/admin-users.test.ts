@@ -48,10 +48,23 @@ describe('admin: disable, delete and look after users (in process)', () => {
   })
   afterAll(() => t?.close())
 
-  it('a disabled user cannot use their keys or sign-ins, nor sign in, until enabled again', async () => {
+  it('a disabled user cannot use their keys or sign-ins, nor sign in, nor start their pipelines, until enabled again', async () => {
     const u = await user('dora@example.com')
     const { cookie } = await signIn('dora@example.com')
     expect((await t.inject('GET', '/api/me', null, undefined, { cookie })).status).toBe(200)
+    const pipe = await t.inject('POST', '/api/pipelines', u.key, {
+      name: 'hooked',
+      webhook: true,
+      steps: [
+        {
+          name: 's',
+          type: 'exec',
+          instance_id: await insertInstanceRow(t.services.store, u.id),
+          command: 'true',
+        },
+      ],
+    })
+    const hook = new URL(pipe.body.webhook_url, 'http://x').pathname
 
     const off = await t.inject('POST', `/api/admin/users/${u.id}/disable`, adminKey)
     expect(off.status).toBe(200)
@@ -63,6 +76,7 @@ describe('admin: disable, delete and look after users (in process)', () => {
     const session = await t.inject('GET', '/api/auth/session', null, undefined, { cookie })
     expect(session.body.signed_in).toBe(false)
     expectError((await signIn('dora@example.com')).res, 401, 'user_disabled')
+    expectError(await t.inject('POST', hook, null, {}), 401, 'user_disabled')
     // A wrong password still says only that: being disabled is told to who knows the password.
     const wrong = await t.inject('POST', '/api/auth/login', null, {
       email: 'dora@example.com',
@@ -77,6 +91,7 @@ describe('admin: disable, delete and look after users (in process)', () => {
     expect(on.body.disabled_at).toBeNull()
     expect((await t.inject('GET', '/api/instances', u.key)).status).toBe(200)
     expect((await signIn('dora@example.com')).res.status).toBe(200)
+    expect((await t.inject('POST', hook, null, {})).status).toBe(202)
   })
 
   it('an administrator cannot disable or delete themselves; others cannot do either', async () => {

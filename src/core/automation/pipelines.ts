@@ -144,6 +144,7 @@ export class PipelineService {
       row?.webhook_hash &&
       timingSafeEqual(Buffer.from(row.webhook_hash, 'hex'), Buffer.from(hashSecret(secret), 'hex'))
     if (!row || !ok) throw errors.pipelineNotFound(id)
+    if (await this.ownerDisabled(row)) throw errors.userDisabled()
     if (from?.instanceId) {
       if (from.user.id !== row.user_id) throw errors.pipelineNotFound(id)
       await this.scope.checkTargets(from, stepTargets(stagesOf(row)), () => errors.pipelineNotFound(id))
@@ -218,14 +219,22 @@ export class PipelineService {
       if (!row.schedule || !row.next_run_at || Date.parse(row.next_run_at) > now.getTime()) continue
       // Runs missed while the server was down are not replayed one by one: one run, then onwards.
       if (
-        await this.store.automation.pipelines.claimSchedule(
+        !(await this.store.automation.pipelines.claimSchedule(
           row.id,
           row.next_run_at,
           nextRun(row.schedule, now),
-        )
+        ))
       )
-        await this.startRun(row, 'schedule', { scheduled_at: row.next_run_at })
+        continue
+      // A disabled user's schedules move on without running, as if the time had passed unseen.
+      if (await this.ownerDisabled(row)) continue
+      await this.startRun(row, 'schedule', { scheduled_at: row.next_run_at })
     }
+  }
+
+  /** Whether the pipeline's user is disabled: nothing of theirs starts then. */
+  private async ownerDisabled(row: PipelineRow): Promise<boolean> {
+    return !!(await this.store.users.byId(row.user_id))?.disabled_at
   }
 
   /** Stores and launches a run; one started through an instance's door keeps that instance's scope. */

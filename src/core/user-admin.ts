@@ -84,7 +84,8 @@ export class UserAdmin {
 
   /**
    * Disables a user: their keys, sign-ins and open streams stop at once (401 `user_disabled`) and
-   * they cannot sign in; their instances, keys and data stay until they are enabled again.
+   * they cannot sign in, nor do their pipelines start; their instances, keys and data stay until
+   * they are enabled again.
    */
   async disable(actorId: string, id: string): Promise<AdminUser> {
     const user = await this.get(id)

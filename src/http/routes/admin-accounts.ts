@@ -99,7 +99,7 @@ export const adminAccountRoutes: FastifyPluginAsyncZod<{ services: Services }> =
       schema: {
         ...route('admin.users.disable', 'Disable a user'),
         description:
-          'Their API keys and dashboard sign-ins stop at once (401 `user_disabled`, open streams end) and they cannot sign in; their instances, keys and data stay. 409 `own_account` for yourself.',
+          'Their API keys and dashboard sign-ins stop at once (401 `user_disabled`, open streams end) and they cannot sign in; their pipelines do not start (webhooks answer 401, schedules pass). Their instances, keys and data stay. 409 `own_account` for yourself.',
         params: UserParams,
         response: { 200: AdminUser, ...denied },
       },

@@ -47,8 +47,8 @@ const MIGRATIONS: Record<string, Migration> = {
   '0019_run_leases': runLeases,
   '0020_shared_state': sharedState,
   '0021_instance_use': instanceUse,
-  '0023_user_disabled': userDisabled,
   '0022_runners': runners,
+  '0023_user_disabled': userDisabled,
 }
 
 export const migrationProvider: MigrationProvider = {

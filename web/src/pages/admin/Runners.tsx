@@ -217,7 +217,7 @@ export function RunnersSection() {
                 <tbody>
                   {data.runners.map((r) => (
                     <tr key={r.id} data-runner={r.name}>
-                      <td>
+                      <td className="runner-name">
                         <strong>{r.name}</strong>
                       </td>
                       <td>

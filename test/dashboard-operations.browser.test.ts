@@ -138,6 +138,9 @@ describe('the instance page shows long operations and keeps work', () => {
       expect(await page.getByRole('tab', { name: 'Logs' }).count()).toBe(1)
       await page.getByLabel('Message', { exact: true }).waitFor()
       await artifact(page, 'instance-ready')
+      // What tells a reboot's old sandbox from its new one.
+      const status = await server.api('GET', `/api/instances/${instanceId}/status`)
+      expect(Date.parse(status.body.sandbox.started_at)).toBeGreaterThan(Date.parse(created.body.created_at))
     })
   }, 300_000)
 

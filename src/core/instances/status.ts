@@ -37,7 +37,14 @@ export async function statusDetail(
     status: row.status as InstanceStatus,
     ready: row.status === 'ready' && clawlet.ok,
     uptime_ms: startedAt === null ? null : Date.now() - startedAt,
-    sandbox,
+    // The driver's camelCase state, in the API's snake_case (a reboot's page tells the old
+    // sandbox from the new one by when it started).
+    sandbox: {
+      running: sandbox.running,
+      ...(sandbox.pid !== undefined ? { pid: sandbox.pid } : {}),
+      ...(sandbox.startedAt !== undefined ? { started_at: sandbox.startedAt } : {}),
+      ...(sandbox.reason !== undefined ? { reason: sandbox.reason } : {}),
+    },
     clawlet,
     gateway: gateway?.readiness(gatewayState) ?? {
       status: 'not_installed',

@@ -45,11 +45,13 @@ const VERB: Record<string, string> = {
 }
 
 /** Where a boot is, read from the status detail; `since` is when the boot began. */
-function stepOf(d: StatusDetail | undefined, since: string | undefined): { step: Step; doing: string } {
+function stepOf(status: string, d: StatusDetail | undefined, since: string): { step: Step; doing: string } {
   const doing = (step: Step) => STEPS.find((s) => s.id === step)?.doing ?? ''
   if (!d) return { step: 'sandbox', doing: doing('sandbox') }
-  // A reboot first stops the sandbox it had: one started before the boot began is that one.
-  const old = since && d.sandbox.started_at && Date.parse(d.sandbox.started_at) < Date.parse(since)
+  // A reboot (or a restart) first stops the sandbox it had: one started before the boot began
+  // is that one. Waking keeps its sandbox and starts only the agent again.
+  const old =
+    status !== 'waking' && d.sandbox.started_at && Date.parse(d.sandbox.started_at) < Date.parse(since)
   if (!d.sandbox.running || old)
     return { step: 'sandbox', doing: old ? 'stopping its sandbox' : doing('sandbox') }
   if (!d.clawlet.ok) return { step: 'clawlet', doing: doing('clawlet') }
@@ -87,7 +89,7 @@ export function BootProgress({ inst }: { inst: Instance }) {
     return () => clearInterval(t)
   }, [])
   const began = (known && list[start]?.created_at) || inst.updated_at
-  const { step, doing } = stepOf(detail.data, began)
+  const { step, doing } = stepOf(inst.status, detail.data, began)
   const at = STEPS.findIndex((s) => s.id === step)
   const gatewayDetail = step === 'gateway' ? detail.data?.gateway.detail : undefined
   return (

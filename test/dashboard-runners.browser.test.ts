@@ -283,6 +283,40 @@ describe.skipIf(Boolean(SKIP))('the admin Runners page', () => {
     } finally {
       await page.setViewportSize({ width: 1440, height: 900 })
     }
+  })
+
+  it('removes rack-1 once its instance is gone, then explains how to add a runner', async () => {
+    expect((await server.api('DELETE', `/api/instances/${instanceId}`)).status).toBeLessThan(300)
+    await waitFor(
+      async () =>
+        (await server.api('GET', `/api/instances/${instanceId}`)).status === 404 ? true : undefined,
+      60_000,
+      250,
+    )
+    await step(page, 'runners-removed', async () => {
+      await page.goto('/admin/runners')
+      await page.getByRole('row').filter({ hasText: NAME }).getByText('0 / 20 instances').waitFor()
+      await page.getByRole('button', { name: `Remove ${NAME}` }).click()
+      await page
+        .getByRole('dialog', { name: `Remove ${NAME}?` })
+        .getByRole('button', { name: 'Remove runner' })
+        .click()
+      await page
+        .getByRole('status')
+        .filter({ hasText: `${NAME} was removed.` })
+        .waitFor()
+      await page.getByText('No runner is registered').waitFor()
+      expect(await page.getByRole('table', { name: 'Runners' }).count()).toBe(0)
+      expect(await page.getByText('clawport runner --server URL --token T').count()).toBe(1)
+      expect(await page.getByRole('region', { name: 'This server' }).textContent()).toContain(
+        'No runner takes new instances right now',
+      )
+      expect(await seen()).toBeUndefined()
+      await page.setViewportSize({ width: 390, height: 844 })
+      expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBe(390)
+      await page.screenshot({ path: path.join(ARTIFACTS, 'admin-runners-empty-390.png'), fullPage: true })
+    })
+    await page.setViewportSize({ width: 1440, height: 900 })
     expect(problems).toEqual([])
   })
 })

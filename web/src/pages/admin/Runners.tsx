@@ -131,10 +131,10 @@ function RunnerActions({
 }
 
 /** How to add a host, when none is registered. */
-function NoRunners() {
+function NoRunners({ localOn }: { localOn: boolean }) {
   return (
     <Empty>
-      <p>No runner is registered: this server runs every instance itself.</p>
+      <p>No runner is registered{localOn ? ': this server runs every instance itself' : ''}.</p>
       <p>
         To run instances on another host, start{' '}
         <code className="runner-command">clawport runner --server URL --token T</code> there, with this
@@ -196,7 +196,7 @@ export function RunnersSection() {
               )}
           </section>
           {data.runners.length === 0 ? (
-            <NoRunners />
+            <NoRunners localOn={data.local.enabled} />
           ) : (
             <div className="card table-wrap">
               <table aria-label="Runners">

@@ -182,6 +182,10 @@ export const ERROR_CODES: Record<string, ErrorCodeInfo> = {
     meaning:
       'No runner is healthy, active and has room (memory, instances, labels) for the instance; retry later.',
   },
+  control_plane_unreachable: {
+    status: 503,
+    meaning: "Inside an instance on a runner: the runner cannot reach the control plane now; retry shortly.",
+  },
   runner_unavailable: {
     status: 503,
     meaning: 'The runner holding the instance is out of reach (its instances keep running); retry shortly.',

@@ -45,6 +45,10 @@ describe('the warm pool', () => {
       POOLED.map((name) => [name, 1, 1, 'off']),
     )
     expect(status).toMatchObject({ size: POOLED.length, ready: POOLED.length })
+    // With no runner registered, every warm instance is this server's own.
+    expect((status as unknown as { runners: unknown }).runners).toEqual([
+      { runner_id: null, runner: 'local', ready: POOLED.length, warming: 0 },
+    ])
     expect((await s.api('GET', '/api/instances')).body).toEqual([])
 
     // The administrator is on `team`: that plan last, so that its cold create below follows at once.

@@ -257,6 +257,31 @@ describe.skipIf(Boolean(SKIP))('runners on other hosts', () => {
     expect(forged.status).toBe(404)
   })
 
+  it('doctor checks a runner host: the database, the token, the control plane', async () => {
+    const host = (runners[0] as RunnerProc).host
+    const env = { ...process.env, CLAWPORT_DATABASE_URL: dbUrl, CLAWPORT_LOG_LEVEL: 'silent' }
+    const args = [BIN, 'doctor', '--runner', '--data-dir', tempDataDir('clawport-runner-doctor-')]
+    const good = await host.exec(process.execPath, [...args, '--server', (replicas[0] as TestServer).url], {
+      env: { ...env, CLAWPORT_RUNNER_TOKEN: TOKEN },
+      timeoutMs: 60_000,
+    })
+    expect(good.stdout).toMatch(/ok +runner token set/)
+    expect(good.stdout).toMatch(/ok +database .* reachable \(2 runners registered\)/)
+    expect(good.stdout).toMatch(/ok +control plane http:\/\/\S+ answers/)
+    expect(good.stdout).not.toContain('postgres://clawport_test:clawport_test')
+    const bad = await host.exec(
+      process.execPath,
+      [...args, '--server', 'http://10.231.255.254:9', '--token', 'short'],
+      {
+        env,
+        timeoutMs: 60_000,
+      },
+    )
+    expect(bad.code).toBe(1)
+    expect(bad.stdout).toMatch(/FAIL +the runner token must be at least 32 characters/)
+    expect(bad.stdout).toMatch(/FAIL +control plane http:\/\/10.231.255.254:9 is out of reach/)
+  }, 120_000)
+
   it('a runner cut off turns unresponsive, takes no new instances, and its instances keep running', async () => {
     const cut = runners[0] as RunnerProc
     const id = onRunner(cut.name)[0] as string
@@ -303,11 +328,7 @@ describe.skipIf(Boolean(SKIP))('runners on other hosts', () => {
       (await (replicas[0] as TestServer).api('POST', `/api/instances/${stop}/start`)).status,
     ).toBeLessThan(300)
     await (replicas[0] as TestServer).waitStatus(stop, 'ready', undefined, 60_000)
-    const file = await (replicas[1] as TestServer).api(
-      'GET',
-      `/api/instances/${stop}/files/read?path=/workspace/via.txt`,
-    )
-    expect(file.status).toBe(200)
+    expect((await (replicas[1] as TestServer).exec(stop, 'cat /workspace/kept.txt')).stdout).toBe('kept\n')
   }, 180_000)
 
   it('a draining runner keeps its instances and takes no new ones; removal waits for it to be empty', async () => {

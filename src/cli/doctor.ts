@@ -5,6 +5,7 @@ import { createLogger } from '../log.js'
 import { COMMON_OPTIONS, configFrom, parseFlags } from './args.js'
 import { headroomChecks } from './doctor-headroom.js'
 import { openclawChecks } from './doctor-openclaw.js'
+import { runnerChecks } from './doctor-runner.js'
 
 type Level = 'ok' | 'warn' | 'fail'
 interface Check {
@@ -32,8 +33,14 @@ function onPath(cmd: string): boolean {
 /** `clawport doctor`: what this host has for sandboxes, and how to fix what it lacks. */
 export async function doctor(argv: string[]): Promise<number> {
   if (argv.includes('--orphans')) return (await import('./orphans.js')).orphans(argv)
-  const { values } = parseFlags(argv, COMMON_OPTIONS)
-  const config = configFrom(values)
+  const { values } = parseFlags(argv, {
+    ...COMMON_OPTIONS,
+    runner: { type: 'boolean' },
+    server: { type: 'string' },
+    token: { type: 'string' },
+  })
+  // A runner host seals nothing (no CLAWPORT_SECRET_KEY there).
+  const config = configFrom(values, { sealsSecrets: !values.runner })
   const checks: Check[] = []
   const [major = 0, minor = 0] = process.versions.node.split('.').map(Number)
   checks.push(
@@ -107,6 +114,8 @@ export async function doctor(argv: string[]): Promise<number> {
           fix: 'apt-get install -y tigervnc-standalone-server openbox',
         },
   )
+  if (values.runner)
+    checks.push(...(await runnerChecks(config, values.token ?? config.runnerToken, values.server)))
   checks.push(...openclawChecks(config))
   checks.push(...headroomChecks(config))
   try {
@@ -129,8 +138,8 @@ export async function doctor(argv: string[]): Promise<number> {
   const failed = checks.filter((c) => c.level === 'fail').length
   process.stdout.write(
     failed
-      ? `\n${failed} problem(s) stop sandboxes from running here.\n`
-      : '\nthis host can run Clawport instances.\n',
+      ? `\n${failed} problem(s) stop ${values.runner ? 'this runner' : 'sandboxes'} from running here.\n`
+      : `\nthis host can run Clawport instances${values.runner ? ' as a runner' : ''}.\n`,
   )
   return failed ? 1 : 0
 }

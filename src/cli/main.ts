@@ -8,6 +8,7 @@ Commands:
   admin     Manage users, keys, plans, invites and runners (clawport admin --help)
   runner    Run instances on this host for a control plane (clawport runner --help)
   doctor    Check this host for what sandboxes need, and say how to fix what is missing
+            (--runner [--server URL]: and what a runner host needs)
   instances, webhooks, channels, chat, files, exec, terminal, mcp
             Drive a Clawport server as a client (clawport instances --help)
 

@@ -32,12 +32,23 @@ export const PlanPoolStatus = z.object({
 })
 export type PlanPoolStatus = z.infer<typeof PlanPoolStatus>
 
-/** What an administrator sees of the pool: totals, then each plan's. */
+/** Where the pool's instances are: one runner's (or this server's own) share. */
+export const RunnerPoolStatus = z.object({
+  runner_id: z.string().nullable().describe("The runner; null: this server's own instances"),
+  runner: z.string().describe("Its name; `local` for this server's own"),
+  ready: z.number().int(),
+  warming: z.number().int(),
+})
+
+/** What an administrator sees of the pool: totals, then each plan's, then where they run. */
 export const PoolStatus = z.object({
   size: z.number().int().describe('All plans together'),
   ready: z.number().int(),
   warming: z.number().int(),
   plans: z.array(PlanPoolStatus),
+  runners: z
+    .array(RunnerPoolStatus)
+    .describe('Where the warm instances run: placement spreads them as it spreads any instance'),
 })
 export type PoolStatus = z.infer<typeof PoolStatus>
 
@@ -129,7 +140,26 @@ export class WarmPool {
       return { plan: plan.name, size, network: plan.network, ready, warming: mine.length - ready }
     })
     const ready = plans.reduce((n, p) => n + p.ready, 0)
-    return { size: plans.reduce((n, p) => n + p.size, 0), ready, warming: rows.length - ready, plans }
+    const names = new Map((await this.store.runners.list()).map((r) => [r.id, r.name]))
+    const byRunner = new Map<string | null, { ready: number; warming: number }>()
+    for (const r of rows) {
+      const at = byRunner.get(r.runner_id ?? null) ?? { ready: 0, warming: 0 }
+      if (r.status === 'ready' && r.warm_at) at.ready++
+      else at.warming++
+      byRunner.set(r.runner_id ?? null, at)
+    }
+    const runners = [...byRunner].map(([id, n]) => ({
+      runner_id: id,
+      runner: id === null ? 'local' : (names.get(id) ?? id),
+      ...n,
+    }))
+    return {
+      size: plans.reduce((n, p) => n + p.size, 0),
+      ready,
+      warming: rows.length - ready,
+      plans,
+      runners,
+    }
   }
 
   /**

@@ -184,7 +184,7 @@ export const ERROR_CODES: Record<string, ErrorCodeInfo> = {
   },
   control_plane_unreachable: {
     status: 503,
-    meaning: "Inside an instance on a runner: the runner cannot reach the control plane now; retry shortly.",
+    meaning: 'Inside an instance on a runner: the runner cannot reach the control plane now; retry shortly.',
   },
   runner_unavailable: {
     status: 503,

@@ -204,6 +204,15 @@ describe.skipIf(Boolean(SKIP))('runners on other hosts', () => {
         expect(read.status).toBe(200)
         expect(JSON.stringify(read.body)).toContain(`written via ${via.url}`)
       }
+      // Its logs and usage come from the runner's host too.
+      const logs = await (replicas[0] as TestServer).api(
+        'GET',
+        `/api/instances/${id}/logs?source=clawlet&tail=5`,
+      )
+      expect(logs.status, JSON.stringify(logs.body)).toBe(200)
+      expect(logs.body.lines.length).toBeGreaterThan(0)
+      const metrics = await (replicas[1] as TestServer).api('GET', `/api/instances/${id}/metrics`)
+      expect(metrics.status, JSON.stringify(metrics.body)).toBe(200)
       // The file is on the runner's host, in the instance's folder there.
       const hostDir = runners.find((r) => r.name === name)?.dataDir as string
       expect(fs.existsSync(path.join(hostDir, 'instances', id))).toBe(true)

@@ -8,6 +8,11 @@ import { RUNNER_HEADER } from './auth.js'
 /** Where runners send the instances' door calls on the control plane. */
 export const RUNNER_DOOR_PREFIX = '/_runner/door/'
 
+/**
+ * Not passed on: one hop's own headers, any credential, and every header that names a client
+ * address (the control plane may trust the runner's address as a proxy's; an instance must not
+ * choose the address it is audited and throttled as).
+ */
 const HOP_HEADERS = new Set([
   'connection',
   'keep-alive',
@@ -15,6 +20,11 @@ const HOP_HEADERS = new Set([
   'host',
   'upgrade',
   'authorization',
+  'forwarded',
+  'x-forwarded-for',
+  'x-forwarded-host',
+  'x-forwarded-proto',
+  'x-real-ip',
 ])
 
 /**

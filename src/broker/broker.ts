@@ -5,13 +5,8 @@ import type { Store } from '../store/index.js'
 import { assertPublicUrl, publicOnly } from './egress.js'
 import { embeddingModelEntry, serveEmbeddings } from './embeddings.js'
 import { HOW_TO_CONFIGURE_MODEL, type ModelSettings, type Upstream } from './model-settings.js'
+import { BrokerError, type Caller, causeOf, origin, readJson, sendJson, upstreamMessage } from './protocol.js'
 import { UsageMeter } from './usage.js'
-
-/** Who is calling: known from the socket the call came in on, never from the request. */
-export interface Caller {
-  instanceId: string
-  userId: string
-}
 
 /** The last failure the broker answered for an instance, so a turn can name it. */
 export interface BrokerFailure {
@@ -20,20 +15,8 @@ export interface BrokerFailure {
   at: number
 }
 
-const MAX_BODY_BYTES = 32 * 1024 * 1024
 /** The one model id instances see; the broker maps it to the upstream's real model. */
 const MODEL_ALIAS = 'default'
-
-/** A failure the broker answers in OpenAI's error shape. */
-export class BrokerError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message)
-  }
-}
 
 /**
  * The model broker: an OpenAI-compatible proxy (`/v1/chat/completions`, `/v1/embeddings`, `/v1/models`) that
@@ -245,49 +228,4 @@ export class ModelBroker {
       clearTimeout(idle)
     }
   }
-}
-
-export function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body)
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) })
-  res.end(text)
-}
-
-export async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
-  const chunks: Buffer[] = []
-  let size = 0
-  for await (const c of req as AsyncIterable<Buffer>) {
-    size += c.length
-    if (size > MAX_BODY_BYTES)
-      throw new BrokerError(413, 'payload_too_large', 'The model request is too large.')
-    chunks.push(c)
-  }
-  try {
-    const v = JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown
-    if (v && typeof v === 'object' && !Array.isArray(v)) return v as Record<string, unknown>
-  } catch {}
-  throw new BrokerError(400, 'invalid_request', 'The model request is not a JSON object.')
-}
-
-export function origin(url: string): string {
-  try {
-    return new URL(url).origin
-  } catch {
-    return 'the configured URL'
-  }
-}
-
-export function causeOf(err: unknown): string {
-  if (err instanceof Error && 'status' in err && 'code' in err) return err.message
-  const cause = (err as { cause?: { code?: string; message?: string } })?.cause
-  if (cause?.code === 'EADDRNOTALLOWED') return cause.message ?? cause.code
-  return cause?.code ?? cause?.message ?? (err instanceof Error ? err.message : String(err))
-}
-
-export function upstreamMessage(text: string): string {
-  try {
-    const m = (JSON.parse(text) as { error?: { message?: string } }).error?.message
-    if (m) return m.slice(0, 300)
-  } catch {}
-  return text.slice(0, 300) || 'no details'
 }

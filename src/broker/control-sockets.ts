@@ -2,7 +2,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { DoorHandler } from '../door/listen.js'
 import type { InstanceDoors } from '../drivers/driver.js'
 import type { Logger } from '../log.js'
-import type { Caller, ModelBroker } from './broker.js'
+import type { ModelBroker } from './broker.js'
+import type { Caller } from './protocol.js'
 
 /** Serves the scoped Clawport API to an instance (the HTTP app, mounted once it is built). */
 export type InstanceApiHandler = (caller: Caller, req: IncomingMessage, res: ServerResponse) => void

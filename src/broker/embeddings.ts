@@ -1,9 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { EMBEDDING_MODEL_ALIAS } from '../clawlet/gateway-features.js'
 import type { Config } from '../config.js'
-import { BrokerError, type Caller, causeOf, origin, readJson, upstreamMessage } from './broker.js'
 import { assertPublicUrl, publicOnly } from './egress.js'
 import { HOW_TO_CONFIGURE_EMBEDDINGS, type ModelSettings } from './model-settings.js'
+import { BrokerError, type Caller, causeOf, origin, readJson, upstreamMessage } from './protocol.js'
 import type { UsageMeter } from './usage.js'
 
 /** The most of an upstream's embeddings answer the broker holds (vectors of a large batch). */

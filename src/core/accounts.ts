@@ -118,4 +118,9 @@ export class AccountService {
       created_at: user.created_at,
     }
   }
+
+  /** The model tokens all of a user's instances used. */
+  modelUsage(userId: string): ReturnType<Store['usage']['totals']> {
+    return this.store.usage.totals({ userId })
+  }
 }

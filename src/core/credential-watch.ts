@@ -1,4 +1,4 @@
-import type { Caller } from './keys.js'
+import type { Caller } from './caller.js'
 
 /** How often open streams' credentials are checked again (expiry, a revocation by another process). */
 export const RECHECK_MS = 30_000

@@ -31,6 +31,11 @@ export class Fleet {
     private readonly log: Logger,
   ) {}
 
+  /** The fleet of the wired services (so that routes never hold the store themselves). */
+  static of(services: { store: Store; instances: InstanceService }, log: Logger): Fleet {
+    return new Fleet(services.store, services.instances, log)
+  }
+
   async stopAll(): Promise<FleetOutcome[]> {
     const rows = (await this.store.instances.listAll()).filter((r) => r.status !== 'stopped')
     return this.each(rows, 'stopped', (r) => this.instances.shutdown(asUser(r.user_id), r.id))

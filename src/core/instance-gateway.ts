@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
-import type { Caller } from '../broker/broker.js'
 import type { ControlSockets } from '../broker/control-sockets.js'
+import type { Caller } from '../broker/protocol.js'
 import { cleanText } from '../clawlet/answers.js'
 import type { ChannelsWire } from '../clawlet/channel-protocol.js'
 import { GatewayClient } from '../clawlet/gateway-client.js'

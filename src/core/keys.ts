@@ -1,9 +1,12 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { z } from 'zod'
 import { errors } from '../errors.js'
-import type { ApiKeyRow, Store, UserRow } from '../store/index.js'
+import type { ApiKeyRow, Store } from '../store/index.js'
+import type { Caller } from './caller.js'
 import { CredentialWatch } from './credential-watch.js'
 import { nowIso } from './time.js'
+
+export type { Caller } from './caller.js'
 
 export const KEY_PREFIX = 'sk_live_'
 const SHOWN_PREFIX_LEN = KEY_PREFIX.length + 4
@@ -22,14 +25,6 @@ export type ApiKey = z.infer<typeof ApiKey>
 
 export const CreatedApiKey = ApiKey.extend({ key: z.string() })
 export type CreatedApiKey = z.infer<typeof CreatedApiKey>
-
-/** Who is calling, as established by authentication. */
-export interface Caller {
-  user: UserRow
-  keyId: string
-  /** Set when the call came through an instance's own door: it acts for its owner, narrowly. */
-  instanceId?: string
-}
 
 export function hashKey(secret: string): string {
   return createHash('sha256').update(secret).digest('hex')
@@ -105,6 +100,15 @@ export class KeyService {
     }
     const row = await this.store.keys.getForUser(caller.user.id, caller.keyId)
     return !!row && !row.revoked_at && !(row.expires_at && Date.parse(row.expires_at) <= now)
+  }
+
+  /** The caller of a request that came through an instance's own door: that instance, for its owner. */
+  async authenticateInstance(instanceId: string): Promise<Caller> {
+    const row = await this.store.instances.get(instanceId)
+    const user = row ? await this.store.users.byId(row.user_id) : undefined
+    if (!row || !user) throw errors.unauthorized('This instance no longer exists.')
+    if (user.disabled_at) throw errors.userDisabled()
+    return { user, keyId: `instance:${row.id}`, instanceId: row.id }
   }
 
   /** Resolves a bearer secret to its caller, or throws the right 401. */

@@ -62,7 +62,7 @@ export class StoreRateCounter implements RateCounter {
   }
 }
 
-/** Counters every replica shares when the store is PostgreSQL; undefined for one server. */
-export function sharedRateCounter(store: Store): RateCounter | undefined {
+/** Counters every replica shares when the services' store is PostgreSQL; undefined for one server. */
+export function sharedRateCounter({ store }: { store: Store }): RateCounter | undefined {
   return store.dialect === 'postgres' ? new StoreRateCounter(store) : undefined
 }

@@ -1,4 +1,4 @@
-import type { Caller as DoorCaller } from '../broker/broker.js'
+import type { Caller as DoorCaller } from '../broker/protocol.js'
 import type { Config } from '../config.js'
 import { AppError, errors } from '../errors.js'
 import { bearerMatches, RUNNER_HEADER, runnerCredential } from '../runner/auth.js'

@@ -146,7 +146,7 @@ export async function buildApp(services: Services, log: Logger): Promise<Fastify
   registerAudit(app, services.audit)
   endStreamsOnRevoke(app, services.keys.watch)
   // Counted in the store when replicas share PostgreSQL; in this process otherwise.
-  const sharedCounter = sharedRateCounter(services.store)
+  const sharedCounter = sharedRateCounter(services)
   await app.register(rateLimit, {
     global: true,
     hook: 'preHandler',

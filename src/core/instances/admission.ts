@@ -8,13 +8,7 @@ import type { InviteService } from '../invites.js'
 import { nowIso } from '../time.js'
 import type { WarmPool } from '../warm-pool.js'
 import type { InstanceLifecycle } from './lifecycle.js'
-import { fleetFull } from './placement.js'
-
-/**
- * Held (a transaction lock) by every insert of an instance: the capacity check and the choice of
- * a host uid see every other replica's creates that committed before.
- */
-export const ADMISSION_LOCK = 'instances:admission'
+import { ADMISSION_LOCK, fleetFull } from './placement.js'
 
 export interface CreateInstanceInput {
   invite_code?: string

@@ -6,6 +6,12 @@ import { runnerHealthy } from '../../runner/health.js'
 import type { Store } from '../../store/index.js'
 import type { RunnerRow } from '../../store/runners-store.js'
 
+/**
+ * Held (a transaction lock) by every insert of an instance: the capacity check and the choice of
+ * a host uid see every other replica's creates that committed before.
+ */
+export const ADMISSION_LOCK = 'instances:admission'
+
 /** Where a new instance runs and as which host uid. */
 export interface Placement {
   /** The runner; null: this server's own (in-process) runner. */

@@ -1,8 +1,8 @@
 import { validateHeaderName, validateHeaderValue } from 'node:http'
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify'
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod'
+import { callerMistakeOf } from '../../core/store-failures.js'
 import { AppError, errors, isAppError } from '../../errors.js'
-import { isUnstorableText } from '../../store/errors.js'
 
 const FASTIFY_CODES: Record<string, [number, string, string]> = {
   FST_ERR_CTP_BODY_TOO_LARGE: [
@@ -36,10 +36,8 @@ export function toAppError(err: FastifyError | Error): AppError {
       issues,
     })
   }
-  if (isUnstorableText(err)) {
-    const message = 'Text in this request contains the NUL character (U+0000), which cannot be stored.'
-    return errors.validation(message, { issues: [{ path: '/', message }] })
-  }
+  const mistake = callerMistakeOf(err)
+  if (mistake) return mistake
   const fe = err as FastifyError
   const known = fe.code ? FASTIFY_CODES[fe.code] : undefined
   if (known) return new AppError(known[0], known[1], known[2])

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
-import type { Caller as DoorCaller } from '../../broker/broker.js'
+import type { Caller as DoorCaller } from '../../broker/protocol.js'
 import type { Services } from '../../core/services.js'
 import { errors } from '../../errors.js'
 
@@ -45,15 +45,12 @@ export function registerInstanceDoor(app: FastifyInstance, services: Services): 
   app.addHook('onRequest', async (request) => {
     const door = doorOf(request)
     if (!door) return
-    const row = await services.store.instances.get(door.instanceId)
-    const user = row ? await services.store.users.byId(row.user_id) : undefined
-    if (!row || !user) throw errors.unauthorized('This instance no longer exists.')
-    if (user.disabled_at) throw errors.userDisabled()
+    const caller = await services.keys.authenticateInstance(door.instanceId)
     const url = request.routeOptions.url
     const method = request.method
     if (!url || !ALLOWED.some((a) => a.url.test(url) && (!a.method || a.method === method)))
       throw errors.routeNotFound(method, request.url.split('?')[0] as string)
-    request.caller = { user, keyId: `instance:${row.id}`, instanceId: row.id }
+    request.caller = caller
   })
 }
 

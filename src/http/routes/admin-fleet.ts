@@ -22,7 +22,7 @@ const FleetAnswer = z.object({
 
 /** The operator stops or starts every instance of every user; administrators only. */
 export const adminFleetRoutes: FastifyPluginAsyncZod<{ services: Services }> = async (app, { services }) => {
-  const fleet = new Fleet(services.store, services.instances, app.log as Logger)
+  const fleet = Fleet.of(services, app.log as Logger)
   const answer = (instances: z.infer<typeof Outcome>[]) => {
     const failed = instances.filter((i) => i.error).length
     return { instances, done: instances.length - failed, failed }

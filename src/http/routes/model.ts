@@ -81,6 +81,6 @@ export const modelRoutes: FastifyPluginAsyncZod<{ services: Services }> = async 
         response: { 200: Usage, ...errorResponses() },
       },
     },
-    async (request) => services.store.usage.totals({ userId: callerOf(request).user.id }),
+    async (request) => services.accounts.modelUsage(callerOf(request).user.id),
   )
 }

@@ -1,0 +1,65 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
+
+/** Who is calling: known from the socket the call came in on, never from the request. */
+export interface Caller {
+  instanceId: string
+  userId: string
+}
+
+const MAX_BODY_BYTES = 32 * 1024 * 1024
+
+/** A failure the broker answers in OpenAI's error shape. */
+export class BrokerError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message)
+  }
+}
+
+export function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body)
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) })
+  res.end(text)
+}
+
+export async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const c of req as AsyncIterable<Buffer>) {
+    size += c.length
+    if (size > MAX_BODY_BYTES)
+      throw new BrokerError(413, 'payload_too_large', 'The model request is too large.')
+    chunks.push(c)
+  }
+  try {
+    const v = JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown
+    if (v && typeof v === 'object' && !Array.isArray(v)) return v as Record<string, unknown>
+  } catch {}
+  throw new BrokerError(400, 'invalid_request', 'The model request is not a JSON object.')
+}
+
+export function origin(url: string): string {
+  try {
+    return new URL(url).origin
+  } catch {
+    return 'the configured URL'
+  }
+}
+
+export function causeOf(err: unknown): string {
+  if (err instanceof Error && 'status' in err && 'code' in err) return err.message
+  const cause = (err as { cause?: { code?: string; message?: string } })?.cause
+  if (cause?.code === 'EADDRNOTALLOWED') return cause.message ?? cause.code
+  return cause?.code ?? cause?.message ?? (err instanceof Error ? err.message : String(err))
+}
+
+export function upstreamMessage(text: string): string {
+  try {
+    const m = (JSON.parse(text) as { error?: { message?: string } }).error?.message
+    if (m) return m.slice(0, 300)
+  } catch {}
+  return text.slice(0, 300) || 'no details'
+}

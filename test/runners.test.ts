@@ -143,6 +143,19 @@ describe.skipIf(Boolean(SKIP))('runners on other hosts', () => {
       CLAWPORT_GATEWAY: 'off',
       CLAWPORT_DESKTOP: 'off',
       CLAWPORT_HOST: net.bridgeAddress,
+      // Small sandboxes: a fork bomb reaches the process limit at once.
+      CLAWPORT_PLANS: JSON.stringify([
+        { name: 'free', instance_limit: 0, network: 'off' },
+        {
+          name: 'team',
+          instance_limit: 20,
+          memory_mb: 2048,
+          cpus: 1,
+          pids_max: 96,
+          disk_mb: 256,
+          network: 'off',
+        },
+      ]),
     }
     const first = await new TestServer(controlDir, { ...env }).start()
     const second = await new TestServer(controlDir, { ...env }).start()
@@ -290,6 +303,36 @@ describe.skipIf(Boolean(SKIP))('runners on other hosts', () => {
     expect(bad.stdout).toMatch(/FAIL +the runner token must be at least 32 characters/)
     expect(bad.stdout).toMatch(/FAIL +control plane http:\/\/10.231.255.254:9 is out of reach/)
   }, 120_000)
+
+  it("records a runaway workload its runner ended in the instance's events", async () => {
+    const via = replicas[1] as TestServer
+    const id = await create(replicas[0] as TestServer, 'bomb')
+    const launched = await via.exec(id, "bash -c 'f() { while :; do f & done; }; f' >/dev/null 2>&1 &", {
+      timeout_ms: 5000,
+    })
+    expect(launched.timed_out).toBe(false)
+    const event = await until(
+      'a runaway event',
+      async () => {
+        const events = await via.api('GET', `/api/instances/${id}/events?after=0`)
+        return (events.body as Array<{ type: string; data: Record<string, unknown> }>).find(
+          (e) => e.type === 'runaway_processes_killed',
+        )
+      },
+      90_000,
+    )
+    // The workload's share of the plan's 96 processes (the clawlet keeps its own).
+    expect(event.data).toMatchObject({ reason: 'pids_limit' })
+    expect(event.data.pids_limit as number).toBeGreaterThan(0)
+    expect(event.data.pids_limit as number).toBeLessThanOrEqual(96)
+    expect(event.data.processes_killed as number).toBeGreaterThan(10)
+    // The instance answers again once its workload is gone.
+    const again = await until('exec after the runaway', async () => {
+      const r = await via.exec(id, 'echo back')
+      return r.exit_code === 0 ? r : undefined
+    })
+    expect(again.stdout).toBe('back\n')
+  }, 150_000)
 
   it('a runner cut off turns unresponsive, takes no new instances, and its instances keep running', async () => {
     const cut = runners[0] as RunnerProc

@@ -20,7 +20,12 @@ import { ChatService } from './chat/chat-service.js'
 import { closeInterruptedTurns, staleBefore } from './chat/recovery.js'
 import { DesktopService } from './desktop.js'
 import { createEventRuntime, type EventService } from './events/index.js'
-import { recordBootFailure, recordCrash, recordTransition } from './events/transition-events.js'
+import {
+  recordBootFailure,
+  recordCrash,
+  recordRunaway,
+  recordTransition,
+} from './events/transition-events.js'
 import { InstanceGateway } from './instance-gateway.js'
 import { InstanceLogService } from './instance-logs.js'
 import { InstanceMetricsService } from './instance-metrics.js'
@@ -162,11 +167,7 @@ export async function createServices(
     // Every replica's driver may end a runaway it watches; the host's leader (which watches
     // them all) reports it once.
     if (leads && !leads.host.isLeader()) return
-    const limit = report.reason === 'pids_limit' ? 'its process limit' : 'its memory limit, thrashing'
-    void events.record(id, 'runaway_processes_killed', {
-      reason: `the workload stayed at ${limit}: ${report.processes_killed} processes ended`,
-      data: { ...report },
-    })
+    void recordRunaway(events, id, report)
   })
   lifecycle.onTransition((t) => recordTransition(events, t))
   // What waits for a status held on another replica hears it changed (see SleepService).

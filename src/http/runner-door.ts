@@ -1,9 +1,11 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http'
+import { z } from 'zod'
+import { recordRunaway } from '../core/events/transition-events.js'
 import type { Services } from '../core/services.js'
 import { errors } from '../errors.js'
 import type { Logger } from '../log.js'
 import { RUNNER_HEADER } from '../runner/auth.js'
-import { RUNNER_DOOR_PREFIX } from '../runner/door-forward.js'
+import { RUNNER_DOOR_PREFIX, RUNNER_REPORT_PREFIX } from '../runner/door-forward.js'
 
 const DOOR_PATH = /^([0-9a-f-]{36})(\/.*)$/
 
@@ -15,7 +17,12 @@ const DOOR_PATH = /^([0-9a-f-]{36})(\/.*)$/
  * is a 404 that names nothing.
  */
 export function runnerDoorHandler(services: Services, log: Logger) {
+  const reports = runnerReportHandler(services, log)
   return (req: IncomingMessage, res: ServerResponse): boolean => {
+    if (req.url?.startsWith(RUNNER_REPORT_PREFIX)) {
+      reports(req, res)
+      return true
+    }
     if (!req.url?.startsWith(RUNNER_DOOR_PREFIX)) return false
     const m = DOOR_PATH.exec(req.url.slice(RUNNER_DOOR_PREFIX.length))
     const notFound = () => {
@@ -50,6 +57,54 @@ export function runnerDoorHandler(services: Services, log: Logger) {
       },
     )
     return true
+  }
+}
+
+const RunawayReport = z.object({
+  reason: z.enum(['pids_limit', 'memory_limit']),
+  processes_killed: z.number().int().min(0),
+  pids_limit: z.number().int().min(0),
+  pids_limit_hits: z.number().int().min(0),
+  memory_limit_mb: z.number().min(0),
+  oom_kills: z.number().int().min(0),
+  detected_after_ms: z.number().min(0),
+})
+const REPORT_PATH = /^([0-9a-f-]{36})\/(runaway)$/
+const MAX_REPORT_BYTES = 16 * 1024
+
+/** A runner's report of what its host did to one of its instances, recorded in its event log. */
+function runnerReportHandler(services: Services, log: Logger) {
+  return (req: IncomingMessage, res: ServerResponse): void => {
+    const answer = (status: number, body: unknown) => {
+      const text = JSON.stringify(body)
+      res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) })
+      res.end(text)
+    }
+    const m = REPORT_PATH.exec((req.url ?? '').slice(RUNNER_REPORT_PREFIX.length))
+    if (!m || req.method !== 'POST') {
+      answer(404, errors.notFound().toJSON())
+      return
+    }
+    const instanceId = m[1] as string
+    void (async () => {
+      const caller = await services.runners.doorCaller(req.headers, instanceId)
+      if (!caller) return answer(404, errors.notFound().toJSON())
+      const chunks: Buffer[] = []
+      let size = 0
+      for await (const c of req as AsyncIterable<Buffer>) {
+        size += c.length
+        if (size > MAX_REPORT_BYTES)
+          return answer(422, errors.validation('The report is too large.').toJSON())
+        chunks.push(c)
+      }
+      const parsed = RunawayReport.safeParse(JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}'))
+      if (!parsed.success) return answer(422, errors.validation('Not a runaway report.').toJSON())
+      await recordRunaway(services.events, instanceId, parsed.data)
+      answer(200, { ok: true })
+    })().catch((err: unknown) => {
+      log.warn({ err, instanceId }, 'runner report failed')
+      if (!res.headersSent) answer(422, errors.validation('The report is not readable JSON.').toJSON())
+    })
   }
 }
 

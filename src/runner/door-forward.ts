@@ -82,3 +82,29 @@ export function forwardDoor(
     pipeline(req, upstream).catch(() => upstream.destroy())
   }
 }
+
+/** Where a runner reports what its hosts did to an instance (a runaway workload ended). */
+export const RUNNER_REPORT_PREFIX = '/_runner/report/'
+
+/** Sends one report about an instance to the control plane, under the runner's credential. */
+export async function reportToControlPlane(
+  server: URL,
+  runner: { id: string; credential: string },
+  instanceId: string,
+  kind: 'runaway',
+  body: object,
+): Promise<void> {
+  const base = server.href.replace(/\/+$/, '')
+  const res = await fetch(`${base}${RUNNER_REPORT_PREFIX}${instanceId}/${kind}`, {
+    method: 'POST',
+    headers: {
+      authorization: `Bearer ${runner.credential}`,
+      [RUNNER_HEADER]: runner.id,
+      'content-type': 'application/json',
+    },
+    body: JSON.stringify(body),
+    signal: AbortSignal.timeout(10_000),
+  })
+  await res.body?.cancel()
+  if (!res.ok) throw new Error(`the control plane answered ${res.status}`)
+}

@@ -11,7 +11,7 @@ import type { RunnerJobRow } from '../store/runners-store.js'
 import { VERSION } from '../version.js'
 import { replicaCredential, runnerCredential, runnerTokenProblem } from './auth.js'
 import { runnerIdentity } from './cert.js'
-import { forwardDoor } from './door-forward.js'
+import { forwardDoor, reportToControlPlane } from './door-forward.js'
 import { createEndpoint } from './endpoint.js'
 import { RUNNER_HEARTBEAT_MS } from './health.js'
 
@@ -80,6 +80,13 @@ export class Runner {
       throw new Error("a runner needs the control plane's PostgreSQL: set CLAWPORT_DATABASE_URL")
     const caps = await this.driver.init()
     for (const note of caps.notes) this.log.warn({ note }, 'sandbox capability')
+    // What this host did about a runaway workload goes to the instance's event log.
+    this.driver.onRunaway((id, report) => {
+      const runner = { id: this.runnerId, credential: runnerCredential(this.opts.token, this.runnerId) }
+      reportToControlPlane(this.opts.server, runner, id, 'runaway', report).catch((err: unknown) =>
+        this.log.warn({ err, instanceId: id }, 'runaway report not delivered'),
+      )
+    })
     const identity = await runnerIdentity(path.join(this.config.dataDir, 'runner'), this.opts.name)
     this.store = await openStore(this.config)
     this.bus = await createBus(this.config, this.log.child({ component: 'bus' }))

@@ -1,4 +1,4 @@
-import type { InstanceDriver, SandboxState } from '../../drivers/driver.js'
+import type { InstanceDriver, RunawayReport, SandboxState } from '../../drivers/driver.js'
 import type { InstanceTransition } from '../instances/transitions.js'
 import type { EventService } from './event-service.js'
 import type { LifecycleEventType } from './types.js'
@@ -77,4 +77,13 @@ export function recordBootFailure(
       data: { step, boot_log: tail },
     })
   })().catch(() => {})
+}
+
+/** Records that the host ended an instance's runaway workload (this host's, or a runner's report). */
+export function recordRunaway(events: EventService, id: string, report: RunawayReport): Promise<unknown> {
+  const limit = report.reason === 'pids_limit' ? 'its process limit' : 'its memory limit, thrashing'
+  return events.record(id, 'runaway_processes_killed', {
+    reason: `the workload stayed at ${limit}: ${report.processes_killed} processes ended`,
+    data: { ...report },
+  })
 }

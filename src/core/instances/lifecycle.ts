@@ -3,7 +3,7 @@ import { type ClawletClient, waitForHealth } from '../../clawlet/client.js'
 import type { Config, NetworkMode } from '../../config.js'
 import type { InstanceDriver, InstanceResources } from '../../drivers/driver.js'
 import { resourcesFromPlan, sameResources } from '../../drivers/driver.js'
-import { errors } from '../../errors.js'
+import { AppError, errors } from '../../errors.js'
 import type { Logger } from '../../log.js'
 import type { InstanceRow, Store } from '../../store/index.js'
 import type { BootStep } from '../events/transition-events.js'
@@ -38,8 +38,8 @@ export interface NewInstance {
 export class InstanceLifecycle {
   private readonly lock = new KeyedLock()
   private readonly tasks = new Set<Promise<unknown>>()
-  /** Boots are staggered: several gateways starting at once starve a small host. */
-  private readonly boots: Semaphore
+  /** Boots are staggered per host: several gateways starting at once starve it (by runner; `local`). */
+  private readonly boots = new Map<string, Semaphore>()
   private readonly statuses: StatusWriter
   private readonly stopListeners = new Set<(id: string, reason: string) => void>()
   private readonly bootFailureListeners = new Set<(id: string, err: unknown, step: BootStep) => void>()
@@ -53,7 +53,6 @@ export class InstanceLifecycle {
     /** The OpenClaw gateway steps of the lifecycle; absent in tools that only need the store. */
     private readonly gateway?: InstanceGateway,
   ) {
-    this.boots = new Semaphore(config.bootConcurrency)
     this.statuses = new StatusWriter(store, log)
     this.clients = new ClawletClients(driver)
   }
@@ -313,6 +312,17 @@ export class InstanceLifecycle {
     return statusDetail(row, this.driver, this.clients, this.gateway)
   }
 
+  /** The boot turns of the host running `row` (each runner's gateways take their own turns). */
+  private bootsOn(row: InstanceRow): Semaphore {
+    const host = row.runner_id ?? 'local'
+    let boots = this.boots.get(host)
+    if (!boots) {
+      boots = new Semaphore(this.config.bootConcurrency)
+      this.boots.set(host, boots)
+    }
+    return boots
+  }
+
   /** Starts the sandbox and waits for its clawlet; ends in `ready` or `error`. */
   private async boot(row: InstanceRow, from: InstanceStatus): Promise<void> {
     const started = performance.now()
@@ -326,7 +336,7 @@ export class InstanceLifecycle {
       step = 'gateway'
       // Ready means the agent answers too: its gateway takes seconds to boot, and several
       // booting at once starve the host, so they take turns.
-      await this.boots.run(async () => this.gateway?.start(row))
+      await this.bootsOn(row).run(async () => this.gateway?.start(row))
       await this.statuses.set(row.id, 'ready', { error: null, started_at: nowIso() })
       this.log.info(
         { instanceId: row.id, from, ms: Math.round(performance.now() - started) },
@@ -334,7 +344,9 @@ export class InstanceLifecycle {
       )
     } catch (err) {
       const reason = err instanceof Error ? err.message : String(err)
-      this.log.error({ instanceId: row.id, err }, 'instance failed to start')
+      // A runner out of reach is expected; anything else is worth an error.
+      if (err instanceof AppError) this.log.warn({ instanceId: row.id, err }, 'instance failed to start')
+      else this.log.error({ instanceId: row.id, err }, 'instance failed to start')
       for (const fn of this.bootFailureListeners) fn(row.id, err, step)
       await this.driver.stop(row.id, 0).catch(() => {})
       await this.statuses.set(row.id, 'error', { error: reason }, reason)

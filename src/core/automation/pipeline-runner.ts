@@ -246,6 +246,18 @@ export class PipelineRunner {
       : asUser(row.user_id)
     const stages = stagesOf(pipeline)
     const all = flatSteps(stages)
+    // Its chat steps talk in the run's own session on each instance, titled so chat lists tell it apart.
+    const sessions = new Map<string, Promise<string>>()
+    const chatSession = (instanceId: string): Promise<string> => {
+      let id = sessions.get(instanceId)
+      if (!id) {
+        const title = `Pipeline: ${pipeline.name} · run ${run.id.slice(0, 8)}`
+        id = this.chat.createSession(actor, instanceId, { title }).then((s) => s.id)
+        id.catch(() => sessions.delete(instanceId))
+        sessions.set(instanceId, id)
+      }
+      return id
+    }
     // A step cut by a stop runs again; finished ones keep their output.
     for (const s of run.steps) if (s.status === 'running') s.status = 'pending'
     const save = async (patch: Partial<PipelineRun> = {}) => {
@@ -278,7 +290,7 @@ export class PipelineRunner {
           here.map(async ({ step }) => {
             const state = run.steps.find((s) => s.name === step.name) as StepState
             if (state.status === 'succeeded') return
-            await this.runStep(actor, run, step, state, signal, save)
+            await this.runStep(actor, run, step, state, signal, save, chatSession)
           }),
         )
         const failed = run.steps.find((s) => s.stage === stage && s.status === 'failed')
@@ -307,6 +319,7 @@ export class PipelineRunner {
     state: StepState,
     signal: AbortSignal,
     save: () => Promise<void>,
+    chatSession: (instanceId: string) => Promise<string>,
   ): Promise<void> {
     for (;;) {
       if (signal.aborted) throw new Canceled()
@@ -319,7 +332,7 @@ export class PipelineRunner {
       try {
         const ctx = { steps: run.steps, input: run.input, runId: run.id }
         const output = await abortable(
-          this.perform(actor, step, (t) => render(t, ctx)),
+          this.perform(actor, step, (t) => render(t, ctx), chatSession),
           signal,
         )
         Object.assign(state, {
@@ -358,11 +371,17 @@ export class PipelineRunner {
     this.sleep = sleep
   }
 
-  private async perform(actor: Actor, step: PipelineStep, fill: (t: string) => string): Promise<string> {
+  private async perform(
+    actor: Actor,
+    step: PipelineStep,
+    fill: (t: string) => string,
+    chatSession: (instanceId: string) => Promise<string>,
+  ): Promise<string> {
     switch (step.type) {
       case 'chat': {
         const id = await this.target(actor, step)
-        const out = await this.chat.send(actor, id, { message: fill(step.message) })
+        const session_id = await chatSession(id)
+        const out = await this.chat.send(actor, id, { message: fill(step.message), session_id })
         return out.message.content
       }
       case 'exec': {

@@ -10,9 +10,10 @@ export const BUSY_STATUSES = new Set([
   'waking',
 ])
 
-/** Calls `reload` every `fastMs` while `fast`, every `slowMs` otherwise. */
-export function usePoll(reload: () => void, fast: boolean, fastMs = 1000, slowMs = 5000): void {
+/** Calls `reload` every `fastMs` while `fast`, every `slowMs` otherwise; without one, nothing. */
+export function usePoll(reload: (() => void) | undefined, fast: boolean, fastMs = 1000, slowMs = 5000): void {
   useEffect(() => {
+    if (!reload) return
     const t = setInterval(reload, fast ? fastMs : slowMs)
     return () => clearInterval(t)
   }, [fast, fastMs, slowMs, reload])

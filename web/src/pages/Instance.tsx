@@ -1,5 +1,5 @@
 import { lazy, Suspense, useEffect, useState } from 'react'
-import { get, type Instance } from '../api'
+import { ApiError, get, type Instance } from '../api'
 import { ErrorNote, Spinner, StatusBadge, useLoad } from '../components/ui'
 import { BUSY_STATUSES, usePoll } from '../poll'
 import { Link, navigate, useTitle } from '../router'
@@ -29,17 +29,39 @@ const TABS = [
 
 /** One instance: its status and actions, and the chat, terminal, desktop and files tabs. */
 export function InstancePage({ id, tab }: { id: string; tab: string }) {
-  const { data: inst, error, reload } = useLoad((s) => get<Instance>(`/api/instances/${id}`, s), [id])
+  // An instance that is not there (deleted, or never this user's) is null: nothing polls for it.
+  const {
+    data: inst,
+    error,
+    reload,
+  } = useLoad(
+    (s) =>
+      get<Instance>(`/api/instances/${id}`, s).catch((e: unknown) => {
+        if (e instanceof ApiError && e.status === 404) return null
+        throw e
+      }),
+    [id],
+  )
   const ready = inst?.status === 'ready'
   // Asleep, it still has its files and shell; chat, the terminal and the desktop wake it.
   const usable = ready || inst?.status === 'sleeping' || inst?.status === 'waking'
   useTitle(inst ? `${inst.name || id.slice(0, 8)} · ${tab}` : 'Instance')
-  usePoll(reload, !ready)
+  usePoll(inst === null ? undefined : reload, !ready)
   // Once opened, the files tab stays mounted (hidden) across tabs: its editor keeps unsaved edits.
   const [filesOf, setFilesOf] = useState<string>()
   useEffect(() => {
     if (tab === 'files') setFilesOf(id)
   }, [tab, id])
+  if (inst === null)
+    return (
+      <section>
+        <h1>Instance not found</h1>
+        <p>
+          There is no instance <code>{id}</code> on your account: it was deleted, or the link is wrong.
+        </p>
+        <Link href="/instances">Back to instances</Link>
+      </section>
+    )
   if (error && !inst)
     return (
       <section>

@@ -88,7 +88,7 @@ export function InstanceActions({ inst, onChange }: { inst: Instance; onChange: 
         className="danger small"
         danger
         disabled={busy || inst.status === 'deleting'}
-        title="Delete this instance?"
+        title={`Delete ${inst.name || inst.id}?`}
         message={<p>Its workspace and chat history are destroyed. This cannot be undone.</p>}
         confirmLabel="Delete for good"
         onConfirm={() =>

@@ -1,9 +1,42 @@
-import { type FormEvent, useMemo, useState } from 'react'
+import { type FormEvent, useId, useMemo, useState } from 'react'
 import { apiHeaders, get } from '../../api'
 import { ErrorNote, Field, Spinner, useLoad } from '../../components/ui'
 import { type OpenApi, type Operation, resolve, type Schema, sketch, typeOf } from './schema'
 
 const METHODS = ['get', 'post', 'put', 'patch', 'delete']
+
+/** Reason phrases, for responses the document leaves as its generator's "Default Response". */
+const REASONS: Record<string, string> = {
+  '200': 'OK',
+  '201': 'Created',
+  '202': 'Accepted: it goes on in the background',
+  '204': 'No content',
+  '400': 'Bad request',
+  '401': 'Not signed in',
+  '403': 'Forbidden',
+  '404': 'Not found',
+  '409': 'Conflict',
+  '413': 'Too large',
+  '422': 'Invalid input',
+  '429': 'Rate limited',
+  '500': 'Server error',
+  '502': 'Bad gateway',
+  '503': 'Unavailable for now',
+  '504': 'Timed out',
+}
+
+/** A response's description: the document's own, else the status's meaning and its schema's. */
+function describeResponse(
+  doc: OpenApi,
+  code: string,
+  r: { description?: string; content?: Record<string, { schema?: Schema }> },
+): string {
+  if (r.description && r.description !== 'Default Response') return r.description
+  const schema = resolve(doc, r.content?.['application/json']?.schema)
+  const own = schema?.description ?? resolve(doc, schema?.items)?.description
+  const reason = REASONS[code] ?? `HTTP ${code}`
+  return own ? `${reason}: ${own}` : reason
+}
 
 function Props({ doc, schema }: { doc: OpenApi; schema?: Schema }) {
   const s = resolve(doc, schema)
@@ -31,14 +64,23 @@ function Props({ doc, schema }: { doc: OpenApi; schema?: Schema }) {
 /** One operation: what it takes and answers, and a form that calls it as the signed-in user. */
 function Op({ doc, method, path, op }: { doc: OpenApi; method: string; path: string; op: Operation }) {
   const params = (op.parameters ?? []).filter((p) => p.in === 'path' || p.in === 'query')
+  const uid = useId()
   const bodySchema = op.requestBody?.content?.['application/json']?.schema
   const [values, setValues] = useState<Record<string, string>>({})
   const [body, setBody] = useState(() => (bodySchema ? JSON.stringify(sketch(doc, bodySchema), null, 2) : ''))
   const [result, setResult] = useState<{ status: number; text: string } | null>(null)
   const [error, setError] = useState<string>()
+  // Required parameters left empty: nothing is sent until they are filled in.
+  const [missing, setMissing] = useState<Set<string>>(new Set())
   const send = async (e: FormEvent) => {
     e.preventDefault()
     setError(undefined)
+    const empty = params.filter((p) => (p.in === 'path' || p.required) && !values[p.name]?.trim())
+    setMissing(new Set(empty.map((p) => p.name)))
+    if (empty.length) {
+      document.querySelector<HTMLElement>(`[data-param="${uid}-${empty[0]?.name}"]`)?.focus()
+      return
+    }
     let url = path.replace(/\{(\w+)\}/g, (_, n: string) => encodeURIComponent(values[n] ?? ''))
     const q = new URLSearchParams()
     for (const p of params) if (p.in === 'query' && values[p.name]) q.set(p.name, values[p.name] as string)
@@ -78,13 +120,27 @@ function Op({ doc, method, path, op }: { doc: OpenApi; method: string; path: str
             hint={p.description}
           >
             {(id) => (
-              <input
-                id={id}
-                required={p.in === 'path'}
-                placeholder={typeOf(doc, p.schema)}
-                value={values[p.name] ?? ''}
-                onChange={(e) => setValues((v) => ({ ...v, [p.name]: e.target.value }))}
-              />
+              <>
+                <input
+                  id={id}
+                  data-param={`${uid}-${p.name}`}
+                  required={p.in === 'path' || p.required}
+                  aria-invalid={missing.has(p.name) || undefined}
+                  aria-describedby={missing.has(p.name) ? `${id}-error` : undefined}
+                  placeholder={typeOf(doc, p.schema)}
+                  value={values[p.name] ?? ''}
+                  onChange={(e) => {
+                    setValues((v) => ({ ...v, [p.name]: e.target.value }))
+                    if (e.target.value.trim())
+                      setMissing((m) => (m.has(p.name) ? new Set([...m].filter((n) => n !== p.name)) : m))
+                  }}
+                />
+                {missing.has(p.name) && (
+                  <small id={`${id}-error`} className="error" role="alert">
+                    Fill in {p.name} before sending: the request needs it.
+                  </small>
+                )}
+              </>
             )}
           </Field>
         ))}
@@ -109,7 +165,7 @@ function Op({ doc, method, path, op }: { doc: OpenApi; method: string; path: str
         <ul>
           {Object.entries(op.responses ?? {}).map(([code, r]) => (
             <li key={code}>
-              <code>{code}</code> {r.description}{' '}
+              <code>{code}</code> {describeResponse(doc, code, r)}{' '}
               {r.content?.['application/json'] && (
                 <code className="muted">{typeOf(doc, r.content['application/json'].schema)}</code>
               )}

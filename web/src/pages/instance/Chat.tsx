@@ -5,6 +5,9 @@ import '../../work.css'
 import { Markdown } from './chat/Markdown'
 import { useChat } from './chat/useChat'
 
+/** Chats a pipeline run held: the runner names them "Pipeline: <pipeline> · run <id>". */
+const PIPELINE_TITLE = /^Pipeline: /
+
 function ToolCall({ m }: { m: ChatMessage }) {
   const args = m.tool?.arguments
   const result = m.tool?.result ?? m.content
@@ -50,10 +53,11 @@ function Message({ m }: { m: ChatMessage }) {
 /** Chat with the instance's agent: sessions, streamed Markdown replies, live follow. */
 export function ChatTab({ id }: { id: string }) {
   const sessions = useLoad((s) => get<ChatSession[]>(`/api/instances/${id}/chat/sessions`, s), [id])
-  const [selected, setSelected] = useState<string | undefined>(undefined)
+  // A session picked in the list; null is a new chat, stored only once its first message is sent.
+  const [selected, setSelected] = useState<string | null | undefined>(undefined)
   const [draft, setDraft] = useState('')
   const create = useAction()
-  const sessionId = selected ?? sessions.data?.[0]?.id
+  const sessionId = selected === null ? undefined : (selected ?? sessions.data?.[0]?.id)
   const { state, send, abort, loadEarlier } = useChat(id, sessionId, sessions.reload)
   const bottom = useRef<HTMLDivElement>(null)
   // With no session yet, the first message waits for the new session to be selected.
@@ -69,7 +73,7 @@ export function ChatTab({ id }: { id: string }) {
     bottom.current?.scrollIntoView({ block: 'end' })
   }, [state.messages.length, state.streaming])
 
-  const newSession = async () => {
+  const createSession = async () => {
     const s = await create.run(() => post<ChatSession>(`/api/instances/${id}/chat/sessions`, {}))
     if (s) {
       setSelected(s.id)
@@ -84,7 +88,10 @@ export function ChatTab({ id }: { id: string }) {
     setDraft('')
     if (sessionId) return send(text)
     pending.current = text
-    await newSession()
+    if (!(await createSession())) {
+      pending.current = null
+      setDraft(text)
+    }
   }
   useEffect(() => {
     if (sessionId && pending.current) {
@@ -106,17 +113,35 @@ export function ChatTab({ id }: { id: string }) {
         <button
           type="button"
           className="secondary wide"
-          onClick={() => void newSession()}
+          onClick={() => setSelected(null)}
           disabled={create.busy}
         >
           New chat
         </button>
         <ErrorNote error={create.error ?? sessions.error} />
         <ul>
+          {selected === null && (
+            <li>
+              <button type="button" aria-current>
+                New chat
+                <br />
+                <small className="muted">not sent yet</small>
+              </button>
+            </li>
+          )}
           {sessions.data?.map((s) => (
             <li key={s.id}>
               <button type="button" aria-current={s.id === sessionId} onClick={() => setSelected(s.id)}>
-                {s.title || 'Untitled chat'}
+                {s.title && PIPELINE_TITLE.test(s.title) ? (
+                  <>
+                    <span className="badge idle" title="Made by a pipeline run">
+                      Pipeline
+                    </span>{' '}
+                    {s.title.replace(PIPELINE_TITLE, '')}
+                  </>
+                ) : (
+                  s.title || 'Untitled chat'
+                )}
                 <br />
                 <small className="muted">{formatTime(s.last_activity)}</small>
               </button>

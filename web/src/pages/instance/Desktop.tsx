@@ -90,12 +90,26 @@ export default function DesktopTab({ id }: { id: string }) {
         <button type="button" className="small secondary" onClick={() => rfbRef.current?.focus()}>
           Focus keyboard
         </button>
+        <button
+          type="button"
+          className="small secondary"
+          onClick={() => void screen.current?.requestFullscreen().catch(() => {})}
+        >
+          Full screen
+        </button>
       </div>
+      {/* The display stays black until something opens a window on it: this says what to expect. */}
+      <p className="muted" id="desktop-hint">
+        This is the instance's own screen. It stays dark until the agent opens a browser: its window appears
+        here. Click into the screen to use the mouse and keyboard there, or tick <em>View only</em> to watch
+        without interfering.
+      </p>
       <section
         className={`screen${scale ? '' : ' scroll'}`}
         ref={screen}
         data-testid="desktop"
         aria-label="Desktop"
+        aria-describedby="desktop-hint"
       />
       <details className="card" style={{ marginTop: '0.75rem' }}>
         <summary>Clipboard</summary>

@@ -1,5 +1,14 @@
 import { UsageError } from '../args.js'
-import type { Ctx } from './index.js'
+import type { Command, Ctx } from './command.js'
+
+const OPTIONS = {
+  token: { type: 'string' },
+  'dm-policy': { type: 'string' },
+  'allow-from': { type: 'string' },
+  'group-policy': { type: 'string' },
+  groups: { type: 'string' },
+  'require-mention': { type: 'string' },
+} as const
 
 interface Channel {
   name: string
@@ -35,7 +44,7 @@ async function readStdin(): Promise<string> {
 const csv = (v: string | undefined) => (v === undefined ? undefined : v.split(',').filter(Boolean))
 
 /** The settings from the flags; `--token -` reads the token from stdin (kept out of ps and history). */
-async function settingsFrom(ctx: Ctx): Promise<Record<string, unknown>> {
+async function settingsFrom(ctx: Ctx<typeof OPTIONS>): Promise<Record<string, unknown>> {
   const f = ctx.flags
   const token = f.token === '-' ? await readStdin() : f.token
   const body: Record<string, unknown> = {
@@ -50,7 +59,7 @@ async function settingsFrom(ctx: Ctx): Promise<Record<string, unknown>> {
 }
 
 /** `clawport channels [list|get|set|delete|pairing|approve|dismiss] ...` on the instance's OpenClaw. */
-export async function run(ctx: Ctx): Promise<number | undefined> {
+async function run(ctx: Ctx<typeof OPTIONS>): Promise<number | undefined> {
   const { api } = ctx
   const [action = 'list', name, requestId] = ctx.args
   const id = await api.instanceId(ctx.flags.instance)
@@ -97,4 +106,13 @@ export async function run(ctx: Ctx): Promise<number | undefined> {
     default:
       throw new UsageError(`unknown channels action "${action}"`)
   }
+}
+
+export const command: Command<typeof OPTIONS> = {
+  usage: `  clawport channels [list|get <name>|delete <name>]   the instance's chat channels and their state
+  clawport channels set telegram --token T|- [--dm-policy pairing|allowlist|open|disabled] [--allow-from ids]
+                    [--group-policy P] [--groups ids] [--require-mention true|false]   applies at the next start
+  clawport channels pairing telegram | approve|dismiss telegram <request-id>   DM pairing requests`,
+  options: OPTIONS,
+  run,
 }

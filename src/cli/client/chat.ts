@@ -1,6 +1,13 @@
 import { UsageError } from '../args.js'
+import type { Command, Ctx } from './command.js'
 import { ClientError, readSse } from './http.js'
-import type { Ctx } from './index.js'
+
+const OPTIONS = {
+  session: { type: 'string', short: 's' },
+  'no-stream': { type: 'boolean' },
+  title: { type: 'string' },
+  limit: { type: 'string' },
+} as const
 
 interface Message {
   seq: number
@@ -12,7 +19,7 @@ interface Message {
 const line = (m: Message) => `${m.role}${m.tool ? ` (${m.tool.name})` : ''}: ${m.content}`
 
 /** Streams a turn: text to stdout as it comes, tool calls to stderr; NDJSON events with --json. */
-async function stream(ctx: Ctx, id: string, body: Record<string, string>): Promise<number> {
+async function stream(ctx: Ctx<typeof OPTIONS>, id: string, body: Record<string, string>): Promise<number> {
   const res = await ctx.api.fetch('POST', `/instances/${id}/chat/stream`, { body })
   let failed: { message: string; code: string } | undefined
   let text = false
@@ -30,7 +37,7 @@ async function stream(ctx: Ctx, id: string, body: Record<string, string>): Promi
 }
 
 /** `clawport chat send|sessions|history` */
-export async function run(ctx: Ctx): Promise<number | undefined> {
+async function run(ctx: Ctx<typeof OPTIONS>): Promise<number | undefined> {
   const { api, flags } = ctx
   const [action, ...rest] = ctx.args
   const id = await api.instanceId(flags.instance)
@@ -71,4 +78,12 @@ export async function run(ctx: Ctx): Promise<number | undefined> {
     default:
       throw new UsageError('clawport chat send <message> | sessions [new] | history')
   }
+}
+
+export const command: Command<typeof OPTIONS> = {
+  usage: `  clawport chat send <message> [--session S] [--no-stream]
+  clawport chat sessions [new --title T]
+  clawport chat history [--session S] [--limit N]`,
+  options: OPTIONS,
+  run,
 }

@@ -1,5 +1,5 @@
 import { UsageError } from '../args.js'
-import type { Ctx } from './index.js'
+import type { Command, Ctx } from './command.js'
 
 interface ExecResult {
   stdout: string
@@ -8,8 +8,13 @@ interface ExecResult {
   timed_out: boolean
 }
 
+const OPTIONS = {
+  'timeout-ms': { type: 'string' },
+  cwd: { type: 'string' },
+} as const
+
 /** `clawport exec <command...>`: prints the output and exits with the command's code. */
-export async function run(ctx: Ctx): Promise<number> {
+async function run(ctx: Ctx<typeof OPTIONS>): Promise<number> {
   const command = ctx.args.join(' ')
   if (!command) throw new UsageError('give the command to run: clawport exec "ls -la"')
   const id = await ctx.api.instanceId(ctx.flags.instance)
@@ -28,4 +33,10 @@ export async function run(ctx: Ctx): Promise<number> {
   process.stderr.write(res.stderr)
   if (res.timed_out) process.stderr.write('clawport: the command timed out and was killed\n')
   return res.exit_code ?? (res.timed_out ? 124 : 1)
+}
+
+export const command: Command<typeof OPTIONS> = {
+  usage: '  clawport exec <command...> [--timeout-ms N] [--cwd DIR]',
+  options: OPTIONS,
+  run,
 }

@@ -2,7 +2,7 @@ import path from 'node:path'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { UsageError } from '../args.js'
-import type { Ctx } from './index.js'
+import type { Command, Ctx } from './command.js'
 import { download, upload } from './transfer.js'
 
 interface Entry {
@@ -13,7 +13,7 @@ interface Entry {
 }
 
 /** `clawport files ls|read|write|upload|download` */
-export async function run(ctx: Ctx): Promise<number | undefined> {
+async function run(ctx: Ctx): Promise<number | undefined> {
   const { api, flags } = ctx
   const [action, a, b] = ctx.args
   const need = (v: string | undefined, what: string) => {
@@ -74,4 +74,14 @@ export async function run(ctx: Ctx): Promise<number | undefined> {
     default:
       throw new UsageError('clawport files ls|read|write|mkdir|upload|download')
   }
+}
+
+export const command: Command<Record<never, never>> = {
+  usage: `  clawport files ls [path]
+  clawport files read <path>              raw bytes to stdout
+  clawport files write <path> [content]   content from the argument or stdin
+  clawport files upload <local> [remote]  a file or a folder, recursively
+  clawport files download <remote> [local]`,
+  options: {},
+  run,
 }

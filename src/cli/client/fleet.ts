@@ -1,6 +1,12 @@
 import type { FleetOutcome } from '../../core/fleet.js'
 import { UsageError } from '../args.js'
-import type { Ctx } from './index.js'
+import type { Ctx } from './command.js'
+
+/** The flags of `clawport instances stop|start --all`. */
+export const FLEET_OPTIONS = {
+  all: { type: 'boolean' },
+  'data-dir': { type: 'string' },
+} as const
 
 interface FleetAnswer {
   instances: FleetOutcome[]
@@ -20,7 +26,7 @@ function human(a: FleetAnswer, verb: string): string {
  * `clawport instances stop|start --all`: through a server (an administrator's key), or, for
  * stop, straight on a data folder that no server holds (`--data-dir`).
  */
-export async function runAll(ctx: Ctx, action: 'stop' | 'start'): Promise<number> {
+export async function runAll(ctx: Ctx<typeof FLEET_OPTIONS>, action: 'stop' | 'start'): Promise<number> {
   const verb = action === 'stop' ? 'stopped' : 'started'
   const dataDir = ctx.flags['data-dir']
   const answer = dataDir

@@ -1,4 +1,5 @@
 import { Readable } from 'node:stream'
+import { type EventSourceMessage, EventSourceParserStream } from 'eventsource-parser/stream'
 
 /** An error answer from the server (or no answer), printed as `HTTP <status>: <message>`. */
 export class ClientError extends Error {
@@ -119,38 +120,16 @@ export interface SseEvent {
   data: any
 }
 
-/** Parses a text/event-stream body into events as they arrive. */
+/** Parses a text/event-stream body into events as they arrive; data is JSON where it parses. */
 export async function* readSse(res: Response): AsyncGenerator<SseEvent> {
   if (!res.body) return
-  const decoder = new TextDecoder()
-  let buf = ''
-  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-    buf += decoder.decode(chunk, { stream: true }).replace(/\r\n?/g, '\n')
-    for (let i = buf.indexOf('\n\n'); i >= 0; i = buf.indexOf('\n\n')) {
-      const e = parseBlock(buf.slice(0, i))
-      buf = buf.slice(i + 2)
-      if (e) yield e
-    }
+  const events = res.body.pipeThrough(new TextDecoderStream()).pipeThrough(new EventSourceParserStream())
+  for await (const m of events as unknown as AsyncIterable<EventSourceMessage>) {
+    const e: SseEvent = { event: m.event ?? 'message', data: m.data }
+    if (m.id !== undefined) e.id = m.id
+    try {
+      e.data = JSON.parse(m.data)
+    } catch {}
+    yield e
   }
-}
-
-function parseBlock(block: string): SseEvent | undefined {
-  const e: SseEvent = { event: 'message', data: '' }
-  const data: string[] = []
-  for (const line of block.split('\n')) {
-    if (!line || line.startsWith(':')) continue
-    const i = line.indexOf(':')
-    const field = i < 0 ? line : line.slice(0, i)
-    const value = i < 0 ? '' : line.slice(i + 1).replace(/^ /, '')
-    if (field === 'id') e.id = value
-    else if (field === 'event') e.event = value
-    else if (field === 'data') data.push(value)
-  }
-  if (!data.length) return undefined
-  try {
-    e.data = JSON.parse(data.join('\n'))
-  } catch {
-    e.data = data.join('\n')
-  }
-  return e
 }

@@ -1,5 +1,8 @@
 import { UsageError } from '../args.js'
-import type { Ctx } from './index.js'
+import type { Command, Ctx } from './command.js'
+import { FLEET_OPTIONS, runAll } from './fleet.js'
+import { LOGS_OPTIONS, logs, metrics } from './logs.js'
+import { EVENTS_OPTIONS, events } from './webhooks.js'
 
 interface Instance {
   id: string
@@ -10,6 +13,17 @@ interface Instance {
 }
 
 const NETWORKS = ['public', 'allowlist', 'off']
+
+const OPTIONS = {
+  wait: { type: 'boolean' },
+  name: { type: 'string' },
+  'invite-code': { type: 'string' },
+  network: { type: 'string' },
+  'allow-hosts': { type: 'string' },
+  ...FLEET_OPTIONS,
+  ...EVENTS_OPTIONS,
+  ...LOGS_OPTIONS,
+} as const
 
 /**
  * The --network flag, checked here so that a typo is a usage error rather than a 422, and
@@ -43,7 +57,7 @@ export async function waitReady(ctx: Ctx, id: string, timeoutMs = 600_000): Prom
 }
 
 /** `clawport instances [list|create|get|update|delete|reboot|shutdown|start|sleep|wake|events|logs|metrics] [id]` */
-export async function run(ctx: Ctx): Promise<number | undefined> {
+async function run(ctx: Ctx<typeof OPTIONS>): Promise<number | undefined> {
   const { api, flags } = ctx
   const [action = 'list', idArg] = ctx.args
   const id = async () => api.instanceId(idArg ?? flags.instance)
@@ -92,8 +106,7 @@ export async function run(ctx: Ctx): Promise<number | undefined> {
     case 'reboot':
     case 'shutdown':
     case 'start': {
-      if (flags.all && action !== 'reboot')
-        return (await import('./fleet.js')).runAll(ctx, action === 'start' ? 'start' : 'stop')
+      if (flags.all && action !== 'reboot') return runAll(ctx, action === 'start' ? 'start' : 'stop')
       if (action === 'stop') return run({ ...ctx, args: ['shutdown', ...ctx.args.slice(1)] })
       let inst = await api.json<Instance>('POST', `/instances/${await id()}/${action}`)
       if (flags.wait && action !== 'shutdown') inst = await waitReady(ctx, inst.id)
@@ -108,12 +121,27 @@ export async function run(ctx: Ctx): Promise<number | undefined> {
       return
     }
     case 'events':
-      return (await import('./webhooks.js')).events(ctx, await id())
+      return events(ctx, await id())
     case 'logs':
-      return (await import('./logs.js')).logs(ctx, await id())
+      return logs(ctx, await id())
     case 'metrics':
-      return (await import('./logs.js')).metrics(ctx, await id())
+      return metrics(ctx, await id())
     default:
       throw new UsageError(`unknown instances action "${action}"`)
   }
+}
+
+export const command: Command<typeof OPTIONS> = {
+  usage: `  clawport instances [list|create|get|delete|reboot|shutdown|start] [id] [--wait] [--name N] [--invite-code C]
+                    [--network public|allowlist|off] [--allow-hosts pypi.org,*.example.com]
+  clawport instances update <id> [--network public|allowlist|off] [--allow-hosts H,H]
+                                        while stopped; applies at the next start
+  clawport instances sleep|wake <id> [--wait]            stop its agent and desktop until needed; wake it
+  clawport instances stop|start --all     every user's instances (an administrator's key), or with
+                                          --data-dir D and no server running, stop those of a folder
+  clawport instances events <id> [--follow] [--after C]   status history with reasons (crashes, OOM kills)
+  clawport instances logs <id> [--source boot|clawlet|gateway|desktop] [--tail N] [--follow]
+  clawport instances metrics <id>         CPU, memory, disk, processes, network and gateway right now`,
+  options: OPTIONS,
+  run,
 }

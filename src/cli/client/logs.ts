@@ -1,8 +1,15 @@
 import { UsageError } from '../args.js'
+import type { Ctx } from './command.js'
 import { readSse } from './http.js'
-import type { Ctx } from './index.js'
 
 const SOURCES = ['boot', 'clawlet', 'gateway', 'desktop']
+
+/** The flags of `clawport instances logs`. */
+export const LOGS_OPTIONS = {
+  source: { type: 'string' },
+  tail: { type: 'string' },
+  follow: { type: 'boolean', short: 'f' },
+} as const
 
 interface Metrics {
   status: string
@@ -16,7 +23,7 @@ interface Metrics {
 }
 
 /** `clawport instances logs <id> [--source S] [--tail N] [--follow]`: lines to stdout. */
-export async function logs(ctx: Ctx, id: string): Promise<number | undefined> {
+export async function logs(ctx: Ctx<typeof LOGS_OPTIONS>, id: string): Promise<number | undefined> {
   const source = ctx.flags.source ?? 'clawlet'
   if (!SOURCES.includes(source)) throw new UsageError(`--source is ${SOURCES.join(', ')}, not "${source}"`)
   const query = { source, tail: ctx.flags.tail }

@@ -3,9 +3,15 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js'
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js'
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js'
 import { VERSION } from '../../version.js'
+import type { Command, Ctx } from './command.js'
 import { Api } from './http.js'
-import type { Ctx } from './index.js'
 import { registerTools } from './mcp-tools.js'
+
+const OPTIONS = {
+  http: { type: 'boolean' },
+  port: { type: 'string' },
+  host: { type: 'string' },
+} as const
 
 function mcpServer(api: Api): McpServer {
   const server = new McpServer({ name: 'clawport', version: VERSION })
@@ -30,7 +36,7 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
  * `clawport mcp`: an MCP server exposing the instance tools, over stdio (default) or, with
  * --http, streamable HTTP at /mcp (stateless: one server per request).
  */
-export async function run(ctx: Ctx): Promise<number> {
+async function run(ctx: Ctx<typeof OPTIONS>): Promise<number> {
   if (!ctx.flags.http) {
     const transport = new StdioServerTransport()
     await mcpServer(ctx.api).connect(transport)
@@ -76,4 +82,10 @@ export async function run(ctx: Ctx): Promise<number> {
   })
   http.close()
   return 0
+}
+
+export const command: Command<typeof OPTIONS> = {
+  usage: '  clawport mcp [--http --port N]          an MCP server (stdio, or streamable HTTP)',
+  options: OPTIONS,
+  run,
 }

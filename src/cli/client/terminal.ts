@@ -1,7 +1,9 @@
 import WebSocket from 'ws'
 import { UsageError } from '../args.js'
+import type { Command, Ctx } from './command.js'
 import { ClientError } from './http.js'
-import type { Ctx } from './index.js'
+
+const OPTIONS = { session: { type: 'string', short: 's' } } as const
 
 /** Ctrl-] detaches, as in telnet: the session keeps running on the instance. */
 const DETACH = 0x1d
@@ -10,7 +12,7 @@ const DETACH = 0x1d
  * `clawport terminal attach`: puts this terminal into the instance's shell over the terminal
  * WebSocket (raw mode, resizes forwarded). Exits with the shell's code, or 0 on detach.
  */
-export async function run(ctx: Ctx): Promise<number> {
+async function run(ctx: Ctx<typeof OPTIONS>): Promise<number> {
   if (ctx.args[0] !== 'attach') throw new UsageError('clawport terminal attach [--session S]')
   const id = await ctx.api.instanceId(ctx.flags.instance)
   const out = process.stdout
@@ -83,4 +85,10 @@ export async function run(ctx: Ctx): Promise<number> {
   if (exitCode !== undefined) return exitCode
   process.stderr.write(`\r\n[connection closed: ${closed.code} ${closed.reason}]\r\n`)
   return 1
+}
+
+export const command: Command<typeof OPTIONS> = {
+  usage: '  clawport terminal attach [--session S]  an interactive shell; Ctrl-] detaches',
+  options: OPTIONS,
+  run,
 }

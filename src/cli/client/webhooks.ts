@@ -1,6 +1,19 @@
 import { UsageError } from '../args.js'
+import type { Command, Ctx } from './command.js'
 import { readSse } from './http.js'
-import type { Ctx } from './index.js'
+
+const OPTIONS = {
+  url: { type: 'string' },
+  events: { type: 'string' },
+  limit: { type: 'string' },
+} as const
+
+/** The flags of `clawport instances events`. */
+export const EVENTS_OPTIONS = {
+  follow: { type: 'boolean', short: 'f' },
+  after: { type: 'string' },
+  limit: { type: 'string' },
+} as const
 
 interface Webhook {
   id: string
@@ -20,7 +33,7 @@ const hookRow = (w: Webhook) => `${w.id}  ${w.events.join(',').padEnd(24)}  ${w.
 const eventRow = (e: LifecycleEvent) => `${e.created_at}  ${e.type.padEnd(24)}  ${e.reason ?? ''}`
 
 /** `clawport webhooks [list|create|delete|deliveries] ...` */
-export async function run(ctx: Ctx): Promise<number | undefined> {
+async function run(ctx: Ctx<typeof OPTIONS>): Promise<number | undefined> {
   const { api, flags } = ctx
   const [action = 'list', arg] = ctx.args
   switch (action) {
@@ -68,8 +81,14 @@ export async function run(ctx: Ctx): Promise<number | undefined> {
   }
 }
 
+export const command: Command<typeof OPTIONS> = {
+  usage: '  clawport webhooks [list|create <url> [--events a,b]|delete <id>|deliveries <id>]',
+  options: OPTIONS,
+  run,
+}
+
 /** `clawport instances events <id> [--follow] [--after CURSOR]`: the status history, or followed live. */
-export async function events(ctx: Ctx, id: string): Promise<number | undefined> {
+export async function events(ctx: Ctx<typeof EVENTS_OPTIONS>, id: string): Promise<number | undefined> {
   const after = ctx.flags.after ?? '0'
   if (!ctx.flags.follow) {
     const list = await ctx.api.json<LifecycleEvent[]>('GET', `/instances/${id}/events`, {

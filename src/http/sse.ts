@@ -8,18 +8,29 @@ export const HEARTBEAT_MS = 15_000
 
 /** One server-sent events response, written by hand on the raw socket. */
 export interface SseStream {
-  /** Writes one event; false when the socket's buffer is full (wait for `drained()`). */
+  /**
+   * Writes one event, or queues it behind earlier ones while the socket is full; false when the
+   * caller should wait for `drained()` before sending more.
+   */
   send(id: number, event: string, data: unknown): boolean
   /** Writes an already formatted event (see `eventFrame`); same answer as `send`. */
   sendFrame(frame: string): boolean
   comment(text: string): void
-  /** Resolves when the socket can take more, or when the stream stops. */
+  /** Resolves when everything queued reached the socket and it can take more, or when the stream stops. */
   drained(): Promise<void>
-  /** Ends the response and runs the stop callbacks, once. */
+  /** Stops once everything queued is written; later sends are dropped. */
+  end(): void
+  /** Ends the response at once (dropping what is queued) and runs the stop callbacks, once. */
   stop(): void
   onStop(fn: () => void): void
   readonly stopped: boolean
 }
+
+/**
+ * A client this far behind (bytes queued while its socket is full) is cut off rather than
+ * buffered for: it resumes from a fresh start on reconnect, as every stream here allows.
+ */
+export const MAX_QUEUED_BYTES = 1024 * 1024
 
 /**
  * Takes over the response for an event stream: headers and a first comment at once, a
@@ -78,41 +89,70 @@ function startSse(reply: FastifyReply, heartbeatMs: number): SseStream {
     'x-accel-buffering': 'no',
   })
   raw.socket?.setNoDelay(true)
+  // Node holds the headers until the first body bytes: send some now, so the client and any
+  // proxy see the stream open before the first event, however long that takes.
+  raw.write(': ok\n\n')
   const callbacks: Array<() => void> = []
+  // Frames waiting for the socket to drain, in order; one writer for every route's events.
+  const queue: string[] = []
+  let queuedBytes = 0
+  const waiters: Array<() => void> = []
   let stopped = false
-  const heartbeat = setInterval(() => raw.write(': ping\n\n'), heartbeatMs)
+  let ending = false
+  const heartbeat = setInterval(() => {
+    if (!queue.length) raw.write(': ping\n\n')
+  }, heartbeatMs)
+  const release = () => {
+    for (const fn of waiters.splice(0)) fn()
+  }
   const stop = () => {
     if (stopped) return
     stopped = true
     clearInterval(heartbeat)
     raw.off('close', stop)
+    raw.off('drain', flush)
+    queue.length = 0
     if (!raw.writableEnded) raw.end()
+    release()
     for (const fn of callbacks.splice(0)) fn()
+  }
+  function flush(): void {
+    while (queue.length) {
+      const frame = queue.shift() as string
+      queuedBytes -= frame.length
+      if (!raw.write(frame)) return
+    }
+    if (ending) stop()
+    else release()
+  }
+  const write = (frame: string): boolean => {
+    if (stopped || ending) return true
+    if (!queue.length && !raw.writableNeedDrain) return raw.write(frame)
+    queue.push(frame)
+    queuedBytes += frame.length
+    if (queuedBytes > MAX_QUEUED_BYTES) {
+      reply.log.warn({ queuedBytes }, 'event stream client too slow, closing')
+      stop()
+    }
+    return false
   }
   // The response's close, not the request's: a POST's request closes once its body is read.
   raw.once('close', stop)
+  raw.on('drain', flush)
   return {
-    send(id, event, data) {
-      if (stopped) return true
-      return raw.write(formatEvent(id, event, data))
-    },
-    sendFrame(frame) {
-      if (stopped) return true
-      return raw.write(frame)
-    },
+    send: (id, event, data) => write(formatEvent(id, event, data)),
+    sendFrame: write,
     comment(text) {
-      if (!stopped) raw.write(`: ${text}\n\n`)
+      write(`: ${text}\n\n`)
     },
     drained() {
-      if (stopped || !raw.writableNeedDrain) return Promise.resolve()
-      return new Promise<void>((resolve) => {
-        const done = () => {
-          raw.off('drain', done)
-          resolve()
-        }
-        raw.once('drain', done)
-        callbacks.push(done)
-      })
+      if (stopped || (!queue.length && !raw.writableNeedDrain)) return Promise.resolve()
+      return new Promise<void>((resolve) => waiters.push(resolve))
+    },
+    end() {
+      if (stopped || ending) return
+      ending = true
+      if (!queue.length) stop()
     },
     stop,
     onStop(fn) {

@@ -1,3 +1,5 @@
+import { createParser, type EventSourceMessage } from 'eventsource-parser'
+
 /** One server-sent event as a plain client parses it off the wire. */
 export interface SseEvent {
   id?: string
@@ -7,44 +9,32 @@ export interface SseEvent {
 
 /**
  * Parses text/event-stream text the way the spec says (and a hosted-docs client would): events
- * end at a blank line, `data:` lines join with newlines, comments start with `:`.
+ * end at a blank line, `data:` lines join with newlines, comments start with `:`. A last event
+ * the text does not end with a blank line is taken too.
  */
 export function parseSse(text: string): SseEvent[] {
   const out: SseEvent[] = []
-  for (const block of text.replace(/\r\n?/g, '\n').split('\n\n')) {
-    const e = parseBlock(block)
-    if (e) out.push(e)
-  }
+  const parser = createParser({ onEvent: (m) => out.push(toEvent(m)) })
+  parser.feed(text)
+  parser.feed('\n\n')
   return out
 }
 
-function parseBlock(block: string): SseEvent | undefined {
-  let id: string | undefined
-  let event = 'message'
-  const data: string[] = []
-  for (const line of block.split('\n')) {
-    if (!line || line.startsWith(':')) continue
-    const i = line.indexOf(':')
-    const field = i < 0 ? line : line.slice(0, i)
-    let value = i < 0 ? '' : line.slice(i + 1)
-    if (value.startsWith(' ')) value = value.slice(1)
-    if (field === 'id') id = value
-    else if (field === 'event') event = value
-    else if (field === 'data') data.push(value)
-  }
-  if (!data.length) return undefined
-  const raw = data.join('\n')
-  let parsed: unknown = raw
+function toEvent(m: EventSourceMessage): SseEvent {
+  let data: unknown = m.data
   try {
-    parsed = JSON.parse(raw)
+    data = JSON.parse(m.data)
   } catch {}
-  return { ...(id !== undefined ? { id } : {}), event, data: parsed }
+  return { ...(m.id !== undefined ? { id: m.id } : {}), event: m.event ?? 'message', data }
 }
 
 /** Reads an SSE response incrementally: call `next()` for each event, in order. */
 export class SseReader {
-  private buf = ''
   private readonly queue: SseEvent[] = []
+  private readonly parser = createParser({
+    onEvent: (m) => this.queue.push(toEvent(m)),
+    onComment: (c) => this.comments.push(c.trim()),
+  })
   private readonly reader: ReadableStreamDefaultReader<Uint8Array>
   private readonly decoder = new TextDecoder()
   /** Comments seen (heartbeats and the like). */
@@ -72,11 +62,10 @@ export class SseReader {
       ]).finally(() => clearTimeout(timer))
       if (r.done) {
         this.ended = true
-        this.take(true)
+        this.parser.feed(`${this.decoder.decode()}\n\n`)
         continue
       }
-      this.buf += this.decoder.decode(r.value, { stream: true })
-      this.take(false)
+      this.parser.feed(this.decoder.decode(r.value, { stream: true }))
     }
     return this.queue.shift()
   }
@@ -91,23 +80,5 @@ export class SseReader {
   /** Drops the connection as a client that goes away would. */
   async cancel(): Promise<void> {
     await this.reader.cancel().catch(() => {})
-  }
-
-  private take(final: boolean): void {
-    this.buf = this.buf.replace(/\r\n?/g, '\n')
-    let i = this.buf.indexOf('\n\n')
-    while (i >= 0) {
-      const block = this.buf.slice(0, i)
-      this.buf = this.buf.slice(i + 2)
-      for (const line of block.split('\n')) if (line.startsWith(':')) this.comments.push(line.slice(1).trim())
-      const e = parseBlock(block)
-      if (e) this.queue.push(e)
-      i = this.buf.indexOf('\n\n')
-    }
-    if (final && this.buf.trim()) {
-      const e = parseBlock(this.buf)
-      if (e) this.queue.push(e)
-      this.buf = ''
-    }
   }
 }

@@ -1,3 +1,4 @@
+import { EventSourceParserStream } from 'eventsource-parser/stream'
 import type { operations, paths } from './schema.js'
 
 export type { components, operations, paths } from './schema.js'
@@ -293,28 +294,17 @@ export class Clawport {
 /** Parses a text/event-stream body into events as they arrive. */
 export async function* readEvents(res: Response): AsyncGenerator<StreamEvent> {
   if (!res.body) return
-  const reader = res.body.getReader()
-  const decoder = new TextDecoder()
-  let buf = ''
+  const reader = res.body
+    .pipeThrough(new TextDecoderStream())
+    .pipeThrough(new EventSourceParserStream())
+    .getReader()
   try {
     for (;;) {
       const { done, value } = await reader.read()
       if (done) break
-      buf += decoder.decode(value, { stream: true }).replace(/\r\n?/g, '\n')
-      for (let i = buf.indexOf('\n\n'); i >= 0; i = buf.indexOf('\n\n')) {
-        const block = buf.slice(0, i)
-        buf = buf.slice(i + 2)
-        const e: StreamEvent = { event: 'message', data: undefined }
-        const data: string[] = []
-        for (const line of block.split('\n')) {
-          if (line.startsWith('id:')) e.id = Number(line.slice(3).trim())
-          else if (line.startsWith('event:')) e.event = line.slice(6).trim()
-          else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''))
-        }
-        if (!data.length) continue
-        e.data = JSON.parse(data.join('\n'))
-        yield e
-      }
+      const e: StreamEvent = { event: value.event ?? 'message', data: JSON.parse(value.data) }
+      if (value.id !== undefined) e.id = Number(value.id)
+      yield e
     }
   } finally {
     await reader.cancel().catch(() => {})

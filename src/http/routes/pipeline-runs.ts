@@ -74,18 +74,20 @@ export const pipelineRunRoutes: FastifyPluginAsyncZod<{ services: Services }> = 
       const first = await pipelines.run(caller, req.params.id, req.params.run_id)
       const sse = openSse(reply)
       let n = 0
+      // Progress is pushed to us: the stream queues it while the client reads slowly (and cuts
+      // off one too far behind), and ends once the last event is written.
       const stop = pipelines.follow(first.id, (e) => {
         if (e.type === 'step') sse.send(++n, 'step', e.step)
         else {
           sse.send(++n, 'run', e.run)
-          if (isFinished(e.run.status)) sse.stop()
+          if (isFinished(e.run.status)) sse.end()
         }
       })
       sse.onStop(stop)
       // Read after subscribing, so nothing between the two is missed.
       const now = await pipelines.run(caller, req.params.id, req.params.run_id)
       sse.send(++n, 'run', now)
-      if (isFinished(now.status)) sse.stop()
+      if (isFinished(now.status)) sse.end()
       return reply
     },
   )

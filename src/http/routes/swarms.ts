@@ -133,7 +133,7 @@ export const swarmRoutes: FastifyPluginAsyncZod<{ services: Services }> = async 
           code: 'broadcast_failed',
         })
       } finally {
-        sse.stop()
+        sse.end()
       }
       return reply
     },

@@ -137,6 +137,7 @@ describe('dashboard details', () => {
       const op = page.locator('details[id="chat.sessions.list"]')
       await op.locator('summary').click()
       const field = op.getByLabel('id (path, required)')
+      await focusVisible(op.getByRole('button', { name: 'Try it' }))
       const sent = await requestsDuring(/\/chat\/sessions$/, async () => {
         await op.getByRole('button', { name: 'Try it' }).click()
         await op.getByRole('alert').waitFor()
@@ -198,6 +199,7 @@ describe('dashboard details', () => {
       await page.goto(`/instances/${instanceId}/chat`)
       const list = page.getByRole('complementary', { name: 'Chat sessions' })
       await page.getByLabel('Message', { exact: true }).waitFor()
+      await focusVisible(list.getByRole('button', { name: 'New chat', exact: true }))
       const made = await requestsDuring(/\/chat\/sessions$/, async () => {
         await list.getByRole('button', { name: 'New chat', exact: true }).click()
         await list.getByRole('button', { name: /not sent yet/ }).waitFor()

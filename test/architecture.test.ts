@@ -3,6 +3,8 @@ import path from 'node:path'
 import type { ICruiseResult, IForbiddenRuleType, IViolation } from 'dependency-cruiser'
 import { cruise } from 'dependency-cruiser'
 import { beforeAll, describe, expect, it } from 'vitest'
+import { UsageError } from '../src/cli/args.js'
+import { parseFor } from '../src/cli/client/command.js'
 
 /**
  * The layering rule, kept by the import graph of src/ as dependency-cruiser resolves it (the
@@ -117,5 +119,16 @@ describe('module structure', () => {
   it('keeps the store at the bottom: it imports neither http nor core', () => {
     const imports = result.summary.violations.filter((v) => v.rule.name === 'store-is-bottom')
     expect(imports.map(chain)).toEqual([])
+  })
+
+  it('gives each client command its own flags and refuses the others', async () => {
+    const { command: webhooks } = await import('../src/cli/client/webhooks.js')
+    const { command: instances } = await import('../src/cli/client/instances.js')
+    expect(parseFor(instances, ['create', '--wait', '--json']).values).toEqual({ wait: true, json: true })
+    expect(() => parseFor(webhooks, ['list', '--wait'])).toThrow(UsageError)
+    expect(() => parseFor(webhooks, ['list', '--wait'])).toThrow(webhooks.usage)
+    expect(parseFor(webhooks, ['create', 'https://example.com', '--events', 'crashed']).values.events).toBe(
+      'crashed',
+    )
   })
 })

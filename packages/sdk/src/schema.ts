@@ -97,7 +97,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Which model your instances use (never the key itself) */
+        /**
+         * Which model your instances use (never the key itself)
+         * @description `source: operator` means the server's model applies; its `base_url` and `model` are shown to administrators only.
+         */
         get: operations["me.model.get"];
         /** Use your own OpenAI-compatible model; the key is stored encrypted */
         put: operations["me.model.put"];
@@ -855,7 +858,11 @@ export interface paths {
         };
         /** A pipeline */
         get: operations["pipelines.get"];
-        put?: never;
+        /**
+         * Replace a pipeline's name, steps, schedule and webhook
+         * @description The same body as a create. Its runs stay. `webhook: true` keeps a webhook URL it had (a new one is shown only in this answer); without it the webhook is removed. 409 `conflict` while a run is queued or running.
+         */
+        put: operations["pipelines.update"];
         post?: never;
         /** Delete a pipeline and its runs (running ones are canceled) */
         delete: operations["pipelines.delete"];
@@ -1118,6 +1125,74 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/admin/runners": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The runners with their health, capacity and load, and this server's own */
+        get: operations["admin.runners.list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/runners/{runner}/drain": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Drain a runner: it keeps its instances and takes no new ones */
+        post: operations["admin.runners.drain"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/runners/{runner}/undrain": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Undrain a runner: it takes new instances again */
+        post: operations["admin.runners.undrain"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/runners/{runner}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Forget a runner that holds no instance (409 while it holds some) */
+        delete: operations["admin.runners.remove"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/auth/session": {
         parameters: {
             query?: never;
@@ -1257,11 +1332,75 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
-        delete?: never;
+        /**
+         * Delete a user
+         * @description Deletes the user with their keys, sign-ins, settings, swarms and pipelines. Refused with 409 `user_has_instances` while they have instances (the safer choice: no workspace is destroyed as a side effect); delete those first. 409 `own_account` for yourself.
+         */
+        delete: operations["admin.users.delete"];
         options?: never;
         head?: never;
         /** Change a user's plan, subscription, role or password */
         patch: operations["admin.users.update"];
+        trace?: never;
+    };
+    "/api/admin/users/{id}/instances": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A user's instances, newest first
+         * @description Each opens like one of your own: an administrator signed in (or with their own key) reaches every user's instance through /api/instances/{id}, never from inside an instance.
+         */
+        get: operations["admin.users.instances"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/users/{id}/disable": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Disable a user
+         * @description Their API keys and dashboard sign-ins stop at once (401 `user_disabled`, open streams end) and they cannot sign in; their pipelines do not start (webhooks answer 401, schedules pass). Their instances, keys and data stay. 409 `own_account` for yourself.
+         */
+        post: operations["admin.users.disable"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/users/{id}/enable": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Enable a disabled user again
+         * @description Their keys work again; they sign in afresh.
+         */
+        post: operations["admin.users.enable"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/admin/plans": {
@@ -1845,6 +1984,38 @@ export interface components {
                 [key: string]: unknown;
             };
         };
+        RunnerInput: {
+            id: string;
+            name: string;
+            /** @description Its endpoint, reached by replicas with the runners' shared credential */
+            address: string;
+            /**
+             * @description `draining`: keeps its instances, takes no new ones
+             * @enum {string}
+             */
+            state: "active" | "draining";
+            /**
+             * @description `unresponsive`: no heartbeat for 15 s; takes no new instances
+             * @enum {string}
+             */
+            health: "healthy" | "unresponsive";
+            heartbeat_at: string;
+            registered_at: string;
+            version: string;
+            labels: {
+                [key: string]: string;
+            };
+            /** @description What it offers instances */
+            capacity: {
+                memory_mb: number;
+                instances: number;
+            };
+            /** @description What its instances' plans reserve */
+            used: {
+                memory_mb: number;
+                instances: number;
+            };
+        };
         LifecycleEventInput: {
             /** @description Increases with every event; resume after it */
             cursor: number;
@@ -2393,6 +2564,38 @@ export interface components {
                 [key: string]: unknown;
             };
         };
+        Runner: {
+            id: string;
+            name: string;
+            /** @description Its endpoint, reached by replicas with the runners' shared credential */
+            address: string;
+            /**
+             * @description `draining`: keeps its instances, takes no new ones
+             * @enum {string}
+             */
+            state: "active" | "draining";
+            /**
+             * @description `unresponsive`: no heartbeat for 15 s; takes no new instances
+             * @enum {string}
+             */
+            health: "healthy" | "unresponsive";
+            heartbeat_at: string;
+            registered_at: string;
+            version: string;
+            labels: {
+                [key: string]: string;
+            };
+            /** @description What it offers instances */
+            capacity: {
+                memory_mb: number;
+                instances: number;
+            };
+            /** @description What its instances' plans reserve */
+            used: {
+                memory_mb: number;
+                instances: number;
+            };
+        };
         LifecycleEvent: {
             /** @description Increases with every event; resume after it */
             cursor: number;
@@ -2617,7 +2820,7 @@ export interface operations {
                     }[];
                 };
             };
-            /** @description Default Response */
+            /** @description Missing, unknown, revoked or expired key */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2626,7 +2829,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Invalid input: details.issues says which field */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2635,7 +2838,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Rate limited: wait Retry-After seconds */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -2679,7 +2882,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description Missing, unknown, revoked or expired key */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2688,7 +2891,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Invalid input: details.issues says which field */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2697,7 +2900,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Rate limited: wait Retry-After seconds */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -2726,7 +2929,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Default Response */
+            /** @description Missing, unknown, revoked or expired key */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2735,7 +2938,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description No such instance, session or path, or not yours */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2744,7 +2947,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Invalid input: details.issues says which field */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2753,7 +2956,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Rate limited: wait Retry-After seconds */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -2798,7 +3001,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description Missing, unknown, revoked or expired key */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2807,7 +3010,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Invalid input: details.issues says which field */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2816,7 +3019,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Rate limited: wait Retry-After seconds */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -2858,7 +3061,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description Missing, unknown, revoked or expired key */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2867,7 +3070,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Invalid input: details.issues says which field */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2876,7 +3079,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Rate limited: wait Retry-After seconds */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -2929,7 +3132,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description Missing, unknown, revoked or expired key */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2938,7 +3141,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Invalid input: details.issues says which field */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2947,7 +3150,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Rate limited: wait Retry-After seconds */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -2989,7 +3192,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description Missing, unknown, revoked or expired key */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2998,7 +3201,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Invalid input: details.issues says which field */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3007,7 +3210,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Rate limited: wait Retry-After seconds */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -3040,7 +3243,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description Missing, unknown, revoked or expired key */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3049,7 +3252,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Invalid input: details.issues says which field */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3058,7 +3261,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Rate limited: wait Retry-After seconds */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -3111,7 +3314,7 @@ export interface operations {
                     }[];
                 };
             };
-            /** @description Default Response */
+            /** @description Missing, unknown, revoked or expired key */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3120,7 +3323,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Invalid input: details.issues says which field */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3129,7 +3332,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Rate limited: wait Retry-After seconds */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -3196,7 +3399,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description Missing, unknown, revoked or expired key */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3214,7 +3417,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Invalid input: details.issues says which field */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3223,7 +3426,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Rate limited: wait Retry-After seconds */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -3288,7 +3491,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description Missing, unknown, revoked or expired key */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3297,7 +3500,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description No such instance, session or path, or not yours */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -3306,7 +3509,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Invalid input: details.issues says which field */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3315,7 +3518,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Rate limited: wait Retry-After seconds */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -3345,7 +3548,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Default Response */
+            /** @description Missing, unknown, revoked or expired key */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3354,7 +3557,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description No such instance, session or path, or not yours */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -3363,7 +3566,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Invalid input: details.issues says which field */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3372,7 +3575,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Rate limited: wait Retry-After seconds */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -3440,7 +3643,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description Missing, unknown, revoked or expired key */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3449,7 +3652,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description No such instance, session or path, or not yours */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -3458,7 +3661,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Wrong state: the instance is not ready, a turn is in progress, or a file changed */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3467,7 +3670,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Invalid input: details.issues says which field */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3476,7 +3679,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Rate limited: wait Retry-After seconds */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -3532,7 +3735,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description Missing, unknown, revoked or expired key */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3541,7 +3744,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description No such instance, session or path, or not yours */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -3550,7 +3753,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Wrong state: the instance is not ready, a turn is in progress, or a file changed */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3559,7 +3762,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Invalid input: details.issues says which field */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3568,7 +3771,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Rate limited: wait Retry-After seconds */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -3624,7 +3827,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description Missing, unknown, revoked or expired key */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3633,7 +3836,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description No such instance, session or path, or not yours */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -3642,7 +3845,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Wrong state: the instance is not ready, a turn is in progress, or a file changed */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3651,7 +3854,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Invalid input: details.issues says which field */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3660,7 +3863,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Rate limited: wait Retry-After seconds */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -3716,7 +3919,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description Missing, unknown, revoked or expired key */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3725,7 +3928,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description No such instance, session or path, or not yours */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -3734,7 +3937,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Wrong state: the instance is not ready, a turn is in progress, or a file changed */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3743,7 +3946,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Invalid input: details.issues says which field */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3752,7 +3955,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Rate limited: wait Retry-After seconds */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -3820,7 +4023,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description Missing, unknown, revoked or expired key */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3829,7 +4032,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description No such instance, session or path, or not yours */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -3838,7 +4041,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Invalid input: details.issues says which field */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3847,7 +4050,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Rate limited: wait Retry-After seconds */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -3903,7 +4106,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description Missing, unknown, revoked or expired key */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3912,7 +4115,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description No such instance, session or path, or not yours */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -3921,7 +4124,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Wrong state: the instance is not ready, a turn is in progress, or a file changed */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3930,7 +4133,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Invalid input: details.issues says which field */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3939,7 +4142,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Rate limited: wait Retry-After seconds */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -3995,7 +4198,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description Missing, unknown, revoked or expired key */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4004,7 +4207,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description No such instance, session or path, or not yours */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -4013,7 +4216,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Wrong state: the instance is not ready, a turn is in progress, or a file changed */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4022,7 +4225,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Invalid input: details.issues says which field */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4031,7 +4234,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Rate limited: wait Retry-After seconds */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -4063,7 +4266,7 @@ export interface operations {
                     "application/json": components["schemas"]["Channel"][];
                 };
             };
-            /** @description Default Response */
+            /** @description Missing, unknown, revoked or expired key */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4072,7 +4275,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description No such instance, session or path, or not yours */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -4081,7 +4284,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Invalid input: details.issues says which field */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4090,7 +4293,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Rate limited: wait Retry-After seconds */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -4124,7 +4327,7 @@ export interface operations {
                     "application/json": components["schemas"]["Channel"];
                 };
             };
-            /** @description Default Response */
+            /** @description Missing, unknown, revoked or expired key */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4133,7 +4336,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description No such instance, session or path, or not yours */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -4142,7 +4345,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Invalid input: details.issues says which field */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4151,7 +4354,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Rate limited: wait Retry-After seconds */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -4198,7 +4401,7 @@ export interface operations {
                     "application/json": components["schemas"]["Channel"];
                 };
             };
-            /** @description Default Response */
+            /** @description Missing, unknown, revoked or expired key */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4207,7 +4410,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description No such instance, session or path, or not yours */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -4216,7 +4419,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Invalid input: details.issues says which field */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4225,7 +4428,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Rate limited: wait Retry-After seconds */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -4257,7 +4460,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Default Response */
+            /** @description Missing, unknown, revoked or expired key */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4266,7 +4469,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description No such instance, session or path, or not yours */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -4275,7 +4478,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Invalid input: details.issues says which field */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4284,7 +4487,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Rate limited: wait Retry-After seconds */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -4318,7 +4521,7 @@ export interface operations {
                     "application/json": components["schemas"]["ChannelPairingRequest"][];
                 };
             };
-            /** @description Default Response */
+            /** @description Missing, unknown, revoked or expired key */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4327,7 +4530,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description No such instance, session or path, or not yours */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -4336,7 +4539,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Wrong state: the instance is not ready, a turn is in progress, or a file changed */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4345,7 +4548,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Invalid input: details.issues says which field */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4354,7 +4557,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Rate limited: wait Retry-After seconds */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -4387,7 +4590,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Default Response */
+            /** @description Missing, unknown, revoked or expired key */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4396,7 +4599,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description No such instance, session or path, or not yours */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -4405,7 +4608,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Wrong state: the instance is not ready, a turn is in progress, or a file changed */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4414,7 +4617,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Invalid input: details.issues says which field */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4423,7 +4626,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Rate limited: wait Retry-After seconds */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -4456,7 +4659,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Default Response */
+            /** @description Missing, unknown, revoked or expired key */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4465,7 +4668,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description No such instance, session or path, or not yours */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -4474,7 +4677,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Wrong state: the instance is not ready, a turn is in progress, or a file changed */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4483,7 +4686,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Invalid input: details.issues says which field */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4492,7 +4695,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Rate limited: wait Retry-After seconds */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -4531,7 +4734,7 @@ export interface operations {
                     "application/json": components["schemas"]["InstanceLogs"] | string;
                 };
             };
-            /** @description Default Response */
+            /** @description Missing, unknown, revoked or expired key */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4540,7 +4743,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description No such instance, session or path, or not yours */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -4549,7 +4752,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Invalid input: details.issues says which field */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4558,7 +4761,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Rate limited: wait Retry-After seconds */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -4567,7 +4770,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Not supported by this server */
             501: {
                 headers: {
                     [name: string]: unknown;
@@ -4599,7 +4802,7 @@ export interface operations {
                     "application/json": components["schemas"]["InstanceMetrics"];
                 };
             };
-            /** @description Default Response */
+            /** @description Missing, unknown, revoked or expired key */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4608,7 +4811,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description No such instance, session or path, or not yours */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -4617,7 +4820,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Invalid input: details.issues says which field */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4626,7 +4829,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Rate limited: wait Retry-After seconds */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -4635,7 +4838,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Not supported by this server */
             501: {
                 headers: {
                     [name: string]: unknown;
@@ -4680,7 +4883,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description Missing, unknown, revoked or expired key */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4689,7 +4892,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Not allowed: no subscription or invite, a plan limit, or a path this caller may not touch */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4698,7 +4901,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description No such instance, session or path, or not yours */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -4707,7 +4910,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Wrong state: the instance is not ready, a turn is in progress, or a file changed */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4716,7 +4919,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description The body or file is too large */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -4725,7 +4928,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Invalid input: details.issues says which field */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4734,7 +4937,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Rate limited: wait Retry-After seconds */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -4777,7 +4980,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Default Response */
+            /** @description Missing, unknown, revoked or expired key */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4786,7 +4989,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Not allowed: no subscription or invite, a plan limit, or a path this caller may not touch */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4795,7 +4998,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description No such instance, session or path, or not yours */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -4804,7 +5007,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Wrong state: the instance is not ready, a turn is in progress, or a file changed */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4813,7 +5016,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description The body or file is too large */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -4822,7 +5025,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Invalid input: details.issues says which field */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4831,7 +5034,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Rate limited: wait Retry-After seconds */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -4882,7 +5085,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description Missing, unknown, revoked or expired key */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4891,7 +5094,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Not allowed: no subscription or invite, a plan limit, or a path this caller may not touch */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4900,7 +5103,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description No such instance, session or path, or not yours */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -4909,7 +5112,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Wrong state: the instance is not ready, a turn is in progress, or a file changed */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4918,7 +5121,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description The body or file is too large */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -4927,7 +5130,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Invalid input: details.issues says which field */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4936,7 +5139,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Rate limited: wait Retry-After seconds */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -4986,7 +5189,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description Missing, unknown, revoked or expired key */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4995,7 +5198,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Not allowed: no subscription or invite, a plan limit, or a path this caller may not touch */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5004,7 +5207,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description No such instance, session or path, or not yours */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -5013,7 +5216,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Wrong state: the instance is not ready, a turn is in progress, or a file changed */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5022,7 +5225,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description The body or file is too large */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -5031,7 +5234,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Invalid input: details.issues says which field */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5040,7 +5243,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Rate limited: wait Retry-After seconds */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -5094,7 +5297,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description Missing, unknown, revoked or expired key */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5103,7 +5306,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Not allowed: no subscription or invite, a plan limit, or a path this caller may not touch */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5112,7 +5315,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description No such instance, session or path, or not yours */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -5121,7 +5324,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Wrong state: the instance is not ready, a turn is in progress, or a file changed */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5130,7 +5333,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description The body or file is too large */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -5139,7 +5342,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Invalid input: details.issues says which field */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5148,7 +5351,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Rate limited: wait Retry-After seconds */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -5198,7 +5401,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description Missing, unknown, revoked or expired key */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5207,7 +5410,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Not allowed: no subscription or invite, a plan limit, or a path this caller may not touch */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5216,7 +5419,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description No such instance, session or path, or not yours */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -5225,7 +5428,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Wrong state: the instance is not ready, a turn is in progress, or a file changed */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5234,7 +5437,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description The body or file is too large */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -5243,7 +5446,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Invalid input: details.issues says which field */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5252,7 +5455,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Rate limited: wait Retry-After seconds */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -5305,7 +5508,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description Missing, unknown, revoked or expired key */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5314,7 +5517,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Not allowed: no subscription or invite, a plan limit, or a path this caller may not touch */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5323,7 +5526,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description No such instance, session or path, or not yours */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -5332,7 +5535,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Wrong state: the instance is not ready, a turn is in progress, or a file changed */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5341,7 +5544,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description The body or file is too large */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -5350,7 +5553,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Invalid input: details.issues says which field */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5359,7 +5562,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Rate limited: wait Retry-After seconds */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -5426,7 +5629,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description Missing, unknown, revoked or expired key */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5435,7 +5638,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Not allowed: no subscription or invite, a plan limit, or a path this caller may not touch */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5444,7 +5647,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description No such instance, session or path, or not yours */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -5453,7 +5656,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Wrong state: the instance is not ready, a turn is in progress, or a file changed */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5462,7 +5665,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description The body or file is too large */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -5471,7 +5674,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Invalid input: details.issues says which field */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5480,7 +5683,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Rate limited: wait Retry-After seconds */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -5524,7 +5727,7 @@ export interface operations {
                     "application/json": string;
                 };
             };
-            /** @description Default Response */
+            /** @description Missing, unknown, revoked or expired key */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5533,7 +5736,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Not allowed: no subscription or invite, a plan limit, or a path this caller may not touch */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5542,7 +5745,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description No such instance, session or path, or not yours */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -5551,7 +5754,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Wrong state: the instance is not ready, a turn is in progress, or a file changed */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5560,7 +5763,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Invalid input: details.issues says which field */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5569,7 +5772,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Rate limited: wait Retry-After seconds */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -5629,7 +5832,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description Missing, unknown, revoked or expired key */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5638,7 +5841,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description No such instance, session or path, or not yours */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -5647,7 +5850,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Wrong state: the instance is not ready, a turn is in progress, or a file changed */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5656,7 +5859,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Invalid input: details.issues says which field */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5665,7 +5868,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Rate limited: wait Retry-After seconds */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -5706,7 +5909,7 @@ export interface operations {
                     "application/json": components["schemas"]["ChatSession"][];
                 };
             };
-            /** @description Default Response */
+            /** @description Missing, unknown, revoked or expired key */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5715,7 +5918,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description No such instance, session or path, or not yours */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -5724,7 +5927,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Invalid input: details.issues says which field */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5733,7 +5936,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Rate limited: wait Retry-After seconds */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -5771,7 +5974,7 @@ export interface operations {
                     "application/json": components["schemas"]["ChatSession"];
                 };
             };
-            /** @description Default Response */
+            /** @description Missing, unknown, revoked or expired key */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5780,7 +5983,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description No such instance, session or path, or not yours */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -5789,7 +5992,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Invalid input: details.issues says which field */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5798,7 +6001,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Rate limited: wait Retry-After seconds */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -5839,7 +6042,7 @@ export interface operations {
                     "application/json": components["schemas"]["ChatTurnResult"];
                 };
             };
-            /** @description Default Response */
+            /** @description Missing, unknown, revoked or expired key */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5848,7 +6051,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description No such instance, session or path, or not yours */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -5857,7 +6060,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Wrong state: the instance is not ready, a turn is in progress, or a file changed */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5866,7 +6069,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Invalid input: details.issues says which field */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5875,7 +6078,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Rate limited: wait Retry-After seconds */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -5943,7 +6146,7 @@ export interface operations {
                     "application/json": string;
                 };
             };
-            /** @description Default Response */
+            /** @description Missing, unknown, revoked or expired key */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5952,7 +6155,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description No such instance, session or path, or not yours */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -5961,7 +6164,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Wrong state: the instance is not ready, a turn is in progress, or a file changed */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5970,7 +6173,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Invalid input: details.issues says which field */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5979,7 +6182,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Rate limited: wait Retry-After seconds */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -6022,7 +6225,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description Missing, unknown, revoked or expired key */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6031,7 +6234,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description No such instance, session or path, or not yours */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -6040,7 +6243,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Invalid input: details.issues says which field */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6049,7 +6252,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Rate limited: wait Retry-After seconds */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -6091,7 +6294,7 @@ export interface operations {
                     "application/json": components["schemas"]["ChatMessage"][];
                 };
             };
-            /** @description Default Response */
+            /** @description Missing, unknown, revoked or expired key */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6100,7 +6303,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description No such instance, session or path, or not yours */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -6109,7 +6312,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Invalid input: details.issues says which field */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6118,7 +6321,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Rate limited: wait Retry-After seconds */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -6163,7 +6366,7 @@ export interface operations {
                     "application/json": components["schemas"]["ChatEvent"][] | string;
                 };
             };
-            /** @description Default Response */
+            /** @description Missing, unknown, revoked or expired key */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6172,7 +6375,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description No such instance, session or path, or not yours */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -6181,7 +6384,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Invalid input: details.issues says which field */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6190,7 +6393,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Rate limited: wait Retry-After seconds */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -6224,7 +6427,7 @@ export interface operations {
                     "application/json": components["schemas"]["InboxMessage"][];
                 };
             };
-            /** @description Default Response */
+            /** @description Missing, unknown, revoked or expired key */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6233,7 +6436,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description No such instance, session or path, or not yours */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -6242,7 +6445,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Invalid input: details.issues says which field */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6251,7 +6454,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Rate limited: wait Retry-After seconds */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -6311,7 +6514,7 @@ export interface operations {
                     "application/json": components["schemas"]["InboxMessage"];
                 };
             };
-            /** @description Default Response */
+            /** @description Missing, unknown, revoked or expired key */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6320,7 +6523,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description No such instance, session or path, or not yours */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -6329,7 +6532,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Invalid input: details.issues says which field */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6338,7 +6541,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Rate limited: wait Retry-After seconds */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -6373,7 +6576,7 @@ export interface operations {
                     "application/json": components["schemas"]["InboxMessage"];
                 };
             };
-            /** @description Default Response */
+            /** @description Missing, unknown, revoked or expired key */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6382,7 +6585,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description No such instance, session or path, or not yours */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -6391,7 +6594,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Invalid input: details.issues says which field */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6400,7 +6603,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Rate limited: wait Retry-After seconds */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -6429,7 +6632,7 @@ export interface operations {
                     "application/json": components["schemas"]["Swarm"][];
                 };
             };
-            /** @description Default Response */
+            /** @description Missing, unknown, revoked or expired key */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6438,7 +6641,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Invalid input: details.issues says which field */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6447,7 +6650,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Rate limited: wait Retry-After seconds */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -6492,7 +6695,7 @@ export interface operations {
                     "application/json": components["schemas"]["Swarm"];
                 };
             };
-            /** @description Default Response */
+            /** @description Missing, unknown, revoked or expired key */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6501,7 +6704,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Not allowed: no subscription or invite, a plan limit, or a path this caller may not touch */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6510,7 +6713,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Invalid input: details.issues says which field */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6519,7 +6722,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Rate limited: wait Retry-After seconds */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -6528,7 +6731,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description No capacity, or the instance, agent or model is unavailable for now */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -6560,7 +6763,7 @@ export interface operations {
                     "application/json": components["schemas"]["Swarm"];
                 };
             };
-            /** @description Default Response */
+            /** @description Missing, unknown, revoked or expired key */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6569,7 +6772,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description No such instance, session or path, or not yours */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -6578,7 +6781,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Invalid input: details.issues says which field */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6587,7 +6790,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Rate limited: wait Retry-After seconds */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -6617,7 +6820,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Default Response */
+            /** @description Missing, unknown, revoked or expired key */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6626,7 +6829,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description No such instance, session or path, or not yours */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -6635,7 +6838,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Invalid input: details.issues says which field */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6644,7 +6847,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Rate limited: wait Retry-After seconds */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -6690,7 +6893,7 @@ export interface operations {
                     "application/json": components["schemas"]["Swarm"];
                 };
             };
-            /** @description Default Response */
+            /** @description Missing, unknown, revoked or expired key */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6699,7 +6902,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Not allowed: no subscription or invite, a plan limit, or a path this caller may not touch */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6708,7 +6911,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description No such instance, session or path, or not yours */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -6717,7 +6920,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Invalid input: details.issues says which field */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6726,7 +6929,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Rate limited: wait Retry-After seconds */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -6768,7 +6971,7 @@ export interface operations {
                     "application/json": components["schemas"]["BroadcastOutcome"] | string;
                 };
             };
-            /** @description Default Response */
+            /** @description Missing, unknown, revoked or expired key */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6777,7 +6980,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description No such instance, session or path, or not yours */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -6786,7 +6989,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Invalid input: details.issues says which field */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6795,7 +6998,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Rate limited: wait Retry-After seconds */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -6824,7 +7027,7 @@ export interface operations {
                     "application/json": components["schemas"]["SelfInfo"];
                 };
             };
-            /** @description Default Response */
+            /** @description Missing, unknown, revoked or expired key */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6833,7 +7036,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description No such instance, session or path, or not yours */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -6842,7 +7045,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Invalid input: details.issues says which field */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6851,7 +7054,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Rate limited: wait Retry-After seconds */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -6880,7 +7083,7 @@ export interface operations {
                     "application/json": components["schemas"]["Pipeline"][];
                 };
             };
-            /** @description Default Response */
+            /** @description Missing, unknown, revoked or expired key */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6889,7 +7092,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Invalid input: details.issues says which field */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6898,7 +7101,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Rate limited: wait Retry-After seconds */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -7080,7 +7283,7 @@ export interface operations {
                     "application/json": components["schemas"]["Pipeline"];
                 };
             };
-            /** @description Default Response */
+            /** @description Missing, unknown, revoked or expired key */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7089,7 +7292,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description No such instance, session or path, or not yours */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -7098,7 +7301,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Invalid input: details.issues says which field */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -7107,7 +7310,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Rate limited: wait Retry-After seconds */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -7139,7 +7342,7 @@ export interface operations {
                     "application/json": components["schemas"]["Pipeline"];
                 };
             };
-            /** @description Default Response */
+            /** @description Missing, unknown, revoked or expired key */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7148,7 +7351,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description No such instance, session or path, or not yours */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -7157,7 +7360,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Invalid input: details.issues says which field */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -7166,7 +7369,228 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Rate limited: wait Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "pipelines.update": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Pipeline id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    name: string;
+                    steps: (({
+                        instance_id?: string;
+                        swarm_id?: string;
+                        member?: number | string;
+                        /** @description Unique in the pipeline; later steps use its output as {{steps.<name>.output}} */
+                        name: string;
+                        /**
+                         * @description Extra attempts after a failure
+                         * @default 0
+                         */
+                        retries?: number;
+                        /**
+                         * @description Wait before the first retry; doubles each time
+                         * @default 1000
+                         */
+                        backoff_ms?: number;
+                        /** @enum {string} */
+                        type: "chat";
+                        message: string;
+                    } | {
+                        instance_id?: string;
+                        swarm_id?: string;
+                        member?: number | string;
+                        /** @description Unique in the pipeline; later steps use its output as {{steps.<name>.output}} */
+                        name: string;
+                        /**
+                         * @description Extra attempts after a failure
+                         * @default 0
+                         */
+                        retries?: number;
+                        /**
+                         * @description Wait before the first retry; doubles each time
+                         * @default 1000
+                         */
+                        backoff_ms?: number;
+                        /** @enum {string} */
+                        type: "exec";
+                        command: string;
+                        cwd?: string;
+                        timeout_ms?: number;
+                    } | {
+                        instance_id?: string;
+                        swarm_id?: string;
+                        member?: number | string;
+                        /** @description Unique in the pipeline; later steps use its output as {{steps.<name>.output}} */
+                        name: string;
+                        /**
+                         * @description Extra attempts after a failure
+                         * @default 0
+                         */
+                        retries?: number;
+                        /**
+                         * @description Wait before the first retry; doubles each time
+                         * @default 1000
+                         */
+                        backoff_ms?: number;
+                        /** @enum {string} */
+                        type: "copy";
+                        from: {
+                            instance_id?: string;
+                            swarm_id?: string;
+                            member?: number | string;
+                            path: string;
+                        };
+                        to: {
+                            instance_id?: string;
+                            swarm_id?: string;
+                            member?: number | string;
+                            path: string;
+                        };
+                    }) | {
+                        parallel: ({
+                            instance_id?: string;
+                            swarm_id?: string;
+                            member?: number | string;
+                            /** @description Unique in the pipeline; later steps use its output as {{steps.<name>.output}} */
+                            name: string;
+                            /**
+                             * @description Extra attempts after a failure
+                             * @default 0
+                             */
+                            retries?: number;
+                            /**
+                             * @description Wait before the first retry; doubles each time
+                             * @default 1000
+                             */
+                            backoff_ms?: number;
+                            /** @enum {string} */
+                            type: "chat";
+                            message: string;
+                        } | {
+                            instance_id?: string;
+                            swarm_id?: string;
+                            member?: number | string;
+                            /** @description Unique in the pipeline; later steps use its output as {{steps.<name>.output}} */
+                            name: string;
+                            /**
+                             * @description Extra attempts after a failure
+                             * @default 0
+                             */
+                            retries?: number;
+                            /**
+                             * @description Wait before the first retry; doubles each time
+                             * @default 1000
+                             */
+                            backoff_ms?: number;
+                            /** @enum {string} */
+                            type: "exec";
+                            command: string;
+                            cwd?: string;
+                            timeout_ms?: number;
+                        } | {
+                            instance_id?: string;
+                            swarm_id?: string;
+                            member?: number | string;
+                            /** @description Unique in the pipeline; later steps use its output as {{steps.<name>.output}} */
+                            name: string;
+                            /**
+                             * @description Extra attempts after a failure
+                             * @default 0
+                             */
+                            retries?: number;
+                            /**
+                             * @description Wait before the first retry; doubles each time
+                             * @default 1000
+                             */
+                            backoff_ms?: number;
+                            /** @enum {string} */
+                            type: "copy";
+                            from: {
+                                instance_id?: string;
+                                swarm_id?: string;
+                                member?: number | string;
+                                path: string;
+                            };
+                            to: {
+                                instance_id?: string;
+                                swarm_id?: string;
+                                member?: number | string;
+                                path: string;
+                            };
+                        })[];
+                    })[];
+                    /** @description Cron expression (5 fields, or 6 with seconds first), in UTC */
+                    schedule?: string | null;
+                    /** @description Make a webhook URL with its own secret (shown once) */
+                    webhook?: boolean;
+                };
+            };
+        };
+        responses: {
             /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Pipeline"];
+                };
+            };
+            /** @description Missing, unknown, revoked or expired key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such instance, session or path, or not yours */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Wrong state: the instance is not ready, a turn is in progress, or a file changed */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Invalid input: details.issues says which field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited: wait Retry-After seconds */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -7196,7 +7620,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Default Response */
+            /** @description Missing, unknown, revoked or expired key */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7205,7 +7629,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description No such instance, session or path, or not yours */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -7214,7 +7638,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Invalid input: details.issues says which field */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -7223,7 +7647,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Rate limited: wait Retry-After seconds */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -7257,7 +7681,7 @@ export interface operations {
                     "application/json": components["schemas"]["PipelineRun"][];
                 };
             };
-            /** @description Default Response */
+            /** @description Missing, unknown, revoked or expired key */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7266,7 +7690,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description No such instance, session or path, or not yours */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -7275,7 +7699,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Invalid input: details.issues says which field */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -7284,7 +7708,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Rate limited: wait Retry-After seconds */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -7322,7 +7746,7 @@ export interface operations {
                     "application/json": components["schemas"]["PipelineRun"];
                 };
             };
-            /** @description Default Response */
+            /** @description Missing, unknown, revoked or expired key */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7331,7 +7755,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description No such instance, session or path, or not yours */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -7340,7 +7764,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Invalid input: details.issues says which field */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -7349,7 +7773,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Rate limited: wait Retry-After seconds */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -7440,7 +7864,7 @@ export interface operations {
                     "application/json": components["schemas"]["PipelineRun"];
                 };
             };
-            /** @description Default Response */
+            /** @description Missing, unknown, revoked or expired key */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7449,7 +7873,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description No such instance, session or path, or not yours */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -7458,7 +7882,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Invalid input: details.issues says which field */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -7467,7 +7891,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Rate limited: wait Retry-After seconds */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -7501,7 +7925,7 @@ export interface operations {
                     "application/json": components["schemas"]["PipelineRun"];
                 };
             };
-            /** @description Default Response */
+            /** @description Missing, unknown, revoked or expired key */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7510,7 +7934,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description No such instance, session or path, or not yours */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -7519,7 +7943,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Invalid input: details.issues says which field */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -7528,7 +7952,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Rate limited: wait Retry-After seconds */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -7562,7 +7986,7 @@ export interface operations {
                     "application/json": string;
                 };
             };
-            /** @description Default Response */
+            /** @description Missing, unknown, revoked or expired key */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7571,7 +7995,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description No such instance, session or path, or not yours */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -7580,7 +8004,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Invalid input: details.issues says which field */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -7589,7 +8013,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Rate limited: wait Retry-After seconds */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -7628,7 +8052,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Default Response */
+            /** @description Missing, unknown, revoked or expired key */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7637,7 +8061,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description No such instance, session or path, or not yours */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -7646,7 +8070,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Wrong state: the instance is not ready, a turn is in progress, or a file changed */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -7655,7 +8079,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Invalid input: details.issues says which field */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -7673,7 +8097,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Rate limited: wait Retry-After seconds */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -7725,7 +8149,7 @@ export interface operations {
                     }[];
                 };
             };
-            /** @description Default Response */
+            /** @description Missing, unknown, revoked or expired key */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7734,7 +8158,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description No such instance, session or path, or not yours */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -7743,7 +8167,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Wrong state: the instance is not ready, a turn is in progress, or a file changed */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -7752,7 +8176,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Invalid input: details.issues says which field */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -7761,7 +8185,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Rate limited: wait Retry-After seconds */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -7802,7 +8226,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Default Response */
+            /** @description Missing, unknown, revoked or expired key */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7811,7 +8235,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description No such instance, session or path, or not yours */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -7820,7 +8244,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Wrong state: the instance is not ready, a turn is in progress, or a file changed */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -7829,7 +8253,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Invalid input: details.issues says which field */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -7838,7 +8262,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Rate limited: wait Retry-After seconds */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -7880,7 +8304,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Default Response */
+            /** @description Missing, unknown, revoked or expired key */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7889,7 +8313,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description No such instance, session or path, or not yours */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -7898,7 +8322,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Wrong state: the instance is not ready, a turn is in progress, or a file changed */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -7907,7 +8331,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Invalid input: details.issues says which field */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -7925,7 +8349,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Rate limited: wait Retry-After seconds */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -7966,7 +8390,7 @@ export interface operations {
                     "application/json": string;
                 };
             };
-            /** @description Default Response */
+            /** @description Missing, unknown, revoked or expired key */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7975,7 +8399,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description No such instance, session or path, or not yours */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -7984,7 +8408,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Wrong state: the instance is not ready, a turn is in progress, or a file changed */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -7993,7 +8417,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Invalid input: details.issues says which field */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -8002,7 +8426,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Rate limited: wait Retry-After seconds */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -8047,7 +8471,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description Missing, unknown, revoked or expired key */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8056,7 +8480,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description No such instance, session or path, or not yours */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -8065,7 +8489,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Invalid input: details.issues says which field */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -8074,7 +8498,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Rate limited: wait Retry-After seconds */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -8117,10 +8541,19 @@ export interface operations {
                             ready: number;
                             warming: number;
                         }[];
+                        /** @description Where the warm instances run: placement spreads them as it spreads any instance */
+                        runners: {
+                            /** @description The runner; null: this server's own instances */
+                            runner_id: string | null;
+                            /** @description Its name; `local` for this server's own */
+                            runner: string;
+                            ready: number;
+                            warming: number;
+                        }[];
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description Missing, unknown, revoked or expired key */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8138,7 +8571,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Invalid input: details.issues says which field */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -8147,7 +8580,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Rate limited: wait Retry-After seconds */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -8190,7 +8623,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description Missing, unknown, revoked or expired key */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8208,7 +8641,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Invalid input: details.issues says which field */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -8217,7 +8650,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Rate limited: wait Retry-After seconds */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -8260,7 +8693,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description Missing, unknown, revoked or expired key */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8278,7 +8711,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Invalid input: details.issues says which field */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -8287,7 +8720,284 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Rate limited: wait Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "admin.runners.list": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
             /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        local: {
+                            /** @description Whether this server takes new instances itself (CLAWPORT_LOCAL_INSTANCES) */
+                            enabled: boolean;
+                            used: {
+                                memory_mb: number;
+                                instances: number;
+                            };
+                        };
+                        runners: components["schemas"]["Runner"][];
+                    };
+                };
+            };
+            /** @description Missing, unknown, revoked or expired key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Invalid input: details.issues says which field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited: wait Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "admin.runners.drain": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Its id or name */
+                runner: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Runner"];
+                };
+            };
+            /** @description Missing, unknown, revoked or expired key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such instance, session or path, or not yours */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Invalid input: details.issues says which field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited: wait Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "admin.runners.undrain": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Its id or name */
+                runner: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Runner"];
+                };
+            };
+            /** @description Missing, unknown, revoked or expired key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such instance, session or path, or not yours */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Invalid input: details.issues says which field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited: wait Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "admin.runners.remove": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Its id or name */
+                runner: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Missing, unknown, revoked or expired key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such instance, session or path, or not yours */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Invalid input: details.issues says which field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited: wait Retry-After seconds */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -8674,7 +9384,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description Missing, unknown, revoked or expired key */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8683,7 +9393,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Invalid input: details.issues says which field */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -8692,7 +9402,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Rate limited: wait Retry-After seconds */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -8735,10 +9445,12 @@ export interface operations {
                         };
                         created_at: string;
                         has_password: boolean;
+                        /** @description When an administrator disabled the user (their keys and sign-ins stop working); null: enabled */
+                        disabled_at: string | null;
                     }[];
                 };
             };
-            /** @description Default Response */
+            /** @description Missing, unknown, revoked or expired key */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8756,7 +9468,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description No such instance, session or path, or not yours */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -8765,7 +9477,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Wrong state: the instance is not ready, a turn is in progress, or a file changed */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -8774,7 +9486,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Invalid input: details.issues says which field */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -8783,7 +9495,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Rate limited: wait Retry-After seconds */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -8835,10 +9547,12 @@ export interface operations {
                         };
                         created_at: string;
                         has_password: boolean;
+                        /** @description When an administrator disabled the user (their keys and sign-ins stop working); null: enabled */
+                        disabled_at: string | null;
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description Missing, unknown, revoked or expired key */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8856,7 +9570,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description No such instance, session or path, or not yours */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -8865,7 +9579,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Wrong state: the instance is not ready, a turn is in progress, or a file changed */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -8874,7 +9588,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Invalid input: details.issues says which field */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -8883,7 +9597,81 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Rate limited: wait Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "admin.users.delete": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Missing, unknown, revoked or expired key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Default Response */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such instance, session or path, or not yours */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Wrong state: the instance is not ready, a turn is in progress, or a file changed */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Invalid input: details.issues says which field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited: wait Retry-After seconds */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -8937,10 +9725,12 @@ export interface operations {
                         };
                         created_at: string;
                         has_password: boolean;
+                        /** @description When an administrator disabled the user (their keys and sign-ins stop working); null: enabled */
+                        disabled_at: string | null;
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description Missing, unknown, revoked or expired key */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8958,7 +9748,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description No such instance, session or path, or not yours */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -8967,7 +9757,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Wrong state: the instance is not ready, a turn is in progress, or a file changed */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -8976,7 +9766,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Invalid input: details.issues says which field */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -8985,7 +9775,297 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Rate limited: wait Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "admin.users.instances": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
             /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** Format: uuid */
+                        id: string;
+                        /** @enum {string} */
+                        status: "provisioning" | "ready" | "rebooting" | "stopping" | "stopped" | "starting" | "error" | "deleting" | "sleeping" | "waking";
+                        sandbox_id: string;
+                        created_at: string;
+                        updated_at: string;
+                        name: string | null;
+                        resources: {
+                            memory_mb: number;
+                            cpus: number;
+                            pids_max: number;
+                            disk_mb: number;
+                        };
+                        /**
+                         * @description What the sandbox may reach: "public" the internet (never the host, private ranges or other instances), "allowlist" only what allowed_hosts resolve to (within public), "off" nothing
+                         * @enum {string}
+                         */
+                        network: "public" | "allowlist" | "off";
+                        /** @description Host names an "allowlist" network reaches: exact, or "*.pythonhosted.org" for the names below it */
+                        allowed_hosts: string[];
+                        started_at: string | null;
+                        error: string | null;
+                    }[];
+                };
+            };
+            /** @description Missing, unknown, revoked or expired key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such instance, session or path, or not yours */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Wrong state: the instance is not ready, a turn is in progress, or a file changed */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Invalid input: details.issues says which field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited: wait Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "admin.users.disable": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        id: string;
+                        email: string;
+                        is_admin: boolean;
+                        plan: string;
+                        subscription_active: boolean;
+                        instance_limit: number;
+                        /**
+                         * @description The most network the plan's instances may have, and what a create gets by default
+                         * @enum {string}
+                         */
+                        network: "public" | "allowlist" | "off";
+                        usage: {
+                            instances: number;
+                        };
+                        created_at: string;
+                        has_password: boolean;
+                        /** @description When an administrator disabled the user (their keys and sign-ins stop working); null: enabled */
+                        disabled_at: string | null;
+                    };
+                };
+            };
+            /** @description Missing, unknown, revoked or expired key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such instance, session or path, or not yours */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Wrong state: the instance is not ready, a turn is in progress, or a file changed */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Invalid input: details.issues says which field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited: wait Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "admin.users.enable": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        id: string;
+                        email: string;
+                        is_admin: boolean;
+                        plan: string;
+                        subscription_active: boolean;
+                        instance_limit: number;
+                        /**
+                         * @description The most network the plan's instances may have, and what a create gets by default
+                         * @enum {string}
+                         */
+                        network: "public" | "allowlist" | "off";
+                        usage: {
+                            instances: number;
+                        };
+                        created_at: string;
+                        has_password: boolean;
+                        /** @description When an administrator disabled the user (their keys and sign-ins stop working); null: enabled */
+                        disabled_at: string | null;
+                    };
+                };
+            };
+            /** @description Missing, unknown, revoked or expired key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such instance, session or path, or not yours */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Wrong state: the instance is not ready, a turn is in progress, or a file changed */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Invalid input: details.issues says which field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited: wait Retry-After seconds */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -9022,7 +10102,7 @@ export interface operations {
                     }[];
                 };
             };
-            /** @description Default Response */
+            /** @description Missing, unknown, revoked or expired key */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -9040,7 +10120,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description No such instance, session or path, or not yours */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -9049,7 +10129,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Wrong state: the instance is not ready, a turn is in progress, or a file changed */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -9058,7 +10138,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Invalid input: details.issues says which field */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -9067,7 +10147,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Rate limited: wait Retry-After seconds */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -9103,7 +10183,7 @@ export interface operations {
                     }[];
                 };
             };
-            /** @description Default Response */
+            /** @description Missing, unknown, revoked or expired key */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -9121,7 +10201,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description No such instance, session or path, or not yours */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -9130,7 +10210,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Wrong state: the instance is not ready, a turn is in progress, or a file changed */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -9139,7 +10219,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Invalid input: details.issues says which field */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -9148,7 +10228,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Rate limited: wait Retry-After seconds */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -9192,7 +10272,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description Missing, unknown, revoked or expired key */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -9210,7 +10290,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description No such instance, session or path, or not yours */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -9219,7 +10299,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Wrong state: the instance is not ready, a turn is in progress, or a file changed */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -9228,7 +10308,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Invalid input: details.issues says which field */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -9237,7 +10317,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Rate limited: wait Retry-After seconds */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -9266,7 +10346,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Default Response */
+            /** @description Missing, unknown, revoked or expired key */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -9284,7 +10364,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description No such instance, session or path, or not yours */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -9293,7 +10373,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Wrong state: the instance is not ready, a turn is in progress, or a file changed */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -9302,7 +10382,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Invalid input: details.issues says which field */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -9311,7 +10391,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Rate limited: wait Retry-After seconds */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -9345,7 +10425,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /** @description Missing, unknown, revoked or expired key */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -9354,7 +10434,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description No such instance, session or path, or not yours */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -9363,7 +10443,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Invalid input: details.issues says which field */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -9372,7 +10452,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Rate limited: wait Retry-After seconds */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -9409,7 +10489,7 @@ export interface operations {
                     "application/json": components["schemas"]["AuditEntry"][];
                 };
             };
-            /** @description Default Response */
+            /** @description Missing, unknown, revoked or expired key */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -9418,7 +10498,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Not allowed: no subscription or invite, a plan limit, or a path this caller may not touch */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -9427,7 +10507,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Invalid input: details.issues says which field */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -9436,7 +10516,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Rate limited: wait Retry-After seconds */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -9479,7 +10559,7 @@ export interface operations {
                     "application/json": components["schemas"]["LifecycleEvent"][] | string;
                 };
             };
-            /** @description Default Response */
+            /** @description Missing, unknown, revoked or expired key */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -9488,7 +10568,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description No such instance, session or path, or not yours */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -9497,7 +10577,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Invalid input: details.issues says which field */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -9506,7 +10586,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Rate limited: wait Retry-After seconds */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -9535,7 +10615,7 @@ export interface operations {
                     "application/json": components["schemas"]["Webhook"][];
                 };
             };
-            /** @description Default Response */
+            /** @description Missing, unknown, revoked or expired key */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -9544,7 +10624,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Invalid input: details.issues says which field */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -9553,7 +10633,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Rate limited: wait Retry-After seconds */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -9596,7 +10676,7 @@ export interface operations {
                     "application/json": components["schemas"]["CreatedWebhook"];
                 };
             };
-            /** @description Default Response */
+            /** @description Missing, unknown, revoked or expired key */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -9605,7 +10685,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Wrong state: the instance is not ready, a turn is in progress, or a file changed */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -9614,7 +10694,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Invalid input: details.issues says which field */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -9623,7 +10703,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Rate limited: wait Retry-After seconds */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -9653,7 +10733,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Default Response */
+            /** @description Missing, unknown, revoked or expired key */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -9662,7 +10742,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description No such instance, session or path, or not yours */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -9671,7 +10751,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Invalid input: details.issues says which field */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -9680,7 +10760,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Rate limited: wait Retry-After seconds */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -9714,7 +10794,7 @@ export interface operations {
                     "application/json": components["schemas"]["WebhookDelivery"][];
                 };
             };
-            /** @description Default Response */
+            /** @description Missing, unknown, revoked or expired key */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -9723,7 +10803,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description No such instance, session or path, or not yours */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -9732,7 +10812,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Invalid input: details.issues says which field */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -9741,7 +10821,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description Rate limited: wait Retry-After seconds */
             429: {
                 headers: {
                     [name: string]: unknown;

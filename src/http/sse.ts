@@ -119,7 +119,7 @@ function startSse(reply: FastifyReply, heartbeatMs: number): SseStream {
   function flush(): void {
     while (queue.length) {
       const frame = queue.shift() as string
-      queuedBytes -= frame.length
+      queuedBytes -= Buffer.byteLength(frame)
       if (!raw.write(frame)) return
     }
     if (ending) stop()
@@ -129,7 +129,7 @@ function startSse(reply: FastifyReply, heartbeatMs: number): SseStream {
     if (stopped || ending) return true
     if (!queue.length && !raw.writableNeedDrain) return raw.write(frame)
     queue.push(frame)
-    queuedBytes += frame.length
+    queuedBytes += Buffer.byteLength(frame)
     if (queuedBytes > MAX_QUEUED_BYTES) {
       reply.log.warn({ queuedBytes }, 'event stream client too slow, closing')
       stop()

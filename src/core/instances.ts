@@ -2,6 +2,7 @@ import type { ClawletClient } from '../clawlet/client.js'
 import type { NetworkMode } from '../config.js'
 import { errors } from '../errors.js'
 import type { InstanceRow, Store, UserRow } from '../store/index.js'
+import { UUID_RE } from './ids.js'
 import type { Instance, InstanceStatusDetail } from './instance-types.js'
 import type { CreateInstanceInput, InstanceAdmission } from './instances/admission.js'
 import type { InstanceLifecycle } from './instances/lifecycle.js'
@@ -18,8 +19,6 @@ export type { InstanceTransition, TransitionListener } from './instances/transit
 function adminReach(actor: Actor): boolean {
   return actor.user.is_admin === true && !actor.instanceId
 }
-
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
 /** What an owner may change of an instance. */
 export interface UpdateInstanceInput {

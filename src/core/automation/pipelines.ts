@@ -3,6 +3,7 @@ import { errors } from '../../errors.js'
 import type { Logger } from '../../log.js'
 import type { PipelineRow } from '../../store/automation-store.js'
 import type { Store } from '../../store/index.js'
+import { UUID_RE } from '../ids.js'
 import type { InstanceService } from '../instances.js'
 import type { Caller } from '../keys.js'
 import type { Actor, InstanceScope } from '../scope.js'
@@ -20,7 +21,6 @@ import {
 } from './pipeline-types.js'
 import { checkSchedule, parseSchedule } from './schedule.js'
 
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 const SCHEDULE_TICK_MS = 1_000
 
 const hashSecret = (s: string) => createHash('sha256').update(s).digest('hex')

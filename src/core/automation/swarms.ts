@@ -3,6 +3,7 @@ import { errors } from '../../errors.js'
 import type { Logger } from '../../log.js'
 import type { SwarmRow } from '../../store/automation-store.js'
 import type { Store } from '../../store/index.js'
+import { UUID_RE } from '../ids.js'
 import type { InstanceService } from '../instances.js'
 import type { Caller } from '../keys.js'
 import type { InstanceScope } from '../scope.js'
@@ -18,7 +19,6 @@ import type {
   SwarmScaleBody,
 } from './swarm-types.js'
 
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 const DEFAULT_BROADCAST_TIMEOUT_MS = 600_000
 
 /**

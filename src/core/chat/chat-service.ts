@@ -3,6 +3,7 @@ import { errors } from '../../errors.js'
 import type { Logger } from '../../log.js'
 import type { ChatSessionRow, Store } from '../../store/index.js'
 import type { AgentRunner } from '../agent.js'
+import { UUID_RE } from '../ids.js'
 import type { InstanceService } from '../instances.js'
 import { KeyedLock } from '../keyed-lock.js'
 import type { Actor } from '../scope.js'
@@ -23,7 +24,6 @@ import {
   sessionFromRow,
 } from './types.js'
 
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 const TITLE_CHARS = 80
 /** The longest a JSON events request may wait for its first event. */
 export const MAX_WAIT_MS = 30_000

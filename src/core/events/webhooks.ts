@@ -4,6 +4,7 @@ import type { SecretBox } from '../../broker/secret-box.js'
 import { errors } from '../../errors.js'
 import type { WebhookDeliveryRow, WebhookRow } from '../../store/events-store.js'
 import type { Store } from '../../store/index.js'
+import { UUID_RE } from '../ids.js'
 import { nowIso } from '../time.js'
 import type { CreatedWebhook, CreateWebhookInput, LifecycleEvent, Webhook, WebhookDelivery } from './types.js'
 
@@ -11,8 +12,6 @@ import type { CreatedWebhook, CreateWebhookInput, LifecycleEvent, Webhook, Webho
 export const MAX_WEBHOOKS_PER_USER = 20
 /** Finished deliveries kept per webhook (its delivery log); pending ones always stay. */
 export const DELIVERIES_KEPT = 200
-
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
 /**
  * Refuses a webhook URL that is not http(s), or whose host is a localhost name or a private,

@@ -4,11 +4,10 @@
 // through the runner's pinned HTTPS endpoint). Prints create -> ready and exec round trips,
 // p50/p95/p99, and each ratio to the baseline. Instances run without the agent or a network.
 //   CLAWPORT_TEST_DATABASE_URL=postgres://... node bench/runners.ts [--creates 6] [--execs 300]
-import { type ChildProcess, spawn } from 'node:child_process'
-import path from 'node:path'
 import { TEST_PLANS } from '../test/helpers/plans.ts'
 import { freshDatabase } from '../test/helpers/postgres.ts'
-import { REPO, TEST_SECRET_KEY, TestServer, tempDataDir } from '../test/helpers/server.ts'
+import { startRunner } from '../test/helpers/runner.ts'
+import { TEST_SECRET_KEY, TestServer, tempDataDir } from '../test/helpers/server.ts'
 import { line, type Summary, summarize, time } from './stats.ts'
 
 function arg(name: string, def: number): number {
@@ -58,48 +57,6 @@ async function measure(s: TestServer, key: string): Promise<{ figures: Figures; 
   return { figures: { create: summarize(creates), exec: summarize(execs) }, ids }
 }
 
-function startRunner(dbUrl: string, serverUrl: string, dataDir: string): Promise<ChildProcess> {
-  const proc = spawn(
-    process.execPath,
-    [
-      path.join(REPO, 'bin/clawport.js'),
-      'runner',
-      '--server',
-      serverUrl,
-      '--name',
-      'bench-runner',
-      '--listen',
-      `127.0.0.1:${RUNNER_PORT}`,
-      '--advertise',
-      `https://127.0.0.1:${RUNNER_PORT}`,
-      '--data-dir',
-      dataDir,
-    ],
-    {
-      env: {
-        ...process.env,
-        ...base,
-        CLAWPORT_DATABASE_URL: dbUrl,
-        CLAWPORT_UID_BASE: '350000',
-        CLAWPORT_LOG_LEVEL: 'warn',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-      detached: true,
-    },
-  )
-  let output = ''
-  return new Promise((resolve, reject) => {
-    proc.stdout?.on('data', (c: Buffer) => {
-      output += c.toString()
-      if (/^clawport runner .* ready/m.test(output)) resolve(proc)
-    })
-    proc.stderr?.on('data', (c: Buffer) => {
-      output += c.toString()
-    })
-    proc.once('exit', (code) => reject(new Error(`runner exited with ${code}:\n${output}`)))
-  })
-}
-
 const cleanups: Array<() => Promise<unknown>> = []
 try {
   // Baseline: the server's own, in-process runner.
@@ -124,7 +81,13 @@ try {
   }).start()
   cleanups.unshift(() => cp.destroy())
   const runnerDir = tempDataDir('clawport-bench-runner-')
-  const runner = await startRunner(dbB.url, cp.url, runnerDir)
+  const { proc: runner } = await startRunner({
+    server: cp.url,
+    name: 'bench-runner',
+    listen: `127.0.0.1:${RUNNER_PORT}`,
+    dataDir: runnerDir,
+    env: { CLAWPORT_DATABASE_URL: dbB.url, CLAWPORT_RUNNER_TOKEN: TOKEN, CLAWPORT_UID_BASE: '350000' },
+  })
   cleanups.unshift(async () => {
     process.kill(-(runner.pid as number), 'SIGTERM')
     await new Promise((r) => setTimeout(r, 500))
@@ -143,9 +106,10 @@ try {
     `p50 x${(y.p50 / x.p50).toFixed(2)}, p99 x${(y.p99 / x.p99).toFixed(2)}`
   console.log(`\nthrough a runner / in-process: create ${ratio(a.figures.create, b.figures.create)}`)
   console.log(`through a runner / in-process: exec ${ratio(a.figures.exec, b.figures.exec)}`)
+  const signed = (x: number, digits: number) => `${x >= 0 ? '+' : ''}${x.toFixed(digits)}`
   console.log(
-    `added by the hop: create p50 +${(b.figures.create.p50 - a.figures.create.p50).toFixed(1)} ms, ` +
-      `exec p50 +${(b.figures.exec.p50 - a.figures.exec.p50).toFixed(2)} ms`,
+    `added by the hop: create p50 ${signed(b.figures.create.p50 - a.figures.create.p50, 1)} ms, ` +
+      `exec p50 ${signed(b.figures.exec.p50 - a.figures.exec.p50, 2)} ms`,
   )
 } finally {
   for (const c of cleanups) await c().catch((err) => console.error('cleanup failed', err))

@@ -1,5 +1,5 @@
 /// <reference lib="dom" />
-import { type ChildProcess, spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import fs from 'node:fs'
 import net from 'node:net'
 import path from 'node:path'
@@ -7,6 +7,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { launchBrowser, newContext, step } from './helpers/browser.js'
 import { freshDatabase, havePostgres, PG_SKIP_REASON } from './helpers/postgres.js'
+import { startRunner } from './helpers/runner.js'
 import { buildOnce } from './helpers/sandbox.js'
 import { REPO, TEST_SECRET_KEY, TestServer, tempDataDir } from './helpers/server.js'
 import { waitFor } from './helpers/wait.js'
@@ -27,7 +28,6 @@ const EMAIL = 'admin@clawport.local'
 const PASSWORD = 'runners-page-password'
 const TOKEN = 'runners-page-token-0123456789abcdef01234'
 const NAME = 'rack-1'
-const BIN = path.join(REPO, 'bin/clawport.js')
 /** Screenshots people look at (gitignored, never committed). */
 const ARTIFACTS = path.join(REPO, 'test-artifacts')
 
@@ -50,7 +50,6 @@ describe.skipIf(Boolean(SKIP))('the admin Runners page', () => {
   let dropDb: () => Promise<void> = async () => {}
   let server: TestServer
   let runner: ChildProcess | undefined
-  let runnerOutput = ''
   let runnerDir = ''
   let instanceId = ''
   let browser: Browser
@@ -88,54 +87,15 @@ describe.skipIf(Boolean(SKIP))('the admin Runners page', () => {
     runnerDir = tempDataDir('clawport-runner-page-')
     const port = await freePort()
     // Its own process group, so the group goes at the end whatever it started.
-    runner = spawn(
-      process.execPath,
-      [
-        BIN,
-        'runner',
-        '--server',
-        server.url,
-        '--name',
-        NAME,
-        '--listen',
-        `127.0.0.1:${port}`,
-        '--advertise',
-        `https://127.0.0.1:${port}`,
-        '--data-dir',
-        runnerDir,
-        '--memory-mb',
-        '8192',
-      ],
-      {
-        detached: true,
-        env: {
-          ...process.env,
-          CLAWPORT_DATABASE_URL: db.url,
-          CLAWPORT_RUNNER_TOKEN: TOKEN,
-          CLAWPORT_UID_BASE: '340000',
-          CLAWPORT_LOG_LEVEL: 'warn',
-        },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    )
-    const proc = runner
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`the runner did not start:\n${runnerOutput}`)), 60_000)
-      proc.stdout?.on('data', (c: Buffer) => {
-        runnerOutput += c.toString()
-        if (/^clawport runner .* ready/m.test(runnerOutput)) {
-          clearTimeout(timer)
-          resolve()
-        }
-      })
-      proc.stderr?.on('data', (c: Buffer) => {
-        runnerOutput += c.toString()
-      })
-      proc.once('exit', (code) => {
-        clearTimeout(timer)
-        reject(new Error(`the runner exited with ${code}:\n${runnerOutput}`))
-      })
+    const started = await startRunner({
+      server: server.url,
+      name: NAME,
+      listen: `127.0.0.1:${port}`,
+      dataDir: runnerDir,
+      memoryMb: 8192,
+      env: { CLAWPORT_DATABASE_URL: db.url, CLAWPORT_RUNNER_TOKEN: TOKEN, CLAWPORT_UID_BASE: '340000' },
     })
+    runner = started.proc
 
     const created = await server.api('POST', '/api/instances', { body: { network: 'off' } })
     if (created.status !== 201) throw new Error(`create failed: ${JSON.stringify(created.body)}`)

@@ -6,7 +6,8 @@ import { type ModelServer, startModelServer } from './fixtures/model-server.js'
 import { createHosts, type NetnsHosts, netnsHostsUnavailable } from './helpers/netns-hosts.js'
 import { gatewayEnv } from './helpers/plans.js'
 import { freshDatabase, havePostgres, PG_SKIP_REASON } from './helpers/postgres.js'
-import { REPO, TEST_SECRET_KEY, TestServer, tempDataDir } from './helpers/server.js'
+import { startRunner } from './helpers/runner.js'
+import { TEST_SECRET_KEY, TestServer, tempDataDir } from './helpers/server.js'
 
 /**
  * The real OpenClaw gateway in an instance on a runner "host" (its own network namespace): the
@@ -50,48 +51,19 @@ describe.skipIf(Boolean(SKIP))('the agent of an instance on a runner', () => {
       CLAWPORT_HOST: net.bridgeAddress,
     }).start()
     const host = net.hosts[0] as NetnsHosts['hosts'][number]
-    runner = host.spawn(
-      process.execPath,
-      [
-        path.join(REPO, 'bin/clawport.js'),
-        'runner',
-        '--server',
-        cp.url,
-        '--name',
-        'agent-host',
-        '--listen',
-        `${host.address}:7443`,
-        '--advertise',
-        `https://${host.address}:7443`,
-        '--data-dir',
-        runnerDir,
-      ],
-      {
-        env: {
-          ...process.env,
-          CLAWPORT_DATABASE_URL: url.toString(),
-          CLAWPORT_RUNNER_TOKEN: TOKEN,
-          CLAWPORT_UID_BASE: '336000',
-          CLAWPORT_LOG_LEVEL: 'warn',
-        },
-        stdio: ['ignore', 'pipe', 'pipe'],
+    const started = await startRunner({
+      server: cp.url,
+      name: 'agent-host',
+      listen: `${host.address}:7443`,
+      dataDir: runnerDir,
+      env: {
+        CLAWPORT_DATABASE_URL: url.toString(),
+        CLAWPORT_RUNNER_TOKEN: TOKEN,
+        CLAWPORT_UID_BASE: '336000',
       },
-    )
-    let output = ''
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`runner did not start:\n${output}`)), 60_000)
-      runner?.stdout?.on('data', (c: Buffer) => {
-        output += c.toString()
-        if (/^clawport runner .* ready/m.test(output)) {
-          clearTimeout(timer)
-          resolve()
-        }
-      })
-      runner?.stderr?.on('data', (c: Buffer) => {
-        output += c.toString()
-      })
-      runner?.once('exit', (code) => reject(new Error(`runner exited with ${code}:\n${output}`)))
+      spawn: (cmd, args, opts) => host.spawn(cmd, args, opts),
     })
+    runner = started.proc
     key = await cp.user('agent@example.com', 'agent')
     const res = await cp.api('POST', '/api/instances', { key, body: { name: 'remote-agent' } })
     expect(res.status, JSON.stringify(res.body)).toBe(201)

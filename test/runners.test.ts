@@ -5,6 +5,7 @@ import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createHosts, type NetnsHost, type NetnsHosts, netnsHostsUnavailable } from './helpers/netns-hosts.js'
 import { freshDatabase, havePostgres, PG_SKIP_REASON } from './helpers/postgres.js'
+import { startRunner as startRunnerProcess } from './helpers/runner.js'
 import { REPO, TEST_SECRET_KEY, TestServer, tempDataDir } from './helpers/server.js'
 import { Term } from './helpers/ws.js'
 
@@ -24,7 +25,6 @@ interface RunnerProc {
   host: NetnsHost
   dataDir: string
   proc?: ChildProcess
-  output: string
 }
 
 describe.skipIf(Boolean(SKIP))('runners on other hosts', () => {
@@ -38,59 +38,21 @@ describe.skipIf(Boolean(SKIP))('runners on other hosts', () => {
   let controlDir = ''
 
   const startRunner = async (r: RunnerProc, server: string): Promise<string> => {
-    r.output = ''
-    const proc = r.host.spawn(
-      process.execPath,
-      [
-        BIN,
-        'runner',
-        '--server',
-        server,
-        '--name',
-        r.name,
-        '--listen',
-        `${r.host.address}:7443`,
-        '--advertise',
-        `https://${r.host.address}:7443`,
-        '--data-dir',
-        r.dataDir,
-        '--memory-mb',
-        '16384',
-      ],
-      {
-        env: {
-          ...process.env,
-          CLAWPORT_DATABASE_URL: dbUrl,
-          CLAWPORT_RUNNER_TOKEN: TOKEN,
-          CLAWPORT_UID_BASE: String(330_000 + runners.indexOf(r) * 1000),
-          CLAWPORT_LOG_LEVEL: 'warn',
-        },
-        stdio: ['ignore', 'pipe', 'pipe'],
+    const started = await startRunnerProcess({
+      server,
+      name: r.name,
+      listen: `${r.host.address}:7443`,
+      dataDir: r.dataDir,
+      memoryMb: 16384,
+      env: {
+        CLAWPORT_DATABASE_URL: dbUrl,
+        CLAWPORT_RUNNER_TOKEN: TOKEN,
+        CLAWPORT_UID_BASE: String(330_000 + runners.indexOf(r) * 1000),
       },
-    )
-    r.proc = proc
-    return await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error(`runner ${r.name} did not start:\n${r.output}`)),
-        60_000,
-      )
-      const onData = (c: Buffer) => {
-        r.output += c.toString()
-        const m = /^clawport runner .* ready .*$/m.exec(r.output)
-        if (m) {
-          clearTimeout(timer)
-          resolve(m[0])
-        }
-      }
-      proc.stdout?.on('data', onData)
-      proc.stderr?.on('data', (c: Buffer) => {
-        r.output += c.toString()
-      })
-      proc.once('exit', (code) => {
-        clearTimeout(timer)
-        reject(new Error(`runner ${r.name} exited with ${code}:\n${r.output}`))
-      })
+      spawn: (cmd, args, opts) => r.host.spawn(cmd, args, opts),
     })
+    r.proc = started.proc
+    return started.ready
   }
 
   const overview = async (via = replicas[0] as TestServer) => {
@@ -162,7 +124,7 @@ describe.skipIf(Boolean(SKIP))('runners on other hosts', () => {
     second.adminKey = first.adminKey
     replicas.push(first, second)
     for (const [i, host] of net.hosts.entries()) {
-      runners.push({ name: `runner-${i}`, host, dataDir: tempDataDir(`clawport-runner-${i}-`), output: '' })
+      runners.push({ name: `runner-${i}`, host, dataDir: tempDataDir(`clawport-runner-${i}-`) })
     }
     // Each runner calls back through a different replica.
     await Promise.all(runners.map((r, i) => startRunner(r, (replicas[i % 2] as TestServer).url)))

@@ -58,7 +58,7 @@ export interface PoolOptions {
 export interface LinkRequest {
   method: string
   path: string
-  headers?: Record<string, string | number>
+  headers?: http.OutgoingHttpHeaders
   signal?: AbortSignal
 }
 

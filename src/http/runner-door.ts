@@ -2,6 +2,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http'
 import { z } from 'zod'
 import { recordRunaway } from '../core/events/transition-events.js'
 import type { Services } from '../core/services.js'
+import { sendJson } from '../door/http-json.js'
 import { errors } from '../errors.js'
 import type { Logger } from '../log.js'
 import { RUNNER_HEADER } from '../runner/auth.js'
@@ -25,11 +26,7 @@ export function runnerDoorHandler(services: Services, log: Logger) {
     }
     if (!req.url?.startsWith(RUNNER_DOOR_PREFIX)) return false
     const m = DOOR_PATH.exec(req.url.slice(RUNNER_DOOR_PREFIX.length))
-    const notFound = () => {
-      const body = JSON.stringify(errors.notFound().toJSON())
-      res.writeHead(404, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) })
-      res.end(body)
-    }
+    const notFound = () => sendJson(res, 404, errors.notFound().toJSON())
     if (!m) {
       notFound()
       return true
@@ -48,12 +45,8 @@ export function runnerDoorHandler(services: Services, log: Logger) {
       },
       (err: unknown) => {
         log.warn({ err, instanceId }, 'runner door call failed')
-        if (!res.headersSent) {
-          const body = JSON.stringify(
-            errors.instanceUnavailable(instanceId, 'the control plane is busy').toJSON(),
-          )
-          res.writeHead(503, { 'content-type': 'application/json' }).end(body)
-        }
+        if (!res.headersSent)
+          sendJson(res, 503, errors.instanceUnavailable(instanceId, 'the control plane is busy').toJSON())
       },
     )
     return true
@@ -75,11 +68,7 @@ const MAX_REPORT_BYTES = 16 * 1024
 /** A runner's report of what its host did to one of its instances, recorded in its event log. */
 function runnerReportHandler(services: Services, log: Logger) {
   return (req: IncomingMessage, res: ServerResponse): void => {
-    const answer = (status: number, body: unknown) => {
-      const text = JSON.stringify(body)
-      res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) })
-      res.end(text)
-    }
+    const answer = (status: number, body: unknown) => sendJson(res, status, body)
     const m = REPORT_PATH.exec((req.url ?? '').slice(RUNNER_REPORT_PREFIX.length))
     if (!m || req.method !== 'POST') {
       answer(404, errors.notFound().toJSON())

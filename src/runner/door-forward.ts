@@ -4,28 +4,10 @@ import { pipeline } from 'node:stream/promises'
 import type { DoorHandler } from '../door/listen.js'
 import type { Logger } from '../log.js'
 import { RUNNER_HEADER } from './auth.js'
+import { passOn } from './headers.js'
 
 /** Where runners send the instances' door calls on the control plane. */
 export const RUNNER_DOOR_PREFIX = '/_runner/door/'
-
-/**
- * Not passed on: one hop's own headers, any credential, and every header that names a client
- * address (the control plane may trust the runner's address as a proxy's; an instance must not
- * choose the address it is audited and throttled as).
- */
-const HOP_HEADERS = new Set([
-  'connection',
-  'keep-alive',
-  'transfer-encoding',
-  'host',
-  'upgrade',
-  'authorization',
-  'forwarded',
-  'x-forwarded-for',
-  'x-forwarded-host',
-  'x-forwarded-proto',
-  'x-real-ip',
-])
 
 /**
  * The handler of instances' doors on a runner: the host vouched for the caller (its uid, on the
@@ -43,9 +25,7 @@ export function forwardDoor(
     server.protocol === 'https:' ? new https.Agent({ keepAlive: true }) : new http.Agent({ keepAlive: true })
   const base = server.pathname.replace(/\/+$/, '')
   return (req: IncomingMessage, res: ServerResponse) => {
-    const headers: Record<string, string | string[]> = {}
-    for (const [name, value] of Object.entries(req.headers))
-      if (value !== undefined && !HOP_HEADERS.has(name)) headers[name] = value
+    const headers = passOn(req.headers, { dropAddresses: true })
     headers.authorization = `Bearer ${runner.credential()}`
     headers[RUNNER_HEADER] = runner.id()
     const upstream = send({
@@ -58,10 +38,7 @@ export function forwardDoor(
       headers,
     })
     upstream.once('response', (answer) => {
-      const out: Record<string, string | string[]> = {}
-      for (const [name, value] of Object.entries(answer.headers))
-        if (value !== undefined && !HOP_HEADERS.has(name)) out[name] = value
-      res.writeHead(answer.statusCode ?? 502, out)
+      res.writeHead(answer.statusCode ?? 502, passOn(answer.headers))
       pipeline(answer, res).catch(() => res.destroy())
     })
     upstream.once('error', (err) => {

@@ -1,30 +1,19 @@
-import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http'
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import https from 'node:https'
 import type { Duplex } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { z } from 'zod'
 import { connectDoor } from '../door/connect.js'
+import { sendJson } from '../door/http-json.js'
 import { TransportLink } from '../door/transport.js'
 import type { LocalDriver } from '../drivers/local/local-driver.js'
 import type { Logger } from '../log.js'
 import { bearerMatches } from './auth.js'
 import type { RunnerIdentity } from './cert.js'
+import { passOn } from './headers.js'
 
 /** Instance ids are UUIDs: nothing else reaches a path on this host. */
 const INSTANCE_PATH = /^\/v1\/instances\/([0-9a-f-]{36})(\/.*)?$/
-
-/** Headers of one hop, not forwarded (and the runner credential, which stays here). */
-const HOP_HEADERS = new Set([
-  'authorization',
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'transfer-encoding',
-  'upgrade',
-  'host',
-  'te',
-  'trailer',
-])
 
 const MAX_JSON_BODY = 64 * 1024
 
@@ -106,7 +95,8 @@ export function createEndpoint(opts: EndpointOptions): https.Server {
         'connection: Upgrade',
         'upgrade: websocket',
       ]
-      for (const [name, value] of headerPairs(req.headers)) lines.push(`${name}: ${value}`)
+      for (const [name, value] of Object.entries(passOn(req.headers)))
+        lines.push(`${name}: ${Array.isArray(value) ? value.join(', ') : value}`)
       upstream.write(`${lines.join('\r\n')}\r\n\r\n`)
       if (head.length) upstream.write(head)
       upstream.on('error', () => socket.destroy())
@@ -157,15 +147,10 @@ export function createEndpoint(opts: EndpointOptions): https.Server {
   }
 
   async function proxy(id: string, req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
-    const headers: Record<string, string> = {}
-    for (const [name, value] of headerPairs(req.headers)) headers[name] = value
-    const upstream = linkOf(id).request({ method: req.method ?? 'GET', path, headers })
+    const upstream = linkOf(id).request({ method: req.method ?? 'GET', path, headers: passOn(req.headers) })
     const answered = new Promise<void>((resolve, reject) => {
       upstream.once('response', (answer) => {
-        const out: Record<string, string | string[]> = {}
-        for (const [name, value] of Object.entries(answer.headers))
-          if (value !== undefined && !HOP_HEADERS.has(name)) out[name] = value
-        res.writeHead(answer.statusCode ?? 502, out)
+        res.writeHead(answer.statusCode ?? 502, passOn(answer.headers))
         pipeline(answer, res).then(resolve, reject)
       })
       upstream.once('error', reject)
@@ -184,16 +169,6 @@ export function createEndpoint(opts: EndpointOptions): https.Server {
   return server
 }
 
-/** The headers worth passing on to the clawlet, as name/value pairs. */
-function headerPairs(headers: IncomingHttpHeaders): Array<[string, string]> {
-  const out: Array<[string, string]> = []
-  for (const [name, value] of Object.entries(headers)) {
-    if (value === undefined || HOP_HEADERS.has(name)) continue
-    out.push([name, Array.isArray(value) ? value.join(', ') : value])
-  }
-  return out
-}
-
 async function readJson(req: IncomingMessage): Promise<unknown> {
   const chunks: Buffer[] = []
   let size = 0
@@ -204,12 +179,6 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
   }
   const text = Buffer.concat(chunks).toString('utf8')
   return text ? JSON.parse(text) : {}
-}
-
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body)
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) })
-  res.end(text)
 }
 
 function errorText(err: unknown): string {

@@ -185,6 +185,8 @@ describe('dashboard details', () => {
       const dialog = page.getByRole('dialog')
       expect(await dialog.getByRole('heading').innerText()).toBe(`Delete ${unnamed.body.id}?`)
       await dialog.getByRole('button', { name: 'Cancel' }).click()
+      // The dialog closes on the next render, not within the click.
+      await dialog.waitFor({ state: 'hidden', timeout: 5000 })
       expect(await dialog.isVisible()).toBe(false)
     })
     expect((await server.api('DELETE', `/api/instances/${unnamed.body.id}`)).status).toBeLessThan(300)

@@ -3,6 +3,7 @@ import fs from 'node:fs'
 import https from 'node:https'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { replicaCredential } from '../src/runner/auth.js'
 import { createHosts, type NetnsHost, type NetnsHosts, netnsHostsUnavailable } from './helpers/netns-hosts.js'
 import { freshDatabase, havePostgres, PG_SKIP_REASON } from './helpers/postgres.js'
 import { startRunner as startRunnerProcess } from './helpers/runner.js'
@@ -232,6 +233,27 @@ describe.skipIf(Boolean(SKIP))('runners on other hosts', () => {
           .on('error', reject)
       })
     expect(await status({})).toBe(401)
+    // A replica's malformed request is a 400, not the runner's failure.
+    const bad = await new Promise<number>((resolve, reject) => {
+      const req = https.request(
+        `https://${r.host.address}:7443/v1/instances/${onRunner('runner-0')[0]}/door`,
+        {
+          method: 'PUT',
+          rejectUnauthorized: false,
+          headers: {
+            authorization: `Bearer ${replicaCredential(TOKEN)}`,
+            'content-type': 'application/json',
+          },
+        },
+        (res) => {
+          res.resume()
+          resolve(res.statusCode ?? 0)
+        },
+      )
+      req.on('error', reject)
+      req.end('{not json')
+    })
+    expect(bad).toBe(400)
     expect(await status({ authorization: `Bearer ${TOKEN}` })).toBe(401)
     // A forged door call (no runner credential) names nothing.
     const id = onRunner('runner-0')[0] as string

@@ -65,6 +65,9 @@ export function createEndpoint(opts: EndpointOptions): https.Server {
         if (down) log.debug({ code, url: req.url?.split('?')[0] }, 'runner endpoint: clawlet not answering')
         else log.warn({ err, url: req.url?.split('?')[0] }, 'runner endpoint: request failed')
         if (res.headersSent) return void res.destroy()
+        // A request the endpoint cannot read is the caller's mistake, not the runner's.
+        if (err instanceof SyntaxError || err instanceof z.ZodError || err instanceof BodyTooLarge)
+          return sendJson(res, 400, { message: `Bad request: ${errorText(err)}`, code: 'bad_request' })
         if (down)
           sendJson(res, 503, {
             message: "The instance's clawlet is not answering.",
@@ -169,12 +172,14 @@ export function createEndpoint(opts: EndpointOptions): https.Server {
   return server
 }
 
+class BodyTooLarge extends Error {}
+
 async function readJson(req: IncomingMessage): Promise<unknown> {
   const chunks: Buffer[] = []
   let size = 0
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length
-    if (size > MAX_JSON_BODY) throw new Error('request body too large')
+    if (size > MAX_JSON_BODY) throw new BodyTooLarge('request body too large')
     chunks.push(chunk)
   }
   const text = Buffer.concat(chunks).toString('utf8')

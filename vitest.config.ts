@@ -2,15 +2,25 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { defineConfig } from 'vitest/config'
 
 /**
- * Two projects. `system`: files that start real sandboxes, servers, gateways or a browser (they
- * import one of these helpers, or spawn processes themselves); on a 2-core machine they run one
- * file at a time so timings stay sane. `fast`: everything else (in-process app, store, pure
- * functions), run in parallel first. `npm test -- --project fast` runs only those.
+ * Three projects. `fast`: in-process tests (the app, the store, pure functions), run first, two
+ * files at a time; `npm test -- --project fast` runs only those. Then two lanes side by side,
+ * each one file at a time, so a 2-core machine runs one heavy file per core:
+ * - `agent`: files that boot the real OpenClaw gateway (the heaviest boots);
+ * - `system`: the other files that start real sandboxes, servers, runners or a browser.
+ * Host-wide resources tests make are kept apart between the lanes: the `system` lane's sandboxes
+ * take host uids from 250000 (the `agent` lane's from the default 200000), network namespaces and
+ * bridges carry the process id or a random id, and fixed "internet" addresses are used only by
+ * `system` files.
  */
-const SYSTEM = /helpers\/(server|driver|sandbox|browser|internet)\.js|withDriver: true|GATEWAY_PLANS|node:child_process/
-const files = readdirSync('test').filter((f) => f.endsWith('.test.ts'))
-const system = files.filter((f) => SYSTEM.test(readFileSync(`test/${f}`, 'utf8'))).map((f) => `test/${f}`)
-const fast = files.map((f) => `test/${f}`).filter((f) => !system.includes(f))
+const SYSTEM = /helpers\/(server|driver|sandbox|browser|internet|runner)\.js|withDriver: true|node:child_process/
+const AGENT = /gatewayEnv|GATEWAY_PLANS|SLEEP_PLANS/
+const files = readdirSync('test')
+  .filter((f) => f.endsWith('.test.ts'))
+  .map((f) => `test/${f}`)
+const source = new Map(files.map((f) => [f, readFileSync(f, 'utf8')]))
+const agent = files.filter((f) => AGENT.test(source.get(f) ?? ''))
+const system = files.filter((f) => !agent.includes(f) && SYSTEM.test(source.get(f) ?? ''))
+const fast = files.filter((f) => !agent.includes(f) && !system.includes(f))
 
 export default defineConfig({
   test: {
@@ -18,12 +28,23 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    maxWorkers: 2,
     reporters: ['default'],
     projects: [
-      { extends: true, test: { name: 'fast', include: fast, maxWorkers: 2, sequence: { groupOrder: 0 } } },
+      { extends: true, test: { name: 'fast', include: fast, sequence: { groupOrder: 0 } } },
       {
         extends: true,
-        test: { name: 'system', include: system, fileParallelism: false, sequence: { groupOrder: 1 } },
+        test: { name: 'agent', include: agent, fileParallelism: false, sequence: { groupOrder: 1 } },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'system',
+          include: system,
+          fileParallelism: false,
+          env: { CLAWPORT_UID_BASE: '250000' },
+          sequence: { groupOrder: 1 },
+        },
       },
     ],
   },

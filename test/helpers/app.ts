@@ -40,7 +40,9 @@ export async function inProcess(env: Record<string, string> = {}): Promise<InPro
     env = { CLAWPORT_SECRET_KEY: TEST_SECRET_KEY, ...env, CLAWPORT_DATABASE_URL: db.url }
     dropDatabase = db.drop
   }
-  const config = loadConfig({ ...env, CLAWPORT_DATA_DIR: dataDir, CLAWPORT_LOG_LEVEL: 'silent' })
+  // The host uids of this test lane (vitest.config.ts), so lanes side by side never share one.
+  const lane = process.env.CLAWPORT_UID_BASE ? { CLAWPORT_UID_BASE: process.env.CLAWPORT_UID_BASE } : {}
+  const config = loadConfig({ ...lane, ...env, CLAWPORT_DATA_DIR: dataDir, CLAWPORT_LOG_LEVEL: 'silent' })
   const log = createLogger('silent')
   const services = await createServices(config, log)
   const doorHandler = captureDoor(services)

@@ -23,7 +23,13 @@ export const TEST_PLANS = JSON.stringify([
 ])
 
 /** The fast tests run instances without the OpenClaw gateway (it takes seconds and ~0.7 GB). */
-export const TEST_ENV = { CLAWPORT_PLANS: TEST_PLANS, CLAWPORT_TMP_SIZE_MB: '64', CLAWPORT_GATEWAY: 'off' }
+export const TEST_ENV: Record<string, string> = {
+  CLAWPORT_PLANS: TEST_PLANS,
+  CLAWPORT_TMP_SIZE_MB: '64',
+  CLAWPORT_GATEWAY: 'off',
+  // The host uids of this test lane (vitest.config.ts), so lanes side by side never share one.
+  ...(process.env.CLAWPORT_UID_BASE ? { CLAWPORT_UID_BASE: process.env.CLAWPORT_UID_BASE } : {}),
+}
 
 /** A plan that fits a real OpenClaw gateway (~0.7 GB idle, more during turns). */
 export const GATEWAY_PLANS = JSON.stringify([

@@ -7,7 +7,7 @@ import path from 'node:path'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { ClawletClient } from '../src/clawlet/client.js'
+import { ClawletClient } from '../src/door/clawlet/client.js'
 import { AppError } from '../src/errors.js'
 import { startSandbox, type TestSandbox } from './helpers/sandbox.js'
 
@@ -16,7 +16,7 @@ let c: ClawletClient
 
 beforeAll(async () => {
   sb = await startSandbox({
-    env: { CLAWPORT_INSTANCE_ID: 'inst-1', SECRET_TOKEN: 'nope' },
+    env: { SECRET_TOKEN: 'nope' },
     smallDiskBytes: 256 * 1024,
   })
   c = sb.client
@@ -139,7 +139,7 @@ describe('exec', () => {
       TERM: 'xterm-256color',
       LANG: 'C',
       FOO: 'bar baz',
-      CLAWPORT_INSTANCE_ID: 'inst-1',
+      CLAWPORT_INSTANCE_ID: sb.id,
     })
     expect(env.SECRET_TOKEN).toBeUndefined()
     expect(env.CLAWLET_SOCKET).toBeUndefined()
@@ -162,7 +162,6 @@ describe('exec', () => {
   it('kills the whole process group on timeout', async () => {
     const r = await c.exec({ command: 'sleep 300 & echo $! > timeout.pid; wait', timeout_ms: 300 })
     expect(r).toMatchObject({ timed_out: true, exit_code: null })
-    expect(r.duration_ms).toBeLessThan(3000)
     const pid = (await sh('cat timeout.pid')).trim()
     let state = ''
     for (let i = 0; i < 100 && state !== 'gone'; i++) {
@@ -190,9 +189,8 @@ describe('exec', () => {
   })
 
   it('does not hang on a background child holding the pipes, and leaves it running', async () => {
-    const t = performance.now()
+    // Had it waited for the child's pipes, it would have timed out.
     const r = await c.exec({ command: 'sleep 30 & echo $! > bg.pid; echo started', timeout_ms: 20_000 })
-    expect(performance.now() - t).toBeLessThan(2000)
     expect(r).toMatchObject({ stdout: 'started\n', exit_code: 0, timed_out: false })
     expect(await sh('kill -0 $(cat bg.pid) && echo alive')).toBe('alive\n')
     await sh('kill $(cat bg.pid)')
@@ -309,10 +307,10 @@ describe('files', () => {
       413,
       'file_too_large',
     )
-    const full = await expectError(c.write('/small/full.bin', randomBytes(1024 * 1024)), 413, 'disk_full')
+    const full = await expectError(c.write('small/full.bin', randomBytes(1024 * 1024)), 413, 'disk_full')
     expect(full.message).toContain('/small/full.bin')
     expect((await c.list('limits')).entries).toEqual([])
-    expect((await c.list('/small')).entries).toEqual([])
+    expect((await c.list('small')).entries).toEqual([])
     expect((await c.read('docs/hello.txt')).content).toBe('héllo 👋\n')
   })
 
@@ -441,10 +439,7 @@ describe('lifecycle', () => {
     expect(err).toMatchObject({ status: 503, code: 'instance_unavailable' })
     expect(sb.stderr()).toContain('clawlet stopping')
     // What stays is its own logs (clawlet.log, desktop.log): no socket.
-    const left = execFileSync('ls', [path.join(sb.root, 'run')])
-      .toString()
-      .split('\n')
-      .filter(Boolean)
+    const left = execFileSync('ls', [sb.run]).toString().split('\n').filter(Boolean)
     expect(left.filter((f) => !f.endsWith('.log'))).toEqual([])
   })
 })

@@ -1,15 +1,16 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
-import { existsSync } from 'node:fs'
-import { chmod, chown, mkdir, mkdtemp, rm } from 'node:fs/promises'
+import { execFileSync } from 'node:child_process'
+import { existsSync, readFileSync } from 'node:fs'
+import { mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { ClawletClient, waitForHealth } from '../../src/clawlet/client.js'
+import { loadConfig } from '../../src/config.js'
+import { ClawletClient, waitForHealth } from '../../src/door/clawlet/client.js'
+import type { InstanceSpec } from '../../src/drivers/driver.js'
+import { LocalDriver } from '../../src/drivers/local/local-driver.js'
+import { createLogger } from '../../src/log.js'
 
 /** The repository root (this file is test/helpers/sandbox.ts). */
 export const REPO = path.resolve(import.meta.dirname, '../..')
-
-/** Host uid the test sandboxes run as; chosen away from the range the driver hands out. */
-export const TEST_UID = 201_990
 
 let built = false
 
@@ -33,99 +34,90 @@ export function buildOnce(): void {
   built = true
 }
 
-/** A clawlet running in a real bubblewrap sandbox, with its host-side folders. */
+/** A clawlet in an instance the local driver started, as production starts one, with its host-side folders. */
 export interface TestSandbox {
+  id: string
+  /** The instance's folder on the host. */
   root: string
   workspace: string
   home: string
+  /** The host side of the sandbox's /run/clawport (the clawlet's own logs). */
+  run: string
   socketPath: string
+  /** A client through the driver's endpoint (its peer check included). */
   client: ClawletClient
-  proc: ChildProcess
-  /** Everything the clawlet wrote to stderr so far. */
+  /** Everything the clawlet wrote to stderr so far (the sandbox's log). */
   stderr: () => string
   stop: () => Promise<void>
 }
 
-/** Starts the built clawlet inside a bwrap sandbox as an unprivileged uid and waits for its health. */
+/**
+ * Provisions and starts an instance through the local driver (seccomp, user namespace, cgroups,
+ * its own disk, network off) and waits for its clawlet's health. `env` is added to the clawlet's
+ * environment; `smallDiskBytes` mounts a tmpfs that size at /workspace/small, to run out of
+ * disk space for real.
+ */
 export async function startSandbox(
   opts: { env?: Record<string, string>; smallDiskBytes?: number } = {},
 ): Promise<TestSandbox> {
   buildOnce()
-  const root = await mkdtemp(path.join(tmpdir(), 'clawlet-test-'))
-  await chmod(root, 0o755)
-  const workspace = path.join(root, 'workspace')
-  const home = path.join(root, 'home')
-  const run = path.join(root, 'run')
-  const small = path.join(root, 'small')
-  for (const dir of [workspace, home, run, small]) {
-    await mkdir(dir)
-    await chown(dir, TEST_UID, TEST_UID)
+  const dataDir = await mkdtemp(path.join(tmpdir(), 'clawlet-test-'))
+  const uidBase = 300_000 + Math.floor(Math.random() * 5000) * 100
+  const config = loadConfig({}, { dataDir, uidBase, tmpSizeMb: 64 })
+  const driver = new LocalDriver(config, createLogger('silent'), { env: opts.env })
+  // Room for the 100 MB transfers and 16 MiB output captures the clawlet tests make.
+  const spec: InstanceSpec = {
+    id: `clawlet-${process.pid}`,
+    hostUid: uidBase + 1,
+    resources: { memory_mb: 1024, cpus: 1, pids_max: 256, disk_mb: 256 },
+    network: 'off',
   }
-  // A tiny tmpfs seen as /small inside, to run the instance out of disk space for real.
+  await driver.provision(spec)
+  const layout = driver.layout(spec.id)
+  const small = path.join(layout.workspace, 'small')
   const smallBytes = opts.smallDiskBytes ?? 0
   if (smallBytes > 0) {
+    await mkdir(small)
     execFileSync('mount', [
       '-t',
       'tmpfs',
       '-o',
-      `size=${smallBytes},uid=${TEST_UID},gid=${TEST_UID}`,
+      `size=${smallBytes},uid=${spec.hostUid},gid=${spec.hostUid}`,
       'tmpfs',
       small,
     ])
   }
-  // biome-ignore format: flags grouped the way bwrap's manual groups them
-  const args = [
-    '--reuid', String(TEST_UID), '--regid', String(TEST_UID), '--clear-groups',
-    'bwrap',
-    '--unshare-user', '--uid', '1000', '--gid', '1000',
-    '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--unshare-net',
-    '--cap-drop', 'ALL', '--disable-userns', '--die-with-parent',
-    '--ro-bind', '/usr', '/usr',
-    '--symlink', 'usr/bin', '/bin', '--symlink', 'usr/lib', '/lib', '--symlink', 'usr/lib64', '/lib64',
-    '--ro-bind', '/etc', '/etc',
-    '--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp',
-    '--bind', workspace, '/workspace',
-    '--bind', home, '/home/claw',
-    '--bind', run, '/run/clawport',
-    '--bind', small, '/small',
-    '--ro-bind', process.execPath, '/opt/clawport/bin/node',
-    '--ro-bind', path.join(REPO, 'dist'), '/opt/clawport/dist',
-    '--ro-bind', path.join(REPO, 'node_modules'), '/opt/clawport/node_modules',
-    '--ro-bind', path.join(REPO, 'package.json'), '/opt/clawport/package.json',
-    '--remount-ro', '/',
-    '--chdir', '/workspace',
-    '--', '/opt/clawport/bin/node', '/opt/clawport/dist/clawlet/main.js',
-  ]
-  const proc = spawn('setpriv', args, {
-    env: { PATH: '/usr/bin:/bin', CLAWLET_SOCKET: '/run/clawport/clawlet.sock', ...opts.env },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  })
-  let stderr = ''
-  proc.stderr?.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString()
-  })
-  const socketPath = path.join(run, 'clawlet.sock')
-  const client = new ClawletClient({ transport: { unix: socketPath }, label: 'test-instance' })
+  const client = new ClawletClient({ transport: await driver.start(spec), label: 'test-instance' })
+  const stderr = () => {
+    try {
+      return readFileSync(driver.logPath(spec.id), 'utf8')
+    } catch {
+      return ''
+    }
+  }
   const stop = async () => {
     client.close()
-    if (proc.exitCode === null && proc.signalCode === null) {
-      const exited = new Promise((resolve) => proc.once('exit', resolve))
-      proc.kill('SIGTERM')
-      const timer = setTimeout(() => proc.kill('SIGKILL'), 3_000)
-      await exited
-      clearTimeout(timer)
-    }
+    await driver.stop(spec.id, 3_000)
     if (smallBytes > 0) execFileSync('umount', ['-l', small])
-    await rm(root, { recursive: true, force: true })
+    await driver.destroy(spec.id)
+    await rm(dataDir, { recursive: true, force: true })
   }
   try {
-    const exited = new Promise<never>((_resolve, reject) =>
-      proc.once('exit', (code) => reject(new Error(`the sandbox exited with ${code}`))),
-    )
-    await Promise.race([waitForHealth(client, 10_000), exited])
+    await waitForHealth(client, 10_000)
   } catch (err) {
+    const log = stderr()
     await stop()
-    throw new Error(`clawlet did not start: ${String(err)}\n${stderr}`)
+    throw new Error(`clawlet did not start: ${String(err)}\n${log}`)
   }
-  return { root, workspace, home, socketPath, client, proc, stderr: () => stderr, stop }
+  return {
+    id: spec.id,
+    root: layout.root,
+    workspace: layout.workspace,
+    home: layout.home,
+    run: layout.run,
+    socketPath: layout.socketPath,
+    client,
+    stderr,
+    stop,
+  }
 }

@@ -60,6 +60,8 @@ export const CLAWLET_COMMAND = [`${SANDBOX_OPT}/bin/node`, `${SANDBOX_OPT}/dist/
 export interface LocalDriverOptions {
   /** Runs this command inside instead of the clawlet (tests of the sandbox itself). */
   payload?: string[]
+  /** More variables in the payload's environment (tests of what it passes on); the driver's own win. */
+  env?: Record<string, string>
 }
 
 /** The payload's network pipes: it waits on the first, and the sandbox holds the second. */
@@ -396,6 +398,7 @@ export class LocalDriver implements InstanceDriver {
           }
         : undefined,
       env: {
+        ...this.options.env,
         ...sandboxEnv(spec.id),
         ...workloadEnv(cgroup),
         CLAWPORT_DESKTOP: this.config.desktop,

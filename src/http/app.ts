@@ -1,3 +1,4 @@
+import cookie from '@fastify/cookie'
 import rateLimit from '@fastify/rate-limit'
 import swagger from '@fastify/swagger'
 import websocket from '@fastify/websocket'
@@ -137,6 +138,8 @@ export async function buildApp(services: Services, log: Logger): Promise<Fastify
     },
   })
   registerInstanceDoor(app, services)
+  // Unsigned cookies, parsed on request: before the auth hook, which reads the session cookie.
+  await app.register(cookie)
   registerAuth(
     app,
     services.keys,

@@ -1,3 +1,4 @@
+import type { CookieSerializeOptions } from '@fastify/cookie'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { csrfMatches, sessionErrors, type WebLogin, type WebSessionService } from '../../core/web-sessions.js'
 import type { SocketCredential } from './auth.js'
@@ -10,25 +11,9 @@ export const CSRF_HEADER = 'x-csrf-token'
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS'])
 
-/** Parses a Cookie header; the first value of a repeated name wins. */
-export function parseCookies(header: string | undefined): Record<string, string> {
-  const out: Record<string, string> = {}
-  for (const part of (header ?? '').split(';')) {
-    const eq = part.indexOf('=')
-    if (eq <= 0) continue
-    const name = part.slice(0, eq).trim()
-    if (name in out) continue
-    try {
-      out[name] = decodeURIComponent(part.slice(eq + 1).trim())
-    } catch {
-      // A malformed value is ignored like a missing one.
-    }
-  }
-  return out
-}
-
+/** The sign-in's token, if the request carries the session cookie (parsed by @fastify/cookie). */
 export function sessionTokenOf(request: FastifyRequest): string | undefined {
-  return parseCookies(request.headers.cookie)[SESSION_COOKIE] || undefined
+  return request.cookies?.[SESSION_COOKIE] || undefined
 }
 
 /** Whether cookies must be Secure: the page is served over https (directly or per the public URL). */
@@ -50,26 +35,22 @@ export function assertSameSite(request: FastifyRequest, publicUrl?: string): voi
   if (origin !== own && origin !== pub) throw sessionErrors.crossSite()
 }
 
-function cookie(name: string, value: string, maxAgeS: number, secure: boolean, httpOnly: boolean): string {
-  const parts = [`${name}=${encodeURIComponent(value)}`, 'Path=/', `Max-Age=${maxAgeS}`, 'SameSite=Lax']
-  if (httpOnly) parts.push('HttpOnly')
-  if (secure) parts.push('Secure')
-  return parts.join('; ')
+/** Both cookies live as long as the sign-in; only the CSRF one is readable by the page. */
+function cookieOptions(maxAgeS: number, secure: boolean, httpOnly: boolean): CookieSerializeOptions {
+  return { path: '/', maxAge: maxAgeS, sameSite: 'lax', httpOnly, secure }
 }
 
 export function setSessionCookies(reply: FastifyReply, login: WebLogin, secure: boolean): void {
   const maxAge = Math.max(1, Math.floor((Date.parse(login.expiresAt) - Date.now()) / 1000))
-  void reply.header('set-cookie', [
-    cookie(SESSION_COOKIE, login.token, maxAge, secure, true),
-    cookie(CSRF_COOKIE, login.csrf, maxAge, secure, false),
-  ])
+  void reply
+    .setCookie(SESSION_COOKIE, login.token, cookieOptions(maxAge, secure, true))
+    .setCookie(CSRF_COOKIE, login.csrf, cookieOptions(maxAge, secure, false))
 }
 
 export function clearSessionCookies(reply: FastifyReply, secure: boolean): void {
-  void reply.header('set-cookie', [
-    cookie(SESSION_COOKIE, '', 0, secure, true),
-    cookie(CSRF_COOKIE, '', 0, secure, false),
-  ])
+  void reply
+    .clearCookie(SESSION_COOKIE, cookieOptions(0, secure, true))
+    .clearCookie(CSRF_COOKIE, cookieOptions(0, secure, false))
 }
 
 /**

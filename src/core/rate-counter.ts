@@ -14,34 +14,6 @@ export interface RateCounter {
   hit(key: string, windowMs: number, nowMs?: number): Promise<RateHit>
 }
 
-/** Counters in this process: one server (SQLite). Call `close()` to stop its sweep. */
-export class MemoryRateCounter implements RateCounter {
-  private readonly windows = new Map<string, RateHit>()
-  private readonly sweep: NodeJS.Timeout
-
-  constructor(sweepMs = PRUNE_INTERVAL_MS) {
-    this.sweep = setInterval(() => {
-      const now = Date.now()
-      for (const [k, w] of this.windows) if (w.resetAtMs <= now) this.windows.delete(k)
-    }, sweepMs)
-    this.sweep.unref()
-  }
-
-  async hit(key: string, windowMs: number, nowMs = Date.now()): Promise<RateHit> {
-    let w = this.windows.get(key)
-    if (!w || w.resetAtMs <= nowMs) {
-      w = { count: 0, resetAtMs: nowMs + windowMs }
-      this.windows.set(key, w)
-    }
-    w.count++
-    return { ...w }
-  }
-
-  close(): void {
-    clearInterval(this.sweep)
-  }
-}
-
 /**
  * Counters in the store, shared by every replica: one atomic upsert per hit. Windows follow the
  * replicas' clocks, which are assumed to agree within a fraction of a window.

@@ -148,7 +148,8 @@ export async function buildApp(services: Services, log: Logger): Promise<Fastify
   )
   registerAudit(app, services.audit)
   endStreamsOnRevoke(app, services.keys.watch)
-  // Counted in the store when replicas share PostgreSQL; in this process otherwise.
+  // Per key, and per instance below (in this registration's store too): counted in the store
+  // when replicas share PostgreSQL, in this process otherwise.
   const sharedCounter = sharedRateCounter(services)
   await app.register(rateLimit, {
     global: true,
@@ -159,7 +160,7 @@ export async function buildApp(services: Services, log: Logger): Promise<Fastify
     errorResponseBuilder: (_req, ctx) => errors.rateLimited(Math.max(1, Math.ceil(ctx.ttl / 1000))),
     ...(sharedCounter ? { store: rateLimitStore(sharedCounter) } : {}),
   })
-  registerInstanceRateLimit(app, config.instanceRateLimitPerMin, sharedCounter)
+  registerInstanceRateLimit(app, config.instanceRateLimitPerMin)
   registerIdleActivity(app, services.sleep.tracker)
 
   registerMetrics(app, services)

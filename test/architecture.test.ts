@@ -9,7 +9,8 @@ import { parseFor } from '../src/cli/client/command.js'
 /**
  * The layering rule, kept by the import graph of src/ as dependency-cruiser resolves it (the
  * TypeScript sources, `./x.js` specifiers resolved to `./x.ts`, dynamic imports included):
- * http -> core -> infrastructure (store, drivers, broker, config, log), one way.
+ * http -> core -> infrastructure (store, drivers, broker, config, log), one way. The clawlet (the
+ * daemon inside each instance) and the control plane share only src/wire (and src/lib).
  *
  * Type-only imports count. They vanish at run time, so they cannot break module loading, but a
  * cycle made of them still ties two modules into one design (two `Caller` types, a command that
@@ -24,6 +25,30 @@ const RULES: IForbiddenRuleType[] = [
     severity: 'error',
     from: { path: '^src/store/' },
     to: { path: '^src/(http|core)/' },
+  },
+  {
+    // The daemon runs inside every instance: it carries only itself, the wire it speaks, the
+    // small shared helpers, the errors and the native socket addon, none of the control plane.
+    name: 'clawlet-self-contained',
+    severity: 'error',
+    from: { path: '^src/clawlet/' },
+    to: {
+      path: '^src/',
+      pathNot: '^src/(clawlet|wire|lib)/|^src/(errors|error-codes)[.]ts$|^src/door/unix-socket[.]ts$',
+    },
+  },
+  {
+    // The control plane reaches a clawlet only over the wire: its shapes, never its modules.
+    name: 'clawlet-internals',
+    severity: 'error',
+    from: { path: '^src/', pathNot: '^src/clawlet/' },
+    to: { path: '^src/clawlet/' },
+  },
+  {
+    name: 'wire-is-shapes',
+    severity: 'error',
+    from: { path: '^src/wire/' },
+    to: { path: '^src/', pathNot: '^src/(wire|lib)/' },
   },
 ]
 
@@ -120,6 +145,12 @@ describe('module structure', () => {
 
   it('keeps the store at the bottom: it imports neither http nor core', () => {
     const imports = result.summary.violations.filter((v) => v.rule.name === 'store-is-bottom')
+    expect(imports.map(chain)).toEqual([])
+  })
+
+  it('keeps the clawlet and the control plane apart: they share only the wire', () => {
+    const names = ['clawlet-self-contained', 'clawlet-internals', 'wire-is-shapes']
+    const imports = result.summary.violations.filter((v) => names.includes(v.rule.name))
     expect(imports.map(chain)).toEqual([])
   })
 

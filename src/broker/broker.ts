@@ -1,11 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Config } from '../config.js'
+import type { Caller } from '../door/caller.js'
 import type { Logger } from '../log.js'
 import type { Store } from '../store/index.js'
 import { assertPublicUrl, publicOnly } from './egress.js'
 import { embeddingModelEntry, serveEmbeddings } from './embeddings.js'
-import { HOW_TO_CONFIGURE_MODEL, type ModelSettings, type Upstream } from './model-settings.js'
-import { BrokerError, type Caller, causeOf, origin, readJson, sendJson, upstreamMessage } from './protocol.js'
+import { BrokerError, causeOf, origin, readJson, sendJson, upstreamMessage } from './protocol.js'
+import { HOW_TO_CONFIGURE_MODEL, type Upstream, type UpstreamSource } from './upstream.js'
 import { UsageMeter } from './usage.js'
 
 /** The last failure the broker answered for an instance, so a turn can name it. */
@@ -30,7 +31,7 @@ export class ModelBroker {
   private readonly meter: UsageMeter
 
   constructor(
-    private readonly settings: ModelSettings,
+    private readonly settings: UpstreamSource,
     store: Store,
     private readonly config: Config,
     private readonly log: Logger,

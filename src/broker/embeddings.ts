@@ -1,9 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { EMBEDDING_MODEL_ALIAS } from '../clawlet/gateway-features.js'
 import type { Config } from '../config.js'
+import type { Caller } from '../door/caller.js'
+import { EMBEDDING_MODEL_ALIAS } from '../wire/gateway.js'
 import { assertPublicUrl, publicOnly } from './egress.js'
-import { HOW_TO_CONFIGURE_EMBEDDINGS, type ModelSettings } from './model-settings.js'
-import { BrokerError, type Caller, causeOf, origin, readJson, upstreamMessage } from './protocol.js'
+import { BrokerError, causeOf, origin, readJson, upstreamMessage } from './protocol.js'
+import { HOW_TO_CONFIGURE_EMBEDDINGS, type UpstreamSource } from './upstream.js'
 import type { UsageMeter } from './usage.js'
 
 /** The most of an upstream's embeddings answer the broker holds (vectors of a large batch). */
@@ -15,7 +16,7 @@ const MAX_ANSWER_BYTES = 64 * 1024 * 1024
  * small and never streamed, so they are read whole (bounded) and passed on.
  */
 export async function serveEmbeddings(
-  ctx: { settings: ModelSettings; config: Config; meter: UsageMeter },
+  ctx: { settings: UpstreamSource; config: Config; meter: UsageMeter },
   caller: Caller,
   req: IncomingMessage,
   res: ServerResponse,

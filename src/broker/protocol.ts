@@ -1,11 +1,5 @@
 import type { IncomingMessage } from 'node:http'
 
-/** Who is calling: known from the socket the call came in on, never from the request. */
-export interface Caller {
-  instanceId: string
-  userId: string
-}
-
 const MAX_BODY_BYTES = 32 * 1024 * 1024
 
 /** A failure the broker answers in OpenAI's error shape. */

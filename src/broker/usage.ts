@@ -1,6 +1,6 @@
+import type { Caller } from '../door/caller.js'
 import type { Logger } from '../log.js'
 import type { Store } from '../store/index.js'
-import type { Caller } from './protocol.js'
 
 /** Counts the tokens of one model call from the upstream's `usage` (or its streamed chunks). */
 export class UsageCall {

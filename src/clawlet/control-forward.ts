@@ -1,5 +1,5 @@
 import { connect, createServer, type Server } from 'node:net'
-import { CONTROL_PORT } from './gateway-protocol.js'
+import { CONTROL_PORT } from '../wire/gateway.js'
 
 /**
  * Forwards a loopback TCP port inside the instance to the control plane's per-instance Unix

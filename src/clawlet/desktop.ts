@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { rm } from 'node:fs/promises'
 import { performance } from 'node:perf_hooks'
-import type { DesktopHealth, DesktopStatus } from './protocol.js'
+import type { DesktopHealth, DesktopStatus } from '../wire/clawlet.js'
 
 /** What the clawlet needs to run the instance's desktop. */
 export interface DesktopOptions {

@@ -3,12 +3,11 @@ import { stat } from 'node:fs/promises'
 import { constants } from 'node:os'
 import { performance } from 'node:perf_hooks'
 import { AppError, errors } from '../errors.js'
-import { errnoCode, fsError, resolvePath } from './paths.js'
-import type { ExecRequest, ExecResult } from './protocol.js'
+import { errnoCode } from '../lib/errno.js'
+import { type ExecRequest, type ExecResult, OUTPUT_CAP_BYTES } from '../wire/clawlet.js'
+import { fsError, resolvePath } from './paths.js'
 import { inWorkload } from './workload.js'
 
-/** Most bytes kept of each of stdout and stderr; the rest is read and dropped. */
-export const OUTPUT_CAP_BYTES = 16 * 1024 * 1024
 /** How long to keep reading after the shell exits while a background child holds its pipes. */
 export const PIPE_GRACE_MS = 75
 /** After a kill, how often and how many times the group is signalled again while it lives. */

@@ -19,12 +19,17 @@ import path from 'node:path'
 import { type Readable, Transform } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { errors } from '../errors.js'
-import { diskFull, errnoCode, fsError, isProtectedPath, resolvePath } from './paths.js'
-import type { FileContent, FileEntry, FileList, PathResult, WriteResult } from './protocol.js'
-
-/** Default and ceiling for inline reads: larger files go through the download endpoint. */
-export const READ_DEFAULT_MAX_BYTES = 10 * 1024 * 1024
-export const READ_CEILING_BYTES = 64 * 1024 * 1024
+import { errnoCode } from '../lib/errno.js'
+import {
+  type FileContent,
+  type FileEntry,
+  type FileList,
+  type PathResult,
+  READ_CEILING_BYTES,
+  READ_DEFAULT_MAX_BYTES,
+  type WriteResult,
+} from '../wire/clawlet.js'
+import { diskFull, fsError, isProtectedPath, resolvePath } from './paths.js'
 
 // O_NONBLOCK so that opening a FIFO never hangs the clawlet; it has no effect on regular files.
 const OPEN_READ_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK

@@ -3,12 +3,13 @@ import path from 'node:path'
 import {
   type ChannelStateWire,
   type ChannelsStateWire,
+  channelFingerprint,
   PairingDecisionWire,
   type PairingRequestWire,
   redactTokens,
-} from './channel-protocol.js'
+} from '../wire/channels.js'
 import type { GatewaySupervisor } from './gateway.js'
-import { channelFingerprint, channelNames } from './gateway-channels.js'
+import { channelNames } from './gateway-channels.js'
 import { readBody } from './gateway-routes.js'
 import { deviceIdentity, GatewayConnection } from './gateway-ws.js'
 

@@ -1,5 +1,4 @@
-import { createHash } from 'node:crypto'
-import type { ChannelsWire, TelegramWire } from './channel-protocol.js'
+import type { ChannelsWire, TelegramWire } from '../wire/channels.js'
 
 /**
  * The gateway config's `channels` part, from what the control plane sent. Every key was checked
@@ -13,13 +12,6 @@ export function channelNames(channels: ChannelsWire | undefined): string[] {
     .filter(([, v]) => v !== undefined)
     .map(([k]) => k)
     .sort()
-}
-
-/** A short fingerprint of one channel's settings, so a change since the start can be told. */
-export function channelFingerprint(settings: object): string {
-  // Keys sorted: the two sides build the same settings in different key orders.
-  const canonical = JSON.stringify(settings, Object.keys(settings).sort())
-  return createHash('sha256').update(canonical).digest('base64url').slice(0, 22)
 }
 
 function telegramConfig(t: TelegramWire): object {

@@ -1,6 +1,6 @@
 import path from 'node:path'
+import { CONTROL_PORT, MODEL_ALIAS, PROVIDER_ID } from '../wire/gateway.js'
 import { browserConfig, type GatewayFeatures, memoryConfig, pluginsConfig } from './gateway-features.js'
-import { CONTROL_PORT, MODEL_ALIAS, PROVIDER_ID } from './gateway-protocol.js'
 
 /** Where the gateway keeps its files inside the instance. */
 export interface GatewayPaths {

@@ -1,5 +1,5 @@
 import { request } from 'node:http'
-import { CONTROL_PORT, PROVIDER_ID } from './gateway-protocol.js'
+import { CONTROL_PORT, EMBEDDING_MODEL_ALIAS, PROVIDER_ID } from '../wire/gateway.js'
 
 /**
  * The parts of the gateway's config that make it the whole OpenClaw agent: its bundled plugins,
@@ -18,9 +18,6 @@ export const GATEWAY_PLUGINS: readonly string[] = [
   'web-readability',
   'document-extract',
 ]
-
-/** The model id the broker serves embeddings under; it maps it to the upstream's real model. */
-export const EMBEDDING_MODEL_ALIAS = 'embedding'
 
 /** Debian's Chromium binary itself (the /usr/bin/chromium wrapper reads host files first). */
 export const CHROMIUM_PATH = '/usr/lib/chromium/chromium'

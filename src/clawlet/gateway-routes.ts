@@ -1,8 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { z } from 'zod'
 import { errors } from '../errors.js'
+import { GatewaySettings, TurnRequest, type WireTurnEvent } from '../wire/gateway.js'
 import type { GatewaySupervisor } from './gateway.js'
-import { GatewaySettings, TurnRequest, type WireTurnEvent } from './gateway-protocol.js'
 import { runGatewayTurn } from './gateway-turn.js'
 
 type Handler = (ctx: { req: IncomingMessage; res: ServerResponse }) => Promise<void>

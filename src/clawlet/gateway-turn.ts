@@ -1,6 +1,6 @@
 import path from 'node:path'
+import type { TurnRequest, WireTurnEvent } from '../wire/gateway.js'
 import type { GatewaySupervisor } from './gateway.js'
-import type { TurnRequest, WireTurnEvent } from './gateway-protocol.js'
 import { deviceIdentity, GatewayConnection, type GatewayEvent, newIdempotencyKey } from './gateway-ws.js'
 
 /** Text of an OpenClaw message (`content` as a string or text parts). */

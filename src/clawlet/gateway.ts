@@ -2,11 +2,11 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { closeSync, existsSync, fstatSync, ftruncateSync, openSync } from 'node:fs'
 import { chmod, mkdir, rename, writeFile } from 'node:fs/promises'
 import { request } from 'node:http'
-import type { ChannelsWire } from './channel-protocol.js'
+import type { ChannelsWire } from '../wire/channels.js'
+import { GATEWAY_PORT, type GatewaySettings, type GatewayState } from '../wire/gateway.js'
 import { channelsEnv, withChannels } from './gateway-channels.js'
 import { type GatewayPaths, gatewayConfig, gatewayEnv, gatewayPaths } from './gateway-config.js'
 import { brokerServesEmbeddings } from './gateway-features.js'
-import { GATEWAY_PORT, type GatewaySettings, type GatewayState } from './gateway-protocol.js'
 import { inWorkload } from './workload.js'
 
 /** Backoff between restarts of a crashed gateway: doubles up to the cap. */

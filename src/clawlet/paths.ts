@@ -1,6 +1,7 @@
 import path from 'node:path'
 import { AppError, errors } from '../errors.js'
-import { WORKSPACE } from './protocol.js'
+import { errnoCode } from '../lib/errno.js'
+import { WORKSPACE } from '../wire/clawlet.js'
 
 /** Longest path the clawlet accepts, in characters (Linux PATH_MAX). */
 export const MAX_PATH_CHARS = 4096
@@ -24,15 +25,6 @@ export function resolvePath(input: string | null | undefined): string {
 /** True for the two folders no request may delete or move away. */
 export function isProtectedPath(resolved: string): boolean {
   return resolved === '/' || resolved === WORKSPACE
-}
-
-/** The Node error code of a failed system call, if any. */
-export function errnoCode(err: unknown): string | undefined {
-  if (typeof err === 'object' && err !== null && 'code' in err) {
-    const code = (err as { code: unknown }).code
-    return typeof code === 'string' ? code : undefined
-  }
-  return undefined
 }
 
 /** Maps a failed file system call on `target` (an instance path) to the error the caller sees. */

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { type IPty, spawn as spawnPty } from '@lydell/node-pty'
 import type { RawData, WebSocket } from 'ws'
 import { errors } from '../errors.js'
-import type { TerminalSessionInfo } from './protocol.js'
+import type { TerminalSessionInfo } from '../wire/clawlet.js'
 import { inWorkload } from './workload.js'
 
 /** Output kept per session and replayed to a client that attaches (at least 256 KiB). */

@@ -1,14 +1,14 @@
 import { randomBytes } from 'node:crypto'
-import type { ControlSockets } from '../broker/control-sockets.js'
-import type { Caller } from '../broker/protocol.js'
-import { cleanText } from '../clawlet/answers.js'
-import type { ChannelsWire } from '../clawlet/channel-protocol.js'
-import { GatewayClient } from '../clawlet/gateway-client.js'
-import type { GatewayState } from '../clawlet/gateway-protocol.js'
 import type { Config } from '../config.js'
+import type { Caller } from '../door/caller.js'
+import { cleanText } from '../door/clawlet/answers.js'
+import { GatewayClient } from '../door/clawlet/gateway-client.js'
+import type { ControlSockets } from '../door/control-sockets.js'
 import type { InstanceDriver } from '../drivers/driver.js'
 import type { Logger } from '../log.js'
 import type { InstanceRow } from '../store/index.js'
+import type { ChannelsWire } from '../wire/channels.js'
+import type { GatewayState } from '../wire/gateway.js'
 
 const POLL_MS = 250
 

@@ -1,5 +1,5 @@
-import type { ClawletClient } from '../clawlet/client.js'
 import type { NetworkMode } from '../config.js'
+import type { ClawletClient } from '../door/clawlet/client.js'
 import { errors } from '../errors.js'
 import type { InstanceRow, Store, UserRow } from '../store/index.js'
 import { UUID_RE } from './ids.js'

@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import { publicOnly } from '../broker/egress.js'
-import type { Upstream } from '../broker/model-settings.js'
+import type { Upstream } from '../broker/upstream.js'
 
 const CHECK_TIMEOUT_MS = 10_000
 

@@ -1,5 +1,5 @@
-import type { Caller as DoorCaller } from '../broker/protocol.js'
 import type { Config } from '../config.js'
+import type { Caller as DoorCaller } from '../door/caller.js'
 import { AppError, errors } from '../errors.js'
 import { bearerMatches, RUNNER_HEADER, runnerCredential } from '../runner/auth.js'
 import { runnerHealthy } from '../runner/health.js'

@@ -1,5 +1,5 @@
 import type { RawData, WebSocket } from 'ws'
-import type { ClawletSocket } from '../clawlet/client.js'
+import type { ClawletSocket } from '../door/clawlet/client.js'
 import type { EventBus } from './shared/bus.js'
 
 /** Close codes the public sockets end with (besides the upstream's own 1000 "shell exited"). */

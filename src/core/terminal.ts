@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import type { TerminalSessionInfo } from '../clawlet/protocol.js'
+import type { TerminalSessionInfo } from '../wire/clawlet.js'
 import type { InstanceService } from './instances.js'
 import type { Actor } from './scope.js'
 import type { SleepService } from './sleep/sleep-service.js'

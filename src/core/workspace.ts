@@ -1,5 +1,7 @@
 import path from 'node:path'
 import type { Readable } from 'node:stream'
+import type { Config } from '../config.js'
+import { errors } from '../errors.js'
 import type {
   ExecRequest,
   ExecResult,
@@ -7,10 +9,8 @@ import type {
   FileEntry,
   FileList,
   WriteResult,
-} from '../clawlet/protocol.js'
-import { WORKSPACE } from '../clawlet/protocol.js'
-import type { Config } from '../config.js'
-import { errors } from '../errors.js'
+} from '../wire/clawlet.js'
+import { WORKSPACE } from '../wire/clawlet.js'
 import type { InstanceService } from './instances.js'
 import type { Actor } from './scope.js'
 

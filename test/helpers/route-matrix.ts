@@ -1,8 +1,8 @@
 import fs from 'node:fs'
 import http, { type IncomingMessage, type ServerResponse } from 'node:http'
 import path from 'node:path'
-import type { Caller as DoorCaller } from '../../src/broker/protocol.js'
 import type { Services } from '../../src/core/services.js'
+import type { Caller as DoorCaller } from '../../src/door/caller.js'
 
 type Schema = Record<string, any>
 

@@ -1,5 +1,5 @@
 import type { ModelBroker } from '../../broker/broker.js'
-import { HOW_TO_CONFIGURE_MODEL } from '../../broker/model-settings.js'
+import { HOW_TO_CONFIGURE_MODEL } from '../../broker/upstream.js'
 import type { Config } from '../../config.js'
 import { AppError } from '../../errors.js'
 import type { Logger } from '../../log.js'

@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { TELEGRAM_TOKEN_RE } from '../../clawlet/channel-protocol.js'
+import { TELEGRAM_TOKEN_RE } from '../../wire/channels.js'
 
 /**
  * Chat channels of an instance's OpenClaw: the names this server offers (the channels the

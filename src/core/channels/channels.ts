@@ -1,18 +1,18 @@
-import type { SecretBox } from '../../broker/secret-box.js'
-import { cleanText } from '../../clawlet/answers.js'
+import { cleanText } from '../../door/clawlet/answers.js'
+import { errors } from '../../errors.js'
+import type { InstanceChannelRow } from '../../store/channels-store.js'
+import type { InstanceRow, Store } from '../../store/index.js'
 import {
   type ChannelStateWire,
   type ChannelsStateWire,
   type ChannelsWire,
+  channelFingerprint,
   redactTokens,
   type TelegramWire,
-} from '../../clawlet/channel-protocol.js'
-import { channelFingerprint } from '../../clawlet/gateway-channels.js'
-import { errors } from '../../errors.js'
-import type { InstanceChannelRow } from '../../store/channels-store.js'
-import type { InstanceRow, Store } from '../../store/index.js'
+} from '../../wire/channels.js'
 import type { InstanceGateway } from '../instance-gateway.js'
 import type { Actor } from '../scope.js'
+import type { SecretBox } from '../secret-box.js'
 import {
   AVAILABLE_CHANNELS,
   type Channel,

@@ -1,7 +1,7 @@
-import type { SecretBox } from '../../broker/secret-box.js'
 import type { Config } from '../../config.js'
 import type { Logger } from '../../log.js'
 import type { Store } from '../../store/index.js'
+import type { SecretBox } from '../secret-box.js'
 import type { EventBus } from '../shared/bus.js'
 import type { Leadership } from '../shared/locks.js'
 import { EventService, type InstanceLookup } from './event-service.js'

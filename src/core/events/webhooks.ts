@@ -1,10 +1,10 @@
 import { randomBytes, randomUUID } from 'node:crypto'
 import { isPrivateAddress } from '../../broker/egress.js'
-import type { SecretBox } from '../../broker/secret-box.js'
 import { errors } from '../../errors.js'
 import type { WebhookDeliveryRow, WebhookRow } from '../../store/events-store.js'
 import type { Store } from '../../store/index.js'
 import { UUID_RE } from '../ids.js'
+import type { SecretBox } from '../secret-box.js'
 import { nowIso } from '../time.js'
 import type { CreatedWebhook, CreateWebhookInput, LifecycleEvent, Webhook, WebhookDelivery } from './types.js'
 

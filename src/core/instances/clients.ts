@@ -1,4 +1,4 @@
-import { ClawletClient } from '../../clawlet/client.js'
+import { ClawletClient } from '../../door/clawlet/client.js'
 import type { InstanceDriver } from '../../drivers/driver.js'
 
 /** One kept-alive clawlet client per instance, opened on first use. */

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
-import { type ClawletClient, waitForHealth } from '../../clawlet/client.js'
 import type { Config, NetworkMode } from '../../config.js'
+import { type ClawletClient, waitForHealth } from '../../door/clawlet/client.js'
 import type { InstanceDriver, InstanceResources } from '../../drivers/driver.js'
 import { resourcesFromPlan, sameResources } from '../../drivers/driver.js'
 import { AppError, errors } from '../../errors.js'

@@ -1,7 +1,7 @@
-import type { GatewayState } from '../../clawlet/gateway-protocol.js'
 import type { InstanceDriver } from '../../drivers/driver.js'
 import { AppError } from '../../errors.js'
 import type { InstanceRow } from '../../store/index.js'
+import type { GatewayState } from '../../wire/gateway.js'
 import type { InstanceGateway } from '../instance-gateway.js'
 import type { InstanceStatus, InstanceStatusDetail } from '../instance-types.js'
 import type { ClawletClients } from './clients.js'

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
-import type { Caller as DoorCaller } from '../../broker/protocol.js'
 import type { Services } from '../../core/services.js'
+import type { Caller as DoorCaller } from '../../door/caller.js'
 import { errors } from '../../errors.js'
 
 const DOOR = Symbol('clawport.instanceDoor')

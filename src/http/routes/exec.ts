@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
-import { ExecRequest, ExecResult } from '../../clawlet/protocol.js'
 import type { Services } from '../../core/services.js'
+import { ExecRequest, ExecResult } from '../../wire/clawlet.js'
 import { callerOf } from '../plugins/auth.js'
 import { ErrorBody, errorResponses, InstanceParams } from '../schemas.js'
 

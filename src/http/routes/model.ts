@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
-import { ModelSettingsInput, ModelSettingsView } from '../../broker/model-settings.js'
+import { ModelSettingsInput, ModelSettingsView } from '../../core/model-settings.js'
 import type { Services } from '../../core/services.js'
 import { callerOf } from '../plugins/auth.js'
 import { errorResponses } from '../schemas.js'

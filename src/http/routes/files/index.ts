@@ -1,14 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
-import {
-  Encoding,
-  FileContent,
-  FileEntry,
-  FileList,
-  PathResult,
-  WriteResult,
-} from '../../../clawlet/protocol.js'
 import type { Services } from '../../../core/services.js'
+import { Encoding, FileContent, FileEntry, FileList, PathResult, WriteResult } from '../../../wire/clawlet.js'
 import { callerOf } from '../../plugins/auth.js'
 import { ErrorBody, errorResponses, InstanceParams } from '../../schemas.js'
 

@@ -2,9 +2,22 @@ import type { IncomingMessage } from 'node:http'
 import { Readable } from 'node:stream'
 import type WebSocket from 'ws'
 import { z } from 'zod'
-import { PeerRejectedError } from '../door/connect.js'
-import { LinkHolder, type TransportLink, type TransportSource } from '../door/transport.js'
-import { AppError, errors } from '../errors.js'
+import { AppError, errors } from '../../errors.js'
+import { errnoCode } from '../../lib/errno.js'
+import {
+  DesktopHealth,
+  type ExecRequest,
+  ExecResult,
+  FileContent,
+  FileEntry,
+  FileList,
+  Health,
+  PathResult,
+  TerminalSessionInfo,
+  WriteResult,
+} from '../../wire/clawlet.js'
+import { PeerRejectedError } from '../connect.js'
+import { LinkHolder, type TransportLink, type TransportSource } from '../transport.js'
 import {
   badAnswer,
   CLAWLET_LIMITS,
@@ -17,19 +30,6 @@ import {
   TimeCap,
   translateError,
 } from './answers.js'
-import { errnoCode } from './paths.js'
-import {
-  DesktopHealth,
-  type ExecRequest,
-  ExecResult,
-  FileContent,
-  FileEntry,
-  FileList,
-  Health,
-  PathResult,
-  TerminalSessionInfo,
-  WriteResult,
-} from './protocol.js'
 
 /** How to reach one instance's clawlet. */
 export interface ClawletClientOptions {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { z } from 'zod'
 
 /**
@@ -77,3 +78,10 @@ export type PairingListWire = z.infer<typeof PairingListWire>
 
 export const PairingDoneWire = z.object({ error: z.string().optional(), done: z.boolean() })
 export type PairingDoneWire = z.infer<typeof PairingDoneWire>
+
+/** A short fingerprint of one channel's settings, so a change since the start can be told. */
+export function channelFingerprint(settings: object): string {
+  // Keys sorted: the two sides build the same settings in different key orders.
+  const canonical = JSON.stringify(settings, Object.keys(settings).sort())
+  return createHash('sha256').update(canonical).digest('base64url').slice(0, 22)
+}

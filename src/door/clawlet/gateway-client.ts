@@ -1,7 +1,14 @@
 import type { IncomingMessage } from 'node:http'
 import type { z } from 'zod'
-import { LinkHolder, type TransportSource } from '../door/transport.js'
-import { type AppError, errors, isAppError } from '../errors.js'
+import { type AppError, errors, isAppError } from '../../errors.js'
+import {
+  ChannelsStateWire,
+  type PairingDecisionWire,
+  PairingDoneWire,
+  PairingListWire,
+} from '../../wire/channels.js'
+import { type GatewaySettings, GatewayState, type TurnRequest, WireTurnEvent } from '../../wire/gateway.js'
+import { LinkHolder, type TransportSource } from '../transport.js'
 import {
   badAnswer,
   CLAWLET_LIMITS,
@@ -12,13 +19,6 @@ import {
   TimeCap,
   translateError,
 } from './answers.js'
-import {
-  ChannelsStateWire,
-  type PairingDecisionWire,
-  PairingDoneWire,
-  PairingListWire,
-} from './channel-protocol.js'
-import { type GatewaySettings, GatewayState, type TurnRequest, WireTurnEvent } from './gateway-protocol.js'
 
 /** The control plane's calls to the gateway routes of one instance's clawlet (over its transport). */
 export class GatewayClient {

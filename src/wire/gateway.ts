@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { ChannelsWire } from './channel-protocol.js'
+import { ChannelsWire } from './channels.js'
 
 /**
  * The clawlet's wire shapes for the OpenClaw gateway it supervises: its state, the settings
@@ -66,3 +66,5 @@ export const CONTROL_PORT = 18790
 /** The provider id and model alias the gateway is configured with; the broker maps them. */
 export const PROVIDER_ID = 'clawport'
 export const MODEL_ALIAS = 'default'
+/** The model id the broker serves embeddings under; it maps it to the upstream's real model. */
+export const EMBEDDING_MODEL_ALIAS = 'embedding'

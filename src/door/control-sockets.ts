@@ -1,9 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { DoorHandler } from '../door/listen.js'
+import type { ModelBroker } from '../broker/broker.js'
 import type { InstanceDoors } from '../drivers/driver.js'
 import type { Logger } from '../log.js'
-import type { ModelBroker } from './broker.js'
-import type { Caller } from './protocol.js'
+import type { Caller } from './caller.js'
+import type { DoorHandler } from './listen.js'
 
 /** Serves the scoped Clawport API to an instance (the HTTP app, mounted once it is built). */
 export type InstanceApiHandler = (caller: Caller, req: IncomingMessage, res: ServerResponse) => void

@@ -1,9 +1,8 @@
 import type { IncomingMessage } from 'node:http'
 import { pipeline, type Readable, Transform } from 'node:stream'
-import { ERROR_CODES } from '../error-codes.js'
-import { AppError } from '../errors.js'
-import { OUTPUT_CAP_BYTES } from './exec.js'
-import { READ_CEILING_BYTES, READ_DEFAULT_MAX_BYTES } from './files.js'
+import { ERROR_CODES } from '../../error-codes.js'
+import { AppError } from '../../errors.js'
+import { OUTPUT_CAP_BYTES, READ_CEILING_BYTES, READ_DEFAULT_MAX_BYTES } from '../../wire/clawlet.js'
 
 const MiB = 1024 * 1024
 

@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { GatewayState } from './gateway-protocol.js'
+import { GatewayState } from './gateway.js'
 
 /**
  * The clawlet's wire protocol: HTTP/1.1 over the instance's Unix socket. These shapes are
@@ -8,6 +8,12 @@ import { GatewayState } from './gateway-protocol.js'
 
 /** Root of the agent's files inside every instance; relative paths resolve under it. */
 export const WORKSPACE = '/workspace'
+
+/** Most bytes kept of each of an exec's stdout and stderr; the rest is read and dropped. */
+export const OUTPUT_CAP_BYTES = 16 * 1024 * 1024
+/** Default and ceiling for inline reads: larger files go through the download endpoint. */
+export const READ_DEFAULT_MAX_BYTES = 10 * 1024 * 1024
+export const READ_CEILING_BYTES = 64 * 1024 * 1024
 
 export const FileType = z.enum(['file', 'dir', 'symlink'])
 export type FileType = z.infer<typeof FileType>

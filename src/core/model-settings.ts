@@ -1,16 +1,9 @@
 import { z } from 'zod'
+import { assertPublicUrl } from '../broker/egress.js'
+import type { Upstream, UpstreamSource } from '../broker/upstream.js'
 import type { Config } from '../config.js'
 import type { Store } from '../store/index.js'
-import { assertPublicUrl } from './egress.js'
 import type { SecretBox } from './secret-box.js'
-
-/** The upstream a model call goes to, with its credentials (never sent into an instance). */
-export interface Upstream {
-  baseUrl: string
-  apiKey?: string
-  model: string
-  source: 'user' | 'operator'
-}
 
 /** What a user may set for their own model (PUT /api/me/model). */
 export const ModelSettingsInput = z.object({
@@ -47,16 +40,8 @@ export interface Viewer {
   admin: boolean
 }
 
-/** How to configure a model, for `model_not_configured` answers. */
-export const HOW_TO_CONFIGURE_MODEL =
-  'No model is configured. The operator sets CLAWPORT_LLM_BASE_URL and CLAWPORT_LLM_MODEL (and CLAWPORT_LLM_API_KEY) for everyone, or you set your own with PUT /api/me/model {"base_url", "model", "api_key"}.'
-
-/** How to configure an embedding model, for `embedding_model_not_configured` answers. */
-export const HOW_TO_CONFIGURE_EMBEDDINGS =
-  'No embedding model is configured, so memory search uses keywords only. The operator sets CLAWPORT_EMBEDDING_MODEL (and CLAWPORT_EMBEDDING_BASE_URL, CLAWPORT_EMBEDDING_API_KEY when it is not at the chat model\'s URL) for everyone, or you add "embedding_model" to PUT /api/me/model.'
-
 /** Per-user model settings over the operator's default; keys sealed with the data folder's key. */
-export class ModelSettings {
+export class ModelSettings implements UpstreamSource {
   constructor(
     private readonly store: Store,
     private readonly config: Config,

@@ -44,7 +44,9 @@ describe('discovery, keys and errors (in process)', () => {
     for (const op of ['instances.list', 'instances.create', 'files.upload', 'terminal.exec', 'keys.create']) {
       expect(ops).toContain(op)
     }
-    expect(json.body.paths['/api/instances/{id}/files/upload'].post).toBeDefined()
+    expect(json.body.paths['/api/instances/{id}/files/upload'].post).toMatchObject({
+      operationId: 'files.upload',
+    })
     const yaml = await t.inject('GET', '/api/openapi.yaml')
     expect(yaml.status).toBe(200)
     expect(String(yaml.headers['content-type'])).toContain('yaml')

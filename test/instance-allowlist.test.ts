@@ -13,11 +13,15 @@ describe("an instance's allowlist", () => {
   let proKey: string
 
   const settled = (key: string, id: string, want: string) =>
-    waitFor(async () => {
-      const res = await p.inject('GET', `/api/instances/${id}`, key)
-      if (res.body.status === 'error') throw new Error(`instance failed: ${res.body.error}`)
-      return res.body.status === want ? res.body : undefined
-    }, 60_000)
+    waitFor(
+      `instance ${id} to be ${want}`,
+      async () => {
+        const res = await p.inject('GET', `/api/instances/${id}`, key)
+        if (res.body.status === 'error') throw new Error(`instance failed: ${res.body.error}`)
+        return res.body.status === want && res.body
+      },
+      { timeoutMs: 60_000 },
+    )
 
   beforeAll(async () => {
     // No name is ever looked up here; the resolver's upstream is a loopback address regardless.

@@ -13,13 +13,19 @@ describe("an instance's network mode", () => {
   let proKey: string
 
   const status = (key: string, id: string, want: string) =>
-    waitFor(async () => {
-      const res = await p.inject('GET', `/api/instances/${id}`, key)
-      if (res.body.status === 'error') throw new Error(`instance failed: ${res.body.error}`)
-      return res.body.status === want ? res.body : undefined
-    }, 60_000)
+    waitFor(
+      `instance ${id} to be ${want}`,
+      async () => {
+        const res = await p.inject('GET', `/api/instances/${id}`, key)
+        if (res.body.status === 'error') throw new Error(`instance failed: ${res.body.error}`)
+        return res.body.status === want && res.body
+      },
+      { timeoutMs: 60_000 },
+    )
   const poolReady = () =>
-    waitFor(async () => ((await p.services.pool.status()).ready >= 1 ? true : undefined), 60_000)
+    waitFor('a ready pooled instance', async () => (await p.services.pool.status()).ready >= 1, {
+      timeoutMs: 60_000,
+    })
   const pooledIds = async () => (await p.services.store.instances.listByUser(POOL_USER_ID)).map((r) => r.id)
 
   beforeAll(async () => {

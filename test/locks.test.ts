@@ -19,6 +19,7 @@ import { openPostgresStore } from '../src/store/postgres.js'
 import { TEST_ENV } from './helpers/plans.js'
 import { freshDatabase, havePostgres } from './helpers/postgres.js'
 import { insertInstanceRow } from './helpers/rows.js'
+import { waitFor } from './helpers/wait.js'
 
 /**
  * Work that must happen once across replicas: leaderships over PostgreSQL session locks (handed
@@ -28,13 +29,8 @@ import { insertInstanceRow } from './helpers/rows.js'
 const log = pino({ level: 'silent' })
 const RETRY_MS = 100
 
-async function until(what: string, ok: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!ok()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 10))
-  }
-}
+const until = (what: string, ok: () => boolean, timeoutMs = 10_000) =>
+  waitFor(what, ok, { timeoutMs, intervalMs: 10 })
 
 async function user(store: Store, id: string = randomUUID()): Promise<string> {
   const at = new Date().toISOString()

@@ -1,14 +1,43 @@
-/** Polls `fn` until it returns something other than undefined, or fails after `timeoutMs`. */
+/** How long to poll (default 30 s) and how often (default 100 ms, or by the time waited so far). */
+export interface WaitOptions {
+  timeoutMs?: number
+  intervalMs?: number | ((waitedMs: number) => number)
+}
+
+type Truthy<T> = Exclude<T, undefined | null | false | 0 | ''>
+type Check<T> = () => T | Promise<T>
+
+/**
+ * Polls `check` until it returns a truthy value, and answers that value. A falsy value means
+ * "not yet"; a throw ends the wait at once (so a check can fail fast on a state that will not
+ * get better). Past `timeoutMs` it fails, naming `what` was awaited (a function is asked then,
+ * so it can tell the last state seen).
+ */
 export async function waitFor<T>(
-  fn: () => Promise<T | undefined>,
-  timeoutMs = 30_000,
-  intervalMs = 100,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs
+  what: string | (() => string),
+  check: Check<T>,
+  opts?: WaitOptions,
+): Promise<Truthy<T>>
+/** @deprecated Name what is awaited: `waitFor(what, check, { timeoutMs, intervalMs })`. */
+export async function waitFor<T>(check: Check<T>, timeoutMs?: number, intervalMs?: number): Promise<Truthy<T>>
+export async function waitFor<T>(
+  ...args: [string | (() => string), Check<T>, WaitOptions?] | [Check<T>, number?, number?]
+): Promise<Truthy<T>> {
+  const [what, check, { timeoutMs = 30_000, intervalMs = 100 } = {}] =
+    typeof args[1] === 'function'
+      ? (args as [string | (() => string), Check<T>, WaitOptions?])
+      : ['a condition', args[0] as Check<T>, { timeoutMs: args[1] as number, intervalMs: args[2] as number }]
+  const started = Date.now()
   for (;;) {
-    const v = await fn()
-    if (v !== undefined) return v
-    if (Date.now() > deadline) throw new Error('condition not met in time')
-    await new Promise((r) => setTimeout(r, intervalMs))
+    const v = await check()
+    if (v) return v as Truthy<T>
+    const waitedMs = Date.now() - started
+    if (waitedMs > timeoutMs)
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${typeof what === 'string' ? what : what()}`,
+      )
+    await new Promise((r) =>
+      setTimeout(r, typeof intervalMs === 'number' ? intervalMs : intervalMs(waitedMs)),
+    )
   }
 }

@@ -55,7 +55,7 @@ export class ModelBroker {
     try {
       if (req.method === 'GET' && path === '/v1/models') {
         const up = await this.settings.upstreamFor(caller.userId)
-        if (!up) throw new BrokerError(503, 'model_not_configured', HOW_TO_CONFIGURE_MODEL)
+        if (!up) throw new BrokerError('model_not_configured', HOW_TO_CONFIGURE_MODEL)
         const embeddings = await this.settings.embeddingUpstreamFor(caller.userId)
         return sendJson(res, 200, {
           object: 'list',
@@ -73,10 +73,9 @@ export class ModelBroker {
           req,
           res,
         )
-      throw new BrokerError(404, 'not_found', `No broker route ${req.method} ${path}.`)
+      throw new BrokerError('not_found', `No broker route ${req.method} ${path}.`)
     } catch (err) {
-      const e =
-        err instanceof BrokerError ? err : new BrokerError(500, 'broker_error', 'The model broker failed.')
+      const e = err instanceof BrokerError ? err : new BrokerError('broker_error', 'The model broker failed.')
       if (!(err instanceof BrokerError))
         this.log.error({ err, instanceId: caller.instanceId }, 'broker request failed')
       if (e.status >= 500 || e.code === 'model_not_configured') this.fail(caller, e)
@@ -94,7 +93,7 @@ export class ModelBroker {
 
   private async chat(caller: Caller, req: IncomingMessage, res: ServerResponse): Promise<void> {
     const up = await this.settings.upstreamFor(caller.userId)
-    if (!up) throw new BrokerError(503, 'model_not_configured', HOW_TO_CONFIGURE_MODEL)
+    if (!up) throw new BrokerError('model_not_configured', HOW_TO_CONFIGURE_MODEL)
     const body = await readJson(req)
     const stream = body.stream === true
     body.model = up.model
@@ -111,7 +110,6 @@ export class ModelBroker {
       () =>
         cut(
           new BrokerError(
-            504,
             'upstream_timeout',
             `The model did not finish within ${secs(this.config.llmTotalTimeoutMs)}.`,
           ),
@@ -122,7 +120,6 @@ export class ModelBroker {
       () =>
         cut(
           new BrokerError(
-            504,
             'upstream_timeout',
             `The model did not start answering within ${secs(this.config.llmFirstByteTimeoutMs)}.`,
           ),
@@ -135,7 +132,6 @@ export class ModelBroker {
         () =>
           cut(
             new BrokerError(
-              504,
               'upstream_timeout',
               `The model stopped answering for ${secs(this.config.llmIdleTimeoutMs)}.`,
             ),
@@ -171,7 +167,6 @@ export class ModelBroker {
         throw (
           why ??
           new BrokerError(
-            502,
             'upstream_unreachable',
             `The model at ${origin(up.baseUrl)} cannot be reached: ${causeOf(err)}.`,
           )
@@ -181,7 +176,6 @@ export class ModelBroker {
       if (upstream.status >= 300 && upstream.status < 400) {
         await upstream.body?.cancel().catch(() => {})
         throw new BrokerError(
-          502,
           'upstream_error',
           `The model answered ${upstream.status}, a redirect, which the broker does not follow: set the URL it points to.`,
         )
@@ -189,9 +183,9 @@ export class ModelBroker {
       if (!upstream.ok) {
         const text = await upstream.text().catch(() => '')
         throw new BrokerError(
-          upstream.status >= 500 ? 502 : upstream.status,
           'upstream_error',
           `The model answered ${upstream.status}: ${upstreamMessage(text)}`,
+          upstream.status >= 500 ? undefined : upstream.status,
         )
       }
       res.writeHead(200, {
@@ -207,8 +201,7 @@ export class ModelBroker {
           if (!res.write(chunk)) await new Promise((r) => res.once('drain', r))
         }
       } catch (err) {
-        const e =
-          why ?? new BrokerError(502, 'upstream_error', `The model's answer broke off: ${causeOf(err)}.`)
+        const e = why ?? new BrokerError('upstream_error', `The model's answer broke off: ${causeOf(err)}.`)
         // Headers are out: the error goes in-band, the way OpenAI-compatible clients read it.
         if (stream)
           res.write(

@@ -65,16 +65,16 @@ export function assertPublicUrl(url: string): void {
   try {
     parsed = new URL(url)
   } catch {
-    throw new AppError(422, 'validation_failed', 'base_url must be an http(s) URL')
+    throw new AppError('validation_failed', 'base_url must be an http(s) URL')
   }
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
-    throw new AppError(422, 'validation_failed', 'base_url must be an http(s) URL')
+    throw new AppError('validation_failed', 'base_url must be an http(s) URL')
   const host = parsed.hostname
     .replace(/^\[|\]$/g, '')
     .replace(/\.+$/, '')
     .toLowerCase()
   if (host === '' || host === 'localhost' || host.endsWith('.localhost') || isPrivateAddress(host))
-    throw new AppError(422, 'model_url_not_allowed', `base_url ${REFUSED}`)
+    throw new AppError('model_url_not_allowed', `base_url ${REFUSED}`)
 }
 
 function refused(host: string): Error {

@@ -22,7 +22,7 @@ export async function serveEmbeddings(
   res: ServerResponse,
 ): Promise<void> {
   const up = await ctx.settings.embeddingUpstreamFor(caller.userId)
-  if (!up) throw new BrokerError(503, 'embedding_model_not_configured', HOW_TO_CONFIGURE_EMBEDDINGS)
+  if (!up) throw new BrokerError('embedding_model_not_configured', HOW_TO_CONFIGURE_EMBEDDINGS)
   const body = await readJson(req)
   body.model = up.model
   const started = Date.now()
@@ -38,17 +38,11 @@ export async function serveEmbeddings(
   const { llmFirstByteTimeoutMs: firstMs, llmTotalTimeoutMs: totalMs } = ctx.config
   const first = setTimeout(
     () =>
-      cut(
-        new BrokerError(
-          504,
-          'upstream_timeout',
-          `The model did not start answering within ${secs(firstMs)}.`,
-        ),
-      ),
+      cut(new BrokerError('upstream_timeout', `The model did not start answering within ${secs(firstMs)}.`)),
     firstMs,
   )
   const total = setTimeout(
-    () => cut(new BrokerError(504, 'upstream_timeout', `The model did not finish within ${secs(totalMs)}.`)),
+    () => cut(new BrokerError('upstream_timeout', `The model did not finish within ${secs(totalMs)}.`)),
     totalMs,
   )
   res.once('close', () => {
@@ -78,7 +72,6 @@ export async function serveEmbeddings(
       throw (
         why ??
         new BrokerError(
-          502,
           'upstream_unreachable',
           `The model at ${origin(up.baseUrl)} cannot be reached: ${causeOf(err)}.`,
         )
@@ -88,7 +81,6 @@ export async function serveEmbeddings(
     if (upstream.status >= 300 && upstream.status < 400) {
       await upstream.body?.cancel().catch(() => {})
       throw new BrokerError(
-        502,
         'upstream_error',
         `The model answered ${upstream.status}, a redirect, which the broker does not follow: set the URL it points to.`,
       )
@@ -98,14 +90,14 @@ export async function serveEmbeddings(
         why ??
         (err instanceof BrokerError
           ? err
-          : new BrokerError(502, 'upstream_error', `The model's answer broke off: ${causeOf(err)}.`))
+          : new BrokerError('upstream_error', `The model's answer broke off: ${causeOf(err)}.`))
       )
     })
     if (!upstream.ok)
       throw new BrokerError(
-        upstream.status >= 500 ? 502 : upstream.status,
         'upstream_error',
         `The model answered ${upstream.status}: ${upstreamMessage(text)}`,
+        upstream.status >= 500 ? undefined : upstream.status,
       )
     usage.observe(Buffer.from(text))
     res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) })
@@ -138,7 +130,7 @@ async function readBounded(upstream: Response): Promise<string> {
     size += c.length
     if (size > MAX_ANSWER_BYTES) {
       await upstream.body?.cancel().catch(() => {})
-      throw new BrokerError(502, 'upstream_error', 'The embeddings answer is larger than the broker accepts.')
+      throw new BrokerError('upstream_error', 'The embeddings answer is larger than the broker accepts.')
     }
     chunks.push(Buffer.from(c))
   }

@@ -1,15 +1,20 @@
 import type { IncomingMessage } from 'node:http'
+import { type ErrorCode, errorCode } from '../errors.js'
 
 const MAX_BODY_BYTES = 32 * 1024 * 1024
 
-/** A failure the broker answers in OpenAI's error shape. */
+/** A failure the broker answers in OpenAI's error shape, with a registered code. */
 export class BrokerError extends Error {
+  readonly status: number
+
+  /** `status` only passes on the model's own 4xx; otherwise the code's registered one. */
   constructor(
-    readonly status: number,
-    readonly code: string,
+    readonly code: ErrorCode,
     message: string,
+    status?: number,
   ) {
     super(message)
+    this.status = status ?? errorCode(code).status
   }
 }
 
@@ -20,15 +25,14 @@ export async function readJson(req: IncomingMessage): Promise<Record<string, unk
   let size = 0
   for await (const c of req as AsyncIterable<Buffer>) {
     size += c.length
-    if (size > MAX_BODY_BYTES)
-      throw new BrokerError(413, 'payload_too_large', 'The model request is too large.')
+    if (size > MAX_BODY_BYTES) throw new BrokerError('payload_too_large', 'The model request is too large.')
     chunks.push(c)
   }
   try {
     const v = JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown
     if (v && typeof v === 'object' && !Array.isArray(v)) return v as Record<string, unknown>
   } catch {}
-  throw new BrokerError(400, 'invalid_request', 'The model request is not a JSON object.')
+  throw new BrokerError('invalid_request', 'The model request is not a JSON object.')
 }
 
 export function origin(url: string): string {

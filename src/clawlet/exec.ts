@@ -165,7 +165,6 @@ export async function runCommand(
     // The instance is at its process or memory limit: the user's doing, not a server fault.
     if (code === 'EAGAIN' || code === 'ENOMEM') {
       throw new AppError(
-        503,
         'instance_resources_exhausted',
         'The instance is at its process or memory limit; the command could not start. Try again when it has settled.',
       )

@@ -52,7 +52,7 @@ export class AccountService {
     const plan = input.plan ?? this.config.defaultPlan
     if (!(await this.store.plans.get(plan))) throw errors.planNotFound(plan)
     if (await this.store.users.byEmail(email)) {
-      throw new AppError(409, 'user_exists', `A user with email ${email} already exists.`)
+      throw new AppError('user_exists', `A user with email ${email} already exists.`)
     }
     const at = nowIso()
     const user: UserRow = {

@@ -69,10 +69,9 @@ export class RunnerService {
     const held = (await this.store.runners.load()).find((l) => l.runner_id === row.id)?.instances ?? 0
     if (held > 0)
       throw new AppError(
-        409,
         'runner_has_instances',
         `Runner ${row.name} still holds ${held} instance${held === 1 ? '' : 's'}; delete them first (drain it to stop new ones).`,
-        { instances: held },
+        { details: { instances: held } },
       )
     await this.store.runners.remove(row.id)
   }

@@ -15,22 +15,17 @@ const TOUCH_INTERVAL_MS = 60_000
 const DUMMY_HASH = hashPassword('not a real password; only spends the same time')
 
 export const sessionErrors = {
-  badCredentials: () => new AppError(401, 'invalid_credentials', 'The email or password is not right.'),
+  badCredentials: () => new AppError('invalid_credentials', 'The email or password is not right.'),
   tooManyAttempts: (retryAfterS: number) =>
-    new AppError(429, 'rate_limited', `Too many sign-in tries; retry in ${retryAfterS} s.`, undefined, {
-      'retry-after': String(retryAfterS),
+    new AppError('rate_limited', `Too many sign-in tries; retry in ${retryAfterS} s.`, {
+      headers: { 'retry-after': String(retryAfterS) },
     }),
-  setupDone: () =>
-    new AppError(409, 'setup_done', 'The administrator already has a password; sign in instead.'),
+  setupDone: () => new AppError('setup_done', 'The administrator already has a password; sign in instead.'),
   signupClosed: () =>
-    new AppError(
-      403,
-      'signup_closed',
-      'Sign-up is closed on this server; ask its administrator for an account.',
-    ),
+    new AppError('signup_closed', 'Sign-up is closed on this server; ask its administrator for an account.'),
   csrf: () =>
-    new AppError(403, 'csrf_failed', 'This request needs the X-CSRF-Token header of the signed-in page.'),
-  crossSite: () => new AppError(403, 'cross_site', 'Cookie sign-in only works from this site itself.'),
+    new AppError('csrf_failed', 'This request needs the X-CSRF-Token header of the signed-in page.'),
+  crossSite: () => new AppError('cross_site', 'Cookie sign-in only works from this site itself.'),
 }
 
 /** A fresh sign-in: the cookie secret and the CSRF token are only ever in this answer. */

@@ -1,27 +1,31 @@
-import { AppError } from '../../errors.js'
+import { AppError, type ErrorCode, isErrorCode } from '../../errors.js'
 
 /**
- * The HTTP status of a failed turn, by its code. Chosen so that clients can tell apart what
- * they can fix (409: the instance is not ready, or they aborted the turn), what the operator
- * must fix (503: no model configured, agent off or unreachable), what timed out (504) and what
- * the model or agent got wrong (502).
+ * The codes a chat turn can end with that keep their registered status, so that clients can tell
+ * apart what they can fix (409: the instance is not ready, or they aborted the turn), what the
+ * operator must fix (503: no model configured, agent off or unreachable) and what timed out (504).
  */
-const TURN_STATUS: Record<string, number> = {
-  aborted: 409,
-  instance_not_ready: 409,
-  instance_stopping: 409,
-  instance_not_found: 404,
-  model_not_configured: 503,
-  agent_disabled: 503,
-  gateway_not_ready: 503,
-  gateway_unavailable: 503,
-  instance_unavailable: 503,
-  server_stopping: 503,
-  server_restarted: 503,
-  upstream_timeout: 504,
-}
+const TURN_ERROR_CODES: ReadonlySet<string> = new Set<ErrorCode>([
+  'aborted',
+  'instance_not_ready',
+  'instance_stopping',
+  'instance_not_found',
+  'model_not_configured',
+  'agent_disabled',
+  'gateway_not_ready',
+  'gateway_unavailable',
+  'instance_unavailable',
+  'server_stopping',
+  'server_restarted',
+  'upstream_timeout',
+])
 
-/** A failed turn as the error a synchronous `POST /chat` answers. */
+/**
+ * A failed turn as the error a synchronous `POST /chat` answers. Any other code is a failure of
+ * the agent, the model or the way to them (model_error, upstream_error, ...): a 502 whatever the
+ * code; one no registry knows is the agent's.
+ */
 export function turnError(code: string, message: string, details: Record<string, unknown>): AppError {
-  return new AppError(TURN_STATUS[code] ?? 502, code, message, details)
+  if (!isErrorCode(code)) return new AppError('agent_error', message, { details })
+  return new AppError(code, message, { details, ...(TURN_ERROR_CODES.has(code) ? {} : { status: 502 }) })
 }

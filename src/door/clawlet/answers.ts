@@ -1,7 +1,6 @@
 import type { IncomingMessage } from 'node:http'
 import { pipeline, type Readable, Transform } from 'node:stream'
-import { ERROR_CODES } from '../../error-codes.js'
-import { AppError } from '../../errors.js'
+import { AppError, type ErrorCode, errorCode, isErrorCode } from '../../errors.js'
 import { OUTPUT_CAP_BYTES, READ_CEILING_BYTES, READ_DEFAULT_MAX_BYTES } from '../../wire/clawlet.js'
 
 const MiB = 1024 * 1024
@@ -71,7 +70,7 @@ export const CLAWLET_LIMITS: Readonly<ClawletLimits> = {
  * desktop): only these, with the status the registry gives them, are passed on as the public
  * error. Anything else a clawlet says is its own failure, never the server's.
  */
-const PASSED_CODES = new Set([
+const PASSED_CODES: ReadonlySet<string> = new Set<ErrorCode>([
   'path_not_found',
   'permission_denied',
   'invalid_path',
@@ -94,7 +93,7 @@ const PASSED_CODES = new Set([
 
 /** The answer of an instance that said something it should not have. */
 export function badAnswer(label: string, what: string): AppError {
-  return new AppError(502, 'clawlet_bad_answer', `Instance ${label} ${what}`)
+  return new AppError('clawlet_bad_answer', `Instance ${label} ${what}`)
 }
 
 /** Text from an instance made safe to show: no control or direction characters, bounded. */
@@ -120,18 +119,13 @@ export function translateError(label: string, status: number, body: Buffer | und
   if (typeof parsed !== 'object' || parsed === null) return fallback
   const { code, message, details } = parsed as { code?: unknown; message?: unknown; details?: unknown }
   if (typeof code !== 'string' || typeof message !== 'string' || !PASSED_CODES.has(code)) return fallback
-  if (ERROR_CODES[code]?.status !== status) return fallback
+  if (!isErrorCode(code) || errorCode(code).status !== status) return fallback
   const keep =
     typeof details === 'object' &&
     details !== null &&
     !Array.isArray(details) &&
     JSON.stringify(details).length <= MAX_ERROR_DETAILS_CHARS
-  return new AppError(
-    status,
-    code,
-    cleanText(message),
-    keep ? (details as Record<string, unknown>) : undefined,
-  )
+  return new AppError(code, cleanText(message), keep ? { details: details as Record<string, unknown> } : {})
 }
 
 /** A declared Content-Length, when it is a plain non-negative integer. */

@@ -394,11 +394,10 @@ export class ClawletClient {
         })
         src.once('close', () => {
           if (!src.readableEnded && !answered) {
-            sourceError ??= new AppError(
-              499,
-              'upload_aborted',
-              'The upload was interrupted before it finished.',
-            )
+            sourceError ??= new AppError('upload_aborted', 'The upload was interrupted before it finished.', {
+              // The client went away: no one reads this answer.
+              status: 499,
+            })
             req.destroy(sourceError)
           }
         })

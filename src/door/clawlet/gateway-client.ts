@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http'
 import type { z } from 'zod'
-import { type AppError, errors, isAppError } from '../../errors.js'
+import { type AppError, type ErrorCode, errors, isAppError } from '../../errors.js'
 import {
   ChannelsStateWire,
   type PairingDecisionWire,
@@ -191,7 +191,7 @@ export class GatewayClient {
 }
 
 /** The codes a turn's `error` event may carry from an instance; any other is `agent_error`. */
-const TURN_ERROR_CODES = new Set([
+const TURN_ERROR_CODES: ReadonlySet<string> = new Set<ErrorCode>([
   'gateway_not_ready',
   'gateway_unavailable',
   'gateway_error',

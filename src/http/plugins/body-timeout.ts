@@ -24,10 +24,10 @@ export interface BodyTimeouts {
 
 export const timeoutErrors = {
   requestTimeout: () =>
-    new AppError(408, 'request_timeout', 'The request was not received in time; send it at a steady pace.'),
+    new AppError('request_timeout', 'The request was not received in time; send it at a steady pace.'),
   headersTooLarge: () =>
-    new AppError(431, 'headers_too_large', 'The request headers are larger than this server accepts.'),
-  badRequest: () => new AppError(400, 'bad_request', 'The request is not valid HTTP.'),
+    new AppError('headers_too_large', 'The request headers are larger than this server accepts.'),
+  badRequest: () => new AppError('bad_request', 'The request is not valid HTTP.'),
 }
 
 /** Node's own server options for what happens before a route is known: slow or huge headers. */

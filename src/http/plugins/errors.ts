@@ -2,23 +2,19 @@ import { validateHeaderName, validateHeaderValue } from 'node:http'
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify'
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod'
 import { callerMistakeOf } from '../../core/store-failures.js'
-import { AppError, errors, isAppError } from '../../errors.js'
+import { AppError, type ErrorCode, errorCode, errors, isAppError } from '../../errors.js'
 
-const FASTIFY_CODES: Record<string, [number, string, string]> = {
-  FST_ERR_CTP_BODY_TOO_LARGE: [
-    413,
-    'payload_too_large',
-    'The request body is larger than this server accepts.',
-  ],
+/** Fastify's own errors by their code, as ours. */
+const FASTIFY_CODES: Record<string, [ErrorCode, string]> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: ['payload_too_large', 'The request body is larger than this server accepts.'],
   FST_ERR_CTP_INVALID_MEDIA_TYPE: [
-    415,
     'unsupported_media_type',
     'The request body has a content type this route does not take.',
   ],
-  FST_ERR_CTP_EMPTY_JSON_BODY: [400, 'invalid_json', 'The body is empty but the content type says JSON.'],
-  FST_ERR_CTP_INVALID_JSON_BODY: [400, 'invalid_json', 'The request body is not valid JSON.'],
-  FST_ERR_BAD_URL: [400, 'bad_url', 'The request URL is malformed.'],
-  FST_ERR_MAX_PARAM_LENGTH: [414, 'uri_too_long', 'A path parameter of the request URL is too long.'],
+  FST_ERR_CTP_EMPTY_JSON_BODY: ['invalid_json', 'The body is empty but the content type says JSON.'],
+  FST_ERR_CTP_INVALID_JSON_BODY: ['invalid_json', 'The request body is not valid JSON.'],
+  FST_ERR_BAD_URL: ['bad_url', 'The request URL is malformed.'],
+  FST_ERR_MAX_PARAM_LENGTH: ['uri_too_long', 'A path parameter of the request URL is too long.'],
 }
 
 /** Maps anything thrown to the contract's {message, code, status}; 5xx are logged, never leaked. */
@@ -40,12 +36,12 @@ export function toAppError(err: FastifyError | Error): AppError {
   if (mistake) return mistake
   const fe = err as FastifyError
   const known = fe.code ? FASTIFY_CODES[fe.code] : undefined
-  if (known) return new AppError(known[0], known[1], known[2])
+  if (known) return new AppError(known[0], known[1])
   if (err instanceof SyntaxError || (fe.statusCode === 400 && /JSON/i.test(err.message))) {
-    return new AppError(400, 'invalid_json', 'The request body is not valid JSON.')
+    return new AppError('invalid_json', 'The request body is not valid JSON.')
   }
   if (fe.statusCode && fe.statusCode >= 400 && fe.statusCode < 500) {
-    return new AppError(fe.statusCode, 'bad_request', err.message)
+    return new AppError('bad_request', err.message, { status: fe.statusCode })
   }
   return errors.internal()
 }
@@ -70,10 +66,10 @@ export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError, request, reply) => {
     const appErr = toAppError(err)
     dropAnswerHeaders(reply)
-    // A bug (anything but an AppError) is an error with its stack; an answer the service meant
-    // to give, even a 5xx like instance_resources_exhausted, is a warning with its code.
+    // A bug (internal_error: anything but an AppError) is an error with its stack; an answer the
+    // service meant to give, even a 5xx like instance_resources_exhausted, is a warning.
     const context = { code: appErr.code, status: appErr.status }
-    if (appErr.code === 'internal_error') request.log.error({ err, ...context }, 'request failed')
+    if (errorCode(appErr.code).logLevel === 'error') request.log.error({ err, ...context }, 'request failed')
     else if (appErr.status >= 500) request.log.warn({ ...context, reason: appErr.message }, 'request failed')
     else request.log.warn({ ...context, reason: appErr.message }, 'request refused')
     if (appErr.headers) void reply.headers(appErr.headers)

@@ -292,9 +292,9 @@ describe('tenancy matrix: every route, every kind of foreign caller', () => {
     })
     services.pipelines.runner.launch(runId)
     await waitFor(
-      async () =>
-        (await services.store.automation.pipelines.getRun(runId))?.status === 'failed' ? true : undefined,
-      10_000,
+      `run ${runId} to fail`,
+      async () => (await services.store.automation.pipelines.getRun(runId))?.status === 'failed',
+      { timeoutMs: 10_000 },
     )
     const run = await services.store.automation.pipelines.getRun(runId)
     expect(run?.steps[0]?.error).toBe(`Instance ${ids.outside} was not found.`)

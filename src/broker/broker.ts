@@ -1,11 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Config } from '../config.js'
 import type { Caller } from '../door/caller.js'
+import { sendJson } from '../lib/http-body.js'
 import type { Logger } from '../log.js'
 import type { Store } from '../store/index.js'
 import { assertPublicUrl, publicOnly } from './egress.js'
 import { embeddingModelEntry, serveEmbeddings } from './embeddings.js'
-import { BrokerError, causeOf, origin, readJson, sendJson, upstreamMessage } from './protocol.js'
+import { BrokerError, causeOf, origin, readJson, upstreamMessage } from './protocol.js'
 import { HOW_TO_CONFIGURE_MODEL, type Upstream, type UpstreamSource } from './upstream.js'
 import { UsageMeter } from './usage.js'
 

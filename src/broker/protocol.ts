@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http'
 import { type ErrorCode, errorCode } from '../errors.js'
+import { readBody } from '../lib/http-body.js'
 
 const MAX_BODY_BYTES = 32 * 1024 * 1024
 
@@ -18,18 +19,14 @@ export class BrokerError extends Error {
   }
 }
 
-export { sendJson } from '../door/http-json.js'
-
 export async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
-  const chunks: Buffer[] = []
-  let size = 0
-  for await (const c of req as AsyncIterable<Buffer>) {
-    size += c.length
-    if (size > MAX_BODY_BYTES) throw new BrokerError('payload_too_large', 'The model request is too large.')
-    chunks.push(c)
-  }
+  const body = await readBody(
+    req,
+    MAX_BODY_BYTES,
+    () => new BrokerError('payload_too_large', 'The model request is too large.'),
+  )
   try {
-    const v = JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown
+    const v = JSON.parse(body.toString('utf8')) as unknown
     if (v && typeof v === 'object' && !Array.isArray(v)) return v as Record<string, unknown>
   } catch {}
   throw new BrokerError('invalid_request', 'The model request is not a JSON object.')

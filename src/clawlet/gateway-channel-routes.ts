@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import path from 'node:path'
+import { sendJson } from '../lib/http-body.js'
 import {
   type ChannelStateWire,
   type ChannelsStateWire,
@@ -10,8 +11,9 @@ import {
 } from '../wire/channels.js'
 import type { GatewaySupervisor } from './gateway.js'
 import { channelNames } from './gateway-channels.js'
-import { readBody } from './gateway-routes.js'
+import { GATEWAY_BODY_MAX_BYTES } from './gateway-routes.js'
 import { deviceIdentity, GatewayConnection } from './gateway-ws.js'
+import { readJson } from './json-body.js'
 
 type Handler = (ctx: { req: IncomingMessage; res: ServerResponse; query: URLSearchParams }) => Promise<void>
 
@@ -22,15 +24,6 @@ const PROBE_TIMEOUT_MS = 3_000
 /** A probe's answer is reused this long: a dashboard polls, the channel's service need not be asked each time. */
 const PROBE_REUSE_MS = 30_000
 const probes = new Map<string, { at: number; error?: string }>()
-
-function send(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body)
-  res.writeHead(status, {
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': Buffer.byteLength(text),
-  })
-  res.end(text)
-}
 
 /** The tokens of the instance's channels, cut out of anything read back from the gateway. */
 function tokensOf(gateway: GatewaySupervisor): string[] {
@@ -140,22 +133,22 @@ function notReady(gateway: GatewaySupervisor, channel: string): string | undefin
  */
 export function gatewayChannelRoutes(gateway: GatewaySupervisor): Array<[string, Handler]> {
   return [
-    ['GET /v1/gateway/channels', async ({ res }) => send(res, 200, await channelStates(gateway))],
+    ['GET /v1/gateway/channels', async ({ res }) => sendJson(res, 200, await channelStates(gateway))],
     [
       'GET /v1/gateway/pairing',
       async ({ res, query }) => {
         const channel = query.get('channel') ?? ''
         const error = notReady(gateway, channel)
-        if (error) return send(res, 200, { error, requests: [] })
-        send(res, 200, { requests: await withGateway(gateway, (c) => pending(c, channel)) })
+        if (error) return sendJson(res, 200, { error, requests: [] })
+        sendJson(res, 200, { requests: await withGateway(gateway, (c) => pending(c, channel)) })
       },
     ],
     [
       'POST /v1/gateway/pairing',
       async ({ req, res }) => {
-        const body = await readBody(req, PairingDecisionWire)
+        const body = await readJson(req, PairingDecisionWire, GATEWAY_BODY_MAX_BYTES)
         const error = notReady(gateway, body.channel)
-        if (error) return send(res, 200, { error, done: false })
+        if (error) return sendJson(res, 200, { error, done: false })
         const method = body.action === 'approve' ? 'channels.pairing.approve' : 'channels.pairing.dismiss'
         const params = { channel: body.channel, accountId: ACCOUNT_ID, requestId: body.request_id }
         const done = await withGateway(gateway, (c) =>
@@ -165,7 +158,7 @@ export function gatewayChannelRoutes(gateway: GatewaySupervisor): Array<[string,
             // A connected gateway refuses only a request that is not pending (expired, decided).
             .catch(() => false),
         )
-        send(res, 200, { done })
+        sendJson(res, 200, { done })
       },
     ],
   ]

@@ -1,5 +1,4 @@
 import {
-  createHash,
   createPrivateKey,
   createPublicKey,
   generateKeyPairSync,
@@ -8,6 +7,7 @@ import {
   sign,
 } from 'node:crypto'
 import { readFileSync, writeFileSync } from 'node:fs'
+import { sha256 } from '../lib/hash.js'
 
 /**
  * A minimal client of the OpenClaw gateway's WebSocket protocol (v4): answer the challenge
@@ -50,7 +50,7 @@ export function deviceIdentity(file: string): Identity {
   // The last 32 bytes of an Ed25519 SPKI DER are the raw public key.
   const raw = createPublicKey(privateKey).export({ type: 'spki', format: 'der' }).subarray(-32)
   cachedIdentity = {
-    deviceId: createHash('sha256').update(raw).digest('hex'),
+    deviceId: sha256(raw, 'hex'),
     publicKeyRaw: raw.toString('base64url'),
     privateKey,
   }

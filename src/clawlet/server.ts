@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { pipeline } from 'node:stream/promises'
 import { z } from 'zod'
 import { AppError, errors } from '../errors.js'
+import { sendJson } from '../lib/http-body.js'
 import { ExecRequest, type Health } from '../wire/clawlet.js'
 import type { Desktop } from './desktop.js'
 import { runCommand } from './exec.js'
@@ -18,13 +19,11 @@ import {
 import type { GatewaySupervisor } from './gateway.js'
 import { gatewayChannelRoutes } from './gateway-channel-routes.js'
 import { gatewayRoutes } from './gateway-routes.js'
+import { readJson } from './json-body.js'
 import { encodePng } from './png.js'
 import { captureFramebuffer } from './rfb.js'
 import { DESKTOP_WAIT_MS } from './sockets.js'
 import type { TerminalManager } from './terminal.js'
-
-/** Largest JSON body the clawlet parses (exec stdin included). */
-export const JSON_BODY_MAX_BYTES = 64 * 1024 * 1024
 
 /** What the clawlet's server needs from its entry point. */
 export interface ClawletServerOptions {
@@ -51,38 +50,6 @@ type Handler = (ctx: Ctx) => Promise<void>
 
 const MkdirBody = z.object({ path: z.string() })
 const MoveBody = z.object({ from: z.string(), to: z.string(), overwrite: z.boolean().optional() })
-
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body)
-  res.writeHead(status, {
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': Buffer.byteLength(text),
-  })
-  res.end(text)
-}
-
-async function readJson<T>(req: IncomingMessage, schema: z.ZodType<T>): Promise<T> {
-  const chunks: Buffer[] = []
-  let size = 0
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length
-    if (size > JSON_BODY_MAX_BYTES)
-      throw errors.tooLarge(`The request body is larger than ${JSON_BODY_MAX_BYTES} bytes.`)
-    chunks.push(chunk)
-  }
-  let value: unknown
-  try {
-    value = JSON.parse(Buffer.concat(chunks, size).toString('utf8'))
-  } catch {
-    throw errors.validation('The request body is not valid JSON.')
-  }
-  const parsed = schema.safeParse(value)
-  if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`)
-    throw errors.validation(`The request body is not valid: ${issues.join('; ')}.`, { issues })
-  }
-  return parsed.data
-}
 
 function flag(query: URLSearchParams, name: string): boolean {
   const value = query.get(name)

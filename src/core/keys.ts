@@ -1,6 +1,7 @@
-import { createHash, randomBytes } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import { z } from 'zod'
 import { errors } from '../errors.js'
+import { sha256 } from '../lib/hash.js'
 import type { ApiKeyRow, Store } from '../store/index.js'
 import type { Caller } from './caller.js'
 import { CredentialWatch } from './credential-watch.js'
@@ -25,10 +26,6 @@ export type ApiKey = z.infer<typeof ApiKey>
 
 export const CreatedApiKey = ApiKey.extend({ key: z.string() })
 export type CreatedApiKey = z.infer<typeof CreatedApiKey>
-
-export function hashKey(secret: string): string {
-  return createHash('sha256').update(secret).digest('hex')
-}
 
 function toPublic(row: ApiKeyRow): ApiKey {
   return {
@@ -59,7 +56,7 @@ export class KeyService {
       user_id: userId,
       name,
       prefix: secret.slice(0, SHOWN_PREFIX_LEN),
-      key_hash: hashKey(secret),
+      key_hash: sha256(secret, 'hex'),
       created_at: nowIso(),
       last_used_at: null,
       expires_at: expiresAt ? new Date(expiresAt).toISOString() : null,
@@ -114,7 +111,7 @@ export class KeyService {
   /** Resolves a bearer secret to its caller, or throws the right 401. */
   async authenticate(secret: string): Promise<Caller> {
     if (!secret.startsWith(KEY_PREFIX) || secret.length > 200) throw errors.invalidKey()
-    const row = await this.store.keys.byHash(hashKey(secret))
+    const row = await this.store.keys.byHash(sha256(secret, 'hex'))
     if (!row) throw errors.invalidKey()
     if (row.revoked_at) throw errors.revokedKey()
     if (row.expires_at && Date.parse(row.expires_at) <= Date.now()) throw errors.expiredKey()

@@ -1,6 +1,7 @@
-import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto'
+import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto'
 import type { Config } from '../config.js'
 import { AppError, errors } from '../errors.js'
+import { sha256 } from '../lib/hash.js'
 import type { Store, UserRow, WebSessionRow } from '../store/index.js'
 import type { AccountService } from './accounts.js'
 import type { InviteService } from './invites.js'
@@ -42,14 +43,10 @@ export interface WebCaller extends Caller {
   csrfHash: string
 }
 
-export function sha256(secret: string): string {
-  return createHash('sha256').update(secret).digest('hex')
-}
-
 /** Whether a CSRF token sent by the page matches the session's. */
 export function csrfMatches(sent: string | undefined, csrfHash: string): boolean {
   if (!sent || sent.length > 200) return false
-  const a = Buffer.from(sha256(sent))
+  const a = Buffer.from(sha256(sent, 'hex'))
   const b = Buffer.from(csrfHash)
   return a.length === b.length && timingSafeEqual(a, b)
 }
@@ -118,7 +115,7 @@ export class WebSessionService {
   /** Resolves a session cookie; undefined when it is unknown or expired. */
   async authenticate(token: string): Promise<WebCaller | undefined> {
     if (!token || token.length > 200) return undefined
-    const row = await this.store.webSessions.byTokenHash(sha256(token))
+    const row = await this.store.webSessions.byTokenHash(sha256(token, 'hex'))
     if (!row) return undefined
     const now = Date.now()
     if (Date.parse(row.expires_at) <= now) {
@@ -139,7 +136,7 @@ export class WebSessionService {
   }
 
   async logout(token: string): Promise<void> {
-    const row = token ? await this.store.webSessions.byTokenHash(sha256(token)) : undefined
+    const row = token ? await this.store.webSessions.byTokenHash(sha256(token, 'hex')) : undefined
     if (!row) return
     await this.store.webSessions.remove(row.id)
     this.keys.watch.end(`web_${row.id}`, 'signed out')
@@ -152,8 +149,8 @@ export class WebSessionService {
     const expiresAt = new Date(Date.now() + this.config.sessionTtlMs).toISOString()
     const row: WebSessionRow = {
       id: randomUUID(),
-      token_hash: sha256(token),
-      csrf_hash: sha256(csrf),
+      token_hash: sha256(token, 'hex'),
+      csrf_hash: sha256(csrf, 'hex'),
       user_id: user.id,
       created_at: at,
       last_seen_at: at,

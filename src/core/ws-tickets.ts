@@ -1,6 +1,7 @@
-import { createHash, randomBytes } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import { z } from 'zod'
 import { errors } from '../errors.js'
+import { sha256 } from '../lib/hash.js'
 import type { Store } from '../store/index.js'
 import type { InstanceService } from './instances.js'
 import type { Caller, KeyService } from './keys.js'
@@ -13,10 +14,6 @@ export const WsTicket = z.object({
   expires_at: z.string(),
 })
 export type WsTicket = z.infer<typeof WsTicket>
-
-function hashTicket(ticket: string): string {
-  return createHash('sha256').update(ticket).digest('hex')
-}
 
 /**
  * Single-use, short-lived credentials for WebSockets opened where no Authorization header can
@@ -40,7 +37,7 @@ export class WsTicketService {
     const ticket = `wst_${randomBytes(24).toString('base64url')}`
     const expiresAtMs = now + this.ttlMs
     await this.store.sharedState.tickets.insert({
-      hash: hashTicket(ticket),
+      hash: sha256(ticket, 'hex'),
       user_id: caller.user.id,
       key_id: caller.keyId,
       caller_instance_id: caller.instanceId ?? null,
@@ -57,7 +54,7 @@ export class WsTicketService {
    */
   async redeem(ticket: string, instanceId: string): Promise<Caller> {
     if (!ticket.startsWith('wst_') || ticket.length > 200) throw errors.invalidTicket()
-    const row = await this.store.sharedState.tickets.consume(hashTicket(ticket), Date.now())
+    const row = await this.store.sharedState.tickets.consume(sha256(ticket, 'hex'), Date.now())
     if (!row || row.instance_id !== instanceId.toLowerCase()) throw errors.invalidTicket()
     const user = await this.store.users.byId(row.user_id)
     if (!user) throw errors.invalidTicket()

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { ModelBroker } from '../broker/broker.js'
 import type { InstanceDoors } from '../drivers/driver.js'
+import { sendJson } from '../lib/http-body.js'
 import type { Logger } from '../log.js'
 import type { Caller } from './caller.js'
 import type { DoorHandler } from './listen.js'
@@ -66,8 +67,7 @@ export class ControlSockets {
         this.api(caller, req, res)
         return
       }
-      res.writeHead(404, { 'content-type': 'application/json' })
-      res.end(JSON.stringify({ error: { message: `No route ${req.method} ${path}.`, code: 'not_found' } }))
+      sendJson(res, 404, { error: { message: `No route ${req.method} ${path}.`, code: 'not_found' } })
     }
   }
 }

@@ -2,8 +2,8 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http'
 import { z } from 'zod'
 import { recordRunaway } from '../core/events/transition-events.js'
 import type { Services } from '../core/services.js'
-import { sendJson } from '../door/http-json.js'
 import { errors } from '../errors.js'
+import { readBody, sendJson } from '../lib/http-body.js'
 import type { Logger } from '../log.js'
 import { RUNNER_HEADER } from '../runner/auth.js'
 import { RUNNER_DOOR_PREFIX, RUNNER_REPORT_PREFIX } from '../runner/door-forward.js'
@@ -64,6 +64,7 @@ const RunawayReport = z.object({
 })
 const REPORT_PATH = /^([0-9a-f-]{36})\/(runaway)$/
 const MAX_REPORT_BYTES = 16 * 1024
+class ReportTooLarge extends Error {}
 
 /** A runner's report of what its host did to one of its instances, recorded in its event log. */
 function runnerReportHandler(services: Services, log: Logger) {
@@ -78,15 +79,12 @@ function runnerReportHandler(services: Services, log: Logger) {
     void (async () => {
       const caller = await services.runners.doorCaller(req.headers, instanceId)
       if (!caller) return answer(404, errors.notFound().toJSON())
-      const chunks: Buffer[] = []
-      let size = 0
-      for await (const c of req as AsyncIterable<Buffer>) {
-        size += c.length
-        if (size > MAX_REPORT_BYTES)
-          return answer(422, errors.validation('The report is too large.').toJSON())
-        chunks.push(c)
-      }
-      const parsed = RunawayReport.safeParse(JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}'))
+      const body = await readBody(req, MAX_REPORT_BYTES, () => new ReportTooLarge()).catch((err: unknown) => {
+        if (err instanceof ReportTooLarge) return undefined
+        throw err
+      })
+      if (!body) return answer(422, errors.validation('The report is too large.').toJSON())
+      const parsed = RunawayReport.safeParse(JSON.parse(body.toString('utf8') || '{}'))
       if (!parsed.success) return answer(422, errors.validation('Not a runaway report.').toJSON())
       await recordRunaway(services.events, instanceId, parsed.data)
       answer(200, { ok: true })

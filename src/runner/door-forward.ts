@@ -2,6 +2,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http'
 import https from 'node:https'
 import { pipeline } from 'node:stream/promises'
 import type { DoorHandler } from '../door/listen.js'
+import { sendJson } from '../lib/http-body.js'
 import type { Logger } from '../log.js'
 import { RUNNER_HEADER } from './auth.js'
 import { passOn } from './headers.js'
@@ -44,14 +45,12 @@ export function forwardDoor(
     upstream.once('error', (err) => {
       log.warn({ err, instanceId }, 'door call: the control plane is out of reach')
       if (res.headersSent) return void res.destroy()
-      const body = JSON.stringify({
+      sendJson(res, 503, {
         error: {
           message: 'The control plane is out of reach; try again shortly.',
           code: 'control_plane_unreachable',
         },
       })
-      res.writeHead(503, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) })
-      res.end(body)
     })
     res.once('close', () => {
       if (!res.writableFinished) upstream.destroy()

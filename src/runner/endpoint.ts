@@ -4,9 +4,9 @@ import type { Duplex } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { z } from 'zod'
 import { connectDoor } from '../door/connect.js'
-import { sendJson } from '../door/http-json.js'
 import { TransportLink } from '../door/transport.js'
 import type { LocalDriver } from '../drivers/local/local-driver.js'
+import { readBody, sendJson } from '../lib/http-body.js'
 import type { Logger } from '../log.js'
 import { bearerMatches } from './auth.js'
 import type { RunnerIdentity } from './cert.js'
@@ -175,14 +175,8 @@ export function createEndpoint(opts: EndpointOptions): https.Server {
 class BodyTooLarge extends Error {}
 
 async function readJson(req: IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = []
-  let size = 0
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length
-    if (size > MAX_JSON_BODY) throw new BodyTooLarge('request body too large')
-    chunks.push(chunk)
-  }
-  const text = Buffer.concat(chunks).toString('utf8')
+  const body = await readBody(req, MAX_JSON_BODY, () => new BodyTooLarge('request body too large'))
+  const text = body.toString('utf8')
   return text ? JSON.parse(text) : {}
 }
 

@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto'
 import { z } from 'zod'
+import { sha256 } from '../lib/hash.js'
 
 /**
  * The wire shapes of an instance's chat channels between the control plane and its clawlet:
@@ -83,5 +83,5 @@ export type PairingDoneWire = z.infer<typeof PairingDoneWire>
 export function channelFingerprint(settings: object): string {
   // Keys sorted: the two sides build the same settings in different key orders.
   const canonical = JSON.stringify(settings, Object.keys(settings).sort())
-  return createHash('sha256').update(canonical).digest('base64url').slice(0, 22)
+  return sha256(canonical, 'base64url').slice(0, 22)
 }

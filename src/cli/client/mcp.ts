@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage } from 'node:http'
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js'
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js'
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js'
+import { readBody } from '../../lib/http-body.js'
 import { VERSION } from '../../version.js'
 import type { Command, Ctx } from './command.js'
 import { Api } from './http.js'
@@ -25,10 +26,12 @@ function apiFor(base: Api, req: IncomingMessage): Api {
   return m ? new Api({ ...base.conn, apiKey: m[1] as string }) : base
 }
 
+/** Most bytes of one JSON-RPC request. */
+const MAX_BODY_BYTES = 16 * 1024 * 1024
+
 async function readJson(req: IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = []
-  for await (const c of req) chunks.push(c as Buffer)
-  const text = Buffer.concat(chunks).toString('utf8')
+  const body = await readBody(req, MAX_BODY_BYTES, () => new Error('The request body is too large.'))
+  const text = body.toString('utf8')
   return text ? JSON.parse(text) : undefined
 }
 

@@ -1,5 +1,6 @@
-import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto'
+import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto'
 import { errors } from '../../errors.js'
+import { sha256 } from '../../lib/hash.js'
 import type { Logger } from '../../log.js'
 import type { PipelineRow } from '../../store/automation-store.js'
 import type { Store } from '../../store/index.js'
@@ -22,8 +23,6 @@ import {
 import { checkSchedule, parseSchedule } from './schedule.js'
 
 const SCHEDULE_TICK_MS = 1_000
-
-const hashSecret = (s: string) => createHash('sha256').update(s).digest('hex')
 
 /** Stored pipelines, their triggers (manual, cron schedule, webhook) and their runs. */
 export class PipelineService {
@@ -51,7 +50,7 @@ export class PipelineService {
       spec: { steps: body.steps },
       schedule,
       next_run_at: schedule ? nextRun(schedule, new Date()) : null,
-      webhook_hash: secret ? hashSecret(secret) : null,
+      webhook_hash: secret ? sha256(secret, 'hex') : null,
       created_at: at,
       updated_at: at,
     }
@@ -78,7 +77,7 @@ export class PipelineService {
       spec: { steps: body.steps },
       schedule,
       next_run_at: schedule ? nextRun(schedule, new Date()) : null,
-      webhook_hash: body.webhook ? (secret ? hashSecret(secret) : row.webhook_hash) : null,
+      webhook_hash: body.webhook ? (secret ? sha256(secret, 'hex') : row.webhook_hash) : null,
       updated_at: nowIso(),
     }
     await this.store.automation.pipelines.update(row.id, patch)
@@ -142,7 +141,7 @@ export class PipelineService {
     const row = UUID_RE.test(id) ? await this.store.automation.pipelines.get(id.toLowerCase()) : undefined
     const ok =
       row?.webhook_hash &&
-      timingSafeEqual(Buffer.from(row.webhook_hash, 'hex'), Buffer.from(hashSecret(secret), 'hex'))
+      timingSafeEqual(Buffer.from(row.webhook_hash, 'hex'), Buffer.from(sha256(secret, 'hex'), 'hex'))
     if (!row || !ok) throw errors.pipelineNotFound(id)
     if (await this.ownerDisabled(row)) throw errors.userDisabled()
     if (from?.instanceId) {

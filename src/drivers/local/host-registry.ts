@@ -1,7 +1,7 @@
-import { createHash } from 'node:crypto'
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import fs from 'node:fs/promises'
 import path from 'node:path'
+import { sha256 } from '../../lib/hash.js'
 
 /**
  * The data folders whose drivers ran on this host since it booted. It lives in /run (a tmpfs)
@@ -11,7 +11,7 @@ import path from 'node:path'
 export const REGISTRY_DIR = '/run/clawport/data-folders'
 
 function entryFor(dataDir: string, dir: string): string {
-  return path.join(dir, createHash('sha256').update(dataDir).digest('hex').slice(0, 24))
+  return path.join(dir, sha256(dataDir, 'hex').slice(0, 24))
 }
 
 /** Records `dataDir` (absolute) as one this host serves; root only, idempotent. */

@@ -1,15 +1,15 @@
-import { createHash, timingSafeEqual } from 'node:crypto'
+import { timingSafeEqual } from 'node:crypto'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { ServerMetrics } from '../../core/prometheus.js'
 import type { Services } from '../../core/services.js'
 import { errors } from '../../errors.js'
+import { sha256 } from '../../lib/hash.js'
 import { bearerOf } from '../plugins/auth.js'
 import { toAppError } from '../plugins/errors.js'
 
 function sameSecret(a: string, b: string): boolean {
   // Hashes first: equal lengths, so the comparison time says nothing about the token's length.
-  const h = (s: string) => createHash('sha256').update(s).digest()
-  return timingSafeEqual(h(a), h(b))
+  return timingSafeEqual(sha256(a), sha256(b))
 }
 
 /** GET /metrics is an operator's: the metrics token, or an administrator's own key. */

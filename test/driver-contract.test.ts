@@ -3,7 +3,7 @@ import fs from 'node:fs'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { loadConfig } from '../src/config.js'
+import { type Config, loadConfig } from '../src/config.js'
 import { createBus, type EventBus } from '../src/core/shared/index.js'
 import { ClawletClient, waitForHealth } from '../src/door/clawlet/client.js'
 import type { DoorHandler } from '../src/door/listen.js'
@@ -33,8 +33,6 @@ interface Harness {
   spec(): InstanceSpec
   /** Another driver on the same instances: a restarted control plane, or a second replica. */
   another(): InstanceDriver
-  /** Answers the instances' door calls: the handler given to openDoor, or what the door forwards to. */
-  door: DoorHandler
   close(): Promise<void>
 }
 
@@ -47,7 +45,10 @@ interface Implementation {
 const log = createLogger('silent')
 const TOKEN = 'driver-contract-token-0123456789abcdef012345'
 
-/** Says which way a door call came (the path it arrived on), so the instance sees who answered. */
+/**
+ * Answers the instances' door calls with the path they arrived on: the handler given to
+ * openDoor, and for a runner (which forwards its doors to the control plane) that control plane.
+ */
 const door: DoorHandler = (req, res) => {
   const body = JSON.stringify({ answered: req.url })
   res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) })
@@ -57,7 +58,7 @@ const door: DoorHandler = (req, res) => {
 const uidBase = () => 300_000 + Math.floor(Math.random() * 5000) * 100
 
 /** A local driver on a fresh data folder; its specs get uids of their own. */
-function localDriver(): { driver: LocalDriver; config: ReturnType<typeof loadConfig>; dataDir: string } {
+function localDriver(): { driver: LocalDriver; config: Config; dataDir: string } {
   const dataDir = tempDataDir('clawport-contract-')
   const config = loadConfig({}, { dataDir, uidBase: uidBase(), tmpSizeMb: 64, desktop: 'off' })
   return { driver: new LocalDriver(config, log), config, dataDir }
@@ -94,7 +95,6 @@ const implementations: Implementation[] = [
         driver,
         spec,
         another: () => new LocalDriver(config, log),
-        door,
         async close() {
           for (const id of ids) await driver.destroy(id).catch(() => {})
           fs.rmSync(dataDir, { recursive: true, force: true })
@@ -107,7 +107,7 @@ const implementations: Implementation[] = [
     skip: !havePostgres(),
     async open() {
       const db = await freshDatabase('drivers')
-      // The control plane the runner forwards its instances' door calls to.
+      // Where the runner forwards its instances' door calls: the control plane's side of them.
       const controlPlane = http.createServer(door)
       await new Promise<void>((resolve) => controlPlane.listen(0, '127.0.0.1', resolve))
       const serverUrl = `http://127.0.0.1:${(controlPlane.address() as AddressInfo).port}`
@@ -181,7 +181,6 @@ const implementations: Implementation[] = [
           spec,
           // Placed already: a replica learns an instance's runner from its row, and these have none.
           another: () => second,
-          door,
           async close() {
             for (const id of ids) await driver.destroy(id).catch(() => {})
             await close()
@@ -280,8 +279,8 @@ for (const impl of implementations) {
       const c = clientOf(d, a.id)
       expect(await d.doorAlive(a.id)).toBe(false)
       expect(await callDoor(c)).toBeNull()
-      await d.openDoor(a.id, a.hostUid, h.door)
-      await d.openDoor(a.id, a.hostUid, h.door)
+      await d.openDoor(a.id, a.hostUid, door)
+      await d.openDoor(a.id, a.hostUid, door)
       expect(await d.doorAlive(a.id)).toBe(true)
       expect((await callDoor(c))?.answered).toMatch(/\/api\/contract$/)
       await d.closeDoor(a.id)
@@ -357,7 +356,9 @@ for (const impl of implementations) {
       await d.start(a)
       const c = clientOf(d, a.id)
       await waitForHealth(c, 10_000)
-      expect((await c.exec({ command: 'ls -A', timeout_ms: 5000 })).stdout).not.toContain('kept.txt')
+      const listed = await c.exec({ command: 'ls -A', timeout_ms: 5000 })
+      expect(listed.exit_code).toBe(0)
+      expect(listed.stdout).not.toContain('kept.txt')
       await d.destroy(a.id)
       expect(await d.inspect(a.id)).toMatchObject({ running: false })
     })

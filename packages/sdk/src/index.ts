@@ -39,7 +39,7 @@ export class ClawportError extends Error {
   readonly details: Record<string, unknown> | undefined
 
   // Plain fields (no parameter properties) so the source runs under Node's type stripping.
-  constructor(status: number, message: string, code: string, details?: Record<string, unknown>) {
+  constructor(status: number, message: string, code = 'http_error', details?: Record<string, unknown>) {
     super(message)
     this.name = 'ClawportError'
     this.status = status
@@ -56,9 +56,13 @@ export interface StreamEvent {
 }
 
 export interface ClientOptions {
-  /** `https://host` or `https://host/api`. */
-  baseUrl: string
+  /** `https://host` or `https://host/api`; '' (the default) is the page's own origin in a browser. */
+  baseUrl?: string
   apiKey?: string
+  /** Sent with every request; a function is called for each one (a CSRF token read from a cookie). */
+  headers?: Record<string, string> | (() => Record<string, string>)
+  /** Whether the browser sends its cookies: 'include' for a signed-in page on another origin. */
+  credentials?: RequestCredentials
   fetch?: typeof fetch
 }
 
@@ -75,17 +79,22 @@ type RequestOptions<O> = {
 export class Clawport {
   readonly baseUrl: string
   private readonly apiKey: string | undefined
+  private readonly extraHeaders: ClientOptions['headers']
+  private readonly credentials: RequestCredentials | undefined
   private readonly fetchFn: typeof fetch
 
-  constructor(opts: ClientOptions) {
-    const base = opts.baseUrl.replace(/\/+$/, '')
+  constructor(opts: ClientOptions = {}) {
+    const base = (opts.baseUrl ?? '').replace(/\/+$/, '')
     this.baseUrl = base.endsWith('/api') ? base.slice(0, -4) : base
     this.apiKey = opts.apiKey
-    this.fetchFn = opts.fetch ?? fetch
+    this.extraHeaders = opts.headers
+    this.credentials = opts.credentials
+    // Looked up per call and called unbound: a browser's fetch refuses any other `this`.
+    this.fetchFn = opts.fetch ?? ((input, init) => fetch(input, init))
   }
 
   /** From OPENCLAW_API_BASE_URL and OPENCLAW_API_KEY. */
-  static fromEnv(env: Record<string, string | undefined> = process.env): Clawport {
+  static fromEnv(env: Record<string, string | undefined> = processEnv()): Clawport {
     return new Clawport({ baseUrl: env.OPENCLAW_API_BASE_URL ?? 'http://127.0.0.1:8080', apiKey: env.OPENCLAW_API_KEY })
   }
 
@@ -96,29 +105,28 @@ export class Clawport {
     return `${this.baseUrl}${p}${q.size ? `?${q}` : ''}`
   }
 
+  /** The headers every request carries (the configured ones and the key), for WebSockets and uploads made elsewhere. */
+  headers(extra: Record<string, string> = {}): Record<string, string> {
+    const base = typeof this.extraHeaders === 'function' ? this.extraHeaders() : this.extraHeaders
+    return { ...base, ...extra, ...(this.apiKey ? { authorization: `Bearer ${this.apiKey}` } : {}) }
+  }
+
   /** The raw response of any operation; throws ClawportError on a non-2xx answer. */
   async send<P extends keyof paths, M extends Method & keyof paths[P]>(
     method: M,
     path: P,
     opts: RequestOptions<paths[P][M]> = {},
   ): Promise<Response> {
-    const headers: Record<string, string> = { ...opts.headers }
-    if (this.apiKey) headers.authorization = `Bearer ${this.apiKey}`
+    const headers = this.headers(opts.headers)
     let body: BodyInit | undefined = opts.raw
     if (opts.body !== undefined) {
       headers['content-type'] = 'application/json'
       body = JSON.stringify(opts.body)
     } else if (opts.raw !== undefined) headers['content-type'] ??= 'application/octet-stream'
     const init = { method: method.toUpperCase(), headers, body, signal: opts.signal, duplex: 'half' }
+    if (this.credentials) Object.assign(init, { credentials: this.credentials })
     const res = await this.fetchFn(this.url(path as string, opts.params, opts.query ?? {}), init as RequestInit)
-    if (!res.ok) {
-      const text = await res.text()
-      let err: { message?: string; code?: string; details?: Record<string, unknown> } = {}
-      try {
-        err = JSON.parse(text)
-      } catch {}
-      throw new ClawportError(res.status, err.message ?? (text || res.statusText), err.code ?? 'http_error', err.details)
-    }
+    if (!res.ok) throw await errorFrom(res)
     return res
   }
 
@@ -291,7 +299,23 @@ export class Clawport {
   }
 }
 
-/** Parses a text/event-stream body into events as they arrive. */
+/** The ClawportError of a non-2xx response (its `{message, code, details}` body, else its text). */
+export async function errorFrom(res: Response): Promise<ClawportError> {
+  const text = await res.text().catch(() => '')
+  let err: { message?: string; code?: string; details?: Record<string, unknown> } | undefined
+  try {
+    err = JSON.parse(text)
+  } catch {}
+  if (!err || typeof err !== 'object') return new ClawportError(res.status, text || res.statusText)
+  return new ClawportError(res.status, err.message ?? res.statusText, err.code, err.details)
+}
+
+/** Node's environment, where there is one (not in a browser). */
+function processEnv(): Record<string, string | undefined> {
+  return (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env ?? {}
+}
+
+/** Parses a text/event-stream body into events as they arrive; `data` is JSON where it parses, else text. */
 export async function* readEvents(res: Response): AsyncGenerator<StreamEvent> {
   if (!res.body) return
   const reader = res.body
@@ -302,7 +326,11 @@ export async function* readEvents(res: Response): AsyncGenerator<StreamEvent> {
     for (;;) {
       const { done, value } = await reader.read()
       if (done) break
-      const e: StreamEvent = { event: value.event ?? 'message', data: JSON.parse(value.data) }
+      let data: unknown = value.data
+      try {
+        data = JSON.parse(value.data)
+      } catch {}
+      const e: StreamEvent = { event: value.event ?? 'message', data }
       if (value.id !== undefined) e.id = Number(value.id)
       yield e
     }

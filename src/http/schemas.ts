@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { type ErrorCode, errorCode } from '../errors.js'
 
 /** The error shape every non-2xx answer has. */
 export const ErrorBody = z
@@ -10,32 +11,54 @@ export const ErrorBody = z
   })
   .meta({ id: 'Error' })
 
-/** What each error status means, as the OpenAPI document describes it. */
-const ERROR_MEANINGS: Record<number, string> = {
-  401: 'Missing, unknown, revoked or expired key',
-  403: 'Not allowed: no subscription or invite, a plan limit, or a path this caller may not touch',
-  404: 'No such instance, session or path, or not yours',
-  409: 'Wrong state: the instance is not ready, a turn is in progress, or a file changed',
-  413: 'The body or file is too large',
-  422: 'Invalid input: details.issues says which field',
-  426: 'Needs a WebSocket upgrade',
-  429: 'Rate limited: wait Retry-After seconds',
-  501: 'Not supported by this server',
-  502: 'The agent or model failed',
-  503: 'No capacity, or the instance, agent or model is unavailable for now',
-  504: 'The agent or model took too long',
+/** The error body of one status, described by the codes a route answers with it. */
+function errorFor(codes: readonly ErrorCode[]): typeof ErrorBody {
+  return ErrorBody.describe(codes.map((c) => `- \`${c}\`: ${errorCode(c).meaning}`).join('\n'))
 }
 
-/** The error body described for one status (a $ref to Error with its own description). */
-function errorFor(status: number): typeof ErrorBody {
-  return ErrorBody.describe(ERROR_MEANINGS[status] ?? 'Error')
-}
-
-/** Error responses a private route can give, for its schema. */
-export function errorResponses(...statuses: number[]) {
+/**
+ * The error responses of a route that answers these codes: one per status, its description
+ * listing the codes with their meanings, both from the error registry.
+ */
+export function errorsOf(...codes: ErrorCode[]) {
+  const byStatus = new Map<number, ErrorCode[]>()
+  for (const c of new Set(codes)) {
+    const status = errorCode(c).status
+    byStatus.set(status, [...(byStatus.get(status) ?? []), c])
+  }
   const out: Record<number, typeof ErrorBody> = {}
-  for (const s of [401, 422, 429, ...statuses]) out[s] = errorFor(s)
+  for (const [status, cs] of [...byStatus].sort((x, y) => x[0] - y[0])) out[status] = errorFor(cs)
   return out
+}
+
+/** What any route behind a key can answer: the key refused, invalid input, rate limited. */
+export const KEY_ERRORS = [
+  'unauthorized',
+  'invalid_api_key',
+  'api_key_revoked',
+  'api_key_expired',
+  'user_disabled',
+  'validation_failed',
+  'rate_limited',
+] as const satisfies readonly ErrorCode[]
+
+/** What creating an instance can answer beyond bad input: no subscription or invite, a plan limit, no room. */
+export const CREATE_ERRORS = [
+  'subscription_required',
+  'invite_invalid',
+  'invite_used_up',
+  'invite_expired',
+  'instance_limit_reached',
+  'plan_not_found',
+  'network_not_allowed',
+  'invalid_allowed_host',
+  'no_capacity',
+  'no_runner',
+] as const satisfies readonly ErrorCode[]
+
+/** Error responses a private route can give, for its schema: the key's, and these codes. */
+export function errorResponses(...codes: ErrorCode[]) {
+  return errorsOf(...KEY_ERRORS, ...codes)
 }
 
 export const InstanceParams = z.object({ id: z.string().describe('Instance id (UUID)') })

@@ -602,7 +602,7 @@ export interface paths {
         put?: never;
         /**
          * Send a message and wait for the finished turn
-         * @description The user message is stored before the agent sees it; the turn completes and is stored even if this request goes away. A failed turn answers the error with `details.session_id` (and `details.partial`, the text so far): 409 `turn_in_progress` when the session is already answering, `instance_not_ready`, or `aborted`; 503 `model_not_configured` when no model is set up, or when the agent is unavailable; 504 `upstream_timeout`; 502 when the model or agent failed.
+         * @description The user message is stored before the agent sees it; the turn completes and is stored even if this request goes away. A failed turn answers the error with `details.session_id` (and `details.partial`, the text so far); a failure of the agent, the model or the way to them is a 502 whatever its code.
          */
         post: operations["chat.send"];
         delete?: never;
@@ -2820,7 +2820,13 @@ export interface operations {
                     }[];
                 };
             };
-            /** @description Missing, unknown, revoked or expired key */
+            /**
+             * @description - `unauthorized`: No API key was sent; send `Authorization: Bearer <key>`.
+             *     - `invalid_api_key`: The key is unknown.
+             *     - `api_key_revoked`: The key was revoked; make a new one at /account.
+             *     - `api_key_expired`: The key expired; make a new one at /account.
+             *     - `user_disabled`: An administrator disabled the key's or sign-in's user; only an administrator can enable it.
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2829,7 +2835,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Invalid input: details.issues says which field */
+            /** @description - `validation_failed`: A parameter or body field is invalid (`details.issues` lists them). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2838,7 +2844,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Rate limited: wait Retry-After seconds */
+            /** @description - `rate_limited`: Too many requests; wait `Retry-After` seconds. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -2882,7 +2888,13 @@ export interface operations {
                     };
                 };
             };
-            /** @description Missing, unknown, revoked or expired key */
+            /**
+             * @description - `unauthorized`: No API key was sent; send `Authorization: Bearer <key>`.
+             *     - `invalid_api_key`: The key is unknown.
+             *     - `api_key_revoked`: The key was revoked; make a new one at /account.
+             *     - `api_key_expired`: The key expired; make a new one at /account.
+             *     - `user_disabled`: An administrator disabled the key's or sign-in's user; only an administrator can enable it.
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2891,7 +2903,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Invalid input: details.issues says which field */
+            /** @description - `validation_failed`: A parameter or body field is invalid (`details.issues` lists them). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2900,7 +2912,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Rate limited: wait Retry-After seconds */
+            /** @description - `rate_limited`: Too many requests; wait `Retry-After` seconds. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -2929,7 +2941,13 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Missing, unknown, revoked or expired key */
+            /**
+             * @description - `unauthorized`: No API key was sent; send `Authorization: Bearer <key>`.
+             *     - `invalid_api_key`: The key is unknown.
+             *     - `api_key_revoked`: The key was revoked; make a new one at /account.
+             *     - `api_key_expired`: The key expired; make a new one at /account.
+             *     - `user_disabled`: An administrator disabled the key's or sign-in's user; only an administrator can enable it.
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2938,7 +2956,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No such instance, session or path, or not yours */
+            /** @description - `api_key_not_found`: No such API key of yours. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2947,7 +2965,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Invalid input: details.issues says which field */
+            /** @description - `validation_failed`: A parameter or body field is invalid (`details.issues` lists them). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2956,7 +2974,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Rate limited: wait Retry-After seconds */
+            /** @description - `rate_limited`: Too many requests; wait `Retry-After` seconds. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -3001,7 +3019,13 @@ export interface operations {
                     };
                 };
             };
-            /** @description Missing, unknown, revoked or expired key */
+            /**
+             * @description - `unauthorized`: No API key was sent; send `Authorization: Bearer <key>`.
+             *     - `invalid_api_key`: The key is unknown.
+             *     - `api_key_revoked`: The key was revoked; make a new one at /account.
+             *     - `api_key_expired`: The key expired; make a new one at /account.
+             *     - `user_disabled`: An administrator disabled the key's or sign-in's user; only an administrator can enable it.
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3010,7 +3034,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Invalid input: details.issues says which field */
+            /** @description - `validation_failed`: A parameter or body field is invalid (`details.issues` lists them). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3019,7 +3043,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Rate limited: wait Retry-After seconds */
+            /** @description - `rate_limited`: Too many requests; wait `Retry-After` seconds. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -3061,7 +3085,13 @@ export interface operations {
                     };
                 };
             };
-            /** @description Missing, unknown, revoked or expired key */
+            /**
+             * @description - `unauthorized`: No API key was sent; send `Authorization: Bearer <key>`.
+             *     - `invalid_api_key`: The key is unknown.
+             *     - `api_key_revoked`: The key was revoked; make a new one at /account.
+             *     - `api_key_expired`: The key expired; make a new one at /account.
+             *     - `user_disabled`: An administrator disabled the key's or sign-in's user; only an administrator can enable it.
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3070,7 +3100,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Invalid input: details.issues says which field */
+            /** @description - `validation_failed`: A parameter or body field is invalid (`details.issues` lists them). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3079,7 +3109,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Rate limited: wait Retry-After seconds */
+            /** @description - `rate_limited`: Too many requests; wait `Retry-After` seconds. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -3132,7 +3162,13 @@ export interface operations {
                     };
                 };
             };
-            /** @description Missing, unknown, revoked or expired key */
+            /**
+             * @description - `unauthorized`: No API key was sent; send `Authorization: Bearer <key>`.
+             *     - `invalid_api_key`: The key is unknown.
+             *     - `api_key_revoked`: The key was revoked; make a new one at /account.
+             *     - `api_key_expired`: The key expired; make a new one at /account.
+             *     - `user_disabled`: An administrator disabled the key's or sign-in's user; only an administrator can enable it.
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3141,7 +3177,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Invalid input: details.issues says which field */
+            /** @description - `validation_failed`: A parameter or body field is invalid (`details.issues` lists them). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3150,7 +3186,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Rate limited: wait Retry-After seconds */
+            /** @description - `rate_limited`: Too many requests; wait `Retry-After` seconds. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -3192,7 +3228,13 @@ export interface operations {
                     };
                 };
             };
-            /** @description Missing, unknown, revoked or expired key */
+            /**
+             * @description - `unauthorized`: No API key was sent; send `Authorization: Bearer <key>`.
+             *     - `invalid_api_key`: The key is unknown.
+             *     - `api_key_revoked`: The key was revoked; make a new one at /account.
+             *     - `api_key_expired`: The key expired; make a new one at /account.
+             *     - `user_disabled`: An administrator disabled the key's or sign-in's user; only an administrator can enable it.
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3201,7 +3243,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Invalid input: details.issues says which field */
+            /** @description - `validation_failed`: A parameter or body field is invalid (`details.issues` lists them). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3210,7 +3252,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Rate limited: wait Retry-After seconds */
+            /** @description - `rate_limited`: Too many requests; wait `Retry-After` seconds. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -3243,7 +3285,13 @@ export interface operations {
                     };
                 };
             };
-            /** @description Missing, unknown, revoked or expired key */
+            /**
+             * @description - `unauthorized`: No API key was sent; send `Authorization: Bearer <key>`.
+             *     - `invalid_api_key`: The key is unknown.
+             *     - `api_key_revoked`: The key was revoked; make a new one at /account.
+             *     - `api_key_expired`: The key expired; make a new one at /account.
+             *     - `user_disabled`: An administrator disabled the key's or sign-in's user; only an administrator can enable it.
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3252,7 +3300,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Invalid input: details.issues says which field */
+            /** @description - `validation_failed`: A parameter or body field is invalid (`details.issues` lists them). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3261,7 +3309,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Rate limited: wait Retry-After seconds */
+            /** @description - `rate_limited`: Too many requests; wait `Retry-After` seconds. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -3314,7 +3362,13 @@ export interface operations {
                     }[];
                 };
             };
-            /** @description Missing, unknown, revoked or expired key */
+            /**
+             * @description - `unauthorized`: No API key was sent; send `Authorization: Bearer <key>`.
+             *     - `invalid_api_key`: The key is unknown.
+             *     - `api_key_revoked`: The key was revoked; make a new one at /account.
+             *     - `api_key_expired`: The key expired; make a new one at /account.
+             *     - `user_disabled`: An administrator disabled the key's or sign-in's user; only an administrator can enable it.
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3323,7 +3377,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Invalid input: details.issues says which field */
+            /** @description - `validation_failed`: A parameter or body field is invalid (`details.issues` lists them). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3332,7 +3386,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Rate limited: wait Retry-After seconds */
+            /** @description - `rate_limited`: Too many requests; wait `Retry-After` seconds. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -3399,7 +3453,13 @@ export interface operations {
                     };
                 };
             };
-            /** @description Missing, unknown, revoked or expired key */
+            /**
+             * @description - `unauthorized`: No API key was sent; send `Authorization: Bearer <key>`.
+             *     - `invalid_api_key`: The key is unknown.
+             *     - `api_key_revoked`: The key was revoked; make a new one at /account.
+             *     - `api_key_expired`: The key expired; make a new one at /account.
+             *     - `user_disabled`: An administrator disabled the key's or sign-in's user; only an administrator can enable it.
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3408,7 +3468,13 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /**
+             * @description - `subscription_required`: Creating an instance needs an active subscription or a valid `invite_code`.
+             *     - `invite_invalid`: The invite code is unknown.
+             *     - `invite_used_up`: The invite code has no uses left.
+             *     - `invite_expired`: The invite code has expired.
+             *     - `instance_limit_reached`: The plan allows no more instances: reuse or delete one (`details.limit`, `details.plan`).
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3417,7 +3483,12 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Invalid input: details.issues says which field */
+            /**
+             * @description - `validation_failed`: A parameter or body field is invalid (`details.issues` lists them).
+             *     - `plan_not_found`: There is no plan with that name.
+             *     - `network_not_allowed`: The plan (`details.plan`) does not allow that network (`details.network`); ask for a lesser one (public > allowlist > off).
+             *     - `invalid_allowed_host`: An entry of `allowed_hosts` (`details.host`) is not a host name (`details.problem`): `pypi.org` or `*.pythonhosted.org`, at most 64.
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3426,7 +3497,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Rate limited: wait Retry-After seconds */
+            /** @description - `rate_limited`: Too many requests; wait `Retry-After` seconds. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -3435,7 +3506,10 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /**
+             * @description - `no_capacity`: The server has no room for another instance; retry later.
+             *     - `no_runner`: No runner is healthy, active and has room (memory, instances, labels) for the instance; retry later.
+             */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3491,7 +3565,13 @@ export interface operations {
                     };
                 };
             };
-            /** @description Missing, unknown, revoked or expired key */
+            /**
+             * @description - `unauthorized`: No API key was sent; send `Authorization: Bearer <key>`.
+             *     - `invalid_api_key`: The key is unknown.
+             *     - `api_key_revoked`: The key was revoked; make a new one at /account.
+             *     - `api_key_expired`: The key expired; make a new one at /account.
+             *     - `user_disabled`: An administrator disabled the key's or sign-in's user; only an administrator can enable it.
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3500,7 +3580,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No such instance, session or path, or not yours */
+            /** @description - `instance_not_found`: No such instance, or it is not yours. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -3509,7 +3589,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Invalid input: details.issues says which field */
+            /** @description - `validation_failed`: A parameter or body field is invalid (`details.issues` lists them). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3518,7 +3598,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Rate limited: wait Retry-After seconds */
+            /** @description - `rate_limited`: Too many requests; wait `Retry-After` seconds. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -3548,7 +3628,13 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Missing, unknown, revoked or expired key */
+            /**
+             * @description - `unauthorized`: No API key was sent; send `Authorization: Bearer <key>`.
+             *     - `invalid_api_key`: The key is unknown.
+             *     - `api_key_revoked`: The key was revoked; make a new one at /account.
+             *     - `api_key_expired`: The key expired; make a new one at /account.
+             *     - `user_disabled`: An administrator disabled the key's or sign-in's user; only an administrator can enable it.
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3557,7 +3643,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No such instance, session or path, or not yours */
+            /** @description - `instance_not_found`: No such instance, or it is not yours. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -3566,7 +3652,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Invalid input: details.issues says which field */
+            /** @description - `validation_failed`: A parameter or body field is invalid (`details.issues` lists them). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3575,7 +3661,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Rate limited: wait Retry-After seconds */
+            /** @description - `rate_limited`: Too many requests; wait `Retry-After` seconds. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -3643,7 +3729,13 @@ export interface operations {
                     };
                 };
             };
-            /** @description Missing, unknown, revoked or expired key */
+            /**
+             * @description - `unauthorized`: No API key was sent; send `Authorization: Bearer <key>`.
+             *     - `invalid_api_key`: The key is unknown.
+             *     - `api_key_revoked`: The key was revoked; make a new one at /account.
+             *     - `api_key_expired`: The key expired; make a new one at /account.
+             *     - `user_disabled`: An administrator disabled the key's or sign-in's user; only an administrator can enable it.
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3652,7 +3744,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No such instance, session or path, or not yours */
+            /** @description - `instance_not_found`: No such instance, or it is not yours. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -3661,7 +3753,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Wrong state: the instance is not ready, a turn is in progress, or a file changed */
+            /** @description - `invalid_state`: The instance cannot do that in its current status. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3670,7 +3762,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Invalid input: details.issues says which field */
+            /** @description - `validation_failed`: A parameter or body field is invalid (`details.issues` lists them). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3679,7 +3771,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Rate limited: wait Retry-After seconds */
+            /** @description - `rate_limited`: Too many requests; wait `Retry-After` seconds. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -3735,7 +3827,13 @@ export interface operations {
                     };
                 };
             };
-            /** @description Missing, unknown, revoked or expired key */
+            /**
+             * @description - `unauthorized`: No API key was sent; send `Authorization: Bearer <key>`.
+             *     - `invalid_api_key`: The key is unknown.
+             *     - `api_key_revoked`: The key was revoked; make a new one at /account.
+             *     - `api_key_expired`: The key expired; make a new one at /account.
+             *     - `user_disabled`: An administrator disabled the key's or sign-in's user; only an administrator can enable it.
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3744,7 +3842,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No such instance, session or path, or not yours */
+            /** @description - `instance_not_found`: No such instance, or it is not yours. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -3753,7 +3851,10 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Wrong state: the instance is not ready, a turn is in progress, or a file changed */
+            /**
+             * @description - `invalid_state`: The instance cannot do that in its current status.
+             *     - `instance_not_ready`: The instance is not `ready` (`details.status`); wait, or start it, then retry.
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3762,7 +3863,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Invalid input: details.issues says which field */
+            /** @description - `validation_failed`: A parameter or body field is invalid (`details.issues` lists them). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3771,7 +3872,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Rate limited: wait Retry-After seconds */
+            /** @description - `rate_limited`: Too many requests; wait `Retry-After` seconds. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -3827,7 +3928,13 @@ export interface operations {
                     };
                 };
             };
-            /** @description Missing, unknown, revoked or expired key */
+            /**
+             * @description - `unauthorized`: No API key was sent; send `Authorization: Bearer <key>`.
+             *     - `invalid_api_key`: The key is unknown.
+             *     - `api_key_revoked`: The key was revoked; make a new one at /account.
+             *     - `api_key_expired`: The key expired; make a new one at /account.
+             *     - `user_disabled`: An administrator disabled the key's or sign-in's user; only an administrator can enable it.
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3836,7 +3943,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No such instance, session or path, or not yours */
+            /** @description - `instance_not_found`: No such instance, or it is not yours. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -3845,7 +3952,10 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Wrong state: the instance is not ready, a turn is in progress, or a file changed */
+            /**
+             * @description - `invalid_state`: The instance cannot do that in its current status.
+             *     - `instance_not_ready`: The instance is not `ready` (`details.status`); wait, or start it, then retry.
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3854,7 +3964,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Invalid input: details.issues says which field */
+            /** @description - `validation_failed`: A parameter or body field is invalid (`details.issues` lists them). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3863,7 +3973,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Rate limited: wait Retry-After seconds */
+            /** @description - `rate_limited`: Too many requests; wait `Retry-After` seconds. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -3919,7 +4029,13 @@ export interface operations {
                     };
                 };
             };
-            /** @description Missing, unknown, revoked or expired key */
+            /**
+             * @description - `unauthorized`: No API key was sent; send `Authorization: Bearer <key>`.
+             *     - `invalid_api_key`: The key is unknown.
+             *     - `api_key_revoked`: The key was revoked; make a new one at /account.
+             *     - `api_key_expired`: The key expired; make a new one at /account.
+             *     - `user_disabled`: An administrator disabled the key's or sign-in's user; only an administrator can enable it.
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3928,7 +4044,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No such instance, session or path, or not yours */
+            /** @description - `instance_not_found`: No such instance, or it is not yours. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -3937,7 +4053,10 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Wrong state: the instance is not ready, a turn is in progress, or a file changed */
+            /**
+             * @description - `invalid_state`: The instance cannot do that in its current status.
+             *     - `instance_not_ready`: The instance is not `ready` (`details.status`); wait, or start it, then retry.
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3946,7 +4065,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Invalid input: details.issues says which field */
+            /** @description - `validation_failed`: A parameter or body field is invalid (`details.issues` lists them). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3955,7 +4074,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Rate limited: wait Retry-After seconds */
+            /** @description - `rate_limited`: Too many requests; wait `Retry-After` seconds. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -4023,7 +4142,13 @@ export interface operations {
                     };
                 };
             };
-            /** @description Missing, unknown, revoked or expired key */
+            /**
+             * @description - `unauthorized`: No API key was sent; send `Authorization: Bearer <key>`.
+             *     - `invalid_api_key`: The key is unknown.
+             *     - `api_key_revoked`: The key was revoked; make a new one at /account.
+             *     - `api_key_expired`: The key expired; make a new one at /account.
+             *     - `user_disabled`: An administrator disabled the key's or sign-in's user; only an administrator can enable it.
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4032,7 +4157,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No such instance, session or path, or not yours */
+            /** @description - `instance_not_found`: No such instance, or it is not yours. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -4041,7 +4166,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Invalid input: details.issues says which field */
+            /** @description - `validation_failed`: A parameter or body field is invalid (`details.issues` lists them). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4050,7 +4175,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Rate limited: wait Retry-After seconds */
+            /** @description - `rate_limited`: Too many requests; wait `Retry-After` seconds. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -4106,7 +4231,13 @@ export interface operations {
                     };
                 };
             };
-            /** @description Missing, unknown, revoked or expired key */
+            /**
+             * @description - `unauthorized`: No API key was sent; send `Authorization: Bearer <key>`.
+             *     - `invalid_api_key`: The key is unknown.
+             *     - `api_key_revoked`: The key was revoked; make a new one at /account.
+             *     - `api_key_expired`: The key expired; make a new one at /account.
+             *     - `user_disabled`: An administrator disabled the key's or sign-in's user; only an administrator can enable it.
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4115,7 +4246,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No such instance, session or path, or not yours */
+            /** @description - `instance_not_found`: No such instance, or it is not yours. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -4124,7 +4255,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Wrong state: the instance is not ready, a turn is in progress, or a file changed */
+            /** @description - `invalid_state`: The instance cannot do that in its current status. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4133,7 +4264,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Invalid input: details.issues says which field */
+            /** @description - `validation_failed`: A parameter or body field is invalid (`details.issues` lists them). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4142,7 +4273,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Rate limited: wait Retry-After seconds */
+            /** @description - `rate_limited`: Too many requests; wait `Retry-After` seconds. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -4198,7 +4329,13 @@ export interface operations {
                     };
                 };
             };
-            /** @description Missing, unknown, revoked or expired key */
+            /**
+             * @description - `unauthorized`: No API key was sent; send `Authorization: Bearer <key>`.
+             *     - `invalid_api_key`: The key is unknown.
+             *     - `api_key_revoked`: The key was revoked; make a new one at /account.
+             *     - `api_key_expired`: The key expired; make a new one at /account.
+             *     - `user_disabled`: An administrator disabled the key's or sign-in's user; only an administrator can enable it.
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4207,7 +4344,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No such instance, session or path, or not yours */
+            /** @description - `instance_not_found`: No such instance, or it is not yours. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -4216,7 +4353,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Wrong state: the instance is not ready, a turn is in progress, or a file changed */
+            /** @description - `invalid_state`: The instance cannot do that in its current status. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4225,7 +4362,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Invalid input: details.issues says which field */
+            /** @description - `validation_failed`: A parameter or body field is invalid (`details.issues` lists them). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4234,7 +4371,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Rate limited: wait Retry-After seconds */
+            /** @description - `rate_limited`: Too many requests; wait `Retry-After` seconds. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -4266,7 +4403,13 @@ export interface operations {
                     "application/json": components["schemas"]["Channel"][];
                 };
             };
-            /** @description Missing, unknown, revoked or expired key */
+            /**
+             * @description - `unauthorized`: No API key was sent; send `Authorization: Bearer <key>`.
+             *     - `invalid_api_key`: The key is unknown.
+             *     - `api_key_revoked`: The key was revoked; make a new one at /account.
+             *     - `api_key_expired`: The key expired; make a new one at /account.
+             *     - `user_disabled`: An administrator disabled the key's or sign-in's user; only an administrator can enable it.
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4275,7 +4418,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No such instance, session or path, or not yours */
+            /** @description - `instance_not_found`: No such instance, or it is not yours. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -4284,7 +4427,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Invalid input: details.issues says which field */
+            /** @description - `validation_failed`: A parameter or body field is invalid (`details.issues` lists them). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4293,7 +4436,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Rate limited: wait Retry-After seconds */
+            /** @description - `rate_limited`: Too many requests; wait `Retry-After` seconds. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -4327,7 +4470,13 @@ export interface operations {
                     "application/json": components["schemas"]["Channel"];
                 };
             };
-            /** @description Missing, unknown, revoked or expired key */
+            /**
+             * @description - `unauthorized`: No API key was sent; send `Authorization: Bearer <key>`.
+             *     - `invalid_api_key`: The key is unknown.
+             *     - `api_key_revoked`: The key was revoked; make a new one at /account.
+             *     - `api_key_expired`: The key expired; make a new one at /account.
+             *     - `user_disabled`: An administrator disabled the key's or sign-in's user; only an administrator can enable it.
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4336,7 +4485,10 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No such instance, session or path, or not yours */
+            /**
+             * @description - `instance_not_found`: No such instance, or it is not yours.
+             *     - `channel_not_found`: The instance has no channel of that name; PUT it first.
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -4345,7 +4497,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Invalid input: details.issues says which field */
+            /** @description - `validation_failed`: A parameter or body field is invalid (`details.issues` lists them). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4354,7 +4506,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Rate limited: wait Retry-After seconds */
+            /** @description - `rate_limited`: Too many requests; wait `Retry-After` seconds. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -4401,7 +4553,13 @@ export interface operations {
                     "application/json": components["schemas"]["Channel"];
                 };
             };
-            /** @description Missing, unknown, revoked or expired key */
+            /**
+             * @description - `unauthorized`: No API key was sent; send `Authorization: Bearer <key>`.
+             *     - `invalid_api_key`: The key is unknown.
+             *     - `api_key_revoked`: The key was revoked; make a new one at /account.
+             *     - `api_key_expired`: The key expired; make a new one at /account.
+             *     - `user_disabled`: An administrator disabled the key's or sign-in's user; only an administrator can enable it.
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4410,7 +4568,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No such instance, session or path, or not yours */
+            /** @description - `instance_not_found`: No such instance, or it is not yours. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -4419,7 +4577,11 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Invalid input: details.issues says which field */
+            /**
+             * @description - `validation_failed`: A parameter or body field is invalid (`details.issues` lists them).
+             *     - `channel_unsupported`: This server's OpenClaw has no such channel (`details.available` lists those it has).
+             *     - `channel_settings_invalid`: The channel settings do not fit together (`details.field` names the one to change).
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4428,7 +4590,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Rate limited: wait Retry-After seconds */
+            /** @description - `rate_limited`: Too many requests; wait `Retry-After` seconds. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -4460,7 +4622,13 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Missing, unknown, revoked or expired key */
+            /**
+             * @description - `unauthorized`: No API key was sent; send `Authorization: Bearer <key>`.
+             *     - `invalid_api_key`: The key is unknown.
+             *     - `api_key_revoked`: The key was revoked; make a new one at /account.
+             *     - `api_key_expired`: The key expired; make a new one at /account.
+             *     - `user_disabled`: An administrator disabled the key's or sign-in's user; only an administrator can enable it.
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4469,7 +4637,10 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No such instance, session or path, or not yours */
+            /**
+             * @description - `instance_not_found`: No such instance, or it is not yours.
+             *     - `channel_not_found`: The instance has no channel of that name; PUT it first.
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -4478,7 +4649,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Invalid input: details.issues says which field */
+            /** @description - `validation_failed`: A parameter or body field is invalid (`details.issues` lists them). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4487,7 +4658,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Rate limited: wait Retry-After seconds */
+            /** @description - `rate_limited`: Too many requests; wait `Retry-After` seconds. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -4521,7 +4692,13 @@ export interface operations {
                     "application/json": components["schemas"]["ChannelPairingRequest"][];
                 };
             };
-            /** @description Missing, unknown, revoked or expired key */
+            /**
+             * @description - `unauthorized`: No API key was sent; send `Authorization: Bearer <key>`.
+             *     - `invalid_api_key`: The key is unknown.
+             *     - `api_key_revoked`: The key was revoked; make a new one at /account.
+             *     - `api_key_expired`: The key expired; make a new one at /account.
+             *     - `user_disabled`: An administrator disabled the key's or sign-in's user; only an administrator can enable it.
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4530,7 +4707,11 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No such instance, session or path, or not yours */
+            /**
+             * @description - `instance_not_found`: No such instance, or it is not yours.
+             *     - `channel_not_found`: The instance has no channel of that name; PUT it first.
+             *     - `pairing_request_not_found`: No such pending pairing request: it expired (after 1 hour), was decided, or never was.
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -4539,7 +4720,10 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Wrong state: the instance is not ready, a turn is in progress, or a file changed */
+            /**
+             * @description - `instance_not_ready`: The instance is not `ready` (`details.status`); wait, or start it, then retry.
+             *     - `channel_not_running`: The channel is not running in the instance's agent (stopped, or added since it started); start or reboot the instance.
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4548,7 +4732,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Invalid input: details.issues says which field */
+            /** @description - `validation_failed`: A parameter or body field is invalid (`details.issues` lists them). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4557,7 +4741,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Rate limited: wait Retry-After seconds */
+            /** @description - `rate_limited`: Too many requests; wait `Retry-After` seconds. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -4590,7 +4774,13 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Missing, unknown, revoked or expired key */
+            /**
+             * @description - `unauthorized`: No API key was sent; send `Authorization: Bearer <key>`.
+             *     - `invalid_api_key`: The key is unknown.
+             *     - `api_key_revoked`: The key was revoked; make a new one at /account.
+             *     - `api_key_expired`: The key expired; make a new one at /account.
+             *     - `user_disabled`: An administrator disabled the key's or sign-in's user; only an administrator can enable it.
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4599,7 +4789,11 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No such instance, session or path, or not yours */
+            /**
+             * @description - `instance_not_found`: No such instance, or it is not yours.
+             *     - `channel_not_found`: The instance has no channel of that name; PUT it first.
+             *     - `pairing_request_not_found`: No such pending pairing request: it expired (after 1 hour), was decided, or never was.
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -4608,7 +4802,10 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Wrong state: the instance is not ready, a turn is in progress, or a file changed */
+            /**
+             * @description - `instance_not_ready`: The instance is not `ready` (`details.status`); wait, or start it, then retry.
+             *     - `channel_not_running`: The channel is not running in the instance's agent (stopped, or added since it started); start or reboot the instance.
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4617,7 +4814,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Invalid input: details.issues says which field */
+            /** @description - `validation_failed`: A parameter or body field is invalid (`details.issues` lists them). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4626,7 +4823,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Rate limited: wait Retry-After seconds */
+            /** @description - `rate_limited`: Too many requests; wait `Retry-After` seconds. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -4659,7 +4856,13 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Missing, unknown, revoked or expired key */
+            /**
+             * @description - `unauthorized`: No API key was sent; send `Authorization: Bearer <key>`.
+             *     - `invalid_api_key`: The key is unknown.
+             *     - `api_key_revoked`: The key was revoked; make a new one at /account.
+             *     - `api_key_expired`: The key expired; make a new one at /account.
+             *     - `user_disabled`: An administrator disabled the key's or sign-in's user; only an administrator can enable it.
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4668,7 +4871,11 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No such instance, session or path, or not yours */
+            /**
+             * @description - `instance_not_found`: No such instance, or it is not yours.
+             *     - `channel_not_found`: The instance has no channel of that name; PUT it first.
+             *     - `pairing_request_not_found`: No such pending pairing request: it expired (after 1 hour), was decided, or never was.
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -4677,7 +4884,10 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Wrong state: the instance is not ready, a turn is in progress, or a file changed */
+            /**
+             * @description - `instance_not_ready`: The instance is not `ready` (`details.status`); wait, or start it, then retry.
+             *     - `channel_not_running`: The channel is not running in the instance's agent (stopped, or added since it started); start or reboot the instance.
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4686,7 +4896,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Invalid input: details.issues says which field */
+            /** @description - `validation_failed`: A parameter or body field is invalid (`details.issues` lists them). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4695,7 +4905,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Rate limited: wait Retry-After seconds */
+            /** @description - `rate_limited`: Too many requests; wait `Retry-After` seconds. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -4734,7 +4944,13 @@ export interface operations {
                     "application/json": components["schemas"]["InstanceLogs"] | string;
                 };
             };
-            /** @description Missing, unknown, revoked or expired key */
+            /**
+             * @description - `unauthorized`: No API key was sent; send `Authorization: Bearer <key>`.
+             *     - `invalid_api_key`: The key is unknown.
+             *     - `api_key_revoked`: The key was revoked; make a new one at /account.
+             *     - `api_key_expired`: The key expired; make a new one at /account.
+             *     - `user_disabled`: An administrator disabled the key's or sign-in's user; only an administrator can enable it.
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4743,7 +4959,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No such instance, session or path, or not yours */
+            /** @description - `instance_not_found`: No such instance, or it is not yours. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -4752,7 +4968,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Invalid input: details.issues says which field */
+            /** @description - `validation_failed`: A parameter or body field is invalid (`details.issues` lists them). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4761,7 +4977,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Rate limited: wait Retry-After seconds */
+            /** @description - `rate_limited`: Too many requests; wait `Retry-After` seconds. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -4770,7 +4986,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Not supported by this server */
+            /** @description - `not_supported`: This server's instance driver does not offer it (logs or metrics of another driver). */
             501: {
                 headers: {
                     [name: string]: unknown;
@@ -4802,7 +5018,13 @@ export interface operations {
                     "application/json": components["schemas"]["InstanceMetrics"];
                 };
             };
-            /** @description Missing, unknown, revoked or expired key */
+            /**
+             * @description - `unauthorized`: No API key was sent; send `Authorization: Bearer <key>`.
+             *     - `invalid_api_key`: The key is unknown.
+             *     - `api_key_revoked`: The key was revoked; make a new one at /account.
+             *     - `api_key_expired`: The key expired; make a new one at /account.
+             *     - `user_disabled`: An administrator disabled the key's or sign-in's user; only an administrator can enable it.
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4811,7 +5033,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No such instance, session or path, or not yours */
+            /** @description - `instance_not_found`: No such instance, or it is not yours. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -4820,7 +5042,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Invalid input: details.issues says which field */
+            /** @description - `validation_failed`: A parameter or body field is invalid (`details.issues` lists them). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4829,7 +5051,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Rate limited: wait Retry-After seconds */
+            /** @description - `rate_limited`: Too many requests; wait `Retry-After` seconds. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -4838,7 +5060,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Not supported by this server */
+            /** @description - `not_supported`: This server's instance driver does not offer it (logs or metrics of another driver). */
             501: {
                 headers: {
                     [name: string]: unknown;
@@ -4883,7 +5105,13 @@ export interface operations {
                     };
                 };
             };
-            /** @description Missing, unknown, revoked or expired key */
+            /**
+             * @description - `unauthorized`: No API key was sent; send `Authorization: Bearer <key>`.
+             *     - `invalid_api_key`: The key is unknown.
+             *     - `api_key_revoked`: The key was revoked; make a new one at /account.
+             *     - `api_key_expired`: The key expired; make a new one at /account.
+             *     - `user_disabled`: An administrator disabled the key's or sign-in's user; only an administrator can enable it.
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4892,7 +5120,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Not allowed: no subscription or invite, a plan limit, or a path this caller may not touch */
+            /** @description - `permission_denied`: The instance's user may not touch that path. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4901,7 +5129,10 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No such instance, session or path, or not yours */
+            /**
+             * @description - `instance_not_found`: No such instance, or it is not yours.
+             *     - `path_not_found`: The file or folder does not exist.
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -4910,7 +5141,16 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Wrong state: the instance is not ready, a turn is in progress, or a file changed */
+            /**
+             * @description - `instance_not_ready`: The instance is not `ready` (`details.status`); wait, or start it, then retry.
+             *     - `instance_waking`: The instance was asleep and its agent is still booting after the request waited; retry after `Retry-After` seconds.
+             *     - `already_exists`: The target path already exists.
+             *     - `is_a_directory`: The path is a folder where a file was expected.
+             *     - `not_a_directory`: The path (or a part of it) is not a folder.
+             *     - `not_a_regular_file`: The path is a device, socket or fifo.
+             *     - `directory_not_empty`: The folder is not empty; delete it with recursive=true.
+             *     - `upload_aborted`: The upload stream ended early; nothing was written.
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4919,7 +5159,11 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The body or file is too large */
+            /**
+             * @description - `payload_too_large`: The request body is larger than the server accepts.
+             *     - `file_too_large`: The file is over the size limit (for files/read: use files/download instead).
+             *     - `disk_full`: The instance's disk or quota is full; free space and retry.
+             */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -4928,7 +5172,10 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Invalid input: details.issues says which field */
+            /**
+             * @description - `validation_failed`: A parameter or body field is invalid (`details.issues` lists them).
+             *     - `invalid_path`: The path is not valid (too long, a loop, outside the instance).
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4937,7 +5184,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Rate limited: wait Retry-After seconds */
+            /** @description - `rate_limited`: Too many requests; wait `Retry-After` seconds. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -4946,7 +5193,10 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /**
+             * @description - `instance_unavailable`: The instance cannot be reached right now; retry shortly.
+             *     - `runner_unavailable`: The runner holding the instance is out of reach (its instances keep running); retry shortly.
+             */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4980,7 +5230,13 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Missing, unknown, revoked or expired key */
+            /**
+             * @description - `unauthorized`: No API key was sent; send `Authorization: Bearer <key>`.
+             *     - `invalid_api_key`: The key is unknown.
+             *     - `api_key_revoked`: The key was revoked; make a new one at /account.
+             *     - `api_key_expired`: The key expired; make a new one at /account.
+             *     - `user_disabled`: An administrator disabled the key's or sign-in's user; only an administrator can enable it.
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4989,7 +5245,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Not allowed: no subscription or invite, a plan limit, or a path this caller may not touch */
+            /** @description - `permission_denied`: The instance's user may not touch that path. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4998,7 +5254,10 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No such instance, session or path, or not yours */
+            /**
+             * @description - `instance_not_found`: No such instance, or it is not yours.
+             *     - `path_not_found`: The file or folder does not exist.
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -5007,7 +5266,16 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Wrong state: the instance is not ready, a turn is in progress, or a file changed */
+            /**
+             * @description - `instance_not_ready`: The instance is not `ready` (`details.status`); wait, or start it, then retry.
+             *     - `instance_waking`: The instance was asleep and its agent is still booting after the request waited; retry after `Retry-After` seconds.
+             *     - `already_exists`: The target path already exists.
+             *     - `is_a_directory`: The path is a folder where a file was expected.
+             *     - `not_a_directory`: The path (or a part of it) is not a folder.
+             *     - `not_a_regular_file`: The path is a device, socket or fifo.
+             *     - `directory_not_empty`: The folder is not empty; delete it with recursive=true.
+             *     - `upload_aborted`: The upload stream ended early; nothing was written.
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5016,7 +5284,11 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The body or file is too large */
+            /**
+             * @description - `payload_too_large`: The request body is larger than the server accepts.
+             *     - `file_too_large`: The file is over the size limit (for files/read: use files/download instead).
+             *     - `disk_full`: The instance's disk or quota is full; free space and retry.
+             */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -5025,7 +5297,10 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Invalid input: details.issues says which field */
+            /**
+             * @description - `validation_failed`: A parameter or body field is invalid (`details.issues` lists them).
+             *     - `invalid_path`: The path is not valid (too long, a loop, outside the instance).
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5034,7 +5309,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Rate limited: wait Retry-After seconds */
+            /** @description - `rate_limited`: Too many requests; wait `Retry-After` seconds. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -5043,7 +5318,10 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /**
+             * @description - `instance_unavailable`: The instance cannot be reached right now; retry shortly.
+             *     - `runner_unavailable`: The runner holding the instance is out of reach (its instances keep running); retry shortly.
+             */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -5085,7 +5363,13 @@ export interface operations {
                     };
                 };
             };
-            /** @description Missing, unknown, revoked or expired key */
+            /**
+             * @description - `unauthorized`: No API key was sent; send `Authorization: Bearer <key>`.
+             *     - `invalid_api_key`: The key is unknown.
+             *     - `api_key_revoked`: The key was revoked; make a new one at /account.
+             *     - `api_key_expired`: The key expired; make a new one at /account.
+             *     - `user_disabled`: An administrator disabled the key's or sign-in's user; only an administrator can enable it.
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5094,7 +5378,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Not allowed: no subscription or invite, a plan limit, or a path this caller may not touch */
+            /** @description - `permission_denied`: The instance's user may not touch that path. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5103,7 +5387,10 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No such instance, session or path, or not yours */
+            /**
+             * @description - `instance_not_found`: No such instance, or it is not yours.
+             *     - `path_not_found`: The file or folder does not exist.
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -5112,7 +5399,16 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Wrong state: the instance is not ready, a turn is in progress, or a file changed */
+            /**
+             * @description - `instance_not_ready`: The instance is not `ready` (`details.status`); wait, or start it, then retry.
+             *     - `instance_waking`: The instance was asleep and its agent is still booting after the request waited; retry after `Retry-After` seconds.
+             *     - `already_exists`: The target path already exists.
+             *     - `is_a_directory`: The path is a folder where a file was expected.
+             *     - `not_a_directory`: The path (or a part of it) is not a folder.
+             *     - `not_a_regular_file`: The path is a device, socket or fifo.
+             *     - `directory_not_empty`: The folder is not empty; delete it with recursive=true.
+             *     - `upload_aborted`: The upload stream ended early; nothing was written.
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5121,7 +5417,11 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The body or file is too large */
+            /**
+             * @description - `payload_too_large`: The request body is larger than the server accepts.
+             *     - `file_too_large`: The file is over the size limit (for files/read: use files/download instead).
+             *     - `disk_full`: The instance's disk or quota is full; free space and retry.
+             */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -5130,7 +5430,10 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Invalid input: details.issues says which field */
+            /**
+             * @description - `validation_failed`: A parameter or body field is invalid (`details.issues` lists them).
+             *     - `invalid_path`: The path is not valid (too long, a loop, outside the instance).
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5139,7 +5442,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Rate limited: wait Retry-After seconds */
+            /** @description - `rate_limited`: Too many requests; wait `Retry-After` seconds. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -5148,7 +5451,10 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /**
+             * @description - `instance_unavailable`: The instance cannot be reached right now; retry shortly.
+             *     - `runner_unavailable`: The runner holding the instance is out of reach (its instances keep running); retry shortly.
+             */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -5189,7 +5495,13 @@ export interface operations {
                     };
                 };
             };
-            /** @description Missing, unknown, revoked or expired key */
+            /**
+             * @description - `unauthorized`: No API key was sent; send `Authorization: Bearer <key>`.
+             *     - `invalid_api_key`: The key is unknown.
+             *     - `api_key_revoked`: The key was revoked; make a new one at /account.
+             *     - `api_key_expired`: The key expired; make a new one at /account.
+             *     - `user_disabled`: An administrator disabled the key's or sign-in's user; only an administrator can enable it.
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5198,7 +5510,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Not allowed: no subscription or invite, a plan limit, or a path this caller may not touch */
+            /** @description - `permission_denied`: The instance's user may not touch that path. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5207,7 +5519,10 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No such instance, session or path, or not yours */
+            /**
+             * @description - `instance_not_found`: No such instance, or it is not yours.
+             *     - `path_not_found`: The file or folder does not exist.
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -5216,7 +5531,16 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Wrong state: the instance is not ready, a turn is in progress, or a file changed */
+            /**
+             * @description - `instance_not_ready`: The instance is not `ready` (`details.status`); wait, or start it, then retry.
+             *     - `instance_waking`: The instance was asleep and its agent is still booting after the request waited; retry after `Retry-After` seconds.
+             *     - `already_exists`: The target path already exists.
+             *     - `is_a_directory`: The path is a folder where a file was expected.
+             *     - `not_a_directory`: The path (or a part of it) is not a folder.
+             *     - `not_a_regular_file`: The path is a device, socket or fifo.
+             *     - `directory_not_empty`: The folder is not empty; delete it with recursive=true.
+             *     - `upload_aborted`: The upload stream ended early; nothing was written.
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5225,7 +5549,11 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The body or file is too large */
+            /**
+             * @description - `payload_too_large`: The request body is larger than the server accepts.
+             *     - `file_too_large`: The file is over the size limit (for files/read: use files/download instead).
+             *     - `disk_full`: The instance's disk or quota is full; free space and retry.
+             */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -5234,7 +5562,10 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Invalid input: details.issues says which field */
+            /**
+             * @description - `validation_failed`: A parameter or body field is invalid (`details.issues` lists them).
+             *     - `invalid_path`: The path is not valid (too long, a loop, outside the instance).
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5243,7 +5574,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Rate limited: wait Retry-After seconds */
+            /** @description - `rate_limited`: Too many requests; wait `Retry-After` seconds. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -5252,7 +5583,10 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /**
+             * @description - `instance_unavailable`: The instance cannot be reached right now; retry shortly.
+             *     - `runner_unavailable`: The runner holding the instance is out of reach (its instances keep running); retry shortly.
+             */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -5297,7 +5631,13 @@ export interface operations {
                     };
                 };
             };
-            /** @description Missing, unknown, revoked or expired key */
+            /**
+             * @description - `unauthorized`: No API key was sent; send `Authorization: Bearer <key>`.
+             *     - `invalid_api_key`: The key is unknown.
+             *     - `api_key_revoked`: The key was revoked; make a new one at /account.
+             *     - `api_key_expired`: The key expired; make a new one at /account.
+             *     - `user_disabled`: An administrator disabled the key's or sign-in's user; only an administrator can enable it.
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5306,7 +5646,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Not allowed: no subscription or invite, a plan limit, or a path this caller may not touch */
+            /** @description - `permission_denied`: The instance's user may not touch that path. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5315,7 +5655,10 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No such instance, session or path, or not yours */
+            /**
+             * @description - `instance_not_found`: No such instance, or it is not yours.
+             *     - `path_not_found`: The file or folder does not exist.
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -5324,7 +5667,16 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Wrong state: the instance is not ready, a turn is in progress, or a file changed */
+            /**
+             * @description - `instance_not_ready`: The instance is not `ready` (`details.status`); wait, or start it, then retry.
+             *     - `instance_waking`: The instance was asleep and its agent is still booting after the request waited; retry after `Retry-After` seconds.
+             *     - `already_exists`: The target path already exists.
+             *     - `is_a_directory`: The path is a folder where a file was expected.
+             *     - `not_a_directory`: The path (or a part of it) is not a folder.
+             *     - `not_a_regular_file`: The path is a device, socket or fifo.
+             *     - `directory_not_empty`: The folder is not empty; delete it with recursive=true.
+             *     - `upload_aborted`: The upload stream ended early; nothing was written.
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5333,7 +5685,11 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The body or file is too large */
+            /**
+             * @description - `payload_too_large`: The request body is larger than the server accepts.
+             *     - `file_too_large`: The file is over the size limit (for files/read: use files/download instead).
+             *     - `disk_full`: The instance's disk or quota is full; free space and retry.
+             */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -5342,7 +5698,10 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Invalid input: details.issues says which field */
+            /**
+             * @description - `validation_failed`: A parameter or body field is invalid (`details.issues` lists them).
+             *     - `invalid_path`: The path is not valid (too long, a loop, outside the instance).
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5351,7 +5710,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Rate limited: wait Retry-After seconds */
+            /** @description - `rate_limited`: Too many requests; wait `Retry-After` seconds. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -5360,7 +5719,10 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /**
+             * @description - `instance_unavailable`: The instance cannot be reached right now; retry shortly.
+             *     - `runner_unavailable`: The runner holding the instance is out of reach (its instances keep running); retry shortly.
+             */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -5401,7 +5763,13 @@ export interface operations {
                     };
                 };
             };
-            /** @description Missing, unknown, revoked or expired key */
+            /**
+             * @description - `unauthorized`: No API key was sent; send `Authorization: Bearer <key>`.
+             *     - `invalid_api_key`: The key is unknown.
+             *     - `api_key_revoked`: The key was revoked; make a new one at /account.
+             *     - `api_key_expired`: The key expired; make a new one at /account.
+             *     - `user_disabled`: An administrator disabled the key's or sign-in's user; only an administrator can enable it.
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5410,7 +5778,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Not allowed: no subscription or invite, a plan limit, or a path this caller may not touch */
+            /** @description - `permission_denied`: The instance's user may not touch that path. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5419,7 +5787,10 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No such instance, session or path, or not yours */
+            /**
+             * @description - `instance_not_found`: No such instance, or it is not yours.
+             *     - `path_not_found`: The file or folder does not exist.
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -5428,7 +5799,16 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Wrong state: the instance is not ready, a turn is in progress, or a file changed */
+            /**
+             * @description - `instance_not_ready`: The instance is not `ready` (`details.status`); wait, or start it, then retry.
+             *     - `instance_waking`: The instance was asleep and its agent is still booting after the request waited; retry after `Retry-After` seconds.
+             *     - `already_exists`: The target path already exists.
+             *     - `is_a_directory`: The path is a folder where a file was expected.
+             *     - `not_a_directory`: The path (or a part of it) is not a folder.
+             *     - `not_a_regular_file`: The path is a device, socket or fifo.
+             *     - `directory_not_empty`: The folder is not empty; delete it with recursive=true.
+             *     - `upload_aborted`: The upload stream ended early; nothing was written.
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5437,7 +5817,11 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The body or file is too large */
+            /**
+             * @description - `payload_too_large`: The request body is larger than the server accepts.
+             *     - `file_too_large`: The file is over the size limit (for files/read: use files/download instead).
+             *     - `disk_full`: The instance's disk or quota is full; free space and retry.
+             */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -5446,7 +5830,10 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Invalid input: details.issues says which field */
+            /**
+             * @description - `validation_failed`: A parameter or body field is invalid (`details.issues` lists them).
+             *     - `invalid_path`: The path is not valid (too long, a loop, outside the instance).
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5455,7 +5842,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Rate limited: wait Retry-After seconds */
+            /** @description - `rate_limited`: Too many requests; wait `Retry-After` seconds. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -5464,7 +5851,10 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /**
+             * @description - `instance_unavailable`: The instance cannot be reached right now; retry shortly.
+             *     - `runner_unavailable`: The runner holding the instance is out of reach (its instances keep running); retry shortly.
+             */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -5508,7 +5898,13 @@ export interface operations {
                     };
                 };
             };
-            /** @description Missing, unknown, revoked or expired key */
+            /**
+             * @description - `unauthorized`: No API key was sent; send `Authorization: Bearer <key>`.
+             *     - `invalid_api_key`: The key is unknown.
+             *     - `api_key_revoked`: The key was revoked; make a new one at /account.
+             *     - `api_key_expired`: The key expired; make a new one at /account.
+             *     - `user_disabled`: An administrator disabled the key's or sign-in's user; only an administrator can enable it.
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5517,7 +5913,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Not allowed: no subscription or invite, a plan limit, or a path this caller may not touch */
+            /** @description - `permission_denied`: The instance's user may not touch that path. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5526,7 +5922,10 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No such instance, session or path, or not yours */
+            /**
+             * @description - `instance_not_found`: No such instance, or it is not yours.
+             *     - `path_not_found`: The file or folder does not exist.
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -5535,7 +5934,16 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Wrong state: the instance is not ready, a turn is in progress, or a file changed */
+            /**
+             * @description - `instance_not_ready`: The instance is not `ready` (`details.status`); wait, or start it, then retry.
+             *     - `instance_waking`: The instance was asleep and its agent is still booting after the request waited; retry after `Retry-After` seconds.
+             *     - `already_exists`: The target path already exists.
+             *     - `is_a_directory`: The path is a folder where a file was expected.
+             *     - `not_a_directory`: The path (or a part of it) is not a folder.
+             *     - `not_a_regular_file`: The path is a device, socket or fifo.
+             *     - `directory_not_empty`: The folder is not empty; delete it with recursive=true.
+             *     - `upload_aborted`: The upload stream ended early; nothing was written.
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5544,7 +5952,11 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The body or file is too large */
+            /**
+             * @description - `payload_too_large`: The request body is larger than the server accepts.
+             *     - `file_too_large`: The file is over the size limit (for files/read: use files/download instead).
+             *     - `disk_full`: The instance's disk or quota is full; free space and retry.
+             */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -5553,7 +5965,10 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Invalid input: details.issues says which field */
+            /**
+             * @description - `validation_failed`: A parameter or body field is invalid (`details.issues` lists them).
+             *     - `invalid_path`: The path is not valid (too long, a loop, outside the instance).
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5562,7 +5977,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Rate limited: wait Retry-After seconds */
+            /** @description - `rate_limited`: Too many requests; wait `Retry-After` seconds. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -5571,7 +5986,10 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /**
+             * @description - `instance_unavailable`: The instance cannot be reached right now; retry shortly.
+             *     - `runner_unavailable`: The runner holding the instance is out of reach (its instances keep running); retry shortly.
+             */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -5629,7 +6047,13 @@ export interface operations {
                     };
                 };
             };
-            /** @description Missing, unknown, revoked or expired key */
+            /**
+             * @description - `unauthorized`: No API key was sent; send `Authorization: Bearer <key>`.
+             *     - `invalid_api_key`: The key is unknown.
+             *     - `api_key_revoked`: The key was revoked; make a new one at /account.
+             *     - `api_key_expired`: The key expired; make a new one at /account.
+             *     - `user_disabled`: An administrator disabled the key's or sign-in's user; only an administrator can enable it.
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5638,7 +6062,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Not allowed: no subscription or invite, a plan limit, or a path this caller may not touch */
+            /** @description - `permission_denied`: The instance's user may not touch that path. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5647,7 +6071,10 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No such instance, session or path, or not yours */
+            /**
+             * @description - `instance_not_found`: No such instance, or it is not yours.
+             *     - `path_not_found`: The file or folder does not exist.
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -5656,7 +6083,16 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Wrong state: the instance is not ready, a turn is in progress, or a file changed */
+            /**
+             * @description - `instance_not_ready`: The instance is not `ready` (`details.status`); wait, or start it, then retry.
+             *     - `instance_waking`: The instance was asleep and its agent is still booting after the request waited; retry after `Retry-After` seconds.
+             *     - `already_exists`: The target path already exists.
+             *     - `is_a_directory`: The path is a folder where a file was expected.
+             *     - `not_a_directory`: The path (or a part of it) is not a folder.
+             *     - `not_a_regular_file`: The path is a device, socket or fifo.
+             *     - `directory_not_empty`: The folder is not empty; delete it with recursive=true.
+             *     - `upload_aborted`: The upload stream ended early; nothing was written.
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5665,7 +6101,11 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The body or file is too large */
+            /**
+             * @description - `payload_too_large`: The request body is larger than the server accepts.
+             *     - `file_too_large`: The file is over the size limit (for files/read: use files/download instead).
+             *     - `disk_full`: The instance's disk or quota is full; free space and retry.
+             */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -5674,7 +6114,10 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Invalid input: details.issues says which field */
+            /**
+             * @description - `validation_failed`: A parameter or body field is invalid (`details.issues` lists them).
+             *     - `invalid_path`: The path is not valid (too long, a loop, outside the instance).
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5683,7 +6126,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Rate limited: wait Retry-After seconds */
+            /** @description - `rate_limited`: Too many requests; wait `Retry-After` seconds. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -5692,7 +6135,10 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /**
+             * @description - `instance_unavailable`: The instance cannot be reached right now; retry shortly.
+             *     - `runner_unavailable`: The runner holding the instance is out of reach (its instances keep running); retry shortly.
+             */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -5727,7 +6173,13 @@ export interface operations {
                     "application/json": string;
                 };
             };
-            /** @description Missing, unknown, revoked or expired key */
+            /**
+             * @description - `unauthorized`: No API key was sent; send `Authorization: Bearer <key>`.
+             *     - `invalid_api_key`: The key is unknown.
+             *     - `api_key_revoked`: The key was revoked; make a new one at /account.
+             *     - `api_key_expired`: The key expired; make a new one at /account.
+             *     - `user_disabled`: An administrator disabled the key's or sign-in's user; only an administrator can enable it.
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5736,7 +6188,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Not allowed: no subscription or invite, a plan limit, or a path this caller may not touch */
+            /** @description - `permission_denied`: The instance's user may not touch that path. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5745,7 +6197,10 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No such instance, session or path, or not yours */
+            /**
+             * @description - `instance_not_found`: No such instance, or it is not yours.
+             *     - `path_not_found`: The file or folder does not exist.
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -5754,7 +6209,16 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Wrong state: the instance is not ready, a turn is in progress, or a file changed */
+            /**
+             * @description - `instance_not_ready`: The instance is not `ready` (`details.status`); wait, or start it, then retry.
+             *     - `instance_waking`: The instance was asleep and its agent is still booting after the request waited; retry after `Retry-After` seconds.
+             *     - `already_exists`: The target path already exists.
+             *     - `is_a_directory`: The path is a folder where a file was expected.
+             *     - `not_a_directory`: The path (or a part of it) is not a folder.
+             *     - `not_a_regular_file`: The path is a device, socket or fifo.
+             *     - `directory_not_empty`: The folder is not empty; delete it with recursive=true.
+             *     - `upload_aborted`: The upload stream ended early; nothing was written.
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5763,7 +6227,10 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Invalid input: details.issues says which field */
+            /**
+             * @description - `validation_failed`: A parameter or body field is invalid (`details.issues` lists them).
+             *     - `invalid_path`: The path is not valid (too long, a loop, outside the instance).
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5772,7 +6239,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Rate limited: wait Retry-After seconds */
+            /** @description - `rate_limited`: Too many requests; wait `Retry-After` seconds. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -5781,7 +6248,10 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /**
+             * @description - `instance_unavailable`: The instance cannot be reached right now; retry shortly.
+             *     - `runner_unavailable`: The runner holding the instance is out of reach (its instances keep running); retry shortly.
+             */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -5832,7 +6302,13 @@ export interface operations {
                     };
                 };
             };
-            /** @description Missing, unknown, revoked or expired key */
+            /**
+             * @description - `unauthorized`: No API key was sent; send `Authorization: Bearer <key>`.
+             *     - `invalid_api_key`: The key is unknown.
+             *     - `api_key_revoked`: The key was revoked; make a new one at /account.
+             *     - `api_key_expired`: The key expired; make a new one at /account.
+             *     - `user_disabled`: An administrator disabled the key's or sign-in's user; only an administrator can enable it.
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5841,7 +6317,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No such instance, session or path, or not yours */
+            /** @description - `instance_not_found`: No such instance, or it is not yours. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -5850,7 +6326,11 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Wrong state: the instance is not ready, a turn is in progress, or a file changed */
+            /**
+             * @description - `instance_not_ready`: The instance is not `ready` (`details.status`); wait, or start it, then retry.
+             *     - `instance_waking`: The instance was asleep and its agent is still booting after the request waited; retry after `Retry-After` seconds.
+             *     - `not_a_directory`: The path (or a part of it) is not a folder.
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5859,7 +6339,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Invalid input: details.issues says which field */
+            /** @description - `validation_failed`: A parameter or body field is invalid (`details.issues` lists them). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5868,7 +6348,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Rate limited: wait Retry-After seconds */
+            /** @description - `rate_limited`: Too many requests; wait `Retry-After` seconds. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -5877,7 +6357,11 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /**
+             * @description - `instance_unavailable`: The instance cannot be reached right now; retry shortly.
+             *     - `runner_unavailable`: The runner holding the instance is out of reach (its instances keep running); retry shortly.
+             *     - `instance_resources_exhausted`: The instance is at its process or memory limit, so a command could not start; retry when it settles.
+             */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -5909,7 +6393,13 @@ export interface operations {
                     "application/json": components["schemas"]["ChatSession"][];
                 };
             };
-            /** @description Missing, unknown, revoked or expired key */
+            /**
+             * @description - `unauthorized`: No API key was sent; send `Authorization: Bearer <key>`.
+             *     - `invalid_api_key`: The key is unknown.
+             *     - `api_key_revoked`: The key was revoked; make a new one at /account.
+             *     - `api_key_expired`: The key expired; make a new one at /account.
+             *     - `user_disabled`: An administrator disabled the key's or sign-in's user; only an administrator can enable it.
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5918,7 +6408,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No such instance, session or path, or not yours */
+            /** @description - `instance_not_found`: No such instance, or it is not yours. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -5927,7 +6417,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Invalid input: details.issues says which field */
+            /** @description - `validation_failed`: A parameter or body field is invalid (`details.issues` lists them). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5936,7 +6426,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Rate limited: wait Retry-After seconds */
+            /** @description - `rate_limited`: Too many requests; wait `Retry-After` seconds. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -5974,7 +6464,13 @@ export interface operations {
                     "application/json": components["schemas"]["ChatSession"];
                 };
             };
-            /** @description Missing, unknown, revoked or expired key */
+            /**
+             * @description - `unauthorized`: No API key was sent; send `Authorization: Bearer <key>`.
+             *     - `invalid_api_key`: The key is unknown.
+             *     - `api_key_revoked`: The key was revoked; make a new one at /account.
+             *     - `api_key_expired`: The key expired; make a new one at /account.
+             *     - `user_disabled`: An administrator disabled the key's or sign-in's user; only an administrator can enable it.
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5983,7 +6479,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No such instance, session or path, or not yours */
+            /** @description - `instance_not_found`: No such instance, or it is not yours. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -5992,7 +6488,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Invalid input: details.issues says which field */
+            /** @description - `validation_failed`: A parameter or body field is invalid (`details.issues` lists them). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6001,7 +6497,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Rate limited: wait Retry-After seconds */
+            /** @description - `rate_limited`: Too many requests; wait `Retry-After` seconds. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -6042,7 +6538,13 @@ export interface operations {
                     "application/json": components["schemas"]["ChatTurnResult"];
                 };
             };
-            /** @description Missing, unknown, revoked or expired key */
+            /**
+             * @description - `unauthorized`: No API key was sent; send `Authorization: Bearer <key>`.
+             *     - `invalid_api_key`: The key is unknown.
+             *     - `api_key_revoked`: The key was revoked; make a new one at /account.
+             *     - `api_key_expired`: The key expired; make a new one at /account.
+             *     - `user_disabled`: An administrator disabled the key's or sign-in's user; only an administrator can enable it.
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6051,7 +6553,10 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No such instance, session or path, or not yours */
+            /**
+             * @description - `instance_not_found`: No such instance, or it is not yours.
+             *     - `chat_session_not_found`: No such chat session on this instance.
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -6060,7 +6565,12 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Wrong state: the instance is not ready, a turn is in progress, or a file changed */
+            /**
+             * @description - `instance_not_ready`: The instance is not `ready` (`details.status`); wait, or start it, then retry.
+             *     - `turn_in_progress`: The chat session is already answering; wait for it (follow /chat/events) or abort it.
+             *     - `aborted`: The turn was aborted; its partial text is kept.
+             *     - `instance_stopping`: The instance stopped during the turn.
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -6069,7 +6579,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Invalid input: details.issues says which field */
+            /** @description - `validation_failed`: A parameter or body field is invalid (`details.issues` lists them). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6078,7 +6588,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Rate limited: wait Retry-After seconds */
+            /** @description - `rate_limited`: Too many requests; wait `Retry-After` seconds. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -6087,7 +6597,13 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /**
+             * @description - `model_error`: The model failed the turn.
+             *     - `agent_error`: The agent failed the turn inside the instance.
+             *     - `gateway_error`: The instance's OpenClaw gateway failed the turn.
+             *     - `upstream_error`: The model answered an error (the broker passes on its 4xx status) or broke off; see the message.
+             *     - `upstream_unreachable`: The model cannot be reached from the server; check its URL, or retry.
+             */
             502: {
                 headers: {
                     [name: string]: unknown;
@@ -6096,7 +6612,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /**
+             * @description - `model_not_configured`: No model is set up: the operator sets CLAWPORT_LLM_*, or you PUT /api/me/model.
+             *     - `agent_disabled`: This server runs instances without the agent (CLAWPORT_GATEWAY=off).
+             *     - `gateway_not_ready`: The instance's agent is still starting; retry shortly.
+             *     - `gateway_unavailable`: The instance's agent cannot be reached; retry shortly.
+             *     - `instance_unavailable`: The instance cannot be reached right now; retry shortly.
+             *     - `server_stopping`: The server is restarting; retry shortly.
+             *     - `server_restarted`: The server restarted during the turn; its text so far is kept. Send the message again.
+             */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -6105,7 +6629,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description - `upstream_timeout`: The agent or the model took too long. */
             504: {
                 headers: {
                     [name: string]: unknown;
@@ -6146,7 +6670,13 @@ export interface operations {
                     "application/json": string;
                 };
             };
-            /** @description Missing, unknown, revoked or expired key */
+            /**
+             * @description - `unauthorized`: No API key was sent; send `Authorization: Bearer <key>`.
+             *     - `invalid_api_key`: The key is unknown.
+             *     - `api_key_revoked`: The key was revoked; make a new one at /account.
+             *     - `api_key_expired`: The key expired; make a new one at /account.
+             *     - `user_disabled`: An administrator disabled the key's or sign-in's user; only an administrator can enable it.
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6155,7 +6685,10 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No such instance, session or path, or not yours */
+            /**
+             * @description - `instance_not_found`: No such instance, or it is not yours.
+             *     - `chat_session_not_found`: No such chat session on this instance.
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -6164,7 +6697,10 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Wrong state: the instance is not ready, a turn is in progress, or a file changed */
+            /**
+             * @description - `instance_not_ready`: The instance is not `ready` (`details.status`); wait, or start it, then retry.
+             *     - `turn_in_progress`: The chat session is already answering; wait for it (follow /chat/events) or abort it.
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -6173,7 +6709,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Invalid input: details.issues says which field */
+            /** @description - `validation_failed`: A parameter or body field is invalid (`details.issues` lists them). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6182,7 +6718,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Rate limited: wait Retry-After seconds */
+            /** @description - `rate_limited`: Too many requests; wait `Retry-After` seconds. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -6225,7 +6761,13 @@ export interface operations {
                     };
                 };
             };
-            /** @description Missing, unknown, revoked or expired key */
+            /**
+             * @description - `unauthorized`: No API key was sent; send `Authorization: Bearer <key>`.
+             *     - `invalid_api_key`: The key is unknown.
+             *     - `api_key_revoked`: The key was revoked; make a new one at /account.
+             *     - `api_key_expired`: The key expired; make a new one at /account.
+             *     - `user_disabled`: An administrator disabled the key's or sign-in's user; only an administrator can enable it.
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6234,7 +6776,10 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No such instance, session or path, or not yours */
+            /**
+             * @description - `instance_not_found`: No such instance, or it is not yours.
+             *     - `chat_session_not_found`: No such chat session on this instance.
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -6243,7 +6788,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Invalid input: details.issues says which field */
+            /** @description - `validation_failed`: A parameter or body field is invalid (`details.issues` lists them). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6252,7 +6797,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Rate limited: wait Retry-After seconds */
+            /** @description - `rate_limited`: Too many requests; wait `Retry-After` seconds. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -6294,7 +6839,13 @@ export interface operations {
                     "application/json": components["schemas"]["ChatMessage"][];
                 };
             };
-            /** @description Missing, unknown, revoked or expired key */
+            /**
+             * @description - `unauthorized`: No API key was sent; send `Authorization: Bearer <key>`.
+             *     - `invalid_api_key`: The key is unknown.
+             *     - `api_key_revoked`: The key was revoked; make a new one at /account.
+             *     - `api_key_expired`: The key expired; make a new one at /account.
+             *     - `user_disabled`: An administrator disabled the key's or sign-in's user; only an administrator can enable it.
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6303,7 +6854,10 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No such instance, session or path, or not yours */
+            /**
+             * @description - `instance_not_found`: No such instance, or it is not yours.
+             *     - `chat_session_not_found`: No such chat session on this instance.
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -6312,7 +6866,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Invalid input: details.issues says which field */
+            /** @description - `validation_failed`: A parameter or body field is invalid (`details.issues` lists them). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6321,7 +6875,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Rate limited: wait Retry-After seconds */
+            /** @description - `rate_limited`: Too many requests; wait `Retry-After` seconds. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -6366,7 +6920,13 @@ export interface operations {
                     "application/json": components["schemas"]["ChatEvent"][] | string;
                 };
             };
-            /** @description Missing, unknown, revoked or expired key */
+            /**
+             * @description - `unauthorized`: No API key was sent; send `Authorization: Bearer <key>`.
+             *     - `invalid_api_key`: The key is unknown.
+             *     - `api_key_revoked`: The key was revoked; make a new one at /account.
+             *     - `api_key_expired`: The key expired; make a new one at /account.
+             *     - `user_disabled`: An administrator disabled the key's or sign-in's user; only an administrator can enable it.
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6375,7 +6935,10 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No such instance, session or path, or not yours */
+            /**
+             * @description - `instance_not_found`: No such instance, or it is not yours.
+             *     - `chat_session_not_found`: No such chat session on this instance.
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -6384,7 +6947,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Invalid input: details.issues says which field */
+            /** @description - `validation_failed`: A parameter or body field is invalid (`details.issues` lists them). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6393,7 +6956,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Rate limited: wait Retry-After seconds */
+            /** @description - `rate_limited`: Too many requests; wait `Retry-After` seconds. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -6427,7 +6990,13 @@ export interface operations {
                     "application/json": components["schemas"]["InboxMessage"][];
                 };
             };
-            /** @description Missing, unknown, revoked or expired key */
+            /**
+             * @description - `unauthorized`: No API key was sent; send `Authorization: Bearer <key>`.
+             *     - `invalid_api_key`: The key is unknown.
+             *     - `api_key_revoked`: The key was revoked; make a new one at /account.
+             *     - `api_key_expired`: The key expired; make a new one at /account.
+             *     - `user_disabled`: An administrator disabled the key's or sign-in's user; only an administrator can enable it.
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6436,7 +7005,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No such instance, session or path, or not yours */
+            /** @description - `instance_not_found`: No such instance, or it is not yours. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -6445,7 +7014,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Invalid input: details.issues says which field */
+            /** @description - `validation_failed`: A parameter or body field is invalid (`details.issues` lists them). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6454,7 +7023,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Rate limited: wait Retry-After seconds */
+            /** @description - `rate_limited`: Too many requests; wait `Retry-After` seconds. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -6514,7 +7083,13 @@ export interface operations {
                     "application/json": components["schemas"]["InboxMessage"];
                 };
             };
-            /** @description Missing, unknown, revoked or expired key */
+            /**
+             * @description - `unauthorized`: No API key was sent; send `Authorization: Bearer <key>`.
+             *     - `invalid_api_key`: The key is unknown.
+             *     - `api_key_revoked`: The key was revoked; make a new one at /account.
+             *     - `api_key_expired`: The key expired; make a new one at /account.
+             *     - `user_disabled`: An administrator disabled the key's or sign-in's user; only an administrator can enable it.
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6523,7 +7098,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No such instance, session or path, or not yours */
+            /** @description - `instance_not_found`: No such instance, or it is not yours. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -6532,7 +7107,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Invalid input: details.issues says which field */
+            /** @description - `validation_failed`: A parameter or body field is invalid (`details.issues` lists them). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6541,7 +7116,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Rate limited: wait Retry-After seconds */
+            /** @description - `rate_limited`: Too many requests; wait `Retry-After` seconds. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -6576,7 +7151,13 @@ export interface operations {
                     "application/json": components["schemas"]["InboxMessage"];
                 };
             };
-            /** @description Missing, unknown, revoked or expired key */
+            /**
+             * @description - `unauthorized`: No API key was sent; send `Authorization: Bearer <key>`.
+             *     - `invalid_api_key`: The key is unknown.
+             *     - `api_key_revoked`: The key was revoked; make a new one at /account.
+             *     - `api_key_expired`: The key expired; make a new one at /account.
+             *     - `user_disabled`: An administrator disabled the key's or sign-in's user; only an administrator can enable it.
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6585,7 +7166,10 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No such instance, session or path, or not yours */
+            /**
+             * @description - `instance_not_found`: No such instance, or it is not yours.
+             *     - `inbox_message_not_found`: No such inbox message.
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -6594,7 +7178,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Invalid input: details.issues says which field */
+            /** @description - `validation_failed`: A parameter or body field is invalid (`details.issues` lists them). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6603,7 +7187,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Rate limited: wait Retry-After seconds */
+            /** @description - `rate_limited`: Too many requests; wait `Retry-After` seconds. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -6632,7 +7216,13 @@ export interface operations {
                     "application/json": components["schemas"]["Swarm"][];
                 };
             };
-            /** @description Missing, unknown, revoked or expired key */
+            /**
+             * @description - `unauthorized`: No API key was sent; send `Authorization: Bearer <key>`.
+             *     - `invalid_api_key`: The key is unknown.
+             *     - `api_key_revoked`: The key was revoked; make a new one at /account.
+             *     - `api_key_expired`: The key expired; make a new one at /account.
+             *     - `user_disabled`: An administrator disabled the key's or sign-in's user; only an administrator can enable it.
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6641,7 +7231,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Invalid input: details.issues says which field */
+            /** @description - `validation_failed`: A parameter or body field is invalid (`details.issues` lists them). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6650,7 +7240,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Rate limited: wait Retry-After seconds */
+            /** @description - `rate_limited`: Too many requests; wait `Retry-After` seconds. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -6695,7 +7285,13 @@ export interface operations {
                     "application/json": components["schemas"]["Swarm"];
                 };
             };
-            /** @description Missing, unknown, revoked or expired key */
+            /**
+             * @description - `unauthorized`: No API key was sent; send `Authorization: Bearer <key>`.
+             *     - `invalid_api_key`: The key is unknown.
+             *     - `api_key_revoked`: The key was revoked; make a new one at /account.
+             *     - `api_key_expired`: The key expired; make a new one at /account.
+             *     - `user_disabled`: An administrator disabled the key's or sign-in's user; only an administrator can enable it.
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6704,7 +7300,10 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Not allowed: no subscription or invite, a plan limit, or a path this caller may not touch */
+            /**
+             * @description - `subscription_required`: Creating an instance needs an active subscription or a valid `invite_code`.
+             *     - `instance_limit_reached`: The plan allows no more instances: reuse or delete one (`details.limit`, `details.plan`).
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6713,7 +7312,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Invalid input: details.issues says which field */
+            /** @description - `validation_failed`: A parameter or body field is invalid (`details.issues` lists them). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6722,7 +7321,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Rate limited: wait Retry-After seconds */
+            /** @description - `rate_limited`: Too many requests; wait `Retry-After` seconds. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -6731,7 +7330,10 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No capacity, or the instance, agent or model is unavailable for now */
+            /**
+             * @description - `no_capacity`: The server has no room for another instance; retry later.
+             *     - `no_runner`: No runner is healthy, active and has room (memory, instances, labels) for the instance; retry later.
+             */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -6763,7 +7365,13 @@ export interface operations {
                     "application/json": components["schemas"]["Swarm"];
                 };
             };
-            /** @description Missing, unknown, revoked or expired key */
+            /**
+             * @description - `unauthorized`: No API key was sent; send `Authorization: Bearer <key>`.
+             *     - `invalid_api_key`: The key is unknown.
+             *     - `api_key_revoked`: The key was revoked; make a new one at /account.
+             *     - `api_key_expired`: The key expired; make a new one at /account.
+             *     - `user_disabled`: An administrator disabled the key's or sign-in's user; only an administrator can enable it.
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6772,7 +7380,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No such instance, session or path, or not yours */
+            /** @description - `swarm_not_found`: No such swarm. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -6781,7 +7389,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Invalid input: details.issues says which field */
+            /** @description - `validation_failed`: A parameter or body field is invalid (`details.issues` lists them). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6790,7 +7398,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Rate limited: wait Retry-After seconds */
+            /** @description - `rate_limited`: Too many requests; wait `Retry-After` seconds. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -6820,7 +7428,13 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Missing, unknown, revoked or expired key */
+            /**
+             * @description - `unauthorized`: No API key was sent; send `Authorization: Bearer <key>`.
+             *     - `invalid_api_key`: The key is unknown.
+             *     - `api_key_revoked`: The key was revoked; make a new one at /account.
+             *     - `api_key_expired`: The key expired; make a new one at /account.
+             *     - `user_disabled`: An administrator disabled the key's or sign-in's user; only an administrator can enable it.
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6829,7 +7443,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No such instance, session or path, or not yours */
+            /** @description - `swarm_not_found`: No such swarm. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -6838,7 +7452,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Invalid input: details.issues says which field */
+            /** @description - `validation_failed`: A parameter or body field is invalid (`details.issues` lists them). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6847,7 +7461,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Rate limited: wait Retry-After seconds */
+            /** @description - `rate_limited`: Too many requests; wait `Retry-After` seconds. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -6893,7 +7507,13 @@ export interface operations {
                     "application/json": components["schemas"]["Swarm"];
                 };
             };
-            /** @description Missing, unknown, revoked or expired key */
+            /**
+             * @description - `unauthorized`: No API key was sent; send `Authorization: Bearer <key>`.
+             *     - `invalid_api_key`: The key is unknown.
+             *     - `api_key_revoked`: The key was revoked; make a new one at /account.
+             *     - `api_key_expired`: The key expired; make a new one at /account.
+             *     - `user_disabled`: An administrator disabled the key's or sign-in's user; only an administrator can enable it.
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6902,7 +7522,10 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Not allowed: no subscription or invite, a plan limit, or a path this caller may not touch */
+            /**
+             * @description - `subscription_required`: Creating an instance needs an active subscription or a valid `invite_code`.
+             *     - `instance_limit_reached`: The plan allows no more instances: reuse or delete one (`details.limit`, `details.plan`).
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6911,7 +7534,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No such instance, session or path, or not yours */
+            /** @description - `swarm_not_found`: No such swarm. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -6920,7 +7543,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Invalid input: details.issues says which field */
+            /** @description - `validation_failed`: A parameter or body field is invalid (`details.issues` lists them). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6929,7 +7552,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Rate limited: wait Retry-After seconds */
+            /** @description - `rate_limited`: Too many requests; wait `Retry-After` seconds. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -6971,7 +7594,13 @@ export interface operations {
                     "application/json": components["schemas"]["BroadcastOutcome"] | string;
                 };
             };
-            /** @description Missing, unknown, revoked or expired key */
+            /**
+             * @description - `unauthorized`: No API key was sent; send `Authorization: Bearer <key>`.
+             *     - `invalid_api_key`: The key is unknown.
+             *     - `api_key_revoked`: The key was revoked; make a new one at /account.
+             *     - `api_key_expired`: The key expired; make a new one at /account.
+             *     - `user_disabled`: An administrator disabled the key's or sign-in's user; only an administrator can enable it.
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6980,7 +7609,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No such instance, session or path, or not yours */
+            /** @description - `swarm_not_found`: No such swarm. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -6989,7 +7618,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Invalid input: details.issues says which field */
+            /** @description - `validation_failed`: A parameter or body field is invalid (`details.issues` lists them). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6998,7 +7627,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Rate limited: wait Retry-After seconds */
+            /** @description - `rate_limited`: Too many requests; wait `Retry-After` seconds. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -7027,7 +7656,13 @@ export interface operations {
                     "application/json": components["schemas"]["SelfInfo"];
                 };
             };
-            /** @description Missing, unknown, revoked or expired key */
+            /**
+             * @description - `unauthorized`: No API key was sent; send `Authorization: Bearer <key>`.
+             *     - `invalid_api_key`: The key is unknown.
+             *     - `api_key_revoked`: The key was revoked; make a new one at /account.
+             *     - `api_key_expired`: The key expired; make a new one at /account.
+             *     - `user_disabled`: An administrator disabled the key's or sign-in's user; only an administrator can enable it.
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7036,7 +7671,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No such instance, session or path, or not yours */
+            /** @description - `not_found`: Nothing is there. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -7045,7 +7680,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Invalid input: details.issues says which field */
+            /** @description - `validation_failed`: A parameter or body field is invalid (`details.issues` lists them). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -7054,7 +7689,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Rate limited: wait Retry-After seconds */
+            /** @description - `rate_limited`: Too many requests; wait `Retry-After` seconds. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -7083,7 +7718,13 @@ export interface operations {
                     "application/json": components["schemas"]["Pipeline"][];
                 };
             };
-            /** @description Missing, unknown, revoked or expired key */
+            /**
+             * @description - `unauthorized`: No API key was sent; send `Authorization: Bearer <key>`.
+             *     - `invalid_api_key`: The key is unknown.
+             *     - `api_key_revoked`: The key was revoked; make a new one at /account.
+             *     - `api_key_expired`: The key expired; make a new one at /account.
+             *     - `user_disabled`: An administrator disabled the key's or sign-in's user; only an administrator can enable it.
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7092,7 +7733,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Invalid input: details.issues says which field */
+            /** @description - `validation_failed`: A parameter or body field is invalid (`details.issues` lists them). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -7101,7 +7742,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Rate limited: wait Retry-After seconds */
+            /** @description - `rate_limited`: Too many requests; wait `Retry-After` seconds. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -7283,7 +7924,13 @@ export interface operations {
                     "application/json": components["schemas"]["Pipeline"];
                 };
             };
-            /** @description Missing, unknown, revoked or expired key */
+            /**
+             * @description - `unauthorized`: No API key was sent; send `Authorization: Bearer <key>`.
+             *     - `invalid_api_key`: The key is unknown.
+             *     - `api_key_revoked`: The key was revoked; make a new one at /account.
+             *     - `api_key_expired`: The key expired; make a new one at /account.
+             *     - `user_disabled`: An administrator disabled the key's or sign-in's user; only an administrator can enable it.
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7292,7 +7939,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No such instance, session or path, or not yours */
+            /** @description - `instance_not_found`: No such instance, or it is not yours. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -7301,7 +7948,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Invalid input: details.issues says which field */
+            /** @description - `validation_failed`: A parameter or body field is invalid (`details.issues` lists them). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -7310,7 +7957,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Rate limited: wait Retry-After seconds */
+            /** @description - `rate_limited`: Too many requests; wait `Retry-After` seconds. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -7342,7 +7989,13 @@ export interface operations {
                     "application/json": components["schemas"]["Pipeline"];
                 };
             };
-            /** @description Missing, unknown, revoked or expired key */
+            /**
+             * @description - `unauthorized`: No API key was sent; send `Authorization: Bearer <key>`.
+             *     - `invalid_api_key`: The key is unknown.
+             *     - `api_key_revoked`: The key was revoked; make a new one at /account.
+             *     - `api_key_expired`: The key expired; make a new one at /account.
+             *     - `user_disabled`: An administrator disabled the key's or sign-in's user; only an administrator can enable it.
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7351,7 +8004,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No such instance, session or path, or not yours */
+            /** @description - `pipeline_not_found`: No such pipeline. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -7360,7 +8013,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Invalid input: details.issues says which field */
+            /** @description - `validation_failed`: A parameter or body field is invalid (`details.issues` lists them). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -7369,7 +8022,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Rate limited: wait Retry-After seconds */
+            /** @description - `rate_limited`: Too many requests; wait `Retry-After` seconds. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -7554,7 +8207,13 @@ export interface operations {
                     "application/json": components["schemas"]["Pipeline"];
                 };
             };
-            /** @description Missing, unknown, revoked or expired key */
+            /**
+             * @description - `unauthorized`: No API key was sent; send `Authorization: Bearer <key>`.
+             *     - `invalid_api_key`: The key is unknown.
+             *     - `api_key_revoked`: The key was revoked; make a new one at /account.
+             *     - `api_key_expired`: The key expired; make a new one at /account.
+             *     - `user_disabled`: An administrator disabled the key's or sign-in's user; only an administrator can enable it.
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7563,7 +8222,10 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No such instance, session or path, or not yours */
+            /**
+             * @description - `pipeline_not_found`: No such pipeline.
+             *     - `instance_not_found`: No such instance, or it is not yours.
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -7572,7 +8234,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Wrong state: the instance is not ready, a turn is in progress, or a file changed */
+            /** @description - `conflict`: The request conflicts with the current state. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -7581,7 +8243,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Invalid input: details.issues says which field */
+            /** @description - `validation_failed`: A parameter or body field is invalid (`details.issues` lists them). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -7590,7 +8252,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Rate limited: wait Retry-After seconds */
+            /** @description - `rate_limited`: Too many requests; wait `Retry-After` seconds. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -7620,7 +8282,13 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Missing, unknown, revoked or expired key */
+            /**
+             * @description - `unauthorized`: No API key was sent; send `Authorization: Bearer <key>`.
+             *     - `invalid_api_key`: The key is unknown.
+             *     - `api_key_revoked`: The key was revoked; make a new one at /account.
+             *     - `api_key_expired`: The key expired; make a new one at /account.
+             *     - `user_disabled`: An administrator disabled the key's or sign-in's user; only an administrator can enable it.
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7629,7 +8297,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No such instance, session or path, or not yours */
+            /** @description - `pipeline_not_found`: No such pipeline. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -7638,7 +8306,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Invalid input: details.issues says which field */
+            /** @description - `validation_failed`: A parameter or body field is invalid (`details.issues` lists them). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -7647,7 +8315,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Rate limited: wait Retry-After seconds */
+            /** @description - `rate_limited`: Too many requests; wait `Retry-After` seconds. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -7681,7 +8349,13 @@ export interface operations {
                     "application/json": components["schemas"]["PipelineRun"][];
                 };
             };
-            /** @description Missing, unknown, revoked or expired key */
+            /**
+             * @description - `unauthorized`: No API key was sent; send `Authorization: Bearer <key>`.
+             *     - `invalid_api_key`: The key is unknown.
+             *     - `api_key_revoked`: The key was revoked; make a new one at /account.
+             *     - `api_key_expired`: The key expired; make a new one at /account.
+             *     - `user_disabled`: An administrator disabled the key's or sign-in's user; only an administrator can enable it.
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7690,7 +8364,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No such instance, session or path, or not yours */
+            /** @description - `pipeline_not_found`: No such pipeline. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -7699,7 +8373,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Invalid input: details.issues says which field */
+            /** @description - `validation_failed`: A parameter or body field is invalid (`details.issues` lists them). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -7708,7 +8382,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Rate limited: wait Retry-After seconds */
+            /** @description - `rate_limited`: Too many requests; wait `Retry-After` seconds. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -7746,7 +8420,13 @@ export interface operations {
                     "application/json": components["schemas"]["PipelineRun"];
                 };
             };
-            /** @description Missing, unknown, revoked or expired key */
+            /**
+             * @description - `unauthorized`: No API key was sent; send `Authorization: Bearer <key>`.
+             *     - `invalid_api_key`: The key is unknown.
+             *     - `api_key_revoked`: The key was revoked; make a new one at /account.
+             *     - `api_key_expired`: The key expired; make a new one at /account.
+             *     - `user_disabled`: An administrator disabled the key's or sign-in's user; only an administrator can enable it.
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7755,7 +8435,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No such instance, session or path, or not yours */
+            /** @description - `pipeline_not_found`: No such pipeline. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -7764,7 +8444,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Invalid input: details.issues says which field */
+            /** @description - `validation_failed`: A parameter or body field is invalid (`details.issues` lists them). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -7773,7 +8453,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Rate limited: wait Retry-After seconds */
+            /** @description - `rate_limited`: Too many requests; wait `Retry-After` seconds. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -7812,7 +8492,7 @@ export interface operations {
                     "application/json": components["schemas"]["PipelineRun"];
                 };
             };
-            /** @description Default Response */
+            /** @description - `pipeline_not_found`: No such pipeline. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -7821,7 +8501,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description - `validation_failed`: A parameter or body field is invalid (`details.issues` lists them). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -7830,7 +8510,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description - `rate_limited`: Too many requests; wait `Retry-After` seconds. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -7864,7 +8544,13 @@ export interface operations {
                     "application/json": components["schemas"]["PipelineRun"];
                 };
             };
-            /** @description Missing, unknown, revoked or expired key */
+            /**
+             * @description - `unauthorized`: No API key was sent; send `Authorization: Bearer <key>`.
+             *     - `invalid_api_key`: The key is unknown.
+             *     - `api_key_revoked`: The key was revoked; make a new one at /account.
+             *     - `api_key_expired`: The key expired; make a new one at /account.
+             *     - `user_disabled`: An administrator disabled the key's or sign-in's user; only an administrator can enable it.
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7873,7 +8559,10 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No such instance, session or path, or not yours */
+            /**
+             * @description - `pipeline_not_found`: No such pipeline.
+             *     - `pipeline_run_not_found`: No such pipeline run.
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -7882,7 +8571,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Invalid input: details.issues says which field */
+            /** @description - `validation_failed`: A parameter or body field is invalid (`details.issues` lists them). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -7891,7 +8580,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Rate limited: wait Retry-After seconds */
+            /** @description - `rate_limited`: Too many requests; wait `Retry-After` seconds. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -7925,7 +8614,13 @@ export interface operations {
                     "application/json": components["schemas"]["PipelineRun"];
                 };
             };
-            /** @description Missing, unknown, revoked or expired key */
+            /**
+             * @description - `unauthorized`: No API key was sent; send `Authorization: Bearer <key>`.
+             *     - `invalid_api_key`: The key is unknown.
+             *     - `api_key_revoked`: The key was revoked; make a new one at /account.
+             *     - `api_key_expired`: The key expired; make a new one at /account.
+             *     - `user_disabled`: An administrator disabled the key's or sign-in's user; only an administrator can enable it.
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7934,7 +8629,10 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No such instance, session or path, or not yours */
+            /**
+             * @description - `pipeline_not_found`: No such pipeline.
+             *     - `pipeline_run_not_found`: No such pipeline run.
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -7943,7 +8641,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Invalid input: details.issues says which field */
+            /** @description - `validation_failed`: A parameter or body field is invalid (`details.issues` lists them). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -7952,7 +8650,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Rate limited: wait Retry-After seconds */
+            /** @description - `rate_limited`: Too many requests; wait `Retry-After` seconds. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -7986,7 +8684,13 @@ export interface operations {
                     "application/json": string;
                 };
             };
-            /** @description Missing, unknown, revoked or expired key */
+            /**
+             * @description - `unauthorized`: No API key was sent; send `Authorization: Bearer <key>`.
+             *     - `invalid_api_key`: The key is unknown.
+             *     - `api_key_revoked`: The key was revoked; make a new one at /account.
+             *     - `api_key_expired`: The key expired; make a new one at /account.
+             *     - `user_disabled`: An administrator disabled the key's or sign-in's user; only an administrator can enable it.
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7995,7 +8699,10 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No such instance, session or path, or not yours */
+            /**
+             * @description - `pipeline_not_found`: No such pipeline.
+             *     - `pipeline_run_not_found`: No such pipeline run.
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -8004,7 +8711,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Invalid input: details.issues says which field */
+            /** @description - `validation_failed`: A parameter or body field is invalid (`details.issues` lists them). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -8013,7 +8720,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Rate limited: wait Retry-After seconds */
+            /** @description - `rate_limited`: Too many requests; wait `Retry-After` seconds. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -8052,7 +8759,14 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Missing, unknown, revoked or expired key */
+            /**
+             * @description - `unauthorized`: No API key was sent; send `Authorization: Bearer <key>`.
+             *     - `invalid_api_key`: The key is unknown.
+             *     - `api_key_revoked`: The key was revoked; make a new one at /account.
+             *     - `api_key_expired`: The key expired; make a new one at /account.
+             *     - `user_disabled`: An administrator disabled the key's or sign-in's user; only an administrator can enable it.
+             *     - `invalid_ticket`: A WebSocket ticket is unknown, used, expired or for another instance.
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8061,7 +8775,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No such instance, session or path, or not yours */
+            /** @description - `instance_not_found`: No such instance, or it is not yours. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -8070,7 +8784,11 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Wrong state: the instance is not ready, a turn is in progress, or a file changed */
+            /**
+             * @description - `instance_not_ready`: The instance is not `ready` (`details.status`); wait, or start it, then retry.
+             *     - `instance_waking`: The instance was asleep and its agent is still booting after the request waited; retry after `Retry-After` seconds.
+             *     - `too_many_sessions`: The instance has the most terminal sessions it may; close one.
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -8079,7 +8797,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Invalid input: details.issues says which field */
+            /** @description - `validation_failed`: A parameter or body field is invalid (`details.issues` lists them). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -8088,7 +8806,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description - `upgrade_required`: This endpoint is a WebSocket; connect with an Upgrade request. */
             426: {
                 headers: {
                     [name: string]: unknown;
@@ -8097,7 +8815,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Rate limited: wait Retry-After seconds */
+            /** @description - `rate_limited`: Too many requests; wait `Retry-After` seconds. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -8106,7 +8824,10 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /**
+             * @description - `instance_unavailable`: The instance cannot be reached right now; retry shortly.
+             *     - `runner_unavailable`: The runner holding the instance is out of reach (its instances keep running); retry shortly.
+             */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -8149,7 +8870,13 @@ export interface operations {
                     }[];
                 };
             };
-            /** @description Missing, unknown, revoked or expired key */
+            /**
+             * @description - `unauthorized`: No API key was sent; send `Authorization: Bearer <key>`.
+             *     - `invalid_api_key`: The key is unknown.
+             *     - `api_key_revoked`: The key was revoked; make a new one at /account.
+             *     - `api_key_expired`: The key expired; make a new one at /account.
+             *     - `user_disabled`: An administrator disabled the key's or sign-in's user; only an administrator can enable it.
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8158,7 +8885,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No such instance, session or path, or not yours */
+            /** @description - `instance_not_found`: No such instance, or it is not yours. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -8167,7 +8894,10 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Wrong state: the instance is not ready, a turn is in progress, or a file changed */
+            /**
+             * @description - `instance_not_ready`: The instance is not `ready` (`details.status`); wait, or start it, then retry.
+             *     - `instance_waking`: The instance was asleep and its agent is still booting after the request waited; retry after `Retry-After` seconds.
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -8176,7 +8906,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Invalid input: details.issues says which field */
+            /** @description - `validation_failed`: A parameter or body field is invalid (`details.issues` lists them). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -8185,7 +8915,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Rate limited: wait Retry-After seconds */
+            /** @description - `rate_limited`: Too many requests; wait `Retry-After` seconds. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -8194,7 +8924,10 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /**
+             * @description - `instance_unavailable`: The instance cannot be reached right now; retry shortly.
+             *     - `runner_unavailable`: The runner holding the instance is out of reach (its instances keep running); retry shortly.
+             */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -8226,7 +8959,13 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Missing, unknown, revoked or expired key */
+            /**
+             * @description - `unauthorized`: No API key was sent; send `Authorization: Bearer <key>`.
+             *     - `invalid_api_key`: The key is unknown.
+             *     - `api_key_revoked`: The key was revoked; make a new one at /account.
+             *     - `api_key_expired`: The key expired; make a new one at /account.
+             *     - `user_disabled`: An administrator disabled the key's or sign-in's user; only an administrator can enable it.
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8235,7 +8974,10 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No such instance, session or path, or not yours */
+            /**
+             * @description - `instance_not_found`: No such instance, or it is not yours.
+             *     - `terminal_session_not_found`: No such terminal session (it may have ended).
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -8244,7 +8986,10 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Wrong state: the instance is not ready, a turn is in progress, or a file changed */
+            /**
+             * @description - `instance_not_ready`: The instance is not `ready` (`details.status`); wait, or start it, then retry.
+             *     - `instance_waking`: The instance was asleep and its agent is still booting after the request waited; retry after `Retry-After` seconds.
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -8253,7 +8998,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Invalid input: details.issues says which field */
+            /** @description - `validation_failed`: A parameter or body field is invalid (`details.issues` lists them). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -8262,7 +9007,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Rate limited: wait Retry-After seconds */
+            /** @description - `rate_limited`: Too many requests; wait `Retry-After` seconds. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -8271,7 +9016,10 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /**
+             * @description - `instance_unavailable`: The instance cannot be reached right now; retry shortly.
+             *     - `runner_unavailable`: The runner holding the instance is out of reach (its instances keep running); retry shortly.
+             */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -8304,7 +9052,14 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Missing, unknown, revoked or expired key */
+            /**
+             * @description - `unauthorized`: No API key was sent; send `Authorization: Bearer <key>`.
+             *     - `invalid_api_key`: The key is unknown.
+             *     - `api_key_revoked`: The key was revoked; make a new one at /account.
+             *     - `api_key_expired`: The key expired; make a new one at /account.
+             *     - `user_disabled`: An administrator disabled the key's or sign-in's user; only an administrator can enable it.
+             *     - `invalid_ticket`: A WebSocket ticket is unknown, used, expired or for another instance.
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8313,7 +9068,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No such instance, session or path, or not yours */
+            /** @description - `instance_not_found`: No such instance, or it is not yours. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -8322,7 +9077,11 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Wrong state: the instance is not ready, a turn is in progress, or a file changed */
+            /**
+             * @description - `instance_not_ready`: The instance is not `ready` (`details.status`); wait, or start it, then retry.
+             *     - `instance_waking`: The instance was asleep and its agent is still booting after the request waited; retry after `Retry-After` seconds.
+             *     - `desktop_off`: The desktop is turned off on this server.
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -8331,7 +9090,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Invalid input: details.issues says which field */
+            /** @description - `validation_failed`: A parameter or body field is invalid (`details.issues` lists them). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -8340,7 +9099,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description - `upgrade_required`: This endpoint is a WebSocket; connect with an Upgrade request. */
             426: {
                 headers: {
                     [name: string]: unknown;
@@ -8349,7 +9108,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Rate limited: wait Retry-After seconds */
+            /** @description - `rate_limited`: Too many requests; wait `Retry-After` seconds. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -8358,7 +9117,11 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /**
+             * @description - `desktop_unavailable`: The desktop is not up (yet); retry shortly.
+             *     - `instance_unavailable`: The instance cannot be reached right now; retry shortly.
+             *     - `runner_unavailable`: The runner holding the instance is out of reach (its instances keep running); retry shortly.
+             */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -8390,7 +9153,13 @@ export interface operations {
                     "application/json": string;
                 };
             };
-            /** @description Missing, unknown, revoked or expired key */
+            /**
+             * @description - `unauthorized`: No API key was sent; send `Authorization: Bearer <key>`.
+             *     - `invalid_api_key`: The key is unknown.
+             *     - `api_key_revoked`: The key was revoked; make a new one at /account.
+             *     - `api_key_expired`: The key expired; make a new one at /account.
+             *     - `user_disabled`: An administrator disabled the key's or sign-in's user; only an administrator can enable it.
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8399,7 +9168,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No such instance, session or path, or not yours */
+            /** @description - `instance_not_found`: No such instance, or it is not yours. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -8408,7 +9177,11 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Wrong state: the instance is not ready, a turn is in progress, or a file changed */
+            /**
+             * @description - `instance_not_ready`: The instance is not `ready` (`details.status`); wait, or start it, then retry.
+             *     - `instance_waking`: The instance was asleep and its agent is still booting after the request waited; retry after `Retry-After` seconds.
+             *     - `desktop_off`: The desktop is turned off on this server.
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -8417,7 +9190,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Invalid input: details.issues says which field */
+            /** @description - `validation_failed`: A parameter or body field is invalid (`details.issues` lists them). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -8426,7 +9199,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Rate limited: wait Retry-After seconds */
+            /** @description - `rate_limited`: Too many requests; wait `Retry-After` seconds. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -8435,7 +9208,11 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /**
+             * @description - `desktop_unavailable`: The desktop is not up (yet); retry shortly.
+             *     - `instance_unavailable`: The instance cannot be reached right now; retry shortly.
+             *     - `runner_unavailable`: The runner holding the instance is out of reach (its instances keep running); retry shortly.
+             */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -8471,7 +9248,13 @@ export interface operations {
                     };
                 };
             };
-            /** @description Missing, unknown, revoked or expired key */
+            /**
+             * @description - `unauthorized`: No API key was sent; send `Authorization: Bearer <key>`.
+             *     - `invalid_api_key`: The key is unknown.
+             *     - `api_key_revoked`: The key was revoked; make a new one at /account.
+             *     - `api_key_expired`: The key expired; make a new one at /account.
+             *     - `user_disabled`: An administrator disabled the key's or sign-in's user; only an administrator can enable it.
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8480,7 +9263,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No such instance, session or path, or not yours */
+            /** @description - `instance_not_found`: No such instance, or it is not yours. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -8489,7 +9272,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Invalid input: details.issues says which field */
+            /** @description - `validation_failed`: A parameter or body field is invalid (`details.issues` lists them). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -8498,7 +9281,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Rate limited: wait Retry-After seconds */
+            /** @description - `rate_limited`: Too many requests; wait `Retry-After` seconds. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -8553,7 +9336,13 @@ export interface operations {
                     };
                 };
             };
-            /** @description Missing, unknown, revoked or expired key */
+            /**
+             * @description - `unauthorized`: No API key was sent; send `Authorization: Bearer <key>`.
+             *     - `invalid_api_key`: The key is unknown.
+             *     - `api_key_revoked`: The key was revoked; make a new one at /account.
+             *     - `api_key_expired`: The key expired; make a new one at /account.
+             *     - `user_disabled`: An administrator disabled the key's or sign-in's user; only an administrator can enable it.
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8562,7 +9351,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description - `admin_required`: Only an administrator may do this. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8571,7 +9360,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Invalid input: details.issues says which field */
+            /** @description - `validation_failed`: A parameter or body field is invalid (`details.issues` lists them). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -8580,7 +9369,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Rate limited: wait Retry-After seconds */
+            /** @description - `rate_limited`: Too many requests; wait `Retry-After` seconds. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -8623,7 +9412,13 @@ export interface operations {
                     };
                 };
             };
-            /** @description Missing, unknown, revoked or expired key */
+            /**
+             * @description - `unauthorized`: No API key was sent; send `Authorization: Bearer <key>`.
+             *     - `invalid_api_key`: The key is unknown.
+             *     - `api_key_revoked`: The key was revoked; make a new one at /account.
+             *     - `api_key_expired`: The key expired; make a new one at /account.
+             *     - `user_disabled`: An administrator disabled the key's or sign-in's user; only an administrator can enable it.
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8632,7 +9427,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description - `admin_required`: Only an administrator may do this. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8641,7 +9436,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Invalid input: details.issues says which field */
+            /** @description - `validation_failed`: A parameter or body field is invalid (`details.issues` lists them). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -8650,7 +9445,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Rate limited: wait Retry-After seconds */
+            /** @description - `rate_limited`: Too many requests; wait `Retry-After` seconds. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -8693,7 +9488,13 @@ export interface operations {
                     };
                 };
             };
-            /** @description Missing, unknown, revoked or expired key */
+            /**
+             * @description - `unauthorized`: No API key was sent; send `Authorization: Bearer <key>`.
+             *     - `invalid_api_key`: The key is unknown.
+             *     - `api_key_revoked`: The key was revoked; make a new one at /account.
+             *     - `api_key_expired`: The key expired; make a new one at /account.
+             *     - `user_disabled`: An administrator disabled the key's or sign-in's user; only an administrator can enable it.
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8702,7 +9503,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description - `admin_required`: Only an administrator may do this. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8711,7 +9512,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Invalid input: details.issues says which field */
+            /** @description - `validation_failed`: A parameter or body field is invalid (`details.issues` lists them). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -8720,7 +9521,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Rate limited: wait Retry-After seconds */
+            /** @description - `rate_limited`: Too many requests; wait `Retry-After` seconds. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -8759,7 +9560,13 @@ export interface operations {
                     };
                 };
             };
-            /** @description Missing, unknown, revoked or expired key */
+            /**
+             * @description - `unauthorized`: No API key was sent; send `Authorization: Bearer <key>`.
+             *     - `invalid_api_key`: The key is unknown.
+             *     - `api_key_revoked`: The key was revoked; make a new one at /account.
+             *     - `api_key_expired`: The key expired; make a new one at /account.
+             *     - `user_disabled`: An administrator disabled the key's or sign-in's user; only an administrator can enable it.
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8768,7 +9575,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description - `admin_required`: Only an administrator may do this. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8777,7 +9584,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Invalid input: details.issues says which field */
+            /** @description - `validation_failed`: A parameter or body field is invalid (`details.issues` lists them). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -8786,7 +9593,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Rate limited: wait Retry-After seconds */
+            /** @description - `rate_limited`: Too many requests; wait `Retry-After` seconds. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -8818,7 +9625,13 @@ export interface operations {
                     "application/json": components["schemas"]["Runner"];
                 };
             };
-            /** @description Missing, unknown, revoked or expired key */
+            /**
+             * @description - `unauthorized`: No API key was sent; send `Authorization: Bearer <key>`.
+             *     - `invalid_api_key`: The key is unknown.
+             *     - `api_key_revoked`: The key was revoked; make a new one at /account.
+             *     - `api_key_expired`: The key expired; make a new one at /account.
+             *     - `user_disabled`: An administrator disabled the key's or sign-in's user; only an administrator can enable it.
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8827,7 +9640,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description - `admin_required`: Only an administrator may do this. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8836,7 +9649,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No such instance, session or path, or not yours */
+            /** @description - `not_found`: Nothing is there. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -8845,7 +9658,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Invalid input: details.issues says which field */
+            /** @description - `validation_failed`: A parameter or body field is invalid (`details.issues` lists them). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -8854,7 +9667,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Rate limited: wait Retry-After seconds */
+            /** @description - `rate_limited`: Too many requests; wait `Retry-After` seconds. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -8886,7 +9699,13 @@ export interface operations {
                     "application/json": components["schemas"]["Runner"];
                 };
             };
-            /** @description Missing, unknown, revoked or expired key */
+            /**
+             * @description - `unauthorized`: No API key was sent; send `Authorization: Bearer <key>`.
+             *     - `invalid_api_key`: The key is unknown.
+             *     - `api_key_revoked`: The key was revoked; make a new one at /account.
+             *     - `api_key_expired`: The key expired; make a new one at /account.
+             *     - `user_disabled`: An administrator disabled the key's or sign-in's user; only an administrator can enable it.
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8895,7 +9714,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description - `admin_required`: Only an administrator may do this. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8904,7 +9723,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No such instance, session or path, or not yours */
+            /** @description - `not_found`: Nothing is there. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -8913,7 +9732,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Invalid input: details.issues says which field */
+            /** @description - `validation_failed`: A parameter or body field is invalid (`details.issues` lists them). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -8922,7 +9741,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Rate limited: wait Retry-After seconds */
+            /** @description - `rate_limited`: Too many requests; wait `Retry-After` seconds. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -8952,7 +9771,13 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Missing, unknown, revoked or expired key */
+            /**
+             * @description - `unauthorized`: No API key was sent; send `Authorization: Bearer <key>`.
+             *     - `invalid_api_key`: The key is unknown.
+             *     - `api_key_revoked`: The key was revoked; make a new one at /account.
+             *     - `api_key_expired`: The key expired; make a new one at /account.
+             *     - `user_disabled`: An administrator disabled the key's or sign-in's user; only an administrator can enable it.
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8961,7 +9786,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description - `admin_required`: Only an administrator may do this. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8970,7 +9795,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No such instance, session or path, or not yours */
+            /** @description - `not_found`: Nothing is there. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -8979,7 +9804,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description - `runner_has_instances`: The runner still holds instances (their disks are there); delete them before removing it. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -8988,7 +9813,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Invalid input: details.issues says which field */
+            /** @description - `validation_failed`: A parameter or body field is invalid (`details.issues` lists them). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -8997,7 +9822,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Rate limited: wait Retry-After seconds */
+            /** @description - `rate_limited`: Too many requests; wait `Retry-After` seconds. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -9094,7 +9919,10 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /**
+             * @description - `invalid_credentials`: The email or password is not right (dashboard sign-in).
+             *     - `user_disabled`: An administrator disabled the key's or sign-in's user; only an administrator can enable it.
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -9103,7 +9931,12 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /**
+             * @description - `cross_site`: Cookie sign-in only works from the server's own site.
+             *     - `admin_required`: Only an administrator may do this.
+             *     - `signup_closed`: This server does not take sign-ups; ask its administrator.
+             *     - `invite_invalid`: The invite code is unknown.
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -9112,7 +9945,10 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /**
+             * @description - `setup_done`: The administrator already has a password; sign in instead.
+             *     - `user_exists`: A user with that email already exists.
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -9121,7 +9957,10 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /**
+             * @description - `validation_failed`: A parameter or body field is invalid (`details.issues` lists them).
+             *     - `plan_not_found`: There is no plan with that name.
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -9130,7 +9969,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description - `rate_limited`: Too many requests; wait `Retry-After` seconds. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -9157,7 +9996,10 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Default Response */
+            /**
+             * @description - `cross_site`: Cookie sign-in only works from the server's own site.
+             *     - `csrf_failed`: A cookie-authenticated request lacks the X-CSRF-Token header.
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -9211,7 +10053,10 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /**
+             * @description - `invalid_credentials`: The email or password is not right (dashboard sign-in).
+             *     - `user_disabled`: An administrator disabled the key's or sign-in's user; only an administrator can enable it.
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -9220,7 +10065,12 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /**
+             * @description - `cross_site`: Cookie sign-in only works from the server's own site.
+             *     - `admin_required`: Only an administrator may do this.
+             *     - `signup_closed`: This server does not take sign-ups; ask its administrator.
+             *     - `invite_invalid`: The invite code is unknown.
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -9229,7 +10079,10 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /**
+             * @description - `setup_done`: The administrator already has a password; sign in instead.
+             *     - `user_exists`: A user with that email already exists.
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -9238,7 +10091,10 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /**
+             * @description - `validation_failed`: A parameter or body field is invalid (`details.issues` lists them).
+             *     - `plan_not_found`: There is no plan with that name.
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -9247,7 +10103,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description - `rate_limited`: Too many requests; wait `Retry-After` seconds. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -9302,7 +10158,10 @@ export interface operations {
                     };
                 };
             };
-            /** @description Default Response */
+            /**
+             * @description - `invalid_credentials`: The email or password is not right (dashboard sign-in).
+             *     - `user_disabled`: An administrator disabled the key's or sign-in's user; only an administrator can enable it.
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -9311,7 +10170,12 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /**
+             * @description - `cross_site`: Cookie sign-in only works from the server's own site.
+             *     - `admin_required`: Only an administrator may do this.
+             *     - `signup_closed`: This server does not take sign-ups; ask its administrator.
+             *     - `invite_invalid`: The invite code is unknown.
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -9320,7 +10184,10 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /**
+             * @description - `setup_done`: The administrator already has a password; sign in instead.
+             *     - `user_exists`: A user with that email already exists.
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -9329,7 +10196,10 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /**
+             * @description - `validation_failed`: A parameter or body field is invalid (`details.issues` lists them).
+             *     - `plan_not_found`: There is no plan with that name.
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -9338,7 +10208,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description - `rate_limited`: Too many requests; wait `Retry-After` seconds. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -9384,7 +10254,13 @@ export interface operations {
                     };
                 };
             };
-            /** @description Missing, unknown, revoked or expired key */
+            /**
+             * @description - `unauthorized`: No API key was sent; send `Authorization: Bearer <key>`.
+             *     - `invalid_api_key`: The key is unknown.
+             *     - `api_key_revoked`: The key was revoked; make a new one at /account.
+             *     - `api_key_expired`: The key expired; make a new one at /account.
+             *     - `user_disabled`: An administrator disabled the key's or sign-in's user; only an administrator can enable it.
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -9393,7 +10269,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Invalid input: details.issues says which field */
+            /** @description - `validation_failed`: A parameter or body field is invalid (`details.issues` lists them). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -9402,7 +10278,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Rate limited: wait Retry-After seconds */
+            /** @description - `rate_limited`: Too many requests; wait `Retry-After` seconds. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -9450,7 +10326,13 @@ export interface operations {
                     }[];
                 };
             };
-            /** @description Missing, unknown, revoked or expired key */
+            /**
+             * @description - `unauthorized`: No API key was sent; send `Authorization: Bearer <key>`.
+             *     - `invalid_api_key`: The key is unknown.
+             *     - `api_key_revoked`: The key was revoked; make a new one at /account.
+             *     - `api_key_expired`: The key expired; make a new one at /account.
+             *     - `user_disabled`: An administrator disabled the key's or sign-in's user; only an administrator can enable it.
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -9459,7 +10341,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description - `admin_required`: Only an administrator may do this. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -9468,7 +10350,10 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No such instance, session or path, or not yours */
+            /**
+             * @description - `user_not_found`: No user with that email.
+             *     - `not_found`: Nothing is there.
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -9477,7 +10362,12 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Wrong state: the instance is not ready, a turn is in progress, or a file changed */
+            /**
+             * @description - `own_account`: An administrator cannot disable or delete their own account.
+             *     - `user_has_instances`: The user still has instances (`details.instances`); delete them before the user.
+             *     - `user_exists`: A user with that email already exists.
+             *     - `invalid_state`: The instance cannot do that in its current status.
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -9486,7 +10376,10 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Invalid input: details.issues says which field */
+            /**
+             * @description - `validation_failed`: A parameter or body field is invalid (`details.issues` lists them).
+             *     - `plan_not_found`: There is no plan with that name.
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -9495,7 +10388,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Rate limited: wait Retry-After seconds */
+            /** @description - `rate_limited`: Too many requests; wait `Retry-After` seconds. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -9552,7 +10445,13 @@ export interface operations {
                     };
                 };
             };
-            /** @description Missing, unknown, revoked or expired key */
+            /**
+             * @description - `unauthorized`: No API key was sent; send `Authorization: Bearer <key>`.
+             *     - `invalid_api_key`: The key is unknown.
+             *     - `api_key_revoked`: The key was revoked; make a new one at /account.
+             *     - `api_key_expired`: The key expired; make a new one at /account.
+             *     - `user_disabled`: An administrator disabled the key's or sign-in's user; only an administrator can enable it.
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -9561,7 +10460,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description - `admin_required`: Only an administrator may do this. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -9570,7 +10469,10 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No such instance, session or path, or not yours */
+            /**
+             * @description - `user_not_found`: No user with that email.
+             *     - `not_found`: Nothing is there.
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -9579,7 +10481,12 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Wrong state: the instance is not ready, a turn is in progress, or a file changed */
+            /**
+             * @description - `own_account`: An administrator cannot disable or delete their own account.
+             *     - `user_has_instances`: The user still has instances (`details.instances`); delete them before the user.
+             *     - `user_exists`: A user with that email already exists.
+             *     - `invalid_state`: The instance cannot do that in its current status.
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -9588,7 +10495,10 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Invalid input: details.issues says which field */
+            /**
+             * @description - `validation_failed`: A parameter or body field is invalid (`details.issues` lists them).
+             *     - `plan_not_found`: There is no plan with that name.
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -9597,7 +10507,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Rate limited: wait Retry-After seconds */
+            /** @description - `rate_limited`: Too many requests; wait `Retry-After` seconds. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -9626,7 +10536,13 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Missing, unknown, revoked or expired key */
+            /**
+             * @description - `unauthorized`: No API key was sent; send `Authorization: Bearer <key>`.
+             *     - `invalid_api_key`: The key is unknown.
+             *     - `api_key_revoked`: The key was revoked; make a new one at /account.
+             *     - `api_key_expired`: The key expired; make a new one at /account.
+             *     - `user_disabled`: An administrator disabled the key's or sign-in's user; only an administrator can enable it.
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -9635,7 +10551,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description - `admin_required`: Only an administrator may do this. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -9644,7 +10560,10 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No such instance, session or path, or not yours */
+            /**
+             * @description - `user_not_found`: No user with that email.
+             *     - `not_found`: Nothing is there.
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -9653,7 +10572,12 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Wrong state: the instance is not ready, a turn is in progress, or a file changed */
+            /**
+             * @description - `own_account`: An administrator cannot disable or delete their own account.
+             *     - `user_has_instances`: The user still has instances (`details.instances`); delete them before the user.
+             *     - `user_exists`: A user with that email already exists.
+             *     - `invalid_state`: The instance cannot do that in its current status.
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -9662,7 +10586,10 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Invalid input: details.issues says which field */
+            /**
+             * @description - `validation_failed`: A parameter or body field is invalid (`details.issues` lists them).
+             *     - `plan_not_found`: There is no plan with that name.
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -9671,7 +10598,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Rate limited: wait Retry-After seconds */
+            /** @description - `rate_limited`: Too many requests; wait `Retry-After` seconds. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -9730,7 +10657,13 @@ export interface operations {
                     };
                 };
             };
-            /** @description Missing, unknown, revoked or expired key */
+            /**
+             * @description - `unauthorized`: No API key was sent; send `Authorization: Bearer <key>`.
+             *     - `invalid_api_key`: The key is unknown.
+             *     - `api_key_revoked`: The key was revoked; make a new one at /account.
+             *     - `api_key_expired`: The key expired; make a new one at /account.
+             *     - `user_disabled`: An administrator disabled the key's or sign-in's user; only an administrator can enable it.
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -9739,7 +10672,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description - `admin_required`: Only an administrator may do this. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -9748,7 +10681,10 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No such instance, session or path, or not yours */
+            /**
+             * @description - `user_not_found`: No user with that email.
+             *     - `not_found`: Nothing is there.
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -9757,7 +10693,12 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Wrong state: the instance is not ready, a turn is in progress, or a file changed */
+            /**
+             * @description - `own_account`: An administrator cannot disable or delete their own account.
+             *     - `user_has_instances`: The user still has instances (`details.instances`); delete them before the user.
+             *     - `user_exists`: A user with that email already exists.
+             *     - `invalid_state`: The instance cannot do that in its current status.
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -9766,7 +10707,10 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Invalid input: details.issues says which field */
+            /**
+             * @description - `validation_failed`: A parameter or body field is invalid (`details.issues` lists them).
+             *     - `plan_not_found`: There is no plan with that name.
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -9775,7 +10719,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Rate limited: wait Retry-After seconds */
+            /** @description - `rate_limited`: Too many requests; wait `Retry-After` seconds. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -9830,7 +10774,13 @@ export interface operations {
                     }[];
                 };
             };
-            /** @description Missing, unknown, revoked or expired key */
+            /**
+             * @description - `unauthorized`: No API key was sent; send `Authorization: Bearer <key>`.
+             *     - `invalid_api_key`: The key is unknown.
+             *     - `api_key_revoked`: The key was revoked; make a new one at /account.
+             *     - `api_key_expired`: The key expired; make a new one at /account.
+             *     - `user_disabled`: An administrator disabled the key's or sign-in's user; only an administrator can enable it.
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -9839,7 +10789,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description - `admin_required`: Only an administrator may do this. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -9848,7 +10798,10 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No such instance, session or path, or not yours */
+            /**
+             * @description - `user_not_found`: No user with that email.
+             *     - `not_found`: Nothing is there.
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -9857,7 +10810,12 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Wrong state: the instance is not ready, a turn is in progress, or a file changed */
+            /**
+             * @description - `own_account`: An administrator cannot disable or delete their own account.
+             *     - `user_has_instances`: The user still has instances (`details.instances`); delete them before the user.
+             *     - `user_exists`: A user with that email already exists.
+             *     - `invalid_state`: The instance cannot do that in its current status.
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -9866,7 +10824,10 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Invalid input: details.issues says which field */
+            /**
+             * @description - `validation_failed`: A parameter or body field is invalid (`details.issues` lists them).
+             *     - `plan_not_found`: There is no plan with that name.
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -9875,7 +10836,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Rate limited: wait Retry-After seconds */
+            /** @description - `rate_limited`: Too many requests; wait `Retry-After` seconds. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -9925,7 +10886,13 @@ export interface operations {
                     };
                 };
             };
-            /** @description Missing, unknown, revoked or expired key */
+            /**
+             * @description - `unauthorized`: No API key was sent; send `Authorization: Bearer <key>`.
+             *     - `invalid_api_key`: The key is unknown.
+             *     - `api_key_revoked`: The key was revoked; make a new one at /account.
+             *     - `api_key_expired`: The key expired; make a new one at /account.
+             *     - `user_disabled`: An administrator disabled the key's or sign-in's user; only an administrator can enable it.
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -9934,7 +10901,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description - `admin_required`: Only an administrator may do this. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -9943,7 +10910,10 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No such instance, session or path, or not yours */
+            /**
+             * @description - `user_not_found`: No user with that email.
+             *     - `not_found`: Nothing is there.
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -9952,7 +10922,12 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Wrong state: the instance is not ready, a turn is in progress, or a file changed */
+            /**
+             * @description - `own_account`: An administrator cannot disable or delete their own account.
+             *     - `user_has_instances`: The user still has instances (`details.instances`); delete them before the user.
+             *     - `user_exists`: A user with that email already exists.
+             *     - `invalid_state`: The instance cannot do that in its current status.
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -9961,7 +10936,10 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Invalid input: details.issues says which field */
+            /**
+             * @description - `validation_failed`: A parameter or body field is invalid (`details.issues` lists them).
+             *     - `plan_not_found`: There is no plan with that name.
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -9970,7 +10948,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Rate limited: wait Retry-After seconds */
+            /** @description - `rate_limited`: Too many requests; wait `Retry-After` seconds. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -10020,7 +10998,13 @@ export interface operations {
                     };
                 };
             };
-            /** @description Missing, unknown, revoked or expired key */
+            /**
+             * @description - `unauthorized`: No API key was sent; send `Authorization: Bearer <key>`.
+             *     - `invalid_api_key`: The key is unknown.
+             *     - `api_key_revoked`: The key was revoked; make a new one at /account.
+             *     - `api_key_expired`: The key expired; make a new one at /account.
+             *     - `user_disabled`: An administrator disabled the key's or sign-in's user; only an administrator can enable it.
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -10029,7 +11013,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description - `admin_required`: Only an administrator may do this. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -10038,7 +11022,10 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No such instance, session or path, or not yours */
+            /**
+             * @description - `user_not_found`: No user with that email.
+             *     - `not_found`: Nothing is there.
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -10047,7 +11034,12 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Wrong state: the instance is not ready, a turn is in progress, or a file changed */
+            /**
+             * @description - `own_account`: An administrator cannot disable or delete their own account.
+             *     - `user_has_instances`: The user still has instances (`details.instances`); delete them before the user.
+             *     - `user_exists`: A user with that email already exists.
+             *     - `invalid_state`: The instance cannot do that in its current status.
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -10056,7 +11048,10 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Invalid input: details.issues says which field */
+            /**
+             * @description - `validation_failed`: A parameter or body field is invalid (`details.issues` lists them).
+             *     - `plan_not_found`: There is no plan with that name.
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -10065,7 +11060,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Rate limited: wait Retry-After seconds */
+            /** @description - `rate_limited`: Too many requests; wait `Retry-After` seconds. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -10102,7 +11097,13 @@ export interface operations {
                     }[];
                 };
             };
-            /** @description Missing, unknown, revoked or expired key */
+            /**
+             * @description - `unauthorized`: No API key was sent; send `Authorization: Bearer <key>`.
+             *     - `invalid_api_key`: The key is unknown.
+             *     - `api_key_revoked`: The key was revoked; make a new one at /account.
+             *     - `api_key_expired`: The key expired; make a new one at /account.
+             *     - `user_disabled`: An administrator disabled the key's or sign-in's user; only an administrator can enable it.
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -10111,7 +11112,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description - `admin_required`: Only an administrator may do this. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -10120,7 +11121,10 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No such instance, session or path, or not yours */
+            /**
+             * @description - `user_not_found`: No user with that email.
+             *     - `not_found`: Nothing is there.
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -10129,7 +11133,12 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Wrong state: the instance is not ready, a turn is in progress, or a file changed */
+            /**
+             * @description - `own_account`: An administrator cannot disable or delete their own account.
+             *     - `user_has_instances`: The user still has instances (`details.instances`); delete them before the user.
+             *     - `user_exists`: A user with that email already exists.
+             *     - `invalid_state`: The instance cannot do that in its current status.
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -10138,7 +11147,10 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Invalid input: details.issues says which field */
+            /**
+             * @description - `validation_failed`: A parameter or body field is invalid (`details.issues` lists them).
+             *     - `plan_not_found`: There is no plan with that name.
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -10147,7 +11159,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Rate limited: wait Retry-After seconds */
+            /** @description - `rate_limited`: Too many requests; wait `Retry-After` seconds. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -10183,7 +11195,13 @@ export interface operations {
                     }[];
                 };
             };
-            /** @description Missing, unknown, revoked or expired key */
+            /**
+             * @description - `unauthorized`: No API key was sent; send `Authorization: Bearer <key>`.
+             *     - `invalid_api_key`: The key is unknown.
+             *     - `api_key_revoked`: The key was revoked; make a new one at /account.
+             *     - `api_key_expired`: The key expired; make a new one at /account.
+             *     - `user_disabled`: An administrator disabled the key's or sign-in's user; only an administrator can enable it.
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -10192,7 +11210,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description - `admin_required`: Only an administrator may do this. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -10201,7 +11219,10 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No such instance, session or path, or not yours */
+            /**
+             * @description - `user_not_found`: No user with that email.
+             *     - `not_found`: Nothing is there.
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -10210,7 +11231,12 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Wrong state: the instance is not ready, a turn is in progress, or a file changed */
+            /**
+             * @description - `own_account`: An administrator cannot disable or delete their own account.
+             *     - `user_has_instances`: The user still has instances (`details.instances`); delete them before the user.
+             *     - `user_exists`: A user with that email already exists.
+             *     - `invalid_state`: The instance cannot do that in its current status.
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -10219,7 +11245,10 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Invalid input: details.issues says which field */
+            /**
+             * @description - `validation_failed`: A parameter or body field is invalid (`details.issues` lists them).
+             *     - `plan_not_found`: There is no plan with that name.
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -10228,7 +11257,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Rate limited: wait Retry-After seconds */
+            /** @description - `rate_limited`: Too many requests; wait `Retry-After` seconds. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -10272,7 +11301,13 @@ export interface operations {
                     };
                 };
             };
-            /** @description Missing, unknown, revoked or expired key */
+            /**
+             * @description - `unauthorized`: No API key was sent; send `Authorization: Bearer <key>`.
+             *     - `invalid_api_key`: The key is unknown.
+             *     - `api_key_revoked`: The key was revoked; make a new one at /account.
+             *     - `api_key_expired`: The key expired; make a new one at /account.
+             *     - `user_disabled`: An administrator disabled the key's or sign-in's user; only an administrator can enable it.
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -10281,7 +11316,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description - `admin_required`: Only an administrator may do this. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -10290,7 +11325,10 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No such instance, session or path, or not yours */
+            /**
+             * @description - `user_not_found`: No user with that email.
+             *     - `not_found`: Nothing is there.
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -10299,7 +11337,12 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Wrong state: the instance is not ready, a turn is in progress, or a file changed */
+            /**
+             * @description - `own_account`: An administrator cannot disable or delete their own account.
+             *     - `user_has_instances`: The user still has instances (`details.instances`); delete them before the user.
+             *     - `user_exists`: A user with that email already exists.
+             *     - `invalid_state`: The instance cannot do that in its current status.
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -10308,7 +11351,10 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Invalid input: details.issues says which field */
+            /**
+             * @description - `validation_failed`: A parameter or body field is invalid (`details.issues` lists them).
+             *     - `plan_not_found`: There is no plan with that name.
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -10317,7 +11363,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Rate limited: wait Retry-After seconds */
+            /** @description - `rate_limited`: Too many requests; wait `Retry-After` seconds. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -10346,7 +11392,13 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Missing, unknown, revoked or expired key */
+            /**
+             * @description - `unauthorized`: No API key was sent; send `Authorization: Bearer <key>`.
+             *     - `invalid_api_key`: The key is unknown.
+             *     - `api_key_revoked`: The key was revoked; make a new one at /account.
+             *     - `api_key_expired`: The key expired; make a new one at /account.
+             *     - `user_disabled`: An administrator disabled the key's or sign-in's user; only an administrator can enable it.
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -10355,7 +11407,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Default Response */
+            /** @description - `admin_required`: Only an administrator may do this. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -10364,7 +11416,10 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No such instance, session or path, or not yours */
+            /**
+             * @description - `user_not_found`: No user with that email.
+             *     - `not_found`: Nothing is there.
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -10373,7 +11428,12 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Wrong state: the instance is not ready, a turn is in progress, or a file changed */
+            /**
+             * @description - `own_account`: An administrator cannot disable or delete their own account.
+             *     - `user_has_instances`: The user still has instances (`details.instances`); delete them before the user.
+             *     - `user_exists`: A user with that email already exists.
+             *     - `invalid_state`: The instance cannot do that in its current status.
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -10382,7 +11442,10 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Invalid input: details.issues says which field */
+            /**
+             * @description - `validation_failed`: A parameter or body field is invalid (`details.issues` lists them).
+             *     - `plan_not_found`: There is no plan with that name.
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -10391,7 +11454,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Rate limited: wait Retry-After seconds */
+            /** @description - `rate_limited`: Too many requests; wait `Retry-After` seconds. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -10425,7 +11488,13 @@ export interface operations {
                     };
                 };
             };
-            /** @description Missing, unknown, revoked or expired key */
+            /**
+             * @description - `unauthorized`: No API key was sent; send `Authorization: Bearer <key>`.
+             *     - `invalid_api_key`: The key is unknown.
+             *     - `api_key_revoked`: The key was revoked; make a new one at /account.
+             *     - `api_key_expired`: The key expired; make a new one at /account.
+             *     - `user_disabled`: An administrator disabled the key's or sign-in's user; only an administrator can enable it.
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -10434,7 +11503,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No such instance, session or path, or not yours */
+            /** @description - `instance_not_found`: No such instance, or it is not yours. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -10443,7 +11512,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Invalid input: details.issues says which field */
+            /** @description - `validation_failed`: A parameter or body field is invalid (`details.issues` lists them). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -10452,7 +11521,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Rate limited: wait Retry-After seconds */
+            /** @description - `rate_limited`: Too many requests; wait `Retry-After` seconds. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -10489,7 +11558,13 @@ export interface operations {
                     "application/json": components["schemas"]["AuditEntry"][];
                 };
             };
-            /** @description Missing, unknown, revoked or expired key */
+            /**
+             * @description - `unauthorized`: No API key was sent; send `Authorization: Bearer <key>`.
+             *     - `invalid_api_key`: The key is unknown.
+             *     - `api_key_revoked`: The key was revoked; make a new one at /account.
+             *     - `api_key_expired`: The key expired; make a new one at /account.
+             *     - `user_disabled`: An administrator disabled the key's or sign-in's user; only an administrator can enable it.
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -10498,7 +11573,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Not allowed: no subscription or invite, a plan limit, or a path this caller may not touch */
+            /** @description - `admin_required`: Only an administrator may do this. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -10507,7 +11582,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Invalid input: details.issues says which field */
+            /** @description - `validation_failed`: A parameter or body field is invalid (`details.issues` lists them). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -10516,7 +11591,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Rate limited: wait Retry-After seconds */
+            /** @description - `rate_limited`: Too many requests; wait `Retry-After` seconds. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -10559,7 +11634,13 @@ export interface operations {
                     "application/json": components["schemas"]["LifecycleEvent"][] | string;
                 };
             };
-            /** @description Missing, unknown, revoked or expired key */
+            /**
+             * @description - `unauthorized`: No API key was sent; send `Authorization: Bearer <key>`.
+             *     - `invalid_api_key`: The key is unknown.
+             *     - `api_key_revoked`: The key was revoked; make a new one at /account.
+             *     - `api_key_expired`: The key expired; make a new one at /account.
+             *     - `user_disabled`: An administrator disabled the key's or sign-in's user; only an administrator can enable it.
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -10568,7 +11649,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No such instance, session or path, or not yours */
+            /** @description - `instance_not_found`: No such instance, or it is not yours. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -10577,7 +11658,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Invalid input: details.issues says which field */
+            /** @description - `validation_failed`: A parameter or body field is invalid (`details.issues` lists them). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -10586,7 +11667,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Rate limited: wait Retry-After seconds */
+            /** @description - `rate_limited`: Too many requests; wait `Retry-After` seconds. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -10615,7 +11696,13 @@ export interface operations {
                     "application/json": components["schemas"]["Webhook"][];
                 };
             };
-            /** @description Missing, unknown, revoked or expired key */
+            /**
+             * @description - `unauthorized`: No API key was sent; send `Authorization: Bearer <key>`.
+             *     - `invalid_api_key`: The key is unknown.
+             *     - `api_key_revoked`: The key was revoked; make a new one at /account.
+             *     - `api_key_expired`: The key expired; make a new one at /account.
+             *     - `user_disabled`: An administrator disabled the key's or sign-in's user; only an administrator can enable it.
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -10624,7 +11711,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Invalid input: details.issues says which field */
+            /** @description - `validation_failed`: A parameter or body field is invalid (`details.issues` lists them). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -10633,7 +11720,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Rate limited: wait Retry-After seconds */
+            /** @description - `rate_limited`: Too many requests; wait `Retry-After` seconds. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -10676,7 +11763,13 @@ export interface operations {
                     "application/json": components["schemas"]["CreatedWebhook"];
                 };
             };
-            /** @description Missing, unknown, revoked or expired key */
+            /**
+             * @description - `unauthorized`: No API key was sent; send `Authorization: Bearer <key>`.
+             *     - `invalid_api_key`: The key is unknown.
+             *     - `api_key_revoked`: The key was revoked; make a new one at /account.
+             *     - `api_key_expired`: The key expired; make a new one at /account.
+             *     - `user_disabled`: An administrator disabled the key's or sign-in's user; only an administrator can enable it.
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -10685,7 +11778,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Wrong state: the instance is not ready, a turn is in progress, or a file changed */
+            /** @description - `webhook_limit_reached`: You have the most webhooks you may (`details.limit`); delete one first. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -10694,7 +11787,10 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Invalid input: details.issues says which field */
+            /**
+             * @description - `validation_failed`: A parameter or body field is invalid (`details.issues` lists them).
+             *     - `webhook_url_not_allowed`: A webhook URL points at a private, loopback or link-local address, or is not http(s); it must be public unless the operator allows private ones.
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -10703,7 +11799,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Rate limited: wait Retry-After seconds */
+            /** @description - `rate_limited`: Too many requests; wait `Retry-After` seconds. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -10733,7 +11829,13 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Missing, unknown, revoked or expired key */
+            /**
+             * @description - `unauthorized`: No API key was sent; send `Authorization: Bearer <key>`.
+             *     - `invalid_api_key`: The key is unknown.
+             *     - `api_key_revoked`: The key was revoked; make a new one at /account.
+             *     - `api_key_expired`: The key expired; make a new one at /account.
+             *     - `user_disabled`: An administrator disabled the key's or sign-in's user; only an administrator can enable it.
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -10742,7 +11844,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No such instance, session or path, or not yours */
+            /** @description - `webhook_not_found`: No such webhook of yours. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -10751,7 +11853,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Invalid input: details.issues says which field */
+            /** @description - `validation_failed`: A parameter or body field is invalid (`details.issues` lists them). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -10760,7 +11862,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Rate limited: wait Retry-After seconds */
+            /** @description - `rate_limited`: Too many requests; wait `Retry-After` seconds. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -10794,7 +11896,13 @@ export interface operations {
                     "application/json": components["schemas"]["WebhookDelivery"][];
                 };
             };
-            /** @description Missing, unknown, revoked or expired key */
+            /**
+             * @description - `unauthorized`: No API key was sent; send `Authorization: Bearer <key>`.
+             *     - `invalid_api_key`: The key is unknown.
+             *     - `api_key_revoked`: The key was revoked; make a new one at /account.
+             *     - `api_key_expired`: The key expired; make a new one at /account.
+             *     - `user_disabled`: An administrator disabled the key's or sign-in's user; only an administrator can enable it.
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -10803,7 +11911,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No such instance, session or path, or not yours */
+            /** @description - `webhook_not_found`: No such webhook of yours. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -10812,7 +11920,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Invalid input: details.issues says which field */
+            /** @description - `validation_failed`: A parameter or body field is invalid (`details.issues` lists them). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -10821,7 +11929,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Rate limited: wait Retry-After seconds */
+            /** @description - `rate_limited`: Too many requests; wait `Retry-After` seconds. */
             429: {
                 headers: {
                     [name: string]: unknown;

@@ -1,11 +1,11 @@
-import { AppError, type ErrorCode, isErrorCode } from '../../errors.js'
+import { AppError, type CodeWithStatus, type ErrorCode, isErrorCode } from '../../errors.js'
 
 /**
  * The codes a chat turn can end with that keep their registered status, so that clients can tell
  * apart what they can fix (409: the instance is not ready, or they aborted the turn), what the
  * operator must fix (503: no model configured, agent off or unreachable) and what timed out (504).
  */
-const TURN_ERROR_CODES: ReadonlySet<string> = new Set<ErrorCode>([
+const KEEP_STATUS = [
   'aborted',
   'instance_not_ready',
   'instance_stopping',
@@ -18,7 +18,20 @@ const TURN_ERROR_CODES: ReadonlySet<string> = new Set<ErrorCode>([
   'server_stopping',
   'server_restarted',
   'upstream_timeout',
-])
+] as const satisfies readonly ErrorCode[]
+const KEEPS_STATUS: ReadonlySet<string> = new Set(KEEP_STATUS)
+
+/** Failures of the agent, the model or the way to them that a turn reports. */
+const FAILED = [
+  'model_error',
+  'agent_error',
+  'gateway_error',
+  'upstream_error',
+  'upstream_unreachable',
+] as const satisfies readonly CodeWithStatus<502>[]
+
+/** The codes a synchronous turn answers, for its route's schema. */
+export const TURN_ERROR_CODES = [...KEEP_STATUS, ...FAILED]
 
 /**
  * A failed turn as the error a synchronous `POST /chat` answers. Any other code is a failure of
@@ -27,5 +40,5 @@ const TURN_ERROR_CODES: ReadonlySet<string> = new Set<ErrorCode>([
  */
 export function turnError(code: string, message: string, details: Record<string, unknown>): AppError {
   if (!isErrorCode(code)) return new AppError('agent_error', message, { details })
-  return new AppError(code, message, { details, ...(TURN_ERROR_CODES.has(code) ? {} : { status: 502 }) })
+  return new AppError(code, message, { details, ...(KEEPS_STATUS.has(code) ? {} : { status: 502 }) })
 }

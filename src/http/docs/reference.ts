@@ -150,7 +150,9 @@ function renderOperation(origin: string, method: string, path: string, op: Opera
   for (const [status, res] of Object.entries(op.responses ?? {})) {
     const schema = Object.values(res.content ?? {})[0]?.schema
     if (schema?.$ref?.endsWith('/Error')) {
-      failures.push(status)
+      // Its description lists the status's codes, a "- `code`: meaning" line each.
+      const codes = [...(res.description ?? '').matchAll(/^- `([a-z_]+)`:/gm)].map((m) => `\`${m[1]}\``)
+      failures.push(`\`${status}\`${codes.length ? ` (${codes.join(', ')})` : ''}`)
       continue
     }
     const desc = res.description && res.description !== 'Default Response' ? ` ${res.description}` : ''
@@ -164,7 +166,7 @@ function renderOperation(origin: string, method: string, path: string, op: Opera
       (objectOf(schema) ?? (schema.items?.$ref ? undefined : objectOf(schema.items)))
     if (inline) out.push('', fieldTable(inline), '')
   }
-  if (failures.length) out.push(`- errors (Error): ${failures.map((f) => `\`${f}\``).join(', ')}`)
+  if (failures.length) out.push(`- errors (Error): ${failures.join(', ')}`)
   out.push('', '```sh', curlExample(origin, method, path, op), '```', '')
   return out.join('\n')
 }

@@ -6,11 +6,20 @@ import type { Services } from '../../core/services.js'
 import { AdminPlan, AdminUser, UserAdmin } from '../../core/user-admin.js'
 import { errors } from '../../errors.js'
 import { callerOf } from '../plugins/auth.js'
-import { ErrorBody, errorResponses } from '../schemas.js'
+import { errorResponses } from '../schemas.js'
 
 const Password = z.string().min(8, 'must have at least 8 characters').max(1000)
 const UserParams = z.object({ id: z.string().min(1).max(100) })
-const denied = { 403: ErrorBody, ...errorResponses(404, 409) }
+const denied = errorResponses(
+  'admin_required',
+  'user_not_found',
+  'not_found',
+  'plan_not_found',
+  'own_account',
+  'user_has_instances',
+  'user_exists',
+  'invalid_state',
+)
 
 /** Users, plans and invite codes for the admin pages; administrators only (403 `admin_required`). */
 export const adminAccountRoutes: FastifyPluginAsyncZod<{ services: Services }> = async (

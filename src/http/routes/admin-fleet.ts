@@ -5,7 +5,7 @@ import type { Services } from '../../core/services.js'
 import { errors } from '../../errors.js'
 import type { Logger } from '../../log.js'
 import { callerOf } from '../plugins/auth.js'
-import { ErrorBody, errorResponses } from '../schemas.js'
+import { errorResponses } from '../schemas.js'
 
 const Outcome = z.object({
   id: z.string(),
@@ -34,7 +34,7 @@ export const adminFleetRoutes: FastifyPluginAsyncZod<{ services: Services }> = a
         operationId: 'admin.instances.stopAll',
         summary: "Stop every user's instances (and the warm pool's); answers once they settled",
         tags: ['admin'],
-        response: { 200: FleetAnswer, 403: ErrorBody, ...errorResponses() },
+        response: { 200: FleetAnswer, ...errorResponses('admin_required') },
       },
     },
     async (request) => {
@@ -49,7 +49,7 @@ export const adminFleetRoutes: FastifyPluginAsyncZod<{ services: Services }> = a
         operationId: 'admin.instances.startAll',
         summary: "Start every user's stopped or failed instance; answers once they settled",
         tags: ['admin'],
-        response: { 200: FleetAnswer, 403: ErrorBody, ...errorResponses() },
+        response: { 200: FleetAnswer, ...errorResponses('admin_required') },
       },
     },
     async (request) => {

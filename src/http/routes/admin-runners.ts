@@ -3,7 +3,7 @@ import { z } from 'zod'
 import type { Services } from '../../core/services.js'
 import { errors } from '../../errors.js'
 import { callerOf } from '../plugins/auth.js'
-import { ErrorBody, errorResponses } from '../schemas.js'
+import { errorResponses } from '../schemas.js'
 
 const Usage = z.object({ memory_mb: z.number().int(), instances: z.number().int() })
 const Runner = z
@@ -48,7 +48,7 @@ export const adminRunnerRoutes: FastifyPluginAsyncZod<{ services: Services }> = 
         operationId: 'admin.runners.list',
         summary: "The runners with their health, capacity and load, and this server's own",
         tags: ['admin'],
-        response: { 200: Overview, 403: ErrorBody, ...errorResponses() },
+        response: { 200: Overview, ...errorResponses('admin_required') },
       },
     },
     async () => runners.overview(),
@@ -69,7 +69,7 @@ export const adminRunnerRoutes: FastifyPluginAsyncZod<{ services: Services }> = 
               : 'Undrain a runner: it takes new instances again',
           tags: ['admin'],
           params: Params,
-          response: { 200: Runner, 403: ErrorBody, ...errorResponses(404) },
+          response: { 200: Runner, ...errorResponses('admin_required', 'not_found') },
         },
       },
       async (request) => runners.setState(request.params.runner, state),
@@ -84,7 +84,7 @@ export const adminRunnerRoutes: FastifyPluginAsyncZod<{ services: Services }> = 
         summary: 'Forget a runner that holds no instance (409 while it holds some)',
         tags: ['admin'],
         params: Params,
-        response: { 204: z.null(), 403: ErrorBody, 409: ErrorBody, ...errorResponses(404) },
+        response: { 204: z.null(), ...errorResponses('admin_required', 'not_found', 'runner_has_instances') },
       },
     },
     async (request, reply) => {

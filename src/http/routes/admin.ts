@@ -3,7 +3,7 @@ import type { Services } from '../../core/services.js'
 import { PoolStatus } from '../../core/warm-pool.js'
 import { errors } from '../../errors.js'
 import { callerOf } from '../plugins/auth.js'
-import { ErrorBody, errorResponses } from '../schemas.js'
+import { errorResponses } from '../schemas.js'
 
 /** Operator views; administrators only. */
 export const adminRoutes: FastifyPluginAsyncZod<{ services: Services }> = async (app, { services }) => {
@@ -14,7 +14,7 @@ export const adminRoutes: FastifyPluginAsyncZod<{ services: Services }> = async 
         operationId: 'admin.pool',
         summary: "The warm pool: each plan's size, and how many instances are ready or warming",
         tags: ['admin'],
-        response: { 200: PoolStatus, 403: ErrorBody, ...errorResponses() },
+        response: { 200: PoolStatus, ...errorResponses('admin_required') },
       },
     },
     async (request) => {

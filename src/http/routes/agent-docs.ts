@@ -11,7 +11,7 @@ const hidden = { config: { public: true }, schema: { hide: true } } as const
 
 /** Documents for agents (quick start, reference, guide) and the skill bundle, public. */
 export const agentDocRoutes: FastifyPluginAsyncZod<{ services: Services }> = async (app, { services }) => {
-  const origin = (req: Parameters<typeof originOf>[0]) => originOf(req, services.config)
+  const origin = (req: Parameters<typeof originOf>[0]) => originOf(req, services.config.http)
 
   app.get('/llms.txt', hidden, async (req, reply) =>
     reply.type('text/plain; charset=utf-8').send(renderLlmsTxt(origin(req))),

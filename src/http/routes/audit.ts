@@ -25,7 +25,7 @@ export const auditRoutes: FastifyPluginAsyncZod<{ services: Services }> = async 
           'Each entry names the action (the operationId), the API key, web session or instance that made it, the instance it touched, the HTTP status of the answer, the time and the client address. Reads are not recorded. Entries are kept for the server retention period (CLAWPORT_AUDIT_RETENTION_DAYS, 90 days by default).',
         tags: ['account'],
         querystring: AuditQuery,
-        response: { 200: z.array(AuditEntry), ...errorResponses(403) },
+        response: { 200: z.array(AuditEntry), ...errorResponses('admin_required') },
       },
     },
     async (request) => {

@@ -11,7 +11,7 @@ import {
   sessionTokenOf,
   setSessionCookies,
 } from '../plugins/session-auth.js'
-import { ErrorBody } from '../schemas.js'
+import { errorsOf } from '../schemas.js'
 
 const Password = z.string().min(8, 'must have at least 8 characters').max(1000)
 
@@ -24,11 +24,25 @@ const SessionState = z.object({
 
 const SignedIn = z.object({ user: Me })
 
-const errors401 = { 401: ErrorBody, 403: ErrorBody, 409: ErrorBody, 422: ErrorBody, 429: ErrorBody }
+/** What signing in, setting up the administrator or signing up can answer. */
+const errors401 = errorsOf(
+  'invalid_credentials',
+  'user_disabled',
+  'cross_site',
+  'admin_required',
+  'signup_closed',
+  'invite_invalid',
+  'setup_done',
+  'user_exists',
+  'validation_failed',
+  'plan_not_found',
+  'rate_limited',
+)
 
 /** Dashboard sign-in with email and password; the session is an HTTP-only cookie. */
 export const authRoutes: FastifyPluginAsyncZod<{ services: Services }> = async (app, { services }) => {
-  const { webSessions, accounts, config } = services
+  const { webSessions, accounts } = services
+  const config = services.config.http
   const secure = (req: FastifyRequest) => isSecure(req, config.publicUrl)
 
   async function signIn(req: FastifyRequest, reply: FastifyReply, login: WebLogin) {
@@ -91,7 +105,7 @@ export const authRoutes: FastifyPluginAsyncZod<{ services: Services }> = async (
         summary: 'Sign out: the session ends on the server and its cookies are cleared',
         tags: ['auth'],
         security: [],
-        response: { 204: z.null().describe('Signed out'), 403: ErrorBody },
+        response: { 204: z.null().describe('Signed out'), ...errorsOf('cross_site', 'csrf_failed') },
       },
     },
     async (req, reply) => {

@@ -16,7 +16,7 @@ export const chatCursorRoutes: FastifyPluginAsyncZod<{ services: Services }> = a
           'Load messages with tail=true, then follow GET .../chat/events?after=<cursor> to see what comes next.',
         tags: ['chat'],
         params: InstanceParams,
-        response: { 200: z.object({ cursor: z.number().int() }), ...errorResponses(404) },
+        response: { 200: z.object({ cursor: z.number().int() }), ...errorResponses('instance_not_found') },
       },
     },
     async (request) => {

@@ -27,11 +27,11 @@ const CSP = {
 }
 
 /**
- * Serves the single-page dashboard built into config.webDir: hashed assets cached for good,
+ * Serves the single-page dashboard built into config.http.webDir: hashed assets cached for good,
  * index.html for every other non-/api path (the page routes itself).
  */
 export const dashboardRoutes: FastifyPluginAsync<{ services: Services }> = async (app, { services }) => {
-  const root = services.config.webDir
+  const root = services.config.http.webDir
   const built = fs.existsSync(path.join(root, 'index.html'))
   // Registered inside this plugin, so the headers apply to the dashboard's answers only.
   await app.register(helmet, {

@@ -61,7 +61,7 @@ export const discoveryRoutes: FastifyPluginAsyncZod<{ services: Services }> = as
       },
     },
     async (request) => {
-      const origin = originOf(request, services.config)
+      const origin = originOf(request, services.config.http)
       return {
         name: 'Clawport',
         version: VERSION,

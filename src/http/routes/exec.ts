@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import type { Services } from '../../core/services.js'
 import { ExecRequest, ExecResult } from '../../wire/clawlet.js'
 import { callerOf } from '../plugins/auth.js'
-import { ErrorBody, errorResponses, InstanceParams } from '../schemas.js'
+import { errorResponses, InstanceParams } from '../schemas.js'
 
 /** One-shot commands in an instance. */
 export const execRoutes: FastifyPluginAsyncZod<{ services: Services }> = async (app, { services }) => {
@@ -17,7 +17,18 @@ export const execRoutes: FastifyPluginAsyncZod<{ services: Services }> = async (
         tags: ['terminal'],
         params: InstanceParams,
         body: ExecRequest,
-        response: { 200: ExecResult, ...errorResponses(404, 409), 503: ErrorBody },
+        response: {
+          200: ExecResult,
+          ...errorResponses(
+            'instance_not_found',
+            'instance_not_ready',
+            'instance_waking',
+            'not_a_directory',
+            'instance_unavailable',
+            'runner_unavailable',
+            'instance_resources_exhausted',
+          ),
+        },
       },
     },
     async (req) => services.workspace.exec(callerOf(req), req.params.id, req.body),

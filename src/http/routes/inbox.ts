@@ -23,7 +23,7 @@ export const inboxRoutes: FastifyPluginAsyncZod<{ services: Services }> = async 
         params: InstanceParams,
         headers: z.object({ 'idempotency-key': z.string().min(1).max(200).optional() }).loose(),
         body: InboxSendBody,
-        response: { 200: InboxMessage, 202: InboxMessage, ...errorResponses(404) },
+        response: { 200: InboxMessage, 202: InboxMessage, ...errorResponses('instance_not_found') },
       },
     },
     async (req, reply) => {
@@ -45,7 +45,7 @@ export const inboxRoutes: FastifyPluginAsyncZod<{ services: Services }> = async 
         tags: ['inbox'],
         params: InstanceParams,
         querystring: z.object({ limit: z.coerce.number().int().min(1).max(500).default(50) }),
-        response: { 200: z.array(InboxMessage), ...errorResponses(404) },
+        response: { 200: z.array(InboxMessage), ...errorResponses('instance_not_found') },
       },
     },
     async (req) => inbox.list(callerOf(req), req.params.id, req.query.limit),
@@ -60,7 +60,7 @@ export const inboxRoutes: FastifyPluginAsyncZod<{ services: Services }> = async 
         tags: ['inbox'],
         params: InstanceParams.extend({ message_id: z.string() }),
         querystring: z.object({ wait_ms: z.coerce.number().int().min(0).max(MAX_WAIT_MS).optional() }),
-        response: { 200: InboxMessage, ...errorResponses(404) },
+        response: { 200: InboxMessage, ...errorResponses('instance_not_found', 'inbox_message_not_found') },
       },
     },
     async (req) => {

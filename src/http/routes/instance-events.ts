@@ -60,7 +60,7 @@ export const instanceEventRoutes: FastifyPluginAsyncZod<{ services: Services }> 
         params: InstanceParams,
         querystring: EventsQuery,
         headers: z.object({ 'last-event-id': z.string().optional() }).loose(),
-        response: { 200: z.array(LifecycleEvent).or(EventStream), ...errorResponses(404) },
+        response: { 200: z.array(LifecycleEvent).or(EventStream), ...errorResponses('instance_not_found') },
       },
     },
     async (req, reply) => {

@@ -53,7 +53,7 @@ export const keyRoutes: FastifyPluginAsyncZod<{ services: Services }> = async (a
         summary: 'Revoke an API key; it stops working at once',
         tags: ['account'],
         params: z.object({ id: z.string() }),
-        response: { 204: z.null().describe('Revoked'), ...errorResponses(404) },
+        response: { 204: z.null().describe('Revoked'), ...errorResponses('api_key_not_found') },
       },
     },
     async (request, reply) => {

@@ -21,7 +21,7 @@ async function checkScraper(request: FastifyRequest, services: Services): Promis
     throw errors.unauthorized(
       'Send "Authorization: Bearer <token>" with CLAWPORT_METRICS_TOKEN or an administrator\'s key.',
     )
-  const token = services.config.metricsToken
+  const token = services.config.http.metricsToken
   if (token && sameSecret(secret, token)) return
   const caller = await services.keys.authenticate(secret)
   if (!caller.user.is_admin) throw errors.adminOnly()

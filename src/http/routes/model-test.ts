@@ -44,7 +44,7 @@ export const modelTestRoutes: FastifyPluginAsyncZod<{ services: Services }> = as
       const apiKey = body.api_key ?? (sameUpstream ? current.apiKey : undefined)
       // A URL other than the operator's own is the user's: public addresses only.
       const operators = current?.source === 'operator' && sameUpstream
-      const guarded = !operators && !services.config.modelPrivateUrls
+      const guarded = !operators && !services.config.broker.modelPrivateUrls
       if (guarded) assertPublicUrl(baseUrl)
       const check = await checkUpstream({ baseUrl, model, apiKey }, { publicOnly: guarded })
       // The operator's URL and model are for administrators' eyes only (see GET /api/me/model).

@@ -3,7 +3,7 @@ import { z } from 'zod'
 import { Pipeline, PipelineCreateBody, PipelineRun } from '../../core/automation/pipeline-types.js'
 import type { Services } from '../../core/services.js'
 import { callerOf } from '../plugins/auth.js'
-import { ErrorBody, errorResponses } from '../schemas.js'
+import { errorResponses, errorsOf } from '../schemas.js'
 
 export const PipelineParams = z.object({ id: z.string().describe('Pipeline id') })
 const RunInput = z.record(z.string(), z.unknown()).nullish()
@@ -22,7 +22,7 @@ export const pipelineRoutes: FastifyPluginAsyncZod<{ services: Services }> = asy
           'Stages run in order; a stage is one step or `{parallel: [steps]}`. A step is a `chat` turn, an `exec` or a file `copy`, on an instance or a swarm member; its strings may use `{{steps.<name>.output}}`, `{{input.<key>}}` and `{{run.id}}`. Triggers: POST .../runs, `schedule` (cron, UTC) and, with `webhook: true`, a `webhook_url` carrying its own secret (shown only here).',
         tags: ['pipelines'],
         body: PipelineCreateBody,
-        response: { 201: Pipeline, ...errorResponses(404) },
+        response: { 201: Pipeline, ...errorResponses('instance_not_found') },
       },
     },
     async (req, reply) => reply.code(201).send(await pipelines.create(callerOf(req), req.body)),
@@ -49,7 +49,7 @@ export const pipelineRoutes: FastifyPluginAsyncZod<{ services: Services }> = asy
         summary: 'A pipeline',
         tags: ['pipelines'],
         params: PipelineParams,
-        response: { 200: Pipeline, ...errorResponses(404) },
+        response: { 200: Pipeline, ...errorResponses('pipeline_not_found') },
       },
     },
     async (req) => pipelines.get(callerOf(req), req.params.id),
@@ -66,7 +66,10 @@ export const pipelineRoutes: FastifyPluginAsyncZod<{ services: Services }> = asy
         tags: ['pipelines'],
         params: PipelineParams,
         body: PipelineCreateBody,
-        response: { 200: Pipeline, ...errorResponses(404, 409) },
+        response: {
+          200: Pipeline,
+          ...errorResponses('pipeline_not_found', 'instance_not_found', 'conflict'),
+        },
       },
     },
     async (req) => pipelines.update(callerOf(req), req.params.id, req.body),
@@ -80,7 +83,7 @@ export const pipelineRoutes: FastifyPluginAsyncZod<{ services: Services }> = asy
         summary: 'Delete a pipeline and its runs (running ones are canceled)',
         tags: ['pipelines'],
         params: PipelineParams,
-        response: { 204: z.null(), ...errorResponses(404) },
+        response: { 204: z.null(), ...errorResponses('pipeline_not_found') },
       },
     },
     async (req, reply) => {
@@ -100,7 +103,7 @@ export const pipelineRoutes: FastifyPluginAsyncZod<{ services: Services }> = asy
         tags: ['pipelines'],
         params: PipelineParams,
         body: RunInput,
-        response: { 202: PipelineRun, ...errorResponses(404) },
+        response: { 202: PipelineRun, ...errorResponses('pipeline_not_found') },
       },
     },
     async (req, reply) =>
@@ -118,7 +121,10 @@ export const pipelineRoutes: FastifyPluginAsyncZod<{ services: Services }> = asy
         security: [],
         params: PipelineParams.extend({ secret: z.string() }),
         body: RunInput,
-        response: { 202: PipelineRun, 404: ErrorBody, 422: ErrorBody, 429: ErrorBody },
+        response: {
+          202: PipelineRun,
+          ...errorsOf('pipeline_not_found', 'validation_failed', 'rate_limited'),
+        },
       },
     },
     async (req, reply) =>

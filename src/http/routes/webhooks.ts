@@ -21,7 +21,10 @@ export const webhookRoutes: FastifyPluginAsyncZod<{ services: Services }> = asyn
           'Each event is POSTed as JSON with X-Clawport-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>" keyed with the secret>, retried with exponential backoff until the receiver answers 2xx. The URL must be public (http or https); redirects are not followed.',
         tags: ['webhooks'],
         body: CreateWebhookInput,
-        response: { 201: CreatedWebhook, ...errorResponses(409) },
+        response: {
+          201: CreatedWebhook,
+          ...errorResponses('webhook_limit_reached', 'webhook_url_not_allowed'),
+        },
       },
     },
     async (req, reply) => {
@@ -53,7 +56,7 @@ export const webhookRoutes: FastifyPluginAsyncZod<{ services: Services }> = asyn
         summary: 'Delete a webhook; nothing more is sent to it',
         tags: ['webhooks'],
         params: WebhookParams,
-        response: { 204: z.null().describe('Deleted'), ...errorResponses(404) },
+        response: { 204: z.null().describe('Deleted'), ...errorResponses('webhook_not_found') },
       },
     },
     async (req, reply) => {
@@ -71,7 +74,7 @@ export const webhookRoutes: FastifyPluginAsyncZod<{ services: Services }> = asyn
         tags: ['webhooks'],
         params: WebhookParams,
         querystring: z.object({ limit: z.coerce.number().int().min(1).max(200).default(50) }),
-        response: { 200: z.array(WebhookDelivery), ...errorResponses(404) },
+        response: { 200: z.array(WebhookDelivery), ...errorResponses('webhook_not_found') },
       },
     },
     async (req) => webhooks.deliveries(callerOf(req).user.id, req.params.id, req.query.limit),

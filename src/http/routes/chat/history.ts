@@ -67,7 +67,10 @@ export const chatHistoryRoutes: FastifyPluginAsyncZod<{ services: Services }> = 
         tags: ['chat'],
         params: InstanceParams,
         querystring: MessagesQuery,
-        response: { 200: z.array(ChatMessage), ...errorResponses(404) },
+        response: {
+          200: z.array(ChatMessage),
+          ...errorResponses('instance_not_found', 'chat_session_not_found'),
+        },
       },
     },
     async (req) => chat.messages(callerOf(req), req.params.id, req.query),
@@ -85,7 +88,10 @@ export const chatHistoryRoutes: FastifyPluginAsyncZod<{ services: Services }> = 
         params: InstanceParams,
         querystring: EventsQuery,
         headers: z.object({ 'last-event-id': z.string().optional() }).loose(),
-        response: { 200: z.array(ChatEvent).or(EventStream), ...errorResponses(404) },
+        response: {
+          200: z.array(ChatEvent).or(EventStream),
+          ...errorResponses('instance_not_found', 'chat_session_not_found'),
+        },
       },
     },
     async (req, reply) => {

@@ -16,7 +16,7 @@ export const chatSessionRoutes: FastifyPluginAsyncZod<{ services: Services }> = 
         summary: 'List chat sessions, most recently active first',
         tags: ['chat'],
         params: InstanceParams,
-        response: { 200: z.array(ChatSession), ...errorResponses(404) },
+        response: { 200: z.array(ChatSession), ...errorResponses('instance_not_found') },
       },
     },
     async (req) => services.chat.listSessions(callerOf(req), req.params.id),
@@ -31,7 +31,7 @@ export const chatSessionRoutes: FastifyPluginAsyncZod<{ services: Services }> = 
         tags: ['chat'],
         params: InstanceParams,
         body: CreateSessionBody,
-        response: { 201: ChatSession, ...errorResponses(404) },
+        response: { 201: ChatSession, ...errorResponses('instance_not_found') },
       },
     },
     async (req, reply) => {

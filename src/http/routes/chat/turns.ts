@@ -1,14 +1,24 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
+import { TURN_ERROR_CODES } from '../../../core/chat/turn-errors.js'
 import { ChatTurnResult } from '../../../core/chat/types.js'
 import type { Services } from '../../../core/services.js'
+import type { ErrorCode } from '../../../errors.js'
 import { callerOf } from '../../plugins/auth.js'
 import { withSender } from '../../plugins/instance-door.js'
-import { ErrorBody, errorResponses, InstanceParams } from '../../schemas.js'
+import { errorResponses, InstanceParams } from '../../schemas.js'
 import { openSse, pipeEvents } from '../../sse.js'
 import { AbortBody, AbortResult, EventStream, SendBody } from './schemas.js'
 
 const TURN_ERRORS =
-  'A failed turn answers the error with `details.session_id` (and `details.partial`, the text so far): 409 `turn_in_progress` when the session is already answering, `instance_not_ready`, or `aborted`; 503 `model_not_configured` when no model is set up, or when the agent is unavailable; 504 `upstream_timeout`; 502 when the model or agent failed.'
+  'A failed turn answers the error with `details.session_id` (and `details.partial`, the text so far); a failure of the agent, the model or the way to them is a 502 whatever its code.'
+
+/** What starting a turn can answer. */
+const STREAM_ERRORS = [
+  'instance_not_found',
+  'chat_session_not_found',
+  'instance_not_ready',
+  'turn_in_progress',
+] as const satisfies readonly ErrorCode[]
 
 /** Send a message (waiting for the answer, or streamed as SSE) and abort a running turn. */
 export const chatTurnRoutes: FastifyPluginAsyncZod<{ services: Services }> = async (app, { services }) => {
@@ -26,10 +36,7 @@ export const chatTurnRoutes: FastifyPluginAsyncZod<{ services: Services }> = asy
         body: SendBody,
         response: {
           200: ChatTurnResult,
-          ...errorResponses(404, 409),
-          502: ErrorBody,
-          503: ErrorBody,
-          504: ErrorBody,
+          ...errorResponses(...STREAM_ERRORS, ...TURN_ERROR_CODES),
         },
       },
     },
@@ -47,7 +54,7 @@ export const chatTurnRoutes: FastifyPluginAsyncZod<{ services: Services }> = asy
         tags: ['chat'],
         params: InstanceParams,
         body: SendBody,
-        response: { 200: EventStream, ...errorResponses(404, 409) },
+        response: { 200: EventStream, ...errorResponses(...STREAM_ERRORS) },
       },
     },
     async (req, reply) => {
@@ -69,7 +76,7 @@ export const chatTurnRoutes: FastifyPluginAsyncZod<{ services: Services }> = asy
         tags: ['chat'],
         params: InstanceParams,
         body: AbortBody,
-        response: { 200: AbortResult, ...errorResponses(404) },
+        response: { 200: AbortResult, ...errorResponses('instance_not_found', 'chat_session_not_found') },
       },
     },
     async (req) => chat.abort(callerOf(req), req.params.id, req.body.session_id),

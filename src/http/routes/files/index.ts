@@ -1,13 +1,36 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import type { Services } from '../../../core/services.js'
+import type { ErrorCode } from '../../../errors.js'
 import { Encoding, FileContent, FileEntry, FileList, PathResult, WriteResult } from '../../../wire/clawlet.js'
 import { callerOf } from '../../plugins/auth.js'
-import { ErrorBody, errorResponses, InstanceParams } from '../../schemas.js'
+import { errorResponses, InstanceParams } from '../../schemas.js'
 
 export const FilePath = z.string().min(1).max(4096).describe('Absolute, or relative to /workspace')
 const PathQuery = z.object({ path: FilePath })
-const fileErrors = () => ({ ...errorResponses(403, 404, 409, 413), 503: ErrorBody })
+/** What a file call can answer but for a size; the instance's own answers are passed on. */
+export const FILE_ERRORS = [
+  'permission_denied',
+  'instance_not_found',
+  'path_not_found',
+  'instance_not_ready',
+  'instance_waking',
+  'already_exists',
+  'is_a_directory',
+  'not_a_directory',
+  'not_a_regular_file',
+  'directory_not_empty',
+  'upload_aborted',
+  'invalid_path',
+  'instance_unavailable',
+  'runner_unavailable',
+] as const satisfies readonly ErrorCode[]
+export const SIZE_ERRORS = [
+  'payload_too_large',
+  'file_too_large',
+  'disk_full',
+] as const satisfies readonly ErrorCode[]
+const fileErrors = () => errorResponses(...FILE_ERRORS, ...SIZE_ERRORS)
 
 /** Browse, read, write and rearrange an instance's files. */
 export const fileRoutes: FastifyPluginAsyncZod<{ services: Services }> = async (app, { services }) => {

@@ -9,8 +9,8 @@ import { errors } from '../../../errors.js'
 import { Encoding, WriteResult } from '../../../wire/clawlet.js'
 import { attachmentDisposition } from '../../content-disposition.js'
 import { callerOf } from '../../plugins/auth.js'
-import { ErrorBody, errorResponses, InstanceParams } from '../../schemas.js'
-import { FilePath } from './index.js'
+import { errorResponses, InstanceParams } from '../../schemas.js'
+import { FILE_ERRORS, FilePath, SIZE_ERRORS } from './index.js'
 
 const UploadBody = z
   .object({
@@ -57,7 +57,7 @@ export const transferRoutes: FastifyPluginAsyncZod<{ services: Services }> = asy
         params: InstanceParams,
         querystring: UploadQuery,
         body: UploadBody,
-        response: { 200: WriteResult, ...errorResponses(403, 404, 409, 413), 503: ErrorBody },
+        response: { 200: WriteResult, ...errorResponses(...FILE_ERRORS, ...SIZE_ERRORS) },
       },
     },
     async (req) => {
@@ -98,8 +98,7 @@ export const transferRoutes: FastifyPluginAsyncZod<{ services: Services }> = asy
         querystring: z.object({ path: FilePath }),
         response: {
           200: z.string().meta({ format: 'binary' }),
-          ...errorResponses(403, 404, 409),
-          503: ErrorBody,
+          ...errorResponses(...FILE_ERRORS),
         },
       },
     },

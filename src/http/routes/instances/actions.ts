@@ -38,7 +38,10 @@ export const instanceActionRoutes: FastifyPluginAsyncZod<{ services: Services }>
           summary: action.summary,
           tags: ['instances'],
           params: InstanceParams,
-          response: { 202: Instance, ...errorResponses(404, 409) },
+          response: {
+            202: Instance,
+            ...errorResponses('instance_not_found', 'invalid_state', 'instance_not_ready'),
+          },
         },
       },
       async (request, reply) => {
@@ -56,7 +59,7 @@ export const instanceActionRoutes: FastifyPluginAsyncZod<{ services: Services }>
         summary: 'Readiness of the sandbox, the clawlet, the gateway and the desktop, with uptime',
         tags: ['instances'],
         params: InstanceParams,
-        response: { 200: InstanceStatusDetail, ...errorResponses(404) },
+        response: { 200: InstanceStatusDetail, ...errorResponses('instance_not_found') },
       },
     },
     async (request) => services.instances.status(callerOf(request), request.params.id),

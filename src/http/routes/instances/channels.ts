@@ -9,10 +9,19 @@ import {
   TelegramSettingsInput,
 } from '../../../core/channels/channel-types.js'
 import type { Services } from '../../../core/services.js'
+import type { ErrorCode } from '../../../errors.js'
 import { callerOf } from '../../plugins/auth.js'
 import { errorResponses, InstanceParams } from '../../schemas.js'
 
 const TAGS = ['channels']
+/** What a pairing call can answer: the channel or request missing, or the channel not running. */
+const PAIRING_ERRORS = [
+  'instance_not_found',
+  'channel_not_found',
+  'pairing_request_not_found',
+  'instance_not_ready',
+  'channel_not_running',
+] as const satisfies readonly ErrorCode[]
 const APPLIES =
   "Changes apply at the instance's next start (start, or reboot a running one); the state says restart_required until then."
 
@@ -28,7 +37,7 @@ export const channelRoutes: FastifyPluginAsyncZod<{ services: Services }> = asyn
         summary: "List the instance's chat channels with their state",
         tags: TAGS,
         params: InstanceParams,
-        response: { 200: z.array(Channel), ...errorResponses(404) },
+        response: { 200: z.array(Channel), ...errorResponses('instance_not_found') },
       },
     },
     async (request) => channels.list(callerOf(request), request.params.id),
@@ -42,7 +51,7 @@ export const channelRoutes: FastifyPluginAsyncZod<{ services: Services }> = asyn
         summary: 'Get one channel and its state',
         tags: TAGS,
         params: ChannelParams,
-        response: { 200: Channel, ...errorResponses(404) },
+        response: { 200: Channel, ...errorResponses('instance_not_found', 'channel_not_found') },
       },
     },
     async (request) => channels.get(callerOf(request), request.params.id, request.params.name),
@@ -58,7 +67,11 @@ export const channelRoutes: FastifyPluginAsyncZod<{ services: Services }> = asyn
         tags: TAGS,
         params: ChannelParams,
         body: TelegramSettingsInput,
-        response: { 200: Channel, 201: Channel, ...errorResponses(404) },
+        response: {
+          200: Channel,
+          201: Channel,
+          ...errorResponses('instance_not_found', 'channel_unsupported', 'channel_settings_invalid'),
+        },
       },
     },
     async (request, reply) => {
@@ -77,7 +90,10 @@ export const channelRoutes: FastifyPluginAsyncZod<{ services: Services }> = asyn
         description: APPLIES,
         tags: TAGS,
         params: ChannelParams,
-        response: { 204: z.null().describe('Removed'), ...errorResponses(404) },
+        response: {
+          204: z.null().describe('Removed'),
+          ...errorResponses('instance_not_found', 'channel_not_found'),
+        },
       },
     },
     async (request, reply) => {
@@ -96,7 +112,7 @@ export const channelRoutes: FastifyPluginAsyncZod<{ services: Services }> = asyn
           'With dm_policy "pairing", a sender the channel does not know gets a code and waits here (an hour at most) until approved. 409 channel_not_running while the agent does not run the channel.',
         tags: TAGS,
         params: ChannelParams,
-        response: { 200: z.array(ChannelPairingRequest), ...errorResponses(404, 409) },
+        response: { 200: z.array(ChannelPairingRequest), ...errorResponses(...PAIRING_ERRORS) },
       },
     },
     async (request) => channels.pairing(callerOf(request), request.params.id, request.params.name),
@@ -114,7 +130,7 @@ export const channelRoutes: FastifyPluginAsyncZod<{ services: Services }> = asyn
               : 'Dismiss a DM pairing request (the sender may ask again)',
           tags: TAGS,
           params: PairingParams,
-          response: { 204: z.null().describe('Done'), ...errorResponses(404, 409) },
+          response: { 204: z.null().describe('Done'), ...errorResponses(...PAIRING_ERRORS) },
         },
       },
       async (request, reply) => {

@@ -4,7 +4,7 @@ import { NetworkMode } from '../../../config.js'
 import { Instance } from '../../../core/instance-types.js'
 import type { Services } from '../../../core/services.js'
 import { callerOf } from '../../plugins/auth.js'
-import { ErrorBody, errorResponses, InstanceParams } from '../../schemas.js'
+import { CREATE_ERRORS, errorResponses, InstanceParams } from '../../schemas.js'
 
 /** Checked by the service, so that a bad name gets its own code (invalid_allowed_host). */
 const AllowedHostsBody = z.array(z.string().max(300)).max(1000)
@@ -54,7 +54,7 @@ export const instanceRoutes: FastifyPluginAsyncZod<{ services: Services }> = asy
           'Answers at once with status "provisioning"; poll GET /api/instances/{id} until "ready". 403 without an active subscription or a redeemable invite, 503 when the server is full.',
         tags: ['instances'],
         body: CreateInstanceBody,
-        response: { 201: Instance, 403: ErrorBody, 503: ErrorBody, ...errorResponses() },
+        response: { 201: Instance, ...errorResponses(...CREATE_ERRORS) },
       },
     },
     async (request, reply) => {
@@ -71,7 +71,7 @@ export const instanceRoutes: FastifyPluginAsyncZod<{ services: Services }> = asy
         summary: 'Get one instance',
         tags: ['instances'],
         params: InstanceParams,
-        response: { 200: Instance, ...errorResponses(404) },
+        response: { 200: Instance, ...errorResponses('instance_not_found') },
       },
     },
     async (request) => instances.get(callerOf(request), request.params.id),
@@ -88,7 +88,7 @@ export const instanceRoutes: FastifyPluginAsyncZod<{ services: Services }> = asy
         tags: ['instances'],
         params: InstanceParams,
         body: UpdateInstanceBody,
-        response: { 200: Instance, ...errorResponses(404, 409) },
+        response: { 200: Instance, ...errorResponses('instance_not_found', 'invalid_state') },
       },
     },
     async (request) => instances.update(callerOf(request), request.params.id, request.body),
@@ -102,7 +102,7 @@ export const instanceRoutes: FastifyPluginAsyncZod<{ services: Services }> = asy
         summary: 'Delete an instance and destroy its workspace',
         tags: ['instances'],
         params: InstanceParams,
-        response: { 204: z.null().describe('Deleted'), ...errorResponses(404) },
+        response: { 204: z.null().describe('Deleted'), ...errorResponses('instance_not_found') },
       },
     },
     async (request, reply) => {

@@ -36,7 +36,10 @@ export const instanceLogRoutes: FastifyPluginAsyncZod<{ services: Services }> = 
         tags: ['instances'],
         params: InstanceParams,
         querystring: LogsQuery,
-        response: { 200: InstanceLogs.or(LogStream), ...errorResponses(404, 501) },
+        response: {
+          200: InstanceLogs.or(LogStream),
+          ...errorResponses('instance_not_found', 'not_supported'),
+        },
       },
     },
     async (request, reply) => {
@@ -75,7 +78,7 @@ export const instanceLogRoutes: FastifyPluginAsyncZod<{ services: Services }> = 
           'CPU is measured over the time since the previous look (or a 250 ms window on the first); memory excludes page cache the kernel can drop. Values this host cannot measure are null.',
         tags: ['instances'],
         params: InstanceParams,
-        response: { 200: InstanceMetrics, ...errorResponses(404, 501) },
+        response: { 200: InstanceMetrics, ...errorResponses('instance_not_found', 'not_supported') },
       },
     },
     async (request) => services.metrics.get(callerOf(request), request.params.id),

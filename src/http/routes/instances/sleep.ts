@@ -21,7 +21,7 @@ export const instanceSleepRoutes: FastifyPluginAsyncZod<{ services: Services }> 
           'A turn running on it ends. 409 unless the instance is ready or sleeping.',
         tags: ['instances'],
         params: InstanceParams,
-        response: { 200: Instance, ...errorResponses(404, 409) },
+        response: { 200: Instance, ...errorResponses('instance_not_found', 'invalid_state') },
       },
     },
     async (request) => services.sleep.sleep(callerOf(request), request.params.id),
@@ -38,7 +38,7 @@ export const instanceSleepRoutes: FastifyPluginAsyncZod<{ services: Services }> 
           'A chat turn sent meanwhile waits for the wake. 409 unless the instance is sleeping, waking or ready.',
         tags: ['instances'],
         params: InstanceParams,
-        response: { 202: Instance, ...errorResponses(404, 409) },
+        response: { 202: Instance, ...errorResponses('instance_not_found', 'invalid_state') },
       },
     },
     async (request, reply) =>

@@ -4,13 +4,24 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import type { Services } from '../../../core/services.js'
 import type { Relay } from '../../../core/socket-relay.js'
-import { errors } from '../../../errors.js'
+import { type ErrorCode, errors } from '../../../errors.js'
 import { callerOf } from '../../plugins/auth.js'
-import { ErrorBody, errorResponses, InstanceParams } from '../../schemas.js'
+import { errorResponses, InstanceParams } from '../../schemas.js'
 import { attachWatched } from './attach.js'
 import { SwitchingProtocols, TicketQuery } from './terminal.js'
 
 const relays = new WeakMap<FastifyRequest, Relay>()
+
+/** What a desktop call can answer: the instance or its desktop missing, off or out of reach. */
+const DESKTOP_ERRORS = [
+  'instance_not_found',
+  'instance_not_ready',
+  'instance_waking',
+  'desktop_off',
+  'desktop_unavailable',
+  'instance_unavailable',
+  'runner_unavailable',
+] as const satisfies readonly ErrorCode[]
 
 /** The instance's desktop: the RFB stream for VNC viewers, and screenshots. */
 export const desktopRoutes: FastifyPluginAsyncZod<{ services: Services }> = async (app, { services }) => {
@@ -28,7 +39,10 @@ export const desktopRoutes: FastifyPluginAsyncZod<{ services: Services }> = asyn
       tags: ['desktop'],
       params: InstanceParams,
       querystring: TicketQuery,
-      response: { 101: SwitchingProtocols, 426: ErrorBody, ...errorResponses(404, 409), 503: ErrorBody },
+      response: {
+        101: SwitchingProtocols,
+        ...errorResponses(...DESKTOP_ERRORS, 'invalid_ticket', 'upgrade_required'),
+      },
     },
     preHandler: async (req) => {
       if (!req.ws) throw errors.upgradeRequired()
@@ -50,8 +64,7 @@ export const desktopRoutes: FastifyPluginAsyncZod<{ services: Services }> = asyn
         params: InstanceParams,
         response: {
           200: z.string().meta({ format: 'binary' }).describe('image/png'),
-          ...errorResponses(404, 409),
-          503: ErrorBody,
+          ...errorResponses(...DESKTOP_ERRORS),
         },
       },
     },

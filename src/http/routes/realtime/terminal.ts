@@ -5,10 +5,10 @@ import { z } from 'zod'
 import type { Services } from '../../../core/services.js'
 import type { Relay } from '../../../core/socket-relay.js'
 import { TerminalQuery } from '../../../core/terminal.js'
-import { errors } from '../../../errors.js'
+import { type ErrorCode, errors } from '../../../errors.js'
 import { TerminalSessionInfo } from '../../../wire/clawlet.js'
 import { callerOf } from '../../plugins/auth.js'
-import { ErrorBody, errorResponses, InstanceParams } from '../../schemas.js'
+import { errorResponses, InstanceParams } from '../../schemas.js'
 import { attachWatched } from './attach.js'
 
 /** The `?ticket=` every WebSocket route accepts instead of the Authorization header. */
@@ -20,6 +20,15 @@ export const TicketQuery = z.object({
 export const SwitchingProtocols = z.null().describe('Switching Protocols: the connection is now a WebSocket')
 
 const relays = new WeakMap<FastifyRequest, Relay>()
+
+/** What a terminal call can answer: the instance missing, not ready or out of reach. */
+const TERMINAL_ERRORS = [
+  'instance_not_found',
+  'instance_not_ready',
+  'instance_waking',
+  'instance_unavailable',
+  'runner_unavailable',
+] as const satisfies readonly ErrorCode[]
 
 /** The interactive terminal over a WebSocket, and its sessions over REST. */
 export const terminalRoutes: FastifyPluginAsyncZod<{ services: Services }> = async (app, { services }) => {
@@ -37,7 +46,10 @@ export const terminalRoutes: FastifyPluginAsyncZod<{ services: Services }> = asy
       tags: ['terminal'],
       params: InstanceParams,
       querystring: TerminalQuery.extend(TicketQuery.shape),
-      response: { 101: SwitchingProtocols, 426: ErrorBody, ...errorResponses(404, 409), 503: ErrorBody },
+      response: {
+        101: SwitchingProtocols,
+        ...errorResponses(...TERMINAL_ERRORS, 'invalid_ticket', 'too_many_sessions', 'upgrade_required'),
+      },
     },
     preHandler: async (req) => {
       if (!req.ws) throw errors.upgradeRequired()
@@ -57,7 +69,7 @@ export const terminalRoutes: FastifyPluginAsyncZod<{ services: Services }> = asy
         summary: 'List the terminal sessions of an instance',
         tags: ['terminal'],
         params: InstanceParams,
-        response: { 200: z.array(TerminalSessionInfo), ...errorResponses(404, 409), 503: ErrorBody },
+        response: { 200: z.array(TerminalSessionInfo), ...errorResponses(...TERMINAL_ERRORS) },
       },
     },
     async (req) => terminal.list(callerOf(req), req.params.id),
@@ -71,7 +83,7 @@ export const terminalRoutes: FastifyPluginAsyncZod<{ services: Services }> = asy
         summary: 'End a terminal session; its sockets see the exit',
         tags: ['terminal'],
         params: InstanceParams.extend({ sid: z.string().min(1).max(100).describe('Terminal session id') }),
-        response: { 204: z.null(), ...errorResponses(404, 409), 503: ErrorBody },
+        response: { 204: z.null(), ...errorResponses(...TERMINAL_ERRORS, 'terminal_session_not_found') },
       },
     },
     async (req, reply) => {

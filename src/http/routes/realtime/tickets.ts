@@ -16,7 +16,7 @@ export const ticketRoutes: FastifyPluginAsyncZod<{ services: Services }> = async
           'Pass it as ?ticket= to /terminal/ws or /vnc/ws of the same instance within 60 s. It works once; the socket then stays open as long as it lives.',
         tags: ['terminal', 'desktop'],
         params: InstanceParams,
-        response: { 200: WsTicket, ...errorResponses(404) },
+        response: { 200: WsTicket, ...errorResponses('instance_not_found') },
       },
     },
     async (req) => services.wsTickets.issue(callerOf(req), req.params.id),

@@ -63,13 +63,14 @@ export async function startSandbox(
   buildOnce()
   const dataDir = await mkdtemp(path.join(tmpdir(), 'clawlet-test-'))
   const uidBase = 300_000 + Math.floor(Math.random() * 5000) * 100
-  const config = loadConfig({}, { dataDir, uidBase, tmpSizeMb: 64 })
+  const config = loadConfig({}, { dataDir, driver: { uidBase, tmpSizeMb: 64 } })
   const driver = new LocalDriver(config, createLogger('silent'), { env: opts.env })
-  // Room for the 100 MB transfers and 16 MiB output captures the clawlet tests make.
+  // Room for the 100 MB transfers and 16 MiB output captures the clawlet tests make (CPU capped
+  // as for every instance, at the host's cores less CLAWPORT_CPU_RESERVE).
   const spec: InstanceSpec = {
     id: `clawlet-${process.pid}`,
     hostUid: uidBase + 1,
-    resources: { memory_mb: 1024, cpus: 1, pids_max: 256, disk_mb: 256 },
+    resources: { memory_mb: 1024, cpus: 2, pids_max: 256, disk_mb: 256 },
     network: 'off',
   }
   await driver.provision(spec)

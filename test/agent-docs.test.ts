@@ -88,7 +88,7 @@ describe('agent documents and the skill bundle', () => {
       expect(untar.code, untar.stderr).toBe(0)
       expect(fs.readFileSync(path.join(dir, 'clawport/SKILL.md'), 'utf8')).toBe(skill)
       expect(fs.readFileSync(path.join(dir, 'clawport/clawport.mjs'), 'utf8')).toBe(script)
-      expect(fs.statSync(path.join(dir, 'clawport/clawport.mjs')).mode & 0o111).toBeTruthy()
+      expect(fs.statSync(path.join(dir, 'clawport/clawport.mjs')).mode & 0o777).toBe(0o755)
     } finally {
       fs.rmSync(dir, { recursive: true, force: true })
     }

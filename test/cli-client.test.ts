@@ -8,6 +8,7 @@ import { CLI, clientEnv, runNode } from './helpers/clients.js'
 import { TEST_ENV } from './helpers/plans.js'
 import { buildOnce } from './helpers/sandbox.js'
 import { startServer, type TestServer } from './helpers/server.js'
+import { waitFor } from './helpers/wait.js'
 
 /** `clawport` as a client of a remote server: every command against a real server and instance. */
 describe('the clawport CLI as a client', () => {
@@ -42,14 +43,8 @@ describe('the clawport CLI as a client', () => {
     const exited = new Promise<number>((resolve) => pty.onExit((e) => resolve(e.exitCode)))
     return { pty, output: () => out, exited }
   }
-  async function until(check: () => boolean, what: string, output: () => string, timeoutMs = 15_000) {
-    const deadline = Date.now() + timeoutMs
-    while (!check()) {
-      if (Date.now() > deadline)
-        throw new Error(`timed out waiting for ${what}: ${JSON.stringify(output().slice(-400))}`)
-      await new Promise((r) => setTimeout(r, 50))
-    }
-  }
+  const until = (check: () => boolean, what: string, output: () => string, timeoutMs = 15_000) =>
+    waitFor(() => `${what}: ${JSON.stringify(output().slice(-400))}`, check, { timeoutMs, intervalMs: 50 })
 
   beforeAll(async () => {
     buildOnce()
@@ -70,7 +65,10 @@ describe('the clawport CLI as a client', () => {
     expect(human.stdout).toMatch(new RegExp(`^${id}\\s+ready\\s+cli`))
     expect((await json(['instances', 'list']))[0].id).toBe(id)
     expect((await json(['instances', 'get', id])).id).toBe(id)
-    expect((await json(['instances', 'status'])).sandbox).toBeDefined()
+    expect((await json(['instances', 'status'])).sandbox).toMatchObject({
+      running: true,
+      pid: expect.any(Number),
+    })
     expect(await json(['instances', 'reboot', '--wait'])).toMatchObject({ id, status: 'ready' })
     expect((await json(['instances', 'shutdown'])).id).toBe(id)
     await s.waitStatus(id, 'stopped')
@@ -153,7 +151,7 @@ describe('the clawport CLI as a client', () => {
     first.pty.write('\x1d')
     expect(await first.exited).toBe(0)
     const sid = /attach --session (\S+)\]/.exec(first.output())?.[1]
-    expect(sid).toBeTruthy()
+    expect(sid).toMatch(/^term_[\w-]{12}$/)
     const again = inPty(['terminal', 'attach', '--session', sid as string])
     await until(() => again.output().includes('40 132'), 'the replayed output', again.output)
     again.pty.write('exit 5\r')

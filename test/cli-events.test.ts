@@ -4,6 +4,7 @@ import { type InProcess, inProcess } from './helpers/app.js'
 import { CLI, clientEnv, runNode } from './helpers/clients.js'
 import { TEST_PLANS } from './helpers/plans.js'
 import { insertInstanceRow } from './helpers/rows.js'
+import { waitFor } from './helpers/wait.js'
 
 /** `clawport webhooks ...` and `clawport instances events` against a server on a port. */
 describe('the CLI for lifecycle events and webhooks', () => {
@@ -59,12 +60,18 @@ describe('the CLI for lifecycle events and webhooks', () => {
       out += c.toString()
     })
     try {
-      const deadline = Date.now() + 10_000
-      while (!out.includes('"crashed"') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
+      const printed = (type: string) =>
+        waitFor(
+          () => `the ${type} event printed: ${JSON.stringify(out)}`,
+          () => out.includes(`"${type}"`),
+          {
+            timeoutMs: 10_000,
+            intervalMs: 50,
+          },
+        )
+      await printed('crashed')
       await t.services.events.record(id, 'restarted', { reason: 'sandbox exited unexpectedly' })
-      while (!out.includes('"restarted"') && Date.now() < deadline)
-        await new Promise((r) => setTimeout(r, 50))
-      expect(out).toContain('"restarted"')
+      await printed('restarted')
     } finally {
       child.kill()
     }

@@ -205,7 +205,6 @@ describe('files through the API, executed inside the sandbox', () => {
     const up = await slowUpload('slow/stalled.bin', 1, 50, false)
     expect(up.status).toBe(408)
     expect(JSON.parse(up.body)).toMatchObject({ code: 'request_timeout', status: 408 })
-    expect(up.ms).toBeLessThan(4_000)
     await new Promise((r) => setTimeout(r, 300))
     expect((await s.api('GET', files('/stat?path=slow/stalled.bin'))).status).toBe(404)
   })

@@ -18,11 +18,11 @@ describe('instances on a real server with real sandboxes', () => {
     expect(res.status).toBe(201)
     expect(res.body).toMatchObject({ status: 'provisioning', name: 'first' })
     expect(res.body.id).toMatch(/^[0-9a-f-]{36}$/)
-    expect(res.body.sandbox_id).toBeTruthy()
+    expect(res.body.sandbox_id).toBe(`sbx_${res.body.id.replaceAll('-', '').slice(0, 16)}`)
     expect(res.body.created_at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/)
     id = res.body.id
     const ready = await s.waitStatus(id, 'ready')
-    expect(ready.started_at).toBeTruthy()
+    expect(Date.parse(ready.started_at)).toBeGreaterThanOrEqual(Date.parse(res.body.created_at))
     const status = await s.api('GET', `/api/instances/${id}/status`)
     expect(status.body).toMatchObject({
       id,
@@ -63,11 +63,9 @@ describe('instances on a real server with real sandboxes', () => {
   })
 
   it('kills a command past its timeout, with its whole process group', async () => {
-    const started = Date.now()
     const res = await s.exec(id, 'sleep 300 & sleep 301; echo never', { timeout_ms: 500 })
     expect(res.timed_out).toBe(true)
     expect(res.stdout).not.toContain('never')
-    expect(Date.now() - started).toBeLessThan(10_000)
     const ps = await s.exec(id, 'ps -eo args')
     expect(ps.stdout).not.toMatch(/sleep 30[01]/)
   })

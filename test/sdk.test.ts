@@ -50,7 +50,10 @@ describe('the TypeScript SDK', () => {
     id = inst.id
     expect(inst.name).toBe('sdk')
     expect((await client.instances.list()).map((i) => i.id)).toEqual([id])
-    expect((await client.instances.status(id)).sandbox).toBeDefined()
+    expect((await client.instances.status(id)).sandbox).toMatchObject({
+      running: true,
+      pid: expect.any(Number),
+    })
     await client.files.mkdir(id, 'dir/sub')
     expect(await client.files.write(id, 'dir/a.txt', 'hello')).toEqual({
       path: '/workspace/dir/a.txt',
@@ -75,7 +78,7 @@ describe('the TypeScript SDK', () => {
     expect(err).toMatchObject({ status: 404, code: 'path_not_found' })
     // Any operation through the typed request().
     const me = await client.request('get', '/api/me')
-    expect(me).toBeTruthy()
+    expect(me).toEqual((await s.api('GET', '/api/me')).body)
   })
 
   it('opens the terminal WebSocket with a ticket', async () => {

@@ -3,17 +3,18 @@ import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
-import { type Config, loadConfig } from '../../src/config.js'
+import { type Config, type ConfigOverrides, loadConfig } from '../../src/config.js'
 import type { InstanceResources, InstanceSpec } from '../../src/drivers/driver.js'
 import { LocalDriver } from '../../src/drivers/local/local-driver.js'
 import { createLogger } from '../../src/log.js'
+import { waitFor } from './wait.js'
 
 export const execFileP = promisify(execFile)
 
 export const SMALL: InstanceResources = { memory_mb: 256, cpus: 1, pids_max: 128, disk_mb: 64 }
 
 /** A local driver on a fresh data dir, with host uids no other test run uses. */
-export async function makeDriver(overrides: Partial<Config> = {}): Promise<{
+export async function makeDriver(overrides: ConfigOverrides = {}): Promise<{
   driver: LocalDriver
   config: Config
   spec: (name: string, resources?: Partial<InstanceResources>) => InstanceSpec
@@ -21,7 +22,7 @@ export async function makeDriver(overrides: Partial<Config> = {}): Promise<{
 }> {
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'clawport-sbx-'))
   const uidBase = 300_000 + Math.floor(Math.random() * 5000) * 100
-  const config = loadConfig({}, { dataDir, uidBase, tmpSizeMb: 64, ...overrides })
+  const config = loadConfig({}, { dataDir, ...overrides, driver: { uidBase, tmpSizeMb: 64, ...overrides.driver } })
   const driver = new LocalDriver(config, createLogger('silent'))
   const ids: string[] = []
   let next = 1
@@ -81,13 +82,8 @@ export async function pidsOfUid(uid: number, live = false): Promise<number[]> {
 export async function expectNoProcesses(uid: number): Promise<void> {
   const live = await pidsOfUid(uid, true)
   if (live.length) throw new Error(`uid ${uid} still runs ${live.join(' ')}`)
-  await waitFor(async () => (await pidsOfUid(uid)).length === 0, 2000)
-}
-
-export async function waitFor(check: () => Promise<boolean> | boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time')
-    await new Promise((r) => setTimeout(r, 10))
-  }
+  await waitFor(`uid ${uid}'s zombies to be reaped`, async () => (await pidsOfUid(uid)).length === 0, {
+    timeoutMs: 2000,
+    intervalMs: 10,
+  })
 }

@@ -3,6 +3,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
+import { waitFor } from './wait.ts'
 
 const execFileP = promisify(execFile)
 export const REPO = path.resolve(import.meta.dirname, '../..')
@@ -158,17 +159,18 @@ export class TestServer {
   }
 
   async waitStatus(id: string, status: string, key = this.adminKey, timeoutMs = 60_000): Promise<any> {
-    const deadline = Date.now() + timeoutMs
     let last: any
-    while (Date.now() < deadline) {
-      last = (await this.api('GET', `/api/instances/${id}`, { key })).body
-      if (last?.status === status) return last
-      if (last?.status === 'error' && status !== 'error')
-        throw new Error(`instance failed: ${JSON.stringify(last)}`)
+    return waitFor(
+      () => `instance ${id} to be ${status}: ${JSON.stringify(last)}`,
+      async () => {
+        last = (await this.api('GET', `/api/instances/${id}`, { key })).body
+        if (last?.status === 'error' && status !== 'error')
+          throw new Error(`instance failed: ${JSON.stringify(last)}`)
+        return last?.status === status && last
+      },
       // Quick polls while a fast start is likely, then gentler ones that stay under the rate limit.
-      await new Promise((r) => setTimeout(r, Date.now() - (deadline - timeoutMs) < 2000 ? 25 : 250))
-    }
-    throw new Error(`instance ${id} never became ${status}: ${JSON.stringify(last)}`)
+      { timeoutMs, intervalMs: (waitedMs) => (waitedMs < 2000 ? 25 : 250) },
+    )
   }
 
   async exec(id: string, command: string, extra: Record<string, unknown> = {}, key = this.adminKey) {

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { TEST_ENV } from './helpers/plans.js'
 import { startServer, type TestServer } from './helpers/server.js'
+import { waitFor } from './helpers/wait.js'
 
 /**
  * A client written against the hosted product's documentation, unchanged: a base URL that
@@ -54,13 +55,11 @@ describe('a client that follows the hosted docs', () => {
     const created = await client.createInstance()
     expect(created).toHaveProperty('id')
     expect(created).toHaveProperty('sandbox_id')
-    let inst = created
-    const deadline = Date.now() + 60_000
-    while (inst.status !== 'ready' && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 100))
-      inst = await client.getInstance(created.id)
-    }
-    expect(inst.status).toBe('ready')
+    await waitFor(
+      'the instance to be ready',
+      async () => (await client.getInstance(created.id)).status === 'ready',
+      { timeoutMs: 60_000 },
+    )
     const list = await client.listInstances()
     expect(list[0]).toMatchObject({ id: created.id, status: 'ready' })
     expect(Object.keys(list[0])).toEqual(

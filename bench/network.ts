@@ -19,7 +19,10 @@ const { createLogger } = (await import(dist('log'))) as typeof import('../src/lo
 const N = Number(process.argv[2] ?? 20)
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'clawport-bench-net-'))
 const uidBase = 600_000 + Math.floor(Math.random() * 1000) * 100
-const driver = new LocalDriver(loadConfig({}, { dataDir, uidBase, tmpSizeMb: 64 }), createLogger('silent'))
+const driver = new LocalDriver(
+  loadConfig({}, { dataDir, driver: { uidBase, tmpSizeMb: 64 } }),
+  createLogger('silent'),
+)
 const ids: string[] = []
 let next = 1
 const spec = (name: string, network: InstanceSpec['network']): InstanceSpec => {

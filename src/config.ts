@@ -190,15 +190,40 @@ export const DEFAULT_OPENCLAW_DIR = path.resolve(
 /** The built dashboard (`vite build` of web/, run by scripts/setup.sh). */
 export const DEFAULT_WEB_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../web/dist')
 
-/** Everything the server reads from its environment, validated once at start. */
-export interface Config {
-  dataDir: string
+/** The HTTP server: where it listens, what it accepts, and the dashboard's sign-ins. */
+export interface HttpConfig {
   host: string
   port: number
   publicUrl?: string
-  logLevel: z.infer<typeof EnvSchema>['CLAWPORT_LOG_LEVEL']
+  /**
+   * CLAWPORT_TRUST_PROXY: the reverse proxies (addresses or CIDR ranges) whose X-Forwarded-For
+   * and X-Forwarded-Proto are believed; none by default, so a client cannot forge its address.
+   */
+  trustProxy: string[]
+  rateLimitPerMin: number
+  /** Exec, file and chat requests per instance per minute, whatever key makes them (0: no limit). */
+  instanceRateLimitPerMin: number
+  bodyLimitBytes: number
+  /** Longest wait for a request's headers and whole body (a streamed upload: see below). */
+  requestTimeoutMs: number
+  /** A streamed upload that brings almost nothing for this long is cut. */
+  uploadIdleTimeoutMs: number
+  /** How long a WebSocket ticket may wait before it is used. */
+  wsTicketTtlMs: number
+  /** `open`: anyone may create an account in the dashboard (with the default plan). */
+  signup: 'open' | 'off'
+  /** A dashboard sign-in lasts this long after its last use. */
+  sessionTtlMs: number
+  /** Static files of the dashboard; served with an SPA fallback for non-/api paths. */
+  webDir: string
+  /** A bearer token that may read GET /metrics besides an administrator's key. */
+  metricsToken: string | null
+}
+
+/** Where state lives: SQLite in the data folder (one server) or a shared PostgreSQL (replicas). */
+export interface StoreConfig {
   /** SQLite in the data folder (embedded), or PostgreSQL when `databaseUrl` is set (replicas). */
-  store: 'sqlite' | 'postgres'
+  kind: 'sqlite' | 'postgres'
   /** CLAWPORT_DATABASE_URL: the PostgreSQL every replica shares. */
   databaseUrl?: string
   /**
@@ -206,17 +231,78 @@ export interface Config {
    * replica; without it the key is a file in the data folder (one server).
    */
   secretKey?: string
+  /** Audit entries older than this many days are removed; 0 keeps them forever. */
+  auditRetentionDays: number
+}
+
+/** How the instance driver builds each sandbox on this host. */
+export interface DriverConfig {
+  kind: 'local'
+  uidBase: number
+  tmpSizeMb: number
+  /** Open files per process inside a sandbox (soft and hard RLIMIT_NOFILE). */
+  sandboxOpenFiles: number
+  /** CPU cores kept from instances: no instance, nor all together, may use more than the rest. */
+  cpuReserve: number
+  diskQuota: 'auto' | 'off'
   /**
-   * This process among the replicas: who owns a turn, a lease or a lock. Unique per process
-   * (host name, pid and a random part), never reused after a restart.
+   * The DNS server networked instances use: `public` ones directly, `allowlist` ones through
+   * their filtering resolver. Default: slirp4netns's forwarder to the host's own resolver.
    */
-  replicaId: string
-  /**
-   * CLAWPORT_TRUST_PROXY: the reverse proxies (addresses or CIDR ranges) whose X-Forwarded-For
-   * and X-Forwarded-Proto are believed; none by default, so a client cannot forge its address.
-   */
-  trustProxy: string[]
-  driver: 'local'
+  networkDns: string
+  /** Every instance runs a desktop (Xtigervnc + openbox) of this size; off: none. */
+  desktop: 'on' | 'off'
+  desktopGeometry: { width: number; height: number }
+  /** The shared OpenClaw runtime folder (holds node_modules/openclaw), bound read-only inside. */
+  openclawDir: string
+}
+
+/** How instances boot and how their crashes are counted. */
+export interface InstancesConfig {
+  /** How long a booting instance's clawlet may take to answer. */
+  readyTimeoutMs: number
+  /** Crashes within this window count towards giving up on an instance (see supervisor.ts). */
+  restartWindowMs: number
+  /** Instances that may boot (their gateway) at the same time; the rest wait their turn. */
+  bootConcurrency: number
+}
+
+/** The OpenClaw gateway in every instance, and the waits on it. */
+export interface GatewayConfig {
+  /** Run the OpenClaw gateway in every instance (off: instances have no agent). */
+  enabled: boolean
+  readyTimeoutMs: number
+  /** How long a request that needs a sleeping instance's agent waits for its wake before a 409. */
+  wakeWaitMs: number
+  /** Longest agent turn before it is cut with `upstream_timeout`. */
+  turnTimeoutMs: number
+}
+
+/** The model broker: the operator's upstreams and its own limits on an upstream call. */
+export interface BrokerConfig {
+  /** The operator's model upstream (OpenAI-compatible); users may set their own. */
+  llm: { baseUrl?: string; apiKey?: string; model?: string }
+  /** The operator's embedding model (memory search); at the chat model's URL unless set apart. */
+  embedding: { baseUrl?: string; apiKey?: string; model?: string }
+  /** Whether a user-set model (or webhook) URL may point at private addresses (single-user hosts). */
+  modelPrivateUrls: boolean
+  firstByteTimeoutMs: number
+  idleTimeoutMs: number
+  totalTimeoutMs: number
+}
+
+/** Warm instances kept ready for instant creates (see pool-plans.ts). */
+export interface PoolConfig {
+  /** Ready, unassigned instances kept per plan, where a plan names none (0: none). */
+  size: number
+  /** Only this plan has a pool; absent: every plan. */
+  plan?: string
+  /** The memory the default pools may hold at rest, all plans together. */
+  memoryMb: number
+}
+
+/** The hosts that run instances: this server's own and the registered runners. */
+export interface FleetConfig {
   /**
    * CLAWPORT_RUNNER_TOKEN: the secret every replica and runner share; replicas reach runners and
    * runners reach replicas only with credentials derived from it. Unset: no remote runner.
@@ -230,79 +316,55 @@ export interface Config {
   /** CLAWPORT_RUNNER_LABELS (a runner's): `name=value` pairs plans may ask for. */
   runnerLabels: Record<string, string>
   maxInstances: number
-  plans: PlanSpec[]
-  defaultPlan: string
-  rateLimitPerMin: number
-  /** Exec, file and chat requests per instance per minute, whatever key makes them (0: no limit). */
-  instanceRateLimitPerMin: number
-  bodyLimitBytes: number
-  /** Longest wait for a request's headers and whole body (a streamed upload: see below). */
-  requestTimeoutMs: number
-  /** A streamed upload that brings almost nothing for this long is cut. */
-  uploadIdleTimeoutMs: number
+}
+
+/** Files and commands inside instances. */
+export interface WorkspaceConfig {
   maxUploadBytes: number
   readLimitBytes: number
   execTimeoutMs: number
   execMaxTimeoutMs: number
-  uidBase: number
-  tmpSizeMb: number
-  /** Open files per process inside a sandbox (soft and hard RLIMIT_NOFILE). */
-  sandboxOpenFiles: number
-  /** CPU cores kept from instances: no instance, nor all together, may use more than the rest. */
-  cpuReserve: number
-  diskQuota: 'auto' | 'off'
-  /**
-   * The DNS server networked instances use: `public` ones directly, `allowlist` ones through
-   * their filtering resolver. Default: slirp4netns's forwarder to the host's own resolver.
-   */
-  networkDns: string
-  readyTimeoutMs: number
-  /** Crashes within this window count towards giving up on an instance (see instances.ts). */
-  restartWindowMs: number
-  /** Run the OpenClaw gateway in every instance (off: instances have no agent). */
-  gateway: 'on' | 'off'
-  /** Every instance runs a desktop (Xtigervnc + openbox) of this size; off: none. */
-  desktop: 'on' | 'off'
-  desktopGeometry: { width: number; height: number }
-  /** How long a WebSocket ticket may wait before it is used. */
-  wsTicketTtlMs: number
-  /** The shared OpenClaw runtime folder (holds node_modules/openclaw), bound read-only inside. */
-  openclawDir: string
-  gatewayReadyTimeoutMs: number
-  /** How long a request that needs a sleeping instance's agent waits for its wake before a 409. */
-  wakeWaitMs: number
-  /** The operator's model upstream (OpenAI-compatible); users may set their own. */
-  llm: { baseUrl?: string; apiKey?: string; model?: string }
-  /** The operator's embedding model (memory search); at the chat model's URL unless set apart. */
-  embedding: { baseUrl?: string; apiKey?: string; model?: string }
-  /** The broker's own limits on an upstream call. */
-  /** Audit entries older than this many days are removed; 0 keeps them forever. */
-  auditRetentionDays: number
-  /** Whether a user-set model URL may point at private addresses (single-user hosts). */
-  modelPrivateUrls: boolean
-  llmFirstByteTimeoutMs: number
-  llmIdleTimeoutMs: number
-  llmTotalTimeoutMs: number
-  /** Longest agent turn before it is cut with `upstream_timeout`. */
-  turnTimeoutMs: number
+}
+
+/** Stored pipelines. */
+export interface PipelinesConfig {
   /** A pipeline's schedule may fire at most once this often. */
   scheduleMinIntervalS: number
-  /** Ready, unassigned instances kept per plan for instant creates, where a plan names none (0: none). */
-  poolSize: number
-  /** Only this plan has a pool; absent: every plan (see pool-plans.ts). */
-  poolPlan?: string
-  /** The memory the default pools may hold at rest, all plans together. */
-  poolMemoryMb: number
-  /** Instances that may boot (their gateway) at the same time; the rest wait their turn. */
-  bootConcurrency: number
-  /** `open`: anyone may create an account in the dashboard (with the default plan). */
-  signup: 'open' | 'off'
-  /** A dashboard sign-in lasts this long after its last use. */
-  sessionTtlMs: number
-  /** Static files of the dashboard; served with an SPA fallback for non-/api paths. */
-  webDir: string
-  /** A bearer token that may read GET /metrics besides an administrator's key. */
-  metricsToken: string | null
+}
+
+/**
+ * Everything the server reads from its environment, validated once at start, by part: each
+ * service takes the parts it reads. Only what several parts share is at the top.
+ */
+export interface Config {
+  dataDir: string
+  logLevel: z.infer<typeof EnvSchema>['CLAWPORT_LOG_LEVEL']
+  /**
+   * This process among the replicas: who owns a turn, a lease or a lock. Unique per process
+   * (host name, pid and a random part), never reused after a restart.
+   */
+  replicaId: string
+  plans: PlanSpec[]
+  defaultPlan: string
+  http: HttpConfig
+  store: StoreConfig
+  driver: DriverConfig
+  instances: InstancesConfig
+  gateway: GatewayConfig
+  broker: BrokerConfig
+  pool: PoolConfig
+  fleet: FleetConfig
+  workspace: WorkspaceConfig
+  pipelines: PipelinesConfig
+}
+
+/** What `loadConfig` callers may set over the environment: any top-level key, or some keys of a part. */
+export type ConfigOverrides = {
+  [K in keyof Config]?: Config[K] extends unknown[]
+    ? Config[K]
+    : Config[K] extends object
+      ? Partial<Config[K]>
+      : Config[K]
 }
 
 export class ConfigError extends Error {}
@@ -314,7 +376,7 @@ export const SECRET_KEY_REQUIRED =
 /** Parses and validates every CLAWPORT_* variable; throws a readable list of what is wrong. */
 export function loadConfig(
   env: NodeJS.ProcessEnv,
-  overrides: Partial<Config> = {},
+  overrides: ConfigOverrides = {},
   /** A runner seals nothing: the shared key never goes to an instance host. */
   opts: { sealsSecrets?: boolean } = {},
 ): Config {
@@ -324,94 +386,125 @@ export function loadConfig(
     throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`)
   }
   const e = parsed.data
-  const config: Config = {
-    dataDir: path.resolve(e.CLAWPORT_DATA_DIR),
-    host: e.CLAWPORT_HOST,
-    port: e.CLAWPORT_PORT,
-    publicUrl: e.CLAWPORT_PUBLIC_URL,
-    logLevel: e.CLAWPORT_LOG_LEVEL,
-    store: e.CLAWPORT_DATABASE_URL ? 'postgres' : 'sqlite',
-    databaseUrl: e.CLAWPORT_DATABASE_URL,
-    secretKey: e.CLAWPORT_SECRET_KEY,
-    replicaId: `${os.hostname()}-${process.pid}-${crypto.randomBytes(3).toString('hex')}`,
-    driver: e.CLAWPORT_DRIVER,
-    runnerToken: e.CLAWPORT_RUNNER_TOKEN,
-    localInstances: e.CLAWPORT_LOCAL_INSTANCES,
-    runnerLabels: e.CLAWPORT_RUNNER_LABELS,
-    maxInstances: e.CLAWPORT_MAX_INSTANCES,
-    plans: e.CLAWPORT_PLANS,
-    defaultPlan: e.CLAWPORT_DEFAULT_PLAN,
-    rateLimitPerMin: e.CLAWPORT_RATE_LIMIT_PER_MIN,
-    instanceRateLimitPerMin: e.CLAWPORT_INSTANCE_RATE_LIMIT_PER_MIN,
-    bodyLimitBytes: e.CLAWPORT_BODY_LIMIT_BYTES,
-    requestTimeoutMs: e.CLAWPORT_REQUEST_TIMEOUT_MS,
-    uploadIdleTimeoutMs: e.CLAWPORT_UPLOAD_IDLE_TIMEOUT_MS,
-    maxUploadBytes: e.CLAWPORT_MAX_UPLOAD_BYTES,
-    readLimitBytes: e.CLAWPORT_READ_LIMIT_BYTES,
-    execTimeoutMs: e.CLAWPORT_EXEC_TIMEOUT_MS,
-    execMaxTimeoutMs: e.CLAWPORT_EXEC_MAX_TIMEOUT_MS,
-    uidBase: e.CLAWPORT_UID_BASE,
-    tmpSizeMb: e.CLAWPORT_TMP_SIZE_MB,
-    sandboxOpenFiles: e.CLAWPORT_SANDBOX_OPEN_FILES,
-    cpuReserve: e.CLAWPORT_CPU_RESERVE,
-    diskQuota: e.CLAWPORT_DISK_QUOTA,
-    networkDns: e.CLAWPORT_NETWORK_DNS,
-    readyTimeoutMs: e.CLAWPORT_READY_TIMEOUT_MS,
-    restartWindowMs: e.CLAWPORT_RESTART_WINDOW_MS,
-    gateway: e.CLAWPORT_GATEWAY,
-    desktop: e.CLAWPORT_DESKTOP,
-    desktopGeometry: e.CLAWPORT_DESKTOP_GEOMETRY,
-    wsTicketTtlMs: e.CLAWPORT_WS_TICKET_TTL_MS,
-    openclawDir: path.resolve(e.CLAWPORT_OPENCLAW_DIR ?? DEFAULT_OPENCLAW_DIR),
-    gatewayReadyTimeoutMs: e.CLAWPORT_GATEWAY_READY_TIMEOUT_MS,
-    wakeWaitMs: e.CLAWPORT_WAKE_WAIT_MS,
-    llm: {
-      baseUrl: e.CLAWPORT_LLM_BASE_URL,
-      apiKey: e.CLAWPORT_LLM_API_KEY || undefined,
-      model: e.CLAWPORT_LLM_MODEL,
+  const config = withOverrides(
+    {
+      dataDir: path.resolve(e.CLAWPORT_DATA_DIR),
+      logLevel: e.CLAWPORT_LOG_LEVEL,
+      replicaId: `${os.hostname()}-${process.pid}-${crypto.randomBytes(3).toString('hex')}`,
+      plans: e.CLAWPORT_PLANS,
+      defaultPlan: e.CLAWPORT_DEFAULT_PLAN,
+      http: {
+        host: e.CLAWPORT_HOST,
+        port: e.CLAWPORT_PORT,
+        publicUrl: e.CLAWPORT_PUBLIC_URL,
+        trustProxy:
+          e.CLAWPORT_TRUST_PROXY?.split(',')
+            .map((a) => a.trim())
+            .filter(Boolean) ?? [],
+        rateLimitPerMin: e.CLAWPORT_RATE_LIMIT_PER_MIN,
+        instanceRateLimitPerMin: e.CLAWPORT_INSTANCE_RATE_LIMIT_PER_MIN,
+        bodyLimitBytes: e.CLAWPORT_BODY_LIMIT_BYTES,
+        requestTimeoutMs: e.CLAWPORT_REQUEST_TIMEOUT_MS,
+        uploadIdleTimeoutMs: e.CLAWPORT_UPLOAD_IDLE_TIMEOUT_MS,
+        wsTicketTtlMs: e.CLAWPORT_WS_TICKET_TTL_MS,
+        signup: e.CLAWPORT_SIGNUP,
+        sessionTtlMs: Math.round(e.CLAWPORT_SESSION_TTL_HOURS * 3_600_000),
+        webDir: path.resolve(e.CLAWPORT_WEB_DIR ?? DEFAULT_WEB_DIR),
+        metricsToken: e.CLAWPORT_METRICS_TOKEN ?? null,
+      },
+      store: {
+        kind: e.CLAWPORT_DATABASE_URL ? 'postgres' : 'sqlite',
+        databaseUrl: e.CLAWPORT_DATABASE_URL,
+        secretKey: e.CLAWPORT_SECRET_KEY,
+        auditRetentionDays: e.CLAWPORT_AUDIT_RETENTION_DAYS,
+      },
+      driver: {
+        kind: e.CLAWPORT_DRIVER,
+        uidBase: e.CLAWPORT_UID_BASE,
+        tmpSizeMb: e.CLAWPORT_TMP_SIZE_MB,
+        sandboxOpenFiles: e.CLAWPORT_SANDBOX_OPEN_FILES,
+        cpuReserve: e.CLAWPORT_CPU_RESERVE,
+        diskQuota: e.CLAWPORT_DISK_QUOTA,
+        networkDns: e.CLAWPORT_NETWORK_DNS,
+        desktop: e.CLAWPORT_DESKTOP,
+        desktopGeometry: e.CLAWPORT_DESKTOP_GEOMETRY,
+        openclawDir: path.resolve(e.CLAWPORT_OPENCLAW_DIR ?? DEFAULT_OPENCLAW_DIR),
+      },
+      instances: {
+        readyTimeoutMs: e.CLAWPORT_READY_TIMEOUT_MS,
+        restartWindowMs: e.CLAWPORT_RESTART_WINDOW_MS,
+        bootConcurrency: e.CLAWPORT_BOOT_CONCURRENCY,
+      },
+      gateway: {
+        enabled: e.CLAWPORT_GATEWAY === 'on',
+        readyTimeoutMs: e.CLAWPORT_GATEWAY_READY_TIMEOUT_MS,
+        wakeWaitMs: e.CLAWPORT_WAKE_WAIT_MS,
+        turnTimeoutMs: e.CLAWPORT_TURN_TIMEOUT_MS,
+      },
+      broker: {
+        llm: {
+          baseUrl: e.CLAWPORT_LLM_BASE_URL,
+          apiKey: e.CLAWPORT_LLM_API_KEY || undefined,
+          model: e.CLAWPORT_LLM_MODEL,
+        },
+        embedding: {
+          baseUrl: e.CLAWPORT_EMBEDDING_BASE_URL ?? e.CLAWPORT_LLM_BASE_URL,
+          // The chat key goes only to the chat model's own URL.
+          apiKey:
+            e.CLAWPORT_EMBEDDING_API_KEY ||
+            (e.CLAWPORT_EMBEDDING_BASE_URL ? undefined : e.CLAWPORT_LLM_API_KEY || undefined),
+          model: e.CLAWPORT_EMBEDDING_MODEL,
+        },
+        modelPrivateUrls: e.CLAWPORT_MODEL_PRIVATE_URLS === 'allow',
+        firstByteTimeoutMs: e.CLAWPORT_LLM_FIRST_BYTE_TIMEOUT_MS,
+        idleTimeoutMs: e.CLAWPORT_LLM_IDLE_TIMEOUT_MS,
+        totalTimeoutMs: e.CLAWPORT_LLM_TOTAL_TIMEOUT_MS,
+      },
+      pool: {
+        size: e.CLAWPORT_POOL_SIZE,
+        plan: e.CLAWPORT_POOL_PLAN,
+        // A quarter of the host: warm instances serve nobody until they are claimed.
+        memoryMb: e.CLAWPORT_POOL_MEMORY_MB ?? Math.floor(os.totalmem() / 4 / 2 ** 20),
+      },
+      fleet: {
+        runnerToken: e.CLAWPORT_RUNNER_TOKEN,
+        localInstances: e.CLAWPORT_LOCAL_INSTANCES,
+        runnerLabels: e.CLAWPORT_RUNNER_LABELS,
+        maxInstances: e.CLAWPORT_MAX_INSTANCES,
+      },
+      workspace: {
+        maxUploadBytes: e.CLAWPORT_MAX_UPLOAD_BYTES,
+        readLimitBytes: e.CLAWPORT_READ_LIMIT_BYTES,
+        execTimeoutMs: e.CLAWPORT_EXEC_TIMEOUT_MS,
+        execMaxTimeoutMs: e.CLAWPORT_EXEC_MAX_TIMEOUT_MS,
+      },
+      pipelines: { scheduleMinIntervalS: e.CLAWPORT_SCHEDULE_MIN_INTERVAL_S },
     },
-    embedding: {
-      baseUrl: e.CLAWPORT_EMBEDDING_BASE_URL ?? e.CLAWPORT_LLM_BASE_URL,
-      // The chat key goes only to the chat model's own URL.
-      apiKey:
-        e.CLAWPORT_EMBEDDING_API_KEY ||
-        (e.CLAWPORT_EMBEDDING_BASE_URL ? undefined : e.CLAWPORT_LLM_API_KEY || undefined),
-      model: e.CLAWPORT_EMBEDDING_MODEL,
-    },
-    auditRetentionDays: e.CLAWPORT_AUDIT_RETENTION_DAYS,
-    modelPrivateUrls: e.CLAWPORT_MODEL_PRIVATE_URLS === 'allow',
-    llmFirstByteTimeoutMs: e.CLAWPORT_LLM_FIRST_BYTE_TIMEOUT_MS,
-    llmIdleTimeoutMs: e.CLAWPORT_LLM_IDLE_TIMEOUT_MS,
-    llmTotalTimeoutMs: e.CLAWPORT_LLM_TOTAL_TIMEOUT_MS,
-    turnTimeoutMs: e.CLAWPORT_TURN_TIMEOUT_MS,
-    scheduleMinIntervalS: e.CLAWPORT_SCHEDULE_MIN_INTERVAL_S,
-    poolSize: e.CLAWPORT_POOL_SIZE,
-    poolPlan: e.CLAWPORT_POOL_PLAN,
-    // A quarter of the host: warm instances serve nobody until they are claimed.
-    poolMemoryMb: e.CLAWPORT_POOL_MEMORY_MB ?? Math.floor(os.totalmem() / 4 / 2 ** 20),
-    bootConcurrency: e.CLAWPORT_BOOT_CONCURRENCY,
-    signup: e.CLAWPORT_SIGNUP,
-    sessionTtlMs: Math.round(e.CLAWPORT_SESSION_TTL_HOURS * 3_600_000),
-    webDir: path.resolve(e.CLAWPORT_WEB_DIR ?? DEFAULT_WEB_DIR),
-    metricsToken: e.CLAWPORT_METRICS_TOKEN ?? null,
-    trustProxy:
-      e.CLAWPORT_TRUST_PROXY?.split(',')
-        .map((a) => a.trim())
-        .filter(Boolean) ?? [],
-    ...overrides,
-  }
+    overrides,
+  )
   if (overrides.dataDir) config.dataDir = path.resolve(overrides.dataDir)
   if (!config.plans.some((p) => p.name === config.defaultPlan)) {
     throw new ConfigError(
       `invalid configuration:\n  CLAWPORT_DEFAULT_PLAN: no plan named "${config.defaultPlan}"`,
     )
   }
-  if (config.poolPlan && !config.plans.some((p) => p.name === config.poolPlan)) {
-    throw new ConfigError(`invalid configuration:\n  CLAWPORT_POOL_PLAN: no plan named "${config.poolPlan}"`)
+  if (config.pool.plan && !config.plans.some((p) => p.name === config.pool.plan)) {
+    throw new ConfigError(`invalid configuration:\n  CLAWPORT_POOL_PLAN: no plan named "${config.pool.plan}"`)
   }
-  if (config.store === 'postgres' && !config.secretKey && opts.sealsSecrets !== false)
+  if (config.store.kind === 'postgres' && !config.store.secretKey && opts.sealsSecrets !== false)
     throw new ConfigError(SECRET_KEY_REQUIRED)
   return config
+}
+
+/** Each override replaces a top-level key, or the keys it names of a part (one level deep). */
+function withOverrides(config: Config, overrides: ConfigOverrides): Config {
+  const out: Record<string, unknown> = { ...config }
+  for (const [key, value] of Object.entries(overrides)) {
+    const base = out[key]
+    const isPart = typeof base === 'object' && base !== null && !Array.isArray(base)
+    out[key] = isPart && typeof value === 'object' && value !== null ? { ...base, ...value } : value
+  }
+  return out as unknown as Config
 }
 
 /** The plan with the most instances: what the first administrator gets. */

@@ -138,7 +138,7 @@ describe('audit log (in process)', () => {
       entry(89, 'recent.one'),
     ])
     // The server's default keeps 90 days.
-    expect(t.services.config.auditRetentionDays).toBe(90)
+    expect(t.services.config.store.auditRetentionDays).toBe(90)
     expect(await t.services.audit.prune(now)).toBe(2)
     const actions = (await t.inject('GET', '/api/audit?limit=200', alice.key)).body.map(
       (e: { action: string }) => e.action,

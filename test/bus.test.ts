@@ -253,7 +253,7 @@ describe.skipIf(!havePostgres())('events appended on two replicas, followed on a
     const [storeA, storeB] = stores as [Store, Store]
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'clawport-bus-'))
     dirs.push(dir)
-    const config = loadConfig({}, { dataDir: dir, wakeWaitMs: 10_000 })
+    const config = loadConfig({}, { dataDir: dir, gateway: { wakeWaitMs: 10_000 } })
     // Replica A's lifecycle: status writes announced on its bus, as the services wire it.
     const setStatus = async (id: string, status: string, extra: Partial<InstanceRow> = {}) => {
       const row = await storeA.instances.update(id, { ...extra, status, updated_at: at() })

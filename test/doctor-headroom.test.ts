@@ -33,6 +33,6 @@ describe('clawport doctor: host headroom', () => {
   it('keeps the reserve, and at least a tenth of a core, from any instance', () => {
     expect(cpuCap(2, 0.5)).toBe(1.5)
     expect(cpuCap(1, 2)).toBe(0.1)
-    expect(loadConfig({}).cpuReserve).toBe(0.5)
+    expect(loadConfig({}).driver.cpuReserve).toBe(0.5)
   })
 })

@@ -60,7 +60,7 @@ const uidBase = () => 300_000 + Math.floor(Math.random() * 5000) * 100
 /** A local driver on a fresh data folder; its specs get uids of their own. */
 function localDriver(): { driver: LocalDriver; config: Config; dataDir: string } {
   const dataDir = tempDataDir('clawport-contract-')
-  const config = loadConfig({}, { dataDir, uidBase: uidBase(), tmpSizeMb: 64, desktop: 'off' })
+  const config = loadConfig({}, { dataDir, driver: { uidBase: uidBase(), tmpSizeMb: 64, desktop: 'off' } })
   return { driver: new LocalDriver(config, log), config, dataDir }
 }
 
@@ -89,7 +89,7 @@ const implementations: Implementation[] = [
     name: 'local',
     async open() {
       const { driver, config, dataDir } = localDriver()
-      let next = config.uidBase
+      let next = config.driver.uidBase
       const { ids, spec } = specs(() => ++next)
       return {
         driver,
@@ -127,7 +127,7 @@ const implementations: Implementation[] = [
           { dataDir: local.dataDir },
         )
         const store = await openPostgresStore(db.url)
-        const bus = await createBus(config, log)
+        const bus = await createBus(config.store, log)
         stores.push(store)
         buses.push(bus)
         const f = new FleetDriver(local.driver, store, bus, TOKEN, log)

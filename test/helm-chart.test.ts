@@ -167,8 +167,8 @@ describe.skipIf(!HELM)('the Helm chart', () => {
       })
       // The server accepts the environment its pods get.
       const config = loadConfig(resolveEnv(c, { [secret.metadata.name]: decoded }))
-      expect(config.store).toBe('postgres')
-      expect(config.secretKey).toBe(SECRET_KEY)
+      expect(config.store.kind).toBe('postgres')
+      expect(config.store.secretKey).toBe(SECRET_KEY)
       expect(config.dataDir).toBe('/var/lib/clawport')
     })
 
@@ -324,8 +324,8 @@ describe.skipIf(!HELM)('the Helm chart', () => {
         CLAWPORT_RUNNER_LABELS: runnerEnv.get('CLAWPORT_RUNNER_LABELS')?.value,
         CLAWPORT_UID_BASE: runnerEnv.get('CLAWPORT_UID_BASE')?.value,
       })
-      expect(runnerConfig.runnerLabels).toEqual({ disk: 'ssd', zone: 'eu-1' })
-      expect(runnerConfig.uidBase).toBe(300000)
+      expect(runnerConfig.fleet.runnerLabels).toEqual({ disk: 'ssd', zone: 'eu-1' })
+      expect(runnerConfig.driver.uidBase).toBe(300000)
     })
 
     it('routes the Ingress to the Service with the stream timeouts, and the server trusts it', () => {
@@ -359,8 +359,8 @@ describe.skipIf(!HELM)('the Helm chart', () => {
           'clawport-keys': { 'secret-key': SECRET_KEY, runner: RUNNER_TOKEN },
         }),
       )
-      expect(config.publicUrl).toBe('https://clawport.example.com')
-      expect(config.trustProxy.length).toBeGreaterThan(0)
+      expect(config.http.publicUrl).toBe('https://clawport.example.com')
+      expect(config.http.trustProxy.length).toBeGreaterThan(0)
     })
   })
 

@@ -378,7 +378,7 @@ describe.skipIf(!havePostgres())('claims replicas race for (two stores on one Po
     })
     await one.plans.sync(config.plans)
     for (const row of await one.instances.listAll()) await one.instances.remove(row.id)
-    config.maxInstances = 3
+    config.fleet.maxInstances = 3
     const driver = await createDriver(config, log)
     const launched: InstanceRow[] = []
     /** The lifecycle without its sandboxes: launching is not what is under test. */
@@ -390,7 +390,7 @@ describe.skipIf(!havePostgres())('claims replicas race for (two stores on one Po
     const admissions = [one, two].map((store) => {
       const lifecycle = new Unlaunched(store, driver, config, log)
       const pool = new WarmPool(store, lifecycle, undefined, config, log)
-      return new InstanceAdmission(store, new InviteService(store), lifecycle, pool, config, log)
+      return new InstanceAdmission(store, new InviteService(store), lifecycle, pool, config.fleet, log)
     })
     const accounts = new AccountService(one, config)
     const users = await Promise.all(

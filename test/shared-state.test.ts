@@ -308,7 +308,7 @@ describe('the secret key', () => {
     expect(() => loadConfig(env)).toThrow(
       /CLAWPORT_SECRET_KEY: required with CLAWPORT_DATABASE_URL; set it to the same value on every replica .*openssl rand -base64 32/,
     )
-    expect(() => SecretBox.forConfig({ store: 'postgres', dataDir: dir() })).toThrow(ConfigError)
+    expect(() => SecretBox.forConfig({ store: { kind: 'postgres' }, dataDir: dir() })).toThrow(ConfigError)
     expect(() => loadConfig({ ...env, CLAWPORT_SECRET_KEY: 'c2hvcnQ=' })).toThrow(/CLAWPORT_SECRET_KEY/)
   })
 

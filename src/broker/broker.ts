@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { Config } from '../config.js'
+import type { BrokerConfig } from '../config.js'
 import type { Caller } from '../door/caller.js'
 import { sendJson } from '../lib/http-body.js'
 import type { Logger } from '../log.js'
@@ -34,7 +34,7 @@ export class ModelBroker {
   constructor(
     private readonly settings: UpstreamSource,
     store: Store,
-    private readonly config: Config,
+    private readonly config: BrokerConfig,
     private readonly log: Logger,
   ) {
     this.meter = new UsageMeter(store, log)
@@ -112,20 +112,20 @@ export class ModelBroker {
         cut(
           new BrokerError(
             'upstream_timeout',
-            `The model did not finish within ${secs(this.config.llmTotalTimeoutMs)}.`,
+            `The model did not finish within ${secs(this.config.totalTimeoutMs)}.`,
           ),
         ),
-      this.config.llmTotalTimeoutMs,
+      this.config.totalTimeoutMs,
     )
     let idle = setTimeout(
       () =>
         cut(
           new BrokerError(
             'upstream_timeout',
-            `The model did not start answering within ${secs(this.config.llmFirstByteTimeoutMs)}.`,
+            `The model did not start answering within ${secs(this.config.firstByteTimeoutMs)}.`,
           ),
         ),
-      this.config.llmFirstByteTimeoutMs,
+      this.config.firstByteTimeoutMs,
     )
     const bumpIdle = () => {
       clearTimeout(idle)
@@ -134,10 +134,10 @@ export class ModelBroker {
           cut(
             new BrokerError(
               'upstream_timeout',
-              `The model stopped answering for ${secs(this.config.llmIdleTimeoutMs)}.`,
+              `The model stopped answering for ${secs(this.config.idleTimeoutMs)}.`,
             ),
           ),
-        this.config.llmIdleTimeoutMs,
+        this.config.idleTimeoutMs,
       )
     }
     // The instance going away cancels the upstream call.

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { Config } from '../config.js'
+import type { BrokerConfig } from '../config.js'
 import type { Caller } from '../door/caller.js'
 import { EMBEDDING_MODEL_ALIAS } from '../wire/gateway.js'
 import { assertPublicUrl, publicOnly } from './egress.js'
@@ -16,7 +16,7 @@ const MAX_ANSWER_BYTES = 64 * 1024 * 1024
  * small and never streamed, so they are read whole (bounded) and passed on.
  */
 export async function serveEmbeddings(
-  ctx: { settings: UpstreamSource; config: Config; meter: UsageMeter },
+  ctx: { settings: UpstreamSource; config: BrokerConfig; meter: UsageMeter },
   caller: Caller,
   req: IncomingMessage,
   res: ServerResponse,
@@ -35,7 +35,7 @@ export async function serveEmbeddings(
     why ??= e
     ctl.abort()
   }
-  const { llmFirstByteTimeoutMs: firstMs, llmTotalTimeoutMs: totalMs } = ctx.config
+  const { firstByteTimeoutMs: firstMs, totalTimeoutMs: totalMs } = ctx.config
   const first = setTimeout(
     () =>
       cut(new BrokerError('upstream_timeout', `The model did not start answering within ${secs(firstMs)}.`)),

@@ -11,11 +11,11 @@ const gib = (mb: number) => `${(mb / 1024).toFixed(1)} GiB`
  * every plan's instance limit (one user each), and the CPU reserve no instance may take.
  */
 export function headroomChecks(
-  config: Config,
+  config: Pick<Config, 'plans' | 'driver'>,
   host = { memoryMb: os.totalmem() / 1024 / 1024, cores: os.availableParallelism() },
 ): Check[] {
   const out: Check[] = []
-  const cap = cpuCap(host.cores, config.cpuReserve)
+  const cap = cpuCap(host.cores, config.driver.cpuReserve)
   const plans = config.plans.filter((p) => p.instance_limit > 0)
   const memoryMb = plans.reduce((sum, p) => sum + p.instance_limit * p.memory_mb, 0)
   const cpus = plans.reduce((sum, p) => sum + p.instance_limit * Math.min(p.cpus, cap), 0)
@@ -36,7 +36,7 @@ export function headroomChecks(
     cpus > cap
       ? {
           level: 'warn',
-          what: `plans oversubscribe CPU: ${cpus.toFixed(1)} cores at their instance limits, ${cap.toFixed(1)} for instances (${host.cores} less CLAWPORT_CPU_RESERVE ${config.cpuReserve}); busy instances share them`,
+          what: `plans oversubscribe CPU: ${cpus.toFixed(1)} cores at their instance limits, ${cap.toFixed(1)} for instances (${host.cores} less CLAWPORT_CPU_RESERVE ${config.driver.cpuReserve}); busy instances share them`,
           fix: 'fine for mostly idle agents; lower cpus or instance_limit in CLAWPORT_PLANS for guaranteed CPU',
         }
       : { level: 'ok', what: `plans fit CPU: ${cpus.toFixed(1)} of ${cap.toFixed(1)} cores for instances` },

@@ -7,16 +7,16 @@ export const OPENCLAW_PINNED = '2026.9.6'
 
 /** `clawport doctor`'s checks of the shared OpenClaw runtime and the model upstream. */
 export function openclawChecks(
-  config: Config,
+  config: Pick<Config, 'gateway' | 'driver' | 'broker'>,
 ): Array<{ level: 'ok' | 'warn' | 'fail'; what: string; fix?: string }> {
   const out: Array<{ level: 'ok' | 'warn' | 'fail'; what: string; fix?: string }> = []
-  if (config.gateway === 'off') {
+  if (!config.gateway.enabled) {
     out.push({
       level: 'warn',
       what: 'OpenClaw gateway turned off (CLAWPORT_GATEWAY=off): instances have no agent',
     })
   } else {
-    const pkg = path.join(config.openclawDir, 'node_modules', 'openclaw', 'package.json')
+    const pkg = path.join(config.driver.openclawDir, 'node_modules', 'openclaw', 'package.json')
     let version: string | undefined
     try {
       version = (JSON.parse(fs.readFileSync(pkg, 'utf8')) as { version?: string }).version
@@ -24,22 +24,22 @@ export function openclawChecks(
     if (!version)
       out.push({
         level: 'fail',
-        what: `OpenClaw runtime missing in ${config.openclawDir}`,
+        what: `OpenClaw runtime missing in ${config.driver.openclawDir}`,
         fix: 'run scripts/setup.sh (or set CLAWPORT_OPENCLAW_DIR)',
       })
     else if (version !== OPENCLAW_PINNED)
       out.push({
         level: 'warn',
-        what: `OpenClaw ${version} in ${config.openclawDir} (pinned: ${OPENCLAW_PINNED})`,
+        what: `OpenClaw ${version} in ${config.driver.openclawDir} (pinned: ${OPENCLAW_PINNED})`,
         fix: 'run scripts/setup.sh to install the pinned version',
       })
     else
       out.push({
         level: 'ok',
-        what: `OpenClaw ${version} in ${config.openclawDir}, mounted read-only in every instance`,
+        what: `OpenClaw ${version} in ${config.driver.openclawDir}, mounted read-only in every instance`,
       })
   }
-  const { baseUrl, model } = config.llm
+  const { baseUrl, model } = config.broker.llm
   out.push(
     baseUrl && model
       ? {

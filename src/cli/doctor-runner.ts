@@ -18,7 +18,7 @@ const TIMEOUT_MS = 5_000
  * (reachable, migrated), the shared token, and the control plane its instances call back.
  */
 export async function runnerChecks(
-  config: Config,
+  config: Pick<Config, 'store'>,
   token: string | undefined,
   server?: string,
 ): Promise<Check[]> {
@@ -35,7 +35,7 @@ export async function runnerChecks(
       ? { level: 'fail', what: problem, fix: 'use the CLAWPORT_RUNNER_TOKEN the control plane has' }
       : { level: 'ok', what: 'runner token set' },
   )
-  if (!config.databaseUrl) {
+  if (!config.store.databaseUrl) {
     checks.push({
       level: 'fail',
       what: 'CLAWPORT_DATABASE_URL is not set',
@@ -43,7 +43,7 @@ export async function runnerChecks(
     })
   } else {
     const pool = new pg.Pool({
-      connectionString: config.databaseUrl,
+      connectionString: config.store.databaseUrl,
       max: 1,
       connectionTimeoutMillis: TIMEOUT_MS,
       query_timeout: TIMEOUT_MS,
@@ -53,13 +53,13 @@ export async function runnerChecks(
       const r = await pool.query<{ n: string }>('select count(*) as n from runners')
       checks.push({
         level: 'ok',
-        what: `database ${redactUrl(config.databaseUrl)} reachable (${r.rows[0]?.n ?? 0} runners registered)`,
+        what: `database ${redactUrl(config.store.databaseUrl)} reachable (${r.rows[0]?.n ?? 0} runners registered)`,
       })
     } catch (err) {
       const message = (err as Error).message
       checks.push({
         level: 'fail',
-        what: `database ${redactUrl(config.databaseUrl)}: ${message}`,
+        what: `database ${redactUrl(config.store.databaseUrl)}: ${message}`,
         fix: /relation .*runners/.test(message)
           ? 'start the control plane once on this database: it migrates it'
           : 'check the URL, the password and that this host may connect (pg_hba.conf, firewall)',

@@ -115,7 +115,7 @@ export async function doctor(argv: string[]): Promise<number> {
         },
   )
   if (values.runner)
-    checks.push(...(await runnerChecks(config, values.token ?? config.runnerToken, values.server)))
+    checks.push(...(await runnerChecks(config, values.token ?? config.fleet.runnerToken, values.server)))
   checks.push(...openclawChecks(config))
   checks.push(...headroomChecks(config))
   try {

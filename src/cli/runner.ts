@@ -44,7 +44,7 @@ export async function runner(argv: string[]): Promise<number> {
   // A runner's own folder by default, apart from a server's on the same host.
   process.env.CLAWPORT_DATA_DIR ??= './.clawport-runner'
   const config = configFrom(values, { sealsSecrets: false })
-  const token = values.token ?? config.runnerToken ?? ''
+  const token = values.token ?? config.fleet.runnerToken ?? ''
   const listen = parseListen(values.listen ?? '0.0.0.0:7443')
   const name = values.name ?? os.hostname()
   const advertise =

@@ -36,7 +36,7 @@ export async function serve(argv: string[]): Promise<number> {
   try {
     // The embedded SQLite store has one server per data folder; replicas on PostgreSQL share
     // the host's folder and coordinate through leases instead.
-    if (config.store === 'sqlite') lockDataFolder(config.dataDir)
+    if (config.store.kind === 'sqlite') lockDataFolder(config.dataDir)
   } catch (err) {
     if (!(err instanceof DataFolderLockedError)) throw err
     process.stderr.write(`clawport: ${err.message}\n`)
@@ -52,16 +52,16 @@ export async function serve(argv: string[]): Promise<number> {
   const app = await buildApp(services, log)
   let address: string
   try {
-    address = await app.listen({ port: config.port, host: config.host })
+    address = await app.listen({ port: config.http.port, host: config.http.host })
   } catch (err) {
     const reason = err instanceof Error ? err.message : String(err)
-    process.stderr.write(`clawport: cannot listen on ${config.host}:${config.port}: ${reason}\n`)
+    process.stderr.write(`clawport: cannot listen on ${config.http.host}:${config.http.port}: ${reason}\n`)
     log.error({ err }, 'cannot listen')
     await Promise.race([services.close(), new Promise((r) => setTimeout(r, SHUTDOWN_TIMEOUT_MS))])
     // Timers of the pool and the monitor would keep a server that serves nothing alive.
     process.exit(1)
   }
-  const base = config.publicUrl ?? address
+  const base = config.http.publicUrl ?? address
   const lines = [`clawport ${address} ready (data: ${config.dataDir})`]
   if (first) {
     lines.push(

@@ -38,7 +38,7 @@ export interface NewUser {
 export class AccountService {
   constructor(
     private readonly store: Store,
-    private readonly config: Config,
+    private readonly config: Pick<Config, 'defaultPlan'>,
   ) {}
 
   async createUser(input: NewUser): Promise<UserRow> {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import type { Config } from '../config.js'
+import type { GatewayConfig } from '../config.js'
 import type { Caller } from '../door/caller.js'
 import { cleanText } from '../door/clawlet/answers.js'
 import { GatewayClient } from '../door/clawlet/gateway-client.js'
@@ -28,7 +28,7 @@ export interface GatewayReadiness {
  */
 export class InstanceGateway {
   constructor(
-    private readonly config: Config,
+    private readonly config: GatewayConfig,
     private readonly driver: InstanceDriver,
     private readonly sockets: ControlSockets,
     private readonly log: Logger,
@@ -38,7 +38,7 @@ export class InstanceGateway {
   channelsFor?: (instanceId: string) => Promise<ChannelsWire | undefined>
 
   get enabled(): boolean {
-    return this.config.gateway === 'on'
+    return this.config.enabled
   }
 
   client(id: string): GatewayClient {
@@ -65,13 +65,13 @@ export class InstanceGateway {
       token: randomBytes(32).toString('base64url'),
       ...(channels ? { channels } : {}),
     })
-    const deadline = started + this.config.gatewayReadyTimeoutMs
+    const deadline = started + this.config.readyTimeoutMs
     while (state.status !== 'ready') {
       // The instance's words end up in its status and logs: made safe and bounded first.
       if (state.status === 'disabled' && state.error) throw new Error(cleanText(state.error))
       if (performance.now() > deadline) {
         throw new Error(
-          `the OpenClaw gateway was not ready within ${this.config.gatewayReadyTimeoutMs} ms (${state.status}${state.error ? `: ${cleanText(state.error)}` : ''})`,
+          `the OpenClaw gateway was not ready within ${this.config.readyTimeoutMs} ms (${state.status}${state.error ? `: ${cleanText(state.error)}` : ''})`,
         )
       }
       await new Promise((r) => setTimeout(r, POLL_MS))

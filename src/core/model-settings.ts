@@ -1,7 +1,7 @@
 import { z } from 'zod'
 import { assertPublicUrl } from '../broker/egress.js'
 import type { Upstream, UpstreamSource } from '../broker/upstream.js'
-import type { Config } from '../config.js'
+import type { BrokerConfig } from '../config.js'
 import type { Store } from '../store/index.js'
 import type { SecretBox } from './secret-box.js'
 
@@ -44,7 +44,7 @@ export interface Viewer {
 export class ModelSettings implements UpstreamSource {
   constructor(
     private readonly store: Store,
-    private readonly config: Config,
+    private readonly config: Pick<BrokerConfig, 'llm' | 'embedding' | 'modelPrivateUrls'>,
     private readonly box: SecretBox,
   ) {}
 

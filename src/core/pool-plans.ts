@@ -18,20 +18,19 @@ export interface PlanPool {
  * long as the memory budget lasts (a plan it no longer reaches gets 0). CLAWPORT_POOL_PLAN
  * keeps the pool to that one plan; a plan whose instances get an allowlist has none.
  */
-export function planPools(config: Config): PlanPool[] {
+export function planPools(config: Pick<Config, 'plans' | 'pool'>): PlanPool[] {
+  const { pool } = config
   // An allowlist instance is made for the host names its create lists: it always starts cold.
-  const plans = config.plans.filter(
-    (p) => p.network !== 'allowlist' && (!config.poolPlan || p.name === config.poolPlan),
-  )
+  const plans = config.plans.filter((p) => p.network !== 'allowlist' && (!pool.plan || p.name === pool.plan))
   const resting = (p: PlanSpec) => Math.min(p.memory_mb, POOLED_RESTING_MB)
-  let budgetMb = config.poolMemoryMb
+  let budgetMb = pool.memoryMb
   for (const p of plans) if (p.pool !== undefined) budgetMb -= p.pool * resting(p)
   const sizes = new Map<string, number>()
   const byDemand = plans
     .filter((p) => p.pool === undefined && p.instance_limit > 0)
     .sort((a, b) => b.instance_limit - a.instance_limit)
   for (const p of byDemand) {
-    const size = Math.max(0, Math.min(config.poolSize, Math.floor(budgetMb / resting(p))))
+    const size = Math.max(0, Math.min(pool.size, Math.floor(budgetMb / resting(p))))
     budgetMb -= size * resting(p)
     sizes.set(p.name, size)
   }

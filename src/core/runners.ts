@@ -1,4 +1,4 @@
-import type { Config } from '../config.js'
+import type { FleetConfig } from '../config.js'
 import type { Caller as DoorCaller } from '../door/caller.js'
 import { AppError, errors } from '../errors.js'
 import { bearerMatches, RUNNER_HEADER, runnerCredential } from '../runner/auth.js'
@@ -32,7 +32,7 @@ export interface RunnersOverview {
 export class RunnerService {
   constructor(
     private readonly store: Store,
-    private readonly config: Config,
+    private readonly fleet: FleetConfig,
   ) {}
 
   async overview(): Promise<RunnersOverview> {
@@ -43,7 +43,7 @@ export class RunnerService {
       return { memory_mb: l?.memory_mb ?? 0, instances: l?.instances ?? 0 }
     }
     return {
-      local: { enabled: localInstancesOn(this.config, runners), used: used(null) },
+      local: { enabled: localInstancesOn(this.fleet, runners), used: used(null) },
       runners: runners.map((r) => view(r, used(r.id))),
     }
   }
@@ -84,7 +84,7 @@ export class RunnerService {
     headers: Record<string, string | string[] | undefined>,
     instanceId: string,
   ): Promise<DoorCaller | null> {
-    const token = this.config.runnerToken
+    const token = this.fleet.runnerToken
     const runnerId = headers[RUNNER_HEADER]
     const authorization = headers.authorization
     if (!token || typeof runnerId !== 'string' || typeof authorization !== 'string') return null

@@ -1,7 +1,7 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
-import { type Config, ConfigError, SECRET_KEY_REQUIRED } from '../config.js'
+import { ConfigError, SECRET_KEY_REQUIRED, type StoreConfig } from '../config.js'
 
 /**
  * Encrypts small secrets (users' provider keys, channel tokens, webhook secrets) with
@@ -15,17 +15,18 @@ export class SecretBox {
    * PostgreSQL, which loadConfig checks: replicas must all seal with one key), else the data
    * folder's key file.
    */
-  static forConfig(config: Pick<Config, 'secretKey' | 'store' | 'dataDir'>): SecretBox {
-    if (!config.secretKey) {
-      if (config.store === 'postgres') throw new ConfigError(SECRET_KEY_REQUIRED)
+  static forConfig(config: { dataDir: string; store: Pick<StoreConfig, 'kind' | 'secretKey'> }): SecretBox {
+    const { kind, secretKey } = config.store
+    if (!secretKey) {
+      if (kind === 'postgres') throw new ConfigError(SECRET_KEY_REQUIRED)
       return SecretBox.open(config.dataDir)
     }
-    const key = Buffer.from(config.secretKey, 'base64')
+    const key = Buffer.from(secretKey, 'base64')
     if (key.length !== 32) throw new ConfigError('CLAWPORT_SECRET_KEY must be 32 bytes in base64')
     // A key file that sealed this server's secrets so far, and a different key now, would
     // leave every stored secret unreadable.
     const file = path.join(config.dataDir, 'secret.key')
-    if (config.store === 'sqlite' && fs.existsSync(file) && !fs.readFileSync(file).equals(key)) {
+    if (kind === 'sqlite' && fs.existsSync(file) && !fs.readFileSync(file).equals(key)) {
       throw new ConfigError(
         `CLAWPORT_SECRET_KEY differs from ${file}, which sealed the secrets stored so far: set it to that file's key (base64 -w0 ${file}) or unset it`,
       )

@@ -124,17 +124,22 @@ export async function createServices(
   const leads = opts.withDriver
     ? { host: await locks.leader(hostLockName(config)), webhooks: await locks.leader('events:webhooks') }
     : undefined
-  const bus = await createBus(config, log.child({ component: 'bus' }))
+  const bus = await createBus(config.store, log.child({ component: 'bus' }))
   await store.plans.sync(config.plans)
   const driver = await createFleetDriver(config, log, store, bus)
   const capabilities = opts.withDriver ? await driver.init() : undefined
   const accounts = new AccountService(store, config)
   const keys = new KeyService(store)
   const invites = new InviteService(store)
-  const models = new ModelSettings(store, config, box)
-  const broker = new ModelBroker(models, store, config, log.child({ component: 'broker' }))
+  const models = new ModelSettings(store, config.broker, box)
+  const broker = new ModelBroker(models, store, config.broker, log.child({ component: 'broker' }))
   const controlSockets = new ControlSockets(broker, log.child({ component: 'control' }))
-  const gateway = new InstanceGateway(config, driver, controlSockets, log.child({ component: 'gateway' }))
+  const gateway = new InstanceGateway(
+    config.gateway,
+    driver,
+    controlSockets,
+    log.child({ component: 'gateway' }),
+  )
   const scope = new InstanceScope(store)
   const instanceLog = log.child({ component: 'instances' })
   const lifecycle = new InstanceLifecycle(store, driver, config, instanceLog, gateway)
@@ -147,14 +152,14 @@ export async function createServices(
     leads?.host,
     gateway,
   )
-  const agent = new GatewayRunner(store, gateway, broker, config, log.child({ component: 'agent' }))
+  const agent = new GatewayRunner(store, gateway, broker, config.gateway, log.child({ component: 'agent' }))
   const pool = new WarmPool(store, lifecycle, agent, config, log.child({ component: 'pool' }), leads?.host)
-  const admission = new InstanceAdmission(store, invites, lifecycle, pool, config, instanceLog)
+  const admission = new InstanceAdmission(store, invites, lifecycle, pool, config.fleet, instanceLog)
   const instances = new InstanceService(store, scope, lifecycle, admission, supervisor)
   const eventRuntime = createEventRuntime(
     store,
     instances,
-    config,
+    config.broker.modelPrivateUrls,
     box,
     log.child({ component: 'events' }),
     {
@@ -177,7 +182,7 @@ export async function createServices(
   if (opts.withDriver) eventRuntime.start(leads)
   const channels = new ChannelService(store, instances, gateway, box)
   gateway.channelsFor = (id) => channels.wireFor(id)
-  const workspace = new WorkspaceService(instances, config)
+  const workspace = new WorkspaceService(instances, config.workspace)
   const chatLog = log.child({ component: 'chat' })
   const chat = new ChatService(store, instances, agent, chatLog, { replicaId: config.replicaId, bus })
   // Before anything can start a turn: turns a killed process left open are closed first (with
@@ -208,7 +213,7 @@ export async function createServices(
   if (opts.withDriver) sleep.start(leads?.host)
   const terminal = new TerminalService(instances, relays, sleep)
   const desktop = new DesktopService(instances, relays, sleep)
-  const wsTickets = new WsTicketService(store, instances, keys, config.wsTicketTtlMs)
+  const wsTickets = new WsTicketService(store, instances, keys, config.http.wsTicketTtlMs)
   const inbox = new InboxService(store, instances, chat, log.child({ component: 'inbox' }), config.replicaId)
   inbox.attachSleep(sleep)
   inbox.attachBus(bus)
@@ -223,13 +228,18 @@ export async function createServices(
     instances,
     scope,
     pipelineRunner,
-    config.publicUrl,
+    config.http.publicUrl,
     pipelineLog,
-    config.scheduleMinIntervalS * 1000,
+    config.pipelines.scheduleMinIntervalS * 1000,
   )
   if (opts.withDriver) await pipelines.start()
-  const audit = new AuditService(store, log.child({ component: 'audit' }), config.auditRetentionDays, locks)
-  const webSessions = new WebSessionService(store, accounts, keys, invites, config)
+  const audit = new AuditService(
+    store,
+    log.child({ component: 'audit' }),
+    config.store.auditRetentionDays,
+    locks,
+  )
+  const webSessions = new WebSessionService(store, accounts, keys, invites, config.http)
   return {
     config,
     store,
@@ -263,7 +273,7 @@ export async function createServices(
     instanceLogs: new InstanceLogService(instances, driver),
     metrics: new InstanceMetricsService(instances, driver),
     sleep,
-    runners: new RunnerService(store, config),
+    runners: new RunnerService(store, config.fleet),
     async close() {
       sleep.close()
       pool.close()

@@ -71,7 +71,7 @@ export class WarmPool {
     private readonly store: Store,
     private readonly lifecycle: InstanceLifecycle,
     private readonly agent: AgentRunner | undefined,
-    private readonly config: Config,
+    private readonly config: Pick<Config, 'plans' | 'pool' | 'instances' | 'fleet' | 'gateway'>,
     private readonly log: Logger,
     /** The host's leadership; absent: this process is alone (tools, tests). */
     private readonly leadership?: Leadership,
@@ -231,7 +231,7 @@ export class WarmPool {
           else if (outcome === 'failed') failed++
         }
       }
-      const workers = Math.min(this.config.bootConcurrency, queue.length)
+      const workers = Math.min(this.config.instances.bootConcurrency, queue.length)
       await Promise.all(Array.from({ length: workers }, worker))
       if (failed) throw new Error(`${failed} pooled instance(s) did not become ready`)
       // The host is at CLAWPORT_MAX_INSTANCES: the next claim or delete refills.
@@ -272,7 +272,7 @@ export class WarmPool {
     // As a create does: capacity and host uid are checked and taken under the admission lock.
     const created = await this.store.transaction(async (tx) => {
       await tx.lock(ADMISSION_LOCK)
-      if (await fleetFull(tx, this.config)) return undefined
+      if (await fleetFull(tx, this.config.fleet)) return undefined
       return this.lifecycle
         .insert(tx, {
           ownerId: POOL_USER_ID,
@@ -305,7 +305,7 @@ export class WarmPool {
 
   /** One first turn, so the gateway has loaded what a turn needs; without a model it is skipped. */
   private async warmUp(instanceId: string): Promise<void> {
-    if (!this.agent || this.config.gateway === 'off') return
+    if (!this.agent || !this.config.gateway.enabled) return
     const signal = AbortSignal.timeout(60_000)
     try {
       for await (const e of this.agent.runTurn({

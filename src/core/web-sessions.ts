@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto'
-import type { Config } from '../config.js'
+import type { HttpConfig } from '../config.js'
 import { AppError, errors } from '../errors.js'
 import { sha256 } from '../lib/hash.js'
 import type { Store, UserRow, WebSessionRow } from '../store/index.js'
@@ -64,7 +64,7 @@ export class WebSessionService {
     private readonly accounts: AccountService,
     private readonly keys: KeyService,
     private readonly invites: InviteService,
-    private readonly config: Config,
+    private readonly config: Pick<HttpConfig, 'signup' | 'sessionTtlMs'>,
   ) {
     this.signInLimiter = store.dialect === 'postgres' ? new SharedSignInLimiter(store) : new SignInLimiter()
   }

@@ -1,6 +1,6 @@
 import path from 'node:path'
 import type { Readable } from 'node:stream'
-import type { Config } from '../config.js'
+import type { WorkspaceConfig } from '../config.js'
 import { errors } from '../errors.js'
 import type {
   ExecRequest,
@@ -52,7 +52,7 @@ export function checkFileName(name: string): string {
 export class WorkspaceService {
   constructor(
     private readonly instances: InstanceService,
-    private readonly config: Config,
+    private readonly config: WorkspaceConfig,
   ) {}
 
   async list(actor: Actor, id: string, p = WORKSPACE): Promise<FileList> {

@@ -6,14 +6,17 @@ import type { InstanceDriver } from './driver.js'
 import { FleetDriver } from './fleet/fleet-driver.js'
 
 /** The one factory that picks the instance driver named in the config. */
-export async function createDriver(config: Config, log: Logger): Promise<InstanceDriver> {
-  switch (config.driver) {
+export async function createDriver(
+  config: Pick<Config, 'dataDir' | 'driver'>,
+  log: Logger,
+): Promise<InstanceDriver> {
+  switch (config.driver.kind) {
     case 'local': {
       const { LocalDriver } = await import('./local/local-driver.js')
       return new LocalDriver(config, log.child({ component: 'driver.local' }))
     }
     default: {
-      const never: never = config.driver
+      const never: never = config.driver.kind
       throw new Error(`unknown driver ${String(never)}`)
     }
   }
@@ -24,11 +27,17 @@ export async function createDriver(config: Config, log: Logger): Promise<Instanc
  * and every registered runner's, each instance on the one holding it.
  */
 export async function createFleetDriver(
-  config: Config,
+  config: Pick<Config, 'dataDir' | 'driver' | 'fleet'>,
   log: Logger,
   store: Store,
   bus: EventBus,
 ): Promise<FleetDriver> {
-  const local = config.localInstances === 'off' ? undefined : await createDriver(config, log)
-  return new FleetDriver(local, store, bus, config.runnerToken, log.child({ component: 'driver.fleet' }))
+  const local = config.fleet.localInstances === 'off' ? undefined : await createDriver(config, log)
+  return new FleetDriver(
+    local,
+    store,
+    bus,
+    config.fleet.runnerToken,
+    log.child({ component: 'driver.fleet' }),
+  )
 }

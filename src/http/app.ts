@@ -68,7 +68,7 @@ import { endStreamsOnRevoke } from './sse.js'
 
 /** Builds the HTTP app around already-created services; routes only call core services. */
 export async function buildApp(services: Services, log: Logger): Promise<FastifyInstance> {
-  const { config } = services
+  const config = services.config.http
   const app = Fastify({
     loggerInstance: log.child({ component: 'http' }) as FastifyBaseLogger,
     bodyLimit: config.bodyLimitBytes,

@@ -76,7 +76,7 @@ export class Runner {
   async start(): Promise<RunnerStarted> {
     const problem = runnerTokenProblem(this.opts.token)
     if (problem) throw new Error(problem)
-    if (this.config.store !== 'postgres')
+    if (this.config.store.kind !== 'postgres')
       throw new Error("a runner needs the control plane's PostgreSQL: set CLAWPORT_DATABASE_URL")
     const caps = await this.driver.init()
     for (const note of caps.notes) this.log.warn({ note }, 'sandbox capability')
@@ -89,7 +89,7 @@ export class Runner {
     })
     const identity = await runnerIdentity(path.join(this.config.dataDir, 'runner'), this.opts.name)
     this.store = await openStore(this.config)
-    this.bus = await createBus(this.config, this.log.child({ component: 'bus' }))
+    this.bus = await createBus(this.config.store, this.log.child({ component: 'bus' }))
     const token = this.opts.token
     this.endpoint = createEndpoint({
       identity,
@@ -122,9 +122,9 @@ export class Runner {
       cert_sha256: identity.fingerprint,
       cert_pem: identity.cert,
       memory_mb: this.opts.memoryMb ?? defaultMemoryMb(),
-      max_instances: this.opts.maxInstances ?? this.config.maxInstances,
-      uid_base: this.config.uidBase,
-      labels: this.config.runnerLabels,
+      max_instances: this.opts.maxInstances ?? this.config.fleet.maxInstances,
+      uid_base: this.config.driver.uidBase,
+      labels: this.config.fleet.runnerLabels,
       version: VERSION,
       now: new Date().toISOString(),
     })

@@ -3,7 +3,7 @@ import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
-import { type Config, loadConfig } from '../../src/config.js'
+import { type Config, type ConfigOverrides, loadConfig } from '../../src/config.js'
 import type { InstanceResources, InstanceSpec } from '../../src/drivers/driver.js'
 import { LocalDriver } from '../../src/drivers/local/local-driver.js'
 import { createLogger } from '../../src/log.js'
@@ -14,7 +14,7 @@ export const execFileP = promisify(execFile)
 export const SMALL: InstanceResources = { memory_mb: 256, cpus: 1, pids_max: 128, disk_mb: 64 }
 
 /** A local driver on a fresh data dir, with host uids no other test run uses. */
-export async function makeDriver(overrides: Partial<Config> = {}): Promise<{
+export async function makeDriver(overrides: ConfigOverrides = {}): Promise<{
   driver: LocalDriver
   config: Config
   spec: (name: string, resources?: Partial<InstanceResources>) => InstanceSpec
@@ -22,7 +22,10 @@ export async function makeDriver(overrides: Partial<Config> = {}): Promise<{
 }> {
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'clawport-sbx-'))
   const uidBase = 300_000 + Math.floor(Math.random() * 5000) * 100
-  const config = loadConfig({}, { dataDir, uidBase, tmpSizeMb: 64, ...overrides })
+  const config = loadConfig(
+    {},
+    { dataDir, ...overrides, driver: { uidBase, tmpSizeMb: 64, ...overrides.driver } },
+  )
   const driver = new LocalDriver(config, createLogger('silent'))
   const ids: string[] = []
   let next = 1

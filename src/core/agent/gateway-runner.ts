@@ -1,6 +1,6 @@
 import type { ModelBroker } from '../../broker/broker.js'
 import { HOW_TO_CONFIGURE_MODEL } from '../../broker/upstream.js'
-import type { Config } from '../../config.js'
+import type { GatewayConfig } from '../../config.js'
 import { AppError } from '../../errors.js'
 import type { Logger } from '../../log.js'
 import type { Store } from '../../store/index.js'
@@ -21,7 +21,7 @@ export class GatewayRunner implements AgentRunner {
     private readonly store: Store,
     private readonly gateway: InstanceGateway,
     private readonly broker: ModelBroker,
-    private readonly config: Config,
+    private readonly config: Pick<GatewayConfig, 'turnTimeoutMs'>,
     private readonly log: Logger,
   ) {}
 

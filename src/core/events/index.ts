@@ -1,4 +1,3 @@
-import type { Config } from '../../config.js'
 import type { Logger } from '../../log.js'
 import type { Store } from '../../store/index.js'
 import type { SecretBox } from '../secret-box.js'
@@ -29,13 +28,13 @@ export interface EventRuntime {
 export function createEventRuntime(
   store: Store,
   instances: InstanceLookup,
-  config: Config,
+  privateUrls: boolean,
   box: SecretBox,
   log: Logger,
   oom?: OomCounter,
   bus?: EventBus,
 ): EventRuntime {
-  const webhooks = new WebhookService(store, box, config.modelPrivateUrls)
+  const webhooks = new WebhookService(store, box, privateUrls)
   const events = new EventService(store, instances, webhooks, log, bus)
   /** Each dispatcher's close, once: a term's end and the runtime's close may both ask. */
   const dispatchers = new Map<WebhookDispatcher, Promise<void> | undefined>()
@@ -51,7 +50,7 @@ export function createEventRuntime(
   // A dispatcher ends for good when it closes: each leadership term gets a fresh one.
   const dispatch = () => {
     if (closed) return undefined
-    const d = new WebhookDispatcher(store, webhooks, config.modelPrivateUrls, log)
+    const d = new WebhookDispatcher(store, webhooks, privateUrls, log)
     dispatchers.set(d, undefined)
     d.start()
     return () => void stop(d)

@@ -1,4 +1,4 @@
-import type { Config, NetworkMode } from '../../config.js'
+import type { FleetConfig, NetworkMode } from '../../config.js'
 import { resourcesFromPlan } from '../../drivers/driver.js'
 import { errors } from '../../errors.js'
 import type { Logger } from '../../log.js'
@@ -30,7 +30,7 @@ export class InstanceAdmission {
     private readonly lifecycle: InstanceLifecycle,
     /** Absent in tools that only need the store. */
     private readonly pool: WarmPool | undefined,
-    private readonly config: Config,
+    private readonly fleet: FleetConfig,
     private readonly log: Logger,
   ) {}
 
@@ -38,7 +38,7 @@ export class InstanceAdmission {
     const { row, pooled } = await this.store.transaction(async (tx) => {
       // First: creates on every replica check capacity and pick host uids one at a time.
       await tx.lock(ADMISSION_LOCK)
-      const full = await fleetFull(tx, this.config)
+      const full = await fleetFull(tx, this.fleet)
       // A warm pooled instance needs no new capacity; without one a full host is a 503
       // before any invite is spent.
       if (full && !(await this.pool?.hasReady(tx))) throw errors.noCapacity()

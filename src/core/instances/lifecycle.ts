@@ -48,7 +48,7 @@ export class InstanceLifecycle {
   constructor(
     private readonly store: Store,
     private readonly driver: InstanceDriver,
-    private readonly config: Config,
+    private readonly config: Pick<Config, 'instances' | 'fleet' | 'plans'>,
     private readonly log: Logger,
     /** The OpenClaw gateway steps of the lifecycle; absent in tools that only need the store. */
     private readonly gateway?: InstanceGateway,
@@ -317,7 +317,7 @@ export class InstanceLifecycle {
     const host = row.runner_id ?? 'local'
     let boots = this.boots.get(host)
     if (!boots) {
-      boots = new Semaphore(this.config.bootConcurrency)
+      boots = new Semaphore(this.config.instances.bootConcurrency)
       this.boots.set(host, boots)
     }
     return boots
@@ -332,7 +332,7 @@ export class InstanceLifecycle {
       await this.gateway?.attach(row)
       await this.driver.start(specOf(row))
       step = 'clawlet'
-      await waitForHealth(this.clients.get(row.id), this.config.readyTimeoutMs)
+      await waitForHealth(this.clients.get(row.id), this.config.instances.readyTimeoutMs)
       step = 'gateway'
       // Ready means the agent answers too: its gateway takes seconds to boot, and several
       // booting at once starve the host, so they take turns.

@@ -1,5 +1,5 @@
 import os from 'node:os'
-import type { Config } from '../../config.js'
+import type { Config, FleetConfig } from '../../config.js'
 import type { InstanceResources } from '../../drivers/driver.js'
 import { errors } from '../../errors.js'
 import { runnerHealthy } from '../../runner/health.js'
@@ -28,17 +28,17 @@ interface Candidate {
 }
 
 /** Whether this server runs instances itself, given the runners registered. */
-export function localInstancesOn(config: Config, runners: readonly unknown[]): boolean {
-  return config.localInstances === 'on' || (config.localInstances === 'auto' && runners.length === 0)
+export function localInstancesOn(fleet: FleetConfig, runners: readonly unknown[]): boolean {
+  return fleet.localInstances === 'on' || (fleet.localInstances === 'auto' && runners.length === 0)
 }
 
 /**
  * Whether no new instance fits anywhere by count alone: with no runner registered, this server's
  * CLAWPORT_MAX_INSTANCES (as before runners); with runners, placement judges each one.
  */
-export async function fleetFull(tx: Store, config: Config): Promise<boolean> {
+export async function fleetFull(tx: Store, fleet: FleetConfig): Promise<boolean> {
   if ((await tx.runners.list()).length > 0) return false
-  return (await tx.instances.countAll()) >= config.maxInstances
+  return (await tx.instances.countAll()) >= fleet.maxInstances
 }
 
 /**
@@ -50,14 +50,14 @@ export async function fleetFull(tx: Store, config: Config): Promise<boolean> {
  */
 export async function placeInstance(
   tx: Store,
-  config: Config,
+  config: Pick<Config, 'fleet' | 'plans'>,
   localUid: (taken: number[]) => number,
   resources: InstanceResources,
   planName: string | null,
 ): Promise<Placement> {
   const runners = await tx.runners.list()
   const taken = await tx.instances.usedHostUids()
-  if (runners.length === 0 && config.localInstances !== 'off')
+  if (runners.length === 0 && config.fleet.localInstances !== 'off')
     return { runner_id: null, host_uid: localUid(taken) }
   const labels = config.plans.find((p) => p.name === planName)?.runner_labels ?? {}
   const load = new Map((await tx.runners.load()).map((l) => [l.runner_id, l]))
@@ -75,13 +75,14 @@ export async function placeInstance(
         uid: (t) => lowestFree(r.uid_base, t),
       })
   }
-  if (localInstancesOn(config, runners)) {
+  if (localInstancesOn(config.fleet, runners)) {
     const local = load.get(null)
     const used = local?.memory_mb ?? 0
     const total = Math.floor(os.totalmem() / 1024 / 1024)
-    if ((local?.instances ?? 0) >= config.maxInstances)
+    if ((local?.instances ?? 0) >= config.fleet.maxInstances)
       refused.push('this server is at CLAWPORT_MAX_INSTANCES')
-    else if (!hasLabels(config.runnerLabels, labels)) refused.push("this server lacks the plan's labels")
+    else if (!hasLabels(config.fleet.runnerLabels, labels))
+      refused.push("this server lacks the plan's labels")
     else candidates.push({ runner_id: null, name: 'local', freeMemoryMb: total - used, uid: localUid })
   }
   if (candidates.length === 0)

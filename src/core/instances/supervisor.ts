@@ -42,7 +42,7 @@ export class InstanceSupervisor {
     private readonly store: Store,
     private readonly driver: InstanceDriver,
     private readonly lifecycle: InstanceLifecycle,
-    private readonly config: Config,
+    private readonly config: Pick<Config, 'instances' | 'gateway'>,
     private readonly log: Logger,
     /** The host's leadership; absent: this process is alone (tools, tests). */
     private readonly leadership?: Leadership,
@@ -64,7 +64,7 @@ export class InstanceSupervisor {
     this.recovered = true
     // Taking over from a leader that died, other replicas are still at work: an instance one of
     // them changed lately may be theirs to finish (a boot, a stop), so only older ones count.
-    const busySince = Date.now() - (this.config.readyTimeoutMs + this.config.gatewayReadyTimeoutMs)
+    const busySince = Date.now() - (this.config.instances.readyTimeoutMs + this.config.gateway.readyTimeoutMs)
     for (const row of await this.store.instances.listAll()) {
       const status = row.status as InstanceStatus
       if (opts.takeover && !SETTLED.has(status) && Date.parse(row.updated_at) > busySince) continue
@@ -153,7 +153,7 @@ export class InstanceSupervisor {
       for (const fn of this.crashListeners) fn(row.id, state, n)
       this.lifecycle.lost(row.id, 'stopped unexpectedly')
       if (n > MAX_AUTO_RESTARTS) {
-        const windowS = Math.round(this.config.restartWindowMs / 1000)
+        const windowS = Math.round(this.config.instances.restartWindowMs / 1000)
         await this.lifecycle.giveUp(
           row.id,
           `${reason}; gave up after ${MAX_AUTO_RESTARTS} restarts within ${windowS} s; start it again when the cause is fixed`,
@@ -188,7 +188,7 @@ export class InstanceSupervisor {
   /** Counts a crash now; returns the crashes within the restart window, this one included. */
   private crashed(id: string): number {
     const now = Date.now()
-    const recent = (this.crashes.get(id) ?? []).filter((t) => now - t < this.config.restartWindowMs)
+    const recent = (this.crashes.get(id) ?? []).filter((t) => now - t < this.config.instances.restartWindowMs)
     recent.push(now)
     this.crashes.set(id, recent)
     return recent.length

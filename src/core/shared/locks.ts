@@ -36,22 +36,22 @@ export interface Locks {
 }
 
 /** The leadership over one host's instances: the replicas sharing its data folder elect one. */
-export function hostLockName(config: Config): string {
+export function hostLockName(config: Pick<Config, 'dataDir'>): string {
   return `host:${os.hostname()}:${config.dataDir}`
 }
 
 /** The one factory: in-process locks for one server, PostgreSQL session locks for replicas. */
-export async function createLocks(config: Config, log: Logger): Promise<Locks> {
-  switch (config.store) {
+export async function createLocks(config: Pick<Config, 'store' | 'replicaId'>, log: Logger): Promise<Locks> {
+  switch (config.store.kind) {
     case 'sqlite':
       return new MemoryLocks()
     case 'postgres': {
-      if (!config.databaseUrl) throw new Error('the postgres store needs CLAWPORT_DATABASE_URL')
+      if (!config.store.databaseUrl) throw new Error('the postgres store needs CLAWPORT_DATABASE_URL')
       const { default: pgModule } = await import('pg')
-      return new PgLocks(pgModule, config.databaseUrl, config.replicaId, log)
+      return new PgLocks(pgModule, config.store.databaseUrl, config.replicaId, log)
     }
     default: {
-      const never: never = config.store
+      const never: never = config.store.kind
       throw new Error(`unknown store ${String(never)}`)
     }
   }

@@ -83,7 +83,7 @@ export class SleepService {
     private readonly lifecycle: SleepLifecycle,
     private readonly gateway: InstanceGateway | undefined,
     private readonly relays: RelayRegistry,
-    private readonly config: Config,
+    private readonly config: Pick<Config, 'plans' | 'gateway'>,
     private readonly log: Logger,
     private readonly bus: EventBus = new MemoryBus(),
   ) {}
@@ -215,7 +215,7 @@ export class SleepService {
         (err: unknown) => err,
       ),
       new Promise<'timeout'>((r) => {
-        timer = setTimeout(() => r('timeout'), this.config.wakeWaitMs)
+        timer = setTimeout(() => r('timeout'), this.config.gateway.wakeWaitMs)
       }),
     ]).finally(() => clearTimeout(timer))
     if (waited === 'timeout') throw errors.instanceWaking(row.id, RETRY_AFTER_S)
@@ -308,7 +308,7 @@ export class SleepService {
    * replica that died: it is answered as it is, and woken here.
    */
   private async othersWake(id: string): Promise<InstanceRow | undefined> {
-    const deadline = performance.now() + this.config.gatewayReadyTimeoutMs + this.config.wakeWaitMs
+    const deadline = performance.now() + this.config.gateway.readyTimeoutMs + this.config.gateway.wakeWaitMs
     let changed = () => {}
     const unsubscribe = this.bus.subscribe('instance_status', (x) => {
       if (x === id || x === '*') changed()
@@ -344,13 +344,13 @@ export class SleepService {
     let state: GatewayState = await client.wake()
     // A clawlet that never had its settings (it restarted meanwhile) boots its gateway afresh.
     if (state.status === 'disabled' && !state.error) return this.gateway.start(row)
-    const deadline = performance.now() + this.config.gatewayReadyTimeoutMs
+    const deadline = performance.now() + this.config.gateway.readyTimeoutMs
     while (state.status !== 'ready') {
       if (this.closed) throw new Error('the server is stopping')
       if (state.status === 'disabled' && state.error) throw new Error(cleanText(state.error))
       if (performance.now() > deadline)
         throw new Error(
-          `the OpenClaw gateway was not ready within ${this.config.gatewayReadyTimeoutMs} ms (${state.status})`,
+          `the OpenClaw gateway was not ready within ${this.config.gateway.readyTimeoutMs} ms (${state.status})`,
         )
       await new Promise((r) => setTimeout(r, POLL_MS))
       state = await client.state()

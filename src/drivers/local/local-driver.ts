@@ -95,7 +95,7 @@ export class LocalDriver implements InstanceDriver {
   private readonly doors = new Map<string, UnixDoor>()
 
   constructor(
-    private readonly config: Config,
+    private readonly config: Pick<Config, 'dataDir' | 'driver'>,
     private readonly log: Logger,
     private readonly options: LocalDriverOptions = {},
   ) {
@@ -116,7 +116,7 @@ export class LocalDriver implements InstanceDriver {
     requireNative()
     if (this.isRoot) {
       await requireTool('setpriv', ['--version'], 'install util-linux (`apt-get install util-linux`)')
-      if (this.config.uidBase < 1000)
+      if (this.config.driver.uidBase < 1000)
         throw new Error('CLAWPORT_UID_BASE must be 1000 or more: instances never run as system uids')
     } else notes.push('not root: every sandbox runs as the control plane user (user namespaces only)')
     const { dataDir } = this.config
@@ -141,7 +141,7 @@ export class LocalDriver implements InstanceDriver {
       scratchDir: scratch,
       seccomp: this.seccomp,
       tmpSizeBytes: 1024 * 1024,
-      asUid: this.isRoot ? this.config.uidBase : null,
+      asUid: this.isRoot ? this.config.driver.uidBase : null,
     })
     this.network = this.isRoot && (await networkTools())
     this.resolver = this.network && (await networkTools(['dnsmasq', 'bash']))
@@ -159,7 +159,7 @@ export class LocalDriver implements InstanceDriver {
     const prepared = cg.version === 'none' ? null : await prepareCgroupParent(cg.version, this.cpuCapCores())
     this.cgroupVersion = prepared ? 'none' : cg.version
     for (const note of [cg.note, prepared]) if (note) notes.push(note)
-    if (this.config.diskQuota === 'auto') {
+    if (this.config.driver.diskQuota === 'auto') {
       const why = await probeDiskQuota(scratch)
       this.diskQuota = why === null
       if (why) notes.push(why)
@@ -198,7 +198,7 @@ export class LocalDriver implements InstanceDriver {
   /** The lowest free uid from CLAWPORT_UID_BASE up: every sandbox runs as a uid of its own. */
   allocateUid(taken: number[]): number {
     const used = new Set(taken)
-    let uid = this.config.uidBase
+    let uid = this.config.driver.uidBase
     while (used.has(uid)) uid++
     return uid
   }
@@ -300,7 +300,7 @@ export class LocalDriver implements InstanceDriver {
 
   /** The most CPU one instance, and all together, may use (CLAWPORT_CPU_RESERVE kept free). */
   private cpuCapCores(): number {
-    return cpuCap(availableParallelism(), this.config.cpuReserve)
+    return cpuCap(availableParallelism(), this.config.driver.cpuReserve)
   }
 
   private cgroup(id: string): InstanceCgroup {
@@ -332,7 +332,11 @@ export class LocalDriver implements InstanceDriver {
       if (this.isRoot) await fs.chown(dir, spec.hostUid, spec.hostUid)
       await fs.chmod(dir, 0o700)
     }
-    await writeEtcFiles(l.etc, sandboxHostname(spec.id), nameserverFor(spec.network, this.config.networkDns))
+    await writeEtcFiles(
+      l.etc,
+      sandboxHostname(spec.id),
+      nameserverFor(spec.network, this.config.driver.networkDns),
+    )
     if (this.seccomp) await fs.writeFile(l.seccomp, this.seccomp, { mode: 0o600 })
     await this.cgroup(spec.id).apply(spec.resources, {
       cpuCapCores: this.cpuCapCores(),
@@ -382,7 +386,7 @@ export class LocalDriver implements InstanceDriver {
       this.log.warn({ instanceId: spec.id }, 'instance starts without its network: this host cannot give one')
     const args = buildSandboxArgs({
       hostname: sandboxHostname(spec.id),
-      tmpSizeBytes: this.config.tmpSizeMb * 1024 * 1024,
+      tmpSizeBytes: this.config.driver.tmpSizeMb * 1024 * 1024,
       seccompFd: this.seccomp ? 3 : undefined,
       statusFd: 4,
       network: network ? { blockFd: BLOCK_FD, syncFd: SYNC_FD } : undefined,
@@ -394,15 +398,17 @@ export class LocalDriver implements InstanceDriver {
             execPath: process.execPath,
             repoRoot: REPO_ROOT,
             nativeDir: NATIVE_DIR,
-            openclawDir: existsSync(this.config.openclawDir) ? this.config.openclawDir : undefined,
+            openclawDir: existsSync(this.config.driver.openclawDir)
+              ? this.config.driver.openclawDir
+              : undefined,
           }
         : undefined,
       env: {
         ...this.options.env,
         ...sandboxEnv(spec.id),
         ...workloadEnv(cgroup),
-        CLAWPORT_DESKTOP: this.config.desktop,
-        CLAWPORT_DESKTOP_GEOMETRY: `${this.config.desktopGeometry.width}x${this.config.desktopGeometry.height}`,
+        CLAWPORT_DESKTOP: this.config.driver.desktop,
+        CLAWPORT_DESKTOP_GEOMETRY: `${this.config.driver.desktopGeometry.width}x${this.config.driver.desktopGeometry.height}`,
       },
       workloadProcs: cgroup.workloadBinds(),
       command,
@@ -417,7 +423,7 @@ export class LocalDriver implements InstanceDriver {
       ['--args', '5', ...args.slice(sep)],
       this.isRoot ? { uid: spec.hostUid, cgroupProcs: cgroup.procsFiles('door') } : null,
       SYNC_FD,
-      this.config.sandboxOpenFiles,
+      this.config.driver.sandboxOpenFiles,
     )
     // The clawlet's socket is bound here, in root's state folder, and handed in: whatever runs
     // inside can neither move it nor point the control plane anywhere else.
@@ -451,7 +457,11 @@ export class LocalDriver implements InstanceDriver {
     })
     if (block && sync && network) {
       try {
-        const plan = { mode: network, allowedHosts: spec.allowedHosts ?? [], dns: this.config.networkDns }
+        const plan = {
+          mode: network,
+          allowedHosts: spec.allowedHosts ?? [],
+          dns: this.config.driver.networkDns,
+        }
         await connectSandbox(record, plan, sync[0], this.networkLogs(spec.id))
         // The network is up: let the payload run.
         writeSync(block[1], 'x')

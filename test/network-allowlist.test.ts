@@ -60,7 +60,7 @@ describe.skipIf(!isRoot || !haveTools)('allowlist network (dnsmasq with an nftab
   beforeAll(async () => {
     inet = await startInternet('a')
     mountsBefore = hostMounts()
-    env = await makeDriver({ networkDns: inet.ip })
+    env = await makeDriver({ driver: { networkDns: inet.ip } })
     await env.driver.init()
   }, 60_000)
 

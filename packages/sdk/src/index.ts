@@ -4,6 +4,8 @@ import type { operations, paths } from './schema.js'
 export type { components, operations, paths } from './schema.js'
 
 type Method = 'get' | 'post' | 'put' | 'patch' | 'delete'
+/** A raw request body: bytes, a Blob, a stream, text. */
+type RawBody = NonNullable<RequestInit['body']>
 /** The JSON body of an operation's first 2xx answer. */
 type Ok<O> = O extends { responses: infer R }
   ? R extends { 200: infer X }
@@ -62,7 +64,7 @@ export interface ClientOptions {
   /** Sent with every request; a function is called for each one (a CSRF token read from a cookie). */
   headers?: Record<string, string> | (() => Record<string, string>)
   /** Whether the browser sends its cookies: 'include' for a signed-in page on another origin. */
-  credentials?: RequestCredentials
+  credentials?: RequestInit['credentials']
   fetch?: typeof fetch
 }
 
@@ -71,7 +73,7 @@ type RequestOptions<O> = {
   query?: QueryOf<O>
   body?: BodyOf<O>
   headers?: Record<string, string>
-  raw?: BodyInit
+  raw?: RawBody
   signal?: AbortSignal
 }
 
@@ -80,7 +82,7 @@ export class Clawport {
   readonly baseUrl: string
   private readonly apiKey: string | undefined
   private readonly extraHeaders: ClientOptions['headers']
-  private readonly credentials: RequestCredentials | undefined
+  private readonly credentials: RequestInit['credentials']
   private readonly fetchFn: typeof fetch
 
   constructor(opts: ClientOptions = {}) {
@@ -118,7 +120,7 @@ export class Clawport {
     opts: RequestOptions<paths[P][M]> = {},
   ): Promise<Response> {
     const headers = this.headers(opts.headers)
-    let body: BodyInit | undefined = opts.raw
+    let body: RawBody | undefined = opts.raw
     if (opts.body !== undefined) {
       headers['content-type'] = 'application/json'
       body = JSON.stringify(opts.body)
@@ -235,7 +237,7 @@ export class Clawport {
     remove: (id: string, path: string, recursive = false) =>
       this.request('delete', '/api/instances/{id}/files', { params: { id }, query: { path, recursive: String(recursive) } as never }),
     /** Streams raw bytes (a Uint8Array, Blob or ReadableStream) into a file. */
-    upload: (id: string, path: string, data: BodyInit) =>
+    upload: (id: string, path: string, data: RawBody) =>
       this.request('post', '/api/instances/{id}/files/upload', { params: { id }, query: { path }, raw: data }),
     /** A file's raw bytes (a folder comes as .tar.gz). */
     download: async (id: string, path: string): Promise<Uint8Array> => {

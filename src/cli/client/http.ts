@@ -1,16 +1,8 @@
 import { Readable } from 'node:stream'
-import { type EventSourceMessage, EventSourceParserStream } from 'eventsource-parser/stream'
+import { Clawport, ClawportError, readEvents, type StreamEvent } from '@clawport/sdk/source'
 
 /** An error answer from the server (or no answer), printed as `HTTP <status>: <message>`. */
-export class ClientError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-    readonly code?: string,
-  ) {
-    super(message)
-  }
-}
+export { ClawportError as ClientError }
 
 /** Where the server is and which key to use: flags first, then the environment. */
 export interface Connection {
@@ -39,45 +31,49 @@ export function connectionFrom(
 
 type Query = Record<string, string | number | boolean | undefined>
 
-/** A thin client of the REST API: JSON in and out, errors as ClientError. */
+/** The SDK with paths relative to the API root: JSON in and out, errors as ClientError. */
 export class Api {
-  constructor(readonly conn: Connection) {}
+  readonly sdk: Clawport
+
+  constructor(readonly conn: Connection) {
+    this.sdk = new Clawport({ baseUrl: conn.baseUrl, ...(conn.apiKey ? { apiKey: conn.apiKey } : {}) })
+  }
 
   url(path: string, query: Query = {}): string {
-    const q = new URLSearchParams()
-    for (const [k, v] of Object.entries(query)) if (v !== undefined) q.set(k, String(v))
-    const s = q.toString()
-    return `${this.conn.baseUrl}${path}${s ? `?${s}` : ''}`
+    return this.sdk.url(`/api${path}`, {}, query)
   }
 
   headers(extra: Record<string, string> = {}): Record<string, string> {
-    return { ...(this.conn.apiKey ? { authorization: `Bearer ${this.conn.apiKey}` } : {}), ...extra }
+    return this.sdk.headers(extra)
+  }
+
+  /** Runs an SDK call; a server that cannot be reached becomes a ClientError with status 0. */
+  async call<T>(fn: (sdk: Clawport) => Promise<T>): Promise<T> {
+    try {
+      return await fn(this.sdk)
+    } catch (err) {
+      if (err instanceof ClawportError) throw err
+      const cause = (err as { cause?: { message?: string } }).cause?.message
+      throw new ClawportError(0, `cannot reach ${this.conn.baseUrl}: ${cause ?? (err as Error).message}`)
+    }
   }
 
   /** Sends a request; answers the raw response when it is 2xx, else throws its error. */
-  async fetch(
+  fetch(
     method: string,
     path: string,
     opts: { query?: Query; body?: unknown; raw?: Readable | Buffer; headers?: Record<string, string> } = {},
   ): Promise<Response> {
-    const headers = this.headers(opts.headers)
-    let body: RequestInit['body']
-    if (opts.body !== undefined) {
-      headers['content-type'] = 'application/json'
-      body = JSON.stringify(opts.body)
-    } else if (opts.raw) {
-      headers['content-type'] = 'application/octet-stream'
-      body = (Buffer.isBuffer(opts.raw) ? opts.raw : Readable.toWeb(opts.raw)) as RequestInit['body']
-    }
-    let res: Response
-    try {
-      res = await fetch(this.url(path, opts.query), { method, headers, body, duplex: 'half' } as RequestInit)
-    } catch (err) {
-      const cause = (err as { cause?: { message?: string } }).cause?.message
-      throw new ClientError(0, `cannot reach ${this.conn.baseUrl}: ${cause ?? (err as Error).message}`)
-    }
-    if (!res.ok) throw await errorOf(res)
-    return res
+    const { raw, ...rest } = opts
+    const body = raw && (Buffer.isBuffer(raw) ? raw : (Readable.toWeb(raw) as ReadableStream))
+    // Paths here are concrete (ids filled in), so they are not the document's typed templates.
+    return this.call((sdk) =>
+      sdk.send(
+        method.toLowerCase() as 'get',
+        `/api${path}` as never,
+        { ...rest, ...(body ? { raw: body } : {}) } as never,
+      ),
+    )
   }
 
   async json<T = any>(
@@ -94,42 +90,15 @@ export class Api {
   async instanceId(flag?: string, env = process.env): Promise<string> {
     const id = flag ?? env.OPENCLAW_INSTANCE_ID
     if (id) return id
-    const list = await this.json<Array<{ id: string; status: string }>>('GET', '/instances')
-    // A sleeping instance wakes for whatever needs its agent: better than none.
-    const ready = list.find((i) => i.status === 'ready') ?? list.find((i) => i.status === 'sleeping')
+    const ready = await this.call((sdk) => sdk.instances.findReady())
     if (!ready)
-      throw new ClientError(409, 'No ready instance; create one with: clawport instances create --wait')
+      throw new ClawportError(409, 'No ready instance; create one with: clawport instances create --wait')
     return ready.id
   }
 }
 
-async function errorOf(res: Response): Promise<ClientError> {
-  const text = await res.text().catch(() => '')
-  try {
-    const body = JSON.parse(text) as { message?: string; code?: string }
-    return new ClientError(res.status, body.message ?? res.statusText, body.code)
-  } catch {
-    return new ClientError(res.status, text || res.statusText)
-  }
-}
-
 /** One server-sent event. */
-export interface SseEvent {
-  id?: string
-  event: string
-  data: any
-}
+export type SseEvent = StreamEvent
 
 /** Parses a text/event-stream body into events as they arrive; data is JSON where it parses. */
-export async function* readSse(res: Response): AsyncGenerator<SseEvent> {
-  if (!res.body) return
-  const events = res.body.pipeThrough(new TextDecoderStream()).pipeThrough(new EventSourceParserStream())
-  for await (const m of events as unknown as AsyncIterable<EventSourceMessage>) {
-    const e: SseEvent = { event: m.event ?? 'message', data: m.data }
-    if (m.id !== undefined) e.id = m.id
-    try {
-      e.data = JSON.parse(m.data)
-    } catch {}
-    yield e
-  }
-}
+export const readSse: (res: Response) => AsyncGenerator<SseEvent> = readEvents

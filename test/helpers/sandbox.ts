@@ -73,22 +73,12 @@ export async function startSandbox(
     resources: { memory_mb: 1024, cpus: 2, pids_max: 256, disk_mb: 256 },
     network: 'off',
   }
-  await driver.provision(spec)
-  const layout = driver.layout(spec.id)
-  const small = path.join(layout.workspace, 'small')
+  const layout = () => driver.layout(spec.id)
+  const small = () => path.join(layout().workspace, 'small')
   const smallBytes = opts.smallDiskBytes ?? 0
-  if (smallBytes > 0) {
-    await mkdir(small)
-    execFileSync('mount', [
-      '-t',
-      'tmpfs',
-      '-o',
-      `size=${smallBytes},uid=${spec.hostUid},gid=${spec.hostUid}`,
-      'tmpfs',
-      small,
-    ])
-  }
-  const client = new ClawletClient({ transport: await driver.start(spec), label: 'test-instance' })
+  let mounted = false
+  // Found through the driver's endpoint, as the control plane's clients find theirs.
+  const client = new ClawletClient({ transport: () => driver.endpoint(spec.id), label: 'test-instance' })
   const stderr = () => {
     try {
       return readFileSync(driver.logPath(spec.id), 'utf8')
@@ -99,24 +89,39 @@ export async function startSandbox(
   const stop = async () => {
     client.close()
     await driver.stop(spec.id, 3_000)
-    if (smallBytes > 0) execFileSync('umount', ['-l', small])
+    if (mounted) execFileSync('umount', ['-l', small()])
     await driver.destroy(spec.id)
     await rm(dataDir, { recursive: true, force: true })
   }
   try {
+    await driver.provision(spec)
+    if (smallBytes > 0) {
+      await mkdir(small())
+      execFileSync('mount', [
+        '-t',
+        'tmpfs',
+        '-o',
+        `size=${smallBytes},uid=${spec.hostUid},gid=${spec.hostUid}`,
+        'tmpfs',
+        small(),
+      ])
+      mounted = true
+    }
+    await driver.start(spec)
     await waitForHealth(client, 10_000)
   } catch (err) {
     const log = stderr()
     await stop()
     throw new Error(`clawlet did not start: ${String(err)}\n${log}`)
   }
+  const l = layout()
   return {
     id: spec.id,
-    root: layout.root,
-    workspace: layout.workspace,
-    home: layout.home,
-    run: layout.run,
-    socketPath: layout.socketPath,
+    root: l.root,
+    workspace: l.workspace,
+    home: l.home,
+    run: l.run,
+    socketPath: l.socketPath,
     client,
     stderr,
     stop,

@@ -1,4 +1,5 @@
-/** The dashboard's client of the Clawport API: same origin, the session cookie, the CSRF header. */
+/** The dashboard's client of the Clawport API: the SDK on the same origin, the session cookie, the CSRF header. */
+import { Clawport, ClawportError, errorFrom } from '@clawport/sdk/source'
 import { plainMessage } from './errors'
 
 export interface ApiErrorBody {
@@ -31,26 +32,28 @@ export function apiHeaders(extra: Record<string, string> = {}): Record<string, s
   return { 'x-csrf-token': csrfToken(), ...extra }
 }
 
+/** The SDK as the signed-in page: its own origin, the session cookie, the CSRF token on every request. */
+export const sdk = new Clawport({ headers: () => apiHeaders(), credentials: 'same-origin' })
+
 let onUnauthorized: () => void = () => {}
 /** Called when the session is gone (401), so the app can show the sign-in page. */
 export function setUnauthorizedHandler(fn: () => void): void {
   onUnauthorized = fn
 }
 
+/** The error of a non-2xx response made with fetch directly (streams), as the SDK reads it. */
 export async function errorOf(res: Response): Promise<ApiError> {
-  let body: Partial<ApiErrorBody> = {}
-  try {
-    body = (await res.json()) as ApiErrorBody
-  } catch {
-    // Not JSON: the status line is all there is.
-  }
-  if (res.status === 401) onUnauthorized()
-  const code = body.code ?? 'http_error'
+  return apiError(await errorFrom(res))
+}
+
+/** The SDK's error with the sentence shown to people; a 401 means the session is gone. */
+function apiError(err: ClawportError): ApiError {
+  if (err.status === 401) onUnauthorized()
   return new ApiError(
-    res.status,
-    code,
-    plainMessage(res.status, code, body.message, body.details),
-    body.message ?? `${res.status} ${res.statusText}`,
+    err.status,
+    err.code,
+    plainMessage(err.status, err.code, err.message, err.details),
+    err.message,
   )
 }
 
@@ -61,15 +64,13 @@ export async function api<T = unknown>(
   body?: unknown,
   signal?: AbortSignal,
 ): Promise<T> {
-  const headers = apiHeaders(body !== undefined ? { 'content-type': 'application/json' } : {})
-  const res = await fetch(path, {
-    method,
-    headers,
-    body: body !== undefined ? JSON.stringify(body) : undefined,
-    credentials: 'same-origin',
-    signal,
-  })
-  if (!res.ok) throw await errorOf(res)
+  let res: Response
+  try {
+    // Paths here are concrete (ids and query filled in), not the document's typed templates.
+    res = await sdk.send(method.toLowerCase() as 'get', path as never, { body, signal } as never)
+  } catch (err) {
+    throw err instanceof ClawportError ? apiError(err) : err
+  }
   if (res.status === 204) return undefined as T
   const type = res.headers.get('content-type') ?? ''
   return (type.includes('json') ? await res.json() : await res.text()) as T

@@ -70,13 +70,13 @@ describe('instances outlive the server', () => {
     // The open terminal is told the instance was lost; the monitor brings the instance back.
     expect((await term.waitClose()).code).toBe(1011)
     const status = await waitFor(
+      'the instance ready on a new sandbox',
       async () => {
         const res = await s.api('GET', `/api/instances/${id}/status`)
         const fresh = res.body.sandbox.running && res.body.sandbox.pid !== before.body.sandbox.pid
-        return res.body.status === 'ready' && fresh ? res : undefined
+        return res.body.status === 'ready' && fresh && res
       },
-      60_000,
-      250,
+      { timeoutMs: 60_000, intervalMs: 250 },
     )
     expect(status.body).toMatchObject({ status: 'ready', sandbox: { running: true }, clawlet: { ok: true } })
     expect((await s.exec(id, 'cat survivor.txt')).stdout).toBe('kept\n')

@@ -103,7 +103,7 @@ describe('instances reach Clawport from inside', () => {
     const end = await s.api('GET', `/api/instances/${b}/inbox/${first.body.id}?wait_ms=30000`, { key: alice })
     // Without a gateway the agent cannot answer, but the message is in the history, once.
     expect(['replied', 'failed']).toContain(end.body.status)
-    expect(end.body.delivered_at).toBeTruthy()
+    expect(Date.parse(end.body.delivered_at)).toBeGreaterThanOrEqual(Date.parse(first.body.created_at))
     const msgs = await s.api(
       'GET',
       `/api/instances/${b}/chat/messages?session_id=${end.body.session_id}&limit=100`,

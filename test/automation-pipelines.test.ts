@@ -3,6 +3,7 @@ import { TEST_ENV } from './helpers/plans.js'
 import { buildOnce } from './helpers/sandbox.js'
 import { startServer, type TestServer } from './helpers/server.js'
 import { parseSse } from './helpers/sse.js'
+import { waitFor } from './helpers/wait.js'
 
 /**
  * Pipelines with exec and file-copy steps on real sandboxes (no gateway: no agent is needed):
@@ -36,14 +37,30 @@ describe('pipelines', () => {
     },
   ]
 
+  /** The run once it ended. */
   async function waitRun(pid: string, rid: string, timeoutMs = 60_000): Promise<any> {
-    const deadline = Date.now() + timeoutMs
-    for (;;) {
-      const r = await s.api('GET', `/api/pipelines/${pid}/runs/${rid}`, { key })
-      if (['succeeded', 'failed', 'canceled'].includes(r.body.status)) return r.body
-      if (Date.now() > deadline) throw new Error(`run not finished: ${JSON.stringify(r.body)}`)
-      await new Promise((res) => setTimeout(res, 100))
-    }
+    let last: any
+    return waitFor(
+      () => `run ${rid} to end, now ${JSON.stringify(last)}`,
+      async () => {
+        last = (await s.api('GET', `/api/pipelines/${pid}/runs/${rid}`, { key })).body
+        return ['succeeded', 'failed', 'canceled'].includes(last.status) && last
+      },
+      { timeoutMs },
+    )
+  }
+
+  /** The run once its step `i` is running. */
+  async function waitStep(pid: string, rid: string, i: number, intervalMs: number): Promise<any> {
+    let last: any
+    return waitFor(
+      () => `step ${i} of run ${rid} to run, now ${JSON.stringify(last?.steps)}`,
+      async () => {
+        last = (await s.api('GET', `/api/pipelines/${pid}/runs/${rid}`, { key })).body
+        return last.steps[i].status === 'running' && last
+      },
+      { intervalMs },
+    )
   }
 
   beforeAll(async () => {
@@ -98,14 +115,14 @@ describe('pipelines', () => {
     expect(created.status).toBe(201)
     expect(created.body.next_run_at).toBeTruthy()
     const pid = created.body.id
-    let runs: any[] = []
-    const deadline = Date.now() + 30_000
-    while (Date.now() < deadline) {
-      runs = (await s.api('GET', `/api/pipelines/${pid}/runs`, { key })).body
-      if (runs.some((r) => r.status === 'succeeded')) break
-      await new Promise((r) => setTimeout(r, 250))
-    }
-    const ok = runs.find((r) => r.status === 'succeeded')
+    const ok = await waitFor(
+      'a scheduled run to succeed',
+      async () => {
+        const runs = (await s.api('GET', `/api/pipelines/${pid}/runs`, { key })).body as any[]
+        return runs.find((r) => r.status === 'succeeded')
+      },
+      { intervalMs: 250 },
+    )
     expect(ok.trigger).toBe('schedule')
     expect(ok.steps.find((x: any) => x.name === 'one').output).toBe('alpha-')
     expect((await s.api('DELETE', `/api/pipelines/${pid}`, { key })).status).toBe(204)
@@ -135,12 +152,7 @@ describe('pipelines', () => {
     })
     const pid = created.body.id
     const run = await s.api('POST', `/api/pipelines/${pid}/runs`, { key })
-    const deadline = Date.now() + 30_000
-    let cur: any
-    do {
-      cur = (await s.api('GET', `/api/pipelines/${pid}/runs/${run.body.id}`, { key })).body
-      await new Promise((r) => setTimeout(r, 100))
-    } while (cur.steps[1].status !== 'running' && Date.now() < deadline)
+    const cur = await waitStep(pid, run.body.id, 1, 100)
     expect(cur.steps[0]).toMatchObject({ status: 'succeeded', attempts: 3 })
     const canceled = await s.api('POST', `/api/pipelines/${pid}/runs/${run.body.id}/cancel`, { key })
     expect(canceled.body).toMatchObject({ status: 'canceled' })
@@ -168,12 +180,7 @@ describe('pipelines', () => {
     })
     const pid = created.body.id
     const run = await s.api('POST', `/api/pipelines/${pid}/runs`, { key })
-    const deadline = Date.now() + 30_000
-    let cur: any
-    do {
-      cur = (await s.api('GET', `/api/pipelines/${pid}/runs/${run.body.id}`, { key })).body
-      await new Promise((r) => setTimeout(r, 50))
-    } while (cur.steps[1].status !== 'running' && Date.now() < deadline)
+    await waitStep(pid, run.body.id, 1, 50)
     await s.kill9()
     await s.start()
     const done = await waitRun(pid, run.body.id)

@@ -13,7 +13,7 @@ export {
 export interface AppErrorOptions {
   details?: Record<string, unknown>
   headers?: Record<string, string>
-  /** Only for a status another party chose (a Fastify 4xx passed on); else the code's own. */
+  /** Only where the answer's status is not the code's own: a Fastify 4xx passed on, a failed turn's 502. */
   status?: number
 }
 

@@ -44,10 +44,18 @@ describe('pipeline schedule floor', () => {
   })
 
   it('takes once a minute and slower', async () => {
-    for (const schedule of ['* * * * *', '0 * * * * *', '0 3 * * *', '*/5 * * * *']) {
+    // Each next run is the schedule's next time, in UTC.
+    const next: Array<[string, RegExp]> = [
+      ['* * * * *', /T\d\d:\d\d:00\.000Z$/],
+      ['0 * * * * *', /T\d\d:\d\d:00\.000Z$/],
+      ['0 3 * * *', /T03:00:00\.000Z$/],
+      ['*/5 * * * *', /T\d\d:\d[05]:00\.000Z$/],
+    ]
+    for (const [schedule, at] of next) {
       const res = await create(schedule)
       expect(res.status, schedule).toBe(201)
-      expect(res.body.next_run_at).toBeTruthy()
+      expect(res.body.next_run_at, schedule).toMatch(at)
+      expect(Date.parse(res.body.next_run_at), schedule).toBeGreaterThan(Date.now() - 1000)
     }
   })
 

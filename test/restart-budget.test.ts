@@ -20,13 +20,13 @@ async function crash(s: TestServer, id: string): Promise<number> {
 /** Waits until the instance is ready again on a new sandbox, or in `error`. */
 async function settled(s: TestServer, id: string, oldPid: number): Promise<any> {
   return waitFor(
+    `instance ${id} ready on a new sandbox, or in error`,
     async () => {
       const b = (await s.api('GET', `/api/instances/${id}/status`)).body
       if (b.status === 'error') return b
-      return b.status === 'ready' && b.sandbox?.running && b.sandbox.pid !== oldPid ? b : undefined
+      return b.status === 'ready' && b.sandbox?.running && b.sandbox.pid !== oldPid && b
     },
-    60_000,
-    100,
+    { timeoutMs: 60_000 },
   )
 }
 

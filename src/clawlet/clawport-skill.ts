@@ -48,127 +48,15 @@ node /workspace/skills/clawport/clawport.mjs broadcast "message to the whole swa
   and billing are not reachable from here.
 `
 
-export const HELPER_MJS = `#!/usr/bin/env node
-// The \`clawport\` skill's helper: this instance's door to the Clawport API (no key needed).
-// Usage: node clawport.mjs <command> [args...]   (run with no command for help)
-import { readFile, writeFile } from 'node:fs/promises'
-
-const API = (process.env.CLAWPORT_API_URL || 'http://127.0.0.1:18790/api').replace(/\\/$/, '')
-const HELP = [
-  'commands:',
-  '  whoami                          this instance, its swarm and role',
-  '  siblings                        the instances this one can reach',
-  "  ask <instance> <message>        chat with another instance's agent and print its answer",
-  '  send <instance> <message>       queue a message in its inbox (the reply comes to this inbox)',
-  '  wait <instance> <message_id>    wait for the reply to a sent message',
-  '  exec <instance> <command>       run a shell command there; prints its output',
-  '  put <instance> <file> [path]    copy a local file there (default: same path)',
-  '  get <instance> <path> [file]    copy a file from there to here',
-  '  broadcast <message>             ask every member of this swarm, print every answer',
-  '<instance> is an id or a name from "siblings".',
-].join('\\n')
-
-async function call(method, path, body) {
-  const res = await fetch(API + path, {
-    method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  })
-  const text = await res.text()
-  const data = text ? JSON.parse(text) : null
-  if (!res.ok) throw new Error(\`\${res.status} \${data?.code ?? ''}: \${data?.message ?? text}\`)
-  return data
+/**
+ * The helper's code: src/clawlet/skill/clawport-helper.ts, built beside this module (the sandbox
+ * runs dist/ at /opt/clawport/dist), without the build's source map comment, which would name a
+ * file the workspace does not have.
+ */
+export async function helperSource(): Promise<string> {
+  const built = await readFile(new URL('./skill/clawport-helper.js', import.meta.url), 'utf8')
+  return built.replace(/\n\/\/# sourceMappingURL=\S+\s*$/, '\n')
 }
-
-async function resolve(ref) {
-  if (!ref) throw new Error('name an instance (see "siblings")')
-  const self = await call('GET', '/self')
-  const all = [self.instance, ...self.siblings]
-  const hit = all.find((i) => i.id === ref || i.name === ref)
-  return hit ? hit.id : ref
-}
-
-const [cmd, ...args] = process.argv.slice(2)
-const rest = (n) => args.slice(n).join(' ')
-const out = (v) => process.stdout.write(\`\${typeof v === 'string' ? v : JSON.stringify(v, null, 2)}\\n\`)
-
-try {
-  switch (cmd) {
-    case 'whoami':
-      out(await call('GET', '/self'))
-      break
-    case 'siblings': {
-      const self = await call('GET', '/self')
-      for (const i of self.siblings)
-        out(\`\${i.id}  \${i.name ?? '-'}  \${i.status}\${i.role ? \`  role: \${i.role}\` : ''}\`)
-      if (self.siblings.length === 0) out('(no other instances)')
-      break
-    }
-    case 'ask': {
-      const id = await resolve(args[0])
-      // One session per asking instance, so asks never land in the target's other conversations.
-      const me = (await call('GET', '/self')).instance.id
-      const title = 'From instance ' + me
-      const sessions = await call('GET', \`/instances/\${id}/chat/sessions\`)
-      const session =
-        sessions.find((x) => x.title === title) ?? (await call('POST', \`/instances/\${id}/chat/sessions\`, { title }))
-      const r = await call('POST', \`/instances/\${id}/chat\`, { message: rest(1), session_id: session.id })
-      out(r.message.content)
-      break
-    }
-    case 'send': {
-      const id = await resolve(args[0])
-      const r = await call('POST', \`/instances/\${id}/inbox\`, { message: rest(1) })
-      out(\`queued \${r.id}\`)
-      break
-    }
-    case 'wait': {
-      const id = await resolve(args[0])
-      const r = await call('GET', \`/instances/\${id}/inbox/\${args[1]}?wait_ms=120000\`)
-      out(r.status === 'replied' ? r.reply : \`\${r.status}\${r.error ? \`: \${r.error}\` : ''}\`)
-      break
-    }
-    case 'exec': {
-      const id = await resolve(args[0])
-      const r = await call('POST', \`/instances/\${id}/terminal/exec\`, { command: rest(1) })
-      process.stdout.write(r.stdout)
-      process.stderr.write(r.stderr)
-      process.exitCode = r.exit_code ?? 1
-      break
-    }
-    case 'put': {
-      const id = await resolve(args[0])
-      const content = (await readFile(args[1])).toString('base64')
-      const r = await call('POST', \`/instances/\${id}/files/write\`, {
-        path: args[2] ?? args[1],
-        content,
-        encoding: 'base64',
-      })
-      out(\`wrote \${r.path} (\${r.size} bytes)\`)
-      break
-    }
-    case 'get': {
-      const id = await resolve(args[0])
-      const r = await call('GET', \`/instances/\${id}/files/read?path=\${encodeURIComponent(args[1])}\`)
-      await writeFile(args[2] ?? args[1], Buffer.from(r.content, r.encoding === 'base64' ? 'base64' : 'utf8'))
-      out(\`saved \${args[2] ?? args[1]} (\${r.size} bytes)\`)
-      break
-    }
-    case 'broadcast': {
-      const self = await call('GET', '/self')
-      if (!self.swarm) throw new Error('this instance is not in a swarm')
-      const r = await call('POST', \`/swarms/\${self.swarm.id}/broadcast\`, { message: rest(0) })
-      for (const m of r.results) out(\`\${m.instance_id}: \${m.status === 'replied' ? m.reply : m.error}\`)
-      break
-    }
-    default:
-      out(HELP)
-  }
-} catch (err) {
-  process.stderr.write(\`clawport: \${err.message}\\n\`)
-  process.exitCode = 1
-}
-`
 
 /** Writes (or refreshes) the skill in the workspace; files the same as ours are left untouched. */
 export async function installClawportSkill(workspace: string): Promise<void> {
@@ -176,7 +64,7 @@ export async function installClawportSkill(workspace: string): Promise<void> {
   await mkdir(dir, { recursive: true })
   for (const [name, content, mode] of [
     ['SKILL.md', SKILL_MD, 0o644],
-    ['clawport.mjs', HELPER_MJS, 0o755],
+    ['clawport.mjs', await helperSource(), 0o755],
   ] as const) {
     const file = path.join(dir, name)
     const current = await readFile(file, 'utf8').catch(() => undefined)

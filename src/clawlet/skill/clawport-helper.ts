@@ -24,6 +24,7 @@ interface Reply {
   error?: string | null
 }
 
+// A process of its own, started by the agent: the door's address is in the instance's environment.
 const API = (process.env.CLAWPORT_API_URL || 'http://127.0.0.1:18790/api').replace(/\/$/, '')
 const HELP = [
   'commands:',

@@ -7,12 +7,13 @@ import { CONTROL_PORT } from '../wire/gateway.js'
 import { installClawportSkill } from './clawport-skill.js'
 import { startControlForward } from './control-forward.js'
 import { Desktop } from './desktop.js'
-import { BASE_ENV, instanceEnv } from './exec.js'
+import { readClawletEnv } from './env.js'
+import { BASE_ENV } from './exec.js'
 import { GatewaySupervisor } from './gateway.js'
 import { RotatingLogFile } from './log-file.js'
 import { createClawletServer } from './server.js'
 import { attachSockets } from './sockets.js'
-import { DEFAULT_IDLE_TIMEOUT_MS, TerminalManager } from './terminal.js'
+import { TerminalManager } from './terminal.js'
 import { setWorkloadProcs } from './workload.js'
 
 /**
@@ -20,21 +21,14 @@ import { setWorkloadProcs } from './workload.js'
  * `node dist/clawlet/main.js` with CLAWLET_SOCKET naming the Unix socket to listen on.
  */
 
-const DEFAULT_SOCKET = '/run/clawport/clawlet.sock'
 const SHUTDOWN_GRACE_MS = 5_000
 const DESKTOP_DISPLAY = 1
-/** The shared OpenClaw runtime, bound read-only by the driver. */
-const OPENCLAW_ENTRY = '/opt/openclaw/node_modules/openclaw/openclaw.mjs'
 
-/** The desktop's size from CLAWPORT_DESKTOP_GEOMETRY (WxH); null when CLAWPORT_DESKTOP=off. */
-function desktopGeometry(env: NodeJS.ProcessEnv): { width: number; height: number } | null {
-  if (env.CLAWPORT_DESKTOP === 'off') return null
-  const m = /^(\d+)x(\d+)$/.exec(env.CLAWPORT_DESKTOP_GEOMETRY ?? '')
-  return m ? { width: Number(m[1]), height: Number(m[2]) } : { width: 1280, height: 800 }
-}
+/** Read once, here; the rest of the clawlet gets what it needs from it. */
+const env = readClawletEnv(process.env)
 
 /** The clawlet's and the desktop's own logs, beside the socket on the instance's disk. */
-const logDir = path.dirname(process.env.CLAWLET_SOCKET || DEFAULT_SOCKET)
+const logDir = path.dirname(env.socketPath)
 const clawletLog = new RotatingLogFile(path.join(logDir, 'clawlet.log'))
 const desktopLog = new RotatingLogFile(path.join(logDir, 'desktop.log'))
 
@@ -61,13 +55,12 @@ function readVersion(): string {
 }
 
 async function main(): Promise<void> {
-  const socketPath = process.env.CLAWLET_SOCKET || DEFAULT_SOCKET
-  const geometry = desktopGeometry(process.env)
-  setWorkloadProcs(process.env.CLAWLET_WORKLOAD_PROCS)
+  const { socketPath, listenFd, desktop: geometry } = env
+  setWorkloadProcs(env.workloadProcs)
   // The scoped Clawport API on the instance's door: commands, terminals and the agent reach it.
   const baseEnv: Record<string, string> = {
     ...BASE_ENV,
-    ...instanceEnv(process.env),
+    ...env.instanceVars,
     CLAWPORT_API_URL: `http://127.0.0.1:${CONTROL_PORT}/api`,
   }
   // Programs started from commands and terminals draw on the instance's desktop.
@@ -85,13 +78,13 @@ async function main(): Promise<void> {
   const terminal = new TerminalManager({
     env: execEnv,
     cwd: WORKSPACE,
-    idleTimeoutMs: Number(process.env.CLAWLET_TERMINAL_IDLE_MS) || DEFAULT_IDLE_TIMEOUT_MS,
+    idleTimeoutMs: env.terminalIdleMs,
   })
   const logError = (err: unknown, route: string) =>
     log('error', 'request failed', { route, err: err instanceof Error ? err.stack : String(err) })
   // Idle until the control plane sends the gateway's token (PUT /v1/gateway).
   const gateway = new GatewaySupervisor({
-    entry: process.env.CLAWLET_OPENCLAW_ENTRY || OPENCLAW_ENTRY,
+    entry: env.openclawEntry,
     home: execEnv.HOME ?? '/home/claw',
     workspace: WORKSPACE,
     baseEnv: execEnv,
@@ -100,9 +93,7 @@ async function main(): Promise<void> {
   await installClawportSkill(WORKSPACE).catch((err: unknown) =>
     log('error', 'clawport skill not installed', { err: err instanceof Error ? err.message : String(err) }),
   )
-  const controlSocket =
-    process.env.CLAWLET_CONTROL_SOCKET || path.join(path.dirname(socketPath), 'control.sock')
-  await startControlForward(controlSocket).catch((err: unknown) =>
+  await startControlForward(env.controlSocket).catch((err: unknown) =>
     log('error', 'control forward failed', { err: err instanceof Error ? err.message : String(err) }),
   )
   const server = createClawletServer({
@@ -116,7 +107,6 @@ async function main(): Promise<void> {
   const sockets = attachSockets(server, { terminal, desktop, logError })
   // In a sandbox the driver binds the socket outside it and hands it in: listening on it here
   // makes this process the peer the control plane checks. Nothing started from here inherits it.
-  const listenFd = process.env.CLAWLET_LISTEN_FD ? Number(process.env.CLAWLET_LISTEN_FD) : undefined
   if (listenFd !== undefined) setCloseOnExec(listenFd)
   // A socket left by a previous run would make listen fail with EADDRINUSE.
   else await unlink(socketPath).catch(() => {})

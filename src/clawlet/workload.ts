@@ -2,9 +2,9 @@
 let procsFiles: string[] = []
 const FAIL = `echo 'clawlet: cannot join the workload cgroup' >&2; exit 125`
 
-/** Takes CLAWLET_WORKLOAD_PROCS (colon-separated paths) once at start. */
-export function setWorkloadProcs(list: string | undefined): void {
-  procsFiles = (list ?? '').split(':').filter((f) => /^\/[\w./-]+$/.test(f))
+/** Takes the files CLAWLET_WORKLOAD_PROCS lists once at start; only plain absolute paths go in the shell line. */
+export function setWorkloadProcs(files: readonly string[]): void {
+  procsFiles = files.filter((f) => /^\/[\w./-]+$/.test(f))
 }
 
 /**

@@ -6,6 +6,7 @@ import { type InProcess, inProcess } from './helpers/app.js'
 import { TEST_ENV } from './helpers/plans.js'
 import { insertInstanceRow } from './helpers/rows.js'
 import { type SseEvent, SseReader } from './helpers/sse.js'
+import { waitFor } from './helpers/wait.js'
 
 /** The event log's cursor semantics, fed by real store writes through the chat service. */
 describe('chat events: cursors, follow, resume (in process)', () => {
@@ -99,9 +100,10 @@ describe('chat events: cursors, follow, resume (in process)', () => {
     expect(Number(b?.id)).toBe(Number(a?.id) + 1)
     expect(t.services.chat.events.listenerCount(id)).toBe(1)
     await reader.cancel()
-    for (let i = 0; i < 50 && t.services.chat.events.listenerCount(id) > 0; i++)
-      await new Promise((r) => setTimeout(r, 20))
-    expect(t.services.chat.events.listenerCount(id)).toBe(0)
+    await waitFor('the follower to stop listening', () => t.services.chat.events.listenerCount(id) === 0, {
+      timeoutMs: 1000,
+      intervalMs: 20,
+    })
   })
 
   it('keeps a slow reader bounded: past its queue it catches up from the store, losing nothing', async () => {

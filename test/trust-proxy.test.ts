@@ -1,18 +1,22 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type InProcess, inProcess } from './helpers/app.js'
 import { TEST_ENV } from './helpers/plans.js'
+import { waitFor } from './helpers/wait.js'
 
 /** The audit log's address of a request that came through a reverse proxy, or claimed to. */
 async function auditedAddress(t: InProcess, key: string, headers: Record<string, string>): Promise<unknown> {
   const res = await t.inject('POST', '/api/keys', key, { name: 'through a proxy' }, headers)
   expect(res.status).toBe(201)
   // The audit entry is written after the answer.
-  for (let i = 0; i < 50; i++) {
-    const last = (await t.inject('GET', '/api/audit?limit=1', key)).body[0]
-    if (last?.action === 'keys.create') return last.ip
-    await new Promise((r) => setTimeout(r, 20))
-  }
-  throw new Error('no audit entry')
+  const last = await waitFor(
+    'the audit entry of the key',
+    async () => {
+      const entry = (await t.inject('GET', '/api/audit?limit=1', key)).body[0]
+      return entry?.action === 'keys.create' && entry
+    },
+    { timeoutMs: 1000, intervalMs: 20 },
+  )
+  return last.ip
 }
 
 describe('behind a reverse proxy', () => {

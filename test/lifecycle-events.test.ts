@@ -76,15 +76,27 @@ describe('lifecycle events of real instances, delivered to webhooks', () => {
     const [clawlet] = await childrenOf(init as number)
     expect(readFileSync(`/proc/${clawlet}/cmdline`, 'utf8')).toContain('dist/clawlet/main.js')
     process.kill(clawlet as number, 'SIGKILL')
-    const crashed = await waitFor(async () => (await eventsOf(id)).find((e) => e.type === 'crashed'), 30_000)
+    const crashed = await waitFor(
+      'a crashed event',
+      async () => (await eventsOf(id)).find((e) => e.type === 'crashed'),
+      {
+        timeoutMs: 30_000,
+      },
+    )
     expect(crashed.reason).toMatch(/SIGKILL/)
     expect(crashed.data).toMatchObject({ signal: 'SIGKILL', oom_killed: false })
     // The supervisor starts it again, and says so.
-    await waitFor(async () => {
-      const types = (await eventsOf(id)).filter((e) => e.cursor > crashed.cursor).map((e) => e.type)
-      return types.includes('restarted') && types.includes('ready') ? types : undefined
-    }, 60_000)
-    const got = await waitFor(async () => received.find((r) => r.path === '/crash'), 30_000)
+    await waitFor(
+      'restarted and ready events after the crash',
+      async () => {
+        const types = (await eventsOf(id)).filter((e) => e.cursor > crashed.cursor).map((e) => e.type)
+        return types.includes('restarted') && types.includes('ready')
+      },
+      { timeoutMs: 60_000 },
+    )
+    const got = await waitFor('the crash webhook', () => received.find((r) => r.path === '/crash'), {
+      timeoutMs: 30_000,
+    })
     expect(signedBy(hook.body.secret, got)).toBe(true)
     expect(signedBy('whsec_wrong', got)).toBe(false)
     expect(got.headers['x-clawport-event']).toBe('crashed')
@@ -113,8 +125,9 @@ describe('lifecycle events of real instances, delivered to webhooks', () => {
     const hog = await s.exec(id, 'head -c 1000m /dev/zero | tail > /dev/null', {}, key)
     expect(hog.exit_code).not.toBe(0)
     const oom = await waitFor(
+      'an oom_killed event',
       async () => (await eventsOf(id, key)).find((e) => e.type === 'oom_killed'),
-      30_000,
+      { timeoutMs: 30_000 },
     )
     expect(oom.reason).toMatch(/out of memory/)
     expect(oom.data).toMatchObject({ memory_limit_mb: 160 })
@@ -128,18 +141,26 @@ describe('lifecycle events of real instances, delivered to webhooks', () => {
     })
     const { id } = ids[0] as { id: string }
     expect((await s.api('POST', `/api/instances/${id}/shutdown`)).status).toBeLessThan(300)
-    const tries = await waitFor(async () => {
-      const r = received.filter((x) => x.path === '/flaky')
-      return r.length >= 2 ? r : undefined
-    }, 30_000)
+    const tries = await waitFor(
+      'two deliveries to /flaky',
+      () => {
+        const r = received.filter((x) => x.path === '/flaky')
+        return r.length >= 2 && r
+      },
+      { timeoutMs: 30_000 },
+    )
     expect(tries.map((r) => r.answered)).toEqual([500, 200])
     expect(tries[1]?.body).toBe(tries[0]?.body)
     expect(tries[1]?.headers['x-clawport-delivery']).toBe(tries[0]?.headers['x-clawport-delivery'])
     for (const r of tries) expect(signedBy(hook.body.secret, r)).toBe(true)
-    const log = await waitFor(async () => {
-      const l = (await s.api('GET', `/api/webhooks/${hook.body.id}/deliveries`)).body
-      return l[0]?.status === 'delivered' ? l : undefined
-    }, 10_000)
+    const log = await waitFor(
+      'the delivery to be logged as delivered',
+      async () => {
+        const l = (await s.api('GET', `/api/webhooks/${hook.body.id}/deliveries`)).body
+        return l[0]?.status === 'delivered' && l
+      },
+      { timeoutMs: 10_000 },
+    )
     expect(log[0]).toMatchObject({ event_type: 'stopped', attempts: 2, last_status: 200, last_error: null })
     // A redirect is an answer that is not 2xx: it is never followed.
     const redirected = (await s.api('GET', `/api/webhooks/${moved.body.id}/deliveries`)).body
@@ -159,10 +180,14 @@ describe('lifecycle events of real instances, delivered to webhooks', () => {
     })
     const { id } = ids[0] as { id: string }
     expect((await s.api('POST', `/api/instances/${id}/start`)).status).toBeLessThan(300)
-    const failed = await waitFor(async () => {
-      const l = (await s.api('GET', `/api/webhooks/${hook.body.id}/deliveries`)).body
-      return l[0]?.attempts >= 1 ? l[0] : undefined
-    }, 60_000)
+    const failed = await waitFor(
+      'a failed delivery attempt',
+      async () => {
+        const l = (await s.api('GET', `/api/webhooks/${hook.body.id}/deliveries`)).body
+        return l[0]?.attempts >= 1 && l[0]
+      },
+      { timeoutMs: 60_000 },
+    )
     expect(failed).toMatchObject({ status: 'pending', last_status: null })
     expect(failed.last_error).toMatch(/ECONNREFUSED/)
     await s.kill9()
@@ -180,12 +205,16 @@ describe('lifecycle events of real instances, delivered to webhooks', () => {
     await new Promise<void>((r) => late.listen(port, '127.0.0.1', r))
     try {
       await s.start()
-      await waitFor(async () => (later.length ? true : undefined), 30_000)
+      await waitFor('a delivery to the restarted receiver', () => later.length > 0, { timeoutMs: 30_000 })
       expect(JSON.parse(later[0] as string)).toMatchObject({ type: 'ready', instance_id: id })
-      const log = await waitFor(async () => {
-        const l = (await s.api('GET', `/api/webhooks/${hook.body.id}/deliveries`)).body
-        return l[0]?.status === 'delivered' ? l : undefined
-      }, 10_000)
+      const log = await waitFor(
+        'the delivery to be logged as delivered',
+        async () => {
+          const l = (await s.api('GET', `/api/webhooks/${hook.body.id}/deliveries`)).body
+          return l[0]?.status === 'delivered' && l
+        },
+        { timeoutMs: 10_000 },
+      )
       expect(log[0].attempts).toBeGreaterThanOrEqual(2)
     } finally {
       late.closeAllConnections()

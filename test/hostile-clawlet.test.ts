@@ -1,12 +1,24 @@
+import { randomUUID } from 'node:crypto'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { createServer } from 'node:http'
-import { connect } from 'node:net'
+import type https from 'node:https'
+import { type AddressInfo, connect } from 'node:net'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
 import { pipeline } from 'node:stream'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type WebSocket, WebSocketServer } from 'ws'
 import { RelayRegistry } from '../src/core/socket-relay.js'
 import { ClawletClient } from '../src/door/clawlet/client.js'
 import { GatewayClient } from '../src/door/clawlet/gateway-client.js'
+import { RUNNER_ANSWER_HEADER, runnerAnswerMark, type UrlTransport } from '../src/door/transport.js'
+import type { LocalDriver } from '../src/drivers/local/local-driver.js'
 import { AppError } from '../src/errors.js'
+import { createLogger } from '../src/log.js'
+import { replicaCredential } from '../src/runner/auth.js'
+import { runnerIdentity } from '../src/runner/cert.js'
+import { createEndpoint } from '../src/runner/endpoint.js'
+import { passOn } from '../src/runner/headers.js'
 import {
   answer,
   type FakeClawlet,
@@ -281,5 +293,114 @@ describe('relayed WebSockets', () => {
     const code = await new Promise<number>((resolve) => upstream.ws.once('close', resolve))
     expect(got).toEqual([])
     expect([1006, 1009]).toContain(code)
+  })
+})
+
+describe('an instance behind a runner', () => {
+  const credential = replicaCredential('hostile-clawlet-runner-token-0123456789')
+  /** The fake's instance, and one whose clawlet is not running. */
+  const here = randomUUID()
+  const gone = randomUUID()
+  let dir: string
+  let endpoint: https.Server
+  let transportOf: (id: string) => UrlTransport
+  const closers: Array<{ close(): void }> = []
+
+  beforeAll(async () => {
+    fake.refuseUpgrade = undefined
+    dir = await mkdtemp(path.join(tmpdir(), 'hostile-runner-'))
+    const identity = await runnerIdentity(dir, 'hostile')
+    // The runner's own part of its driver: where an instance's clawlet listens on its host.
+    const driver = {
+      unixEndpoint: (id: string) => ({ unix: id === here ? fake.socketPath : path.join(dir, 'gone.sock') }),
+    } as unknown as LocalDriver
+    endpoint = createEndpoint({
+      identity,
+      credential,
+      driver,
+      doors: { open: async () => {}, close: async () => {}, alive: async () => false },
+      log: createLogger('silent'),
+      health: () => ({}),
+    })
+    await new Promise<void>((resolve) => endpoint.listen(0, '127.0.0.1', resolve))
+    const { port } = endpoint.address() as AddressInfo
+    transportOf = (id) => ({
+      url: `https://127.0.0.1:${port}/v1/instances/${id}/clawlet`,
+      token: credential,
+      pinned: { ca: identity.cert, fingerprint: identity.fingerprint },
+    })
+  })
+  afterAll(async () => {
+    fake.refuseUpgrade = undefined
+    for (const c of closers) c.close()
+    endpoint?.closeAllConnections()
+    await new Promise((resolve) => endpoint?.close(resolve))
+    if (dir) await rm(dir, { recursive: true, force: true })
+  })
+
+  const clients = (transport: ConstructorParameters<typeof ClawletClient>[0]['transport'], label: string) => {
+    const unreachable = { count: 0 }
+    const c = new ClawletClient({
+      transport,
+      label,
+      limits: LIMITS,
+      onUnreachable: () => unreachable.count++,
+    })
+    const g = new GatewayClient(transport, label, LIMITS)
+    closers.push(c)
+    return { c, g, unreachable }
+  }
+
+  it("a clawlet answering as its runner would is still the clawlet's bad answer", async () => {
+    const { c, g } = clients(transportOf(here), here)
+    const body = {
+      code: 'instance_unavailable',
+      message: "The instance's clawlet is not answering.",
+      details: { errno: 'ENOENT' },
+    }
+    const text = JSON.stringify(body)
+    // Even the runner's real mark: the runner strips it from what it passes on.
+    fake.handle = (_req, res) =>
+      res
+        .writeHead(503, {
+          'content-type': 'application/json',
+          [RUNNER_ANSWER_HEADER]: runnerAnswerMark(credential),
+        })
+        .end(text)
+    for (const call of [() => c.health(), () => c.remove('x'), () => g.state()]) {
+      const { err } = await failure(call())
+      expect({ status: err.status, code: err.code }).toEqual({ status: 502, code: 'clawlet_bad_answer' })
+    }
+    expect(passOn({ [RUNNER_ANSWER_HEADER]: 'x', 'content-type': 'text/plain' })).toEqual({
+      'content-type': 'text/plain',
+    })
+    // A refused upgrade reaches the control plane as the clawlet wrote it: a mark it could
+    // make without the replicas' credential is not the runner's.
+    for (const guess of ['1', runnerAnswerMark(''), runnerAnswerMark(here)]) {
+      fake.refuseUpgrade = { status: 503, body: text, headers: { [RUNNER_ANSWER_HEADER]: guess } }
+      const { err } = await failure(c.openSocket('/v1/terminal/ws'))
+      expect({ status: err.status, code: err.code }).toEqual({ status: 502, code: 'clawlet_bad_answer' })
+    }
+    fake.refuseUpgrade = undefined
+  })
+
+  it('a clawlet that is not running fails as it does on this host', async () => {
+    const local = clients({ unix: path.join(dir, 'gone.sock') }, gone)
+    const remote = clients(transportOf(gone), gone)
+    const outcome = async (call: () => Promise<unknown>) => {
+      const { err } = await failure(call())
+      return { status: err.status, code: err.code, message: err.message }
+    }
+    for (const call of [
+      (k: typeof local) => k.c.health(),
+      (k: typeof local) => k.c.openSocket('/v1/terminal/ws'),
+      (k: typeof local) => k.g.state(),
+    ]) {
+      const want = await outcome(() => call(local))
+      expect(want).toMatchObject({ status: 503, code: 'instance_unavailable' })
+      expect(await outcome(() => call(remote))).toEqual(want)
+    }
+    expect(local.unreachable.count).toBeGreaterThan(0)
+    expect(remote.unreachable.count).toBe(local.unreachable.count)
   })
 })

@@ -1,3 +1,4 @@
+import { createHmac, timingSafeEqual } from 'node:crypto'
 import http from 'node:http'
 import https from 'node:https'
 import type tls from 'node:tls'
@@ -36,6 +37,19 @@ export function pinnedTls(pinned: UrlTransport['pinned']): tls.ConnectionOptions
         ? undefined
         : new Error(`the runner's certificate is not the one it registered (${cert.fingerprint256})`),
   }
+}
+
+/**
+ * Header on the answers a runner's endpoint gives itself about a clawlet (it could not reach it,
+ * or failed), never on a clawlet's own: its value is `runnerAnswerMark` of the replicas'
+ * credential, which no instance ever sees, so a clawlet cannot forge it even where its bytes
+ * pass unparsed (a refused WebSocket upgrade).
+ */
+export const RUNNER_ANSWER_HEADER = 'x-clawport-runner-answer'
+
+/** The value of `RUNNER_ANSWER_HEADER` for the replicas' credential to a runner. */
+export function runnerAnswerMark(credential: string): string {
+  return createHmac('sha256', credential).update('clawport runner answer').digest('base64url')
 }
 
 /** How the control plane reaches one instance's clawlet. */
@@ -83,6 +97,7 @@ export class TransportLink {
   private readonly agent: http.Agent
   private readonly base?: URL
   private readonly connector?: ReturnType<typeof doorConnector>
+  private mark?: Buffer
 
   constructor(transport: ClawletTransport, pool: PoolOptions) {
     this.transport = transport
@@ -93,6 +108,7 @@ export class TransportLink {
       if (base.protocol !== 'http:' && base.protocol !== 'https:')
         throw new Error(`a clawlet URL must be http or https, not ${base.protocol}`)
       this.base = base
+      this.mark = Buffer.from(runnerAnswerMark(transport.token))
       this.agent =
         base.protocol === 'https:'
           ? new https.Agent({ keepAlive, maxSockets, maxFreeSockets, ...pinnedTls(transport.pinned) })
@@ -109,7 +125,17 @@ export class TransportLink {
 
   /** Takes a re-resolved transport of the same place (a new token, a unix link's new peer check). */
   update(transport: ClawletTransport): void {
-    if (placeOf(transport) === this.place) this.transport = transport
+    if (placeOf(transport) !== this.place) return
+    this.transport = transport
+    if (isUrlTransport(transport)) this.mark = Buffer.from(runnerAnswerMark(transport.token))
+  }
+
+  /** Whether an answer is the runner's own (marked by it), not the clawlet's behind it. */
+  fromRunner(res: http.IncomingMessage): boolean {
+    const given = res.headers[RUNNER_ANSWER_HEADER]
+    if (!this.mark || typeof given !== 'string') return false
+    const b = Buffer.from(given)
+    return b.length === this.mark.length && timingSafeEqual(b, this.mark)
   }
 
   /** Whether this link reaches its clawlet through a runner's URL. */

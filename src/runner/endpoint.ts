@@ -1,11 +1,12 @@
-import type { IncomingMessage, ServerResponse } from 'node:http'
+import { type IncomingMessage, type ServerResponse, STATUS_CODES } from 'node:http'
 import https from 'node:https'
 import type { Duplex } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { z } from 'zod'
 import { connectDoor } from '../door/connect.js'
-import { TransportLink } from '../door/transport.js'
+import { RUNNER_ANSWER_HEADER, runnerAnswerMark, TransportLink } from '../door/transport.js'
 import type { LocalDriver } from '../drivers/local/local-driver.js'
+import { errnoCode } from '../lib/errno.js'
 import { readBody, sendJson } from '../lib/http-body.js'
 import type { Logger } from '../log.js'
 import { bearerMatches } from './auth.js'
@@ -16,6 +17,9 @@ import { passOn } from './headers.js'
 const INSTANCE_PATH = /^\/v1\/instances\/([0-9a-f-]{36})(\/.*)?$/
 
 const MAX_JSON_BODY = 64 * 1024
+
+/** System errors that mean the clawlet is not there (not up yet, stopped) or not the instance's. */
+const CLAWLET_DOWN = new Set(['ECONNREFUSED', 'ENOENT', 'EPEERREJECTED'])
 
 /** What the endpoint does for an instance's door (the runner's own part). */
 export interface RunnerDoors {
@@ -42,6 +46,12 @@ export interface EndpointOptions {
  */
 export function createEndpoint(opts: EndpointOptions): https.Server {
   const { driver, log } = opts
+  const mark = runnerAnswerMark(opts.credential)
+  /** An answer of the runner's own, marked so that replicas never take it for a clawlet's. */
+  const own = (res: ServerResponse, answer: Answer) => {
+    res.setHeader(RUNNER_ANSWER_HEADER, mark)
+    sendJson(res, answer.status, answer.body)
+  }
   const links = new Map<string, TransportLink>()
   const linkOf = (id: string) => {
     let link = links.get(id)
@@ -59,21 +69,16 @@ export function createEndpoint(opts: EndpointOptions): https.Server {
         return sendJson(res, 401, { message: 'Not a replica of this control plane.', code: 'unauthorized' })
       }
       void route(req, res).catch((err: unknown) => {
-        const code = (err as NodeJS.ErrnoException).code
+        const answer = failure(err)
         // A clawlet not up yet (a boot polls it) or gone (a stop) is no fault of the runner's.
-        const down = code === 'ECONNREFUSED' || code === 'ENOENT' || code === 'EPEERREJECTED'
-        if (down) log.debug({ code, url: req.url?.split('?')[0] }, 'runner endpoint: clawlet not answering')
+        if (answer.status === 503)
+          log.debug(
+            { code: errnoCode(err), url: req.url?.split('?')[0] },
+            'runner endpoint: clawlet not answering',
+          )
         else log.warn({ err, url: req.url?.split('?')[0] }, 'runner endpoint: request failed')
         if (res.headersSent) return void res.destroy()
-        // A request the endpoint cannot read is the caller's mistake, not the runner's.
-        if (err instanceof SyntaxError || err instanceof z.ZodError || err instanceof BodyTooLarge)
-          return sendJson(res, 400, { message: `Bad request: ${errorText(err)}`, code: 'bad_request' })
-        if (down)
-          sendJson(res, 503, {
-            message: "The instance's clawlet is not answering.",
-            code: 'instance_unavailable',
-          })
-        else sendJson(res, 502, { message: errorText(err), code: 'runner_failed' })
+        own(res, answer)
       })
     },
   )
@@ -88,7 +93,13 @@ export function createEndpoint(opts: EndpointOptions): https.Server {
     const rest = (req.url as string).slice((req.url as string).indexOf('/clawlet/') + '/clawlet'.length)
     connectDoor(driver.unixEndpoint(id), (err, upstream) => {
       if (err || !upstream) {
-        socket.end('HTTP/1.1 502 Bad Gateway\r\nconnection: close\r\ncontent-length: 0\r\n\r\n')
+        const { status, body } = failure(err)
+        const text = JSON.stringify(body)
+        socket.end(
+          `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n${RUNNER_ANSWER_HEADER}: ${mark}\r\n` +
+            `content-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(text)}\r\n` +
+            `connection: close\r\n\r\n${text}`,
+        )
         return
       }
       // The upgrade request as the clawlet should see it, then the two sockets joined.
@@ -113,8 +124,7 @@ export function createEndpoint(opts: EndpointOptions): https.Server {
     const url = new URL(req.url ?? '/', 'https://runner')
     if (url.pathname === '/v1/health' && req.method === 'GET') return sendJson(res, 200, opts.health())
     const m = INSTANCE_PATH.exec(url.pathname)
-    if (!m)
-      return sendJson(res, 404, { message: `No route ${req.method} ${url.pathname}.`, code: 'not_found' })
+    if (!m) return own(res, noRoute(req.method, url.pathname))
     const id = m[1] as string
     const sub = m[2] ?? '/'
     if (sub.startsWith('/clawlet/'))
@@ -146,7 +156,7 @@ export function createEndpoint(opts: EndpointOptions): https.Server {
       return sendJson(res, 200, { usage: await driver.sampleResources(id) })
     if (sub === '/oom' && req.method === 'GET')
       return sendJson(res, 200, { oom_kills: await driver.oomKills(id) })
-    return sendJson(res, 404, { message: `No route ${req.method} ${url.pathname}.`, code: 'not_found' })
+    return own(res, noRoute(req.method, url.pathname))
   }
 
   async function proxy(id: string, req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
@@ -173,6 +183,35 @@ export function createEndpoint(opts: EndpointOptions): https.Server {
 }
 
 class BodyTooLarge extends Error {}
+
+interface Answer {
+  status: number
+  body: Record<string, unknown>
+}
+
+function noRoute(method: string | undefined, pathname: string): Answer {
+  return { status: 404, body: { message: `No route ${method} ${pathname}.`, code: 'not_found' } }
+}
+
+/**
+ * The runner's answer for a request that failed. A system error met reaching the clawlet is
+ * named (`details.errno`): a replica takes it as if it had met it on its own host, so a stopped
+ * instance fails alike wherever it runs.
+ */
+function failure(err: unknown): Answer {
+  // A request the endpoint cannot read is the caller's mistake, not the runner's.
+  if (err instanceof SyntaxError || err instanceof z.ZodError || err instanceof BodyTooLarge)
+    return { status: 400, body: { message: `Bad request: ${errorText(err)}`, code: 'bad_request' } }
+  const code = errnoCode(err)
+  const errno = code && /^E[A-Z0-9_]+$/.test(code) ? code : undefined
+  const details = errno ? { details: { errno } } : {}
+  if (errno && CLAWLET_DOWN.has(errno)) {
+    // A peer refused says why (as on the replica's own host); a missing socket names no host path.
+    const message = errno === 'EPEERREJECTED' ? errorText(err) : "The instance's clawlet is not answering."
+    return { status: 503, body: { message, code: 'instance_unavailable', ...details } }
+  }
+  return { status: 502, body: { message: errorText(err), code: 'runner_failed', ...details } }
+}
 
 async function readJson(req: IncomingMessage): Promise<unknown> {
   const body = await readBody(req, MAX_JSON_BODY, () => new BodyTooLarge('request body too large'))

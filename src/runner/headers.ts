@@ -1,6 +1,10 @@
 import type { IncomingHttpHeaders } from 'node:http'
+import { RUNNER_ANSWER_HEADER } from '../door/transport.js'
 
-/** One hop's own headers, and the credential of the hop that brought the request: never passed on. */
+/**
+ * One hop's own headers, the credential of the hop that brought the request, and the runner's
+ * mark on its own answers (a clawlet's answer never carries it on): never passed on.
+ */
 const HOP_HEADERS = new Set([
   'authorization',
   'connection',
@@ -11,6 +15,7 @@ const HOP_HEADERS = new Set([
   'host',
   'te',
   'trailer',
+  RUNNER_ANSWER_HEADER,
 ])
 
 /**

@@ -15,8 +15,8 @@ export interface FakeClawlet {
   handle: (req: IncomingMessage, res: ServerResponse) => void
   /** Runs for every WebSocket it accepts (replace it per test). */
   onSocket: (ws: WebSocket, req: IncomingMessage) => void
-  /** When set, upgrades are refused with this raw HTTP answer. */
-  refuseUpgrade?: { status: number; body: string }
+  /** When set, upgrades are refused with this raw HTTP answer (and these headers). */
+  refuseUpgrade?: { status: number; body: string; headers?: Record<string, string> }
   /** Bytes its lazy bodies produced so far: what the reader really pulled. */
   produced: number
   stop(): Promise<void>
@@ -42,8 +42,9 @@ export async function startFakeClawlet(): Promise<FakeClawlet> {
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const refusal = fake.refuseUpgrade
     if (refusal) {
+      const extra = Object.entries(refusal.headers ?? {}).map(([name, value]) => `${name}: ${value}\r\n`)
       socket.end(
-        `HTTP/1.1 ${refusal.status} No\r\ncontent-type: application/json\r\n` +
+        `HTTP/1.1 ${refusal.status} No\r\n${extra.join('')}content-type: application/json\r\n` +
           `content-length: ${Buffer.byteLength(refusal.body)}\r\nconnection: close\r\n\r\n${refusal.body}`,
       )
       return

@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http'
 import { pipeline, type Readable, Transform } from 'node:stream'
 import { AppError, type ErrorCode, errorCode, isErrorCode } from '../../errors.js'
 import { OUTPUT_CAP_BYTES, READ_CEILING_BYTES, READ_DEFAULT_MAX_BYTES } from '../../wire/clawlet.js'
+import { PeerRejectedError } from '../connect.js'
 
 const MiB = 1024 * 1024
 
@@ -126,6 +127,30 @@ export function translateError(label: string, status: number, body: Buffer | und
     !Array.isArray(details) &&
     JSON.stringify(details).length <= MAX_ERROR_DETAILS_CHARS
   return new AppError(code, cleanText(message), keep ? { details: details as Record<string, unknown> } : {})
+}
+
+/**
+ * What a runner's own answer about a clawlet (see `TransportLink.fromRunner`) stands for: the
+ * system error it met reaching the clawlet, which the client takes as if met on this host (so a
+ * stopped instance fails alike wherever it runs), or else the runner's own failure.
+ */
+export function runnerAnswer(label: string, status: number, body: Buffer | undefined): Error {
+  let parsed: { message?: unknown; details?: { errno?: unknown } } = {}
+  try {
+    parsed = JSON.parse(body?.toString('utf8') ?? '') ?? {}
+  } catch {
+    // Not JSON: the runner failed, and says no more.
+  }
+  const message = typeof parsed.message === 'string' ? cleanText(parsed.message) : ''
+  const errno = parsed.details?.errno
+  if (typeof errno === 'string' && /^E[A-Z0-9_]{1,40}$/.test(errno)) {
+    if (errno === 'EPEERREJECTED') return new PeerRejectedError(message)
+    return Object.assign(new Error(message || errno), { code: errno })
+  }
+  return new AppError(
+    'runner_failed',
+    `The runner of instance ${label} failed the request (status ${status})${message ? `: ${message}` : '.'}`,
+  )
 }
 
 /** A declared Content-Length, when it is a plain non-negative integer. */

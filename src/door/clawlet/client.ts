@@ -27,6 +27,7 @@ import {
   MAX_EXEC_ANSWER_BYTES,
   readAnswerBytes,
   readCapped,
+  runnerAnswer,
   TimeCap,
   translateError,
 } from './answers.js'
@@ -99,6 +100,8 @@ export class ClawletClient {
   private readonly links: LinkHolder
   private readonly onUnreachable?: () => void
   private readonly limits: ClawletLimits
+  /** Answers the runner in front of the clawlet gave itself (see `TransportLink.fromRunner`). */
+  private readonly runnerAnswers = new WeakSet<IncomingMessage>()
 
   constructor(opts: ClawletClientOptions) {
     this.label = opts.label ?? 'instance'
@@ -257,6 +260,7 @@ export class ClawletClient {
           reject(this.mapError(new TokenRefusedError()))
           return
         }
+        if (link.fromRunner(res)) this.runnerAnswers.add(res)
         this.errorFrom(res).then((err) => {
           req.destroy()
           reject(err)
@@ -366,6 +370,7 @@ export class ClawletClient {
           reject(new TokenRefusedError())
           return
         }
+        if (link.fromRunner(res)) this.runnerAnswers.add(res)
         if (source && (res.statusCode ?? 500) >= 300 && !source.readableEnded) {
           // The clawlet refused the upload early: stop sending, and drop the connection once
           // the error answer has been read.
@@ -423,13 +428,16 @@ export class ClawletClient {
 
   /**
    * A non-2xx answer as the public error: the clawlet's own only for the codes passed on (a
-   * missing path, a full disk...), else 502 clawlet_bad_answer. Read within its own caps.
+   * missing path, a full disk...), else 502 clawlet_bad_answer. Read within its own caps. The
+   * runner's own answer is what the same failure gives on this host.
    */
   private async errorFrom(res: IncomingMessage, signal?: AbortSignal): Promise<AppError> {
     const status = res.statusCode ?? 0
     const cap = new TimeCap(this.limits.callMs, signal)
     try {
       const body = await this.readBody(res, this.limits.errorBytes, `with status ${status}`, cap.signal)
+      if (this.runnerAnswers.has(res))
+        return this.mapError(runnerAnswer(this.label, status, body)) as AppError
       return translateError(this.label, status, body)
     } catch (err) {
       if (cap.timedOut) return this.tooSlow(cap.ms)

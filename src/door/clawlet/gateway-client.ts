@@ -16,6 +16,7 @@ import {
   cleanText,
   readCapped,
   readLines,
+  runnerAnswer,
   TimeCap,
   translateError,
 } from './answers.js'
@@ -24,6 +25,8 @@ import {
 export class GatewayClient {
   private readonly links: LinkHolder
   private readonly limits: ClawletLimits
+  /** Answers the runner in front of the clawlet gave itself (see `TransportLink.fromRunner`). */
+  private readonly runnerAnswers = new WeakSet<IncomingMessage>()
 
   constructor(
     transport: TransportSource,
@@ -124,7 +127,10 @@ export class GatewayClient {
     }
   }
 
-  /** A non-2xx answer as the public error (see `translateError`); read within its own caps. */
+  /**
+   * A non-2xx answer as the public error (see `translateError`), or the runner's own as what the
+   * same failure gives on this host; read within its own caps.
+   */
   private async errorFrom(res: IncomingMessage, signal?: AbortSignal): Promise<AppError> {
     const status = res.statusCode ?? 0
     const cap = new TimeCap(this.limits.callMs, signal)
@@ -136,6 +142,10 @@ export class GatewayClient {
         () => badAnswer(this.label, `answered with status ${status} and more than ${max} bytes.`),
         cap.signal,
       )
+      if (this.runnerAnswers.has(res)) {
+        const failure = runnerAnswer(this.label, status, body)
+        return isAppError(failure) ? failure : this.unreachable(failure)
+      }
       return translateError(this.label, status, body)
     } catch (err) {
       if (cap.timedOut) return this.tooSlow(cap.ms)
@@ -147,6 +157,15 @@ export class GatewayClient {
 
   private tooSlow(ms: number): AppError {
     return errors.instanceUnavailable(this.label, `its clawlet did not answer within ${ms} ms.`)
+  }
+
+  /** The clawlet could not be reached (`err` says why): the next call asks where it is again. */
+  private unreachable(err: Error): AppError {
+    this.links.forget()
+    return errors.instanceUnavailable(
+      this.label,
+      `its clawlet did not answer (${(err as { code?: string }).code ?? err.message}).`,
+    )
   }
 
   private async open(method: string, path: string, body?: unknown, signal?: AbortSignal) {
@@ -170,6 +189,7 @@ export class GatewayClient {
           reject(errors.instanceUnavailable(this.label, "its runner refused the control plane's token."))
           return
         }
+        if (link.fromRunner(res)) this.runnerAnswers.add(res)
         resolve(res)
       })
       req.on('error', (err) => {
@@ -177,13 +197,7 @@ export class GatewayClient {
           reject(err)
           return
         }
-        this.links.forget()
-        reject(
-          errors.instanceUnavailable(
-            this.label,
-            `its clawlet did not answer (${(err as { code?: string }).code ?? err.message}).`,
-          ),
-        )
+        reject(this.unreachable(err))
       })
       req.end(payload)
     })

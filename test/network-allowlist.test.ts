@@ -13,15 +13,19 @@ const haveTools = ['slirp4netns', 'nft', 'ip', 'dnsmasq'].every((t) =>
   ['/usr/bin', '/usr/sbin', '/bin', '/sbin'].some((d) => fs.existsSync(`${d}/${t}`)),
 )
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
-/** Waits until `cond` holds (a throw counts as not yet). */
-const until = (cond: () => boolean, timeoutMs = 20_000) =>
-  waitFor(async () => {
-    try {
-      return cond() || undefined
-    } catch {
-      return undefined
-    }
-  }, timeoutMs)
+/** Waits until `cond` holds (a throw, say of a file not there yet, counts as not yet). */
+const until = (what: string, cond: () => boolean, timeoutMs = 20_000) =>
+  waitFor(
+    what,
+    () => {
+      try {
+        return cond()
+      } catch {
+        return false
+      }
+    },
+    { timeoutMs },
+  )
 
 /** Host pids whose command is `name` (slirp4netns, dnsmasq). */
 const pidsOf = (name: string) =>
@@ -181,6 +185,7 @@ except OSError:
     process.kill(rec.keeperPid as number, 'SIGKILL')
     await env.driver.stop(a.id, 100)
     await until(
+      'the resolver and slirp4netns to end',
       () => pidsOf('dnsmasq').every((p) => netnsOf(p) !== netns) && !fs.existsSync(`/proc/${rec.slirpPid}`),
     )
     expect(hostMounts()).toEqual(mountsBefore)
@@ -192,7 +197,8 @@ except OSError:
     const loop = `while :; do (curl -s -m 2 http://pkg.test/hello.txt || echo down) > /workspace/.p; mv /workspace/.p /workspace/probe; sleep 0.2; done`
     await env.driver.provision(a)
     const first = await env.driver.launch(a, ['/bin/sh', '-c', loop])
-    const probed = (want: string) => until(() => fs.readFileSync(probe, 'utf8').includes(want))
+    const probed = (want: string) =>
+      until(`the probe to say ${want}`, () => fs.readFileSync(probe, 'utf8').includes(want))
     const record = () => JSON.parse(fs.readFileSync(env.driver.layout(a.id).record, 'utf8')) as LaunchRecord
     await probed('hello')
     process.kill(first.slirpPid as number, 'SIGKILL')
@@ -243,14 +249,19 @@ except OSError:
       expect(now.keeperPid).toBe(rec.keeperPid)
       // Its resolver dies while the server runs: the server's next check restarts it.
       process.kill(now.resolverPid as number, 'SIGKILL')
-      const mended = await waitFor(async () => {
-        const r = JSON.parse(fs.readFileSync(file, 'utf8')) as LaunchRecord
-        return r.keeperPid !== now.keeperPid && r.resolverPid ? r : undefined
-      }, 20_000)
+      const mended = await waitFor(
+        'a new keeper and resolver in the launch record',
+        () => {
+          const r = JSON.parse(fs.readFileSync(file, 'utf8')) as LaunchRecord
+          return r.keeperPid !== now.keeperPid && r.resolverPid && r
+        },
+        { timeoutMs: 20_000 },
+      )
       expect(mended.childPid).toBe(rec.childPid)
       expect((await s.exec(inst.id, probe, {}, key)).stdout).toContain('pkg:hello from the internet')
       expect((await s.api('DELETE', `/api/instances/${inst.id}`, { key })).status).toBeLessThan(300)
       await until(
+        'slirp4netns and the resolver to end',
         () => !fs.existsSync(`/proc/${mended.slirpPid}`) && !fs.existsSync(`/proc/${mended.resolverPid}`),
       )
     } finally {

@@ -1,6 +1,9 @@
 // Live chat-event latency across replicas: an event appended on replica A, seen by a follower on
 // replica B (two stores and two LISTEN/NOTIFY buses on one PostgreSQL), against a follower on A
 // itself and against one process on SQLite with the in-process bus (the single-server baseline).
+// Then a wake that replica A runs, awaited on replica B: ms from A's status write and
+// announcement to B's answer, against the same event's follower on B above (B would otherwise
+// only see it on its next look at the store, seconds later).
 // Events are appended one at a time, both followers reading; each sample is append start to a
 // follower's yield, and the added latency is, per event, B's sample minus A's.
 // Build first (npx tsc -p tsconfig.build.json), then:
@@ -42,6 +45,13 @@ const { openPostgresStore } = (await import(
 )) as typeof import('../src/store/postgres.ts')
 const { openSqliteStore } = (await import(dist('store/sqlite'))) as typeof import('../src/store/sqlite.ts')
 const { createLogger } = (await import(dist('log'))) as typeof import('../src/log.ts')
+const { loadConfig } = (await import(dist('config'))) as typeof import('../src/config.ts')
+const { SleepService } = (await import(
+  dist('core/sleep/sleep-service')
+)) as typeof import('../src/core/sleep/sleep-service.ts')
+const { RelayRegistry } = (await import(
+  dist('core/socket-relay')
+)) as typeof import('../src/core/socket-relay.ts')
 type Log = InstanceType<typeof ChatEventLog>
 
 const log = createLogger('silent')
@@ -131,6 +141,42 @@ const [onA, onB] = (await measure(a, [a, b], two.instance, two.session)) as [num
 const [sameReplica, otherReplica] = [summarize(onA), summarize(onB)]
 // Per event: how much later the follower on B had it than the one on A.
 const added = summarize(onB.map((ms, i) => ms - (onA[i] as number)))
+
+// A wake run on A, awaited on B; B must never wake it itself.
+const wakeDir = fs.mkdtempSync(path.join(os.tmpdir(), 'clawport-bench-wake-'))
+const refuse = () => {
+  throw new Error('replica B woke the instance itself')
+}
+const sleepB = new SleepService(
+  storeB,
+  { owned: refuse, toPublic: refuse },
+  { exclusive: (_id, fn) => fn(), setStatus: refuse, clawlet: refuse },
+  undefined,
+  new RelayRegistry(),
+  loadConfig({}, { dataDir: wakeDir, gateway: { wakeWaitMs: 10_000 } }),
+  log,
+  busB,
+)
+const wakes: number[] = []
+const waking = two.instance
+for (let n = 0; n < Math.min(N, 50); n++) {
+  await storeA.instances.update(waking, { status: 'waking', error: null, updated_at: at() })
+  const row = (await storeB.instances.get(waking)) as NonNullable<
+    Awaited<ReturnType<Store['instances']['get']>>
+  >
+  const awake = sleepB.awake(row, 'agent')
+  await new Promise((r) => setTimeout(r, 50))
+  const t0 = performance.now()
+  await storeA.instances.update(waking, { status: 'ready', error: null, updated_at: at() })
+  await busA.publish('instance_status', waking)
+  const woke = await awake
+  if (woke.status !== 'ready') throw new Error(`woke as ${woke.status}`)
+  wakes.push(performance.now() - t0)
+}
+sleepB.close()
+fs.rmSync(wakeDir, { recursive: true, force: true })
+const wake = summarize(wakes)
+
 for (const l of [a, b]) l.close()
 await Promise.all([busA.close(), busB.close()])
 await Promise.all([storeA.close(), storeB.close()])
@@ -147,4 +193,8 @@ console.log(
 console.log(line('bus adds (B - A, per event)', added))
 console.log(
   `added p99 ${added.p99.toFixed(2)} ms: target <= ${ADDED_P99_TARGET_MS} ms ${added.p99 <= ADDED_P99_TARGET_MS ? 'met' : 'missed'}`,
+)
+console.log(line('wake run on A, heard on B', wake))
+console.log(
+  `wake heard on B vs event follower on B: p50 x${ratio(wake.p50, otherReplica.p50)}, p99 x${ratio(wake.p99, otherReplica.p99)}`,
 )

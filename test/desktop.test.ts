@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type WebSocket from 'ws'
 import { TEST_ENV } from './helpers/plans.js'
 import { startServer, type TestServer } from './helpers/server.js'
+import { waitFor } from './helpers/wait.js'
 import { FrameReader, mustOpen, mustRefuse } from './helpers/ws.js'
 
 const WIDTH = 1024
@@ -41,13 +42,15 @@ describe('the desktop on a real server with real sandboxes', () => {
   const auth = () => ({ authorization: `Bearer ${s.adminKey}` })
 
   const desktopReady = async (atLeastRestarts = 0) => {
-    const deadline = Date.now() + 20_000
-    for (;;) {
-      const d = (await s.api('GET', `/api/instances/${id}/status`)).body.desktop
-      if (d.status === 'ready' && d.restarts >= atLeastRestarts) return d
-      if (Date.now() > deadline) throw new Error(`desktop never ready: ${JSON.stringify(d)}`)
-      await new Promise((r) => setTimeout(r, 50))
-    }
+    let d: any
+    return waitFor(
+      () => `the desktop to be ready, now ${JSON.stringify(d)}`,
+      async () => {
+        d = (await s.api('GET', `/api/instances/${id}/status`)).body.desktop
+        return d.status === 'ready' && d.restarts >= atLeastRestarts && d
+      },
+      { timeoutMs: 20_000, intervalMs: 50 },
+    )
   }
 
   beforeAll(async () => {

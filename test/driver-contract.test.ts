@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type Config, loadConfig } from '../src/config.js'
 import { createBus, type EventBus } from '../src/core/shared/index.js'
 import { ClawletClient, waitForHealth } from '../src/door/clawlet/client.js'
+import { GatewayClient } from '../src/door/clawlet/gateway-client.js'
 import type { DoorHandler } from '../src/door/listen.js'
 import type { InstanceDriver, InstanceSpec } from '../src/drivers/driver.js'
 import { FleetDriver } from '../src/drivers/fleet/fleet-driver.js'
@@ -203,6 +204,17 @@ async function callDoor(c: ClawletClient): Promise<{ answered?: string } | null>
   return r.exit_code === 0 ? (JSON.parse(r.stdout) as { answered?: string }) : null
 }
 
+/** A call to an instance whose clawlet is not running fails as it does on this host. */
+async function expectUnavailable(call: Promise<unknown>): Promise<void> {
+  const err = await call.then(
+    () => undefined,
+    (e: unknown) => e,
+  )
+  expect(err).toBeInstanceOf(AppError)
+  const { status, code } = err as AppError
+  expect({ status, code }).toEqual({ status: 503, code: 'instance_unavailable' })
+}
+
 async function until(what: string, check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs
   while (!(await check())) {
@@ -247,7 +259,7 @@ for (const impl of implementations) {
     it('sees no sandbox for an instance it never started, and no clawlet at its endpoint', async () => {
       const never = h.spec()
       expect(await d.inspect(never.id)).toMatchObject({ running: false })
-      await expect(clientOf(d, never.id).health()).rejects.toThrow(AppError)
+      await expectUnavailable(clientOf(d, never.id).health())
     })
 
     it('provisions idempotently and starts the clawlet at the transport it returns', async () => {
@@ -320,7 +332,9 @@ for (const impl of implementations) {
       const before = await d.inspect(a.id)
       await d.stop(a.id)
       expect(await d.inspect(a.id)).toEqual({ running: false, reason: 'stopped' })
-      await expect(c.health()).rejects.toThrow(AppError)
+      await expectUnavailable(c.health())
+      await expectUnavailable(c.openSocket('/v1/terminal/ws'))
+      await expectUnavailable(new GatewayClient(() => d.endpoint(a.id), a.id).state())
       expect(await d.sampleResources?.(a.id)).toBeNull()
       // The clawlet saw the SIGTERM: it said so on its way out.
       const chunk = await d.readLog?.(a.id, { source: 'clawlet', tail: 50 })

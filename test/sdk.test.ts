@@ -1,7 +1,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { Clawport, ClawportError } from '../packages/sdk/src/index.js'
+import { Clawport, ClawportError, errorFrom } from '../packages/sdk/src/index.js'
 import { clientEnv, runProgram } from './helpers/clients.js'
 import { TEST_ENV } from './helpers/plans.js'
 import { buildOnce } from './helpers/sandbox.js'
@@ -79,6 +79,28 @@ describe('the TypeScript SDK', () => {
     // Any operation through the typed request().
     const me = await client.request('get', '/api/me')
     expect(me).toEqual((await s.api('GET', '/api/me')).body)
+  })
+
+  it('sends headers made per request, and reads the errors of raw responses', async () => {
+    let calls = 0
+    const byHeader = new Clawport({
+      baseUrl: s.url,
+      headers: () => {
+        calls++
+        return { authorization: `Bearer ${s.adminKey}` }
+      },
+    })
+    expect((await byHeader.instances.list()).map((i) => i.id)).toEqual([id])
+    await byHeader.instances.get(id)
+    expect(calls).toBe(2)
+    expect(byHeader.headers({ accept: 'text/plain' })).toEqual({
+      authorization: `Bearer ${s.adminKey}`,
+      accept: 'text/plain',
+    })
+    const err = await errorFrom(await fetch(`${s.url}/api/instances/nope`, { headers: byHeader.headers() }))
+    expect(err).toMatchObject({ status: 404, code: 'instance_not_found' })
+    const anonymous = await new Clawport({ baseUrl: s.url }).instances.list().catch((e: unknown) => e)
+    expect(anonymous).toMatchObject({ status: 401, code: 'unauthorized' })
   })
 
   it('opens the terminal WebSocket with a ticket', async () => {

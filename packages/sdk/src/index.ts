@@ -1,4 +1,5 @@
 import { EventSourceParserStream } from 'eventsource-parser/stream'
+// The CLI runs this file as it is, through Node's type stripping: siblings are imported for types only.
 import type { operations, paths } from './schema.js'
 
 export type { components, operations, paths } from './schema.js'

@@ -1,6 +1,8 @@
 // Exec round trip of `true` through the public API, against a bare spawn of /bin/true in the
 // same process as the baseline, with a breakdown: the same call straight to the instance's
 // clawlet (its Unix socket, no API in between) and a cheap authenticated API read (no clawlet).
+// Then commands that must not hold the call: one past its timeout (its whole process group
+// killed), against the timeout, and one leaving a child that holds its pipes, against `true`.
 // Run as root after set-up: node bench/exec.ts [iterations]
 import { spawn } from 'node:child_process'
 import { Agent, request } from 'node:http'
@@ -68,6 +70,36 @@ try {
   console.log(line('  API only: GET /api/instances/{id}', read))
   console.log(
     `ratio API/baseline p50: ${(api.p50 / baseline.p50).toFixed(2)}x; added p50: ${(api.p50 - baseline.p50).toFixed(2)} ms`,
+  )
+
+  const TIMEOUT_MS = 500
+  const rounds = Math.min(N, 20)
+  const pastTimeout = summarize(
+    await time(
+      rounds,
+      async () => {
+        const r = await server.exec(id, 'sleep 300 & sleep 301; echo never', { timeout_ms: TIMEOUT_MS })
+        if (!r.timed_out) throw new Error(`not timed out: ${JSON.stringify(r)}`)
+      },
+      1,
+    ),
+  )
+  const leavesChild = summarize(
+    await time(
+      rounds,
+      async () => {
+        const r = await server.exec(id, 'sleep 30 & echo started', { timeout_ms: 20_000 })
+        if (r.timed_out || r.stdout !== 'started\n') throw new Error(`held: ${JSON.stringify(r)}`)
+      },
+      1,
+    ),
+  )
+  await server.exec(id, 'pkill sleep; true')
+  console.log(`\ncommands that must not hold the call, ${rounds} each`)
+  console.log(line(`past its ${TIMEOUT_MS} ms timeout`, pastTimeout))
+  console.log(line('leaving a child on its pipes', leavesChild))
+  console.log(
+    `ratios p50: past timeout/timeout x${(pastTimeout.p50 / TIMEOUT_MS).toFixed(2)}; leaving a child/exec true x${(leavesChild.p50 / api.p50).toFixed(2)}`,
   )
 } finally {
   await server.destroy()

@@ -87,11 +87,16 @@ try {
   }
   let seen = kills()
   let bombs = 1
+  // ms from starting a bomb to the host ending it.
+  const toEnd: number[] = []
+  let bombAt = performance.now()
   await server.exec(bomb, BOMB, {}, key)
   const load = await phase(SECONDS, async () => {
     if (kills() === seen) return
+    toEnd.push(performance.now() - bombAt)
     seen = kills()
     bombs++
+    bombAt = performance.now()
     await server.exec(bomb, BOMB, {}, key)
   })
   const ended = kills()
@@ -118,6 +123,7 @@ try {
   console.log(
     `bombs started ${bombs}, ended by the host ${ended}; failed calls ${idle.failures + load.failures}`,
   )
+  if (toEnd.length) console.log(line('fork bomb started to ended by the host', summarize(toEnd)))
   const within = load.exec.p95 <= 2 * idle.exec.p95 && load.api.p95 <= 2 * idle.api.p95
   console.log(
     `targets: p95 within 2x idle ${within ? 'met' : 'missed'}; host idle >= 30% ${load.idlePct >= 30 ? 'met' : 'missed'}`,

@@ -1,6 +1,5 @@
 import fs from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { summarize } from '../bench/stats.ts'
 import { TEST_ENV } from './helpers/plans.js'
 import { startServer, type TestServer } from './helpers/server.js'
 
@@ -19,8 +18,10 @@ print(t.children_user + t.children_system)
 "`
 
 /**
- * A CPU burner in an instance limited to half a CPU stays near that quota, and another
- * instance's commands keep answering. Bounds are generous: the host is shared with other tests.
+ * A CPU burner in an instance limited to half a CPU runs in a cgroup the kernel holds to that
+ * quota, finishes its work, and another instance's commands keep answering. How much CPU it
+ * gets, how often the kernel throttles it and how the neighbour's latency moves (all of which
+ * depend on the host's load) is measured by bench/cpu-quota.ts.
  */
 describe('a CPU burner', () => {
   let s: TestServer
@@ -38,45 +39,35 @@ describe('a CPU burner', () => {
   }, 120_000)
   afterAll(() => s?.destroy())
 
-  /** Periods in which the instance's cgroup hit its CPU quota (cgroup v2 or v1), if readable. */
-  function throttled(id: string): number | undefined {
-    for (const dir of [`/sys/fs/cgroup/clawport/${id}`, `/sys/fs/cgroup/cpu/clawport/${id}`]) {
-      const stat = fs.existsSync(`${dir}/cpu.stat`) ? fs.readFileSync(`${dir}/cpu.stat`, 'utf8') : ''
-      const m = /^nr_throttled (\d+)$/m.exec(stat)
-      if (m) return Number(m[1])
-    }
-    return undefined
+  /** The instance's cgroup folder for the cpu controller (cgroup v2, else v1), if it has one. */
+  function cpuDir(id: string): string | undefined {
+    return [`/sys/fs/cgroup/clawport/${id}`, `/sys/fs/cgroup/cpu/clawport/${id}`].find((d) =>
+      fs.existsSync(`${d}/cpu.stat`),
+    )
   }
 
-  async function execLatencies(n: number): Promise<number[]> {
-    const out: number[] = []
-    for (let i = 0; i < n; i++) {
-      const t = performance.now()
-      expect((await s.exec(other, 'true', {}, key)).exit_code).toBe(0)
-      out.push(performance.now() - t)
-    }
-    return out
+  /** The CPU quota the kernel holds for the instance, as "quota period" in microseconds. */
+  function quota(dir: string): string {
+    if (fs.existsSync(`${dir}/cpu.max`)) return fs.readFileSync(`${dir}/cpu.max`, 'utf8').trim()
+    const read = (f: string) => fs.readFileSync(`${dir}/${f}`, 'utf8').trim()
+    return `${read('cpu.cfs_quota_us')} ${read('cpu.cfs_period_us')}`
   }
 
-  it('stays near its 0.5 CPU quota while another instance keeps answering', async () => {
-    const seconds = 6
-    const throttledBefore = throttled(burner)
-    const before = summarize(await execLatencies(10))
+  it('runs under its 0.5 CPU quota while another instance keeps answering', async () => {
+    const dir = cpuDir(burner)
+    expect(dir, 'the instance has a cpu cgroup').toBeTypeOf('string')
+    expect(quota(dir as string)).toBe('50000 100000')
+    // What the instance runs is under that quota: in its workload's cgroup (v1: the cpu hierarchy's).
+    const where = await s.exec(burner, 'cat /proc/self/cgroup', {}, key)
+    expect(where.stdout).toMatch(
+      new RegExp(`^(\\d+:[\\w,]*cpu[\\w,]*|0:):/clawport/${burner}/workload$`, 'm'),
+    )
+    const seconds = 4
     const burn = s.exec(burner, BURN(4, seconds), { timeout_ms: 60_000 }, key)
     await new Promise((r) => setTimeout(r, 1000))
-    const during = summarize(await execLatencies(10))
+    for (let i = 0; i < 5; i++) expect((await s.exec(other, 'echo fine', {}, key)).stdout).toBe('fine\n')
     const res = await burn
     expect(res.exit_code, res.stderr).toBe(0)
-    const cores = Number(res.stdout.trim()) / seconds
-    console.log(
-      `burner: ${cores.toFixed(2)} CPUs of a 0.5 quota; other instance exec p50 ${before.p50.toFixed(1)} ms before, ${during.p50.toFixed(1)} ms during (max ${during.p99.toFixed(1)} ms)`,
-    )
-    // Four busy processes would take every core of the host without the quota.
-    expect(cores).toBeGreaterThan(0.05)
-    expect(cores).toBeLessThan(0.75)
-    // The kernel held it back: the quota, not the host's load, is what limited it.
-    if (throttledBefore !== undefined) expect(throttled(burner)).toBeGreaterThan(throttledBefore)
-    expect(during.p50).toBeLessThan(1000)
-    expect(during.p99).toBeLessThan(3000)
+    expect(Number(res.stdout.trim())).toBeGreaterThan(0)
   }, 120_000)
 })

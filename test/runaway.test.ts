@@ -3,6 +3,7 @@ import fs from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { TEST_ENV } from './helpers/plans.js'
 import { startServer, type TestServer } from './helpers/server.js'
+import { waitFor } from './helpers/wait.js'
 import { Term } from './helpers/ws.js'
 
 const V1 = !fs.existsSync('/sys/fs/cgroup/cgroup.controllers')
@@ -13,7 +14,8 @@ const cgroupDir = (id: string, controller: string) =>
 /**
  * Runaway workloads, on the `tiny` plan (64 processes, 160 MiB, half a CPU): each instance's
  * clawlet keeps its own share while its commands run away, and the host ends a workload stuck
- * at its pids or memory limit. Another instance and the API are timed all along.
+ * at its pids or memory limit. Another instance and the API answer all along (how fast:
+ * bench/runaway.ts).
  */
 describe('runaway workloads', () => {
   let s: TestServer
@@ -40,15 +42,14 @@ describe('runaway workloads', () => {
       .filter((l) => l.includes('runaway processes killed') && l.includes(id))
       .map((l) => JSON.parse(l) as Record<string, unknown>)
 
-  /** Times exec on the other instance and GET /api/instances while `until` has not resolved. */
-  async function timeNeighbours(until: Promise<unknown>): Promise<number[]> {
+  /** Checks that exec on the other instance and GET /api/instances answer while `until` has not resolved. */
+  async function neighboursAnswer(until: Promise<unknown>): Promise<number> {
     let done = false
     void until.finally(() => {
       done = true
     })
-    const out: number[] = []
+    let rounds = 0
     while (!done) {
-      const t = performance.now()
       const [exec, list] = await Promise.all([
         s.api('POST', `/api/instances/${other}/terminal/exec`, {
           key: otherKey,
@@ -59,36 +60,29 @@ describe('runaway workloads', () => {
       expect(exec.status).toBe(200)
       expect(exec.body.stdout).toBe('fine\n')
       expect(list.status).toBe(200)
-      out.push(performance.now() - t)
+      rounds++
       await new Promise((r) => setTimeout(r, 200))
     }
-    return out
+    return rounds
   }
 
-  /** Waits until the server logged more than `seen` runaway kills of an instance; resolves with the wait. */
-  async function killed(id: string, seen: number, timeoutMs: number): Promise<number> {
-    const start = Date.now()
-    while (kills(id).length <= seen) {
-      if (Date.now() - start > timeoutMs) throw new Error(`no runaway kill of ${id} within ${timeoutMs} ms`)
-      await new Promise((r) => setTimeout(r, 250))
-    }
-    return Date.now() - start
-  }
+  /** Waits until the server logged more than `seen` runaway kills of an instance. */
+  const killed = (id: string, seen: number, timeoutMs: number) =>
+    waitFor(`a runaway kill of ${id}`, () => kills(id).length > seen, { timeoutMs, intervalMs: 250 })
 
   /** Waits until the instance runs a command that forks (a pipeline), as it cannot while the bomb holds it. */
-  async function recovered(id: string, timeoutMs: number): Promise<number> {
-    const start = Date.now()
-    for (;;) {
-      const res = await s.api('POST', `/api/instances/${id}/terminal/exec`, {
-        key,
-        body: { command: 'ls / | wc -l', timeout_ms: 5000 },
-      })
-      if (res.status === 200 && res.body.exit_code === 0 && Number(res.body.stdout) > 3)
-        return Date.now() - start
-      if (Date.now() - start > timeoutMs) throw new Error(`no recovery: ${JSON.stringify(res.body)}`)
-      await new Promise((r) => setTimeout(r, 500))
-    }
-  }
+  const recovered = (id: string, timeoutMs: number) =>
+    waitFor(
+      `${id} to run a pipeline again`,
+      async () => {
+        const res = await s.api('POST', `/api/instances/${id}/terminal/exec`, {
+          key,
+          body: { command: 'ls / | wc -l', timeout_ms: 5000 },
+        })
+        return res.status === 200 && res.body.exit_code === 0 && Number(res.body.stdout) > 3
+      },
+      { timeoutMs, intervalMs: 500 },
+    )
 
   it('puts commands in the workload cgroup and keeps the clawlet in the door', async () => {
     const mine = await s.exec(bomb, 'cat /proc/self/cgroup', {}, key)
@@ -104,11 +98,11 @@ describe('runaway workloads', () => {
         .split('\n')
         .filter(Boolean)
         .map(Number)
-    const clawlet = children(monitor)
+    const clawlets = children(monitor)
       .flatMap(children)
-      .find((pid) => fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('clawlet/main.js'))
-    expect(clawlet).toBeDefined()
-    expect(fs.readFileSync(`/proc/${clawlet}/cgroup`, 'utf8')).toContain(`/clawport/${bomb}/door`)
+      .filter((pid) => fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('clawlet/main.js'))
+    expect(clawlets).toHaveLength(1)
+    expect(fs.readFileSync(`/proc/${clawlets[0]}/cgroup`, 'utf8')).toContain(`/clawport/${bomb}/door`)
     // A terminal's shell is the workload's too.
     const term = await Term.open(`${s.url.replace(/^http/, 'ws')}/api/instances/${bomb}/terminal/ws`, {
       authorization: `Bearer ${key}`,
@@ -149,7 +143,6 @@ describe('runaway workloads', () => {
   })
 
   it('ends a detached fork bomb; the instance answers again, its neighbour and the API all along', async () => {
-    const started = Date.now()
     // At 40 processes `f | f &` often dies out by itself (each process exits once it forked or
     // failed to); this one never gives up: every process keeps forking, as at a larger limit.
     const launched = await s.exec(
@@ -162,9 +155,8 @@ describe('runaway workloads', () => {
     // The clawlet keeps its own share: a command that needs no fork answers while the bomb runs.
     expect((await s.exec(bomb, 'echo door open', {}, key)).stdout).toBe('door open\n')
     const ended = killed(bomb, 0, 60_000)
-    const latencies = await timeNeighbours(ended)
-    const tookMs = await ended
-    expect(Date.now() - started).toBeLessThan(60_000)
+    expect(await neighboursAnswer(ended)).toBeGreaterThan(0)
+    await ended
     await recovered(bomb, 5000)
     // Nothing of the bomb is left: the workload holds only the command that counts it.
     expect(Number(fs.readFileSync(`${cgroupDir(bomb, 'pids')}/workload/pids.current`, 'utf8'))).toBeLessThan(
@@ -181,10 +173,6 @@ describe('runaway workloads', () => {
     )
     expect(event?.data).toMatchObject({ reason: 'pids_limit', pids_limit: 40 })
     expect(event?.data.processes_killed).toBe(kill?.processes_killed)
-    console.log(
-      `fork bomb ended after ${tookMs} ms; neighbour exec + list max ${Math.max(...latencies).toFixed(0)} ms over ${latencies.length} rounds`,
-    )
-    expect(Math.max(...latencies)).toBeLessThan(5000)
     expect((await s.api('GET', `/api/instances/${bomb}`, { key })).body.status).toBe('ready')
     expect(spawnSync('true').status).toBe(0)
   }, 90_000)
@@ -194,7 +182,7 @@ describe('runaway workloads', () => {
     const hog = `nohup sh -c 'while :; do python3 -c "b = b\\"x\\" * (300 << 20)"; done' >/dev/null 2>&1 &`
     expect((await s.exec(bomb, hog, {}, key)).exit_code).toBe(0)
     const ended = killed(bomb, before, 60_000)
-    await timeNeighbours(ended)
+    await neighboursAnswer(ended)
     await ended
     expect(kills(bomb).at(-1)?.reason).toBe('memory_limit')
     expect((kills(bomb).at(-1)?.oom_kills as number) >= 3).toBe(true)
@@ -205,8 +193,7 @@ describe('runaway workloads', () => {
   it('limits a CPU burner without killing it; the neighbour keeps answering', async () => {
     const burn = 'for i in 1 2 3 4; do nohup python3 -c "while True: pass" >/dev/null 2>&1 & done'
     expect((await s.exec(burner, burn, {}, key)).exit_code).toBe(0)
-    const latencies = await timeNeighbours(new Promise((r) => setTimeout(r, 10_000)))
-    expect(Math.max(...latencies)).toBeLessThan(3000)
+    expect(await neighboursAnswer(new Promise((r) => setTimeout(r, 10_000)))).toBeGreaterThan(0)
     // Still there: a burner is limited by its quota, not ended.
     expect((await s.exec(burner, 'pgrep -c python3', {}, key)).stdout.trim()).toBe('4')
     expect(kills(burner)).toHaveLength(0)

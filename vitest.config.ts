@@ -21,11 +21,11 @@ const source = new Map(files.map((f) => [f, readFileSync(f, 'utf8')]))
 const agent = files.filter((f) => AGENT.test(source.get(f) ?? ''))
 const system = files.filter((f) => !agent.includes(f) && SYSTEM.test(source.get(f) ?? ''))
 const fast = files.filter((f) => !agent.includes(f) && !system.includes(f))
-/** Builds dist/ once for the run (the lanes' servers and sandboxes run it); in-process tests need none. */
-const BUILD = 'test/global-setup.ts'
 
 export default defineConfig({
   test: {
+    // Brings dist/ up to date once for the run (an incremental build: seconds when nothing changed).
+    globalSetup: ['test/global-setup.ts'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: 'forks',
@@ -38,7 +38,6 @@ export default defineConfig({
         test: {
           name: 'agent',
           include: agent,
-          globalSetup: [BUILD],
           fileParallelism: false,
           sequence: { groupOrder: 1 },
         },
@@ -48,7 +47,6 @@ export default defineConfig({
         test: {
           name: 'system',
           include: system,
-          globalSetup: [BUILD],
           fileParallelism: false,
           env: { CLAWPORT_UID_BASE: '250000' },
           sequence: { groupOrder: 1 },

@@ -49,34 +49,33 @@ export class ModelSettings implements UpstreamSource {
   ) {}
 
   /** The upstream for a user's calls, or undefined when none is configured. */
-  async upstreamFor(userId: string): Promise<Upstream | undefined> {
-    const row = await this.store.userSettings.get(userId)
-    if (row?.llm_base_url && row.llm_model) {
-      return {
-        baseUrl: row.llm_base_url,
-        model: row.llm_model,
-        apiKey: row.llm_api_key_enc ? this.box.open(row.llm_api_key_enc) : undefined,
-        source: 'user',
-      }
-    }
-    const { baseUrl, apiKey, model } = this.config.llm
-    if (baseUrl && model) return { baseUrl, apiKey, model, source: 'operator' }
-    return undefined
+  upstreamFor(userId: string): Promise<Upstream | undefined> {
+    return this.lookup(userId, 'llm_model', this.config.llm)
   }
 
   /** The upstream for a user's embeddings: their own, else the operator's, else undefined. */
-  async embeddingUpstreamFor(userId: string): Promise<Upstream | undefined> {
+  embeddingUpstreamFor(userId: string): Promise<Upstream | undefined> {
+    return this.lookup(userId, 'llm_embedding_model', this.config.embedding)
+  }
+
+  /** The user's own upstream when they set its URL and this model, else the operator's, else none. */
+  private async lookup(
+    userId: string,
+    modelColumn: 'llm_model' | 'llm_embedding_model',
+    operator: BrokerConfig['llm'],
+  ): Promise<Upstream | undefined> {
     const row = await this.store.userSettings.get(userId)
-    if (row?.llm_base_url && row.llm_embedding_model) {
+    const model = row?.[modelColumn]
+    if (row?.llm_base_url && model) {
       return {
         baseUrl: row.llm_base_url,
-        model: row.llm_embedding_model,
+        model,
         apiKey: row.llm_api_key_enc ? this.box.open(row.llm_api_key_enc) : undefined,
         source: 'user',
       }
     }
-    const { baseUrl, apiKey, model } = this.config.embedding
-    if (baseUrl && model) return { baseUrl, apiKey, model, source: 'operator' }
+    const { baseUrl, apiKey, model: operatorModel } = operator
+    if (baseUrl && operatorModel) return { baseUrl, apiKey, model: operatorModel, source: 'operator' }
     return undefined
   }
 

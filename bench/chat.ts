@@ -1,5 +1,8 @@
 // Chat stream latency added by Clawport over calling the instance's gateway directly (through
 // its clawlet socket, as the control plane does), with the scripted model answering at once.
+// Then how soon the chat ends a wait: a waiting JSON read woken by a new event (against a read
+// that answers at once), an abort (against a no-op abort) and a hung model (against the
+// first-byte timeout).
 // Run as root after set-up and a build: node bench/chat.ts [turns]
 import { request } from 'node:http'
 import path from 'node:path'
@@ -10,6 +13,7 @@ import { line, summarize } from './stats.ts'
 
 const N = Number(process.argv[2] ?? 40)
 const WARMUP = 3
+const FIRST_BYTE_TIMEOUT_MS = 5000
 
 /** One turn straight to the clawlet's gateway route: ms to the first byte and the first delta. */
 function direct(
@@ -80,6 +84,7 @@ const server = await startServer({
   CLAWPORT_GATEWAY: 'on',
   CLAWPORT_LLM_BASE_URL: model.baseUrl,
   CLAWPORT_LLM_MODEL: 'test-model',
+  CLAWPORT_LLM_FIRST_BYTE_TIMEOUT_MS: String(FIRST_BYTE_TIMEOUT_MS),
 })
 try {
   const res = await server.api('POST', '/api/instances', { body: {} })
@@ -121,6 +126,78 @@ try {
   console.log(`added to first delta, mean of pairs: ${mean.toFixed(2)} ms +- ${(2 * se).toFixed(2)} ms (95%)`)
   console.log(
     '(the gateway itself varies by hundreds of ms from turn to turn; compare medians over many turns)',
+  )
+
+  const chat = (p: string) => `/api/instances/${id}/chat${p}`
+  const lastCursor = async () => (await server.api('GET', chat('/cursor'))).body.cursor as number
+  const rounds = Math.max(5, Math.floor(N / 4))
+  // A waiting read, woken by a turn posted 200 ms in: ms from the post to the answer.
+  const woken: number[] = []
+  const atOnce: number[] = []
+  for (let i = 0; i < rounds; i++) {
+    const after = await lastCursor()
+    let t = performance.now()
+    await server.api('GET', chat(`/events?after=${after - 1}&wait_ms=20000`))
+    atOnce.push(performance.now() - t)
+    const waiting = server.api('GET', chat(`/events?after=${after}&wait_ms=20000`))
+    await new Promise((r) => setTimeout(r, 200))
+    t = performance.now()
+    const turn = server.api('POST', chat(''), { body: { message: `wake ${i}`, session_id: session.id } })
+    await waiting
+    woken.push(performance.now() - t)
+    await turn
+  }
+  // An abort of a stalled turn: ms from the abort to the end of the stream.
+  const aborted: number[] = []
+  const noop: number[] = []
+  for (let i = 0; i < rounds; i++) {
+    let t = performance.now()
+    await server.api('POST', chat('/abort'), { body: { session_id: session.id } })
+    noop.push(performance.now() - t)
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${server.adminKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ message: 'stall', session_id: session.id }),
+    })
+    const reader = (res.body as ReadableStream<Uint8Array>).getReader()
+    const decoder = new TextDecoder()
+    let text = ''
+    while (!text.includes('event: delta\n')) {
+      const r = await reader.read()
+      if (r.done) throw new Error(`stalled turn ended early: ${text}`)
+      text += decoder.decode(r.value, { stream: true })
+    }
+    t = performance.now()
+    await server.api('POST', chat('/abort'), { body: { session_id: session.id } })
+    for (;;) {
+      const r = await reader.read()
+      if (r.done) break
+      text += decoder.decode(r.value, { stream: true })
+    }
+    aborted.push(performance.now() - t)
+    if (!text.includes('"aborted"')) throw new Error(`turn not aborted: ${text}`)
+  }
+  // A model that never answers: ms to the 504.
+  const hung: number[] = []
+  for (let i = 0; i < 2; i++) {
+    const t = performance.now()
+    const res = await server.api('POST', chat(''), { body: { message: 'slow', session_id: session.id } })
+    hung.push(performance.now() - t)
+    if (res.status !== 504) throw new Error(`hung model: ${res.status} ${JSON.stringify(res.body)}`)
+  }
+  const w = summarize(woken)
+  const o = summarize(atOnce)
+  const ab = summarize(aborted)
+  const nb = summarize(noop)
+  const h = summarize(hung)
+  console.log(`\nending waits, ${rounds} rounds each`)
+  console.log(line('baseline: read that answers at once', o))
+  console.log(line('waiting read woken by a turn', w))
+  console.log(line('baseline: abort with no turn', nb))
+  console.log(line('abort of a stalled turn to its end', ab))
+  console.log(line('hung model to 504', h))
+  console.log(
+    `ratios p50: woken/at once x${(w.p50 / o.p50).toFixed(2)}; abort/no-op abort x${(ab.p50 / nb.p50).toFixed(2)}; hung/first-byte timeout x${(h.p50 / FIRST_BYTE_TIMEOUT_MS).toFixed(2)} (OpenClaw alone waits 70-90 s)`,
   )
 } finally {
   await server.destroy()

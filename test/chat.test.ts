@@ -194,15 +194,16 @@ describe('chat with a real OpenClaw gateway', () => {
     // The JSON form gives the same events.
     const json = await get(`/events?after=${from}`)
     expect(json.body.map((e: any) => e.cursor)).toEqual(cursors)
-    // Waiting JSON: answers as soon as an event exists, not after wait_ms.
-    const t0 = Date.now()
+    // Waiting JSON: answers as soon as an event exists, not after wait_ms: while the turn that
+    // woke it (3 s long) still runs, so without its end.
     const waiting = get(`/events?after=${cursors.at(-1)}&wait_ms=20000`)
     await new Promise((r) => setTimeout(r, 300))
-    await post('', { message: 'wake the waiter' })
+    const waker = post('', { message: 'slow 3000' })
     const woke = await waiting
     expect(woke.body.length).toBeGreaterThan(0)
     expect(woke.body[0].cursor).toBe((cursors.at(-1) as number) + 1)
-    expect(Date.now() - t0).toBeLessThan(15_000)
+    expect(woke.body.map((e: any) => e.type)).not.toContain('done')
+    expect((await waker).body.message.content).toBe('finally')
   }, 120_000)
 
   it('completes and stores a turn whose stream client went away', async () => {
@@ -212,7 +213,7 @@ describe('chat with a real OpenClaw gateway', () => {
     const message = await reader.next()
     expect(message?.event).toBe('message')
     await reader.cancel()
-    const done = await waitFor(async () => {
+    const done = await waitFor('the turn to end', async () => {
       const events = await get(`/events?session_id=${session.id}&after=${message?.id}`)
       return events.body.find((e: any) => e.type === 'done' || e.type === 'error')
     })
@@ -247,13 +248,12 @@ describe('chat with a real OpenClaw gateway', () => {
     let e = await reader.next()
     while (e && e.event !== 'delta') e = await reader.next(30_000)
     expect(e?.data.text).toBe('stalling')
-    const started = Date.now()
     const res = await post('/abort', { session_id: session.id })
     expect(res.status).toBe(200)
     expect(res.body).toEqual({ session_id: session.id, aborted: true })
+    // Ended by the abort, not by the model's idle timeout (which would be upstream_timeout).
     const rest = await reader.rest(10_000)
     expect(rest.at(-1)).toMatchObject({ event: 'error', data: { code: 'aborted' } })
-    expect(Date.now() - started).toBeLessThan(3000)
     const history = await get(`/messages?session_id=${session.id}`)
     expect(history.body.at(-1)).toMatchObject({ role: 'assistant', content: 'stalling', status: 'aborted' })
     expect((await post('/abort', { session_id: session.id })).body.aborted).toBe(false)
@@ -263,21 +263,18 @@ describe('chat with a real OpenClaw gateway', () => {
     ).toBe('echo: after the abort')
   }, 120_000)
 
-  // In time: well before OpenClaw's own 70-90 s wait on a dead model (bounds leave room for a loaded host).
-  it('gives a clear error in time when the model hangs or fails: 504 and 502, error events in streams', async () => {
+  // Clawport's own first-byte timeout answers, not OpenClaw's 70-90 s wait on a dead model
+  // (how soon: bench/chat.ts).
+  it('gives a clear error when the model hangs or fails: 504 and 502, error events in streams', async () => {
     const session = (await post('/sessions', {})).body
-    let t0 = Date.now()
     const slow = await post('', { message: 'slow', session_id: session.id })
     expect(slow.status).toBe(504)
     expect(slow.body).toMatchObject({ code: 'upstream_timeout', details: { session_id: session.id } })
-    expect(Date.now() - t0).toBeLessThan(30_000)
-    t0 = Date.now()
     const reader = await stream({ message: 'fail', session_id: session.id })
     const events = await reader.rest(30_000)
     expect(events.at(-1)?.event).toBe('error')
     expect(events.at(-1)?.data.code).toMatch(/^upstream_/)
     expect(events.at(-1)?.data.message.length).toBeGreaterThan(5)
-    expect(Date.now() - t0).toBeLessThan(30_000)
   }, 120_000)
 
   it('answers 404 to other users on every chat route', async () => {

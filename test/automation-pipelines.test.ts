@@ -113,7 +113,8 @@ describe('pipelines', () => {
       body: { name: 'every-2s', steps: steps(), schedule: '*/2 * * * * *' },
     })
     expect(created.status).toBe(201)
-    expect(created.body.next_run_at).toBeTruthy()
+    // The next even second, in UTC.
+    expect(created.body.next_run_at).toMatch(/T\d\d:\d\d:\d[02468]\.000Z$/)
     const pid = created.body.id
     const ok = await waitFor(
       'a scheduled run to succeed',

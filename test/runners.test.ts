@@ -8,6 +8,7 @@ import { createHosts, type NetnsHost, type NetnsHosts, netnsHostsUnavailable } f
 import { freshDatabase, havePostgres, PG_SKIP_REASON } from './helpers/postgres.js'
 import { startRunner as startRunnerProcess } from './helpers/runner.js'
 import { REPO, TEST_SECRET_KEY, TestServer, tempDataDir } from './helpers/server.js'
+import { waitFor } from './helpers/wait.js'
 import { Term } from './helpers/ws.js'
 
 /**
@@ -67,24 +68,18 @@ describe.skipIf(Boolean(SKIP))('runners on other hosts', () => {
 
   const runnerState = async (name: string) => (await overview()).runners.find((r) => r.name === name)
 
-  const until = async <T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 45_000): Promise<T> => {
-    const deadline = Date.now() + timeoutMs
-    for (;;) {
-      const v = await fn().catch(() => undefined)
-      if (v !== undefined) return v
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-      await new Promise((r) => setTimeout(r, 250))
-    }
-  }
+  /** Waits for `fn` to answer a value; a call that fails (a runner cut off, say) is tried again. */
+  const until = <T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 45_000) =>
+    waitFor(what, () => fn().catch(() => undefined), { timeoutMs, intervalMs: 250 })
 
   /** Creates an instance (no network) through `via` and waits until it is ready; records its runner. */
   const create = async (via: TestServer, name: string): Promise<string> => {
     const res = await via.api('POST', '/api/instances', { body: { name, network: 'off' } })
     expect(res.status, JSON.stringify(res.body)).toBe(201)
     await via.waitStatus(res.body.id, 'ready', via.adminKey, 90_000)
-    const holder = runners.find((r) => fs.existsSync(path.join(r.dataDir, 'instances', res.body.id)))
-    expect(holder, `no runner holds ${res.body.id}`).toBeDefined()
-    placedOn.set(res.body.id, (holder as RunnerProc).name)
+    const holders = runners.filter((r) => fs.existsSync(path.join(r.dataDir, 'instances', res.body.id)))
+    expect(holders, `runners holding ${res.body.id}`).toHaveLength(1)
+    placedOn.set(res.body.id, (holders[0] as RunnerProc).name)
     return res.body.id
   }
 

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { launchBrowser, newContext, step } from './helpers/browser.js'
 import { buildOnce, REPO } from './helpers/sandbox.js'
 import { startServer, type TestServer } from './helpers/server.js'
+import { waitFor } from './helpers/wait.js'
 
 const PASSWORD = 'details-password'
 const EMAIL = 'admin@clawport.local'
@@ -234,14 +235,16 @@ describe('dashboard details', () => {
     const run = await server.api('POST', `/api/pipelines/${created.body.id}/runs`, { body: {} })
     expect(run.status).toBe(202)
     const title = `Pipeline: nightly report · run ${run.body.id.slice(0, 8)}`
-    const deadline = Date.now() + 20_000
     let titles: string[] = []
-    while (Date.now() < deadline) {
-      const list = await server.api('GET', `/api/instances/${instanceId}/chat/sessions`)
-      titles = list.body.map((s: { title: string }) => s.title)
-      if (titles.includes(title)) break
-      await new Promise((r) => setTimeout(r, 250))
-    }
+    await waitFor(
+      () => `a session titled ${title}, sessions now ${JSON.stringify(titles)}`,
+      async () => {
+        const list = await server.api('GET', `/api/instances/${instanceId}/chat/sessions`)
+        titles = list.body.map((s: { title: string }) => s.title)
+        return titles.includes(title)
+      },
+      { timeoutMs: 20_000, intervalMs: 250 },
+    )
     // Its own session: the user's chat is left alone.
     expect(titles.sort()).toEqual([title, 'hello from the details test'].sort())
     await step(page, 'pipeline chat', async () => {

@@ -51,14 +51,16 @@ describe('the dashboard shows an instance its events', () => {
     const [init] = await childrenOf(status.sandbox.pid)
     const [clawlet] = await childrenOf(init as number)
     process.kill(clawlet as number, 'SIGKILL')
-    await waitFor(async () => {
-      const events = (await server.api('GET', `/api/instances/${id}/events`, { key })).body as Array<{
-        type: string
-      }>
-      return events.some((e) => e.type === 'ready') && events.some((e) => e.type === 'crashed')
-        ? true
-        : undefined
-    }, 30_000)
+    await waitFor(
+      'ready and crashed events',
+      async () => {
+        const events = (await server.api('GET', `/api/instances/${id}/events`, { key })).body as Array<{
+          type: string
+        }>
+        return events.some((e) => e.type === 'ready') && events.some((e) => e.type === 'crashed')
+      },
+      { timeoutMs: 30_000 },
+    )
     const page = await (await newContext(browser, server.url)).newPage()
     await step(page, 'events-sign-in', async () => {
       await page.goto('/')
@@ -84,18 +86,22 @@ describe('the dashboard shows an instance its events', () => {
       (await server.admin('key', 'create', '--email', 'ev@clawport.test')).trim().split('\n').at(-1) ?? ''
     const { id } = await server.readyInstance(key)
     // A clawlet that keeps dying uses up the restart budget: the instance is left in error.
-    const failed = await waitFor(async () => {
-      const inst = (await server.api('GET', `/api/instances/${id}`, { key })).body
-      if (inst.status === 'error') return inst
-      const status = (await server.api('GET', `/api/instances/${id}/status`, { key })).body
-      if (inst.status === 'ready' && status.sandbox?.pid) {
-        const [init] = await childrenOf(status.sandbox.pid)
-        const [clawlet] = init ? await childrenOf(init) : []
-        if (clawlet) process.kill(clawlet, 'SIGKILL')
-      }
-      return undefined
-    }, 90_000)
-    expect(failed.error).toBeTruthy()
+    const failed = await waitFor(
+      'the instance to give up restarting',
+      async () => {
+        const inst = (await server.api('GET', `/api/instances/${id}`, { key })).body
+        if (inst.status === 'error') return inst
+        const status = (await server.api('GET', `/api/instances/${id}/status`, { key })).body
+        if (inst.status === 'ready' && status.sandbox?.pid) {
+          const [init] = await childrenOf(status.sandbox.pid)
+          const [clawlet] = init ? await childrenOf(init) : []
+          if (clawlet) process.kill(clawlet, 'SIGKILL')
+        }
+        return undefined
+      },
+      { timeoutMs: 90_000 },
+    )
+    expect(failed.error).toMatch(/gave up after \d+ restarts/)
     const page = await (await newContext(browser, server.url)).newPage()
     await step(page, 'failed-instance', async () => {
       await page.goto('/')

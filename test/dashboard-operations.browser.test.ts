@@ -8,6 +8,7 @@ import { launchBrowser, newContext, step } from './helpers/browser.js'
 import { GATEWAY_PLANS } from './helpers/plans.js'
 import { buildOnce, REPO } from './helpers/sandbox.js'
 import { startServer, type TestServer } from './helpers/server.js'
+import { waitFor } from './helpers/wait.js'
 
 const PASSWORD = 'operations-password'
 const EMAIL = 'admin@clawport.local'
@@ -75,17 +76,18 @@ describe('the instance page shows long operations and keeps work', () => {
   /** The phases the progress panel goes through until it goes away, in order, each once. */
   async function watchPhases(timeoutMs: number): Promise<string[]> {
     const seen: string[] = []
-    const until = Date.now() + timeoutMs
-    while (Date.now() < until) {
-      const phase = await page
-        .locator('[aria-label=Progress] [aria-current=step]')
-        .getAttribute('data-step', { timeout: 500 })
-        .catch(() => null)
-      if (phase && seen.at(-1) !== phase) seen.push(phase)
-      if (!(await progress().count())) return seen
-      await new Promise((r) => setTimeout(r, 250))
-    }
-    throw new Error(`still in progress after ${timeoutMs} ms; phases seen: ${seen.join(', ')}`)
+    return waitFor(
+      () => `the progress panel to go away; phases seen: ${seen.join(', ')}`,
+      async () => {
+        const phase = await page
+          .locator('[aria-label=Progress] [aria-current=step]')
+          .getAttribute('data-step', { timeout: 500 })
+          .catch(() => null)
+        if (phase && seen.at(-1) !== phase) seen.push(phase)
+        return !(await progress().count()) && seen
+      },
+      { timeoutMs, intervalMs: 250 },
+    )
   }
 
   it('shows the boot phase, the time it has taken and the resources, then the ready page with them', async () => {

@@ -123,10 +123,9 @@ describe.skipIf(Boolean(SKIP))('the admin Runners page', () => {
       await server.api('DELETE', `/api/instances/${instanceId}`).catch(() => {})
       // The runner does the deleting: wait for it before it stops.
       await waitFor(
-        async () =>
-          (await server.api('GET', `/api/instances/${instanceId}`)).status === 404 ? true : undefined,
-        60_000,
-        250,
+        `instance ${instanceId} to be deleted`,
+        async () => (await server.api('GET', `/api/instances/${instanceId}`)).status === 404,
+        { timeoutMs: 60_000, intervalMs: 250 },
       ).catch((err) => console.error('the instance was not deleted', err))
     }
     if (runner?.pid && runner.exitCode === null && !runner.signalCode) {
@@ -248,10 +247,9 @@ describe.skipIf(Boolean(SKIP))('the admin Runners page', () => {
   it('removes rack-1 once its instance is gone, then explains how to add a runner', async () => {
     expect((await server.api('DELETE', `/api/instances/${instanceId}`)).status).toBeLessThan(300)
     await waitFor(
-      async () =>
-        (await server.api('GET', `/api/instances/${instanceId}`)).status === 404 ? true : undefined,
-      60_000,
-      250,
+      `instance ${instanceId} to be deleted`,
+      async () => (await server.api('GET', `/api/instances/${instanceId}`)).status === 404,
+      { timeoutMs: 60_000, intervalMs: 250 },
     )
     await step(page, 'runners-removed', async () => {
       await page.goto('/admin/runners')

@@ -12,6 +12,7 @@ import { CLI, clientEnv, runNode } from './helpers/clients.js'
 import { gatewayEnv } from './helpers/plans.js'
 import { buildOnce } from './helpers/sandbox.js'
 import { tempDataDir } from './helpers/server.js'
+import { waitFor } from './helpers/wait.js'
 
 /** Shaped like a real bot token; no messaging service is reachable from here (network off). */
 const BOT_TOKEN = '7612345678:AAHfakeTokenFakeTokenFakeToken-xyz123'
@@ -42,14 +43,16 @@ describe('chat channels of an instance, on a real gateway with no network', () =
   const exec = async (command: string) =>
     (await call('POST', `/api/instances/${id}/terminal/exec`, owner.key, { command, timeout_ms: 20_000 }))
       .body
-  async function waitReady(): Promise<void> {
-    for (;;) {
-      const inst = await services.instances.get(asUser(owner.id), id)
-      if (inst.status === 'ready') return
-      if (inst.status === 'error') throw new Error(`instance failed: ${inst.error}`)
-      await new Promise((r) => setTimeout(r, 200))
-    }
-  }
+  const waitReady = () =>
+    waitFor(
+      'the instance to be ready',
+      async () => {
+        const inst = await services.instances.get(asUser(owner.id), id)
+        if (inst.status === 'error') throw new Error(`instance failed: ${inst.error}`)
+        return inst.status === 'ready'
+      },
+      { timeoutMs: 300_000, intervalMs: 200 },
+    )
   /** The gateway process's environment variable names, read inside the instance. */
   async function gatewayEnvNames(): Promise<string> {
     const pid = (await call('GET', `/api/instances/${id}/status`, owner.key)).body.gateway.pid
@@ -164,12 +167,14 @@ describe('chat channels of an instance, on a real gateway with no network', () =
     await waitReady()
     expect(await gatewayEnvNames()).not.toMatch(/^OPENCLAW_SKIP_CHANNELS$/m)
     let channel: any
-    const deadline = Date.now() + 120_000
-    while (Date.now() < deadline) {
-      channel = (await call('GET', channelUrl(), owner.key)).body
-      if (channel.state === 'error') break
-      await new Promise((r) => setTimeout(r, 2_000))
-    }
+    await waitFor(
+      () => `the channel to report an error, now ${JSON.stringify(channel)}`,
+      async () => {
+        channel = (await call('GET', channelUrl(), owner.key)).body
+        return channel.state === 'error'
+      },
+      { timeoutMs: 120_000, intervalMs: 2_000 },
+    )
     expect(channel).toMatchObject({ state: 'error', token_set: true })
     // No route out: the egress policy (network off) is what the channel ran into.
     expect(channel.reason).toMatch(/ENETUNREACH|EAI_AGAIN|fetch failed|network/i)

@@ -4,6 +4,7 @@ import { gatewayEnv } from './helpers/plans.js'
 import { buildOnce } from './helpers/sandbox.js'
 import { startServer, type TestServer } from './helpers/server.js'
 import { type SseEvent, SseReader } from './helpers/sse.js'
+import { waitFor } from './helpers/wait.js'
 
 /**
  * Faults: the server killed with SIGKILL in the middle of a streamed chat turn and of a streamed
@@ -130,14 +131,14 @@ describe('kill -9 of the server', () => {
       duplex: 'half',
     } as RequestInit).catch((err: unknown) => err)
     // The temporary part is there and growing before the crash.
-    const deadline = Date.now() + 30_000
     let listing = ''
-    while (Date.now() < deadline) {
-      listing = (await s.exec(id, 'ls -a /workspace/up', {}, key)).stdout
-      if (/\.big\.bin\.\w+\.part/.test(listing) && sent >= 30) break
-      await new Promise((r) => setTimeout(r, 100))
-    }
-    expect(listing).toMatch(/\.big\.bin\.\w+\.part/)
+    await waitFor(
+      () => `a growing .part file, ${sent} chunks sent; listing: ${JSON.stringify(listing)}`,
+      async () => {
+        listing = (await s.exec(id, 'ls -a /workspace/up', {}, key)).stdout
+        return /\.big\.bin\.\w+\.part/.test(listing) && sent >= 30
+      },
+    )
 
     await crashAndRestart()
     await upload

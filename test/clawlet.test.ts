@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ClawletClient } from '../src/door/clawlet/client.js'
 import { AppError } from '../src/errors.js'
 import { startSandbox, type TestSandbox } from './helpers/sandbox.js'
+import { waitFor } from './helpers/wait.js'
 
 let sb: TestSandbox
 let c: ClawletClient
@@ -61,6 +62,14 @@ async function sh(command: string): Promise<string> {
   expect(r.exit_code, r.stderr).toBe(0)
   return r.stdout
 }
+
+/** Waits until process `pid` of the instance is gone. */
+const gone = (pid: string) =>
+  waitFor(
+    `process ${pid} to be gone`,
+    async () => (await sh(`kill -0 ${pid} 2>/dev/null && echo alive || echo gone`)).trim() === 'gone',
+    { timeoutMs: 10_000, intervalMs: 20 },
+  )
 
 /** `total` bytes of deterministic pseudo-random data in 1 MiB chunks, hashed as they go. */
 function generated(total: number, hash: ReturnType<typeof createHash>, failAfter?: number): Readable {
@@ -162,13 +171,7 @@ describe('exec', () => {
   it('kills the whole process group on timeout', async () => {
     const r = await c.exec({ command: 'sleep 300 & echo $! > timeout.pid; wait', timeout_ms: 300 })
     expect(r).toMatchObject({ timed_out: true, exit_code: null })
-    const pid = (await sh('cat timeout.pid')).trim()
-    let state = ''
-    for (let i = 0; i < 100 && state !== 'gone'; i++) {
-      state = (await sh(`kill -0 ${pid} 2>/dev/null && echo alive || echo gone`)).trim()
-      if (state !== 'gone') await new Promise((resolve) => setTimeout(resolve, 20))
-    }
-    expect(state).toBe('gone')
+    await gone((await sh('cat timeout.pid')).trim())
   })
 
   it('kills the command when the caller aborts', async () => {
@@ -179,13 +182,7 @@ describe('exec', () => {
       { signal: controller.signal },
     )
     await expect(run).rejects.toMatchObject({ name: 'AbortError' })
-    const pid = (await sh('cat abort.pid')).trim()
-    let state = ''
-    for (let i = 0; i < 100 && state !== 'gone'; i++) {
-      state = (await sh(`kill -0 ${pid} 2>/dev/null && echo alive || echo gone`)).trim()
-      if (state !== 'gone') await new Promise((resolve) => setTimeout(resolve, 20))
-    }
-    expect(state).toBe('gone')
+    await gone((await sh('cat abort.pid')).trim())
   })
 
   it('does not hang on a background child holding the pipes, and leaves it running', async () => {
@@ -362,12 +359,15 @@ describe('files', () => {
     const slow = generated(50 * 1024 * 1024, createHash('sha256'))
     slow.once('data', () => setTimeout(() => controller.abort(), 50))
     await expect(c.write('aborted/b.bin', slow, { signal: controller.signal })).rejects.toThrow()
-    let names: string[] = ['?']
-    for (let i = 0; i < 100 && names.length > 0; i++) {
-      names = (await c.list('aborted')).entries.map((e) => e.name)
-      if (names.length > 0) await new Promise((resolve) => setTimeout(resolve, 20))
-    }
-    expect(names).toEqual([])
+    let names: string[] = []
+    await waitFor(
+      () => `the aborted writes' files to go, left: ${names.join(', ')}`,
+      async () => {
+        names = (await c.list('aborted')).entries.map((e) => e.name)
+        return names.length === 0
+      },
+      { timeoutMs: 10_000, intervalMs: 20 },
+    )
   })
 
   it('downloads a folder as tar.gz', async () => {

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { TEST_ENV } from './helpers/plans.js'
 import { startServer, type TestServer } from './helpers/server.js'
+import { waitFor } from './helpers/wait.js'
 
 const METRICS_TOKEN = 'metrics-token-for-tests-0123456789'
 
@@ -30,11 +31,15 @@ describe('instance metrics', () => {
 
   it('reads memory, processes and CPU from the cgroups, and CPU climbs under a busy loop', async () => {
     // Just after ready the clawlet is still warming up (Node loading its code): wait for quiet.
-    let idle = await metrics()
-    for (let i = 0; i < 40 && idle.cpu.percent >= 50; i++) {
-      await new Promise((r) => setTimeout(r, 250))
-      idle = await metrics()
-    }
+    let idle: any
+    await waitFor(
+      () => `the instance to go quiet, CPU now ${idle?.cpu.percent}%`,
+      async () => {
+        idle = await metrics()
+        return idle.cpu.percent < 50
+      },
+      { timeoutMs: 10_000, intervalMs: 250 },
+    )
     expect(idle).toMatchObject({ instance_id: id, status: 'ready', running: true, network: null })
     expect(idle.memory.used_bytes).toBeGreaterThan(1024 * 1024)
     expect(idle.memory.limit_bytes).toBe(512 * 1024 * 1024)

@@ -7,6 +7,7 @@ import { CLI, clientEnv } from './helpers/clients.js'
 import { TEST_ENV } from './helpers/plans.js'
 import { buildOnce } from './helpers/sandbox.js'
 import { startServer, type TestServer } from './helpers/server.js'
+import { waitFor } from './helpers/wait.js'
 
 type ToolResult = {
   content: Array<{ type: string; text?: string; data?: string; mimeType?: string }>
@@ -107,12 +108,14 @@ describe('the MCP server', () => {
 
   it('takes a screenshot of the desktop as a PNG image', async () => {
     let shot: ToolResult | undefined
-    for (let i = 0; i < 60; i++) {
-      shot = await call(stdio, 'screenshot', { instance_id: id })
-      if (!shot.isError) break
-      await new Promise((r) => setTimeout(r, 500))
-    }
-    expect(shot?.isError, textOf(shot as ToolResult)).toBeFalsy()
+    await waitFor(
+      () => `a screenshot of the desktop, last: ${shot && textOf(shot)}`,
+      async () => {
+        shot = await call(stdio, 'screenshot', { instance_id: id })
+        return !shot.isError
+      },
+      { timeoutMs: 30_000, intervalMs: 500 },
+    )
     const img = shot?.content[0]
     expect(img?.type).toBe('image')
     expect(img?.mimeType).toBe('image/png')

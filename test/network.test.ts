@@ -7,6 +7,7 @@ import type { InstanceSpec } from '../src/drivers/driver.js'
 import { makeDriver, runIn } from './helpers/driver.js'
 import { TEST_ENV } from './helpers/plans.js'
 import { startServer } from './helpers/server.js'
+import { waitFor } from './helpers/wait.js'
 
 const isRoot = process.getuid?.() === 0
 const haveTools = ['slirp4netns', 'nft', 'ip'].every((t) =>
@@ -17,6 +18,19 @@ const haveTools = ['slirp4netns', 'nft', 'ip'].every((t) =>
  * "The internet" is a host this test makes: a network namespace behind a veth pair, at a
  * documentation address, serving HTTP. Nothing leaves this machine.
  */
+/** Waits until `pid` is no slirp4netns any more (gone, a zombie, or its number taken by another). */
+const slirpGone = (pid: number) =>
+  waitFor(
+    `slirp4netns ${pid} to end`,
+    () => {
+      try {
+        return !fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('slirp4netns')
+      } catch {
+        return true
+      }
+    },
+    { timeoutMs: 10_000, intervalMs: 20 },
+  )
 const INET = '198.51.100.2'
 const HOST_SIDE = '198.51.100.1'
 
@@ -169,22 +183,12 @@ http.server.HTTPServer(("${INET}", 80), H).serve_forever()`,
     expect(rec.slirpPid).toBeGreaterThan(0)
     expect(fs.existsSync(`/proc/${rec.slirpPid}`)).toBe(true)
     await env.driver.stop(a.id, 100)
-    for (let i = 0; i < 100 && fs.existsSync(`/proc/${rec.slirpPid}/cmdline`); i++)
-      await new Promise((r) => setTimeout(r, 20))
-    const left = fs.existsSync(`/proc/${rec.slirpPid}`)
-      ? fs.readFileSync(`/proc/${rec.slirpPid}/cmdline`, 'utf8')
-      : ''
-    expect(left).not.toContain('slirp4netns')
+    await slirpGone(rec.slirpPid as number)
     // A sandbox whose payload ends by itself takes its slirp4netns along.
     const b = spec('ends', 'public')
     const rb = await env.driver.launch(b, ['/bin/sh', '-c', 'sleep 0.5'])
     await env.driver.waitForExit(b.id, 10_000)
-    for (let i = 0; i < 100 && fs.existsSync(`/proc/${rb.slirpPid}/cmdline`); i++)
-      await new Promise((r) => setTimeout(r, 20))
-    const leftB = fs.existsSync(`/proc/${rb.slirpPid}`)
-      ? fs.readFileSync(`/proc/${rb.slirpPid}/cmdline`, 'utf8')
-      : ''
-    expect(leftB).not.toContain('slirp4netns')
+    await slirpGone(rb.slirpPid as number)
     expect(hostMounts()).toEqual(mountsBefore)
   })
 
@@ -211,12 +215,7 @@ http.server.HTTPServer(("${INET}", 80), H).serve_forever()`,
       await s.waitStatus(off.id, 'ready', key)
       expect((await s.exec(off.id, fetchInet, {}, key)).stdout).toContain('no-internet')
       expect((await s.api('DELETE', `/api/instances/${inst.id}`, { key })).status).toBeLessThan(300)
-      for (let i = 0; i < 100 && fs.existsSync(`/proc/${rec.slirpPid}`); i++)
-        await new Promise((r) => setTimeout(r, 50))
-      const left = fs.existsSync(`/proc/${rec.slirpPid}`)
-        ? fs.readFileSync(`/proc/${rec.slirpPid}/cmdline`, 'utf8')
-        : ''
-      expect(left).not.toContain('slirp4netns')
+      await slirpGone(rec.slirpPid)
     } finally {
       await s.destroy()
     }

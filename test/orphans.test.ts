@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startInternet, type TestInternet } from './helpers/internet.js'
 import { TEST_ENV } from './helpers/plans.js'
 import { REPO, startServer, type TestServer } from './helpers/server.js'
+import { waitFor } from './helpers/wait.js'
 
 const execFileP = promisify(execFile)
 const BIN = path.join(REPO, 'bin/clawport.js')
@@ -90,8 +91,14 @@ describe('doctor --orphans', () => {
     expect(cleaned.out).toContain('none remain')
     expect(cleaned.code).toBe(0)
     // Loop devices free themselves once their lazily unmounted disk has no user left.
-    for (let i = 0; i < 100 && (leftOf(id).loops.length || leftOf(netId).loops.length); i++)
-      await new Promise((r) => setTimeout(r, 50))
+    await waitFor(
+      'the loop devices to free themselves',
+      () => !leftOf(id).loops.length && !leftOf(netId).loops.length,
+      {
+        timeoutMs: 10_000,
+        intervalMs: 50,
+      },
+    )
     for (const gone of [id, netId]) expect(leftOf(gone)).toEqual({ cgroups: [], mounts: [], loops: [] })
     const after = (await doctorOrphans()).out
     expect(after).not.toContain(id)

@@ -81,12 +81,14 @@ describe('local driver sandboxes', () => {
       // Look once the payload runs: during set-up bwrap briefly holds capabilities inside its
       // own user namespace before it drops them.
       const comm = (pid: number) => readFileSync(`/proc/${pid}/comm`, 'utf8').trim()
-      let pids: number[] = []
-      for (let i = 0; i < 200 && !pids.some((p) => comm(p) === 'sleep'); i++) {
-        await new Promise((r) => setTimeout(r, 10))
-        pids = await pidsOfUid(a.hostUid, true)
-      }
-      expect(pids.length).toBeGreaterThan(0)
+      const pids = await waitFor(
+        'the payload to run',
+        async () => {
+          const live = await pidsOfUid(a.hostUid, true)
+          return live.some((p) => comm(p) === 'sleep') && live
+        },
+        { timeoutMs: 10_000, intervalMs: 10 },
+      )
       for (const pid of pids) expect(readFileSync(`/proc/${pid}/status`, 'utf8')).toMatch(/CapEff:\s+0+\n/)
     }
     await env.driver.stop(a.id, 100)

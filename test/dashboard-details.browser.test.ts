@@ -156,10 +156,14 @@ describe('dashboard details', () => {
       })
       expect(again).toHaveLength(1)
       // Responses say what they mean, from the document or the status and its schema.
-      const responses = await op.locator('ul').innerText()
+      const responses = await op.locator('ul').first().innerText()
       expect(responses).toMatch(/^200 OK/m)
-      expect(responses).toMatch(/^404 No such instance/m)
-      expect(responses).toMatch(/^401 Missing, unknown, revoked or expired key/m)
+      // Error answers list their codes under the status, each with its meaning.
+      expect(responses).toMatch(/^404 Not found Error$/m)
+      expect(responses).toMatch(/^instance_not_found No such instance, or it is not yours\.$/m)
+      expect(responses).toMatch(/^401 Not signed in Error$/m)
+      expect(responses).toMatch(/^api_key_revoked The key was revoked/m)
+      expect(responses).toMatch(/^rate_limited Too many requests; wait Retry-After seconds\.$/m)
       const reference = await page.locator('section[aria-label]').allInnerTexts()
       expect(reference.join('\n')).not.toContain('Default Response')
       // The OpenAPI document itself describes every error answer errorResponses lists.

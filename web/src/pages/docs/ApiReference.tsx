@@ -38,6 +38,26 @@ function describeResponse(
   return own ? `${reason}: ${own}` : reason
 }
 
+/** An error response's codes, when its description is the document's list of `- \`code\`: meaning` lines. */
+function errorCodes(description?: string): Array<{ code: string; meaning: string }> | undefined {
+  const lines = description?.split('\n') ?? []
+  const codes = lines.map((l) => /^- `([a-z0-9_]+)`: (.*)$/.exec(l)).filter((m) => m !== null)
+  if (codes.length === 0 || codes.length !== lines.length) return undefined
+  return codes.map((m) => ({ code: m[1] as string, meaning: m[2] as string }))
+}
+
+/** Text with `inline code` spans, as the document writes them. */
+function Inline({ text }: { text: string }) {
+  return (
+    <>
+      {text.split('`').map((part, i) =>
+        // biome-ignore lint/suspicious/noArrayIndexKey: the parts of one fixed string, in order
+        i % 2 === 1 ? <code key={i}>{part}</code> : <span key={i}>{part}</span>,
+      )}
+    </>
+  )
+}
+
 function Props({ doc, schema }: { doc: OpenApi; schema?: Schema }) {
   const s = resolve(doc, schema)
   if (!s?.properties) return <code className="schema">{typeOf(doc, schema)}</code>
@@ -163,14 +183,27 @@ function Op({ doc, method, path, op }: { doc: OpenApi; method: string; path: str
         )}
         <h3>Responses</h3>
         <ul>
-          {Object.entries(op.responses ?? {}).map(([code, r]) => (
-            <li key={code}>
-              <code>{code}</code> {describeResponse(doc, code, r)}{' '}
-              {r.content?.['application/json'] && (
-                <code className="muted">{typeOf(doc, r.content['application/json'].schema)}</code>
-              )}
-            </li>
-          ))}
+          {Object.entries(op.responses ?? {}).map(([code, r]) => {
+            const codes = errorCodes(r.description)
+            return (
+              <li key={code}>
+                <code>{code}</code>{' '}
+                {codes ? (REASONS[code] ?? `HTTP ${code}`) : describeResponse(doc, code, r)}{' '}
+                {r.content?.['application/json'] && (
+                  <code className="muted">{typeOf(doc, r.content['application/json'].schema)}</code>
+                )}
+                {codes && (
+                  <ul>
+                    {codes.map((c) => (
+                      <li key={c.code}>
+                        <code>{c.code}</code> <Inline text={c.meaning} />
+                      </li>
+                    ))}
+                  </ul>
+                )}
+              </li>
+            )
+          })}
         </ul>
         <form onSubmit={send}>
           <button type="submit" className="secondary small">

@@ -8,6 +8,7 @@ import { type ModelServer, startModelServer } from './fixtures/model-server.js'
 import { type InProcess, inProcess } from './helpers/app.js'
 import { GATEWAY_PLANS } from './helpers/plans.js'
 import { buildOnce } from './helpers/sandbox.js'
+import { waitFor } from './helpers/wait.js'
 
 /** A provider key that must never be readable inside an instance. */
 const UPSTREAM_KEY = 'sk-upstream-Zq7vK2mW9pL4xN8r'
@@ -55,12 +56,15 @@ describe('the real OpenClaw gateway in an instance, with the model broker and th
     const created = await t.services.instances.create(user, {})
     id = created.id
     // The instance must not be ready before its gateway is.
-    for (;;) {
-      const inst = await t.services.instances.get(asUser(userId), id)
-      if (inst.status === 'ready') break
-      if (inst.status === 'error') throw new Error(`instance failed: ${inst.error}`)
-      await new Promise((r) => setTimeout(r, 100))
-    }
+    await waitFor(
+      'the instance ready',
+      async () => {
+        const inst = await t.services.instances.get(asUser(userId), id)
+        if (inst.status === 'error') throw new Error(`instance failed: ${inst.error}`)
+        return inst.status === 'ready'
+      },
+      { timeoutMs: 230_000 },
+    )
     createMs = Date.now() - started
   }, 240_000)
 
@@ -116,27 +120,24 @@ describe('the real OpenClaw gateway in an instance, with the model broker and th
     expect(file.body.content).toBe('made-by-agent\n')
   })
 
-  it('gives a clear error within the broker timeout when the model hangs or fails', async () => {
-    let started = Date.now()
+  it("gives a clear error, the broker's own, when the model hangs or fails", async () => {
+    // How soon is bench/chat.ts's figure; here, that the broker's first-byte timeout is what cut it.
     const slow = await turn('slow')
     expect(slow.at(-1)).toMatchObject({ type: 'error', code: 'upstream_timeout' })
     expect((slow.at(-1) as { message: string }).message).toMatch(/did not start answering within 3 s/)
-    expect(Date.now() - started).toBeLessThan(15_000)
-    started = Date.now()
     const failed = await turn('fail')
     expect(failed.at(-1)).toMatchObject({ type: 'error', code: 'upstream_error' })
-    expect(Date.now() - started).toBeLessThan(15_000)
     // The session still works afterwards.
     expect((await turn('still there')).at(-1)).toEqual({ type: 'done', text: 'echo: still there' })
   })
 
   it('aborts a turn through the signal', async () => {
     const ctl = new AbortController()
-    const started = Date.now()
     setTimeout(() => ctl.abort(), 1500)
+    // The model would answer after 2.5 s: ending as `aborted` means the signal, not the answer, ended it.
     const events = await turn('slow 2500', ctl.signal, 'abort-session')
     expect(events.at(-1)).toMatchObject({ type: 'error', code: 'aborted' })
-    expect(Date.now() - started).toBeLessThan(5000)
+    expect(events.some((e) => e.type === 'done')).toBe(false)
   })
 
   it('holds no provider key anywhere inside the instance', async () => {
@@ -163,13 +164,15 @@ describe('the real OpenClaw gateway in an instance, with the model broker and th
     const pid = before.gateway.pid as number
     expect(pid).toBeGreaterThan(0)
     await exec(`kill -9 ${pid}`)
-    const deadline = Date.now() + 120_000
     let s = await status()
-    while (!(s.gateway.status === 'ready' && s.gateway.restarts >= 1)) {
-      if (Date.now() > deadline) throw new Error(`gateway not restarted: ${JSON.stringify(s.gateway)}`)
-      await new Promise((r) => setTimeout(r, 250))
-      s = await status()
-    }
+    await waitFor(
+      () => `the gateway restarted: ${JSON.stringify(s.gateway)}`,
+      async () => {
+        s = await status()
+        return s.gateway.status === 'ready' && s.gateway.restarts >= 1
+      },
+      { timeoutMs: 120_000, intervalMs: 250 },
+    )
     expect(s.gateway.pid).not.toBe(pid)
     expect((await turn('after the crash')).at(-1)).toEqual({ type: 'done', text: 'echo: after the crash' })
   }, 150_000)
@@ -179,15 +182,17 @@ describe('the real OpenClaw gateway in an instance, with the model broker and th
     const pid = before.gateway.pid as number
     await exec(`kill -STOP ${pid}`)
     // Seen as crashed with the reason, then ready again on a new process.
-    const deadline = Date.now() + 120_000
     let s = await status()
     let reason: string | undefined
-    while (!(s.gateway.status === 'ready' && s.gateway.restarts > before.gateway.restarts)) {
-      if (Date.now() > deadline) throw new Error(`hung gateway not restarted: ${JSON.stringify(s.gateway)}`)
-      if (s.gateway.status !== 'ready') reason ??= s.gateway.detail
-      await new Promise((r) => setTimeout(r, 250))
-      s = await status()
-    }
+    await waitFor(
+      () => `the hung gateway restarted: ${JSON.stringify(s.gateway)}`,
+      async () => {
+        s = await status()
+        if (s.gateway.status !== 'ready') reason ??= s.gateway.detail
+        return s.gateway.status === 'ready' && s.gateway.restarts > before.gateway.restarts
+      },
+      { timeoutMs: 120_000, intervalMs: 250 },
+    )
     expect(reason).toMatch(/stopped answering/)
     expect(s.gateway.pid).not.toBe(pid)
     expect((await exec(`kill -0 ${pid} 2>&1 || echo gone`)).stdout).toContain('gone')
@@ -226,12 +231,15 @@ describe('without a model configured', () => {
       const user = await t.services.accounts.createUser({ email: 'nomodel@example.com', plan: 'agent' })
       const key = (await t.services.keys.create(user.id, 'test')).key
       const inst = await t.services.instances.create(user, {})
-      for (;;) {
-        const s = (await t.services.instances.get(asUser(user.id), inst.id)).status
-        if (s === 'ready') break
-        if (s === 'error') throw new Error('instance failed')
-        await new Promise((r) => setTimeout(r, 25))
-      }
+      await waitFor(
+        'the instance ready',
+        async () => {
+          const s = (await t.services.instances.get(asUser(user.id), inst.id)).status
+          if (s === 'error') throw new Error('instance failed')
+          return s === 'ready'
+        },
+        { intervalMs: 25 },
+      )
       const events = await collect(
         t.services.agent.runTurn({
           instanceId: inst.id,

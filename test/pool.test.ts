@@ -22,12 +22,12 @@ type PoolBody = {
 /** Waits until every plan's pool has `want` ready instances. */
 async function poolReady(s: TestServer, want = 1, timeoutMs = 120_000): Promise<PoolBody> {
   return waitFor(
+    () => `${want} ready in every plan's pool`,
     async () => {
       const body = (await s.api('GET', '/api/admin/pool')).body as PoolBody
       return body.plans.every((p) => p.ready >= Math.min(want, p.size)) ? body : undefined
     },
-    timeoutMs,
-    50,
+    { timeoutMs, intervalMs: 50 },
   )
 }
 
@@ -136,10 +136,14 @@ describe('filling the pool', () => {
           most = Math.max(most, booting.size)
         })
         await p.services.pool.start()
-        const full = await waitFor(async () => {
-          const st = await p.services.pool.status()
-          return st.ready === POOLED.length ? st : undefined
-        }, 120_000)
+        const full = await waitFor(
+          'every pooled plan ready',
+          async () => {
+            const st = await p.services.pool.status()
+            return st.ready === POOLED.length ? st : undefined
+          },
+          { timeoutMs: 120_000 },
+        )
         expect(full.plans.map((x) => x.ready)).toEqual(POOLED.map(() => 1))
         expect(most).toBe(n)
       } finally {

@@ -87,12 +87,12 @@ describe.skipIf(!pg)('replicas on one PostgreSQL: use and doors across replicas'
     expect(before.stdout).toMatch(/^200 /)
     await other().kill9()
     const after = await waitFor(
+      'the door answering through the leader',
       async () => {
         const r = await leader().exec(id, insideGet(`/instances/${id}`), {}, key)
         return r.stdout.startsWith('200 ') ? r : undefined
       },
-      30_000,
-      500,
+      { timeoutMs: 30_000, intervalMs: 500 },
     )
     expect(JSON.parse(after.stdout.slice(4))).toMatchObject({ id })
     expect(leader().output).toMatch(/instance door taken over/)

@@ -226,7 +226,10 @@ describe.skipIf(!pg)('replicas on one PostgreSQL: work done once', () => {
   it('keeps one warm pool between them, and either hands it out', async () => {
     const [a, b] = servers as [TestServer, TestServer]
     const ready = async (s: TestServer) => (await s.api('GET', '/api/admin/pool')).body.ready as number
-    await waitFor(async () => ((await ready(a)) >= 1 ? true : undefined), 120_000, 200)
+    await waitFor('a warm instance', async () => (await ready(a)) >= 1, {
+      timeoutMs: 120_000,
+      intervalMs: 200,
+    })
     // Time for a second replica's refill to have doubled it, if it were going to.
     await new Promise((r) => setTimeout(r, 3000))
     expect(await ready(a)).toBe(1)
@@ -252,6 +255,7 @@ describe.skipIf(!pg)('replicas on one PostgreSQL: work done once', () => {
     })
     expect(created.status, JSON.stringify(created.body)).toBe(201)
     const runs = await waitFor(
+      'four scheduled runs',
       async () => {
         const list = (await b.api('GET', `/api/pipelines/${created.body.id}/runs`, { key })).body as Array<{
           trigger: string
@@ -259,8 +263,7 @@ describe.skipIf(!pg)('replicas on one PostgreSQL: work done once', () => {
         }>
         return list.length >= 4 ? list : undefined
       },
-      60_000,
-      250,
+      { timeoutMs: 60_000, intervalMs: 250 },
     )
     await a.api('DELETE', `/api/pipelines/${created.body.id}`, { key })
     expect(runs.every((r) => r.trigger === 'schedule')).toBe(true)

@@ -38,9 +38,9 @@ describe('idle instances sleep and wake', () => {
   /** The status says `sleeping` as the stop begins; its processes are gone within seconds. */
   const stopped = () =>
     waitFor(
-      async () => ((await gatewayProcesses()) + (await desktopProcesses()) === 0 ? true : undefined),
-      30_000,
-      500,
+      'the gateway and desktop processes to end',
+      async () => (await gatewayProcesses()) + (await desktopProcesses()) === 0,
+      { timeoutMs: 30_000, intervalMs: 500 },
     )
 
   beforeAll(async () => {

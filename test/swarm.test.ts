@@ -59,11 +59,15 @@ describe('a swarm of real OpenClaw instances', () => {
     expect(more.status).toBe(403)
     expect(more.body.code).toBe('instance_limit_reached')
     expect((await s.api('GET', '/api/instances', { key })).body).toHaveLength(2)
-    const intro = await waitFor(async () => {
-      const list = (await s.api('GET', `/api/instances/${a}/inbox`, { key })).body
-      const m = list.find((x: any) => x.sender === 'swarm')
-      return m?.status === 'replied' ? m : undefined
-    }, 120_000)
+    const intro = await waitFor(
+      "the lead's reply to its introduction",
+      async () => {
+        const list = (await s.api('GET', `/api/instances/${a}/inbox`, { key })).body
+        const m = list.find((x: any) => x.sender === 'swarm')
+        return m?.status === 'replied' ? m : undefined
+      },
+      { timeoutMs: 120_000 },
+    )
     expect(intro.message).toContain('role: lead')
     expect(intro.reply).toContain('echo:')
     const who = await s.exec(a, `${SKILL} whoami`, {}, key)
@@ -104,7 +108,7 @@ describe('a swarm of real OpenClaw instances', () => {
     // B's history has the message, from A.
     const sessions = (await s.api('GET', `/api/instances/${b}/chat/sessions`, { key })).body
     const fromA = sessions.find((x: any) => x.title === `From instance ${a}`)
-    expect(fromA).toBeTruthy()
+    expect(fromA).toMatchObject({ title: `From instance ${a}`, id: expect.any(String) })
     const msgs = (await s.api('GET', `/api/instances/${b}/chat/messages?session_id=${fromA.id}`, { key }))
       .body
     expect(msgs[0]).toMatchObject({ role: 'user', content: 'run: echo from-b-42', from_instance: a })

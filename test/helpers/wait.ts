@@ -16,17 +16,8 @@ type Check<T> = () => T | Promise<T>
 export async function waitFor<T>(
   what: string | (() => string),
   check: Check<T>,
-  opts?: WaitOptions,
-): Promise<Truthy<T>>
-/** @deprecated Name what is awaited: `waitFor(what, check, { timeoutMs, intervalMs })`. */
-export async function waitFor<T>(check: Check<T>, timeoutMs?: number, intervalMs?: number): Promise<Truthy<T>>
-export async function waitFor<T>(
-  ...args: [string | (() => string), Check<T>, WaitOptions?] | [Check<T>, number?, number?]
+  { timeoutMs = 30_000, intervalMs = 100 }: WaitOptions = {},
 ): Promise<Truthy<T>> {
-  const [what, check, { timeoutMs = 30_000, intervalMs = 100 } = {}] =
-    typeof args[1] === 'function'
-      ? (args as [string | (() => string), Check<T>, WaitOptions?])
-      : ['a condition', args[0] as Check<T>, { timeoutMs: args[1] as number, intervalMs: args[2] as number }]
   const started = Date.now()
   for (;;) {
     const v = await check()

@@ -2,15 +2,16 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { defineConfig } from 'vitest/config'
 
 /**
- * Three projects. `fast`: in-process tests (the app, the store, pure functions), run first, two
- * files at a time; `npm test -- --project fast` runs only those. Then two lanes side by side,
- * each one file at a time, so a 2-core machine runs one heavy file per core:
+ * Three projects. `fast`: in-process tests (the app, the store, pure functions), two files at a
+ * time; `npm test -- --project fast` runs only those. Then two lanes, each one file at a time:
  * - `agent`: files that boot the real OpenClaw gateway (the heaviest boots);
  * - `system`: the other files that start real sandboxes, servers, runners or a browser.
- * Host-wide resources tests make are kept apart between the lanes: the `system` lane's sandboxes
- * take host uids from 250000 (the `agent` lane's from the default 200000), network namespaces and
- * bridges carry the process id or a random id, and fixed "internet" addresses are used only by
- * `system` files.
+ * `scripts/test.sh` runs the two lanes side by side, as two vitest processes, so a 2-core
+ * machine runs one heavy file per core; a plain `vitest run` runs them one after the other.
+ * Host-wide resources are kept apart between the lanes: the `system` lane's sandboxes take host
+ * uids from 250000 (the `agent` lane's from the default 200000), network namespaces and bridges
+ * carry the process id or a random id, and fixed "internet" addresses are used only by `system`
+ * files.
  */
 const SYSTEM = /helpers\/(server|driver|sandbox|browser|internet|runner)\.js|withDriver: true|node:child_process/
 const AGENT = /gatewayEnv|GATEWAY_PLANS|SLEEP_PLANS/

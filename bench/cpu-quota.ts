@@ -3,6 +3,7 @@
 // while it burns, against the same exec before it starts, in the same process.
 // Run as root after set-up: node bench/cpu-quota.ts [seconds of burning]
 import fs from 'node:fs'
+import { BURN } from '../test/helpers/burn.ts'
 import { TEST_ENV } from '../test/helpers/plans.ts'
 import { startServer } from '../test/helpers/server.ts'
 import { line, type Summary, summarize } from './stats.ts'
@@ -19,20 +20,6 @@ function periods(id: string): { all: number; throttled: number } {
   const n = (k: string) => Number(new RegExp(`^${k} (\\d+)$`, 'm').exec(stat)?.[1] ?? 0)
   return { all: n('nr_periods'), throttled: n('nr_throttled') }
 }
-
-/** Forks busy loops for a while, then prints the CPU seconds they used together. */
-const BURN = (procs: number, seconds: number) =>
-  `python3 -c "
-import os, time
-for i in range(${procs}):
-    if os.fork() == 0:
-        end = time.time() + ${seconds}
-        while time.time() < end: pass
-        os._exit(0)
-for i in range(${procs}): os.wait()
-t = os.times()
-print(t.children_user + t.children_system)
-"`
 
 const server = await startServer({
   ...TEST_ENV,

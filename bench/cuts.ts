@@ -14,15 +14,12 @@ import { answer, startFakeClawlet, trickle } from '../test/helpers/fake-clawlet.
 import { TEST_ENV } from '../test/helpers/plans.ts'
 import { insertInstanceRow } from '../test/helpers/rows.ts'
 import { tempDataDir } from '../test/helpers/server.ts'
+import { createLogger, dist, loadConfig } from './built.ts'
 import { line, type Summary, summarize, time } from './stats.ts'
 
-// The built modules (their own imports resolve only once compiled), typed from their sources.
-const dist = (m: string) => `../dist/${m}.js`
-const { loadConfig } = (await import(dist('config'))) as typeof import('../src/config.ts')
 const { createServices } = (await import(dist('core/services'))) as typeof import('../src/core/services.ts')
 const { asUser } = (await import(dist('core/scope'))) as typeof import('../src/core/scope.ts')
 const { buildApp } = (await import(dist('http/app'))) as typeof import('../src/http/app.ts')
-const { createLogger } = (await import(dist('log'))) as typeof import('../src/log.ts')
 const { ClawletClient } = (await import(
   dist('door/clawlet/client')
 )) as typeof import('../src/door/clawlet/client.ts')

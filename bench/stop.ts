@@ -6,15 +6,8 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import type { InstanceSpec } from '../src/drivers/driver.ts'
+import { createLogger, LocalDriver, loadConfig } from './built.ts'
 import { line, summarize } from './stats.ts'
-
-// The built driver (its own imports resolve only once compiled), typed from its source.
-const dist = (m: string) => `../dist/${m}.js`
-const { loadConfig } = (await import(dist('config'))) as typeof import('../src/config.ts')
-const { LocalDriver } = (await import(
-  dist('drivers/local/local-driver')
-)) as typeof import('../src/drivers/local/local-driver.ts')
-const { createLogger } = (await import(dist('log'))) as typeof import('../src/log.ts')
 
 const N = Number(process.argv[2] ?? 10)
 const GRACE_MS = 300

@@ -1,21 +1,8 @@
 import fs from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { BURN } from './helpers/burn.js'
 import { TEST_ENV } from './helpers/plans.js'
 import { startServer, type TestServer } from './helpers/server.js'
-
-/** Forks busy loops for a while, then prints the CPU seconds they used together. */
-const BURN = (procs: number, seconds: number) =>
-  `python3 -c "
-import os, time
-for i in range(${procs}):
-    if os.fork() == 0:
-        end = time.time() + ${seconds}
-        while time.time() < end: pass
-        os._exit(0)
-for i in range(${procs}): os.wait()
-t = os.times()
-print(t.children_user + t.children_system)
-"`
 
 /**
  * A CPU burner in an instance limited to half a CPU runs in a cgroup the kernel holds to that

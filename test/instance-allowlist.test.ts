@@ -3,7 +3,6 @@ import { ConfigError, loadConfig } from '../src/config.js'
 import { asUser } from '../src/core/scope.js'
 import { type InProcess, inProcess } from './helpers/app.js'
 import { TEST_ENV } from './helpers/plans.js'
-import { waitFor } from './helpers/wait.js'
 
 // Through the API only: what the sandbox of an allowlist instance reaches is network-allowlist.test.ts's.
 describe("an instance's allowlist", () => {
@@ -12,16 +11,7 @@ describe("an instance's allowlist", () => {
   let netKey: string
   let proKey: string
 
-  const settled = (key: string, id: string, want: string) =>
-    waitFor(
-      `instance ${id} to be ${want}`,
-      async () => {
-        const res = await p.inject('GET', `/api/instances/${id}`, key)
-        if (res.body.status === 'error') throw new Error(`instance failed: ${res.body.error}`)
-        return res.body.status === want && res.body
-      },
-      { timeoutMs: 60_000 },
-    )
+  const settled = (key: string, id: string, want: string) => p.waitStatus(key, id, want)
 
   beforeAll(async () => {
     // No name is ever looked up here; the resolver's upstream is a loopback address regardless.

@@ -12,16 +12,7 @@ describe("an instance's network mode", () => {
   let netKey: string
   let proKey: string
 
-  const status = (key: string, id: string, want: string) =>
-    waitFor(
-      `instance ${id} to be ${want}`,
-      async () => {
-        const res = await p.inject('GET', `/api/instances/${id}`, key)
-        if (res.body.status === 'error') throw new Error(`instance failed: ${res.body.error}`)
-        return res.body.status === want && res.body
-      },
-      { timeoutMs: 60_000 },
-    )
+  const status = (key: string, id: string, want: string) => p.waitStatus(key, id, want)
   const poolReady = () =>
     waitFor('a ready pooled instance', async () => (await p.services.pool.status()).ready >= 1, {
       timeoutMs: 60_000,

@@ -3,7 +3,6 @@ import type { InstanceTransition } from '../src/core/instances.js'
 import { asUser } from '../src/core/scope.js'
 import { type InProcess, inProcess } from './helpers/app.js'
 import { TEST_ENV } from './helpers/plans.js'
-import { waitFor } from './helpers/wait.js'
 
 describe('instance transitions', () => {
   let p: InProcess
@@ -30,15 +29,7 @@ describe('instance transitions', () => {
     await p.close()
   })
 
-  const status = (id: string, want: string) =>
-    waitFor(
-      `instance ${id} to be ${want}`,
-      async () => {
-        const res = await p.inject('GET', `/api/instances/${id}`, key)
-        return res.body.status === want && res.body
-      },
-      { timeoutMs: 60_000 },
-    )
+  const status = (id: string, want: string) => p.waitStatus(key, id, want)
 
   it('reports every stored status change, in order, through throwing listeners', async () => {
     const created = await p.inject('POST', '/api/instances', key, { name: 'moves' })

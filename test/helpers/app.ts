@@ -7,6 +7,7 @@ import { createLogger } from '../../src/log.js'
 import { freshDatabase } from './postgres.js'
 import { captureDoor } from './route-matrix.js'
 import { TEST_SECRET_KEY, tempDataDir } from './server.js'
+import { waitFor } from './wait.js'
 
 /** An in-process app over a temporary store (SQLite, or PostgreSQL: see inProcess), for fast tests through app.inject(). */
 export interface InProcess {
@@ -29,6 +30,8 @@ export interface InProcess {
     body: any
     headers: Record<string, unknown>
   }>
+  /** Waits until an instance shows `want` to its owner; an `error` status it did not want ends the wait. */
+  waitStatus(key: string, id: string, want: string): Promise<any>
 }
 
 export async function inProcess(env: Record<string, string> = {}): Promise<InProcess> {
@@ -47,7 +50,7 @@ export async function inProcess(env: Record<string, string> = {}): Promise<InPro
   const services = await createServices(config, log)
   const doorHandler = captureDoor(services)
   const app = await buildApp(services, log)
-  return {
+  const p: InProcess = {
     app,
     services,
     dataDir,
@@ -76,5 +79,18 @@ export async function inProcess(env: Record<string, string> = {}): Promise<InPro
         headers: res.headers,
       }
     },
+    waitStatus(key, id, want) {
+      return waitFor(
+        `instance ${id} to be ${want}`,
+        async () => {
+          const res = await p.inject('GET', `/api/instances/${id}`, key)
+          if (res.body.status === 'error' && want !== 'error')
+            throw new Error(`instance failed: ${res.body.error}`)
+          return res.body.status === want && res.body
+        },
+        { timeoutMs: 60_000 },
+      )
+    },
   }
+  return p
 }

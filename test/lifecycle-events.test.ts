@@ -34,6 +34,16 @@ describe('lifecycle events of real instances, delivered to webhooks', () => {
   /** Paths whose first delivery is answered 500. */
   const failFirst = new Set<string>(['/flaky'])
   const ids: Array<{ id: string; key: string }> = []
+  /** A webhook's delivery log once its newest delivery is delivered. */
+  const delivered = (hookId: string) =>
+    waitFor(
+      'the delivery to be logged as delivered',
+      async () => {
+        const l = (await s.api('GET', `/api/webhooks/${hookId}/deliveries`)).body
+        return l[0]?.status === 'delivered' && l
+      },
+      { timeoutMs: 10_000 },
+    )
 
   beforeAll(async () => {
     receiver = createServer((req, res) => {
@@ -153,14 +163,7 @@ describe('lifecycle events of real instances, delivered to webhooks', () => {
     expect(tries[1]?.body).toBe(tries[0]?.body)
     expect(tries[1]?.headers['x-clawport-delivery']).toBe(tries[0]?.headers['x-clawport-delivery'])
     for (const r of tries) expect(signedBy(hook.body.secret, r)).toBe(true)
-    const log = await waitFor(
-      'the delivery to be logged as delivered',
-      async () => {
-        const l = (await s.api('GET', `/api/webhooks/${hook.body.id}/deliveries`)).body
-        return l[0]?.status === 'delivered' && l
-      },
-      { timeoutMs: 10_000 },
-    )
+    const log = await delivered(hook.body.id)
     expect(log[0]).toMatchObject({ event_type: 'stopped', attempts: 2, last_status: 200, last_error: null })
     // A redirect is an answer that is not 2xx: it is never followed.
     const redirected = (await s.api('GET', `/api/webhooks/${moved.body.id}/deliveries`)).body
@@ -207,14 +210,7 @@ describe('lifecycle events of real instances, delivered to webhooks', () => {
       await s.start()
       await waitFor('a delivery to the restarted receiver', () => later.length > 0, { timeoutMs: 30_000 })
       expect(JSON.parse(later[0] as string)).toMatchObject({ type: 'ready', instance_id: id })
-      const log = await waitFor(
-        'the delivery to be logged as delivered',
-        async () => {
-          const l = (await s.api('GET', `/api/webhooks/${hook.body.id}/deliveries`)).body
-          return l[0]?.status === 'delivered' && l
-        },
-        { timeoutMs: 10_000 },
-      )
+      const log = await delivered(hook.body.id)
       expect(log[0].attempts).toBeGreaterThanOrEqual(2)
     } finally {
       late.closeAllConnections()

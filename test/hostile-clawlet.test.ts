@@ -30,8 +30,8 @@ import {
 
 const MiB = 1024 * 1024
 const HUGE_BYTES = 600 * MiB
-/** Short caps, so a stalled answer is cut in about a second. */
-const LIMITS = { callMs: 1000, idleMs: 800, execMarginMs: 500 }
+/** Short caps, so a stalled answer is cut in half a second. */
+const LIMITS = { callMs: 500, idleMs: 400, execMarginMs: 250 }
 
 let fake: FakeClawlet
 let client: ClawletClient
@@ -108,9 +108,9 @@ describe('an instance that stalls', () => {
 
   it('an exec is given its own timeout plus the margin, not more', async () => {
     fake.handle = () => {}
-    const { err, ms } = await failure(client.exec({ command: 'true', timeout_ms: 500 }))
+    const { err, ms } = await failure(client.exec({ command: 'true', timeout_ms: 250 }))
     expect(err.code).toBe('instance_unavailable')
-    expect(ms).toBeGreaterThan(900)
+    expect(ms).toBeGreaterThan(250 + LIMITS.execMarginMs - 50)
   })
 
   it('an error answer that trickles is cut too', async () => {
@@ -266,7 +266,7 @@ describe('relayed WebSockets', () => {
     fake.onSocket = flood(sent)
     const before = rssMiB()
     const relay = relays.add('inst-h', await client.openSocket('/v1/terminal/ws'))
-    await new Promise((r) => setTimeout(r, 1500))
+    await new Promise((r) => setTimeout(r, 1000))
     expect(sent.bytes).toBeLessThan(40 * MiB)
 
     // A client that upgrades, then never reads a byte.
@@ -279,7 +279,7 @@ describe('relayed WebSockets', () => {
       sock.pause()
     })
     relay.attach(await attached)
-    await new Promise((r) => setTimeout(r, 1500))
+    await new Promise((r) => setTimeout(r, 1000))
     expect(sent.bytes).toBeLessThan(60 * MiB)
     expect(rssMiB() - before).toBeLessThan(100)
     sock.destroy()

@@ -12,7 +12,7 @@ interface RawAnswer {
  * Opens a raw connection, sends `head`, then one byte of `trickle` every `everyMs` until the
  * server closes the connection or `giveUpMs` pass (a server that never cuts fails the test).
  */
-function trickle(port: number, head: string, trickleBytes: string, everyMs = 200, giveUpMs = 8_000) {
+function trickle(port: number, head: string, trickleBytes: string, everyMs = 100, giveUpMs = 8_000) {
   return new Promise<RawAnswer>((resolve, reject) => {
     const socket = net.connect(port, '127.0.0.1')
     let text = ''
@@ -47,7 +47,7 @@ describe('request timeouts', () => {
   let t: InProcess
   let key: string
   let port: number
-  const LIMIT_MS = 1_000
+  const LIMIT_MS = 500
 
   beforeAll(async () => {
     t = await inProcess({ ...TEST_ENV, CLAWPORT_REQUEST_TIMEOUT_MS: String(LIMIT_MS) })
@@ -113,7 +113,7 @@ describe('request timeouts', () => {
     })
     socket.write(post('/api/auth/login', body.length))
     for (const part of [body.slice(0, 10), body.slice(10)]) {
-      await new Promise((r) => setTimeout(r, 300))
+      await new Promise((r) => setTimeout(r, LIMIT_MS / 3))
       socket.write(part)
     }
     await new Promise((r) => setTimeout(r, LIMIT_MS + 500))

@@ -151,6 +151,7 @@ const EnvSchema = z.object({
   CLAWPORT_OPENCLAW_DIR: z.string().min(1).optional(),
   CLAWPORT_GATEWAY_READY_TIMEOUT_MS: intFrom(180_000),
   CLAWPORT_WAKE_WAIT_MS: intFrom(60_000),
+  CLAWPORT_GATEWAY_LIVENESS_MS: z.coerce.number().int().min(500).max(60_000).default(5_000),
   CLAWPORT_LLM_BASE_URL: z.url().optional(),
   CLAWPORT_LLM_API_KEY: z.string().optional(),
   CLAWPORT_LLM_MODEL: z.string().min(1).optional(),
@@ -253,6 +254,11 @@ export interface DriverConfig {
   /** Every instance runs a desktop (Xtigervnc + openbox) of this size; off: none. */
   desktop: 'on' | 'off'
   desktopGeometry: { width: number; height: number }
+  /**
+   * A ready gateway is asked for its health this often, and given this long to answer; one that
+   * misses three times in a row is killed and restarted.
+   */
+  gatewayLivenessMs: number
   /** The shared OpenClaw runtime folder (holds node_modules/openclaw), bound read-only inside. */
   openclawDir: string
 }
@@ -428,6 +434,7 @@ export function loadConfig(
         networkDns: e.CLAWPORT_NETWORK_DNS,
         desktop: e.CLAWPORT_DESKTOP,
         desktopGeometry: e.CLAWPORT_DESKTOP_GEOMETRY,
+        gatewayLivenessMs: e.CLAWPORT_GATEWAY_LIVENESS_MS,
         openclawDir: path.resolve(e.CLAWPORT_OPENCLAW_DIR ?? DEFAULT_OPENCLAW_DIR),
       },
       instances: {

@@ -47,6 +47,8 @@ describe('the real OpenClaw gateway in an instance, with the model broker and th
       CLAWPORT_LLM_MODEL: 'test-model',
       CLAWPORT_LLM_FIRST_BYTE_TIMEOUT_MS: '3000',
       CLAWPORT_LLM_IDLE_TIMEOUT_MS: '3000',
+      // A hung gateway is found in 3 × (2.5 + 2.5) s instead of the default 3 × (5 + 5) s.
+      CLAWPORT_GATEWAY_LIVENESS_MS: '2500',
     }
     t = await inProcess(env)
     const user = await t.services.accounts.createUser({ email: 'agent@example.com', plan: 'agent' })

@@ -1,6 +1,7 @@
 import path from 'node:path'
 import { z } from 'zod'
 import { instanceEnv } from './exec.js'
+import { DEFAULT_LIVENESS_MS } from './gateway.js'
 import { DEFAULT_IDLE_TIMEOUT_MS } from './terminal.js'
 
 const DEFAULT_SOCKET = '/run/clawport/clawlet.sock'
@@ -22,6 +23,7 @@ const EnvSchema = z.object({
   CLAWLET_WORKLOAD_PROCS: z.string().optional(),
   CLAWLET_TERMINAL_IDLE_MS: z.coerce.number().int().positive().catch(DEFAULT_IDLE_TIMEOUT_MS),
   CLAWLET_OPENCLAW_ENTRY: z.string().min(1).catch(OPENCLAW_ENTRY),
+  CLAWLET_GATEWAY_LIVENESS_MS: z.coerce.number().int().min(500).catch(DEFAULT_LIVENESS_MS),
   CLAWPORT_DESKTOP: z.enum(['on', 'off']).catch('on'),
   CLAWPORT_DESKTOP_GEOMETRY: z
     .string()
@@ -44,6 +46,8 @@ export interface ClawletEnv {
   workloadProcs: string[]
   terminalIdleMs: number
   openclawEntry: string
+  /** How often a ready gateway is asked for its health, and how long it has to answer. */
+  gatewayLivenessMs: number
   /** The desktop's size; null when CLAWPORT_DESKTOP=off. */
   desktop: { width: number; height: number } | null
   /** The instance's own variables, which commands, terminals and the agent inherit. */
@@ -65,6 +69,7 @@ export function readClawletEnv(env: NodeJS.ProcessEnv): ClawletEnv {
     workloadProcs: (e.CLAWLET_WORKLOAD_PROCS ?? '').split(':').filter(Boolean),
     terminalIdleMs: e.CLAWLET_TERMINAL_IDLE_MS,
     openclawEntry: e.CLAWLET_OPENCLAW_ENTRY,
+    gatewayLivenessMs: e.CLAWLET_GATEWAY_LIVENESS_MS,
     desktop: e.CLAWPORT_DESKTOP === 'off' ? null : e.CLAWPORT_DESKTOP_GEOMETRY,
     instanceVars: instanceEnv(env),
   }

@@ -20,11 +20,11 @@ const STOP_GRACE_MS = 5_000
 const OUT_MAX_BYTES = 8 * 1024 * 1024
 /**
  * Liveness once ready: a gateway that gives no answer at all (a hung event loop, a stopped
- * process) this many times in a row, one look every interval, is killed and restarted. Any
- * answer, even "not ready", counts as alive: a busy gateway is not a hung one.
+ * process) this many times in a row, one look every interval (given as long to answer), is
+ * killed and restarted. Any answer, even "not ready", counts as alive: a busy gateway is not a
+ * hung one. The interval is the operator's CLAWPORT_GATEWAY_LIVENESS_MS.
  */
-const LIVENESS_INTERVAL_MS = 5_000
-const LIVENESS_TIMEOUT_MS = 5_000
+export const DEFAULT_LIVENESS_MS = 5_000
 const LIVENESS_MISSES = 3
 
 export interface GatewaySupervisorOptions {
@@ -35,6 +35,8 @@ export interface GatewaySupervisorOptions {
   /** The environment the gateway's own tools start from (PATH, LANG, DISPLAY, ...). */
   baseEnv: Readonly<Record<string, string>>
   port?: number
+  /** How often a ready gateway is asked for its health, and how long it has to answer. */
+  livenessMs?: number
   log: (msg: string, extra?: Record<string, unknown>) => void
 }
 
@@ -192,9 +194,10 @@ export class GatewaySupervisor {
   private async watchLiveness(child: ChildProcess): Promise<void> {
     let misses = 0
     while (this.child === child && this.status === 'ready' && !this.stopping) {
-      await new Promise((r) => setTimeout(r, LIVENESS_INTERVAL_MS))
+      const livenessMs = this.opts.livenessMs ?? DEFAULT_LIVENESS_MS
+      await new Promise((r) => setTimeout(r, livenessMs))
       if (this.child !== child || this.status !== 'ready' || this.stopping) return
-      const answer = await this.ask(LIVENESS_TIMEOUT_MS)
+      const answer = await this.ask(livenessMs)
       misses = answer === undefined ? misses + 1 : 0
       if (misses < LIVENESS_MISSES) continue
       this.hung = `the gateway stopped answering (no answer to ${LIVENESS_MISSES} health checks in a row)`

@@ -88,6 +88,7 @@ async function main(): Promise<void> {
     home: execEnv.HOME ?? '/home/claw',
     workspace: WORKSPACE,
     baseEnv: execEnv,
+    livenessMs: env.gatewayLivenessMs,
     log: (msg, extra) => log('info', msg, extra),
   })
   await installClawportSkill(WORKSPACE).catch((err: unknown) =>

@@ -409,6 +409,7 @@ export class LocalDriver implements InstanceDriver {
         ...workloadEnv(cgroup),
         CLAWPORT_DESKTOP: this.config.driver.desktop,
         CLAWPORT_DESKTOP_GEOMETRY: `${this.config.driver.desktopGeometry.width}x${this.config.driver.desktopGeometry.height}`,
+        CLAWLET_GATEWAY_LIVENESS_MS: String(this.config.driver.gatewayLivenessMs),
       },
       workloadProcs: cgroup.workloadBinds(),
       command,

@@ -28,7 +28,8 @@ pg_setup() {
   # The tests' network namespaces (10.231.X.0/24, test/helpers/netns-hosts.ts) reach the cluster
   # at their bridge's address: listen on every address, let only the test role in from there.
   local conf=/etc/postgresql/$ver/main changed=''
-  local listen="listen_addresses = '*'"
+  # Test servers side by side (three replicas, runners, several lanes) each keep a pool open.
+  local listen="listen_addresses = '*'"$'\n'"max_connections = 300"
   local hba='host all clawport_test 10.231.0.0/16 scram-sha-256'
   if [ "$(cat "$conf/conf.d/clawport-test.conf" 2>/dev/null)" != "$listen" ]; then
     mkdir -p "$conf/conf.d"
@@ -43,7 +44,7 @@ pg_setup() {
     echo "test: starting PostgreSQL $ver"
     pg_ctlcluster "$ver" main start
   elif [ -n "$changed" ]; then
-    echo "test: PostgreSQL $ver: $changed for the tests' network namespaces"
+    echo "test: PostgreSQL $ver: $changed for the tests' settings"
     pg_ctlcluster "$ver" main "$changed"
   fi
   local port

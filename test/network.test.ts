@@ -31,8 +31,10 @@ const slirpGone = (pid: number) =>
     },
     { timeoutMs: 10_000, intervalMs: 20 },
   )
-const INET = '198.51.100.2'
-const HOST_SIDE = '198.51.100.1'
+/** Each test lane (vitest.config.ts) has its own addresses, so lanes side by side never meet. */
+const LANE_FIRST = 8 * Number(process.env.CLAWPORT_TEST_LANE ?? 0)
+const INET = `198.51.100.${LANE_FIRST + 2}`
+const HOST_SIDE = `198.51.100.${LANE_FIRST + 1}`
 
 describe.skipIf(!isRoot || !haveTools)('instance network (slirp4netns and an nftables policy)', () => {
   const ns = `cpinet${process.pid}`

@@ -19,11 +19,14 @@ export interface TestInternet {
 }
 
 const NET = '203.0.113'
+/** Each test lane (vitest.config.ts) has its own eight addresses, so lanes side by side never meet. */
+const FIRST = 8 * Number(process.env.CLAWPORT_TEST_LANE ?? 0)
 
 export async function startInternet(tag: string): Promise<TestInternet> {
   const ns = `cpnet${tag}${process.pid % 10000}`
   const veth = `cpw${tag}${process.pid % 10000}`
-  const [hostSide, ip, ip2, ip3] = [1, 2, 3, 4].map((n) => `${NET}.${n}`) as [string, string, string, string]
+  const at = (n: number) => `${NET}.${FIRST + n}`
+  const [hostSide, ip, ip2, ip3] = [at(1), at(2), at(3), at(4)]
   const run = (...args: string[]) => execFileSync('ip', args)
   const children: ChildProcess[] = []
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'clawport-inet-'))

@@ -8,7 +8,7 @@ import { Term } from './helpers/ws.js'
 
 /**
  * Idle instances sleep: a real `clawport serve` and one real instance with the real OpenClaw
- * gateway, on a plan that sleeps after 15 s unused. Its gateway and desktop stop (the clawlet
+ * gateway, on a plan that sleeps after 9 s unused. Its gateway and desktop stop (the clawlet
  * stays), exec and files keep working without waking it, and chat, the terminal and the inbox
  * wake it, with nothing of its workspace or chat history lost.
  */
@@ -129,8 +129,8 @@ describe('idle instances sleep and wake', () => {
       term.type('echo shell-$((40+2))\n')
       await term.waitOutput(/shell-42/)
       await s.waitStatus(id, 'ready', key, 420_000)
-      // Longer than the idle period, with the socket open and nothing typed.
-      await new Promise((r) => setTimeout(r, 25_000))
+      // Longer than the idle period and a sweep, with the socket open and nothing typed.
+      await new Promise((r) => setTimeout(r, 15_000))
       expect((await api('GET', '')).body.status).toBe('ready')
     } finally {
       await term.close()

@@ -62,7 +62,7 @@ export function gatewayEnv(
   }
 }
 
-/** A gateway plan whose instances go to sleep after 15 s unused (idle_sleep_minutes may be a fraction). */
+/** A gateway plan whose instances go to sleep after 9 s unused (idle_sleep_minutes may be a fraction). */
 export const SLEEP_PLANS = JSON.stringify([
   { name: 'free', instance_limit: 0, network: 'off' },
   {
@@ -73,6 +73,6 @@ export const SLEEP_PLANS = JSON.stringify([
     pids_max: 1024,
     disk_mb: 1024,
     network: 'off',
-    idle_sleep_minutes: 0.25,
+    idle_sleep_minutes: 0.15,
   },
 ])

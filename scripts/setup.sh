@@ -65,6 +65,8 @@ echo "setup: building ($(node_modules/.bin/node --version))"
 npx --no-install tsc -p tsconfig.build.json
 # The SDK's OpenAPI copy and types, generated from the routes just built.
 node_modules/.bin/node scripts/generate-sdk.mjs 2>/dev/null
+# The skill bundle's client script: its source and the SDK in one file.
+npm run --silent build:skill
 echo "setup: building the dashboard"
 npx --no-install vite build web --logLevel warn
 echo "setup: done"

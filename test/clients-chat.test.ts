@@ -48,7 +48,7 @@ describe('chat through the clients, with a real agent', () => {
   }, 180_000)
 
   it('chats through the skill script: sessions, sync and streamed sends, tail', async () => {
-    const script = path.join(REPO, 'skills/clawport/clawport.mjs')
+    const script = path.join(REPO, 'dist/skills/clawport/clawport.mjs')
     const skill = async (...args: string[]) => {
       const r = await runNode(script, args, { env: env() })
       expect(r.code, r.stderr).toBe(0)

@@ -2,16 +2,25 @@ import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import { gzipSync } from 'node:zlib'
 
-/** The skill bundle's folder in the repository (the same depth from src/ and dist/). */
-const SKILL_DIR = path.resolve(import.meta.dirname, '../../../skills/clawport')
-
 /** The files of the bundle, in archive order. */
 export const SKILL_FILES = ['SKILL.md', 'clawport.mjs'] as const
 export type SkillFile = (typeof SKILL_FILES)[number]
 
+/** The repository, the same depth from src/ and dist/. */
+const REPO = path.resolve(import.meta.dirname, '../../..')
+
+/**
+ * Where each file of the bundle is: SKILL.md as written, the client script as built from
+ * src/skill-client/ (`npm run build:skill`).
+ */
+const SOURCES: Record<SkillFile, string> = {
+  'SKILL.md': path.join(REPO, 'skills/clawport/SKILL.md'),
+  'clawport.mjs': path.join(REPO, 'dist/skills/clawport/clawport.mjs'),
+}
+
 /** A bundle file with the serving origin filled in (`{{ORIGIN}}` in the sources). */
 export function skillFile(name: SkillFile, origin: string): string {
-  return readFileSync(path.join(SKILL_DIR, name), 'utf8').replaceAll('{{ORIGIN}}', origin)
+  return readFileSync(SOURCES[name], 'utf8').replaceAll('{{ORIGIN}}', origin)
 }
 
 /** The bundle as a .tar.gz with one `clawport/` folder, for `curl ... | tar xz`. */

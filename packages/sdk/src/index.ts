@@ -105,7 +105,9 @@ export class Clawport {
     const p = path.replace(/\{(\w+)\}/g, (_m, k: string) => encodeURIComponent(params[k] ?? ''))
     const q = new URLSearchParams()
     for (const [k, v] of Object.entries(query)) if (v !== undefined) q.set(k, String(v))
-    return `${this.baseUrl}${p}${q.size ? `?${q}` : ''}`
+    // Not `q.size`: the skill's script, built from this, runs on Node 18 before 18.16 too.
+    const qs = q.toString()
+    return `${this.baseUrl}${p}${qs ? `?${qs}` : ''}`
   }
 
   /** The headers every request carries (the configured ones and the key), for WebSockets and uploads made elsewhere. */

@@ -191,6 +191,9 @@ function routes(opts: ClawletServerOptions): Map<string, Handler> {
   ])
 }
 
+/** How long a refused upload's connection keeps discarding the body before it is cut. */
+const REFUSED_UPLOAD_LINGER_MS = 1_000
+
 function sendError(ctx: Ctx, err: unknown, opts: ClawletServerOptions): void {
   const { req, res } = ctx
   let appError: AppError
@@ -203,10 +206,19 @@ function sendError(ctx: Ctx, err: unknown, opts: ClawletServerOptions): void {
     res.destroy()
     return
   }
-  // An unread request body (a refused upload) would otherwise be drained in full: cut it.
+  // A refused upload's unread body is discarded for a short linger, then the connection is cut
+  // (not drained in full). Cut at once, the sender's next write fails (EPIPE) before it has
+  // read this answer; with the answer read, the control plane stops sending and drops the
+  // connection itself. (No `connection: close`: Node would then cut it as the answer ends.)
   if (!req.complete) {
-    res.setHeader('connection', 'close')
-    res.once('finish', () => req.socket.destroy())
+    res.once('finish', () => {
+      if (req.complete) return
+      const cut = setTimeout(() => req.socket.destroy(), REFUSED_UPLOAD_LINGER_MS)
+      const keep = () => clearTimeout(cut)
+      req.once('end', keep)
+      req.socket.once('close', keep)
+      req.resume()
+    })
   }
   for (const [name, value] of Object.entries(appError.headers ?? {})) res.setHeader(name, value)
   sendJson(res, appError.status, appError.toJSON())

@@ -98,7 +98,8 @@ describe('isolation as seen through the API', () => {
       }
     }
     // The shell stays busy without forking, so the timeout ends it and kills its whole group,
-    // unless the host's runaway watcher (forks refused at the limit for 3 of 4 s) ends it first.
+    // unless it is ended first: by the host's runaway watcher (forks refused at the limit for 3
+    // of 4 s), or by the kernel's OOM killer (the bomb's shells fill the plan's 160 MB).
     const bomb = await s.exec(
       t,
       'bomb() { bomb | bomb & }; bomb; while :; do :; done',
@@ -106,14 +107,17 @@ describe('isolation as seen through the API', () => {
       key,
     )
     if (!bomb.timed_out) {
-      const killed = await waitFor('the runaway event', async () => {
-        const events = (await s.api('GET', `/api/instances/${t}/events?after=0`, { key })).body as Array<{
-          type: string
-          data: Record<string, unknown>
-        }>
-        return events.find((e) => e.type === 'runaway_processes_killed')
-      })
-      expect(killed.data).toMatchObject({ reason: 'pids_limit' })
+      const ended = await waitFor(
+        () => `the runaway or OOM event of a bomb that ended early: ${JSON.stringify(bomb)}`,
+        async () => {
+          const events = (await s.api('GET', `/api/instances/${t}/events?after=0`, { key })).body as Array<{
+            type: string
+            data: Record<string, unknown>
+          }>
+          return events.find((e) => e.type === 'runaway_processes_killed' || e.type === 'oom_killed')
+        },
+      )
+      if (ended.type === 'runaway_processes_killed') expect(ended.data).toMatchObject({ reason: 'pids_limit' })
     }
     expect(spawnSync('true').status).toBe(0)
     expect((await s.exec(b, 'echo other instance fine')).stdout).toBe('other instance fine\n')

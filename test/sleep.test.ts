@@ -147,13 +147,17 @@ describe('idle instances sleep and wake', () => {
     expect(got.body, JSON.stringify(got.body)).toMatchObject({ status: 'replied', reply: 'echo: a letter' })
   }, 500_000)
 
-  it('sleeps and wakes when asked; not for another user', async () => {
+  it('sleeps when asked, stays asleep across a server restart and wakes when asked; not for another user; a stopped instance does neither', async () => {
     await s.waitStatus(id, 'ready', key, 420_000)
     expect((await api('POST', '/sleep', undefined, otherKey)).status).toBe(404)
     const slept = await api('POST', '/sleep')
     expect(slept.status, JSON.stringify(slept.body)).toBe(200)
     expect(slept.body.status).toBe('sleeping')
     expect(await gatewayProcesses()).toBe(0)
+    await s.stop()
+    await s.start()
+    expect((await api('GET', '')).body.status).toBe('sleeping')
+    expect((await api('GET', '/status')).body.gateway.status).toBe('sleeping')
     expect((await api('POST', '/wake', undefined, otherKey)).status).toBe(404)
     expect((await api('GET', '')).body.status).toBe('sleeping')
     const woken = await api('POST', '/wake')
@@ -162,14 +166,6 @@ describe('idle instances sleep and wake', () => {
     await s.waitStatus(id, 'ready', key, 420_000)
     expect(await gatewayProcesses()).toBeGreaterThan(0)
     expect(await desktopProcesses()).toBeGreaterThan(0)
-  }, 1_200_000)
-
-  it('stays asleep across a server restart, and wakes after it; a stopped instance does neither', async () => {
-    expect((await api('POST', '/sleep')).body.status).toBe('sleeping')
-    await s.stop()
-    await s.start()
-    expect((await api('GET', '')).body.status).toBe('sleeping')
-    expect((await api('GET', '/status')).body.gateway.status).toBe('sleeping')
     const res = await api('POST', '/chat', { message: 'after the restart' })
     expect(res.status, JSON.stringify(res.body)).toBe(200)
     expect(res.body.message.content).toBe('echo: after the restart')
@@ -178,5 +174,5 @@ describe('idle instances sleep and wake', () => {
     await s.waitStatus(id, 'stopped', key)
     expect((await api('POST', '/sleep')).body).toMatchObject({ status: 409, code: 'invalid_state' })
     expect((await api('POST', '/wake')).body).toMatchObject({ status: 409, code: 'invalid_state' })
-  }, 500_000)
+  }, 1_200_000)
 })

@@ -117,7 +117,8 @@ describe('isolation as seen through the API', () => {
           return events.find((e) => e.type === 'runaway_processes_killed' || e.type === 'oom_killed')
         },
       )
-      if (ended.type === 'runaway_processes_killed') expect(ended.data).toMatchObject({ reason: 'pids_limit' })
+      if (ended.type === 'runaway_processes_killed')
+        expect(ended.data).toMatchObject({ reason: 'pids_limit' })
     }
     expect(spawnSync('true').status).toBe(0)
     expect((await s.exec(b, 'echo other instance fine')).stdout).toBe('other instance fine\n')

@@ -29,6 +29,9 @@ class Canceled extends Error {}
 export const RUN_LEASE_MS = 30_000
 const HEARTBEAT_MS = RUN_LEASE_MS / 3
 
+/** How long closing waits for the runs under way to settle before leaving their leases to expire. */
+const CLOSE_WAIT_MS = 5_000
+
 /**
  * Executes pipeline runs, stage by stage (steps of a stage at the same time), writing each
  * step's state to the store as it moves, so a run can be followed, cancelled, and resumed where
@@ -212,7 +215,15 @@ export class PipelineRunner {
     this.unsubscribeBus?.()
     clearInterval(this.heartbeat)
     const settled = Promise.allSettled([...this.tasks]).then(() => true)
-    const all = await Promise.race([settled, new Promise<false>((r) => setTimeout(() => r(false), 5_000))])
+    // The timer is cleared once the runs settle: left running, it kept a closing process (a
+    // `clawport admin` command) alive for its whole length.
+    let timer: NodeJS.Timeout | undefined
+    const all = await Promise.race([
+      settled,
+      new Promise<false>((r) => {
+        timer = setTimeout(() => r(false), CLOSE_WAIT_MS)
+      }),
+    ]).finally(() => clearTimeout(timer))
     // Steps still under way keep their lease until it expires: nobody runs them twice meanwhile.
     if (all) {
       await this.store.automation.pipelines

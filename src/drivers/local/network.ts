@@ -213,8 +213,11 @@ export async function startSlirp(
         await fh.close()
       }
     })
-    const timer = sleep(timeoutMs).then(() => -1)
-    const got = await Promise.race([read, timer])
+    let timer: NodeJS.Timeout | undefined
+    const late = new Promise<number>((r) => {
+      timer = setTimeout(() => r(-1), timeoutMs)
+    })
+    const got = await Promise.race([read, late]).finally(() => clearTimeout(timer))
     if (got !== 1) {
       if (child.pid) process.kill(child.pid, 'SIGKILL')
       const tail = (await fs.readFile(logFile, 'utf8').catch(() => ''))

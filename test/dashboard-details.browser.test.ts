@@ -176,17 +176,22 @@ describe('dashboard details', () => {
   }, 60_000)
 
   it('the delete dialog names the instance: its name, or its id without one', async () => {
+    // The instance's own Delete, not a file's in the files tab.
+    const instanceDelete = () =>
+      page
+        .getByRole('group', { name: 'Instance actions' })
+        .getByRole('button', { name: 'Delete', exact: true })
     const unnamed = await server.api('POST', '/api/instances', { body: { network: 'off' } })
     expect(unnamed.status).toBe(201)
     await server.waitStatus(unnamed.body.id, 'ready')
     await step(page, 'delete dialog', async () => {
       await page.goto(`/instances/${instanceId}/files`)
-      await page.getByRole('button', { name: 'Delete', exact: true }).click()
+      await instanceDelete().click()
       const named = page.getByRole('dialog')
       expect(await named.getByRole('heading').innerText()).toBe('Delete details box?')
       await named.getByRole('button', { name: 'Cancel' }).click()
       await page.goto(`/instances/${unnamed.body.id}/files`)
-      await page.getByRole('button', { name: 'Delete', exact: true }).click()
+      await instanceDelete().click()
       const dialog = page.getByRole('dialog')
       expect(await dialog.getByRole('heading').innerText()).toBe(`Delete ${unnamed.body.id}?`)
       await dialog.getByRole('button', { name: 'Cancel' }).click()

@@ -39,7 +39,7 @@ export function InstanceActions({ inst, onChange }: { inst: Instance; onChange: 
     })
   const stopped = inst.status === 'stopped' || inst.status === 'error'
   return (
-    <div className="row">
+    <fieldset className="row actions" aria-label="Instance actions">
       {inst.status === 'ready' && (
         <button
           type="button"
@@ -103,7 +103,7 @@ export function InstanceActions({ inst, onChange }: { inst: Instance; onChange: 
         Delete
       </ConfirmButton>
       <ErrorNote error={error} />
-    </div>
+    </fieldset>
   )
 }
 

@@ -5,6 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { DriverCapabilities } from '../src/drivers/driver.js'
 import { mountsUnder } from '../src/drivers/local/disk.js'
 import { REPO_ROOT } from '../src/drivers/local/layout.js'
+import { LocalDriver } from '../src/drivers/local/local-driver.js'
+import { createLogger } from '../src/log.js'
 import { execFileP, expectNoProcesses, makeDriver, pidsOfUid, runIn } from './helpers/driver.js'
 import { waitFor } from './helpers/wait.js'
 
@@ -60,6 +62,16 @@ print(out.decode().replace('\\r', ''))
 `
 
 describe('local driver sandboxes', () => {
+  it('checks the host from several processes on one data folder at once (replicas starting together)', async () => {
+    const drivers = Array.from({ length: 4 }, () => new LocalDriver(env.config, createLogger('silent')))
+    const checked = await Promise.allSettled(drivers.map((d) => d.init()))
+    expect(checked.map((c) => (c.status === 'rejected' ? String(c.reason) : c.status))).toEqual(
+      Array(4).fill('fulfilled'),
+    )
+    // Each check cleared its own scratch folder, and only that.
+    expect((await fs.readdir(env.config.dataDir)).filter((f) => f.startsWith('.probe'))).toEqual([])
+  })
+
   it('runs as the unprivileged uid, without capabilities, in its own namespaces', async () => {
     const a = env.spec('ident')
     const r = await runIn(

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import fs from 'node:fs/promises'
 import path from 'node:path'
@@ -19,8 +20,10 @@ export async function registerDataFolder(dataDir: string, dir = REGISTRY_DIR): P
   const abs = path.resolve(dataDir)
   await fs.mkdir(dir, { recursive: true, mode: 0o700 })
   const file = entryFor(abs, dir)
-  await fs.writeFile(`${file}.tmp`, `${abs}\n`, { mode: 0o600 })
-  await fs.rename(`${file}.tmp`, file)
+  // A temporary name of this call's own: replicas sharing the folder register it at once.
+  const temp = `${file}.${randomBytes(6).toString('hex')}.tmp`
+  await fs.writeFile(temp, `${abs}\n`, { mode: 0o600 })
+  await fs.rename(temp, file)
 }
 
 /** Every registered data folder, whether or not it still exists. */

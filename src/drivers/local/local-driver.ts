@@ -136,37 +136,42 @@ export class LocalDriver implements InstanceDriver {
     }
     if (seccompArchSupported(process.arch)) this.seccomp = buildSeccompProgram(process.arch)
     else notes.push(`no seccomp filter for ${process.arch}: ptrace, mount and TIOCSTI are not blocked`)
-    const scratch = path.join(dataDir, '.probe')
-    await probeSandbox({
-      scratchDir: scratch,
-      seccomp: this.seccomp,
-      tmpSizeBytes: 1024 * 1024,
-      asUid: this.isRoot ? this.config.driver.uidBase : null,
-    })
-    this.network = this.isRoot && (await networkTools())
-    this.resolver = this.network && (await networkTools(['dnsmasq', 'bash']))
-    if (!this.network)
-      notes.push(
-        this.isRoot
-          ? 'no instance network: install slirp4netns and nftables (`apt-get install slirp4netns nftables`)'
-          : 'no instance network without root',
-      )
-    else if (!this.resolver)
-      notes.push(
-        'allowlist instances start without a network: install dnsmasq (`apt-get install dnsmasq-base`)',
-      )
-    const cg = await detectCgroup()
-    const prepared = cg.version === 'none' ? null : await prepareCgroupParent(cg.version, this.cpuCapCores())
-    this.cgroupVersion = prepared ? 'none' : cg.version
-    for (const note of [cg.note, prepared]) if (note) notes.push(note)
-    if (this.config.driver.diskQuota === 'auto') {
-      const why = await probeDiskQuota(scratch)
-      this.diskQuota = why === null
-      if (why) notes.push(why)
-    } else {
-      notes.push('disk quota off (CLAWPORT_DISK_QUOTA=off)')
+    // A folder of this check's own: replicas sharing the data folder check at the same time.
+    const scratch = await fs.mkdtemp(path.join(dataDir, '.probe-'))
+    try {
+      await probeSandbox({
+        scratchDir: scratch,
+        seccomp: this.seccomp,
+        tmpSizeBytes: 1024 * 1024,
+        asUid: this.isRoot ? this.config.driver.uidBase : null,
+      })
+      this.network = this.isRoot && (await networkTools())
+      this.resolver = this.network && (await networkTools(['dnsmasq', 'bash']))
+      if (!this.network)
+        notes.push(
+          this.isRoot
+            ? 'no instance network: install slirp4netns and nftables (`apt-get install slirp4netns nftables`)'
+            : 'no instance network without root',
+        )
+      else if (!this.resolver)
+        notes.push(
+          'allowlist instances start without a network: install dnsmasq (`apt-get install dnsmasq-base`)',
+        )
+      const cg = await detectCgroup()
+      const prepared =
+        cg.version === 'none' ? null : await prepareCgroupParent(cg.version, this.cpuCapCores())
+      this.cgroupVersion = prepared ? 'none' : cg.version
+      for (const note of [cg.note, prepared]) if (note) notes.push(note)
+      if (this.config.driver.diskQuota === 'auto') {
+        const why = await probeDiskQuota(scratch)
+        this.diskQuota = why === null
+        if (why) notes.push(why)
+      } else {
+        notes.push('disk quota off (CLAWPORT_DISK_QUOTA=off)')
+      }
+    } finally {
+      await fs.rm(scratch, { recursive: true, force: true })
     }
-    await fs.rm(scratch, { recursive: true, force: true })
     if (!existsSync(path.join(REPO_ROOT, 'dist', 'clawlet', 'main.js'))) {
       notes.push('dist/clawlet/main.js missing: build the project before starting instances')
     }
